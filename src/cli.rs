@@ -1,0 +1,1 @@
+//! Command-line definitions. Nothing else in the crate reads argv.

@@ -1,0 +1,1 @@
+//! The DISTCC_HOSTS grammar (pure).

@@ -1,0 +1,13 @@
+//! distfarm: an SSH-first, distcc-compatible compile farm.
+//!
+//! One binary plays every part (see `../shared/design.md`): the compiler wrapper, the
+//! distccd-compatible server, and the operator tools. The library exposes the pieces so that
+//! integration tests can start a server in-process on a port-0 listener.
+
+pub mod cli;
+pub mod client;
+pub mod exit_code;
+pub mod hosts;
+pub mod monitor;
+pub mod protocol;
+pub mod server;

@@ -1,0 +1,1 @@
+//! Monitor state files (distccmon layout).

@@ -1,0 +1,52 @@
+//! The distcc wire protocol (versions 1 and 2; 3 is recognised and refused) over any
+//! `AsyncRead`/`AsyncWrite`. No sockets, no environment: callers pass streams and limits.
+//!
+//! Layers: [`token`] frames one 12-byte header and its body; [`lzo`] is the protocol-2 body
+//! compression; [`request`] and [`response`] are the fixed token sequences of one job.
+
+pub mod error;
+pub mod lzo;
+pub mod request;
+pub mod response;
+pub mod token;
+
+pub use error::ProtocolError;
+pub use request::{Request, RequestHeader};
+pub use response::Response;
+pub use token::{Limits, TokenReader, TokenWriter};
+
+/// A protocol version as stated in `DIST` and echoed in `DONE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// Plain bodies.
+    V1,
+    /// LZO1X-1 compressed bodies.
+    V2,
+    /// Pump mode: the server preprocesses. Recognised so it can be refused by name.
+    V3,
+}
+
+impl Version {
+    pub fn from_wire(n: u32) -> Option<Version> {
+        match n {
+            // distccd 3.4 treats 0 like 1 (and echoes 0); we accept it as 1.
+            0 | 1 => Some(Version::V1),
+            2 => Some(Version::V2),
+            3 => Some(Version::V3),
+            _ => None,
+        }
+    }
+
+    pub fn number(self) -> u32 {
+        match self {
+            Version::V1 => 1,
+            Version::V2 => 2,
+            Version::V3 => 3,
+        }
+    }
+
+    /// Whether bulk bodies (`DOTI`, `SERR`, `SOUT`, `DOTO`) are LZO-compressed.
+    pub fn compressed(self) -> bool {
+        self != Version::V1
+    }
+}
