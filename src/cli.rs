@@ -1,1 +1,93 @@
-//! Command-line definitions. Nothing else in the crate reads argv.
+//! Command-line definitions. Nothing else in the crate reads argv; `main.rs` decides which
+//! of these applies (the compiler-wrapper command lines are not clap's to parse).
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "distfarm",
+    version,
+    about = "An SSH-first, distcc-compatible compile farm",
+    long_about = "An SSH-first, distcc-compatible compile farm.\n\n\
+        As a compiler wrapper: distfarm gcc -c foo.c -o foo.o (or a gcc/cc/g++ symlink).\n\
+        As a server: distfarm serve (or a distccd symlink)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the distccd-compatible compile server.
+    Serve(ServeArgs),
+}
+
+/// distccd's options, with the same names and meanings.
+#[derive(Debug, Clone, Args)]
+#[command(about = "The distccd-compatible compile server")]
+pub struct ServeArgs {
+    /// Listen on a TCP port (the default unless stdin is a socket).
+    #[arg(long, conflicts_with = "inetd")]
+    pub daemon: bool,
+    /// Serve one job on stdin/stdout (how sshd and inetd start it).
+    #[arg(long)]
+    pub inetd: bool,
+    /// Stay in the foreground.
+    #[arg(long)]
+    pub no_detach: bool,
+    /// Accepted for distccd compatibility: every connection already gets its own task.
+    #[arg(long, hide = true)]
+    pub no_fork: bool,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
+    pub listen: IpAddr,
+    /// TCP port to listen on.
+    #[arg(short = 'p', long, default_value_t = 3632)]
+    pub port: u16,
+    /// Allow clients from ADDR[/BITS] (repeatable; IPv4 or IPv6). Without any, only loopback.
+    #[arg(short = 'a', long = "allow", value_name = "ADDR[/BITS]")]
+    pub allow: Vec<String>,
+    /// Allow clients from private networks (RFC 1918, loopback, link-local, ULA).
+    #[arg(long)]
+    pub allow_private: bool,
+    /// Compiles to run at once (default: number of CPUs).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// Lower the server's priority by this much.
+    #[arg(short = 'N', long, default_value_t = 5, allow_negative_numbers = true)]
+    pub nice: i32,
+    /// Append the log to this file.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// emerg, alert, crit, err, warning, notice, info or debug.
+    #[arg(long, value_name = "LEVEL", default_value = "notice")]
+    pub log_level: String,
+    /// Log to stderr.
+    #[arg(long)]
+    pub log_stderr: bool,
+    /// Log at debug level.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Write the daemon's pid here.
+    #[arg(short = 'P', long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// When started as root, run as this user (default: distcc, else nobody).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Over SSH: also accept gcc/clang drivers named by absolute path. Argument rules still apply.
+    #[arg(long, alias = "make-me-a-botnet")]
+    pub enable_tcp_insecure: bool,
+    /// Kill a compiler that runs longer than this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub job_lifetime: Option<u64>,
+    /// Also allow this compiler (a bare name or an absolute path; repeatable).
+    #[arg(long = "compiler", value_name = "NAME")]
+    pub compilers: Vec<String>,
+    /// Exit after this many seconds (for tests).
+    #[arg(long, value_name = "SECONDS", hide = true)]
+    pub lifetime: Option<u64>,
+}

@@ -6,8 +6,10 @@
 
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod exit_code;
 pub mod hosts;
+pub mod logging;
 pub mod monitor;
 pub mod protocol;
 pub mod server;

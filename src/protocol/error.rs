@@ -11,7 +11,11 @@ pub enum ProtocolError {
     #[error("bad hexadecimal value {text:?} after token {token}")]
     BadHex { token: String, text: String },
     #[error("{token} length {len} is over the limit of {limit} bytes")]
-    TooLong { token: &'static str, len: u64, limit: u64 },
+    TooLong {
+        token: &'static str,
+        len: u64,
+        limit: u64,
+    },
     #[error("unsupported protocol version {0}")]
     UnsupportedVersion(u32),
     #[error("protocol version 3 (pump mode) is not supported by this server yet")]

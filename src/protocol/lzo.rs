@@ -12,15 +12,20 @@ pub fn compress(data: &[u8]) -> Vec<u8> {
 }
 
 /// Decompresses one block, refusing to produce more than `limit` bytes.
-pub fn decompress(
-    token: &'static str,
-    data: &[u8],
-    limit: u64,
-) -> Result<Vec<u8>, ProtocolError> {
-    let out = lzokay_native::decompress_all(data, Some(data.len().saturating_mul(4)))
-        .map_err(|e| ProtocolError::Decompress { token, detail: e.to_string() })?;
+pub fn decompress(token: &'static str, data: &[u8], limit: u64) -> Result<Vec<u8>, ProtocolError> {
+    let out =
+        lzokay_native::decompress_all(data, Some(data.len().saturating_mul(4))).map_err(|e| {
+            ProtocolError::Decompress {
+                token,
+                detail: e.to_string(),
+            }
+        })?;
     if out.len() as u64 > limit {
-        return Err(ProtocolError::TooLong { token, len: out.len() as u64, limit });
+        return Err(ProtocolError::TooLong {
+            token,
+            len: out.len() as u64,
+            limit,
+        });
     }
     Ok(out)
 }

@@ -24,7 +24,11 @@ pub struct Request {
 
 impl RequestHeader {
     pub fn new(version: Version, argv: Vec<Vec<u8>>) -> Self {
-        RequestHeader { version, wire_version: version.number(), argv }
+        RequestHeader {
+            version,
+            wire_version: version.number(),
+            argv,
+        }
     }
 
     /// Reads `DIST`, then `ARGC`/`ARGV` for the versions we speak. A version 3 request is
@@ -33,21 +37,29 @@ impl RequestHeader {
         reader: &mut TokenReader<R>,
     ) -> Result<Self, ProtocolError> {
         let wire_version = reader.read_int("DIST").await?;
-        let version =
-            Version::from_wire(wire_version).ok_or(ProtocolError::UnsupportedVersion(wire_version))?;
+        let version = Version::from_wire(wire_version)
+            .ok_or(ProtocolError::UnsupportedVersion(wire_version))?;
         if version == Version::V3 {
             return Err(ProtocolError::PumpNotSupported);
         }
         let argc = reader.read_int("ARGC").await?;
         let max_args = reader.limits().max_args;
         if argc > max_args {
-            return Err(ProtocolError::TooLong { token: "ARGC", len: argc.into(), limit: max_args.into() });
+            return Err(ProtocolError::TooLong {
+                token: "ARGC",
+                len: argc.into(),
+                limit: max_args.into(),
+            });
         }
         let mut argv = Vec::with_capacity(argc as usize);
         for _ in 0..argc {
             argv.push(reader.read_string("ARGV").await?);
         }
-        Ok(RequestHeader { version, wire_version, argv })
+        Ok(RequestHeader {
+            version,
+            wire_version,
+            argv,
+        })
     }
 
     pub fn write<W: AsyncWrite + Unpin>(
@@ -64,7 +76,10 @@ impl RequestHeader {
 
     /// argv[0] for log lines and error messages.
     pub fn compiler(&self) -> String {
-        self.argv.first().map(|a| String::from_utf8_lossy(a).into_owned()).unwrap_or_default()
+        self.argv
+            .first()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -146,7 +161,10 @@ mod tests {
     #[tokio::test]
     async fn version_three_and_unknown_versions_are_refused_by_name() {
         let mut r = TokenReader::new(&b"DIST00000003CDIR00000001/"[..], Limits::default());
-        assert!(matches!(RequestHeader::read(&mut r).await, Err(ProtocolError::PumpNotSupported)));
+        assert!(matches!(
+            RequestHeader::read(&mut r).await,
+            Err(ProtocolError::PumpNotSupported)
+        ));
         let mut r = TokenReader::new(&b"DIST00000009"[..], Limits::default());
         assert!(matches!(
             RequestHeader::read(&mut r).await,
@@ -157,6 +175,9 @@ mod tests {
     #[tokio::test]
     async fn too_many_arguments_are_refused_before_reading_them() {
         let mut r = TokenReader::new(&b"DIST00000001ARGC7fffffff"[..], Limits::default());
-        assert!(matches!(RequestHeader::read(&mut r).await, Err(ProtocolError::TooLong { .. })));
+        assert!(matches!(
+            RequestHeader::read(&mut r).await,
+            Err(ProtocolError::TooLong { .. })
+        ));
     }
 }

@@ -17,7 +17,11 @@ pub struct Response {
 impl Response {
     /// A job that failed before or instead of a compile: `W_EXITCODE(code, 0)` and a message.
     pub fn failure(wait_status: u32, stderr: Vec<u8>) -> Self {
-        Response { status: wait_status, stderr, ..Response::default() }
+        Response {
+            status: wait_status,
+            stderr,
+            ..Response::default()
+        }
     }
 
     pub fn succeeded(&self) -> bool {
@@ -49,7 +53,10 @@ impl Response {
         let compressed = version.compressed();
         let got = reader.read_int("DONE").await?;
         if got != wire_version {
-            return Err(ProtocolError::VersionMismatch { sent: wire_version, got });
+            return Err(ProtocolError::VersionMismatch {
+                sent: wire_version,
+                got,
+            });
         }
         let status = reader.read_int("STAT").await?;
         let stderr = reader.read_bulk("SERR", compressed).await?;
@@ -58,7 +65,12 @@ impl Response {
         let body = reader.read_bulk_body("DOTO", doto_len, compressed).await?;
         // Like distcc: an object sent with a failed status is ignored.
         let object = if status == 0 { body } else { Vec::new() };
-        Ok(Response { status, stderr, stdout, object })
+        Ok(Response {
+            status,
+            stderr,
+            stdout,
+            object,
+        })
     }
 }
 
@@ -69,7 +81,12 @@ mod tests {
 
     #[tokio::test]
     async fn failed_compile_sends_no_object() {
-        let resp = Response { status: 0x100, stderr: b"error\n".to_vec(), stdout: vec![], object: b"junk".to_vec() };
+        let resp = Response {
+            status: 0x100,
+            stderr: b"error\n".to_vec(),
+            stdout: vec![],
+            object: b"junk".to_vec(),
+        };
         let mut w = TokenWriter::new(Vec::new());
         resp.write(&mut w, 1, Version::V1).await.unwrap();
         assert_eq!(
@@ -80,7 +97,12 @@ mod tests {
 
     #[tokio::test]
     async fn compressed_response_round_trips() {
-        let resp = Response { status: 0, stderr: b"warning: x\n".to_vec(), stdout: vec![], object: vec![7u8; 5000] };
+        let resp = Response {
+            status: 0,
+            stderr: b"warning: x\n".to_vec(),
+            stdout: vec![],
+            object: vec![7u8; 5000],
+        };
         let mut w = TokenWriter::new(Vec::new());
         resp.write(&mut w, 2, Version::V2).await.unwrap();
         let bytes = w.into_inner();

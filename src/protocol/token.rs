@@ -113,7 +113,11 @@ impl<R: AsyncRead + Unpin> TokenReader<R> {
         limit: u32,
     ) -> Result<Vec<u8>, ProtocolError> {
         if len > limit {
-            return Err(ProtocolError::TooLong { token, len: len.into(), limit: limit.into() });
+            return Err(ProtocolError::TooLong {
+                token,
+                len: len.into(),
+                limit: limit.into(),
+            });
         }
         let mut body = vec![0u8; len as usize];
         self.fill(&mut body, token).await?;
@@ -161,7 +165,10 @@ impl<W: AsyncWrite + Unpin> TokenWriter<W> {
     /// request or answer leaves in as few segments as possible (distcc corks for the same
     /// reason).
     pub fn new(inner: W) -> Self {
-        TokenWriter { inner, buf: Vec::new() }
+        TokenWriter {
+            inner,
+            buf: Vec::new(),
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -221,7 +228,11 @@ fn static_name(token: &[u8; 4]) -> &'static str {
         "DIST", "ARGC", "ARGV", "DOTI", "CDIR", "NFIL", "NAME", "FILE", "LINK", "DONE", "STAT",
         "SERR", "SOUT", "DOTO", "DOTD", "TLEN",
     ];
-    KNOWN.iter().find(|k| k.as_bytes() == token).copied().unwrap_or("token")
+    KNOWN
+        .iter()
+        .find(|k| k.as_bytes() == token)
+        .copied()
+        .unwrap_or("token")
 }
 
 #[cfg(test)]
@@ -235,7 +246,9 @@ mod tests {
     }
 
     async fn read_one(bytes: &[u8]) -> Result<u32, ProtocolError> {
-        TokenReader::new(bytes, Limits::default()).read_int("DIST").await
+        TokenReader::new(bytes, Limits::default())
+            .read_int("DIST")
+            .await
     }
 
     #[tokio::test]
@@ -245,21 +258,38 @@ mod tests {
 
     #[tokio::test]
     async fn reader_rejects_bad_hex_signs_and_spaces() {
-        for bad in [&b"DIST0000000g"[..], b"DIST -000001", b"DIST+0000001", b"DIST 0000001"] {
-            assert!(matches!(read_one(bad).await, Err(ProtocolError::BadHex { .. })), "{bad:?}");
+        for bad in [
+            &b"DIST0000000g"[..],
+            b"DIST -000001",
+            b"DIST+0000001",
+            b"DIST 0000001",
+        ] {
+            assert!(
+                matches!(read_one(bad).await, Err(ProtocolError::BadHex { .. })),
+                "{bad:?}"
+            );
         }
     }
 
     #[tokio::test]
     async fn reader_reports_wrong_token_and_truncation() {
-        assert!(matches!(read_one(b"ARGC00000001").await, Err(ProtocolError::WrongToken { .. })));
-        assert!(matches!(read_one(b"DIST0000").await, Err(ProtocolError::Truncated { .. })));
+        assert!(matches!(
+            read_one(b"ARGC00000001").await,
+            Err(ProtocolError::WrongToken { .. })
+        ));
+        assert!(matches!(
+            read_one(b"DIST0000").await,
+            Err(ProtocolError::Truncated { .. })
+        ));
     }
 
     #[tokio::test]
     async fn lying_length_is_refused_before_allocation() {
         let mut r = TokenReader::new(&b"ARGVffffffff"[..], Limits::default());
-        assert!(matches!(r.read_string("ARGV").await, Err(ProtocolError::TooLong { .. })));
+        assert!(matches!(
+            r.read_string("ARGV").await,
+            Err(ProtocolError::TooLong { .. })
+        ));
     }
 
     #[tokio::test]

@@ -1,1 +1,20 @@
-pub mod placeholder {}
+//! The distccd-compatible server: `distfarm serve` (daemon or `--inetd`) and the `distccd`
+//! symlink. It runs only compilers, only as compilers, and answers the moment the compiler
+//! exits.
+
+pub mod access;
+pub mod arg_rules;
+pub mod compilers;
+pub mod connection;
+pub mod daemon;
+pub mod inetd;
+pub mod job;
+pub mod process;
+pub mod refusal;
+pub mod settings;
+pub mod start;
+pub mod stdio;
+
+pub use connection::{Peer, ResultClass, ServerContext};
+pub use daemon::serve;
+pub use settings::ServerSettings;

@@ -1,0 +1,52 @@
+//! tracing set-up shared by every role.
+
+use std::path::Path;
+
+use tracing::Level;
+
+/// distccd's `--log-level` names mapped onto tracing levels.
+pub fn parse_level(name: &str) -> Option<Level> {
+    Some(match name {
+        "emerg" | "emergency" | "alert" | "crit" | "critical" | "err" | "error" => Level::ERROR,
+        "warn" | "warning" => Level::WARN,
+        "notice" | "info" => Level::INFO,
+        "debug" => Level::DEBUG,
+        _ => return None,
+    })
+}
+
+pub enum Sink<'a> {
+    Stderr,
+    File(&'a Path),
+}
+
+/// Installs the global subscriber. A log file that cannot be opened falls back to stderr
+/// with an error, like distcc.
+pub fn init(level: Level, sink: Sink<'_>) {
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_ansi(false);
+    let file = match sink {
+        Sink::Stderr => None,
+        Sink::File(path) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(file) => Some(file),
+            Err(e) => {
+                eprintln!(
+                    "distfarm ERROR: cannot open log file {}: {e}; logging to stderr",
+                    path.display()
+                );
+                None
+            }
+        },
+    };
+    // try_init: a second initialisation (tests, or a role calling another) is harmless.
+    let _ = match file {
+        Some(file) => builder.with_writer(std::sync::Mutex::new(file)).try_init(),
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
+}

@@ -1,0 +1,481 @@
+//! The server's view of a compiler command line: which arguments it will never pass to a
+//! compiler, and how the source and output are moved into the job directory.
+//!
+//! A request comes from the network, so every argument is hostile until shown otherwise. The
+//! rules hold for every compiler and every transport: options that run other programs, load
+//! code, or read or write files outside the job directory are refused, and the input is
+//! always compiled as already-preprocessed text (so `#include` lines cannot reach the
+//! server's files). distcc clients strip preprocessor options before sending, so honest
+//! requests never trip these rules.
+
+use std::path::{Path, PathBuf};
+
+use super::refusal::Refusal;
+
+/// The argument list to run, with the input and output living in the job directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedArgs {
+    /// Arguments after argv[0].
+    pub args: Vec<String>,
+    pub input: PathBuf,
+    pub output: PathBuf,
+    /// The source name as the client gave it (for logs).
+    pub source_name: String,
+}
+
+/// Source extensions distcc distributes, and what their preprocessed form is called.
+pub fn preprocessed_extension(source: &str) -> Option<&'static str> {
+    let ext = source.rsplit_once('.').map(|(_, e)| e)?;
+    Some(match ext {
+        "c" | "i" => "i",
+        "cc" | "cpp" | "cxx" | "cp" | "c++" | "C" | "ii" => "ii",
+        "m" | "mi" => "mi",
+        "mm" | "M" | "mii" => "mii",
+        _ => return None,
+    })
+}
+
+/// Options whose value is the next argument (so the value is never taken for a source).
+const TAKES_VALUE: &[&str] = &[
+    "-o",
+    "-x",
+    "-I",
+    "-D",
+    "-U",
+    "-isystem",
+    "-idirafter",
+    "-iquote",
+    "-iprefix",
+    "-iwithprefix",
+    "-iwithprefixbefore",
+    "-isysroot",
+    "--sysroot",
+    "-L",
+    "-l",
+    "-Xlinker",
+    "-Xassembler",
+    "-Xpreprocessor",
+    "-Xclang",
+    "-target",
+    "--target",
+    "-arch",
+    "--param",
+    "-T",
+    "-u",
+    "-z",
+    "-e",
+    "-G",
+    "-MF",
+    "-MT",
+    "-MQ",
+    "-include",
+    "-imacros",
+    "-aux-info",
+    "-dumpdir",
+    "-dumpbase",
+    "-dumpbase-ext",
+    "-B",
+    "-wrapper",
+    "-specs",
+    "--specs",
+];
+
+/// Prefixes refused outright: each runs another program, loads code or a spec file, reads a
+/// file from the server, or writes a file outside the job directory.
+const REFUSED_PREFIXES: &[(&str, &str)] = &[
+    (
+        "-B",
+        "it makes the compiler run programs from another directory",
+    ),
+    (
+        "-wrapper",
+        "it runs another program around the compiler's passes",
+    ),
+    ("-fplugin", "it loads a plugin into the compiler"),
+    (
+        "-iplugindir",
+        "it points the compiler at a plugin directory",
+    ),
+    ("-specs", "spec files can run arbitrary commands"),
+    ("--specs", "spec files can run arbitrary commands"),
+    ("-aux-info", "it writes a file outside the job directory"),
+    ("-dumpdir", "it writes dump files outside the job directory"),
+    ("-dumpbase", "it names dump files outside the job directory"),
+    (
+        "-save-temps=obj",
+        "it writes intermediate files beside the output path",
+    ),
+    (
+        "-M",
+        "dependency files are written by the client's preprocessor, not the server",
+    ),
+    (
+        "-Wp,",
+        "preprocessor options are for the client's preprocessor",
+    ),
+    (
+        "-Xpreprocessor",
+        "preprocessor options are for the client's preprocessor",
+    ),
+    ("-include", "it reads a file from the server"),
+    ("-imacros", "it reads a file from the server"),
+    (
+        "-fprofile",
+        "profile files are read or written outside the job directory",
+    ),
+    ("-fauto-profile", "it reads a profile file from the server"),
+    (
+        "-fcoverage",
+        "coverage data is written outside the job directory",
+    ),
+    (
+        "--coverage",
+        "coverage data is written outside the job directory",
+    ),
+    (
+        "-ftest-coverage",
+        "coverage data is written outside the job directory",
+    ),
+    ("-fsanitize-blacklist", "it reads a file from the server"),
+    ("-fsanitize-ignorelist", "it reads a file from the server"),
+    (
+        "-fmodules-cache-path",
+        "it writes outside the job directory",
+    ),
+    ("-fmodule-file", "it reads a file from the server"),
+    (
+        "-fcrash-diagnostics-dir",
+        "it writes outside the job directory",
+    ),
+    ("-fproc-stat-report", "it writes a report file"),
+];
+
+pub fn prepare(argv: &[String], job_dir: &Path) -> Result<PreparedArgs, Refusal> {
+    let mut args = Vec::with_capacity(argv.len() + 2);
+    let mut source: Option<(usize, String)> = None;
+    let mut output_seen = false;
+    let mut compiles = false;
+    let mut assembly_output = false;
+    let mut words = argv.iter().skip(1).peekable();
+
+    while let Some(arg) = words.next() {
+        check_refused(arg)?;
+        if arg == "-c" {
+            compiles = true;
+        } else if arg == "-S" {
+            compiles = true;
+            assembly_output = true;
+        }
+        if arg == "-o" || (arg.starts_with("-o") && arg.len() > 2) {
+            if output_seen {
+                return Err(Refusal::new("a second -o", "one compile has one output"));
+            }
+            output_seen = true;
+            if arg == "-o" {
+                words
+                    .next()
+                    .ok_or_else(|| Refusal::new("-o", "it has no value"))?;
+            }
+            args.push("-o".to_string());
+            args.push(String::new()); // filled in once we know -S or -c
+            continue;
+        }
+        if let Some(lang) = language_option(arg, &mut words)? {
+            args.push("-x".to_string());
+            args.push(lang.to_string());
+            continue;
+        }
+        if arg.starts_with("-Wa,") {
+            check_assembler_options(arg, arg[4..].split(','))?;
+        }
+        if TAKES_VALUE.contains(&arg.as_str()) {
+            let value = words
+                .next()
+                .ok_or_else(|| Refusal::new(arg.clone(), "it has no value"))?;
+            if arg == "-Xassembler" {
+                check_assembler_options(arg, std::iter::once(value.as_str()))?;
+            }
+            if arg == "-Xclang" {
+                check_clang_option(value)?;
+            }
+            args.push(arg.clone());
+            args.push(value.clone());
+            continue;
+        }
+        if !arg.starts_with('-') && preprocessed_extension(arg).is_some() {
+            if source.is_some() {
+                return Err(Refusal::new(
+                    format!("source {arg:?}"),
+                    "one compile has one source file",
+                ));
+            }
+            source = Some((args.len(), arg.clone()));
+        }
+        args.push(arg.clone());
+    }
+
+    if !compiles {
+        return Err(Refusal::new(
+            "the command",
+            "it is not a compile (-c or -S is missing)",
+        ));
+    }
+    let (index, source_name) = source
+        .ok_or_else(|| Refusal::new("the command", "it names no C, C++ or Objective-C source"))?;
+    let ext = preprocessed_extension(&source_name).expect("checked above");
+    let input = job_dir.join(format!("input.{ext}"));
+    let output = job_dir.join(if assembly_output {
+        "output.s"
+    } else {
+        "output.o"
+    });
+    args[index] = input.to_string_lossy().into_owned();
+    match args.iter().position(|a| a == "-o") {
+        Some(i) => args[i + 1] = output.to_string_lossy().into_owned(),
+        None => args.extend(["-o".to_string(), output.to_string_lossy().into_owned()]),
+    }
+    Ok(PreparedArgs {
+        args,
+        input,
+        output,
+        source_name,
+    })
+}
+
+fn check_refused(arg: &str) -> Result<(), Refusal> {
+    if arg.starts_with('@') {
+        return Err(Refusal::new(
+            format!("argument {arg:?}"),
+            "response files read arbitrary server files",
+        ));
+    }
+    if arg == "-E" {
+        return Err(Refusal::new(
+            "argument \"-E\"",
+            "preprocessing is the client's job",
+        ));
+    }
+    for (prefix, why) in REFUSED_PREFIXES {
+        if arg.starts_with(prefix) {
+            return Err(Refusal::new(format!("argument {arg:?}"), *why));
+        }
+    }
+    // `-fdump-tree-all=FILE` and `-fopt-info-vec=FILE` write where they are told.
+    if (arg.starts_with("-fdump-")
+        || arg.starts_with("-fopt-info")
+        || arg.starts_with("-ftime-trace="))
+        && arg
+            .split_once('=')
+            .is_some_and(|(_, to)| to != "stderr" && to != "stdout")
+    {
+        return Err(Refusal::new(
+            format!("argument {arg:?}"),
+            "it writes a dump file outside the job directory",
+        ));
+    }
+    Ok(())
+}
+
+/// `-x LANG` / `-xLANG`. The input is always preprocessed text, so source languages map to
+/// their `*-cpp-output` forms: gcc then never runs the preprocessor on the server.
+fn language_option<'a>(
+    arg: &str,
+    words: &mut impl Iterator<Item = &'a String>,
+) -> Result<Option<&'static str>, Refusal> {
+    let lang = match arg {
+        "-x" => words
+            .next()
+            .ok_or_else(|| Refusal::new("-x", "it has no value"))?
+            .as_str(),
+        _ => match arg.strip_prefix("-x") {
+            Some(lang) if !lang.is_empty() => lang,
+            _ => return Ok(None),
+        },
+    };
+    let mapped = match lang {
+        "c" | "cpp-output" => "cpp-output",
+        "c++" | "c++-cpp-output" => "c++-cpp-output",
+        "objective-c" | "objective-c-cpp-output" => "objective-c-cpp-output",
+        "objective-c++" | "objective-c++-cpp-output" => "objective-c++-cpp-output",
+        "none" => "none",
+        _ => {
+            return Err(Refusal::new(
+                format!("language {lang:?}"),
+                "only preprocessed C, C++ and Objective-C are compiled remotely",
+            ));
+        }
+    };
+    Ok(Some(mapped))
+}
+
+/// Assembler options that write listings, dependency files or other outputs.
+fn check_assembler_options<'a>(
+    arg: &str,
+    parts: impl Iterator<Item = &'a str>,
+) -> Result<(), Refusal> {
+    for part in parts {
+        if part.starts_with("-a")
+            || part.starts_with("--MD")
+            || part.starts_with("-o")
+            || part.starts_with('@')
+        {
+            return Err(Refusal::new(
+                format!("assembler option {part:?} in {arg:?}"),
+                "it makes the assembler write a file outside the job directory",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// clang's `-Xclang` reaches the frontend directly, where `-load` runs code.
+fn check_clang_option(value: &str) -> Result<(), Refusal> {
+    const REFUSED: [&str; 7] = [
+        "-load",
+        "-plugin",
+        "-add-plugin",
+        "-fplugin",
+        "-dependency-file",
+        "-o",
+        "-header-include-file",
+    ];
+    if REFUSED.iter().any(|p| value.starts_with(p)) {
+        return Err(Refusal::new(
+            format!("-Xclang {value}"),
+            "it loads code or writes files on the server",
+        ));
+    }
+    Ok(())
+}
+
+/// Assembly directives that make the assembler read server files into the object or messages.
+pub fn check_source(source: &[u8]) -> Result<(), Refusal> {
+    const READERS: [(&[u8], &str); 2] = [
+        (
+            b".incbin",
+            "`.incbin` reads a file from the server into the object",
+        ),
+        (
+            b"pch_preprocess",
+            "`#pragma GCC pch_preprocess` loads a file from the server",
+        ),
+    ];
+    for (needle, why) in READERS {
+        if source.windows(needle.len()).any(|w| w == needle) {
+            return Err(Refusal::new("the source", why));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(line: &str) -> Vec<String> {
+        line.split_whitespace().map(String::from).collect()
+    }
+
+    fn job() -> &'static Path {
+        Path::new("/tmp/job")
+    }
+
+    #[test]
+    fn source_and_output_move_into_the_job_directory() {
+        let p = prepare(&argv("gcc -O2 -c src/foo.c -o build/foo.o"), job()).unwrap();
+        assert_eq!(p.args, argv("-O2 -c /tmp/job/input.i -o /tmp/job/output.o"));
+        assert_eq!(p.source_name, "src/foo.c");
+        let p = prepare(&argv("g++ -c a.cpp -obuild/a.o -S"), job()).unwrap();
+        assert_eq!(p.args, argv("-c /tmp/job/input.ii -o /tmp/job/output.s -S"));
+    }
+
+    #[test]
+    fn missing_output_gets_one() {
+        let p = prepare(&argv("cc -c foo.c"), job()).unwrap();
+        assert_eq!(p.args, argv("-c /tmp/job/input.i -o /tmp/job/output.o"));
+    }
+
+    #[test]
+    fn option_values_are_not_taken_for_sources() {
+        let p = prepare(&argv("gcc -c -D x.c -o out.o real.c"), job()).unwrap();
+        assert_eq!(p.source_name, "real.c");
+    }
+
+    #[test]
+    fn source_languages_become_preprocessed_languages() {
+        let p = prepare(&argv("gcc -x c -c foo.c -o foo.o"), job()).unwrap();
+        assert_eq!(&p.args[..2], &argv("-x cpp-output")[..]);
+        let p = prepare(&argv("g++ -xc++ -c foo.cc -o foo.o"), job()).unwrap();
+        assert_eq!(&p.args[..2], &argv("-x c++-cpp-output")[..]);
+        assert!(prepare(&argv("gcc -x assembler-with-cpp -c foo.c -o foo.o"), job()).is_err());
+    }
+
+    #[test]
+    fn hostile_arguments_are_refused_with_the_argument_named() {
+        for bad in [
+            "-B/tmp/evil",
+            "-B /tmp/evil",
+            "-wrapper /bin/sh,-c",
+            "-fplugin=/tmp/x.so",
+            "-iplugindir=/tmp",
+            "-specs=/tmp/s",
+            "--specs=/tmp/s",
+            "@/etc/passwd",
+            "-aux-info /tmp/x",
+            "-dumpdir /tmp/",
+            "-dumpbase /tmp/x",
+            "-fdump-tree-all=/tmp/x",
+            "-fopt-info-vec=/tmp/x",
+            "-Wa,-adhln=/tmp/x",
+            "-Wa,--MD,/tmp/d",
+            "-Wa,-o,/tmp/x",
+            "-Xassembler -a=/tmp/x",
+            "-save-temps=obj",
+            "-MD",
+            "-MF /tmp/x",
+            "-MMD",
+            "-Wp,-MD,/tmp/x",
+            "-include /etc/passwd",
+            "-Xclang -load",
+            "-fprofile-use=/x",
+            "-E",
+            "-fplugin-arg-x-y=z",
+        ] {
+            let line = format!("gcc -c foo.c {bad} -o foo.o");
+            let err = prepare(&argv(&line), job()).unwrap_err().to_string();
+            let first = bad.split_whitespace().next().unwrap();
+            assert!(
+                err.contains(first.split(',').next().unwrap()),
+                "{line}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn dump_flags_writing_into_the_job_directory_are_fine() {
+        assert!(
+            prepare(
+                &argv("gcc -c foo.c -fdump-tree-all -save-temps -o foo.o"),
+                job()
+            )
+            .is_ok()
+        );
+        assert!(prepare(&argv("gcc -c foo.c -fopt-info-vec=stderr -o foo.o"), job()).is_ok());
+    }
+
+    #[test]
+    fn not_a_compile_two_sources_and_two_outputs_are_refused() {
+        assert!(prepare(&argv("gcc foo.c -o foo"), job()).is_err());
+        assert!(prepare(&argv("gcc -c a.c b.c"), job()).is_err());
+        assert!(prepare(&argv("gcc -c a.c -o a.o -o b.o"), job()).is_err());
+        assert!(prepare(&argv("gcc -c -o a.o"), job()).is_err());
+        assert!(prepare(&argv("gcc -c x.s -o x.o"), job()).is_err());
+    }
+
+    #[test]
+    fn sources_that_pull_in_server_files_are_refused() {
+        assert!(check_source(b"asm(\".incbin \\\"/etc/shadow\\\"\");").is_err());
+        assert!(check_source(b"#pragma GCC pch_preprocess \"/x.gch\"").is_err());
+        assert!(check_source(b"int main(void) { return 0; }").is_ok());
+    }
+}

@@ -1,0 +1,253 @@
+//! One client connection, start to finish: read the request, check it, wait for a job slot,
+//! compile, answer, and log one summary line.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::sync::Semaphore;
+
+use super::job::{self, JobDir, Outcome};
+use super::refusal::Refusal;
+use super::settings::ServerSettings;
+use crate::exit_code::ExitCode;
+use crate::protocol::{ProtocolError, RequestHeader, Response, TokenReader, TokenWriter, request};
+
+/// Who is on the other end, for the access check and the log.
+#[derive(Debug, Clone, Copy)]
+pub enum Peer {
+    Tcp(SocketAddr),
+    /// stdin/stdout that is not a socket: a job started by sshd (or a pipe).
+    NotSocket,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Tcp(addr) => write!(f, "{addr}"),
+            Peer::NotSocket => f.write_str("NOTSOCKET"),
+        }
+    }
+}
+
+/// distccd's result classes, as they appear in the summary line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultClass {
+    CompileOk,
+    CompileError,
+    CompileTimeout,
+    ClientDisconnect,
+    BadRequest,
+    Refused,
+    Other,
+}
+
+impl fmt::Display for ResultClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResultClass::CompileOk => "COMPILE_OK",
+            ResultClass::CompileError => "COMPILE_ERROR",
+            ResultClass::CompileTimeout => "COMPILE_TIMEOUT",
+            ResultClass::ClientDisconnect => "CLI_DISCONN",
+            ResultClass::BadRequest => "REJ_BAD_REQ",
+            ResultClass::Refused | ResultClass::Other => "OTHER",
+        })
+    }
+}
+
+/// Shared by every connection of one server.
+pub struct ServerContext {
+    pub settings: ServerSettings,
+    pub job_slots: Semaphore,
+}
+
+impl ServerContext {
+    pub fn new(settings: ServerSettings) -> Self {
+        let job_slots = Semaphore::new(settings.jobs.max(1));
+        ServerContext {
+            settings,
+            job_slots,
+        }
+    }
+}
+
+/// Serves one job on `stream` and returns how it ended.
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: Peer,
+    ctx: &ServerContext,
+) -> ResultClass {
+    let started = Instant::now();
+    let (read_half, write_half) = tokio::io::split(stream);
+    let mut reader = TokenReader::new(read_half, ctx.settings.limits);
+    let mut writer = TokenWriter::new(write_half);
+
+    let header = match tokio::time::timeout(
+        ctx.settings.header_timeout,
+        RequestHeader::read(&mut reader),
+    )
+    .await
+    {
+        Ok(Ok(header)) => header,
+        Ok(Err(e)) => return bad_request(peer, &e),
+        Err(_) => {
+            tracing::warn!(
+                "client: {peer} sent no complete request within {} s; dropped",
+                ctx.settings.header_timeout.as_secs()
+            );
+            return ResultClass::BadRequest;
+        }
+    };
+    let source = match request::read_source(&mut reader, header.version).await {
+        Ok(source) => source,
+        Err(e) => return bad_request(peer, &e),
+    };
+    let argv = match utf8_argv(&header) {
+        Ok(argv) => argv,
+        Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
+    };
+    let summary_cmd = || format!("{} {}", header.compiler(), source_name(&argv));
+
+    let dir = match JobDir::create(&ctx.settings) {
+        Ok(dir) => dir,
+        Err(e) => {
+            let refusal = Refusal::new(
+                "the job",
+                format!(
+                    "cannot create a job directory in {}: {e}",
+                    ctx.settings.tmpdir.display()
+                ),
+            );
+            return refuse(peer, &header, refusal, &mut writer).await;
+        }
+    };
+    let (compiler, prepared) = match job::admit(&argv, &source, dir.path(), &ctx.settings) {
+        Ok(ok) => ok,
+        Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
+    };
+
+    let _slot = ctx
+        .job_slots
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
+    let mut read_half = reader.into_inner();
+    let client_gone = async move {
+        // A distcc client sends nothing after DOTI; end of stream means it hung up.
+        let mut byte = [0u8; 64];
+        while let Ok(n) = read_half.read(&mut byte).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let outcome = job::run(
+        &compiler,
+        &prepared,
+        &source,
+        &dir,
+        &ctx.settings,
+        client_gone,
+    )
+    .await;
+    if ctx.settings.save_temps {
+        dir.keep();
+    }
+    let (class, response) = match outcome {
+        Outcome::Compiled(r) if r.succeeded() => (ResultClass::CompileOk, r),
+        Outcome::Compiled(r) => (ResultClass::CompileError, r),
+        Outcome::TimedOut(r) => (ResultClass::CompileTimeout, r),
+        Outcome::Failed(r) => (ResultClass::Other, r),
+        Outcome::ClientGone => {
+            log_summary(
+                peer,
+                ResultClass::ClientDisconnect,
+                ExitCode::IoError.as_wait_status(),
+                started,
+                &summary_cmd(),
+            );
+            return ResultClass::ClientDisconnect;
+        }
+    };
+    let sent = response
+        .write(&mut writer, header.wire_version, header.version)
+        .await;
+    let class = match sent {
+        Ok(()) => class,
+        Err(e) => {
+            tracing::warn!("client: {peer} could not be sent the answer: {e}");
+            ResultClass::ClientDisconnect
+        }
+    };
+    log_summary(peer, class, response.status, started, &summary_cmd());
+    class
+}
+
+fn utf8_argv(header: &RequestHeader) -> Result<Vec<String>, Refusal> {
+    header
+        .argv
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            String::from_utf8(a.clone())
+                .map_err(|_| Refusal::new(format!("argument {i}"), "it is not valid UTF-8"))
+        })
+        .collect()
+}
+
+fn source_name(argv: &[String]) -> &str {
+    argv.iter()
+        .skip(1)
+        .find(|a| !a.starts_with('-') && super::arg_rules::preprocessed_extension(a).is_some())
+        .map(String::as_str)
+        .unwrap_or("")
+}
+
+fn bad_request(peer: Peer, e: &ProtocolError) -> ResultClass {
+    match e {
+        ProtocolError::PumpNotSupported => tracing::warn!(
+            "client: {peer} asked for protocol 3 (pump mode, ',cpp'), which this server does not \
+             speak yet; use ',lzo' without ',cpp' for this host"
+        ),
+        _ => tracing::warn!("client: {peer} sent a bad request: {e}"),
+    }
+    ResultClass::BadRequest
+}
+
+/// Answers a refused request with a failed job whose stderr says why, so that the client
+/// shows the reason (and a distcc client recompiles locally).
+async fn refuse<W: AsyncWrite + Unpin>(
+    peer: Peer,
+    header: &RequestHeader,
+    refusal: Refusal,
+    writer: &mut TokenWriter<W>,
+) -> ResultClass {
+    tracing::warn!("client: {peer} {refusal}");
+    let response = Response::failure(
+        ExitCode::AccessDenied.as_wait_status(),
+        format!("{refusal}\n").into_bytes(),
+    );
+    if let Err(e) = response
+        .write(writer, header.wire_version, header.version)
+        .await
+    {
+        tracing::debug!("client: {peer} left before the refusal was sent: {e}");
+    }
+    ResultClass::Refused
+}
+
+fn log_summary(peer: Peer, class: ResultClass, status: u32, started: Instant, command: &str) {
+    let exit = (status >> 8) & 0xff;
+    let sig = status & 0x7f;
+    let core = (status >> 7) & 1;
+    tracing::info!(
+        "client: {peer} {class} exit:{exit} sig:{sig} core:{core} ret:{ret} time:{ms}ms {command}",
+        ret = if class == ResultClass::CompileOk {
+            0
+        } else {
+            exit
+        },
+        ms = started.elapsed().as_millis(),
+    );
+}

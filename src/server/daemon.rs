@@ -1,0 +1,71 @@
+//! The TCP daemon: accept, check the allow-list, hand each connection to its own task.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+use super::connection::{self, Peer, ServerContext};
+
+/// Serves connections on `listener` until `shutdown` resolves, then waits for running jobs.
+pub async fn serve(
+    listener: TcpListener,
+    ctx: Arc<ServerContext>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let settings = &ctx.settings;
+    let allowed: Vec<String> = settings
+        .access
+        .entries()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    tracing::info!(
+        "listening on {} for clients from {}; {} jobs at once",
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
+        allowed.join(", "),
+        settings.jobs
+    );
+    // Connections beyond this wait in the kernel's backlog rather than in our memory.
+    let connections = Arc::new(Semaphore::new(settings.max_connections.max(1)));
+    let tracker = TaskTracker::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => permit.expect("never closed"),
+            _ = &mut shutdown => break,
+        };
+        let (stream, addr) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        if !ctx.settings.access.allows(addr.ip()) {
+            tracing::warn!(
+                "client: {addr} denied by access list (allowed: {})",
+                allowed.join(", ")
+            );
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let ctx = ctx.clone();
+        tracker.spawn(async move {
+            connection::serve(stream, Peer::Tcp(addr), &ctx).await;
+            drop(permit);
+        });
+    }
+    tracker.close();
+    tracker.wait().await;
+}

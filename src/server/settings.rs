@@ -1,0 +1,54 @@
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::access::AccessList;
+use super::compilers::CompilerPolicy;
+use crate::protocol::Limits;
+
+/// Everything a running server needs, as plain values (built from the CLI and environment in
+/// `config.rs`; tests build it directly).
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Who may connect over TCP. For the daemon an empty `--allow` has already been turned
+    /// into loopback-only by the caller.
+    pub access: AccessList,
+    /// Compiles that run at once.
+    pub jobs: usize,
+    /// Connections held at once (reading requests, waiting for a job slot, compiling).
+    pub max_connections: usize,
+    /// Kill a compiler that runs longer than this (`--job-lifetime`).
+    pub job_lifetime: Option<Duration>,
+    pub compilers: CompilerPolicy,
+    pub limits: Limits,
+    /// A client must have sent its whole command line within this time, so that connections
+    /// that send nothing do not sit on connection slots.
+    pub header_timeout: Duration,
+    /// Where job directories are made (`TMPDIR`).
+    pub tmpdir: PathBuf,
+    /// `DISTCC_SAVE_TEMPS=1`: keep job directories for debugging.
+    pub save_temps: bool,
+    /// `PATH` given to compilers (`DISTCCD_PATH` when set).
+    pub child_path: Option<OsString>,
+}
+
+impl ServerSettings {
+    /// Loopback-only defaults, as a test or a fresh daemon would want them.
+    pub fn local_defaults() -> Self {
+        let jobs = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        ServerSettings {
+            access: AccessList::new(AccessList::loopback()),
+            jobs,
+            max_connections: 1024,
+            job_lifetime: None,
+            compilers: CompilerPolicy::default(),
+            limits: Limits::default(),
+            header_timeout: Duration::from_secs(30),
+            tmpdir: std::env::temp_dir(),
+            save_temps: false,
+            child_path: std::env::var_os("PATH"),
+        }
+    }
+}

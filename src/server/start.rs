@@ -1,0 +1,172 @@
+//! `distfarm serve` from parsed options to a running server, and its exit code.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::access::{AccessList, Cidr};
+use super::compilers::CompilerPolicy;
+use super::connection::{ResultClass, ServerContext};
+use super::process::{self, PidFile};
+use super::settings::ServerSettings;
+use crate::cli::ServeArgs;
+use crate::config::ServerEnv;
+use crate::exit_code::ExitCode;
+use crate::logging::{self, Sink};
+
+/// Inetd mode when asked, or when stdin is a socket and daemon mode was not asked for.
+fn inetd_mode(args: &ServeArgs) -> bool {
+    args.inetd || (!args.daemon && super::stdio::stdin_peer().is_some())
+}
+
+/// Builds the settings. For the daemon, no `--allow` means loopback only.
+pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<ServerSettings, String> {
+    let mut entries = args
+        .allow
+        .iter()
+        .map(|a| Cidr::parse(a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    if args.allow_private {
+        entries.extend(AccessList::private_networks());
+    }
+    if entries.is_empty() && !inetd {
+        entries = AccessList::loopback();
+    }
+    let mut limits = crate::protocol::Limits::default();
+    limits.io_timeout = env.io_timeout;
+    let defaults = ServerSettings::local_defaults();
+    Ok(ServerSettings {
+        access: AccessList::new(entries),
+        jobs: args.jobs.filter(|j| *j > 0).unwrap_or(defaults.jobs),
+        job_lifetime: args.job_lifetime.map(Duration::from_secs),
+        compilers: CompilerPolicy {
+            extra: args.compilers.clone(),
+            search_path: env.compiler_path.clone(),
+            // Over SSH the user is authenticated; over TCP nobody is.
+            relaxed: args.enable_tcp_insecure && inetd && super::stdio::stdin_peer().is_none(),
+            ..CompilerPolicy::default()
+        },
+        limits,
+        header_timeout: defaults.header_timeout.min(env.io_timeout),
+        tmpdir: env.tmpdir.clone(),
+        save_temps: env.save_temps,
+        child_path: env.compiler_path.clone(),
+        ..defaults
+    })
+}
+
+pub fn run(args: ServeArgs) -> i32 {
+    let inetd = inetd_mode(&args);
+    let level = if args.verbose {
+        Some(tracing::Level::DEBUG)
+    } else {
+        logging::parse_level(&args.log_level)
+    };
+    let Some(level) = level else {
+        eprintln!(
+            "distfarm serve: unknown --log-level {:?} (use emerg, alert, crit, err, warning, notice, info or debug)",
+            args.log_level
+        );
+        return ExitCode::BadArguments.code();
+    };
+    let sink = match &args.log_file {
+        Some(path) if !args.log_stderr => Sink::File(path),
+        _ => Sink::Stderr,
+    };
+    logging::init(level, sink);
+
+    let env = match ServerEnv::from_env() {
+        Ok(env) => env,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::BadArguments.code();
+        }
+    };
+    let settings = match settings(&args, &env, inetd) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::BadArguments.code();
+        }
+    };
+    process::lower_priority(args.nice);
+    if let Err(e) = process::drop_root(args.user.as_deref()) {
+        tracing::error!("{e}");
+        return ExitCode::SetuidFailed.code();
+    }
+    if inetd {
+        run_inetd(settings)
+    } else {
+        run_daemon(&args, settings)
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the tokio runtime")
+}
+
+fn run_inetd(settings: ServerSettings) -> i32 {
+    let ctx = ServerContext::new(settings);
+    match runtime().block_on(super::inetd::serve_one(&ctx)) {
+        Ok(ResultClass::CompileOk | ResultClass::CompileError) => 0,
+        Ok(ResultClass::ClientDisconnect) => ExitCode::IoError.code(),
+        Ok(ResultClass::CompileTimeout) => ExitCode::Timeout.code(),
+        Ok(ResultClass::BadRequest) => ExitCode::ProtocolError.code(),
+        Ok(ResultClass::Refused | ResultClass::Other) => ExitCode::AccessDenied.code(),
+        Err(e) => {
+            tracing::error!("cannot use stdin/stdout: {e}");
+            ExitCode::IoError.code()
+        }
+    }
+}
+
+fn run_daemon(args: &ServeArgs, settings: ServerSettings) -> i32 {
+    if args.allow.is_empty() && !args.allow_private {
+        tracing::warn!("no --allow given: accepting clients from loopback only (127.0.0.0/8, ::1)");
+    }
+    let addr = std::net::SocketAddr::new(args.listen, args.port);
+    let listener = match std::net::TcpListener::bind(addr) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot listen on {addr}: {e}");
+            return ExitCode::BindFailed.code();
+        }
+    };
+    if !args.no_detach {
+        if let Err(e) = process::detach() {
+            tracing::error!("{e}");
+            return ExitCode::DistccFailed.code();
+        }
+    }
+    let _pid_file = match args.pid_file.as_deref().map(PidFile::write).transpose() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::DistccFailed.code();
+        }
+    };
+    let lifetime = args.lifetime.map(Duration::from_secs);
+    runtime().block_on(async move {
+        listener.set_nonblocking(true).expect("set_nonblocking");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let ctx = Arc::new(ServerContext::new(settings));
+        super::serve(listener, ctx, shutdown_signal(lifetime)).await;
+    });
+    0
+}
+
+async fn shutdown_signal(lifetime: Option<Duration>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: finishing running jobs, then exiting"),
+        _ = int.recv() => tracing::info!("SIGINT: finishing running jobs, then exiting"),
+        _ = hup.recv() => tracing::info!("SIGHUP: finishing running jobs, then exiting"),
+        _ = tokio::time::sleep(lifetime.unwrap_or(Duration::MAX)) => tracing::info!("--lifetime reached"),
+    }
+}
