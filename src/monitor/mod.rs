@@ -1,1 +1,5 @@
-//! Monitor state files (distccmon layout).
+//! Monitor state files in distcc's `binstate_<pid>` layout.
+
+pub mod state;
+
+pub use state::{Phase, StateFile};

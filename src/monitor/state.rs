@@ -1,0 +1,114 @@
+//! `$DISTCC_DIR/state/binstate_<pid>`: distcc's monitor record, byte for byte, so that the
+//! real `distccmon-text` and `distccmon-gnome` show distfarm's jobs.
+//!
+//! Layout (`struct dcc_task_state`, LP64): struct_size u64 = 296, magic u64 = 0x44494800,
+//! cpid u64, file [u8; 128], host [u8; 128], slot i32, curr_phase i32, next pointer (0).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub const RECORD_LEN: usize = 296;
+pub const MAGIC: u64 = 0x4449_4800;
+const NAME_LEN: usize = 128;
+
+/// `enum dcc_phase`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum Phase {
+    Startup = 0,
+    Blocked = 1,
+    Connect = 2,
+    Preprocess = 3,
+    Send = 4,
+    Compile = 5,
+    Receive = 6,
+    Done = 7,
+}
+
+/// Encodes one record in the native LP64 layout.
+pub fn encode(pid: u32, file: &str, host: &str, slot: i32, phase: Phase) -> [u8; RECORD_LEN] {
+    let mut out = [0u8; RECORD_LEN];
+    out[0..8].copy_from_slice(&(RECORD_LEN as u64).to_ne_bytes());
+    out[8..16].copy_from_slice(&MAGIC.to_ne_bytes());
+    out[16..24].copy_from_slice(&u64::from(pid).to_ne_bytes());
+    put_name(&mut out[24..24 + NAME_LEN], file);
+    put_name(&mut out[152..152 + NAME_LEN], host);
+    out[280..284].copy_from_slice(&slot.to_ne_bytes());
+    out[284..288].copy_from_slice(&(phase as i32).to_ne_bytes());
+    out
+}
+
+/// strlcpy: at most 127 bytes and always NUL-terminated.
+fn put_name(field: &mut [u8], text: &str) {
+    let bytes = text.as_bytes();
+    let n = bytes.len().min(field.len() - 1);
+    field[..n].copy_from_slice(&bytes[..n]);
+}
+
+/// This process's state file; removed when dropped (when the job ends, however it ends).
+pub struct StateFile {
+    path: PathBuf,
+    file: String,
+    host: String,
+    slot: i32,
+}
+
+impl StateFile {
+    /// `file` is the source's basename, as distcc shows it.
+    pub fn new(distcc_dir: &Path, source: &str) -> io::Result<StateFile> {
+        let dir = distcc_dir.join("state");
+        fs::create_dir_all(&dir)?;
+        let file = Path::new(source).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok(StateFile {
+            path: dir.join(format!("binstate_{}", std::process::id())),
+            file,
+            host: "localhost".to_string(),
+            slot: 0,
+        })
+    }
+
+    pub fn set_host(&mut self, host: &str, slot: usize) {
+        self.host = host.to_string();
+        self.slot = slot as i32;
+    }
+
+    /// Rewrites the record. Monitoring is best effort: a failure here never fails a build.
+    pub fn phase(&self, phase: Phase) {
+        let record = encode(std::process::id(), &self.file, &self.host, self.slot, phase);
+        if let Err(e) = fs::write(&self.path, record) {
+            tracing::debug!("cannot write monitor state {}: {e}", self.path.display());
+        }
+    }
+}
+
+impl Drop for StateFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_has_distccs_lp64_layout() {
+        let r = encode(4242, "foo.c", "buildbox", 3, Phase::Compile);
+        assert_eq!(u64::from_ne_bytes(r[0..8].try_into().unwrap()), 296);
+        assert_eq!(u64::from_ne_bytes(r[8..16].try_into().unwrap()), 0x44494800);
+        assert_eq!(u64::from_ne_bytes(r[16..24].try_into().unwrap()), 4242);
+        assert_eq!(&r[24..30], b"foo.c\0");
+        assert_eq!(&r[152..161], b"buildbox\0");
+        assert_eq!(i32::from_ne_bytes(r[280..284].try_into().unwrap()), 3);
+        assert_eq!(i32::from_ne_bytes(r[284..288].try_into().unwrap()), 5);
+    }
+
+    #[test]
+    fn long_names_are_cut_and_terminated() {
+        let long = "x".repeat(300);
+        let r = encode(1, &long, &long, 0, Phase::Send);
+        assert_eq!(r[24 + 127], 0);
+        assert_eq!(r[152 + 126], b'x');
+    }
+}
