@@ -1,0 +1,336 @@
+//! A real OpenSSH sshd on 127.0.0.1 with throw-away keys, and a client `ssh_config` that
+//! reaches it as `farmhost` with strict host key checking.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::distccd::set_mode;
+use super::ports::{free_port, port_accepts};
+use super::process::{ChildGuard, Cmd, describe};
+use super::programs::require;
+
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The `Host` alias written in [`Sshd::ssh_config`].
+pub const ALIAS: &str = "farmhost";
+
+/// A running `sshd -D -e -f CONFIG`, killed on drop. Every file lives in one temp dir:
+///
+/// | file | what |
+/// |---|---|
+/// | `sshd_config` | the server configuration |
+/// | `host_ed25519_key{,.pub}` | the server's host key |
+/// | `client_ed25519{,.pub}` | the client key, no passphrase |
+/// | `authorized_keys` | the client public key |
+/// | `known_hosts` | `[127.0.0.1]:PORT ssh-ed25519 …` |
+/// | `ssh_config` | `Host farmhost` → 127.0.0.1:PORT as the current user, that key only |
+/// | `sshd.log` | sshd's stderr (`-e`) |
+pub struct Sshd {
+    // Field order is drop order: sshd dies before its directory is removed.
+    child: ChildGuard,
+    port: u16,
+    user: String,
+    dir: tempfile::TempDir,
+}
+
+impl Sshd {
+    /// Generates keys, writes the configurations, starts sshd and waits until
+    /// `ssh -F ssh_config farmhost true` succeeds.
+    #[track_caller]
+    pub fn start() -> Sshd {
+        let sshd = require("sshd", "openssh-server");
+        require("ssh", "openssh-client");
+        let keygen = require("ssh-keygen", "openssh-client");
+        ensure_privsep_dir();
+        let dir = tempfile::Builder::new()
+            .prefix("distfarm-sshd-")
+            .tempdir()
+            .expect("temp dir");
+        set_mode(dir.path(), 0o700);
+        let user = current_user();
+        for key in ["host_ed25519_key", "client_ed25519"] {
+            Cmd::new(&keygen)
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", key, "-f"])
+                .arg(dir.path().join(key))
+                .timeout(Duration::from_secs(30))
+                .run();
+        }
+        let client_pub = read(&dir.path().join("client_ed25519.pub"));
+        write(&dir.path().join("authorized_keys"), &client_pub);
+
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            let port = free_port();
+            let paths = Paths(dir.path());
+            write(&paths.sshd_config(), &sshd_config(&paths, port));
+            write(&paths.ssh_config(), &ssh_config(&paths, port, &user));
+            let host_pub = read(&paths.host_public_key());
+            write(
+                &paths.known_hosts(),
+                &format!("[127.0.0.1]:{port} {}", key_type_and_blob(&host_pub)),
+            );
+
+            let log = File::create(paths.log()).expect("sshd log file");
+            let mut cmd = Command::new(&sshd);
+            cmd.arg("-D")
+                .arg("-e")
+                .arg("-f")
+                .arg(paths.sshd_config())
+                .stdout(Stdio::from(log.try_clone().expect("dup log")))
+                .stderr(Stdio::from(log));
+            let mut child = ChildGuard::spawn(cmd, format!("sshd on 127.0.0.1:{port}"));
+            let deadline = Instant::now() + START_TIMEOUT;
+            let started = loop {
+                if port_accepts(port) {
+                    break true;
+                }
+                if let Some(status) = child.try_wait() {
+                    last_log = read(&paths.log());
+                    if last_log.contains("Address already in use") {
+                        break false;
+                    }
+                    panic!(
+                        "sshd exited at start-up ({}):\n{last_log}",
+                        describe(status)
+                    );
+                }
+                if Instant::now() >= deadline {
+                    panic!(
+                        "sshd did not listen on port {port} within {START_TIMEOUT:?}:\n{}",
+                        read(&paths.log())
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            if !started {
+                continue;
+            }
+            let server = Sshd {
+                child,
+                port,
+                user,
+                dir,
+            };
+            server.check_login();
+            return server;
+        }
+        panic!("sshd could not bind a free port in 5 attempts:\n{last_log}");
+    }
+
+    #[track_caller]
+    fn check_login(&self) {
+        let out = self
+            .ssh()
+            .arg("true")
+            .timeout(Duration::from_secs(30))
+            .output();
+        if let Err(e) = out {
+            panic!(
+                "cannot log in to the test sshd: {e}\n--- sshd.log\n{}",
+                self.log()
+            );
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The `Host` alias in [`ssh_config`](Self::ssh_config): `farmhost`.
+    pub fn alias(&self) -> &'static str {
+        ALIAS
+    }
+
+    /// The user the client logs in as (the current user).
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The client configuration to pass with `ssh -F`.
+    pub fn ssh_config(&self) -> PathBuf {
+        Paths(self.dir.path()).ssh_config()
+    }
+
+    pub fn sshd_config(&self) -> PathBuf {
+        Paths(self.dir.path()).sshd_config()
+    }
+
+    /// `[127.0.0.1]:PORT ssh-ed25519 AAAA…`.
+    pub fn known_hosts(&self) -> PathBuf {
+        Paths(self.dir.path()).known_hosts()
+    }
+
+    /// The client's private key (ed25519, no passphrase); `.pub` beside it.
+    pub fn client_key(&self) -> PathBuf {
+        Paths(self.dir.path()).client_key()
+    }
+
+    pub fn client_public_key(&self) -> PathBuf {
+        Paths(self.dir.path()).client_key().with_extension("pub")
+    }
+
+    /// The host's public key file (`ssh-ed25519 AAAA… comment`).
+    pub fn host_public_key(&self) -> PathBuf {
+        Paths(self.dir.path()).host_public_key()
+    }
+
+    /// The host's public key as `ssh-ed25519 AAAA…` (no comment), for writing known_hosts
+    /// lines in other forms.
+    pub fn host_key_line(&self) -> String {
+        key_type_and_blob(&read(&self.host_public_key()))
+    }
+
+    /// The `authorized_keys` file sshd reads (tests may append restricted keys).
+    pub fn authorized_keys(&self) -> PathBuf {
+        self.dir.path().join("authorized_keys")
+    }
+
+    /// A `DISTCC_SSH` value: `ssh -F <ssh_config>`. (distcc 3.4 splits it on single spaces,
+    /// and only the first word survives a second connection in the same client process.)
+    pub fn distcc_ssh(&self) -> String {
+        format!("ssh -F {}", self.ssh_config().display())
+    }
+
+    /// A DISTCC_HOSTS entry for this server: `@farmhost` (with `DISTCC_SSH` from
+    /// [`distcc_ssh`](Self::distcc_ssh)); the remote command is `distccd` from sshd's PATH.
+    pub fn distcc_host(&self) -> String {
+        format!("@{ALIAS}")
+    }
+
+    /// `@farmhost:COMMAND`, e.g. the absolute path of `distfarm` as the remote server.
+    pub fn distcc_host_with_command(&self, command: &str) -> String {
+        format!("@{ALIAS}:{command}")
+    }
+
+    /// `ssh -F <ssh_config> farmhost` ready for the remote command's words.
+    pub fn ssh(&self) -> Cmd {
+        Cmd::new(require("ssh", "openssh-client"))
+            .arg("-F")
+            .arg(self.ssh_config())
+            .arg(ALIAS)
+    }
+
+    /// What sshd logged so far.
+    pub fn log(&self) -> String {
+        read(&Paths(self.dir.path()).log())
+    }
+}
+
+struct Paths<'a>(&'a Path);
+
+impl Paths<'_> {
+    fn sshd_config(&self) -> PathBuf {
+        self.0.join("sshd_config")
+    }
+    fn ssh_config(&self) -> PathBuf {
+        self.0.join("ssh_config")
+    }
+    fn known_hosts(&self) -> PathBuf {
+        self.0.join("known_hosts")
+    }
+    fn client_key(&self) -> PathBuf {
+        self.0.join("client_ed25519")
+    }
+    fn host_key(&self) -> PathBuf {
+        self.0.join("host_ed25519_key")
+    }
+    fn host_public_key(&self) -> PathBuf {
+        self.0.join("host_ed25519_key.pub")
+    }
+    fn log(&self) -> PathBuf {
+        self.0.join("sshd.log")
+    }
+}
+
+fn sshd_config(p: &Paths, port: u16) -> String {
+    format!(
+        "# Written by tests/support/sshd.rs\n\
+         Port {port}\n\
+         ListenAddress 127.0.0.1\n\
+         HostKey {host_key}\n\
+         AuthorizedKeysFile {dir}/authorized_keys\n\
+         PubkeyAuthentication yes\n\
+         PasswordAuthentication no\n\
+         KbdInteractiveAuthentication no\n\
+         PermitRootLogin prohibit-password\n\
+         StrictModes no\n\
+         UsePAM no\n\
+         PidFile {dir}/sshd.pid\n\
+         AllowTcpForwarding yes\n\
+         X11Forwarding no\n\
+         PrintMotd no\n\
+         PrintLastLog no\n\
+         # One connection carries a channel per job: allow many, and many handshakes at once.\n\
+         MaxSessions 64\n\
+         MaxStartups 64\n\
+         LogLevel VERBOSE\n",
+        host_key = p.host_key().display(),
+        dir = p.0.display(),
+    )
+}
+
+fn ssh_config(p: &Paths, port: u16, user: &str) -> String {
+    format!(
+        "# Written by tests/support/sshd.rs\n\
+         Host {ALIAS}\n\
+         \x20   HostName 127.0.0.1\n\
+         \x20   Port {port}\n\
+         \x20   User {user}\n\
+         \x20   IdentityFile {key}\n\
+         \x20   IdentitiesOnly yes\n\
+         \x20   UserKnownHostsFile {known_hosts}\n\
+         \x20   GlobalKnownHostsFile /dev/null\n\
+         \x20   StrictHostKeyChecking yes\n\
+         \x20   BatchMode yes\n\
+         \x20   ConnectTimeout 10\n\
+         \x20   LogLevel ERROR\n",
+        key = p.client_key().display(),
+        known_hosts = p.known_hosts().display(),
+    )
+}
+
+/// `ssh-ed25519 AAAA… comment\n` → `ssh-ed25519 AAAA…`.
+fn key_type_and_blob(public_key: &str) -> String {
+    public_key
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// sshd refuses to start without its privilege separation directory.
+fn ensure_privsep_dir() {
+    let dir = Path::new("/run/sshd");
+    if !dir.is_dir() {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            panic!(
+                "sshd needs {} and it cannot be created ({e}); run: mkdir -p -m 0755 /run/sshd",
+                dir.display()
+            );
+        }
+        set_mode(dir, 0o755);
+    }
+}
+
+fn current_user() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| panic!("uid {uid} has no passwd entry; sshd cannot log it in"))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+}
