@@ -7,21 +7,45 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use distfarm::protocol::{Limits, Request, RequestHeader, Response, TokenReader, TokenWriter, Version};
+use distfarm::protocol::{
+    Limits, Request, RequestHeader, Response, TokenReader, TokenWriter, Version,
+};
 use tokio::process::Command;
 
 const SOURCE: &str = "int add(int a, int b) { return a + b; }\n";
 
 #[tokio::main]
 async fn main() {
-    let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10);
     let distccd = which("distccd").expect("distccd not found: apt-get install -y distcc");
-    let distfarm = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("distfarm");
-    assert!(distfarm.exists(), "build the binary first: cargo build --release");
+    let distfarm = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("distfarm");
+    assert!(
+        distfarm.exists(),
+        "build the binary first: cargo build --release"
+    );
 
     let servers: [(&str, Vec<String>); 2] = [
-        ("distccd --inetd (3.4)", vec![distccd, "--inetd".into(), "--enable-tcp-insecure".into()]),
-        ("distfarm serve --inetd", vec![distfarm.display().to_string(), "serve".into(), "--inetd".into()]),
+        (
+            "distccd --inetd (3.4)",
+            vec![distccd, "--inetd".into(), "--enable-tcp-insecure".into()],
+        ),
+        (
+            "distfarm serve --inetd",
+            vec![
+                distfarm.display().to_string(),
+                "serve".into(),
+                "--inetd".into(),
+            ],
+        ),
     ];
     println!("{rounds} rounds of one small compile (protocol 1) per server\n");
     println!("{:<26} {:>14} {:>14}", "server", "answer (ms)", "exit (ms)");
@@ -39,7 +63,10 @@ async fn main() {
         println!("{name:<26} {answer_ms:>14.1} {exit_ms:>14.1}");
         answers.push(answer_ms);
     }
-    println!("\nratio distfarm / distccd (answer): {:.3}", answers[1] / answers[0]);
+    println!(
+        "\nratio distfarm / distccd (answer): {:.3}",
+        answers[1] / answers[0]
+    );
 }
 
 async fn one_job(argv: &[String]) -> (Duration, Duration) {
@@ -56,15 +83,24 @@ async fn one_job(argv: &[String]) -> (Duration, Duration) {
     let request = Request {
         header: RequestHeader::new(
             Version::V1,
-            ["gcc", "-O2", "-c", "add.c", "-o", "add.o"].iter().map(|a| a.as_bytes().to_vec()).collect(),
+            ["gcc", "-O2", "-c", "add.c", "-o", "add.o"]
+                .iter()
+                .map(|a| a.as_bytes().to_vec())
+                .collect(),
         ),
         source: SOURCE.as_bytes().to_vec(),
     };
     let mut writer = TokenWriter::new(child.stdin.take().unwrap());
     request.write(&mut writer).await.expect("send request");
     let mut reader = TokenReader::new(child.stdout.take().unwrap(), Limits::default());
-    let response = Response::read(&mut reader, 1, Version::V1).await.expect("read answer");
-    assert!(response.succeeded(), "compile failed: {}", String::from_utf8_lossy(&response.stderr));
+    let response = Response::read(&mut reader, 1, Version::V1)
+        .await
+        .expect("read answer");
+    assert!(
+        response.succeeded(),
+        "compile failed: {}",
+        String::from_utf8_lossy(&response.stderr)
+    );
     let answer = started.elapsed();
     drop(writer);
     child.wait().await.expect("server exit");

@@ -24,6 +24,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the distccd-compatible compile server.
     Serve(ServeArgs),
+    /// Create masquerade links (gcc, cc, g++, x86_64-linux-gnu-gcc-12 …) to distfarm in DIR.
+    InstallLinks {
+        /// Where to put the links, e.g. /usr/lib/distfarm/bin; put it first on PATH.
+        dir: PathBuf,
+    },
 }
 
 /// distccd's options, with the same names and meanings.

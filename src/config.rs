@@ -77,3 +77,82 @@ mod tests {
         assert!(io_timeout(Some("x")).is_err());
     }
 }
+
+/// What the compiler wrapper reads from its environment (distcc 3.4's client variables).
+#[derive(Debug, Clone, Default)]
+pub struct ClientEnv {
+    /// `DISTCC_HOSTS`, if the variable exists (an empty value means "no hosts").
+    pub hosts: Option<String>,
+    /// `$DISTCC_DIR`, else `$HOME/.distcc`.
+    pub distcc_dir: PathBuf,
+    pub verbose: bool,
+    pub log_file: Option<PathBuf>,
+    pub fallback: bool,
+    pub backoff_period: Duration,
+    pub io_timeout: Duration,
+    pub pause_time: Duration,
+    pub save_temps: bool,
+    pub skip_local_retry: bool,
+    pub tmpdir: PathBuf,
+    pub path: Option<OsString>,
+    /// `_DISTCC_SAFEGUARD`: how deep we already are in wrappers calling wrappers.
+    pub safeguard: u32,
+    /// `DISTCC_SSH`: the program (and words) that reach `@host` entries, one per job.
+    pub distcc_ssh: Option<String>,
+}
+
+impl ClientEnv {
+    pub fn from_env() -> Result<ClientEnv, BadIoTimeout> {
+        let var = |name| std::env::var(name).ok();
+        let distcc_dir = std::env::var_os("DISTCC_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home_dir().join(".distcc"));
+        Ok(ClientEnv {
+            hosts: var("DISTCC_HOSTS"),
+            distcc_dir,
+            verbose: env_bool(var("DISTCC_VERBOSE").as_deref(), false),
+            log_file: std::env::var_os("DISTCC_LOG")
+                .filter(|l| !l.is_empty())
+                .map(PathBuf::from),
+            fallback: env_bool(var("DISTCC_FALLBACK").as_deref(), true),
+            backoff_period: Duration::from_secs(
+                var("DISTCC_BACKOFF_PERIOD")
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(60),
+            ),
+            io_timeout: io_timeout(var("DISTCC_IO_TIMEOUT").as_deref())?,
+            pause_time: Duration::from_millis(
+                var("DISTCC_PAUSE_TIME_MSEC")
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(1000),
+            ),
+            save_temps: env_bool(var("DISTCC_SAVE_TEMPS").as_deref(), false),
+            // distcc tests presence only: DISTCC_SKIP_LOCAL_RETRY=0 also counts as set.
+            skip_local_retry: std::env::var_os("DISTCC_SKIP_LOCAL_RETRY").is_some(),
+            tmpdir: std::env::var_os("TMPDIR")
+                .filter(|t| !t.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| "/tmp".into()),
+            path: std::env::var_os("PATH"),
+            safeguard: var("_DISTCC_SAFEGUARD")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            distcc_ssh: var("DISTCC_SSH"),
+        })
+    }
+}
+
+/// `$HOME`, else the account's home from the password database.
+fn home_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::Uid::current())
+                .ok()
+                .flatten()
+                .map(|u| u.dir)
+        })
+        .unwrap_or_else(|| PathBuf::from("/"))
+}

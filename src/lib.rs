@@ -4,6 +4,7 @@
 //! distccd-compatible server, and the operator tools. The library exposes the pieces so that
 //! integration tests can start a server in-process on a port-0 listener.
 
+pub mod admin;
 pub mod cli;
 pub mod client;
 pub mod config;
@@ -13,3 +14,4 @@ pub mod logging;
 pub mod monitor;
 pub mod protocol;
 pub mod server;
+pub mod transport;

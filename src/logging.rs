@@ -50,3 +50,56 @@ pub fn init(level: Level, sink: Sink<'_>) {
         None => builder.with_writer(std::io::stderr).try_init(),
     };
 }
+
+/// The wrapper's messages land in a build log between compiler messages, so they look like
+/// distcc's: `distfarm[PID] Warning: text`, no timestamps.
+pub fn init_wrapper(level: Level, log_file: Option<&Path>) {
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .event_format(WrapperFormat);
+    let file = log_file.and_then(|path| {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(file) => Some(file),
+            Err(e) => {
+                eprintln!(
+                    "distfarm[{}] ERROR: cannot open DISTCC_LOG {}: {e}",
+                    std::process::id(),
+                    path.display()
+                );
+                None
+            }
+        }
+    });
+    let _ = match file {
+        Some(file) => builder.with_writer(std::sync::Mutex::new(file)).try_init(),
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
+}
+
+struct WrapperFormat;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for WrapperFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let severity = match *event.metadata().level() {
+            Level::ERROR => "ERROR: ",
+            Level::WARN => "Warning: ",
+            _ => "",
+        };
+        write!(writer, "distfarm[{}] {severity}", std::process::id())?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}

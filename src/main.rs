@@ -1,5 +1,5 @@
-//! argv[0] decides the part: `distccd` is the server, a compiler name is the wrapper, and
-//! `distfarm SUBCOMMAND` is everything else.
+//! argv[0] decides the part: `distccd` is the server, `distfarm SUBCOMMAND` an operator
+//! command, and everything else (`distfarm gcc …`, a `gcc` link) the compiler wrapper.
 
 use std::path::Path;
 
@@ -7,20 +7,24 @@ use clap::Parser;
 use distfarm::cli::{Cli, Command, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 1] = ["serve"];
+const SUBCOMMANDS: [&str; 2] = ["serve", "install-links"];
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
     let name = argv.first().map(|a| basename(a)).unwrap_or("distfarm");
+    let is_wrapper_name = name.contains("distfarm") || name.contains("distcc");
     let code = if name == "distccd" {
         parse_server_args(&argv)
             .map(distfarm::server::start::run)
             .unwrap_or_else(|code| code)
+    } else if is_wrapper_name
+        && argv
+            .get(1)
+            .is_some_and(|a| SUBCOMMANDS.contains(&a.as_str()))
+    {
+        run_subcommand(&argv)
     } else {
-        match argv.get(1).map(String::as_str) {
-            Some(sub) if SUBCOMMANDS.contains(&sub) => run_subcommand(&argv),
-            _ => run_subcommand(&argv),
-        }
+        distfarm::client::run::main(argv)
     };
     std::process::exit(code);
 }
@@ -62,7 +66,41 @@ fn run_subcommand(argv: &[String]) -> i32 {
     match Cli::try_parse_from(argv) {
         Ok(cli) => match cli.command {
             Command::Serve(args) => distfarm::server::start::run(args),
+            Command::InstallLinks { dir } => install_links(&dir),
         },
         Err(e) => exit_for_clap_error(e),
+    }
+}
+
+fn install_links(dir: &Path) -> i32 {
+    use distfarm::admin::install_links;
+    let me = match std::env::current_exe() {
+        Ok(me) => me,
+        Err(e) => {
+            eprintln!("distfarm install-links: cannot find my own path: {e}");
+            return ExitCode::DistccFailed.code();
+        }
+    };
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let names = install_links::compilers_on_path(&path);
+    if names.is_empty() {
+        eprintln!("distfarm install-links: no gcc or clang compilers found on PATH");
+        return ExitCode::CompilerMissing.code();
+    }
+    match install_links::install(dir, &me, &names) {
+        Ok(links) => {
+            for link in links {
+                println!("{}", link.display());
+            }
+            println!(
+                "put {} first on PATH to compile through distfarm",
+                dir.display()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("distfarm install-links: {e}");
+            ExitCode::DistccFailed.code()
+        }
     }
 }

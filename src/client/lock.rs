@@ -19,7 +19,11 @@ pub struct SlotLock {
 
 /// Tries to take `name` without waiting. `Ok(None)` means someone else holds it.
 pub fn try_lock(lock_dir: &Path, name: &str) -> io::Result<Option<SlotLock>> {
-    let file = OpenOptions::new().write(true).create(true).truncate(false).open(lock_dir.join(name))?;
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_dir.join(name))?;
     // SAFETY: an all-zero flock is a valid value; we fill the fields we need.
     let mut request: nix::libc::flock = unsafe { std::mem::zeroed() };
     request.l_type = nix::libc::F_WRLCK as i16;
@@ -27,7 +31,10 @@ pub fn try_lock(lock_dir: &Path, name: &str) -> io::Result<Option<SlotLock>> {
     request.l_start = 0;
     request.l_len = 0; // the whole file, as distcc locks it
     match nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_SETLK(&request)) {
-        Ok(_) => Ok(Some(SlotLock { _file: file, name: name.to_string() })),
+        Ok(_) => Ok(Some(SlotLock {
+            _file: file,
+            name: name.to_string(),
+        })),
         Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EACCES) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -48,7 +55,12 @@ pub fn is_backed_off(lock_dir: &Path, backoff_name: &str, period: Duration) -> b
     fs::metadata(lock_dir.join(backoff_name))
         .and_then(|m| m.modified())
         .ok()
-        .and_then(|mtime| SystemTime::now().duration_since(mtime).ok().or(Some(Duration::ZERO)))
+        .and_then(|mtime| {
+            SystemTime::now()
+                .duration_since(mtime)
+                .ok()
+                .or(Some(Duration::ZERO))
+        })
         .is_some_and(|age| age < period)
 }
 
@@ -64,7 +76,10 @@ pub fn dislike(lock_dir: &Path, backoff_name: &str, period: Duration) {
         .open(lock_dir.join(backoff_name))
         .and_then(|mut f| f.write_all(b"x"));
     if let Err(e) = written {
-        tracing::warn!("cannot record backoff in {}: {e}", lock_dir.join(backoff_name).display());
+        tracing::warn!(
+            "cannot record backoff in {}: {e}",
+            lock_dir.join(backoff_name).display()
+        );
     }
 }
 

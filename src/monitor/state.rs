@@ -59,7 +59,10 @@ impl StateFile {
     pub fn new(distcc_dir: &Path, source: &str) -> io::Result<StateFile> {
         let dir = distcc_dir.join("state");
         fs::create_dir_all(&dir)?;
-        let file = Path::new(source).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = Path::new(source)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
         Ok(StateFile {
             path: dir.join(format!("binstate_{}", std::process::id())),
             file,

@@ -1,0 +1,3 @@
+//! Operator tools.
+
+pub mod install_links;

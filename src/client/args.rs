@@ -1,0 +1,296 @@
+//! The tri-state decision: is this command line a compile we can send to another machine, a
+//! compile that must stay here, or not a compile at all? Rules are distcc 3.4's
+//! (`arg.c dcc_scan_args`, first match wins), applied to the option table in `flags.rs`.
+//!
+//! The decision to distribute never differs from distcc's except toward running locally: a
+//! 3.4 server repeats this scan on the argv it receives and drops the connection when it
+//! disagrees, which the client would see as a dead host.
+
+use super::flags::{self, Category, Mode, Value};
+use super::job::{CompileJob, Dependencies};
+use super::source;
+
+/// What to do with a command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scan {
+    /// A single compile that may run remotely.
+    Distribute(CompileJob),
+    /// A compile (the argv has `-c` or `-S`) that must run here, for this reason.
+    Local(&'static str),
+    /// Not a compile (linking, `-M`, `--version`, …): run the command here as it is.
+    NotCompile(&'static str),
+}
+
+impl Scan {
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Scan::Distribute(_) => None,
+            Scan::Local(r) | Scan::NotCompile(r) => Some(r),
+        }
+    }
+
+    /// `-E` jobs take a slot from the preprocessor pool (`--localslots_cpp`, distcc's
+    /// `EXIT_LOCAL_CPP`); every other local run takes one from `--localslots`.
+    pub fn uses_cpp_slot(&self) -> bool {
+        matches!(self, Scan::Local(r) if *r == PREPROCESS_ONLY)
+    }
+}
+
+// Reasons, in distcc's words where it has them.
+pub const PREPROCESS_ONLY: &str = "-E only preprocesses";
+pub const DEPENDENCIES_ONLY: &str = "-M/-MM generate dependencies instead of compiling";
+pub const NOT_A_COMPILE: &str = "no -c or -S: the compiler is not called to compile (linking?)";
+pub const NO_INPUT: &str = "no source file distcc can distribute (assembler, Fortran, stdin…)";
+pub const TWO_INPUTS: &str = "more than one source file";
+pub const TWO_OUTPUTS: &str = "more than one output (linking?)";
+pub const AUTOCONF: &str = "autoconf test programs are compiled locally";
+pub const OUTPUT_TO_STDOUT: &str = "-o - writes to stdout";
+pub const BOGUS_SOURCE: &str = "no output name can be derived from the source name";
+pub const LANGUAGE: &str = "-x with a language other than C, C++ or Objective-C (or joined -xLANG)";
+pub const ASSEMBLER_FILES: &str =
+    "the assembler is asked to write or read a file (listing, --MD, -o, @file)";
+pub const RESPONSE_FILE: &str =
+    "@file response files are not expanded; the compiler reads them here";
+pub const MISSING_VALUE: &str = "an option is missing its value";
+pub const COMPILER_IS_OPTION: &str = "the compiler name starts with '-'";
+pub const NO_COMPILER: &str = "empty command line";
+
+/// `-Wp,a,b,c` → `a b c`, and `-Wp,-MD,file` / `-Wp,-MMD,file` → `-MD -MF file` /
+/// `-MMD -MF file` (`arg.c dcc_expand_preprocessor_options`), so that every later rule sees
+/// plain options. Empty pieces (`-Wp,` or `-Wp,a,,b`) are dropped rather than passed on as
+/// empty arguments as distcc does.
+pub fn expand_preprocessor_options(argv: &[String]) -> Vec<String> {
+    let mut out = Vec::with_capacity(argv.len());
+    for arg in argv {
+        let Some(list) = arg.strip_prefix("-Wp,") else {
+            out.push(arg.clone());
+            continue;
+        };
+        let mut pieces = list.split(',');
+        while let Some(piece) = pieces.next() {
+            if piece.is_empty() {
+                continue;
+            }
+            out.push(piece.to_string());
+            if piece == "-MD" || piece == "-MMD" {
+                // distcc warns and goes on when the file name is missing.
+                if let Some(file) = pieces.next() {
+                    out.push("-MF".to_string());
+                    out.push(file.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Decide what to do with `argv` (argv[0] is the compiler).
+pub fn scan(argv: &[String]) -> Scan {
+    let Some(compiler) = argv.first() else {
+        return Scan::NotCompile(NO_COMPILER);
+    };
+    let argv = expand_preprocessor_options(argv);
+    // Whether this is a compile at all decides Local vs NotCompile for every early exit
+    // below; which rule fired first is distcc's order and does not change the outcome.
+    let compiles = argv[1..].iter().any(|a| a == "-c" || a == "-S");
+    let give_up = |reason| {
+        if compiles {
+            Scan::Local(reason)
+        } else {
+            Scan::NotCompile(reason)
+        }
+    };
+    if compiler.starts_with('-') {
+        // distcc exits 101 ("unrecognized distcc option"); `invocation` never produces this.
+        return Scan::NotCompile(COMPILER_IS_OPTION);
+    }
+    // distcc 3.4 expands @file (libiberty) before scanning; we don't, so we can't see inside.
+    if argv[1..].iter().any(|a| a.starts_with('@')) {
+        return give_up(RESPONSE_FILE);
+    }
+
+    let mut mode_c = false;
+    let mut mode_s = false;
+    let mut input: Option<usize> = None;
+    let mut output: Option<String> = None;
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        if !a.starts_with('-') {
+            if source::is_source(a) {
+                if input.is_some() {
+                    return give_up(TWO_INPUTS);
+                }
+                input = Some(i);
+            } else if a.ends_with(".o") {
+                // distcc takes a bare `foo.o` as the output.
+                if output.replace(a.to_string()).is_some() {
+                    return give_up(TWO_OUTPUTS);
+                }
+            }
+            i += 1;
+            continue;
+        }
+        let Some(m) = flags::lookup(a) else {
+            i += 1;
+            continue;
+        };
+        let next = argv.get(i + 1).map(String::as_str);
+        match m.flag.category {
+            Category::Mode(Mode::Preprocess) => return Scan::Local(PREPROCESS_ONLY),
+            Category::Mode(Mode::Compile) => mode_c = true,
+            Category::Mode(Mode::Assemble) => mode_s = true,
+            Category::DependencyOnly => return give_up(DEPENDENCIES_ONLY),
+            Category::LocalOnly(reason) => return give_up(reason),
+            Category::DependencyValue => {
+                if m.value == Value::Next {
+                    if next.is_none() {
+                        return give_up(MISSING_VALUE);
+                    }
+                    i += 1;
+                }
+            }
+            Category::Assembler => {
+                let words: Vec<&str> = match m.value {
+                    Value::Joined(list) => list.split(',').collect(),
+                    _ => match next {
+                        Some(v) => vec![v],
+                        None => return give_up(MISSING_VALUE),
+                    },
+                };
+                // distcc's test, then the parts our server refuses as well.
+                let distcc = a.contains(",-a") || a.contains("--MD");
+                let files = |w: &&str| ["-a", "--MD", "-o", "@"].iter().any(|p| w.starts_with(p));
+                if distcc || words.iter().any(files) {
+                    return give_up(ASSEMBLER_FILES);
+                }
+            }
+            Category::ClangFrontend => {
+                let Some(v) = next else {
+                    return give_up(MISSING_VALUE);
+                };
+                if ["-load", "-plugin", "-add-plugin", "-fplugin"]
+                    .iter()
+                    .any(|p| v.starts_with(p))
+                {
+                    return give_up(flags::PLUGIN);
+                }
+                if ["-o", "-dependency-file", "-header-include-file"]
+                    .iter()
+                    .any(|p| v.starts_with(p))
+                {
+                    return give_up(flags::EXTRA_OUTPUT);
+                }
+            }
+            Category::ReportToFile => {
+                if let Value::Joined(v) = m.value
+                    && let Some((_, to)) = v.split_once('=')
+                    && to != "stderr"
+                    && to != "stdout"
+                {
+                    return give_up(flags::EXTRA_OUTPUT);
+                }
+            }
+            Category::Language => {
+                // distcc checks the word after `-x` (prefix `c`, `objective-c` or `go`), even
+                // for the joined form `-xc`, where that word is not the language; a 3.4
+                // server repeats the check, so joined `-xLANG` is local here. For `-x LANG`
+                // we accept only the C-family languages a server can compile from
+                // preprocessed text (a subset of what distcc lets through).
+                match (m.value, next) {
+                    // `-x` as the last word: ignored, as distcc does; the compiler complains.
+                    (Value::Next, None) => {}
+                    (Value::Next, Some(lang)) if language_distributable(lang) => {}
+                    _ => return give_up(LANGUAGE),
+                }
+            }
+            Category::Output => {
+                let value = match m.value {
+                    Value::Joined(v) => v,
+                    _ => {
+                        // distcc reads past the end here and sends `-o -o x.o`.
+                        let Some(v) = next else {
+                            return give_up(MISSING_VALUE);
+                        };
+                        i += 1;
+                        v
+                    }
+                };
+                if output.replace(value.to_string()).is_some() {
+                    return give_up(TWO_OUTPUTS);
+                }
+            }
+            // Not looked at by the scan, and their separate values are not skipped (distcc
+            // doesn't either, and the server repeats this scan).
+            Category::PreprocessorOnly | Category::LinkerOnly | Category::Dependency => {}
+        }
+        i += 1;
+    }
+
+    if !mode_c && !mode_s {
+        return Scan::NotCompile(NOT_A_COMPILE);
+    }
+    let Some(input) = input else {
+        return Scan::Local(NO_INPUT);
+    };
+    let input_name = argv[input].clone();
+    if source::is_autoconf_test(&input_name) {
+        return Scan::Local(AUTOCONF);
+    }
+    let mut argv = argv;
+    let (output, output_explicit) = match output {
+        Some(out) => (out, true),
+        None => {
+            // `-S` wins over `-c`: it stops earlier.
+            let ext = if mode_s { ".s" } else { ".o" };
+            let Some(out) = source::output_from_source(&input_name, ext) else {
+                return Scan::Local(BOGUS_SOURCE);
+            };
+            argv.push("-o".to_string());
+            argv.push(out.clone());
+            (out, false)
+        }
+    };
+    if output == "-" {
+        return Scan::Local(OUTPUT_TO_STDOUT);
+    }
+    let preprocessed = source::is_preprocessed(&input_name);
+    let preprocessed_ext =
+        source::preprocessed_extension(&input_name).expect("a source has an extension");
+    let dependencies = Dependencies::from_argv(&argv, &output);
+    Scan::Distribute(CompileJob {
+        argv,
+        input: input_name,
+        input_index: input,
+        output,
+        output_explicit,
+        mode: if mode_s {
+            Mode::Assemble
+        } else {
+            Mode::Compile
+        },
+        preprocessed,
+        preprocessed_ext,
+        dependencies: if preprocessed { None } else { dependencies },
+    })
+}
+
+/// The `-x` languages we distribute: C, C++, Objective-C(++) and their preprocessed forms.
+/// distcc lets through anything starting with `c`, `objective-c` or `go` (`c-header`, `cuda`,
+/// `go`…); this is a subset.
+fn language_distributable(lang: &str) -> bool {
+    matches!(
+        lang,
+        "c" | "c++"
+            | "objective-c"
+            | "objective-c++"
+            | "cpp-output"
+            | "c++-cpp-output"
+            | "objective-c-cpp-output"
+            | "objective-c++-cpp-output"
+    )
+}
+
+#[cfg(test)]
+#[path = "args_tests.rs"]
+mod tests;

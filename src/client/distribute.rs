@@ -1,0 +1,403 @@
+//! One compile, start to finish: scan the command line, pick a host, preprocess while the
+//! connection opens, send, receive, write the object, and fall back to a local compile when
+//! distributing fails — trying the other hosts first, and backing off only hosts whose
+//! transport failed. A compile error is an answer, never a reason to blame a host.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use super::args::{Scan, scan};
+use super::job::CompileJob;
+use super::lock;
+use super::output;
+use super::pick::{self, Choice};
+use super::preprocess::{self, SharedSource};
+use super::remote::{self, RemoteError};
+use crate::config::ClientEnv;
+use crate::exit_code::ExitCode;
+use crate::hosts::{HostKind, HostList, HostSpec, HostsError};
+use crate::monitor::{Phase, StateFile};
+use crate::protocol::{Limits, Response, Version};
+use crate::transport::{self, BoxStream};
+
+pub struct Wrapper<'a> {
+    pub env: &'a ClientEnv,
+    /// `PATH` for the compiler (trimmed past our own directory in masquerade mode).
+    pub path: Option<OsString>,
+    pub compiler: PathBuf,
+    pub hosts: Result<HostList, HostsError>,
+    /// Started by a distfarm child (`_DISTCC_SAFEGUARD`): compile here, take no slot.
+    pub nested: bool,
+}
+
+/// Why a job is compiled here instead, for the one warning the user sees.
+struct Fallback {
+    host: Option<String>,
+    reason: String,
+    exit: ExitCode,
+}
+
+impl Wrapper<'_> {
+    pub async fn run(&self, command: Vec<String>) -> i32 {
+        if self.nested {
+            return self.run_here(&command);
+        }
+        let job = match scan(&command) {
+            Scan::Distribute(job) => job,
+            Scan::Local(reason) | Scan::NotCompile(reason) => {
+                tracing::debug!("compiling locally: {reason}");
+                return self.run_locally(&command).await;
+            }
+        };
+        let hosts = match &self.hosts {
+            Ok(list) if !list.is_empty() => list,
+            Ok(_) => {
+                let why = Fallback {
+                    host: None,
+                    reason: "the host list is empty".into(),
+                    exit: ExitCode::NoHosts,
+                };
+                return self.fall_back(&job, why).await;
+            }
+            Err(e) => {
+                let exit = if matches!(e, HostsError::NotSet { .. }) {
+                    ExitCode::NoHosts
+                } else {
+                    ExitCode::BadHostSpec
+                };
+                return self
+                    .fall_back(
+                        &job,
+                        Fallback {
+                            host: None,
+                            reason: e.to_string(),
+                            exit,
+                        },
+                    )
+                    .await;
+            }
+        };
+        self.distribute(&job, hosts).await
+    }
+
+    async fn distribute(&self, job: &CompileJob, hosts: &HostList) -> i32 {
+        let lock_dir = match lock::lock_dir(&self.env.distcc_dir) {
+            Ok(dir) => dir,
+            Err(e) => {
+                let reason = format!(
+                    "cannot create {}: {e}",
+                    self.env.distcc_dir.join("lock").display()
+                );
+                return self
+                    .fall_back(
+                        job,
+                        Fallback {
+                            host: None,
+                            reason,
+                            exit: ExitCode::IoError,
+                        },
+                    )
+                    .await;
+            }
+        };
+        let mut state = StateFile::new(&self.env.distcc_dir, &job.input).ok();
+        let mut source: Option<SharedSource> = None;
+        let mut tried: Vec<String> = Vec::new();
+        let mut last_failure: Option<Fallback> = None;
+        loop {
+            let candidates = pick::candidates(hosts, &lock_dir, self.env.backoff_period, &tried);
+            let choice = match pick::pick(&candidates, &lock_dir, self.env.pause_time).await {
+                Ok(choice) => choice,
+                Err(e) => {
+                    let reason = format!("cannot take a slot lock in {}: {e}", lock_dir.display());
+                    return self
+                        .fall_back(
+                            job,
+                            Fallback {
+                                host: None,
+                                reason,
+                                exit: ExitCode::IoError,
+                            },
+                        )
+                        .await;
+                }
+            };
+            let (host, slot, _slot_lock) = match choice {
+                Choice::NoHost => {
+                    let why = last_failure.unwrap_or_else(|| Fallback {
+                        host: None,
+                        reason: self.why_no_host(hosts, &lock_dir),
+                        exit: ExitCode::NoHosts,
+                    });
+                    return self.fall_back(job, why).await;
+                }
+                Choice::Localhost { slot, lock: _lock } => {
+                    if let Some(state) = &mut state {
+                        state.set_host("localhost", slot as usize);
+                        state.phase(Phase::Compile);
+                    }
+                    return self.run_here(&job.argv);
+                }
+                Choice::Remote { host, slot, lock } => (host, slot, lock),
+            };
+            tried.push(host.text.clone());
+            if let Some(state) = &mut state {
+                state.set_host(host.hostname(), slot as usize);
+                state.phase(Phase::Connect);
+            }
+            let source = source.get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
+            match self.compile_on(&host, job, source, state.as_ref()).await {
+                Ok(response) => {
+                    lock::enjoy(&lock_dir, &host.backoff_name(), self.env.backoff_period);
+                    if let Some(failed) = &last_failure {
+                        tracing::warn!(
+                            "{} was compiled on {} after {} failed: {}",
+                            job.input,
+                            host.text,
+                            failed.host.as_deref().unwrap_or("another host"),
+                            failed.reason
+                        );
+                    }
+                    if let Some(state) = &state {
+                        state.phase(Phase::Done);
+                    }
+                    return self.finish(job, &host, response).await;
+                }
+                Err(RemoteError::Preprocess(failure)) => {
+                    // The source itself does not preprocess: compiling here shows the user
+                    // the same errors a local build would. The host did nothing wrong.
+                    tracing::debug!("{}: {failure}; compiling locally to report it", job.input);
+                    return self.run_locally(&job.argv).await;
+                }
+                Err(e) => {
+                    // One warning at the end names this failure; here it is detail.
+                    tracing::info!(
+                        "{} on {}: {e}; backing the host off and trying another",
+                        job.input,
+                        host.text
+                    );
+                    lock::dislike(&lock_dir, &host.backoff_name(), self.env.backoff_period);
+                    let exit = match &e {
+                        RemoteError::Protocol(p) => p.exit_code(),
+                        _ => ExitCode::ConnectFailed,
+                    };
+                    last_failure = Some(Fallback {
+                        host: Some(host.text.clone()),
+                        reason: e.to_string(),
+                        exit,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Names the hosts that are unusable right now and why, for the fallback warning.
+    fn why_no_host(&self, hosts: &HostList, lock_dir: &Path) -> String {
+        let mut down = Vec::new();
+        let mut backed_off = Vec::new();
+        for host in hosts.hosts.iter().filter(|h| !h.is_local()) {
+            if host.down {
+                down.push(host.text.as_str());
+            } else if lock::is_backed_off(lock_dir, &host.backoff_name(), self.env.backoff_period) {
+                backed_off.push(host.text.as_str());
+            }
+        }
+        let mut parts = Vec::new();
+        if !backed_off.is_empty() {
+            parts.push(format!(
+                "{} failed within the last {} s (DISTCC_BACKOFF_PERIOD) and {} skipped",
+                backed_off.join(", "),
+                self.env.backoff_period.as_secs(),
+                if backed_off.len() == 1 { "is" } else { "are" }
+            ));
+        }
+        if !down.is_empty() {
+            parts.push(format!("{} marked ,down", down.join(", ")));
+        }
+        if parts.is_empty() {
+            "no usable host".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+
+    /// Starts the local preprocessor under a `--localslots_cpp` slot, released when it ends.
+    fn start_preprocessor(&self, job: &CompileJob, lock_dir: &Path) -> SharedSource {
+        if job.preprocessed {
+            return match std::fs::read(&job.input) {
+                Ok(bytes) => SharedSource::ready(bytes),
+                Err(error) => SharedSource::spawn(async move {
+                    Err(preprocess::PreprocessFailure::Spawn {
+                        program: "reading the source".into(),
+                        error,
+                    })
+                }),
+            };
+        }
+        let cpp_slots = self.hosts.as_ref().map(|h| h.local_slots_cpp).unwrap_or(8);
+        let run = preprocess::start(
+            &self.compiler,
+            &job.preprocess_argv()[1..],
+            self.path.as_ref(),
+            self.env.safeguard,
+        );
+        let lock_dir = lock_dir.to_path_buf();
+        let pause = self.env.pause_time;
+        SharedSource::spawn(async move {
+            let _slot = pick::local_slot(cpp_slots, &lock_dir, pause).await.ok();
+            run.await
+        })
+    }
+
+    async fn compile_on(
+        &self,
+        host: &HostSpec,
+        job: &CompileJob,
+        source: &SharedSource,
+        state: Option<&StateFile>,
+    ) -> Result<Response, RemoteError> {
+        let version = match host.protocol_version() {
+            1 => Version::V1,
+            2 => Version::V2,
+            _ => {
+                tracing::info!(
+                    "{}: pump mode (,cpp) is not supported yet; sending preprocessed source with ,lzo",
+                    host.text
+                );
+                Version::V2
+            }
+        };
+        let stream = self.connect(host).await?;
+        if let Some(state) = state {
+            state.phase(Phase::Send);
+        }
+        let argv = job
+            .remote_argv()
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        let limits = Limits {
+            io_timeout: self.env.io_timeout,
+            ..Limits::default()
+        };
+        let source = async {
+            let bytes = source.get().await;
+            if let Some(state) = state {
+                state.phase(Phase::Compile);
+            }
+            bytes
+        };
+        remote::compile(stream, version, argv, source, limits).await
+    }
+
+    async fn connect(&self, host: &HostSpec) -> Result<BoxStream, RemoteError> {
+        Ok(match &host.kind {
+            HostKind::Tcp { host, port } => Box::new(transport::tcp::connect(host, *port).await?),
+            HostKind::Ssh {
+                user, host: name, ..
+            } => {
+                let words = transport::ssh_command::ssh_words(self.env.distcc_ssh.as_deref());
+                let command = host
+                    .ssh_command()
+                    .unwrap_or(crate::hosts::DEFAULT_SSH_COMMAND);
+                let argv =
+                    transport::ssh_command::command_line(&words, user.as_deref(), name, command);
+                Box::new(transport::ssh_command::spawn(&argv, name)?)
+            }
+            HostKind::Local => unreachable!("localhost is compiled here, never connected to"),
+        })
+    }
+
+    /// The server answered. Success: write the object and replay the output. A failed
+    /// compile is re-run here (like distcc) unless `DISTCC_SKIP_LOCAL_RETRY` or
+    /// `DISTCC_FALLBACK=0` says to report the remote result as it is.
+    async fn finish(&self, job: &CompileJob, host: &HostSpec, response: Response) -> i32 {
+        if response.succeeded() {
+            if let Err(e) = output::write_atomically(Path::new(&job.output), &response.object) {
+                eprintln!(
+                    "distfarm[{}] ERROR: cannot write {}: {e}",
+                    std::process::id(),
+                    job.output
+                );
+                return ExitCode::IoError.code();
+            }
+            output::replay(&response.stdout, &response.stderr);
+            return 0;
+        }
+        if self.env.skip_local_retry || !self.env.fallback {
+            output::replay(&response.stdout, &response.stderr);
+            return output::exit_code_of_wait_status(response.status);
+        }
+        tracing::info!(
+            "compile of {} on {} failed with status {}; running it locally to confirm",
+            job.input,
+            host.text,
+            output::exit_code_of_wait_status(response.status)
+        );
+        self.run_locally(&job.argv).await
+    }
+
+    async fn fall_back(&self, job: &CompileJob, why: Fallback) -> i32 {
+        let on = why.host.map(|h| format!(" to {h}")).unwrap_or_default();
+        if !self.env.fallback {
+            eprintln!(
+                "distfarm[{}] ERROR: failed to distribute {}{on}: {}; not compiling locally because DISTCC_FALLBACK=0",
+                std::process::id(),
+                job.input,
+                why.reason
+            );
+            return why.exit.code();
+        }
+        tracing::warn!(
+            "failed to distribute {}{on}: {}; compiling locally instead",
+            job.input,
+            why.reason
+        );
+        self.run_locally(&job.argv).await
+    }
+
+    /// A local compile under a `--localslots` slot.
+    async fn run_locally(&self, command: &[String]) -> i32 {
+        let local_slots = self.hosts.as_ref().map(|h| h.local_slots).unwrap_or(4);
+        let _slot = match lock::lock_dir(&self.env.distcc_dir) {
+            Ok(dir) => pick::local_slot(local_slots, &dir, self.env.pause_time)
+                .await
+                .ok(),
+            Err(_) => None,
+        };
+        let mut state = StateFile::new(
+            &self.env.distcc_dir,
+            command
+                .iter()
+                .skip(1)
+                .find(|a| super::source::is_source(a))
+                .map(String::as_str)
+                .unwrap_or(""),
+        )
+        .ok();
+        if let (Some(state), Some((slot, _))) = (&mut state, &_slot) {
+            state.set_host("localhost", *slot as usize);
+            state.phase(Phase::Compile);
+        }
+        self.run_here(command)
+    }
+
+    fn run_here(&self, command: &[String]) -> i32 {
+        match super::local::run(
+            &self.compiler,
+            &command[1..],
+            self.path.as_ref(),
+            self.env.safeguard,
+        ) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!(
+                    "distfarm[{}] ERROR: cannot run {}: {e}",
+                    std::process::id(),
+                    self.compiler.display()
+                );
+                ExitCode::CompilerMissing.code()
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! One job on a connected stream: the request header goes out at once, the source follows
+//! when the local preprocessor is done, then the answer comes back.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::preprocess::PreprocessFailure;
+use crate::protocol::{
+    Limits, ProtocolError, RequestHeader, Response, TokenReader, TokenWriter, Version, request,
+};
+
+/// Why a remote attempt produced no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The host could not be reached.
+    #[error("{0}")]
+    Transport(#[from] crate::transport::TransportError),
+    /// The host was reached but the exchange failed (EOF, garbage, timeout).
+    #[error("{0}")]
+    Protocol(#[from] ProtocolError),
+    /// The local preprocessor failed; nothing is wrong with the host.
+    #[error("{0}")]
+    Preprocess(std::sync::Arc<PreprocessFailure>),
+}
+
+/// Sends the job and returns the server's answer. `source` is the local preprocessor run,
+/// awaited only after the header is on its way (the two overlap, as in distcc).
+pub async fn compile<S, F>(
+    stream: S,
+    version: Version,
+    argv: Vec<Vec<u8>>,
+    source: F,
+    limits: Limits,
+) -> Result<Response, RemoteError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: Future<Output = Result<std::sync::Arc<Vec<u8>>, std::sync::Arc<PreprocessFailure>>>,
+{
+    let (read_half, write_half) = tokio::io::split(stream);
+    let mut writer = TokenWriter::new(write_half);
+    let header = RequestHeader::new(version, argv);
+    header.write(&mut writer)?;
+    let io_timeout = limits.io_timeout;
+    with_timeout(io_timeout, writer.flush()).await?;
+    let source = source.await.map_err(RemoteError::Preprocess)?;
+    request::write_source(&mut writer, version, &source)?;
+    with_timeout(io_timeout, writer.flush()).await?;
+    let mut reader = TokenReader::new(read_half, limits);
+    Ok(Response::read(&mut reader, header.wire_version, version).await?)
+}
+
+async fn with_timeout<T>(
+    limit: Duration,
+    work: impl Future<Output = Result<T, ProtocolError>>,
+) -> Result<T, ProtocolError> {
+    tokio::time::timeout(limit, work)
+        .await
+        .unwrap_or(Err(ProtocolError::Timeout {
+            secs: limit.as_secs(),
+        }))
+}

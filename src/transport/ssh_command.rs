@@ -1,0 +1,149 @@
+//! distcc's SSH transport, kept for compatibility: one `ssh` process per job, running the
+//! remote server in `--inetd` mode, its stdin and stdout being the connection.
+//!
+//! `$DISTCC_SSH` is split into words with shell quoting rules on every connection (distcc
+//! 3.4 splits it in place with strtok and loses all but the first word on a retry).
+
+use std::pin::Pin;
+use std::process::Stdio;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+use super::TransportError;
+
+/// `$DISTCC_SSH` as words; `ssh` when unset or blank. A value shlex cannot split (an open
+/// quote) is split on whitespace, as distcc would.
+pub fn ssh_words(distcc_ssh: Option<&str>) -> Vec<String> {
+    let text = distcc_ssh
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or("ssh");
+    shlex::split(text)
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| text.split_whitespace().map(String::from).collect())
+}
+
+/// The exact argv distcc runs: `SSH [words…] [-l USER] HOST COMMAND --inetd --enable-tcp-insecure`.
+pub fn command_line(
+    words: &[String],
+    user: Option<&str>,
+    host: &str,
+    command: &str,
+) -> Vec<String> {
+    let mut argv = words.to_vec();
+    if let Some(user) = user {
+        argv.extend(["-l".to_string(), user.to_string()]);
+    }
+    argv.extend([
+        host.to_string(),
+        command.to_string(),
+        "--inetd".into(),
+        "--enable-tcp-insecure".into(),
+    ]);
+    argv
+}
+
+/// A running `ssh` whose stdio is the stream. Killed when dropped.
+pub struct SshProcess {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+}
+
+pub fn spawn(argv: &[String], host: &str) -> Result<SshProcess, TransportError> {
+    let spawn_error = |error| TransportError::Spawn {
+        program: argv[0].clone(),
+        host: host.to_string(),
+        error,
+    };
+    let mut child = tokio::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(spawn_error)?;
+    let stdin = child.stdin.take().expect("piped");
+    let stdout = child.stdout.take().expect("piped");
+    Ok(SshProcess {
+        child,
+        stdin,
+        stdout,
+    })
+}
+
+impl SshProcess {
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+impl AsyncRead for SshProcess {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stdout).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SshProcess {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stdin).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stdin).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stdin).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distcc_ssh_words_survive_quoting_and_repeat_use() {
+        let value = Some("ssh -F '/tmp/my config' -p 2222");
+        let expected = vec!["ssh", "-F", "/tmp/my config", "-p", "2222"];
+        assert_eq!(ssh_words(value), expected);
+        assert_eq!(
+            ssh_words(value),
+            expected,
+            "a second connection sees the same words"
+        );
+        assert_eq!(ssh_words(None), vec!["ssh"]);
+        assert_eq!(ssh_words(Some("  ")), vec!["ssh"]);
+    }
+
+    #[test]
+    fn command_line_matches_distcc() {
+        let words = ssh_words(Some("ssh -F cfg"));
+        assert_eq!(
+            command_line(&words, Some("bob"), "box", "/opt/distccd"),
+            [
+                "ssh",
+                "-F",
+                "cfg",
+                "-l",
+                "bob",
+                "box",
+                "/opt/distccd",
+                "--inetd",
+                "--enable-tcp-insecure"
+            ]
+        );
+        assert_eq!(command_line(&words, None, "box", "distccd")[3], "box");
+    }
+}
