@@ -398,7 +398,7 @@ fn debug_build_matches_preprocess_then_compile() {
 fn compile_error_gives_the_same_message_and_exit_status_as_local_gcc() {
     let fixtures = support::fixture_path("");
     let source = Path::new("hello-error.c");
-    let mut server = Server::start();
+    let server = Server::start();
     let out = temp_dir("compile-error");
     for hosts in [server.host(), format!("{},lzo", server.host())] {
         for extra in [&["-O2", "-fno-diagnostics-show-caret"][..], &["-O2"][..]] {
@@ -566,6 +566,51 @@ fn lua_built_by_real_distcc_over_openssh_with_our_binary_as_distccd() {
     eprintln!(
         "{ours} of {} ssh jobs showed distfarm's summary line on the client's stderr",
         built.len() + built_lzo.len()
+    );
+}
+
+/// Over SSH the server's stderr is the user's terminal (ssh hands it back to distcc): a good
+/// compile prints nothing and a failed one prints gcc's message only, as with a local gcc and
+/// as with distccd, which logs to syslog in `--inetd` mode.
+#[test]
+fn over_openssh_the_client_sees_only_what_gcc_prints() {
+    let sshd = Sshd::start();
+    let (_bin_dir, distccd) = distccd_symlink_dir();
+    let client = Client::new(sshd.distcc_host_with_command(&distccd.display().to_string()))
+        .with_ssh(sshd.distcc_ssh());
+    let fixtures = support::fixture_path("");
+    let out = temp_dir("ssh-stderr");
+
+    let object = out.path().join("hello.o");
+    let args: Vec<String> = ["-O2", "-c", "hello.c", "-o"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([object.display().to_string()])
+        .collect();
+    let good = client.cmd("gcc", &args, &fixtures).run();
+    let reference = support::local_object("gcc", ["-O2"], Path::new("hello.c"), &fixtures);
+    assert_eq!(std::fs::read(&object).unwrap(), reference, "hello.o over ssh");
+
+    let flags = ["-O2", "-fno-diagnostics-show-caret", "-c", "hello-error.c", "-o"];
+    let mut args: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+    args.push(out.path().join("error.o").display().to_string());
+    let local = Cmd::new("gcc")
+        .args(&args)
+        .current_dir(&fixtures)
+        .env("LC_ALL", "C")
+        .run_expect_failure();
+    let bad = client.cmd("gcc", &args, &fixtures).run_expect_failure();
+    assert_eq!(bad.status.code(), local.status.code(), "exit status over ssh");
+
+    let good_err = String::from_utf8_lossy(&good.stderr).into_owned();
+    let bad_err = without_distcc_lines(&String::from_utf8_lossy(&bad.stderr));
+    let local_err = String::from_utf8_lossy(&local.stderr).into_owned();
+    assert!(
+        good_err.is_empty() && bad_err == local_err,
+        "SERVER BUG: over ssh the server's log reaches the user's terminal.\n\
+         --- distcc stderr for a good compile (a local gcc prints nothing)\n{good_err}\n\
+         --- distcc stderr for a failed compile, distcc's own lines removed\n{bad_err}\n\
+         --- local gcc stderr\n{local_err}"
     );
 }
 
