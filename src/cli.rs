@@ -24,6 +24,16 @@ pub struct Cli {
 pub enum Command {
     /// Run the distccd-compatible compile server.
     Serve(ServeArgs),
+    /// The per-user agent that keeps SSH connections open (started by the wrapper).
+    #[command(hide = true)]
+    Agent {
+        /// Unix socket to serve on.
+        #[arg(long)]
+        socket: PathBuf,
+        /// Exit after this many seconds without jobs.
+        #[arg(long, default_value_t = 600)]
+        idle: u64,
+    },
     /// Create masquerade links (gcc, cc, g++, x86_64-linux-gnu-gcc-12 …) to distfarm in DIR.
     InstallLinks {
         /// Where to put the links, e.g. /usr/lib/distfarm/bin; put it first on PATH.
@@ -92,6 +102,9 @@ pub struct ServeArgs {
     /// Also allow this compiler (a bare name or an absolute path; repeatable).
     #[arg(long = "compiler", value_name = "NAME")]
     pub compilers: Vec<String>,
+    /// Serve every job of one SSH connection from one process (started by distfarm's agent).
+    #[arg(long, hide = true, conflicts_with_all = ["daemon", "inetd"])]
+    pub ssh_session: bool,
     /// Exit after this many seconds (for tests).
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub lifetime: Option<u64>,

@@ -156,3 +156,68 @@ fn home_dir() -> PathBuf {
         })
         .unwrap_or_else(|| PathBuf::from("/"))
 }
+
+/// Where the agent for this user and `DISTCC_DIR` listens: `$DISTCC_DIR/agent/sock`, or,
+/// when that path is too long for a unix socket, a per-user directory in `/tmp` named by a
+/// hash of `DISTCC_DIR`. The directory is 0700 either way.
+pub fn agent_socket_path(distcc_dir: &std::path::Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let preferred = distcc_dir.join("agent").join("sock");
+    // sun_path holds 108 bytes including the terminating NUL.
+    if preferred.as_os_str().len() < 100 {
+        return preferred;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    distcc_dir.hash(&mut hasher);
+    PathBuf::from(format!("/tmp/distfarm-{}", nix::unistd::Uid::effective()))
+        .join(format!("{:016x}.sock", hasher.finish()))
+}
+
+/// What the agent and a direct SSH connection need from the environment.
+#[derive(Debug, Clone, Default)]
+pub struct SshEnv {
+    /// `DISTFARM_SSH_CONFIG`: an ssh_config to use instead of `~/.ssh/config`.
+    pub config_file: Option<String>,
+    /// `SSH_AUTH_SOCK`.
+    pub auth_sock: Option<String>,
+    /// `DISTFARM_AGENT=0` disables the agent (every job connects by itself).
+    pub agent_enabled: bool,
+    /// `DISTFARM_AGENT_IDLE`: seconds without jobs before the agent exits.
+    pub agent_idle: Duration,
+}
+
+impl SshEnv {
+    pub fn from_env() -> SshEnv {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        SshEnv {
+            config_file: var("DISTFARM_SSH_CONFIG"),
+            auth_sock: var("SSH_AUTH_SOCK"),
+            agent_enabled: env_bool(var("DISTFARM_AGENT").as_deref(), true),
+            agent_idle: Duration::from_secs(
+                var("DISTFARM_AGENT_IDLE")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(600),
+            ),
+        }
+    }
+}
+
+/// The account's home directory from the password database. OpenSSH reads `~/.ssh` from
+/// there, not from `$HOME` (Portage points `HOME` at a per-package directory).
+pub fn account_home() -> PathBuf {
+    nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+        .ok()
+        .flatten()
+        .map(|u| u.dir)
+        .unwrap_or_else(home_dir)
+}
+
+/// The account's login name, the default remote user.
+pub fn account_name() -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "root".into())
+}

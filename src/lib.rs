@@ -5,13 +5,16 @@
 //! integration tests can start a server in-process on a port-0 listener.
 
 pub mod admin;
+pub mod agent;
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod exit_code;
+pub mod forward;
 pub mod hosts;
 pub mod logging;
 pub mod monitor;
 pub mod protocol;
+pub mod remote_exec;
 pub mod server;
 pub mod transport;

@@ -7,7 +7,7 @@ use clap::Parser;
 use distfarm::cli::{Cli, Command, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 2] = ["serve", "install-links"];
+const SUBCOMMANDS: [&str; 3] = ["serve", "install-links", "agent"];
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
@@ -67,6 +67,10 @@ fn run_subcommand(argv: &[String]) -> i32 {
         Ok(cli) => match cli.command {
             Command::Serve(args) => distfarm::server::start::run(args),
             Command::InstallLinks { dir } => install_links(&dir),
+            Command::Agent { socket, idle } => {
+                distfarm::logging::init(tracing::Level::INFO, distfarm::logging::Sink::Stderr);
+                distfarm::agent::main(&socket, std::time::Duration::from_secs(idle))
+            }
         },
         Err(e) => exit_for_clap_error(e),
     }

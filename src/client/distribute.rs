@@ -7,18 +7,19 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use super::args::{Scan, scan};
+use super::attempt::{self, Attempt};
 use super::job::CompileJob;
 use super::lock;
 use super::output;
-use super::pick::{self, Choice};
+use super::pick;
 use super::preprocess::{self, SharedSource};
 use super::remote::{self, RemoteError};
-use crate::config::ClientEnv;
+use crate::config::{ClientEnv, SshEnv};
 use crate::exit_code::ExitCode;
 use crate::hosts::{HostKind, HostList, HostSpec, HostsError};
 use crate::monitor::{Phase, StateFile};
 use crate::protocol::{Limits, Response, Version};
-use crate::transport::{self, BoxStream};
+use crate::transport::BoxStream;
 
 pub struct Wrapper<'a> {
     pub env: &'a ClientEnv,
@@ -28,6 +29,7 @@ pub struct Wrapper<'a> {
     pub hosts: Result<HostList, HostsError>,
     /// Started by a distfarm child (`_DISTCC_SAFEGUARD`): compile here, take no slot.
     pub nested: bool,
+    pub ssh: SshEnv,
 }
 
 /// Why a job is compiled here instead, for the one warning the user sees.
@@ -104,49 +106,82 @@ impl Wrapper<'_> {
         let mut source: Option<SharedSource> = None;
         let mut tried: Vec<String> = Vec::new();
         let mut last_failure: Option<Fallback> = None;
+        let mut use_agent = true;
+        // A connection cut in the middle of a job is retried once on the same host (the
+        // agent reconnects) before the host is blamed.
+        let mut retried_same_host = false;
         loop {
             let candidates = pick::candidates(hosts, &lock_dir, self.env.backoff_period, &tried);
-            let choice = match pick::pick(&candidates, &lock_dir, self.env.pause_time).await {
-                Ok(choice) => choice,
-                Err(e) => {
-                    let reason = format!("cannot take a slot lock in {}: {e}", lock_dir.display());
-                    return self
-                        .fall_back(
-                            job,
-                            Fallback {
-                                host: None,
-                                reason,
-                                exit: ExitCode::IoError,
-                            },
-                        )
-                        .await;
+            let attempt = if use_agent && attempt::agent_serves(&candidates, self.env, &self.ssh) {
+                attempt::through_agent(&candidates, self.env, &self.ssh).await
+            } else {
+                match attempt::with_lock(
+                    &candidates,
+                    &lock_dir,
+                    self.env.pause_time,
+                    self.env,
+                    &self.ssh,
+                )
+                .await
+                {
+                    Ok(attempt) => attempt,
+                    Err(e) => {
+                        let reason =
+                            format!("cannot take a slot lock in {}: {e}", lock_dir.display());
+                        return self
+                            .fall_back(
+                                job,
+                                Fallback {
+                                    host: None,
+                                    reason,
+                                    exit: ExitCode::IoError,
+                                },
+                            )
+                            .await;
+                    }
                 }
             };
-            let (host, slot, _slot_lock) = match choice {
-                Choice::NoHost => {
+            let (host, slot, stream) = match attempt {
+                Attempt::AgentUnavailable => {
+                    tracing::debug!("no agent; connecting directly");
+                    use_agent = false;
+                    continue;
+                }
+                Attempt::NoHost(message) => {
                     let why = last_failure.unwrap_or_else(|| Fallback {
                         host: None,
-                        reason: self.why_no_host(hosts, &lock_dir),
+                        reason: message.unwrap_or_else(|| self.why_no_host(hosts, &lock_dir)),
                         exit: ExitCode::NoHosts,
                     });
                     return self.fall_back(job, why).await;
                 }
-                Choice::Localhost { slot, lock: _lock } => {
+                Attempt::Localhost { slot, _lock } => {
                     if let Some(state) = &mut state {
                         state.set_host("localhost", slot as usize);
                         state.phase(Phase::Compile);
                     }
                     return self.run_here(&job.argv);
                 }
-                Choice::Remote { host, slot, lock } => (host, slot, lock),
+                Attempt::Connected {
+                    host,
+                    slot,
+                    _lock,
+                    stream,
+                } => (host, slot, stream),
             };
-            tried.push(host.text.clone());
             if let Some(state) = &mut state {
                 state.set_host(host.hostname(), slot as usize);
                 state.phase(Phase::Connect);
             }
             let source = source.get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
-            match self.compile_on(&host, job, source, state.as_ref()).await {
+            let result = match stream {
+                Ok(stream) => {
+                    self.compile_on(stream, &host, job, source, state.as_ref())
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
                 Ok(response) => {
                     lock::enjoy(&lock_dir, &host.backoff_name(), self.env.backoff_period);
                     if let Some(failed) = &last_failure {
@@ -169,6 +204,16 @@ impl Wrapper<'_> {
                     tracing::debug!("{}: {failure}; compiling locally to report it", job.input);
                     return self.run_locally(&job.argv).await;
                 }
+                Err(RemoteError::Protocol(e))
+                    if !retried_same_host && matches!(host.kind, HostKind::Ssh { .. }) =>
+                {
+                    tracing::info!(
+                        "{} on {}: {e}; retrying once on a fresh channel",
+                        job.input,
+                        host.text
+                    );
+                    retried_same_host = true;
+                }
                 Err(e) => {
                     // One warning at the end names this failure; here it is detail.
                     tracing::info!(
@@ -177,6 +222,7 @@ impl Wrapper<'_> {
                         host.text
                     );
                     lock::dislike(&lock_dir, &host.backoff_name(), self.env.backoff_period);
+                    tried.push(host.text.clone());
                     let exit = match &e {
                         RemoteError::Protocol(p) => p.exit_code(),
                         _ => ExitCode::ConnectFailed,
@@ -251,6 +297,7 @@ impl Wrapper<'_> {
 
     async fn compile_on(
         &self,
+        stream: BoxStream,
         host: &HostSpec,
         job: &CompileJob,
         source: &SharedSource,
@@ -267,7 +314,6 @@ impl Wrapper<'_> {
                 Version::V2
             }
         };
-        let stream = self.connect(host).await?;
         if let Some(state) = state {
             state.phase(Phase::Send);
         }
@@ -288,24 +334,6 @@ impl Wrapper<'_> {
             bytes
         };
         remote::compile(stream, version, argv, source, limits).await
-    }
-
-    async fn connect(&self, host: &HostSpec) -> Result<BoxStream, RemoteError> {
-        Ok(match &host.kind {
-            HostKind::Tcp { host, port } => Box::new(transport::tcp::connect(host, *port).await?),
-            HostKind::Ssh {
-                user, host: name, ..
-            } => {
-                let words = transport::ssh_command::ssh_words(self.env.distcc_ssh.as_deref());
-                let command = host
-                    .ssh_command()
-                    .unwrap_or(crate::hosts::DEFAULT_SSH_COMMAND);
-                let argv =
-                    transport::ssh_command::command_line(&words, user.as_deref(), name, command);
-                Box::new(transport::ssh_command::spawn(&argv, name)?)
-            }
-            HostKind::Local => unreachable!("localhost is compiled here, never connected to"),
-        })
     }
 
     /// The server answered. Success: write the object and replay the output. A failed

@@ -4,7 +4,9 @@
 //! option is (`flags`), what file names mean (`source`), the distribute/local/not-a-compile
 //! decision (`args`), and the command lines a distributable job derives (`job`).
 
+pub mod agent_link;
 pub mod args;
+pub mod attempt;
 pub mod distribute;
 pub mod flags;
 pub mod invocation;

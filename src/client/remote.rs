@@ -20,6 +20,12 @@ pub enum RemoteError {
     /// The host was reached but the exchange failed (EOF, garbage, timeout).
     #[error("{0}")]
     Protocol(#[from] ProtocolError),
+    /// The SSH connection could not be made or used.
+    #[error("{0}")]
+    Ssh(#[from] crate::transport::ssh::SshError),
+    /// The agent reached for the host and failed (its message).
+    #[error("{0}")]
+    Agent(String),
     /// The local preprocessor failed; nothing is wrong with the host.
     #[error("{0}")]
     Preprocess(std::sync::Arc<PreprocessFailure>),

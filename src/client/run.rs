@@ -99,6 +99,7 @@ fn compile(env: &ClientEnv, argv0: &str, how: &Invocation, command: Vec<String>)
         compiler,
         hosts,
         nested: env.safeguard > 0,
+        ssh: crate::config::SshEnv::from_env(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

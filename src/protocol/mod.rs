@@ -4,6 +4,7 @@
 //! Layers: [`token`] frames one 12-byte header and its body; [`lzo`] is the protocol-2 body
 //! compression; [`request`] and [`response`] are the fixed token sequences of one job.
 
+pub mod agent;
 pub mod error;
 pub mod lzo;
 pub mod request;

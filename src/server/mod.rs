@@ -11,6 +11,7 @@ pub mod inetd;
 pub mod job;
 pub mod process;
 pub mod refusal;
+pub mod session;
 pub mod settings;
 pub mod start;
 pub mod stdio;

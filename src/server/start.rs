@@ -15,7 +15,7 @@ use crate::logging::{self, Sink};
 
 /// Inetd mode when asked, or when stdin is a socket and daemon mode was not asked for.
 fn inetd_mode(args: &ServeArgs) -> bool {
-    args.inetd || (!args.daemon && super::stdio::stdin_peer().is_some())
+    args.inetd || args.ssh_session || (!args.daemon && super::stdio::stdin_peer().is_some())
 }
 
 /// Builds the settings. For the daemon, no `--allow` means loopback only.
@@ -94,7 +94,9 @@ pub fn run(args: ServeArgs) -> i32 {
         tracing::error!("{e}");
         return ExitCode::SetuidFailed.code();
     }
-    if inetd {
+    if args.ssh_session {
+        run_ssh_session(settings)
+    } else if inetd {
         run_inetd(settings)
     } else {
         run_daemon(&args, settings)
@@ -118,6 +120,17 @@ fn run_inetd(settings: ServerSettings) -> i32 {
         Ok(ResultClass::Refused | ResultClass::Other) => ExitCode::AccessDenied.code(),
         Err(e) => {
             tracing::error!("cannot use stdin/stdout: {e}");
+            ExitCode::IoError.code()
+        }
+    }
+}
+
+fn run_ssh_session(settings: ServerSettings) -> i32 {
+    let ctx = Arc::new(ServerContext::new(settings));
+    match runtime().block_on(super::session::serve(ctx)) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("ssh session: {e}");
             ExitCode::IoError.code()
         }
     }

@@ -1,0 +1,33 @@
+//! The per-user agent: keeps one SSH connection per host open, schedules every SSH job of
+//! every wrapper with one view of all slots, and carries each job on its own channel.
+//! Started by the first wrapper that needs it; exits when idle.
+
+pub mod pool;
+pub mod scheduler;
+pub mod server;
+pub mod socket;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `distfarm agent`: serve on `socket_path` until idle for `idle`.
+pub fn main(socket_path: &Path, idle: Duration) -> i32 {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let listener = match socket::bind(socket_path) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("agent: cannot listen on {}: {e}", socket_path.display());
+                return crate::exit_code::ExitCode::BindFailed.code();
+            }
+        };
+        tracing::info!("agent: listening on {}", socket_path.display());
+        server::run(listener, Arc::new(server::Agent::default()), idle).await;
+        let _ = std::fs::remove_file(socket_path);
+        0
+    })
+}

@@ -1,0 +1,113 @@
+//! The agent's accept loop: each wrapper connection asks for a host, gets a channel on a
+//! pooled SSH connection, and its job's bytes are spliced through.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::net::{UnixListener, UnixStream};
+
+use super::pool::{ConnKey, Pool};
+use super::scheduler::{Candidate, Scheduler};
+use super::socket;
+use crate::hosts::{self, HostKind};
+use crate::protocol::agent::{Answer, JobRequest};
+use crate::protocol::{Limits, TokenReader, TokenWriter};
+
+#[derive(Default)]
+pub struct Agent {
+    pub scheduler: Arc<Scheduler>,
+    pub pool: Pool,
+    /// Wrapper connections being served.
+    active: AtomicUsize,
+}
+
+/// Serves until nothing has happened for `idle`.
+pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = tokio::time::sleep(idle), if agent.active.load(Ordering::SeqCst) == 0 => {
+                tracing::info!("agent: idle for {} s, exiting", idle.as_secs());
+                return;
+            }
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        if !socket::peer_is_us(&stream) {
+            tracing::warn!("agent: refused a connection from another user");
+            continue;
+        }
+        let agent = agent.clone();
+        agent.active.fetch_add(1, Ordering::SeqCst);
+        tokio::spawn(async move {
+            if let Err(e) = serve_wrapper(stream, &agent).await {
+                tracing::debug!("agent: wrapper connection ended: {e}");
+            }
+            agent.active.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+async fn serve_wrapper(
+    stream: UnixStream,
+    agent: &Agent,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut reader = TokenReader::new(stream, Limits::default());
+    let request = JobRequest::read(&mut reader).await?;
+    let mut stream = reader.into_inner();
+
+    let mut keys = Vec::new();
+    let mut limits = Vec::new();
+    for text in &request.hosts {
+        let list = hosts::parse(text, "agent request")?;
+        let spec = list.hosts.into_iter().next().ok_or("empty host entry")?;
+        let HostKind::Ssh { user, host, .. } = &spec.kind else {
+            return Err(format!("{text} is not an SSH host").into());
+        };
+        keys.push(ConnKey {
+            user: user.clone(),
+            host: host.clone(),
+            command: spec
+                .ssh_command()
+                .unwrap_or(hosts::DEFAULT_SSH_COMMAND)
+                .to_string(),
+            ssh_config: request.ssh_config.clone(),
+            auth_sock: request.auth_sock.clone(),
+        });
+        limits.push(spec.limit);
+    }
+    let candidates: Vec<Candidate> = request
+        .hosts
+        .iter()
+        .zip(&limits)
+        .map(|(key, limit)| Candidate { key, limit: *limit })
+        .collect();
+
+    let Some((index, _slot)) = agent.scheduler.acquire(&candidates).await else {
+        let message = "every candidate host failed recently and is backed off".to_string();
+        Answer::NoHost { message }
+            .write(&mut TokenWriter::new(&mut stream))
+            .await?;
+        return Ok(());
+    };
+    let mut job = match agent.pool.open_job(&keys[index]).await {
+        Ok(job) => job,
+        Err(e) => {
+            agent
+                .scheduler
+                .back_off(&request.hosts[index], request.backoff);
+            let message = e.to_string();
+            tracing::warn!("agent: {}: {message}", request.hosts[index]);
+            Answer::Failed { index, message }
+                .write(&mut TokenWriter::new(&mut stream))
+                .await?;
+            return Ok(());
+        }
+    };
+    agent.scheduler.clear_backoff(&request.hosts[index]);
+    Answer::Open { index }
+        .write(&mut TokenWriter::new(&mut stream))
+        .await?;
+    crate::forward::splice(&mut stream, &mut job).await?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Reaching this user's agent: connect to its socket, starting it first if nobody listens.
+//! Any failure here means "no agent", and the wrapper connects by itself.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::net::UnixStream;
+
+use crate::protocol::agent::{Answer, JobRequest};
+use crate::protocol::{Limits, ProtocolError, TokenReader, TokenWriter};
+
+/// How long a wrapper waits for a freshly started agent to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub async fn connect_or_start(socket: &Path, idle: Duration) -> Option<UnixStream> {
+    if let Ok(stream) = UnixStream::connect(socket).await {
+        return Some(stream);
+    }
+    let me = std::env::current_exe().ok()?;
+    let log = socket.with_file_name("agent.log");
+    if let Some(dir) = socket.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .ok();
+    let spawned = std::process::Command::new(me)
+        .arg("agent")
+        .arg("--socket")
+        .arg(socket)
+        .arg("--idle")
+        .arg(idle.as_secs().to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file.map(Stdio::from).unwrap_or_else(Stdio::null))
+        // Its own process group: a Ctrl-C meant for the build must not kill the agent.
+        .process_group(0)
+        .spawn();
+    if let Err(e) = spawned {
+        tracing::debug!("cannot start the agent: {e}");
+        return None;
+    }
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(stream) = UnixStream::connect(socket).await {
+            return Some(stream);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::debug!(
+        "the agent did not start listening on {} within {:?}",
+        socket.display(),
+        START_TIMEOUT
+    );
+    None
+}
+
+/// Sends the request and reads the agent's answer; on `Open` the stream then carries the job.
+pub async fn ask(
+    mut stream: UnixStream,
+    request: &JobRequest,
+) -> Result<(Answer, UnixStream), ProtocolError> {
+    request.write(&mut TokenWriter::new(&mut stream)).await?;
+    let mut reader = TokenReader::new(stream, Limits::default());
+    let answer = Answer::read(&mut reader).await?;
+    Ok((answer, reader.into_inner()))
+}

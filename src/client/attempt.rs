@@ -1,0 +1,192 @@
+//! How one attempt gets a connection for a job: through the agent (SSH hosts, scheduled by
+//! the agent's queue), or by taking a distcc slot lock and connecting here (TCP hosts, mixed
+//! lists, `DISTCC_SSH`, or no agent).
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::agent_link;
+use super::lock::SlotLock;
+use super::pick::{self, Choice};
+use super::remote::RemoteError;
+use crate::config::{ClientEnv, SshEnv};
+use crate::hosts::{HostKind, HostSpec};
+use crate::protocol::agent::{Answer, JobRequest};
+use crate::transport::{self, BoxStream};
+
+pub enum Attempt {
+    /// A host was chosen; `stream` is its connection or why there is none.
+    Connected {
+        host: HostSpec,
+        slot: u32,
+        /// The distcc slot lock, when the slot came from lock files.
+        _lock: Option<SlotLock>,
+        stream: Result<BoxStream, RemoteError>,
+    },
+    /// The `localhost` entry won: compile here under its slot.
+    Localhost { slot: u32, _lock: SlotLock },
+    /// Nothing usable: the reason for the fallback warning.
+    NoHost(Option<String>),
+    /// The agent could not be reached or started; connect directly from now on.
+    AgentUnavailable,
+}
+
+/// Whether these candidates go through the agent: all SSH, no `DISTCC_SSH`, agent enabled.
+pub fn agent_serves(candidates: &[&HostSpec], env: &ClientEnv, ssh: &SshEnv) -> bool {
+    ssh.agent_enabled
+        && env.distcc_ssh.is_none()
+        && !candidates.is_empty()
+        && candidates
+            .iter()
+            .all(|h| matches!(h.kind, HostKind::Ssh { .. }))
+}
+
+pub async fn through_agent(candidates: &[&HostSpec], env: &ClientEnv, ssh: &SshEnv) -> Attempt {
+    let socket = crate::config::agent_socket_path(&env.distcc_dir);
+    let Some(stream) = agent_link::connect_or_start(&socket, ssh.agent_idle).await else {
+        return Attempt::AgentUnavailable;
+    };
+    let request = JobRequest {
+        ssh_config: ssh.config_file.clone(),
+        auth_sock: ssh.auth_sock.clone(),
+        backoff: env.backoff_period,
+        hosts: candidates.iter().map(|h| h.text.clone()).collect(),
+    };
+    match agent_link::ask(stream, &request).await {
+        Ok((Answer::Open { index }, stream)) if index < candidates.len() => Attempt::Connected {
+            host: candidates[index].clone(),
+            slot: 0,
+            _lock: None,
+            stream: Ok(Box::new(stream)),
+        },
+        Ok((Answer::Failed { index, message }, _)) if index < candidates.len() => {
+            Attempt::Connected {
+                host: candidates[index].clone(),
+                slot: 0,
+                _lock: None,
+                stream: Err(RemoteError::Agent(message)),
+            }
+        }
+        Ok((Answer::NoHost { message }, _)) => Attempt::NoHost(Some(message)),
+        Ok(_) | Err(_) => Attempt::AgentUnavailable,
+    }
+}
+
+/// distcc's way: a slot lock file, then a connection made by this process.
+pub async fn with_lock(
+    candidates: &[&HostSpec],
+    lock_dir: &Path,
+    pause: Duration,
+    env: &ClientEnv,
+    ssh: &SshEnv,
+) -> std::io::Result<Attempt> {
+    Ok(match pick::pick(candidates, lock_dir, pause).await? {
+        Choice::NoHost => Attempt::NoHost(None),
+        Choice::Localhost { slot, lock } => Attempt::Localhost { slot, _lock: lock },
+        Choice::Remote { host, slot, lock } => {
+            let stream = connect(&host, env, ssh).await;
+            Attempt::Connected {
+                host,
+                slot,
+                _lock: Some(lock),
+                stream,
+            }
+        }
+    })
+}
+
+/// A connection made here: TCP; `DISTCC_SSH` spawned per job like distcc; otherwise one
+/// russh connection for this job (the agent's pooled path is the fast one).
+pub async fn connect(
+    host: &HostSpec,
+    env: &ClientEnv,
+    ssh: &SshEnv,
+) -> Result<BoxStream, RemoteError> {
+    Ok(match &host.kind {
+        HostKind::Tcp { host, port } => Box::new(transport::tcp::connect(host, *port).await?),
+        HostKind::Ssh {
+            user, host: name, ..
+        } => {
+            let command = host
+                .ssh_command()
+                .unwrap_or(crate::hosts::DEFAULT_SSH_COMMAND);
+            if env.distcc_ssh.is_some() {
+                let words = transport::ssh_command::ssh_words(env.distcc_ssh.as_deref());
+                let argv =
+                    transport::ssh_command::command_line(&words, user.as_deref(), name, command);
+                Box::new(transport::ssh_command::spawn(&argv, name)?)
+            } else {
+                direct_ssh(user.as_deref(), name, command, ssh).await?
+            }
+        }
+        HostKind::Local => unreachable!("localhost is compiled here, never connected to"),
+    })
+}
+
+async fn direct_ssh(
+    user: Option<&str>,
+    alias: &str,
+    command: &str,
+    ssh: &SshEnv,
+) -> Result<BoxStream, RemoteError> {
+    let settings = transport::ssh::SshSettings {
+        config_file: ssh.config_file.as_ref().map(Into::into),
+        home: crate::config::account_home(),
+        agent_socket: ssh.auth_sock.as_ref().map(Into::into),
+        user: crate::config::account_name(),
+    };
+    let resolved = transport::ssh::resolve(alias, user, None, &settings)?;
+    let conn = transport::ssh::connect(&resolved, &settings).await?;
+    let server = match crate::remote_exec::daemon_target(command) {
+        Some((host, port)) => crate::remote_exec::RemoteServer::Daemon { host, port },
+        None => crate::remote_exec::RemoteServer::Inetd {
+            command: command.to_string(),
+        },
+    };
+    let stream = crate::remote_exec::open_job(&conn, &server).await?;
+    // The connection must outlive the job's channel.
+    Ok(Box::new(KeepAlive {
+        stream,
+        _conn: conn,
+    }))
+}
+
+/// A job stream that owns the connection it runs on.
+struct KeepAlive<C> {
+    stream: BoxStream,
+    _conn: C,
+}
+
+impl<C: Unpin + Send> tokio::io::AsyncRead for KeepAlive<C> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl<C: Unpin + Send> tokio::io::AsyncWrite for KeepAlive<C> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, data)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

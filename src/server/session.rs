@@ -1,0 +1,58 @@
+//! `--ssh-session`: one long-lived server per SSH connection, so that jobs over SSH start no
+//! process on the remote. The client's agent runs `distccd --ssh-session` once per
+//! connection; we serve on a private unix socket, say where it is on stdout, and serve every
+//! job the agent sends through `direct-streamlocal` channels until our stdin closes (the
+//! connection or the agent went away).
+//!
+//! A real distccd does not know the option and exits, which is how the agent tells a
+//! distfarm remote from a distcc one.
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::UnixListener;
+use tokio_util::task::TaskTracker;
+
+use super::connection::{self, Peer, ServerContext};
+
+/// The first line on stdout: a magic word, the session protocol version, the socket path.
+pub const GREETING: &str = "DISTFARM-SESSION 1";
+
+pub async fn serve(ctx: Arc<ServerContext>) -> std::io::Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("distfarm-session-")
+        .tempdir_in(&ctx.settings.tmpdir)?;
+    // Only this account (the SSH user) may reach the socket.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    let socket = dir.path().join("sock");
+    let listener = UnixListener::bind(&socket)?;
+    let mut stdout = tokio::io::stdout();
+    stdout
+        .write_all(format!("{GREETING} {}\n", socket.display()).as_bytes())
+        .await?;
+    stdout.flush().await?;
+    tracing::info!("ssh session: serving jobs on {}", socket.display());
+
+    let stdin_closed = async {
+        let mut stdin = tokio::io::stdin();
+        let mut buf = [0u8; 256];
+        while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
+    };
+    tokio::pin!(stdin_closed);
+    let tracker = TaskTracker::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let ctx = ctx.clone();
+                tracker.spawn(async move { connection::serve(stream, Peer::NotSocket, &ctx).await });
+            }
+            _ = &mut stdin_closed => break,
+        }
+    }
+    tracing::info!("ssh session: the connection closed; finishing running jobs");
+    tracker.close();
+    tracker.wait().await;
+    Ok(())
+}

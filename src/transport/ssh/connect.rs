@@ -1,0 +1,213 @@
+//! Opening an authenticated connection: TCP (or a `direct-tcpip` channel through the previous
+//! `ProxyJump` hop), key exchange with the host key checked, then authentication.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::client;
+use russh::keys::{Algorithm, HashAlg};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use super::config::{ResolvedHost, SshSettings};
+use super::connection::SshConnection;
+use super::handler::{ClientHandler, HandlerError, HostKeyPolicy};
+use super::{SshError, auth};
+
+pub(crate) type Handle = client::Handle<ClientHandler>;
+
+/// Authentication may wait on an agent (a confirmation prompt on the desktop): give it more
+/// than the TCP connect.
+const MIN_AUTH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connects to `host` through its `ProxyJump` hops, each verified against known_hosts under
+/// its own name and authenticated with its own settings.
+pub async fn connect(host: &ResolvedHost, settings: &SshSettings) -> Result<SshConnection, SshError> {
+    let _ = settings; // everything is in `host` already; kept for symmetry with `resolve`
+    let mut hops: Vec<Handle> = Vec::new();
+    for (i, hop) in host.proxy_jump.iter().enumerate() {
+        let handle = match hops.last() {
+            None => connect_direct(hop).await?,
+            Some(prev) => connect_through(prev, &host.proxy_jump[i - 1], hop).await?,
+        };
+        hops.push(handle);
+    }
+    let handle = match hops.last() {
+        None => connect_direct(host).await?,
+        Some(prev) => connect_through(prev, host.proxy_jump.last().expect("a hop"), host).await?,
+    };
+    Ok(SshConnection::new(handle, hops, host))
+}
+
+async fn connect_direct(host: &ResolvedHost) -> Result<Handle, SshError> {
+    let tcp = tcp_connect(host).await?;
+    session_over(tcp, host).await
+}
+
+/// `ssh -J`: a `direct-tcpip` channel from the previous hop carries this hop's connection.
+async fn connect_through(prev: &Handle, prev_host: &ResolvedHost, host: &ResolvedHost) -> Result<Handle, SshError> {
+    let open = prev.channel_open_direct_tcpip(host.host_name.clone(), host.port as u32, "127.0.0.1", 0);
+    let channel = match tokio::time::timeout(host.connect_timeout, open).await {
+        Err(_) => {
+            return Err(SshError::Timeout {
+                host: host.host_name.clone(),
+                port: host.port,
+                what: "opening the tunnel through the ProxyJump host",
+                after: host.connect_timeout,
+            });
+        }
+        Ok(Err(e)) => {
+            return Err(SshError::Connect {
+                host: host.host_name.clone(),
+                port: host.port,
+                detail: format!(
+                    "the ProxyJump host {} cannot reach it ({e}); check the HostName and Port as \
+                     seen from {}, and that its sshd allows TCP forwarding",
+                    prev_host.description(),
+                    prev_host.host_name
+                ),
+            });
+        }
+        Ok(Ok(channel)) => channel,
+    };
+    session_over(channel.into_stream(), host).await
+}
+
+async fn tcp_connect(host: &ResolvedHost) -> Result<TcpStream, SshError> {
+    let fail = |detail: String| SshError::Connect {
+        host: host.host_name.clone(),
+        port: host.port,
+        detail,
+    };
+    let attempt = async {
+        let addrs = tokio::net::lookup_host((host.host_name.as_str(), host.port))
+            .await
+            .map_err(|e| fail(format!("cannot resolve the name: {e}")))?;
+        let mut last = fail("the name has no address".into());
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(tcp) => {
+                    // Nagle + delayed ACK would add ~40 ms to every request/reply.
+                    let _ = tcp.set_nodelay(true);
+                    return Ok(tcp);
+                }
+                Err(e) => last = fail(format!("{addr}: {e}")),
+            }
+        }
+        Err(last)
+    };
+    tokio::time::timeout(host.connect_timeout, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(SshError::Timeout {
+                host: host.host_name.clone(),
+                port: host.port,
+                what: "the TCP connect",
+                after: host.connect_timeout,
+            })
+        })
+}
+
+async fn session_over<S>(stream: S, host: &ResolvedHost) -> Result<Handle, SshError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let policy = HostKeyPolicy::for_host(host);
+    let config = Arc::new(client_config(host, &policy));
+    let handler = ClientHandler { policy };
+    let handshake = client::connect_stream(config, stream, handler);
+    let mut handle = match tokio::time::timeout(host.connect_timeout, handshake).await {
+        Err(_) => {
+            return Err(SshError::Timeout {
+                host: host.host_name.clone(),
+                port: host.port,
+                what: "the SSH handshake",
+                after: host.connect_timeout,
+            });
+        }
+        Ok(Err(e)) => return Err(handshake_error(e, host)),
+        Ok(Ok(handle)) => handle,
+    };
+    let auth_timeout = host.connect_timeout.max(MIN_AUTH_TIMEOUT);
+    match tokio::time::timeout(auth_timeout, auth::authenticate(&mut handle, host)).await {
+        Err(_) => Err(SshError::Timeout {
+            host: host.host_name.clone(),
+            port: host.port,
+            what: "authentication",
+            after: auth_timeout,
+        }),
+        Ok(result) => result.map(|()| handle),
+    }
+}
+
+fn client_config(host: &ResolvedHost, policy: &HostKeyPolicy) -> client::Config {
+    let mut preferred = russh::Preferred::default();
+    preferred.key = Cow::Owned(host_key_order(&preferred.key, &policy.pinned_algorithms()));
+    if host.compression {
+        preferred.compression = Cow::Borrowed(&[
+            russh::compression::ZLIB_LEGACY,
+            russh::compression::ZLIB,
+            russh::compression::NONE,
+        ]);
+    }
+    client::Config {
+        nodelay: true,
+        keepalive_interval: host.keepalive_interval,
+        keepalive_max: host.keepalive_max,
+        inactivity_timeout: None,
+        preferred,
+        ..Default::default()
+    }
+}
+
+/// Host-key algorithms with the types already pinned for the host first, as OpenSSH does:
+/// a host known by its ECDSA key is asked for that key, not refused for offering ed25519.
+fn host_key_order(default: &[Algorithm], pinned: &[Algorithm]) -> Vec<Algorithm> {
+    let is_pinned = |a: &Algorithm| {
+        pinned.iter().any(|p| match (p, a) {
+            (Algorithm::Rsa { .. }, Algorithm::Rsa { .. }) => true,
+            (p, a) => p == a,
+        })
+    };
+    let mut order: Vec<Algorithm> = default.iter().filter(|a| is_pinned(a)).cloned().collect();
+    order.extend(default.iter().filter(|a| !is_pinned(a)).cloned());
+    order
+}
+
+fn handshake_error(e: HandlerError, host: &ResolvedHost) -> SshError {
+    match e {
+        HandlerError::HostKey(e) => *e,
+        HandlerError::Russh(e) => SshError::Connect {
+            host: host.host_name.clone(),
+            port: host.port,
+            detail: match e {
+                russh::Error::IO(io) => io.to_string(),
+                russh::Error::Disconnect | russh::Error::HUP => {
+                    "the server closed the connection during the handshake (is an SSH server \
+                     listening on that port? sshd's MaxStartups?)"
+                        .into()
+                }
+                russh::Error::NoCommonAlgo { kind, .. } => format!(
+                    "no {kind:?} algorithm in common with the server; its sshd is too old or \
+                     restricted"
+                ),
+                other => format!("SSH negotiation failed: {other}"),
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_key_types_are_asked_for_first() {
+        let default = russh::Preferred::default().key.to_vec();
+        let order = host_key_order(&default, &[Algorithm::Rsa { hash: None }]);
+        assert!(matches!(order[0], Algorithm::Rsa { hash: Some(HashAlg::Sha512) }));
+        assert_eq!(order.len(), default.len());
+        assert_eq!(host_key_order(&default, &[]), default);
+    }
+}

@@ -1,0 +1,204 @@
+//! One authenticated connection, shared by every job: cheap to clone, every method `&self`,
+//! one channel per job.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use russh::ChannelOpenFailure;
+
+use super::SshError;
+use super::channel_io::{self, ExecStream, RemoteExit, Stderr, TunnelStream};
+use super::config::ResolvedHost;
+use super::connect::Handle;
+
+#[derive(Clone)]
+pub struct SshConnection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    handle: Handle,
+    /// The ProxyJump hops, first hop first; they live as long as the connection.
+    hops: Vec<Handle>,
+    description: String,
+    host: String,
+    open_timeout: Duration,
+}
+
+impl std::fmt::Debug for SshConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshConnection")
+            .field("host", &self.inner.description)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl SshConnection {
+    pub(crate) fn new(handle: Handle, hops: Vec<Handle>, host: &ResolvedHost) -> SshConnection {
+        let mut description = host.description();
+        if !host.proxy_jump.is_empty() {
+            let via: Vec<String> = host.proxy_jump.iter().map(|h| h.host_name.clone()).collect();
+            description.push_str(&format!(" (via {})", via.join(",")));
+        }
+        SshConnection {
+            inner: Arc::new(Inner {
+                handle,
+                hops,
+                description,
+                host: host.host_name.clone(),
+                open_timeout: host.connect_timeout,
+            }),
+        }
+    }
+
+    /// Runs `command` on the remote (like `ssh host command`): stdout is read from the
+    /// stream, stdin written to it (`shutdown` sends EOF); stderr is collected into
+    /// [`RemoteExit::stderr`]. Costs one round trip (the channel open); the `exec` request
+    /// is pipelined, a refusal shows up as a read error.
+    pub async fn exec(&self, command: &str) -> Result<ExecStream, SshError> {
+        self.exec_with(command, Stderr::Collect).await
+    }
+
+    /// [`exec`](Self::exec) with stderr sent elsewhere.
+    pub async fn exec_with(&self, command: &str, stderr: Stderr) -> Result<ExecStream, SshError> {
+        let channel = self.open("session", self.inner.handle.channel_open_session()).await?;
+        channel
+            .exec(true, command)
+            .await
+            .map_err(|e| self.channel_error("session", e))?;
+        Ok(channel_io::exec_stream(channel, stderr, self.inner.host.clone()))
+    }
+
+    /// Runs `command` with `stdin`, returns its stdout and how it ended.
+    pub async fn run(&self, command: &str, stdin: &[u8]) -> Result<(Vec<u8>, RemoteExit), SshError> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let stream = self.exec(command).await?;
+        let mut exit = stream.exit();
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        let stdin = stdin.to_vec();
+        let writer = async move {
+            if !stdin.is_empty() {
+                let _ = wr.write_all(&stdin).await;
+            }
+            let _ = wr.shutdown().await;
+        };
+        let mut stdout = Vec::new();
+        let (read, ()) = tokio::join!(rd.read_to_end(&mut stdout), writer);
+        read.map_err(|e| SshError::Disconnected {
+            host: self.inner.description.clone(),
+            detail: e.to_string(),
+        })?;
+        drop(rd);
+        Ok((stdout, exit.wait().await))
+    }
+
+    /// A TCP connection made by the remote side (like `ssh -L`).
+    pub async fn direct_tcpip(&self, host: &str, port: u16) -> Result<TunnelStream, SshError> {
+        let open = self
+            .inner
+            .handle
+            .channel_open_direct_tcpip(host, port as u32, "127.0.0.1", 0);
+        let channel = self.open("direct-tcpip", open).await?;
+        Ok(channel_io::tunnel_stream(channel, self.inner.host.clone()))
+    }
+
+    /// A connection to a unix socket on the remote (OpenSSH's `direct-streamlocal@openssh.com`,
+    /// allowed by default). Unlike exec channels, these do not count against `MaxSessions`.
+    pub async fn direct_streamlocal(&self, socket_path: &str) -> Result<TunnelStream, SshError> {
+        let open = self.inner.handle.channel_open_direct_streamlocal(socket_path);
+        let channel = self.open("direct-streamlocal", open).await?;
+        Ok(channel_io::tunnel_stream(channel, self.inner.host.clone()))
+    }
+
+    /// True once the connection (or a ProxyJump hop under it) is gone; open a new one.
+    pub fn is_closed(&self) -> bool {
+        self.inner.handle.is_closed() || self.inner.hops.iter().any(|h| h.is_closed())
+    }
+
+    /// `user@host:port` (and the jump hosts), for messages.
+    pub fn description(&self) -> String {
+        self.inner.description.clone()
+    }
+
+    /// A round trip to the server: proves the connection is alive, and measures it.
+    pub async fn ping(&self, timeout: Duration) -> Result<Duration, SshError> {
+        let started = Instant::now();
+        match tokio::time::timeout(timeout, self.inner.handle.send_ping()).await {
+            Ok(Ok(())) if !self.is_closed() => Ok(started.elapsed()),
+            Ok(_) => Err(self.closed("no answer to a ping")),
+            Err(_) => Err(SshError::Timeout {
+                host: self.inner.description.clone(),
+                port: 0,
+                what: "a ping",
+                after: timeout,
+            }),
+        }
+    }
+
+    /// Says goodbye to the server (and the jump hosts). Channels still open end.
+    pub async fn disconnect(&self) {
+        let bye = |h: &Handle| {
+            h.disconnect(russh::Disconnect::ByApplication, "distfarm is done", "en")
+        };
+        let _ = bye(&self.inner.handle).await;
+        for hop in self.inner.hops.iter().rev() {
+            let _ = bye(hop).await;
+        }
+    }
+
+    async fn open<F>(&self, kind: &'static str, open: F) -> Result<russh::Channel<russh::client::Msg>, SshError>
+    where
+        F: std::future::Future<Output = Result<russh::Channel<russh::client::Msg>, russh::Error>>,
+    {
+        if self.is_closed() {
+            return Err(self.closed("it was closed earlier"));
+        }
+        match tokio::time::timeout(self.inner.open_timeout, open).await {
+            Ok(Ok(channel)) => Ok(channel),
+            Ok(Err(e)) => Err(self.channel_error(kind, e)),
+            Err(_) => Err(SshError::Timeout {
+                host: self.inner.description.clone(),
+                port: 0,
+                what: "opening a channel",
+                after: self.inner.open_timeout,
+            }),
+        }
+    }
+
+    fn channel_error(&self, kind: &'static str, e: russh::Error) -> SshError {
+        if self.is_closed() {
+            return self.closed(&e.to_string());
+        }
+        let hint = match (&e, kind) {
+            (russh::Error::ChannelOpenFailure(_), "session") => {
+                "sshd allows MaxSessions (default 10) sessions per connection: run fewer jobs \
+                 at once on this host or raise MaxSessions in its sshd_config"
+            }
+            (russh::Error::ChannelOpenFailure(ChannelOpenFailure::AdministrativelyProhibited), _) => {
+                "the server forbids forwarding: AllowTcpForwarding / AllowStreamLocalForwarding \
+                 in its sshd_config"
+            }
+            (russh::Error::ChannelOpenFailure(_), "direct-tcpip") => {
+                "is something listening on that address and port on the remote side?"
+            }
+            (russh::Error::ChannelOpenFailure(_), _) => {
+                "does the socket exist on the remote side, and may this user connect to it?"
+            }
+            _ => "the connection may be broken; reconnect",
+        };
+        SshError::Channel {
+            host: self.inner.description.clone(),
+            kind,
+            detail: e.to_string(),
+            hint: hint.into(),
+        }
+    }
+
+    fn closed(&self, detail: &str) -> SshError {
+        SshError::Disconnected {
+            host: self.inner.description.clone(),
+            detail: detail.to_string(),
+        }
+    }
+}
