@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "distfarm",
     version,
+    propagate_version = true,
     about = "An SSH-first, distcc-compatible compile farm",
     long_about = "An SSH-first, distcc-compatible compile farm.\n\n\
         As a compiler wrapper: distfarm gcc -c foo.c -o foo.o (or a gcc/cc/g++ symlink).\n\

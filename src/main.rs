@@ -11,6 +11,12 @@ const SUBCOMMANDS: [&str; 3] = ["serve", "install-links", "agent"];
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
+    if argv
+        .get(1)
+        .is_some_and(|a| a == distfarm::server::assembly_check::GUARD_ARG)
+    {
+        std::process::exit(distfarm::server::assembly_check::guard_main(&argv[2..]));
+    }
     let name = argv.first().map(|a| basename(a)).unwrap_or("distfarm");
     let is_wrapper_name = name.contains("distfarm") || name.contains("distcc");
     let code = if name == "distccd" {

@@ -1156,7 +1156,7 @@ fn inetd_job(tmp: &Path, bytes: &[u8], close_stdin: bool) -> (Vec<u8>, Option<i3
     let log_path = tmp.join(format!("inetd-{}.log", rand_suffix()));
     let log = File::create(&log_path).unwrap();
     let mut cmd = Command::new(distfarm_bin());
-    cmd.args(["serve", "--inetd"])
+    cmd.args(["serve", "--inetd", "--log-stderr"])
         .env_clear()
         .env("PATH", system_path())
         .env("TMPDIR", tmp)

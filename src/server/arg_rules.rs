@@ -160,6 +160,10 @@ pub fn prepare(argv: &[String], job_dir: &Path) -> Result<PreparedArgs, Refusal>
 
     while let Some(arg) = words.next() {
         check_refused(arg)?;
+        if arg == "-pipe" {
+            // Only a speed hint, and the assembler guard needs the assembly in a file.
+            continue;
+        }
         if arg == "-c" {
             compiles = true;
         } else if arg == "-S" {
@@ -242,7 +246,35 @@ pub fn prepare(argv: &[String], job_dir: &Path) -> Result<PreparedArgs, Refusal>
     })
 }
 
+/// gcc's long options are aliases (`--prefix` is `-B`, `--output` is `-o`, `--language` is
+/// `-x`, and any other `--NAME` means `-fNAME`), so only these few, harmless ones are let
+/// through; distcc clients never send others.
+const LONG_OPTIONS_ALLOWED: &[&str] = &[
+    "--param",
+    "--sysroot",
+    "--target",
+    "--std",
+    "--ansi",
+    "--pedantic",
+    "--pedantic-errors",
+    "--verbose",
+    "--no-warnings",
+    "--all-warnings",
+    "--extra-warnings",
+    "--no-canonical-prefixes",
+];
+
 fn check_refused(arg: &str) -> Result<(), Refusal> {
+    if arg.starts_with("--") {
+        let name = arg.split_once('=').map_or(arg, |(name, _)| name);
+        if !LONG_OPTIONS_ALLOWED.contains(&name) {
+            return Err(Refusal::new(
+                format!("argument {arg:?}"),
+                "gcc's long options alias options that run programs or write files (--prefix is -B, \
+                 --output is -o, --NAME is -fNAME); use the short form",
+            ));
+        }
+    }
     if arg.starts_with('@') {
         return Err(Refusal::new(
             format!("argument {arg:?}"),
@@ -449,6 +481,33 @@ mod tests {
                 "{line}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn long_option_aliases_are_refused() {
+        for bad in [
+            "--prefix=/tmp",
+            "--prefix /tmp",
+            "--plugin=/tmp/x.so",
+            "--output=/tmp/x.o",
+            "--for-assembler=-adhln=/tmp/x",
+            "--dumpdir /tmp",
+            "--dump-tree-all=/tmp/x",
+            "--language=c",
+            "--language c",
+            "--include=/etc/passwd",
+            "--specs=/tmp/s",
+        ] {
+            let line = format!("gcc -c foo.c {bad} -o foo.o");
+            assert!(prepare(&argv(&line), job()).is_err(), "{line}");
+        }
+        assert!(
+            prepare(
+                &argv("gcc -c foo.c --param=max-inline-insns-auto=10 -o foo.o"),
+                job()
+            )
+            .is_ok()
+        );
     }
 
     #[test]

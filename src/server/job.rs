@@ -11,6 +11,7 @@ use nix::unistd::Pid;
 use tempfile::TempDir;
 
 use super::arg_rules::{self, PreparedArgs};
+use super::assembly_check;
 use super::refusal::Refusal;
 use super::settings::ServerSettings;
 use crate::exit_code::ExitCode;
@@ -91,11 +92,34 @@ async fn start_and_wait(
     client_gone: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<Outcome> {
     tokio::fs::write(&prepared.input, source).await?;
+    let mut args = prepared.args.clone();
+    match settings.assembler_guard.as_ref().filter(|g| {
+        assembly_check::supports_wrapper(compiler) && !g.to_string_lossy().contains(',')
+    }) {
+        Some(guard) => {
+            args.splice(
+                0..0,
+                [
+                    "-wrapper".to_string(),
+                    format!("{},{}", guard.display(), assembly_check::GUARD_ARG),
+                ],
+            );
+        }
+        None => {
+            if let Err(refusal) = check_generated_assembly(compiler, prepared, dir, settings).await
+            {
+                return Ok(Outcome::Failed(Response::failure(
+                    ExitCode::AccessDenied.as_wait_status(),
+                    format!("{refusal}\n").into_bytes(),
+                )));
+            }
+        }
+    }
     let stdout_path = dir.join("stdout");
     let stderr_path = dir.join("stderr");
     let mut command = tokio::process::Command::new(compiler);
     command
-        .args(&prepared.args)
+        .args(&args)
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout_path)?)
@@ -133,6 +157,12 @@ async fn start_and_wait(
             )));
         }
     };
+    if let Ok(refusal) = tokio::fs::read(dir.join(assembly_check::REFUSAL_FILE)).await {
+        return Ok(Outcome::Failed(Response::failure(
+            ExitCode::AccessDenied.as_wait_status(),
+            refusal,
+        )));
+    }
     let mut response = Response {
         status: status.into_raw() as u32,
         stderr: tokio::fs::read(&stderr_path).await?,
@@ -153,6 +183,47 @@ async fn start_and_wait(
         }
     }
     Ok(Outcome::Compiled(response))
+}
+
+/// For compilers that cannot take the `-wrapper` guard: generate the assembly first and
+/// scan it. A compile error here is left for the real compile to report.
+async fn check_generated_assembly(
+    compiler: &Path,
+    prepared: &PreparedArgs,
+    dir: &Path,
+    settings: &ServerSettings,
+) -> Result<(), Refusal> {
+    if prepared.output.extension().is_some_and(|e| e == "s") {
+        return Ok(()); // `-S`: no assembler runs at all
+    }
+    let check = dir.join("check.s");
+    let output = prepared.output.to_string_lossy();
+    let args: Vec<String> = prepared
+        .args
+        .iter()
+        .map(|a| match a.as_str() {
+            "-c" => "-S".to_string(),
+            a if a == output => check.to_string_lossy().into_owned(),
+            a => a.to_string(),
+        })
+        .collect();
+    let mut command = tokio::process::Command::new(compiler);
+    command
+        .args(&args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(path) = &settings.child_path {
+        command.env("PATH", path);
+    }
+    if command.status().await.is_ok_and(|s| s.success()) {
+        let text = tokio::fs::read(&check).await.unwrap_or_default();
+        let _ = tokio::fs::remove_file(&check).await;
+        assembly_check::check_assembly(&text)?;
+    }
+    Ok(())
 }
 
 /// Checks a request against the compiler policy, the argument rules and the source scan,

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod arg_rules;
+pub mod assembly_check;
 pub mod compilers;
 pub mod connection;
 pub mod daemon;

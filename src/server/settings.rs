@@ -30,6 +30,9 @@ pub struct ServerSettings {
     pub save_temps: bool,
     /// `PATH` given to compilers (`DISTCCD_PATH` when set).
     pub child_path: Option<OsString>,
+    /// The distfarm binary, run by gcc's `-wrapper` to check assembly before `as` reads it.
+    /// Without it, assembly is checked by generating it once with `-S` first.
+    pub assembler_guard: Option<PathBuf>,
 }
 
 impl ServerSettings {
@@ -49,6 +52,7 @@ impl ServerSettings {
             tmpdir: std::env::temp_dir(),
             save_temps: false,
             child_path: std::env::var_os("PATH"),
+            assembler_guard: None,
         }
     }
 }

@@ -51,6 +51,7 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
         tmpdir: env.tmpdir.clone(),
         save_temps: env.save_temps,
         child_path: env.compiler_path.clone(),
+        assembler_guard: std::env::current_exe().ok(),
         ..defaults
     })
 }
@@ -69,11 +70,14 @@ pub fn run(args: ServeArgs) -> i32 {
         );
         return ExitCode::BadArguments.code();
     };
-    let sink = match &args.log_file {
-        Some(path) if !args.log_stderr => Sink::File(path),
-        _ => Sink::Stderr,
-    };
-    logging::init(level, sink);
+    match (&args.log_file, args.log_stderr) {
+        (Some(path), false) => logging::init(level, Sink::File(path)),
+        (_, true) => logging::init(level, Sink::Stderr),
+        // Started by sshd, our stderr is the user's terminal: only a compiler's own messages
+        // belong there (distccd logs to syslog in this case). Ask with --log-file.
+        (None, false) if inetd => {}
+        (None, false) => logging::init(level, Sink::Stderr),
+    }
 
     let env = match ServerEnv::from_env() {
         Ok(env) => env,

@@ -1,7 +1,6 @@
 //! How to reach a host: a byte stream to a distcc server, whatever carries it. Uses nothing
 //! else in the crate.
 
-#[path = "ssh_stub.rs"]
 pub mod ssh;
 pub mod ssh_command;
 pub mod tcp;

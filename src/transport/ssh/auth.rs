@@ -35,7 +35,11 @@ pub(crate) async fn authenticate(handle: &mut Handle, host: &ResolvedHost) -> Re
         .filter_map(|path| {
             if !path.exists() {
                 if !host.identity_files_default {
-                    tracing::warn!("{}: IdentityFile {} does not exist", host.alias, path.display());
+                    tracing::warn!(
+                        "{}: IdentityFile {} does not exist",
+                        host.alias,
+                        path.display()
+                    );
                     tried.push(format!("{} (missing)", path.display()));
                 }
                 return None;
@@ -76,9 +80,11 @@ pub(crate) async fn authenticate(handle: &mut Handle, host: &ResolvedHost) -> Re
         None => None,
     };
     let matches_file = |key: &PublicKey| {
-        files
-            .iter()
-            .any(|f| f.public.as_ref().is_some_and(|p| p.key_data() == key.key_data()))
+        files.iter().any(|f| {
+            f.public
+                .as_ref()
+                .is_some_and(|p| p.key_data() == key.key_data())
+        })
     };
     let (mut ordered, others): (Vec<PublicKey>, Vec<PublicKey>) =
         agent_keys.iter().cloned().partition(|k| matches_file(k));
@@ -95,7 +101,11 @@ pub(crate) async fn authenticate(handle: &mut Handle, host: &ResolvedHost) -> Re
     }
     if let Some(agent) = agent.as_mut() {
         for key in ordered {
-            let label = format!("agent key {} {}", key.algorithm().as_str(), key.fingerprint(HashAlg::Sha256));
+            let label = format!(
+                "agent key {} {}",
+                key.algorithm().as_str(),
+                key.fingerprint(HashAlg::Sha256)
+            );
             let hash = hash_for(handle, &key, &mut rsa_hash).await;
             let result = handle
                 .authenticate_publickey_with(user, key, hash, agent)
@@ -114,16 +124,20 @@ pub(crate) async fn authenticate(handle: &mut Handle, host: &ResolvedHost) -> Re
     // 2. Key files the agent did not hold.
     let mut encrypted: Option<PathBuf> = None;
     for file in &files {
-        let held = file.public.as_ref().is_some_and(|p| {
-            agent_keys.iter().any(|k| k.key_data() == p.key_data())
-        });
+        let held = file
+            .public
+            .as_ref()
+            .is_some_and(|p| agent_keys.iter().any(|k| k.key_data() == p.key_data()));
         if held {
             continue; // already offered through the agent
         }
         let key = match russh::keys::load_secret_key(&file.path, None) {
             Ok(key) => key,
             Err(russh::keys::Error::KeyIsEncrypted) => {
-                tried.push(format!("{} (encrypted, not in the agent)", file.path.display()));
+                tried.push(format!(
+                    "{} (encrypted, not in the agent)",
+                    file.path.display()
+                ));
                 encrypted.get_or_insert_with(|| file.path.clone());
                 continue;
             }

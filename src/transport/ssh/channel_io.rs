@@ -201,8 +201,26 @@ macro_rules! delegate_io {
 delegate_io!(ExecStream);
 delegate_io!(TunnelStream);
 
+impl std::fmt::Debug for ExecStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecStream")
+            .field("exit", &self.exit.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TunnelStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TunnelStream").finish_non_exhaustive()
+    }
+}
+
 /// Starts the pump for an exec channel whose `exec` request was just sent.
-pub(crate) fn exec_stream(channel: russh::Channel<client::Msg>, stderr: Stderr, host: String) -> ExecStream {
+pub(crate) fn exec_stream(
+    channel: russh::Channel<client::Msg>,
+    stderr: Stderr,
+    host: String,
+) -> ExecStream {
     let (exit_tx, exit_rx) = watch::channel(None);
     let io = spawn_pump(channel, host, Some(Exit::new(exit_tx, stderr)));
     ExecStream {
@@ -237,7 +255,9 @@ impl Exit {
         match &mut self.sink {
             Stderr::Collect => {
                 let room = STDERR_LIMIT.saturating_sub(self.result.stderr.len());
-                self.result.stderr.extend_from_slice(&data[..data.len().min(room)]);
+                self.result
+                    .stderr
+                    .extend_from_slice(&data[..data.len().min(room)]);
             }
             Stderr::Forward(f) => f(data),
             Stderr::Discard => {}

@@ -133,7 +133,9 @@ impl Loaded {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| SshError::Config {
                     path: path.clone(),
-                    detail: format!("cannot read it ({e}); fix DISTFARM_SSH_CONFIG or create the file"),
+                    detail: format!(
+                        "cannot read it ({e}); fix DISTFARM_SSH_CONFIG or create the file"
+                    ),
                 })?;
                 (path.clone(), text)
             }
@@ -149,7 +151,8 @@ impl Loaded {
             let system = Path::new(SYSTEM_CONFIG);
             let system_text = read_if_present(system)?;
             if !system_text.is_empty() {
-                let (system_converted, system_warnings) = convert_match_blocks(&system_text, system);
+                let (system_converted, system_warnings) =
+                    convert_match_blocks(&system_text, system);
                 converted.push_str("\nHost *\n");
                 converted.push_str(&system_converted);
                 warnings.extend(system_warnings);
@@ -334,10 +337,9 @@ impl Loaded {
         let no_jump = jumps.is_empty() || jumps[0].eq_ignore_ascii_case("none");
         if follow_proxy_jump && !no_jump {
             for (i, spec) in jumps.iter().enumerate() {
-                let (jump_user, jump_host, jump_port) =
-                    parse_jump(spec).map_err(|detail| config_error(format!(
-                        "ProxyJump {spec:?} for {alias}: {detail}"
-                    )))?;
+                let (jump_user, jump_host, jump_port) = parse_jump(spec).map_err(|detail| {
+                    config_error(format!("ProxyJump {spec:?} for {alias}: {detail}"))
+                })?;
                 // Only the first hop keeps its own ProxyJump: `-J a,b` reaches b through a.
                 let mut hop = self.resolve(
                     &jump_host,
@@ -402,14 +404,12 @@ fn read_if_present(path: &Path) -> Result<String, SshError> {
 
 /// A keyword ssh2-config does not interpret, as its raw arguments.
 fn raw_field<'a>(p: &'a HostParams, name: &str) -> Option<&'a Vec<String>> {
-    p.unsupported_fields
-        .get(name)
-        .or_else(|| {
-            p.ignored_fields
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        })
+    p.unsupported_fields.get(name).or_else(|| {
+        p.ignored_fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 fn first(args: Option<&Vec<String>>) -> Option<&str> {
@@ -576,7 +576,10 @@ mod tests {
             "Host a\n  User ua\n\n\nHost *\n  Port 2\nHost x y\n  Port 3\nHost c\n  User uc\n"
         );
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].starts_with("cfg:3: `Match host b exec true`"), "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("cfg:3: `Match host b exec true`"),
+            "{warnings:?}"
+        );
     }
 
     #[test]
@@ -589,7 +592,10 @@ mod tests {
             local_user: "l".into(),
             home: "/home/l".into(),
         };
-        assert_eq!(t.path("~/.ssh/%h-%p-%r-%u-%n_%%"), PathBuf::from("/home/l/.ssh/b.example-2222-r-l-b_%"));
+        assert_eq!(
+            t.path("~/.ssh/%h-%p-%r-%u-%n_%%"),
+            PathBuf::from("/home/l/.ssh/b.example-2222-r-l-b_%")
+        );
         assert_eq!(t.path("%d/x%z"), PathBuf::from("/home/l/x%z"));
     }
 }

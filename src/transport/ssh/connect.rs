@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use russh::client;
-use russh::keys::{Algorithm, HashAlg};
+use russh::keys::Algorithm;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -23,7 +23,10 @@ const MIN_AUTH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connects to `host` through its `ProxyJump` hops, each verified against known_hosts under
 /// its own name and authenticated with its own settings.
-pub async fn connect(host: &ResolvedHost, settings: &SshSettings) -> Result<SshConnection, SshError> {
+pub async fn connect(
+    host: &ResolvedHost,
+    settings: &SshSettings,
+) -> Result<SshConnection, SshError> {
     let _ = settings; // everything is in `host` already; kept for symmetry with `resolve`
     let mut hops: Vec<Handle> = Vec::new();
     for (i, hop) in host.proxy_jump.iter().enumerate() {
@@ -46,13 +49,17 @@ async fn connect_direct(host: &ResolvedHost) -> Result<Handle, SshError> {
 }
 
 /// `ssh -J`: a `direct-tcpip` channel from the previous hop carries this hop's connection.
-async fn connect_through(prev: &Handle, prev_host: &ResolvedHost, host: &ResolvedHost) -> Result<Handle, SshError> {
-    let open = prev.channel_open_direct_tcpip(host.host_name.clone(), host.port as u32, "127.0.0.1", 0);
+async fn connect_through(
+    prev: &Handle,
+    prev_host: &ResolvedHost,
+    host: &ResolvedHost,
+) -> Result<Handle, SshError> {
+    let open =
+        prev.channel_open_direct_tcpip(host.host_name.clone(), host.port as u32, "127.0.0.1", 0);
     let channel = match tokio::time::timeout(host.connect_timeout, open).await {
         Err(_) => {
             return Err(SshError::Timeout {
-                host: host.host_name.clone(),
-                port: host.port,
+                host: host.description(),
                 what: "opening the tunnel through the ProxyJump host",
                 after: host.connect_timeout,
             });
@@ -101,8 +108,7 @@ async fn tcp_connect(host: &ResolvedHost) -> Result<TcpStream, SshError> {
         .await
         .unwrap_or_else(|_| {
             Err(SshError::Timeout {
-                host: host.host_name.clone(),
-                port: host.port,
+                host: host.description(),
                 what: "the TCP connect",
                 after: host.connect_timeout,
             })
@@ -120,8 +126,7 @@ where
     let mut handle = match tokio::time::timeout(host.connect_timeout, handshake).await {
         Err(_) => {
             return Err(SshError::Timeout {
-                host: host.host_name.clone(),
-                port: host.port,
+                host: host.description(),
                 what: "the SSH handshake",
                 after: host.connect_timeout,
             });
@@ -132,8 +137,7 @@ where
     let auth_timeout = host.connect_timeout.max(MIN_AUTH_TIMEOUT);
     match tokio::time::timeout(auth_timeout, auth::authenticate(&mut handle, host)).await {
         Err(_) => Err(SshError::Timeout {
-            host: host.host_name.clone(),
-            port: host.port,
+            host: host.description(),
             what: "authentication",
             after: auth_timeout,
         }),
@@ -201,12 +205,18 @@ fn handshake_error(e: HandlerError, host: &ResolvedHost) -> SshError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use russh::keys::HashAlg;
 
     #[test]
     fn pinned_key_types_are_asked_for_first() {
         let default = russh::Preferred::default().key.to_vec();
         let order = host_key_order(&default, &[Algorithm::Rsa { hash: None }]);
-        assert!(matches!(order[0], Algorithm::Rsa { hash: Some(HashAlg::Sha512) }));
+        assert!(matches!(
+            order[0],
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha512)
+            }
+        ));
         assert_eq!(order.len(), default.len());
         assert_eq!(host_key_order(&default, &[]), default);
     }

@@ -38,7 +38,11 @@ impl SshConnection {
     pub(crate) fn new(handle: Handle, hops: Vec<Handle>, host: &ResolvedHost) -> SshConnection {
         let mut description = host.description();
         if !host.proxy_jump.is_empty() {
-            let via: Vec<String> = host.proxy_jump.iter().map(|h| h.host_name.clone()).collect();
+            let via: Vec<String> = host
+                .proxy_jump
+                .iter()
+                .map(|h| h.host_name.clone())
+                .collect();
             description.push_str(&format!(" (via {})", via.join(",")));
         }
         SshConnection {
@@ -62,16 +66,26 @@ impl SshConnection {
 
     /// [`exec`](Self::exec) with stderr sent elsewhere.
     pub async fn exec_with(&self, command: &str, stderr: Stderr) -> Result<ExecStream, SshError> {
-        let channel = self.open("session", self.inner.handle.channel_open_session()).await?;
+        let channel = self
+            .open("session", self.inner.handle.channel_open_session())
+            .await?;
         channel
             .exec(true, command)
             .await
             .map_err(|e| self.channel_error("session", e))?;
-        Ok(channel_io::exec_stream(channel, stderr, self.inner.host.clone()))
+        Ok(channel_io::exec_stream(
+            channel,
+            stderr,
+            self.inner.host.clone(),
+        ))
     }
 
     /// Runs `command` with `stdin`, returns its stdout and how it ended.
-    pub async fn run(&self, command: &str, stdin: &[u8]) -> Result<(Vec<u8>, RemoteExit), SshError> {
+    pub async fn run(
+        &self,
+        command: &str,
+        stdin: &[u8],
+    ) -> Result<(Vec<u8>, RemoteExit), SshError> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let stream = self.exec(command).await?;
         let mut exit = stream.exit();
@@ -106,7 +120,10 @@ impl SshConnection {
     /// A connection to a unix socket on the remote (OpenSSH's `direct-streamlocal@openssh.com`,
     /// allowed by default). Unlike exec channels, these do not count against `MaxSessions`.
     pub async fn direct_streamlocal(&self, socket_path: &str) -> Result<TunnelStream, SshError> {
-        let open = self.inner.handle.channel_open_direct_streamlocal(socket_path);
+        let open = self
+            .inner
+            .handle
+            .channel_open_direct_streamlocal(socket_path);
         let channel = self.open("direct-streamlocal", open).await?;
         Ok(channel_io::tunnel_stream(channel, self.inner.host.clone()))
     }
@@ -129,7 +146,6 @@ impl SshConnection {
             Ok(_) => Err(self.closed("no answer to a ping")),
             Err(_) => Err(SshError::Timeout {
                 host: self.inner.description.clone(),
-                port: 0,
                 what: "a ping",
                 after: timeout,
             }),
@@ -138,16 +154,19 @@ impl SshConnection {
 
     /// Says goodbye to the server (and the jump hosts). Channels still open end.
     pub async fn disconnect(&self) {
-        let bye = |h: &Handle| {
-            h.disconnect(russh::Disconnect::ByApplication, "distfarm is done", "en")
-        };
-        let _ = bye(&self.inner.handle).await;
-        for hop in self.inner.hops.iter().rev() {
-            let _ = bye(hop).await;
+        let handles = std::iter::once(&self.inner.handle).chain(self.inner.hops.iter().rev());
+        for handle in handles {
+            let _ = handle
+                .disconnect(russh::Disconnect::ByApplication, "distfarm is done", "en")
+                .await;
         }
     }
 
-    async fn open<F>(&self, kind: &'static str, open: F) -> Result<russh::Channel<russh::client::Msg>, SshError>
+    async fn open<F>(
+        &self,
+        kind: &'static str,
+        open: F,
+    ) -> Result<russh::Channel<russh::client::Msg>, SshError>
     where
         F: std::future::Future<Output = Result<russh::Channel<russh::client::Msg>, russh::Error>>,
     {
@@ -159,7 +178,6 @@ impl SshConnection {
             Ok(Err(e)) => Err(self.channel_error(kind, e)),
             Err(_) => Err(SshError::Timeout {
                 host: self.inner.description.clone(),
-                port: 0,
                 what: "opening a channel",
                 after: self.inner.open_timeout,
             }),
@@ -175,7 +193,10 @@ impl SshConnection {
                 "sshd allows MaxSessions (default 10) sessions per connection: run fewer jobs \
                  at once on this host or raise MaxSessions in its sshd_config"
             }
-            (russh::Error::ChannelOpenFailure(ChannelOpenFailure::AdministrativelyProhibited), _) => {
+            (
+                russh::Error::ChannelOpenFailure(ChannelOpenFailure::AdministrativelyProhibited),
+                _,
+            ) => {
                 "the server forbids forwarding: AllowTcpForwarding / AllowStreamLocalForwarding \
                  in its sshd_config"
             }

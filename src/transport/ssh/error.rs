@@ -94,13 +94,13 @@ pub enum SshError {
 
     /// A step did not finish in time.
     #[error(
-        "{host} (port {port}): {what} took longer than {} s; check that the host is up and \
-         reachable, or raise ConnectTimeout in the ssh configuration",
+        "{host}: {what} took longer than {} s; check that the host is up and reachable, or \
+         raise ConnectTimeout in the ssh configuration",
         after.as_secs_f32()
     )]
     Timeout {
+        /// `user@host:port`.
         host: String,
-        port: u16,
         what: &'static str,
         after: Duration,
     },

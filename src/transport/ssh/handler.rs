@@ -128,7 +128,9 @@ impl HostKeyPolicy {
                 );
                 Ok(())
             }
-            Verdict::Unknown | Verdict::OtherTypes(_) if self.strict == StrictHostKeyChecking::No => {
+            Verdict::Unknown | Verdict::OtherTypes(_)
+                if self.strict == StrictHostKeyChecking::No =>
+            {
                 tracing::warn!(
                     "WARNING: StrictHostKeyChecking=no: accepting the UNVERIFIED host key of {} \
                      ({algorithm} {fingerprint}) and adding it to {}. Anyone between you and \
@@ -152,7 +154,11 @@ impl HostKeyPolicy {
                      /etc/ssh/ssh_host_*_key.pub` on the host), then pin it with `{}`, or log \
                      in once with `ssh{} {}` and answer yes.",
                     self.keyscan(None),
-                    if self.port == 22 { String::new() } else { format!(" -p {}", self.port) },
+                    if self.port == 22 {
+                        String::new()
+                    } else {
+                        format!(" -p {}", self.port)
+                    },
                     self.host
                 ),
             }),
@@ -162,7 +168,11 @@ impl HostKeyPolicy {
     fn keyscan(&self, key_type: Option<&str>) -> String {
         format!(
             "ssh-keyscan{}{} {} >> {}",
-            if self.port == 22 { String::new() } else { format!(" -p {}", self.port) },
+            if self.port == 22 {
+                String::new()
+            } else {
+                format!(" -p {}", self.port)
+            },
             key_type.map(|t| format!(" -t {t}")).unwrap_or_default(),
             self.host,
             self.learn_file().display()

@@ -22,9 +22,15 @@ pub struct KnownKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Trusted,
-    Revoked { file: PathBuf, line: usize },
+    Revoked {
+        file: PathBuf,
+        line: usize,
+    },
     /// A key of the same type is pinned, and it is another one.
-    Changed { file: PathBuf, line: usize },
+    Changed {
+        file: PathBuf,
+        line: usize,
+    },
     /// The host is known, but only with keys of these other types.
     OtherTypes(Vec<String>),
     Unknown,
@@ -57,7 +63,11 @@ pub fn entries_for(name: &str, files: &[PathBuf]) -> Vec<KnownKey> {
         for (index, line) in text.lines().enumerate() {
             let Some(entry) = parse_line(line) else {
                 if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
-                    tracing::debug!("{}:{}: unreadable known_hosts line", file.display(), index + 1);
+                    tracing::debug!(
+                        "{}:{}: unreadable known_hosts line",
+                        file.display(),
+                        index + 1
+                    );
                 }
                 continue;
             };
@@ -140,12 +150,18 @@ pub fn append(file: &Path, name: &str, key: &PublicKey, hashed: bool) -> std::io
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
             use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
         }
     }
     let mut text = line_for(name, key, hashed);
     text.push('\n');
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(file)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)?;
     // A file whose last line has no newline would glue our line to it.
     let needs_newline = std::fs::read(file)
         .map(|b| !b.is_empty() && !b.ends_with(b"\n"))

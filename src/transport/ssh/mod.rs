@@ -1,0 +1,31 @@
+//! SSH with russh: one authenticated connection per host, one channel per job.
+//!
+//! | file | job |
+//! |---|---|
+//! | `config` | `~/.ssh/config` (or an explicit file) → [`ResolvedHost`] |
+//! | `known_hosts` | plain, hashed, `[host]:port`, `@revoked` entries; learning new hosts |
+//! | `handler` | host-key policy (`StrictHostKeyChecking`) inside the russh handler |
+//! | `auth` | ssh-agent and key files, `IdentitiesOnly`, no prompts |
+//! | `connect` | TCP or `ProxyJump` hop, handshake, authentication, timeouts, keepalive |
+//! | `connection` | [`SshConnection`]: exec, direct-tcpip, direct-streamlocal |
+//! | `channel_io` | channels as streams that never stall the connection |
+//!
+//! Nothing here reads the environment: the caller passes [`SshSettings`].
+
+mod auth;
+mod channel_io;
+mod config;
+mod connect;
+mod connection;
+mod error;
+mod handler;
+pub mod known_hosts;
+
+pub use channel_io::{ExecStream, ExitWatch, RemoteExit, Stderr, TunnelStream};
+pub use config::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_MAX, ResolvedHost,
+    SshSettings, StrictHostKeyChecking, resolve,
+};
+pub use connect::connect;
+pub use connection::SshConnection;
+pub use error::SshError;
