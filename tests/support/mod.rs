@@ -24,6 +24,7 @@ pub mod distccd;
 pub mod ports;
 pub mod process;
 pub mod programs;
+pub mod russh_server;
 pub mod sshd;
 
 pub use compile::{local_object, preprocessed_then_compiled};
@@ -32,6 +33,7 @@ pub use distccd::{DistccdBuilder, RealDistccd};
 pub use ports::{free_port, wait_for_port};
 pub use process::{ChildGuard, Cmd, ProcessError};
 pub use programs::{distfarm_bin, fixture, fixture_path, require};
+pub use russh_server::{ClientKey, FreezableProxy, KeyKind, SshAgent, TestSshServer};
 pub use sshd::Sshd;
 
 /// A fresh temp dir named after the test, removed on drop.

@@ -16,6 +16,8 @@ use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::slots::Slot;
+
 /// stderr beyond this is counted but not kept.
 const STDERR_LIMIT: usize = 16 << 20;
 
@@ -38,12 +40,15 @@ impl RemoteExit {
     }
 }
 
+/// Receives stderr chunks as they arrive, on the pump task: it must not block.
+pub type StderrSink = Box<dyn FnMut(&[u8]) + Send>;
+
 /// Where a remote command's stderr goes.
 pub enum Stderr {
     /// Kept and returned in [`RemoteExit::stderr`].
     Collect,
-    /// Handed over as it arrives (from the pump task: do not block).
-    Forward(Box<dyn FnMut(&[u8]) + Send>),
+    /// Handed over as it arrives.
+    Forward(StderrSink),
     Discard,
 }
 
@@ -215,14 +220,16 @@ impl std::fmt::Debug for TunnelStream {
     }
 }
 
-/// Starts the pump for an exec channel whose `exec` request was just sent.
+/// Starts the pump for an exec channel whose `exec` request was just sent; `slot` is held
+/// until the channel closes.
 pub(crate) fn exec_stream(
     channel: russh::Channel<client::Msg>,
     stderr: Stderr,
     host: String,
+    slot: Slot,
 ) -> ExecStream {
     let (exit_tx, exit_rx) = watch::channel(None);
-    let io = spawn_pump(channel, host, Some(Exit::new(exit_tx, stderr)));
+    let io = spawn_pump(channel, host, Some(Exit::new(exit_tx, stderr)), Some(slot));
     ExecStream {
         exit: ExitWatch { rx: exit_rx },
         io,
@@ -231,7 +238,7 @@ pub(crate) fn exec_stream(
 
 pub(crate) fn tunnel_stream(channel: russh::Channel<client::Msg>, host: String) -> TunnelStream {
     TunnelStream {
-        io: spawn_pump(channel, host, None),
+        io: spawn_pump(channel, host, None, None),
     }
 }
 
@@ -270,12 +277,20 @@ impl Exit {
     }
 }
 
-fn spawn_pump(channel: russh::Channel<client::Msg>, host: String, exit: Option<Exit>) -> ChannelIo {
+fn spawn_pump(
+    channel: russh::Channel<client::Msg>,
+    host: String,
+    exit: Option<Exit>,
+    slot: Option<Slot>,
+) -> ChannelIo {
     let (rd, wr) = channel.split();
     let (data_tx, data_rx) = mpsc::unbounded_channel();
     let (alive_tx, alive_rx) = oneshot::channel();
     let tx = Box::pin(wr.make_writer());
-    tokio::spawn(pump(rd, wr, data_tx, alive_rx, exit, host));
+    tokio::spawn(async move {
+        pump(rd, wr, data_tx, alive_rx, exit, host).await;
+        drop(slot);
+    });
     ChannelIo {
         rx: data_rx,
         pending: Bytes::new(),

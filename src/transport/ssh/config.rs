@@ -355,15 +355,14 @@ impl Loaded {
                 proxy_jump.push(hop);
             }
         }
-        if no_jump {
-            if let Some(command) = first(raw("proxycommand")) {
-                if !command.eq_ignore_ascii_case("none") {
-                    return Err(config_error(format!(
-                        "{alias} uses ProxyCommand, which distfarm's built-in SSH does not run; \
-                         use ProxyJump, or set DISTFARM_SSH_CONFIG to a file without it"
-                    )));
-                }
-            }
+        if no_jump
+            && let Some(command) = first(raw("proxycommand"))
+            && !command.eq_ignore_ascii_case("none")
+        {
+            return Err(config_error(format!(
+                "{alias} uses ProxyCommand, which distfarm's built-in SSH does not run; \
+                 use ProxyJump, or set DISTFARM_SSH_CONFIG to a file without it"
+            )));
         }
 
         Ok(ResolvedHost {

@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use super::config::{ResolvedHost, SshSettings};
 use super::connection::SshConnection;
 use super::handler::{ClientHandler, HandlerError, HostKeyPolicy};
+use super::remote_forward::ForwardTable;
 use super::{SshError, auth};
 
 pub(crate) type Handle = client::Handle<ClientHandler>;
@@ -29,23 +30,50 @@ pub async fn connect(
 ) -> Result<SshConnection, SshError> {
     let _ = settings; // everything is in `host` already; kept for symmetry with `resolve`
     let mut hops: Vec<Handle> = Vec::new();
+    let result = connect_chain(host, &mut hops).await;
+    match result {
+        Ok((handle, forwards)) => Ok(SshConnection::new(handle, hops, forwards, host)),
+        Err(e) => {
+            for hop in hops.iter().rev() {
+                let _ = hop
+                    .disconnect(russh::Disconnect::ByApplication, "", "en")
+                    .await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Connects every hop (pushed onto `hops` as it comes up), then the host.
+async fn connect_chain(
+    host: &ResolvedHost,
+    hops: &mut Vec<Handle>,
+) -> Result<(Handle, Arc<ForwardTable>), SshError> {
     for (i, hop) in host.proxy_jump.iter().enumerate() {
+        let unused = Arc::default();
         let handle = match hops.last() {
-            None => connect_direct(hop).await?,
-            Some(prev) => connect_through(prev, &host.proxy_jump[i - 1], hop).await?,
+            None => connect_direct(hop, unused).await?,
+            Some(prev) => connect_through(prev, &host.proxy_jump[i - 1], hop, unused).await?,
         };
         hops.push(handle);
     }
+    let forwards = Arc::new(ForwardTable::default());
     let handle = match hops.last() {
-        None => connect_direct(host).await?,
-        Some(prev) => connect_through(prev, host.proxy_jump.last().expect("a hop"), host).await?,
+        None => connect_direct(host, forwards.clone()).await?,
+        Some(prev) => {
+            let prev_host = host.proxy_jump.last().expect("a hop");
+            connect_through(prev, prev_host, host, forwards.clone()).await?
+        }
     };
-    Ok(SshConnection::new(handle, hops, host))
+    Ok((handle, forwards))
 }
 
-async fn connect_direct(host: &ResolvedHost) -> Result<Handle, SshError> {
+async fn connect_direct(
+    host: &ResolvedHost,
+    forwards: Arc<ForwardTable>,
+) -> Result<Handle, SshError> {
     let tcp = tcp_connect(host).await?;
-    session_over(tcp, host).await
+    session_over(tcp, host, forwards).await
 }
 
 /// `ssh -J`: a `direct-tcpip` channel from the previous hop carries this hop's connection.
@@ -53,6 +81,7 @@ async fn connect_through(
     prev: &Handle,
     prev_host: &ResolvedHost,
     host: &ResolvedHost,
+    forwards: Arc<ForwardTable>,
 ) -> Result<Handle, SshError> {
     let open =
         prev.channel_open_direct_tcpip(host.host_name.clone(), host.port as u32, "127.0.0.1", 0);
@@ -78,7 +107,7 @@ async fn connect_through(
         }
         Ok(Ok(channel)) => channel,
     };
-    session_over(channel.into_stream(), host).await
+    session_over(channel.into_stream(), host, forwards).await
 }
 
 async fn tcp_connect(host: &ResolvedHost) -> Result<TcpStream, SshError> {
@@ -115,13 +144,17 @@ async fn tcp_connect(host: &ResolvedHost) -> Result<TcpStream, SshError> {
         })
 }
 
-async fn session_over<S>(stream: S, host: &ResolvedHost) -> Result<Handle, SshError>
+async fn session_over<S>(
+    stream: S,
+    host: &ResolvedHost,
+    forwards: Arc<ForwardTable>,
+) -> Result<Handle, SshError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let policy = HostKeyPolicy::for_host(host);
     let config = Arc::new(client_config(host, &policy));
-    let handler = ClientHandler { policy };
+    let handler = ClientHandler { policy, forwards };
     let handshake = client::connect_stream(config, stream, handler);
     let mut handle = match tokio::time::timeout(host.connect_timeout, handshake).await {
         Err(_) => {

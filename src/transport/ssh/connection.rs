@@ -10,6 +10,8 @@ use super::SshError;
 use super::channel_io::{self, ExecStream, RemoteExit, Stderr, TunnelStream};
 use super::config::ResolvedHost;
 use super::connect::Handle;
+use super::remote_forward::{ForwardTable, RemoteForward};
+use super::slots::SessionSlots;
 
 #[derive(Clone)]
 pub struct SshConnection {
@@ -23,6 +25,8 @@ struct Inner {
     description: String,
     host: String,
     open_timeout: Duration,
+    slots: Arc<SessionSlots>,
+    forwards: Arc<ForwardTable>,
 }
 
 impl std::fmt::Debug for SshConnection {
@@ -35,7 +39,12 @@ impl std::fmt::Debug for SshConnection {
 }
 
 impl SshConnection {
-    pub(crate) fn new(handle: Handle, hops: Vec<Handle>, host: &ResolvedHost) -> SshConnection {
+    pub(crate) fn new(
+        handle: Handle,
+        hops: Vec<Handle>,
+        forwards: Arc<ForwardTable>,
+        host: &ResolvedHost,
+    ) -> SshConnection {
         let mut description = host.description();
         if !host.proxy_jump.is_empty() {
             let via: Vec<String> = host
@@ -52,6 +61,8 @@ impl SshConnection {
                 description,
                 host: host.host_name.clone(),
                 open_timeout: host.connect_timeout,
+                slots: Arc::default(),
+                forwards,
             }),
         }
     }
@@ -65,10 +76,22 @@ impl SshConnection {
     }
 
     /// [`exec`](Self::exec) with stderr sent elsewhere.
+    ///
+    /// When the server refuses a session while others are open (sshd's `MaxSessions`, 10 by
+    /// default), the limit is learned and this waits for one of them to close instead of
+    /// failing: a slot is busy until its channel closes.
     pub async fn exec_with(&self, command: &str, stderr: Stderr) -> Result<ExecStream, SshError> {
-        let channel = self
-            .open("session", self.inner.handle.channel_open_session())
-            .await?;
+        let (channel, slot) = loop {
+            let slot = self.inner.slots.acquire().await;
+            match self
+                .open("session", self.inner.handle.channel_open_session())
+                .await
+            {
+                Ok(channel) => break (channel, slot),
+                Err(SshError::Channel { .. }) if self.inner.slots.refused(slot) => continue,
+                Err(e) => return Err(e),
+            }
+        };
         channel
             .exec(true, command)
             .await
@@ -77,7 +100,13 @@ impl SshConnection {
             channel,
             stderr,
             self.inner.host.clone(),
+            slot,
         ))
+    }
+
+    /// The session limit learned from a refusal, if the server has refused one.
+    pub fn session_limit(&self) -> Option<usize> {
+        self.inner.slots.limit()
     }
 
     /// Runs `command` with `stdin`, returns its stdout and how it ended.
@@ -126,6 +155,79 @@ impl SshConnection {
             .channel_open_direct_streamlocal(socket_path);
         let channel = self.open("direct-streamlocal", open).await?;
         Ok(channel_io::tunnel_stream(channel, self.inner.host.clone()))
+    }
+
+    /// Asks the server to listen on `address:port` (0: any free port) and to send every
+    /// connection it accepts there back to us (like `ssh -R`). sshd allows loopback
+    /// addresses unless `GatewayPorts` says otherwise.
+    pub async fn remote_forward(
+        &self,
+        address: &str,
+        port: u16,
+    ) -> Result<RemoteForward, SshError> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let forwards = &self.inner.forwards;
+        forwards.insert(address, port as u32, tx.clone());
+        let request = self.inner.handle.tcpip_forward(address, port as u32);
+        let bound = match tokio::time::timeout(self.inner.open_timeout, request).await {
+            Ok(Ok(allocated)) => {
+                // A fixed port is answered with 0: keep our own number.
+                let bound = if port == 0 { allocated } else { port as u32 };
+                if port == 0 {
+                    forwards.insert(address, bound, tx);
+                    forwards.remove(address, 0);
+                }
+                bound
+            }
+            Ok(Err(e)) => {
+                forwards.remove(address, port as u32);
+                if self.is_closed() {
+                    return Err(self.closed(&e.to_string()));
+                }
+                return Err(SshError::Channel {
+                    host: self.inner.description.clone(),
+                    kind: "tcpip-forward",
+                    detail: format!("the server refused to listen on {address}:{port} ({e})"),
+                    hint: "is the port already in use there? sshd needs AllowTcpForwarding yes, \
+                           and GatewayPorts for addresses other than loopback"
+                        .into(),
+                });
+            }
+            Err(_) => {
+                forwards.remove(address, port as u32);
+                return Err(SshError::Timeout {
+                    host: self.inner.description.clone(),
+                    what: "a remote port forward request",
+                    after: self.inner.open_timeout,
+                });
+            }
+        };
+        Ok(RemoteForward {
+            address: address.to_string(),
+            port: bound,
+            incoming: rx,
+            table: self.inner.forwards.clone(),
+            handle: self.clone(),
+        })
+    }
+
+    pub(crate) async fn cancel_forward(&self, address: &str, port: u32) -> Result<(), SshError> {
+        let cancel = self.inner.handle.cancel_tcpip_forward(address, port);
+        match tokio::time::timeout(self.inner.open_timeout, cancel).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) if self.is_closed() => Err(self.closed(&e.to_string())),
+            Ok(Err(e)) => Err(SshError::Channel {
+                host: self.inner.description.clone(),
+                kind: "cancel-tcpip-forward",
+                detail: format!("the server refused to stop listening on {address}:{port} ({e})"),
+                hint: "it stops when this connection closes".into(),
+            }),
+            Err(_) => Err(SshError::Timeout {
+                host: self.inner.description.clone(),
+                what: "cancelling a remote port forward",
+                after: self.inner.open_timeout,
+            }),
+        }
     }
 
     /// True once the connection (or a ProxyJump hop under it) is gone; open a new one.

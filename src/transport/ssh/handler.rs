@@ -2,6 +2,7 @@
 //! `StrictHostKeyChecking` policies, and the reason a refusal carries back to `connect`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use russh::client;
 use russh::keys::{HashAlg, PublicKey, PublicKeyOrCertificate};
@@ -9,6 +10,7 @@ use russh::keys::{HashAlg, PublicKey, PublicKeyOrCertificate};
 use super::SshError;
 use super::config::{ResolvedHost, StrictHostKeyChecking};
 use super::known_hosts::{self, Verdict};
+use super::remote_forward::ForwardTable;
 
 /// Why the session ended early: russh's own error, or our host-key refusal.
 #[derive(Debug)]
@@ -192,6 +194,14 @@ impl HostKeyPolicy {
 
 pub(crate) struct ClientHandler {
     pub policy: HostKeyPolicy,
+    pub forwards: Arc<ForwardTable>,
+}
+
+impl Drop for ClientHandler {
+    fn drop(&mut self) {
+        // The session is over: every RemoteForward::accept returns None.
+        self.forwards.clear();
+    }
 }
 
 impl client::Handler for ClientHandler {
@@ -209,6 +219,30 @@ impl client::Handler for ClientHandler {
             .check(key)
             .map(|()| true)
             .map_err(|e| HandlerError::HostKey(Box::new(e)))
+    }
+
+    async fn server_channel_open_forwarded_tcpip(
+        &mut self,
+        channel: russh::Channel<client::Msg>,
+        connected_address: &str,
+        connected_port: u32,
+        originator_address: &str,
+        originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        self.forwards
+            .route(
+                channel,
+                connected_address,
+                connected_port,
+                originator_address,
+                originator_port,
+                reply,
+                &self.policy.host,
+            )
+            .await;
+        Ok(())
     }
 
     async fn disconnected(

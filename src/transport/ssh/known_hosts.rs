@@ -147,14 +147,14 @@ pub fn line_for(name: &str, key: &PublicKey, hashed: bool) -> String {
 
 /// Appends a line for `key` to `file`, creating it (and `~/.ssh`, mode 0700) if needed.
 pub fn append(file: &Path, name: &str, key: &PublicKey, hashed: bool) -> std::io::Result<()> {
-    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.exists() {
-            use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)?;
-        }
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
     let mut text = line_for(name, key, hashed);
     text.push('\n');

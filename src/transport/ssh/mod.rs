@@ -9,6 +9,8 @@
 //! | `connect` | TCP or `ProxyJump` hop, handshake, authentication, timeouts, keepalive |
 //! | `connection` | [`SshConnection`]: exec, direct-tcpip, direct-streamlocal |
 //! | `channel_io` | channels as streams that never stall the connection |
+//! | `remote_forward` | `ssh -R`: forwarded connections routed to whoever asked |
+//! | `slots` | sshd's `MaxSessions`, learned from the first refusal, waited for |
 //!
 //! Nothing here reads the environment: the caller passes [`SshSettings`].
 
@@ -20,8 +22,10 @@ mod connection;
 mod error;
 mod handler;
 pub mod known_hosts;
+mod remote_forward;
+mod slots;
 
-pub use channel_io::{ExecStream, ExitWatch, RemoteExit, Stderr, TunnelStream};
+pub use channel_io::{ExecStream, ExitWatch, RemoteExit, Stderr, StderrSink, TunnelStream};
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_MAX, ResolvedHost,
     SshSettings, StrictHostKeyChecking, resolve,
@@ -29,3 +33,4 @@ pub use config::{
 pub use connect::connect;
 pub use connection::SshConnection;
 pub use error::SshError;
+pub use remote_forward::{ForwardedConnection, RemoteForward};
