@@ -14,6 +14,7 @@ use crate::hosts::{HostKind, HostSpec};
 use crate::protocol::agent::{Answer, JobRequest};
 use crate::transport::{self, BoxStream};
 
+#[allow(clippy::large_enum_variant)] // one short-lived value per attempt
 pub enum Attempt {
     /// A host was chosen; `stream` is its connection or why there is none.
     Connected {
@@ -24,7 +25,7 @@ pub enum Attempt {
         stream: Result<BoxStream, RemoteError>,
     },
     /// The `localhost` entry won: compile here under its slot.
-    Localhost { slot: u32, _lock: SlotLock },
+    Localhost { slot: u32, _lock: Box<SlotLock> },
     /// Nothing usable: the reason for the fallback warning.
     NoHost(Option<String>),
     /// The agent could not be reached or started; connect directly from now on.
@@ -82,7 +83,10 @@ pub async fn with_lock(
 ) -> std::io::Result<Attempt> {
     Ok(match pick::pick(candidates, lock_dir, pause).await? {
         Choice::NoHost => Attempt::NoHost(None),
-        Choice::Localhost { slot, lock } => Attempt::Localhost { slot, _lock: lock },
+        Choice::Localhost { slot, lock } => Attempt::Localhost {
+            slot,
+            _lock: Box::new(lock),
+        },
         Choice::Remote { host, slot, lock } => {
             let stream = connect(&host, env, ssh).await;
             Attempt::Connected {

@@ -328,12 +328,31 @@ impl Wrapper<'_> {
         };
         let source = async {
             let bytes = source.get().await;
+            if let (true, Ok(text)) = (self.env.save_temps, &bytes) {
+                self.save_temp(job, text);
+            }
             if let Some(state) = state {
                 state.phase(Phase::Compile);
             }
             bytes
         };
         remote::compile(stream, version, argv, source, limits).await
+    }
+
+    /// `DISTCC_SAVE_TEMPS=1`: keep what was sent, as distcc keeps its `distcc_*.i` files.
+    fn save_temp(&self, job: &CompileJob, text: &[u8]) {
+        let path = self.env.tmpdir.join(format!(
+            "distfarm_{}{}",
+            std::process::id(),
+            job.preprocessed_ext
+        ));
+        match std::fs::write(&path, text) {
+            Ok(()) => tracing::info!(
+                "DISTCC_SAVE_TEMPS: kept the preprocessed source in {}",
+                path.display()
+            ),
+            Err(e) => tracing::warn!("DISTCC_SAVE_TEMPS: cannot write {}: {e}", path.display()),
+        }
     }
 
     /// The server answered. Success: write the object and replay the output. A failed

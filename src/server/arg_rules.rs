@@ -189,8 +189,8 @@ pub fn prepare(argv: &[String], job_dir: &Path) -> Result<PreparedArgs, Refusal>
             args.push(lang.to_string());
             continue;
         }
-        if arg.starts_with("-Wa,") {
-            check_assembler_options(arg, arg[4..].split(','))?;
+        if let Some(options) = arg.strip_prefix("-Wa,") {
+            check_assembler_options(arg, options.split(','))?;
         }
         if TAKES_VALUE.contains(&arg.as_str()) {
             let value = words

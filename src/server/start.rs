@@ -32,8 +32,10 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
     if entries.is_empty() && !inetd {
         entries = AccessList::loopback();
     }
-    let mut limits = crate::protocol::Limits::default();
-    limits.io_timeout = env.io_timeout;
+    let limits = crate::protocol::Limits {
+        io_timeout: env.io_timeout,
+        ..Default::default()
+    };
     let defaults = ServerSettings::local_defaults();
     Ok(ServerSettings {
         access: AccessList::new(entries),
@@ -152,11 +154,11 @@ fn run_daemon(args: &ServeArgs, settings: ServerSettings) -> i32 {
             return ExitCode::BindFailed.code();
         }
     };
-    if !args.no_detach {
-        if let Err(e) = process::detach() {
-            tracing::error!("{e}");
-            return ExitCode::DistccFailed.code();
-        }
+    if !args.no_detach
+        && let Err(e) = process::detach()
+    {
+        tracing::error!("{e}");
+        return ExitCode::DistccFailed.code();
     }
     let _pid_file = match args.pid_file.as_deref().map(PidFile::write).transpose() {
         Ok(p) => p,
