@@ -141,7 +141,7 @@ impl Wrapper<'_> {
                     }
                 }
             };
-            let (host, slot, stream) = match attempt {
+            let (host, slot, _slot_lock, stream) = match attempt {
                 Attempt::AgentUnavailable => {
                     tracing::debug!("no agent; connecting directly");
                     use_agent = false;
@@ -167,7 +167,7 @@ impl Wrapper<'_> {
                     slot,
                     _lock,
                     stream,
-                } => (host, slot, stream),
+                } => (host, slot, _lock, stream),
             };
             if let Some(state) = &mut state {
                 state.set_host(host.hostname(), slot as usize);
@@ -196,7 +196,11 @@ impl Wrapper<'_> {
                     if let Some(state) = &state {
                         state.phase(Phase::Done);
                     }
-                    return self.finish(job, &host, response).await;
+                    let cpp_messages = match source.get().await {
+                        Ok(source) => source.messages.clone(),
+                        Err(_) => Vec::new(),
+                    };
+                    return self.finish(job, &host, response, &cpp_messages).await;
                 }
                 Err(RemoteError::Preprocess(failure)) => {
                     // The source itself does not preprocess: compiling here shows the user
@@ -328,8 +332,8 @@ impl Wrapper<'_> {
         };
         let source = async {
             let bytes = source.get().await;
-            if let (true, Ok(text)) = (self.env.save_temps, &bytes) {
-                self.save_temp(job, text);
+            if let (true, Ok(source)) = (self.env.save_temps, &bytes) {
+                self.save_temp(job, &source.text);
             }
             if let Some(state) = state {
                 state.phase(Phase::Compile);
@@ -358,7 +362,15 @@ impl Wrapper<'_> {
     /// The server answered. Success: write the object and replay the output. A failed
     /// compile is re-run here (like distcc) unless `DISTCC_SKIP_LOCAL_RETRY` or
     /// `DISTCC_FALLBACK=0` says to report the remote result as it is.
-    async fn finish(&self, job: &CompileJob, host: &HostSpec, response: Response) -> i32 {
+    async fn finish(
+        &self,
+        job: &CompileJob,
+        host: &HostSpec,
+        mut response: Response,
+        cpp_messages: &[u8],
+    ) -> i32 {
+        // The preprocessor's warnings come first, as in a local compile.
+        response.stderr.splice(0..0, cpp_messages.iter().copied());
         if response.succeeded() {
             if let Err(e) = output::write_atomically(Path::new(&job.output), &response.object) {
                 eprintln!(

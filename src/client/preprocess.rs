@@ -1,9 +1,11 @@
 //! The local preprocessor run that feeds a remote compile: the same command line with `-E`
-//! instead of `-c`/`-S` and no `-o`, its output captured, its messages passed through.
+//! instead of `-c`/`-S` and no `-o`, its output captured. Its messages are held back and
+//! shown once: with the remote result, or not at all when a local re-run will print them.
 
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 
 /// Why preprocessing produced no source. Not a host failure: the compile is re-run locally,
 /// which reports the same errors the user would have seen.
@@ -18,19 +20,28 @@ pub enum PreprocessFailure {
     Failed { code: i32 },
 }
 
+/// What the preprocessor produced.
+#[derive(Debug, Default)]
+pub struct Preprocessed {
+    /// The preprocessed source that is sent.
+    pub text: Vec<u8>,
+    /// Its warnings (`#warning`, …), shown with the remote compile's own messages.
+    pub messages: Vec<u8>,
+}
+
 /// Starts the preprocessor now and returns a future of its output.
 pub fn start(
     compiler: &Path,
     args: &[String],
     path: Option<&OsString>,
     safeguard: u32,
-) -> impl std::future::Future<Output = Result<Vec<u8>, PreprocessFailure>> + use<> {
+) -> impl std::future::Future<Output = Result<Preprocessed, PreprocessFailure>> + use<> {
     let mut command = tokio::process::Command::new(compiler);
     command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .env("_DISTCC_SAFEGUARD", (safeguard + 1).to_string())
         .kill_on_drop(true);
     if let Some(path) = path {
@@ -39,16 +50,19 @@ pub fn start(
     let program = compiler.display().to_string();
     let child = command.spawn();
     async move {
-        let child = child.map_err(|error| PreprocessFailure::Spawn { program, error })?;
+        let child = child.map_err(|error| PreprocessFailure::Spawn {
+            program: program.clone(),
+            error,
+        })?;
         let output = child
             .wait_with_output()
             .await
-            .map_err(|error| PreprocessFailure::Spawn {
-                program: "the preprocessor".into(),
-                error,
-            })?;
+            .map_err(|error| PreprocessFailure::Spawn { program, error })?;
         if output.status.success() {
-            Ok(output.stdout)
+            Ok(Preprocessed {
+                text: output.stdout,
+                messages: output.stderr,
+            })
         } else {
             Err(PreprocessFailure::Failed {
                 code: output.status.code().unwrap_or(1),
@@ -57,33 +71,39 @@ pub fn start(
     }
 }
 
+type SourceResult = Result<Arc<Preprocessed>, Arc<PreprocessFailure>>;
+
 /// The preprocessor's output, started once and awaited by as many attempts as it takes: a
 /// job retried on a second host does not preprocess twice.
 pub struct SharedSource {
     state: tokio::sync::Mutex<State>,
 }
 
-type SourceResult = Result<std::sync::Arc<Vec<u8>>, std::sync::Arc<PreprocessFailure>>;
-
 enum State {
-    Running(tokio::task::JoinHandle<Result<Vec<u8>, PreprocessFailure>>),
+    Running(tokio::task::JoinHandle<Result<Preprocessed, PreprocessFailure>>),
     Done(SourceResult),
 }
 
 impl SharedSource {
     /// Runs `work` in the background from now on.
     pub fn spawn(
-        work: impl std::future::Future<Output = Result<Vec<u8>, PreprocessFailure>> + Send + 'static,
+        work: impl std::future::Future<Output = Result<Preprocessed, PreprocessFailure>>
+        + Send
+        + 'static,
     ) -> Self {
         SharedSource {
             state: tokio::sync::Mutex::new(State::Running(tokio::spawn(work))),
         }
     }
 
-    /// A source that needs no preprocessing (already `.i`), or was read from disk.
-    pub fn ready(bytes: Vec<u8>) -> Self {
+    /// A source that needs no preprocessing (already `.i`).
+    pub fn ready(text: Vec<u8>) -> Self {
+        let done = Preprocessed {
+            text,
+            messages: Vec::new(),
+        };
         SharedSource {
-            state: tokio::sync::Mutex::new(State::Done(Ok(std::sync::Arc::new(bytes)))),
+            state: tokio::sync::Mutex::new(State::Done(Ok(Arc::new(done)))),
         }
     }
 
@@ -91,8 +111,8 @@ impl SharedSource {
         let mut state = self.state.lock().await;
         if let State::Running(handle) = &mut *state {
             let result = match handle.await {
-                Ok(result) => result.map(std::sync::Arc::new).map_err(std::sync::Arc::new),
-                Err(join) => Err(std::sync::Arc::new(PreprocessFailure::Spawn {
+                Ok(result) => result.map(Arc::new).map_err(Arc::new),
+                Err(join) => Err(Arc::new(PreprocessFailure::Spawn {
                     program: "the preprocessor".into(),
                     error: std::io::Error::other(join.to_string()),
                 })),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::preprocess::PreprocessFailure;
+use super::preprocess::{PreprocessFailure, Preprocessed};
 use crate::protocol::{
     Limits, ProtocolError, RequestHeader, Response, TokenReader, TokenWriter, Version, request,
 };
@@ -42,7 +42,7 @@ pub async fn compile<S, F>(
 ) -> Result<Response, RemoteError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    F: Future<Output = Result<std::sync::Arc<Vec<u8>>, std::sync::Arc<PreprocessFailure>>>,
+    F: Future<Output = Result<std::sync::Arc<Preprocessed>, std::sync::Arc<PreprocessFailure>>>,
 {
     let (read_half, write_half) = tokio::io::split(stream);
     let mut writer = TokenWriter::new(write_half);
@@ -51,7 +51,7 @@ where
     let io_timeout = limits.io_timeout;
     with_timeout(io_timeout, writer.flush()).await?;
     let source = source.await.map_err(RemoteError::Preprocess)?;
-    request::write_source(&mut writer, version, &source)?;
+    request::write_source(&mut writer, version, &source.text)?;
     with_timeout(io_timeout, writer.flush()).await?;
     let mut reader = TokenReader::new(read_half, limits);
     Ok(Response::read(&mut reader, header.wire_version, version).await?)

@@ -1,0 +1,575 @@
+//! The ways the wrapper is called, as distcc 3.4 is: explicit (`distfarm gcc …`), implicit
+//! (`distfarm -c x.c` means `cc`), masquerade (a `gcc` link first on PATH, which must reach
+//! the real compiler and never itself), `install-links`, the informational options, the host
+//! list's sources and errors, `DISTCC_DIR` creation, and link steps that stay local.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use support::{Cmd, RealDistccd, distfarm_bin, fixture_path, free_port, local_object, require};
+
+/// A host list using every token form both distcc and distfarm accept.
+const SHOWN_HOSTS: &str =
+    "127.0.0.1:3632/4,lzo  @box/2\tlocalhost/3 --localslots=2 box2:4000,down user@sshbox";
+const SHOWN_TOKENS: [&str; 5] = [
+    "127.0.0.1:3632/4,lzo",
+    "@box/2",
+    "localhost/3",
+    "box2:4000,down",
+    "user@sshbox",
+];
+
+// ---------------------------------------------------------------------------------------
+// Implicit and masquerade forms
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn implicit_form_compiles_remotely_with_cc() {
+    let mut distccd = RealDistccd::start();
+    let work = Work::new();
+    work.distfarm(Some(&distccd.host_spec()))
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_SKIP_LOCAL_RETRY", "1")
+        .args(["-O2", "-c", "hello.c", "-o", "out/hello.o"])
+        .run();
+    let lines = wait_for_log_lines(&mut distccd, " COMPILE_OK ", 1);
+    assert!(
+        lines[0].ends_with(" cc hello.c"),
+        "distccd should have compiled hello.c with cc: {}",
+        lines[0]
+    );
+    assert_eq!(
+        work.read("out/hello.o"),
+        local_object("cc", ["-O2"], Path::new("hello.c"), &work.src())
+    );
+}
+
+/// `gcc` found on PATH is our link: the job goes remote, and the local preprocessor is the
+/// next `gcc` on PATH (a spy script that records its calls), run once, by us directly.
+#[test]
+fn masquerade_link_compiles_remotely_and_preprocesses_with_the_next_gcc_on_path() {
+    let mut distccd = RealDistccd::start();
+    let work = Work::new();
+    let links = Masquerade::new(&work);
+    for (argv0, name) in [(PathBuf::from("gcc"), "gcc"), (links.link("cc"), "cc")] {
+        links.clear_spy_log();
+        let out = links
+            .cmd(&work, &argv0, Some(&distccd.host_spec()))
+            .env("DISTCC_FALLBACK", "0")
+            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
+            .args(["-O2", "-c", "hello.c", "-o", &format!("out/{name}.o")])
+            .run();
+        assert_eq!(
+            text(&out.stderr),
+            "",
+            "{argv0:?}: a remote compile should be quiet"
+        );
+        let calls = links.spy_calls();
+        assert_eq!(
+            calls.len(),
+            1,
+            "{argv0:?}: the real {name} should run exactly once (to preprocess): {calls:?}"
+        );
+        assert!(
+            calls[0].starts_with(&format!("{name} safeguard=1 ")) && calls[0].contains(" -E "),
+            "{calls:?}"
+        );
+        assert_eq!(
+            work.read(&format!("out/{name}.o")),
+            local_object(name, ["-O2"], Path::new("hello.c"), &work.src())
+        );
+    }
+    let lines = wait_for_log_lines(&mut distccd, " COMPILE_OK ", 2);
+    assert!(
+        lines.iter().any(|l| l.ends_with(" gcc hello.c")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with(" cc hello.c")),
+        "{lines:?}"
+    );
+}
+
+/// With a dead host, the link falls back to the real gcc — exactly one compile, started by us
+/// (`_DISTCC_SAFEGUARD=1`), not by a second distfarm.
+#[test]
+fn masquerade_with_a_dead_host_falls_back_to_the_real_gcc_without_recursing() {
+    let work = Work::new();
+    let links = Masquerade::new(&work);
+    let dead = format!("127.0.0.1:{}", free_port());
+    let out = links
+        .cmd(&work, Path::new("gcc"), Some(&dead))
+        .args(["-O2", "-c", "hello.c", "-o", "out/hello.o"])
+        .timeout(Duration::from_secs(30))
+        .run();
+    let warnings: Vec<String> = text(&out.stderr).lines().map(String::from).collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one fallback warning expected: {warnings:?}"
+    );
+    assert!(
+        warnings[0].contains(&dead) && warnings[0].contains("hello.c"),
+        "{warnings:?}"
+    );
+
+    let calls = links.spy_calls();
+    let compiles: Vec<&String> = calls.iter().filter(|c| c.contains(" -c ")).collect();
+    assert_eq!(
+        compiles.len(),
+        1,
+        "the real gcc should compile exactly once: {calls:?}"
+    );
+    assert!(
+        calls.iter().all(|c| c.starts_with("gcc safeguard=1 ")),
+        "every real gcc call should come straight from the first distfarm: {calls:?}"
+    );
+    assert_eq!(
+        work.read("out/hello.o"),
+        local_object("gcc", ["-O2"], Path::new("hello.c"), &work.src())
+    );
+}
+
+/// A "compiler" after our links that calls the link again is a loop; it must end with
+/// distcc's recursion error (111), not run forever.
+#[test]
+fn masquerade_loop_through_a_compiler_script_ends_with_the_recursion_error() {
+    let work = Work::new();
+    let links = Masquerade::new(&work);
+    write_script(
+        &links.spy_dir().join("gcc"),
+        &format!("#!/bin/sh\nexec {} \"$@\"\n", links.link("gcc").display()),
+    );
+    let out = links
+        .cmd(&work, Path::new("gcc"), Some(""))
+        .args(["-c", "hello.c", "-o", "out/hello.o"])
+        .timeout(Duration::from_secs(30))
+        .run_expect_failure();
+    assert_eq!(
+        out.status.code(),
+        Some(111),
+        "stderr:\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("recursively"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!work.src().join("out/hello.o").exists());
+}
+
+#[test]
+fn install_links_creates_working_compiler_links() {
+    let work = Work::new();
+    let dir = work.dir.path().join("links");
+    let install = || {
+        work.distfarm(None)
+            .env("PATH", "/usr/bin:/bin")
+            .args(["install-links"])
+            .arg(&dir)
+            .run()
+    };
+    let out = install();
+    let me = distfarm_bin().canonicalize().unwrap();
+    for name in ["gcc", "cc", "g++"] {
+        let link = dir.join(name);
+        assert!(
+            link.symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink()),
+            "{} is not a link",
+            link.display()
+        );
+        assert_eq!(
+            link.canonicalize().unwrap(),
+            me,
+            "{} points elsewhere",
+            link.display()
+        );
+        assert!(
+            text(&out.stdout).contains(&link.display().to_string()),
+            "install-links should list {}:\n{}",
+            link.display(),
+            text(&out.stdout)
+        );
+    }
+    install(); // again: nothing to do, still success
+
+    // A link in front of PATH answers as the real gcc would.
+    let path = format!("{}:/usr/bin:/bin", dir.display());
+    let through = Cmd::new("gcc")
+        .env_clear()
+        .env("PATH", &path)
+        .env("DISTCC_DIR", work.distcc_dir())
+        .env("DISTCC_HOSTS", "")
+        .arg("--version")
+        .run();
+    let real = Cmd::new("/usr/bin/gcc").arg("--version").run();
+    assert_eq!(text(&through.stdout), text(&real.stdout));
+}
+
+// ---------------------------------------------------------------------------------------
+// Informational options
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn show_hosts_prints_each_token_verbatim_like_distcc() {
+    let work = Work::new();
+    let ours = work.distfarm(Some(SHOWN_HOSTS)).arg("--show-hosts").run();
+    let expected: String = SHOWN_TOKENS.iter().map(|t| format!("{t}\n")).collect();
+    assert_eq!(text(&ours.stdout), expected);
+    let theirs = work.distcc(SHOWN_HOSTS).arg("--show-hosts").run();
+    assert_eq!(
+        text(&ours.stdout),
+        text(&theirs.stdout),
+        "distcc 3.4 prints otherwise"
+    );
+}
+
+#[test]
+fn dash_j_prints_the_sum_of_slot_limits_like_distcc() {
+    let work = Work::new();
+    let ours = work.distfarm(Some(SHOWN_HOSTS)).arg("-j").run();
+    // 4 + 2 + 3 + 4 (default) + 4 (default); `,down` entries count, as in distcc.
+    assert_eq!(text(&ours.stdout), "17\n");
+    let theirs = work.distcc(SHOWN_HOSTS).arg("-j").run();
+    assert_eq!(
+        text(&ours.stdout),
+        text(&theirs.stdout),
+        "distcc 3.4 prints otherwise"
+    );
+}
+
+#[test]
+fn help_and_version_exit_zero() {
+    let work = Work::new();
+    let help = work.distfarm(None).arg("--help").run();
+    assert!(text(&help.stdout).contains("distfarm") && text(&help.stdout).contains("--show-hosts"));
+    let version = work.distfarm(None).arg("--version").run();
+    assert!(
+        text(&version.stdout).contains(env!("CARGO_PKG_VERSION")),
+        "{}",
+        text(&version.stdout)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Where the host list comes from
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn host_syntax_error_in_distcc_hosts_names_the_token_and_the_variable() {
+    let work = Work::new();
+    let hosts = "127.0.0.1 box:notaport";
+    let out = work
+        .distfarm(Some(hosts))
+        .arg("--show-hosts")
+        .run_expect_failure();
+    assert_distcc_exit_code(&out);
+    assert_names(&out, &["box:notaport", "$DISTCC_HOSTS"]);
+
+    let out = work
+        .distfarm(Some(hosts))
+        .env("DISTCC_FALLBACK", "0")
+        .args(["gcc", "-c", "hello.c", "-o", "out/hello.o"])
+        .run_expect_failure();
+    assert_distcc_exit_code(&out);
+    assert_names(&out, &["box:notaport", "$DISTCC_HOSTS", "hello.c"]);
+    assert!(!work.src().join("out/hello.o").exists());
+}
+
+#[test]
+fn host_syntax_error_in_the_hosts_file_names_the_token_and_the_file() {
+    let work = Work::new();
+    let file = work.distcc_dir().join("hosts");
+    std::fs::write(&file, "# build farm\n127.0.0.1\nbox/0\n").unwrap();
+    let out = work.distfarm(None).arg("-j").run_expect_failure();
+    assert_distcc_exit_code(&out);
+    assert_names(&out, &["box/0", &file.display().to_string()]);
+}
+
+#[test]
+fn hosts_come_from_distcc_dir_hosts_when_distcc_hosts_is_unset() {
+    let mut distccd = RealDistccd::start();
+    let work = Work::new();
+    let token = format!("{}/2,lzo", distccd.host_spec());
+    std::fs::write(
+        work.distcc_dir().join("hosts"),
+        format!("# farm\n{token}\n"),
+    )
+    .unwrap();
+
+    let shown = work.distfarm(None).arg("--show-hosts").run();
+    assert_eq!(text(&shown.stdout), format!("{token}\n"));
+    work.distfarm(None)
+        .env("DISTCC_FALLBACK", "0")
+        .args(["gcc", "-O2", "-c", "hello.c", "-o", "out/hello.o"])
+        .run();
+    wait_for_log_lines(&mut distccd, " COMPILE_OK ", 1);
+    assert_eq!(
+        work.read("out/hello.o"),
+        local_object("gcc", ["-O2"], Path::new("hello.c"), &work.src())
+    );
+
+    // A set DISTCC_HOSTS wins over the file, even when it says something else.
+    let dead = format!("127.0.0.1:{}", free_port());
+    let shown = work.distfarm(Some(&dead)).arg("--show-hosts").run();
+    assert_eq!(text(&shown.stdout), format!("{dead}\n"));
+}
+
+#[test]
+fn missing_distcc_dir_is_created() {
+    let mut distccd = RealDistccd::start();
+    let work = Work::new();
+    let distcc_dir = work.dir.path().join("not/yet/there");
+    work.distfarm(Some(&distccd.host_spec()))
+        .env("DISTCC_DIR", &distcc_dir)
+        .env("DISTCC_FALLBACK", "0")
+        .args(["gcc", "-c", "hello.c", "-o", "out/hello.o"])
+        .run();
+    wait_for_log_lines(&mut distccd, " COMPILE_OK ", 1);
+    let lock = distcc_dir.join(format!("lock/cpu_tcp_127.0.0.1_{}_0", distccd.port()));
+    assert!(lock.exists(), "{} was not created", lock.display());
+}
+
+// ---------------------------------------------------------------------------------------
+// Linking
+// ---------------------------------------------------------------------------------------
+
+/// Linking is not distributable: it runs here, and no host is contacted (with a dead host
+/// and no fallback, any attempt would fail the command).
+#[test]
+fn linking_runs_locally_without_contacting_a_host() {
+    let work = Work::new();
+    std::fs::write(
+        work.src().join("main.c"),
+        "int greet(int times);\nint main(void) { return greet(2) == 2 ? 0 : 1; }\n",
+    )
+    .unwrap();
+    for source in ["main.c", "hello.c"] {
+        work.gcc().args(["-c", source]).run();
+    }
+    let dead = format!("127.0.0.1:{}", free_port());
+    for (form, prog) in [(vec!["gcc"], "prog-explicit"), (vec![], "prog-implicit")] {
+        work.distfarm(Some(&dead))
+            .env("DISTCC_FALLBACK", "0")
+            .args(form)
+            .args(["main.o", "hello.o", "-o", prog])
+            .run();
+        let ran = Cmd::new(work.src().join(prog)).run();
+        assert_eq!(text(&ran.stdout), "hello, distcc\nhello, distcc\n");
+    }
+    let touched: Vec<String> = list(&work.distcc_dir().join("lock"))
+        .into_iter()
+        .filter(|f| f.contains("127.0.0.1"))
+        .collect();
+    assert_eq!(
+        touched,
+        Vec::<String>::new(),
+        "a link step took a slot of or backed off a host"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------
+
+/// `src/` with the hello fixtures and `out/`, plus `distcc_dir/` and `tmp/`.
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new() -> Work {
+        let dir = support::temp_dir("invocation");
+        for sub in ["src/out", "distcc_dir", "tmp"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        for name in ["hello.c", "hello.h"] {
+            std::fs::copy(fixture_path(name), dir.path().join("src").join(name)).unwrap();
+        }
+        Work { dir }
+    }
+
+    fn src(&self) -> PathBuf {
+        self.dir.path().join("src")
+    }
+
+    fn distcc_dir(&self) -> PathBuf {
+        self.dir.path().join("distcc_dir")
+    }
+
+    fn read(&self, rel: &str) -> Vec<u8> {
+        let path = self.src().join(rel);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+    }
+
+    /// The environment every wrapper here runs with; `DISTCC_HOSTS` only if given.
+    fn env(&self, cmd: Cmd, hosts: Option<&str>) -> Cmd {
+        let cmd = cmd
+            .current_dir(self.src())
+            .env_clear()
+            .env("HOME", self.dir.path())
+            .env("LC_ALL", "C")
+            .env("TMPDIR", self.dir.path().join("tmp"))
+            .env("DISTCC_DIR", self.distcc_dir())
+            .env("DISTCC_PAUSE_TIME_MSEC", "50")
+            .timeout(Duration::from_secs(60));
+        match hosts {
+            Some(hosts) => cmd.env("DISTCC_HOSTS", hosts),
+            None => cmd,
+        }
+    }
+
+    fn distfarm(&self, hosts: Option<&str>) -> Cmd {
+        self.env(Cmd::new(distfarm_bin()), hosts)
+            .env("PATH", test_path())
+    }
+
+    fn distcc(&self, hosts: &str) -> Cmd {
+        self.env(Cmd::new(require("distcc", "distcc")), Some(hosts))
+            .env("PATH", test_path())
+    }
+
+    fn gcc(&self) -> Cmd {
+        self.env(Cmd::new("gcc"), None).env("PATH", test_path())
+    }
+}
+
+/// `links/{gcc,cc} -> distfarm` first on PATH, then `spy/{gcc,cc}`: scripts that append
+/// `NAME safeguard=$_DISTCC_SAFEGUARD ARGS` to `spy.log` and exec the real compiler.
+struct Masquerade {
+    root: PathBuf,
+}
+
+impl Masquerade {
+    fn new(work: &Work) -> Masquerade {
+        let root = work.dir.path().join("masq");
+        std::fs::create_dir_all(root.join("links")).unwrap();
+        std::fs::create_dir_all(root.join("spy")).unwrap();
+        let masq = Masquerade { root };
+        for name in ["gcc", "cc"] {
+            std::os::unix::fs::symlink(distfarm_bin(), masq.link(name)).unwrap();
+            let real = support::programs::find_program(name)
+                .unwrap_or_else(|| panic!("{name} is not installed: apt-get install -y gcc"));
+            write_script(
+                &masq.spy_dir().join(name),
+                &format!(
+                    "#!/bin/sh\necho \"{name} safeguard=$_DISTCC_SAFEGUARD $*\" >> {log}\nexec {real} \"$@\"\n",
+                    log = masq.spy_log().display(),
+                    real = real.display()
+                ),
+            );
+        }
+        masq
+    }
+
+    fn link(&self, name: &str) -> PathBuf {
+        self.root.join("links").join(name)
+    }
+
+    fn spy_dir(&self) -> PathBuf {
+        self.root.join("spy")
+    }
+
+    fn spy_log(&self) -> PathBuf {
+        self.root.join("spy.log")
+    }
+
+    fn clear_spy_log(&self) {
+        let _ = std::fs::remove_file(self.spy_log());
+    }
+
+    fn spy_calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.spy_log())
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
+
+    /// `argv0 …` (a bare name is found on PATH, as a shell would) with PATH = links:spy:PATH.
+    fn cmd(&self, work: &Work, argv0: &Path, hosts: Option<&str>) -> Cmd {
+        let path = format!(
+            "{}:{}:{}",
+            self.root.join("links").display(),
+            self.spy_dir().display(),
+            test_path().to_string_lossy()
+        );
+        work.env(Cmd::new(argv0), hosts).env("PATH", path)
+    }
+}
+
+fn write_script(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[track_caller]
+fn assert_distcc_exit_code(out: &Output) {
+    assert!(
+        out.status.code().is_some_and(|c| (100..=120).contains(&c)),
+        "expected a distcc exit code (100-120), got {:?}; stderr:\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+}
+
+#[track_caller]
+fn assert_names(out: &Output, needles: &[&str]) {
+    let stderr = text(&out.stderr);
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "the message does not name {needle:?}:\n{stderr}"
+        );
+    }
+}
+
+#[track_caller]
+fn wait_for_log_lines(distccd: &mut RealDistccd, needle: &str, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let lines: Vec<String> = distccd
+            .log()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(String::from)
+            .collect();
+        if lines.len() >= count {
+            return lines;
+        }
+        assert!(
+            Instant::now() < deadline && distccd.is_running(),
+            "distccd logged {} of {count} {needle:?} lines:\n{}",
+            lines.len(),
+            distccd.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn list(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn test_path() -> std::ffi::OsString {
+    std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into())
+}
