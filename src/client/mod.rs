@@ -8,6 +8,7 @@ pub mod agent_link;
 pub mod args;
 pub mod attempt;
 pub mod distribute;
+pub mod fallback;
 pub mod flags;
 pub mod invocation;
 pub mod job;
