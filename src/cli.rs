@@ -34,6 +34,9 @@ pub enum Command {
         /// Exit after this many seconds without jobs.
         #[arg(long, default_value_t = 600)]
         idle: u64,
+        /// distcc's lock directory, where the agent's slots are mirrored as lock files.
+        #[arg(long)]
+        lock_dir: Option<PathBuf>,
     },
     /// Create masquerade links (gcc, cc, g++, x86_64-linux-gnu-gcc-12 …) to distfarm in DIR.
     InstallLinks {

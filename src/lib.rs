@@ -12,6 +12,7 @@ pub mod config;
 pub mod exit_code;
 pub mod forward;
 pub mod hosts;
+pub mod lock_files;
 pub mod logging;
 pub mod monitor;
 pub mod protocol;

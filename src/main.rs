@@ -73,9 +73,13 @@ fn run_subcommand(argv: &[String]) -> i32 {
         Ok(cli) => match cli.command {
             Command::Serve(args) => distfarm::server::start::run(args),
             Command::InstallLinks { dir } => install_links(&dir),
-            Command::Agent { socket, idle } => {
+            Command::Agent {
+                socket,
+                idle,
+                lock_dir,
+            } => {
                 distfarm::logging::init(tracing::Level::INFO, distfarm::logging::Sink::Stderr);
-                distfarm::agent::main(&socket, std::time::Duration::from_secs(idle))
+                distfarm::agent::main(&socket, lock_dir, std::time::Duration::from_secs(idle))
             }
         },
         Err(e) => exit_for_clap_error(e),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// `distfarm agent`: serve on `socket_path` until idle for `idle`.
-pub fn main(socket_path: &Path, idle: Duration) -> i32 {
+pub fn main(socket_path: &Path, lock_dir: Option<std::path::PathBuf>, idle: Duration) -> i32 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -26,7 +26,7 @@ pub fn main(socket_path: &Path, idle: Duration) -> i32 {
             }
         };
         tracing::info!("agent: listening on {}", socket_path.display());
-        server::run(listener, Arc::new(server::Agent::default()), idle).await;
+        server::run(listener, Arc::new(server::Agent::new(lock_dir)), idle).await;
         let _ = std::fs::remove_file(socket_path);
         0
     })

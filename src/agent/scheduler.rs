@@ -1,16 +1,27 @@
 //! One view of every slot on every SSH host, shared by all wrappers of this user: a job waits
 //! in a queue (woken when a slot frees, never polling) for the least-busy usable host among
 //! its candidates. Hosts whose transport failed are skipped until their backoff ends.
+//!
+//! Each slot also holds distcc's lock file (`cpu_ssh_HOST_N`), so distcc clients sharing the
+//! `DISTCC_DIR` see the agent's jobs and the agent skips slots they hold. Only while such an
+//! outside holder blocks every free slot does a waiting job re-check on a timer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+use crate::lock_files::{self, SlotLock};
+
+/// How often a job re-checks slots that another program's lock keeps busy.
+const OUTSIDE_LOCK_RECHECK: Duration = Duration::from_millis(200);
+
 #[derive(Default)]
 struct HostState {
-    busy: u32,
+    /// Slot numbers in use by the agent's own jobs.
+    used: BTreeSet<u32>,
     backed_off_until: Option<Instant>,
 }
 
@@ -18,18 +29,34 @@ struct HostState {
 pub struct Scheduler {
     hosts: Mutex<HashMap<String, HostState>>,
     freed: Notify,
+    /// `$DISTCC_DIR/lock`, when slots are mirrored in distcc's lock files.
+    lock_dir: Option<PathBuf>,
 }
 
-/// A held slot on host `key`; dropping it frees the slot and wakes waiting jobs.
+/// A held slot on host `key`; dropping it frees the slot (and its lock file) and wakes
+/// waiting jobs.
 pub struct Slot {
     scheduler: Arc<Scheduler>,
     key: String,
+    pub number: u32,
+    _lock: Option<SlotLock>,
 }
 
-/// One candidate host: its identity and how many jobs it takes at once.
+/// One candidate host: its identity, how many jobs it takes at once, and its slot lock
+/// file name for slot 0..limit (`cpu_ssh_HOST_N`).
 pub struct Candidate<'a> {
     pub key: &'a str,
     pub limit: u32,
+    pub lock_name: &'a (dyn Fn(u32) -> String + Sync),
+}
+
+impl Scheduler {
+    pub fn with_lock_dir(lock_dir: Option<PathBuf>) -> Self {
+        Scheduler {
+            lock_dir,
+            ..Scheduler::default()
+        }
+    }
 }
 
 impl Scheduler {
@@ -41,18 +68,31 @@ impl Scheduler {
             tokio::pin!(freed);
             freed.as_mut().enable();
             match self.try_pick(candidates) {
-                Pick::Chosen(index) => {
+                Pick::Chosen {
+                    index,
+                    number,
+                    lock,
+                } => {
                     let key = candidates[index].key.to_string();
                     return Some((
                         index,
                         Slot {
                             scheduler: self.clone(),
                             key,
+                            number,
+                            _lock: lock,
                         },
                     ));
                 }
                 Pick::AllBackedOff => return None,
-                Pick::Busy => freed.await,
+                Pick::Busy {
+                    outside_locks: false,
+                } => freed.await,
+                Pick::Busy {
+                    outside_locks: true,
+                } => {
+                    let _ = tokio::time::timeout(OUTSIDE_LOCK_RECHECK, freed).await;
+                }
             }
         }
     }
@@ -60,7 +100,7 @@ impl Scheduler {
     fn try_pick(&self, candidates: &[Candidate<'_>]) -> Pick {
         let now = Instant::now();
         let mut hosts = self.hosts.lock().expect("scheduler lock");
-        let mut best: Option<(usize, u32)> = None;
+        let mut order: Vec<(usize, usize)> = Vec::new();
         let mut usable = false;
         for (index, candidate) in candidates.iter().enumerate() {
             let state = hosts.entry(candidate.key.to_string()).or_default();
@@ -68,21 +108,53 @@ impl Scheduler {
                 continue;
             }
             usable = true;
-            // Breadth first: the least busy host wins, earlier hosts on ties (distcc's order).
-            if state.busy < candidate.limit && best.is_none_or(|(_, busy)| state.busy < busy) {
-                best = Some((index, state.busy));
+            if (state.used.len() as u32) < candidate.limit {
+                order.push((state.used.len(), index));
             }
         }
-        match best {
-            Some((index, _)) => {
-                hosts
-                    .get_mut(candidates[index].key)
-                    .expect("just inserted")
-                    .busy += 1;
-                Pick::Chosen(index)
+        if !usable {
+            return Pick::AllBackedOff;
+        }
+        // Breadth first: the least busy host wins, earlier hosts on ties (distcc's order).
+        order.sort();
+        let mut outside_locks = false;
+        for (_, index) in order {
+            let candidate = &candidates[index];
+            let state = hosts.get_mut(candidate.key).expect("inserted above");
+            for number in (0..candidate.limit).filter(|n| !state.used.contains(n)) {
+                match self.lock_slot(&(candidate.lock_name)(number)) {
+                    Some(lock) => {
+                        state.used.insert(number);
+                        return Pick::Chosen {
+                            index,
+                            number,
+                            lock,
+                        };
+                    }
+                    None => outside_locks = true,
+                }
             }
-            None if usable => Pick::Busy,
-            None => Pick::AllBackedOff,
+        }
+        Pick::Busy { outside_locks }
+    }
+
+    /// Whether a free slot can be taken: always without a lock directory (`Some(None)`);
+    /// with one, only if no other program holds its lock file (`Some(Some(lock))`).
+    fn lock_slot(&self, name: &str) -> Option<Option<SlotLock>> {
+        let Some(dir) = &self.lock_dir else {
+            return Some(None);
+        };
+        match lock_files::try_lock(dir, name) {
+            Ok(Some(lock)) => Some(Some(lock)),
+            Ok(None) => None,
+            // A lock directory we cannot use must not stop the farm: schedule without it.
+            Err(e) => {
+                tracing::warn!(
+                    "agent: cannot use lock file {}: {e}",
+                    dir.join(name).display()
+                );
+                Some(None)
+            }
         }
     }
 
@@ -107,14 +179,20 @@ impl Scheduler {
             .lock()
             .expect("scheduler lock")
             .values()
-            .map(|h| h.busy)
+            .map(|h| h.used.len() as u32)
             .sum()
     }
 }
 
 enum Pick {
-    Chosen(usize),
-    Busy,
+    Chosen {
+        index: usize,
+        number: u32,
+        lock: Option<SlotLock>,
+    },
+    Busy {
+        outside_locks: bool,
+    },
     AllBackedOff,
 }
 
@@ -127,7 +205,7 @@ impl Drop for Slot {
             .expect("scheduler lock")
             .get_mut(&self.key)
         {
-            state.busy = state.busy.saturating_sub(1);
+            state.used.remove(&self.number);
         }
         self.scheduler.freed.notify_waiters();
     }
@@ -137,9 +215,17 @@ impl Drop for Slot {
 mod tests {
     use super::*;
 
+    fn no_lock(_: u32) -> String {
+        String::new()
+    }
+
     fn cands<'a>(list: &[(&'a str, u32)]) -> Vec<Candidate<'a>> {
         list.iter()
-            .map(|(key, limit)| Candidate { key, limit: *limit })
+            .map(|(key, limit)| Candidate {
+                key,
+                limit: *limit,
+                lock_name: &no_lock,
+            })
             .collect()
     }
 
@@ -183,5 +269,37 @@ mod tests {
         assert!(s.acquire(&c).await.is_none());
         s.clear_backoff("a");
         assert_eq!(s.acquire(&c).await.unwrap().0, 0);
+    }
+
+    #[tokio::test]
+    async fn slots_held_by_another_program_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Arc::new(Scheduler::with_lock_dir(Some(dir.path().to_path_buf())));
+        let name = |n: u32| format!("cpu_ssh_box_{n}");
+        let c = vec![Candidate {
+            key: "@box/2",
+            limit: 2,
+            lock_name: &name,
+        }];
+        // Another process holds slot 0 (fcntl locks of our own process would not conflict).
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import fcntl,sys,time; f=open(sys.argv[1],'w'); fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(30)",
+            ])
+            .arg(dir.path().join("cpu_ssh_box_0"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let (_, slot) = s.acquire(&c).await.unwrap();
+        assert_eq!(slot.number, 1, "slot 0 is held by the other process");
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 }

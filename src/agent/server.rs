@@ -22,6 +22,16 @@ pub struct Agent {
     active: AtomicUsize,
 }
 
+impl Agent {
+    /// `lock_dir` is `$DISTCC_DIR/lock`: slots are mirrored in distcc's lock files there.
+    pub fn new(lock_dir: Option<std::path::PathBuf>) -> Self {
+        Agent {
+            scheduler: Arc::new(Scheduler::with_lock_dir(lock_dir)),
+            ..Agent::default()
+        }
+    }
+}
+
 /// Serves until nothing has happened for `idle`.
 pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
     loop {
@@ -57,7 +67,7 @@ async fn serve_wrapper(
     let mut stream = reader.into_inner();
 
     let mut keys = Vec::new();
-    let mut limits = Vec::new();
+    let mut specs = Vec::new();
     for text in &request.hosts {
         let list = hosts::parse(text, "agent request")?;
         let spec = list.hosts.into_iter().next().ok_or("empty host entry")?;
@@ -74,16 +84,25 @@ async fn serve_wrapper(
             ssh_config: request.ssh_config.clone(),
             auth_sock: request.auth_sock.clone(),
         });
-        limits.push(spec.limit);
+        specs.push(spec);
     }
+    let lock_names: Vec<_> = specs
+        .iter()
+        .map(|spec| move |slot| spec.lock_name(slot))
+        .collect();
     let candidates: Vec<Candidate> = request
         .hosts
         .iter()
-        .zip(&limits)
-        .map(|(key, limit)| Candidate { key, limit: *limit })
+        .zip(&specs)
+        .zip(&lock_names)
+        .map(|((key, spec), lock_name)| Candidate {
+            key,
+            limit: spec.limit,
+            lock_name,
+        })
         .collect();
 
-    let Some((index, _slot)) = agent.scheduler.acquire(&candidates).await else {
+    let Some((index, slot)) = agent.scheduler.acquire(&candidates).await else {
         let message = "every candidate host failed recently and is backed off".to_string();
         Answer::NoHost { message }
             .write(&mut TokenWriter::new(&mut stream))
@@ -105,9 +124,12 @@ async fn serve_wrapper(
         }
     };
     agent.scheduler.clear_backoff(&request.hosts[index]);
-    Answer::Open { index }
-        .write(&mut TokenWriter::new(&mut stream))
-        .await?;
+    Answer::Open {
+        index,
+        slot: slot.number,
+    }
+    .write(&mut TokenWriter::new(&mut stream))
+    .await?;
     crate::forward::splice(&mut stream, &mut job).await?;
     Ok(())
 }

@@ -14,7 +14,11 @@ use crate::protocol::{Limits, ProtocolError, TokenReader, TokenWriter};
 /// How long a wrapper waits for a freshly started agent to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(3);
 
-pub async fn connect_or_start(socket: &Path, idle: Duration) -> Option<UnixStream> {
+pub async fn connect_or_start(
+    socket: &Path,
+    lock_dir: &Path,
+    idle: Duration,
+) -> Option<UnixStream> {
     if let Ok(stream) = UnixStream::connect(socket).await {
         return Some(stream);
     }
@@ -34,6 +38,8 @@ pub async fn connect_or_start(socket: &Path, idle: Duration) -> Option<UnixStrea
         .arg(socket)
         .arg("--idle")
         .arg(idle.as_secs().to_string())
+        .arg("--lock-dir")
+        .arg(lock_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file.map(Stdio::from).unwrap_or_else(Stdio::null))

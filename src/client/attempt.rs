@@ -6,11 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::agent_link;
-use super::lock::SlotLock;
 use super::pick::{self, Choice};
 use super::remote::RemoteError;
 use crate::config::{ClientEnv, SshEnv};
 use crate::hosts::{HostKind, HostSpec};
+use crate::lock_files::SlotLock;
 use crate::protocol::agent::{Answer, JobRequest};
 use crate::transport::{self, BoxStream};
 
@@ -44,7 +44,9 @@ pub fn agent_serves(candidates: &[&HostSpec], env: &ClientEnv, ssh: &SshEnv) -> 
 
 pub async fn through_agent(candidates: &[&HostSpec], env: &ClientEnv, ssh: &SshEnv) -> Attempt {
     let socket = crate::config::agent_socket_path(&env.distcc_dir);
-    let Some(stream) = agent_link::connect_or_start(&socket, ssh.agent_idle).await else {
+    let Some(stream) =
+        agent_link::connect_or_start(&socket, &env.distcc_dir.join("lock"), ssh.agent_idle).await
+    else {
         return Attempt::AgentUnavailable;
     };
     let request = JobRequest {
@@ -54,12 +56,14 @@ pub async fn through_agent(candidates: &[&HostSpec], env: &ClientEnv, ssh: &SshE
         hosts: candidates.iter().map(|h| h.text.clone()).collect(),
     };
     match agent_link::ask(stream, &request).await {
-        Ok((Answer::Open { index }, stream)) if index < candidates.len() => Attempt::Connected {
-            host: candidates[index].clone(),
-            slot: 0,
-            _lock: None,
-            stream: Ok(Box::new(stream)),
-        },
+        Ok((Answer::Open { index, slot }, stream)) if index < candidates.len() => {
+            Attempt::Connected {
+                host: candidates[index].clone(),
+                slot,
+                _lock: None,
+                stream: Ok(Box::new(stream)),
+            }
+        }
         Ok((Answer::Failed { index, message }, _)) if index < candidates.len() => {
             Attempt::Connected {
                 host: candidates[index].clone(),

@@ -5,9 +5,10 @@ use std::path::Path;
 
 use super::distribute::Wrapper;
 use super::job::CompileJob;
-use super::{lock, pick};
+use super::pick;
 use crate::exit_code::ExitCode;
 use crate::hosts::HostList;
+use crate::lock_files as lock;
 use crate::monitor::{Phase, StateFile};
 
 /// Why a job is compiled here instead, for the one warning the user sees.

@@ -13,7 +13,6 @@ pub mod flags;
 pub mod invocation;
 pub mod job;
 pub mod local;
-pub mod lock;
 pub mod masquerade;
 pub mod output;
 pub mod pick;

@@ -5,8 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::lock::{self, SlotLock};
 use crate::hosts::{HostList, HostSpec, local_lock_name};
+use crate::lock_files::{self as lock, SlotLock};
 
 /// Where the job goes, holding the slot until dropped.
 #[derive(Debug)]

@@ -4,7 +4,7 @@
 //! ```text
 //! wrapper → agent   AGNT 1   SSHC <ssh config path or "">   AUTH <SSH_AUTH_SOCK or "">
 //!                   BOFF <backoff seconds>   NHST n   n × HOST <host spec text>
-//! agent → wrapper   PICK i  then  OPEN 0 (the job's bytes follow, spliced to the host)
+//! agent → wrapper   PICK i  then  OPEN slot (the job's bytes follow, spliced to the host)
 //!                             or  FAIL <message> (the host could not be reached)
 //!                   NONE <message> (no candidate is usable)
 //! ```
@@ -30,8 +30,8 @@ pub struct JobRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    /// Host `index` was chosen and its channel is open.
-    Open { index: usize },
+    /// Host `index` was chosen, in slot `slot`, and its channel is open.
+    Open { index: usize, slot: u32 },
     /// Host `index` was chosen but could not be reached.
     Failed { index: usize, message: String },
     /// No candidate is usable.
@@ -93,9 +93,9 @@ impl Answer {
         w: &mut TokenWriter<W>,
     ) -> Result<(), ProtocolError> {
         match self {
-            Answer::Open { index } => {
+            Answer::Open { index, slot } => {
                 w.int(b"PICK", *index as u32);
-                w.int(b"OPEN", 0);
+                w.int(b"OPEN", *slot);
             }
             Answer::Failed { index, message } => {
                 w.int(b"PICK", *index as u32);
@@ -117,7 +117,7 @@ impl Answer {
                 let index = value as usize;
                 let (token, value) = r.read_any().await?;
                 match &token {
-                    b"OPEN" => Ok(Answer::Open { index }),
+                    b"OPEN" => Ok(Answer::Open { index, slot: value }),
                     b"FAIL" => {
                         let message =
                             String::from_utf8_lossy(&r.read_body("FAIL", value, 65536).await?)
@@ -159,7 +159,7 @@ mod tests {
             .unwrap();
         assert_eq!(back, request);
         for answer in [
-            Answer::Open { index: 1 },
+            Answer::Open { index: 1, slot: 3 },
             Answer::Failed {
                 index: 0,
                 message: "refused".into(),
