@@ -7,9 +7,13 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{Cmd, RealDistccd, distfarm_bin, fixture_path, free_port, local_object, require};
+use support::wrapper::assert_distcc_exit_code;
+use support::{
+    Cmd, RealDistccd, Work, distfarm_bin, free_port, local_object, read_text, test_path, text,
+    write_script,
+};
 
 /// A host list using every token form both distcc and distfarm accept.
 const SHOWN_HOSTS: &str =
@@ -35,7 +39,7 @@ fn implicit_form_compiles_remotely_with_cc() {
         .env("DISTCC_SKIP_LOCAL_RETRY", "1")
         .args(["-O2", "-c", "hello.c", "-o", "out/hello.o"])
         .run();
-    let lines = wait_for_log_lines(&mut distccd, " COMPILE_OK ", 1);
+    let lines = distccd.wait_for_log_lines(" COMPILE_OK ", 1);
     assert!(
         lines[0].ends_with(" cc hello.c"),
         "distccd should have compiled hello.c with cc: {}",
@@ -82,7 +86,7 @@ fn masquerade_link_compiles_remotely_and_preprocesses_with_the_next_gcc_on_path(
             local_object(name, ["-O2"], Path::new("hello.c"), &work.src())
         );
     }
-    let lines = wait_for_log_lines(&mut distccd, " COMPILE_OK ", 2);
+    let lines = distccd.wait_for_log_lines(" COMPILE_OK ", 2);
     assert!(
         lines.iter().any(|l| l.ends_with(" gcc hello.c")),
         "{lines:?}"
@@ -127,10 +131,7 @@ fn masquerade_with_a_dead_host_falls_back_to_the_real_gcc_without_recursing() {
         calls.iter().all(|c| c.starts_with("gcc safeguard=1 ")),
         "every real gcc call should come straight from the first distfarm: {calls:?}"
     );
-    assert_eq!(
-        work.read("out/hello.o"),
-        local_object("gcc", ["-O2"], Path::new("hello.c"), &work.src())
-    );
+    assert_eq!(work.read("out/hello.o"), work.hello_reference());
 }
 
 /// A "compiler" after our links that calls the link again is a loop; it must end with
@@ -141,7 +142,7 @@ fn masquerade_loop_through_a_compiler_script_ends_with_the_recursion_error() {
     let links = Masquerade::new(&work);
     write_script(
         &links.spy_dir().join("gcc"),
-        &format!("#!/bin/sh\nexec {} \"$@\"\n", links.link("gcc").display()),
+        &format!("exec {} \"$@\"", links.link("gcc").display()),
     );
     let out = links
         .cmd(&work, Path::new("gcc"), Some(""))
@@ -159,13 +160,13 @@ fn masquerade_loop_through_a_compiler_script_ends_with_the_recursion_error() {
         "{}",
         text(&out.stderr)
     );
-    assert!(!work.src().join("out/hello.o").exists());
+    assert!(!work.path("out/hello.o").exists());
 }
 
 #[test]
 fn install_links_creates_working_compiler_links() {
     let work = Work::new();
-    let dir = work.dir.path().join("links");
+    let dir = work.root().join("links");
     let install = || {
         work.distfarm(None)
             .env("PATH", "/usr/bin:/bin")
@@ -215,13 +216,13 @@ fn install_links_creates_working_compiler_links() {
 // Informational options
 // ---------------------------------------------------------------------------------------
 
-#[test]
-fn show_hosts_prints_each_token_verbatim_like_distcc() {
+/// `distfarm OPTION` with `SHOWN_HOSTS` prints `expected`, and so does distcc 3.4.
+#[track_caller]
+fn assert_prints_like_distcc(option: &str, expected: &str) {
     let work = Work::new();
-    let ours = work.distfarm(Some(SHOWN_HOSTS)).arg("--show-hosts").run();
-    let expected: String = SHOWN_TOKENS.iter().map(|t| format!("{t}\n")).collect();
+    let ours = work.distfarm(Some(SHOWN_HOSTS)).arg(option).run();
     assert_eq!(text(&ours.stdout), expected);
-    let theirs = work.distcc(SHOWN_HOSTS).arg("--show-hosts").run();
+    let theirs = work.distcc(SHOWN_HOSTS).arg(option).run();
     assert_eq!(
         text(&ours.stdout),
         text(&theirs.stdout),
@@ -230,17 +231,15 @@ fn show_hosts_prints_each_token_verbatim_like_distcc() {
 }
 
 #[test]
+fn show_hosts_prints_each_token_verbatim_like_distcc() {
+    let expected: String = SHOWN_TOKENS.iter().map(|t| format!("{t}\n")).collect();
+    assert_prints_like_distcc("--show-hosts", &expected);
+}
+
+#[test]
 fn dash_j_prints_the_sum_of_slot_limits_like_distcc() {
-    let work = Work::new();
-    let ours = work.distfarm(Some(SHOWN_HOSTS)).arg("-j").run();
     // 4 + 2 + 3 + 4 (default) + 4 (default); `,down` entries count, as in distcc.
-    assert_eq!(text(&ours.stdout), "17\n");
-    let theirs = work.distcc(SHOWN_HOSTS).arg("-j").run();
-    assert_eq!(
-        text(&ours.stdout),
-        text(&theirs.stdout),
-        "distcc 3.4 prints otherwise"
-    );
+    assert_prints_like_distcc("-j", "17\n");
 }
 
 #[test]
@@ -278,7 +277,7 @@ fn host_syntax_error_in_distcc_hosts_names_the_token_and_the_variable() {
         .run_expect_failure();
     assert_distcc_exit_code(&out);
     assert_names(&out, &["box:notaport", "$DISTCC_HOSTS", "hello.c"]);
-    assert!(!work.src().join("out/hello.o").exists());
+    assert!(!work.path("out/hello.o").exists());
 }
 
 #[test]
@@ -308,11 +307,8 @@ fn hosts_come_from_distcc_dir_hosts_when_distcc_hosts_is_unset() {
         .env("DISTCC_FALLBACK", "0")
         .args(["gcc", "-O2", "-c", "hello.c", "-o", "out/hello.o"])
         .run();
-    wait_for_log_lines(&mut distccd, " COMPILE_OK ", 1);
-    assert_eq!(
-        work.read("out/hello.o"),
-        local_object("gcc", ["-O2"], Path::new("hello.c"), &work.src())
-    );
+    distccd.wait_for_log_lines(" COMPILE_OK ", 1);
+    assert_eq!(work.read("out/hello.o"), work.hello_reference());
 
     // A set DISTCC_HOSTS wins over the file, even when it says something else.
     let dead = format!("127.0.0.1:{}", free_port());
@@ -324,13 +320,13 @@ fn hosts_come_from_distcc_dir_hosts_when_distcc_hosts_is_unset() {
 fn missing_distcc_dir_is_created() {
     let mut distccd = RealDistccd::start();
     let work = Work::new();
-    let distcc_dir = work.dir.path().join("not/yet/there");
+    let distcc_dir = work.root().join("not/yet/there");
     work.distfarm(Some(&distccd.host_spec()))
         .env("DISTCC_DIR", &distcc_dir)
         .env("DISTCC_FALLBACK", "0")
         .args(["gcc", "-c", "hello.c", "-o", "out/hello.o"])
         .run();
-    wait_for_log_lines(&mut distccd, " COMPILE_OK ", 1);
+    distccd.wait_for_log_lines(" COMPILE_OK ", 1);
     let lock = distcc_dir.join(format!("lock/cpu_tcp_127.0.0.1_{}_0", distccd.port()));
     assert!(lock.exists(), "{} was not created", lock.display());
 }
@@ -362,7 +358,8 @@ fn linking_runs_locally_without_contacting_a_host() {
         let ran = Cmd::new(work.src().join(prog)).run();
         assert_eq!(text(&ran.stdout), "hello, distcc\nhello, distcc\n");
     }
-    let touched: Vec<String> = list(&work.distcc_dir().join("lock"))
+    let touched: Vec<String> = work
+        .lock_files()
         .into_iter()
         .filter(|f| f.contains("127.0.0.1"))
         .collect();
@@ -377,68 +374,6 @@ fn linking_runs_locally_without_contacting_a_host() {
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-/// `src/` with the hello fixtures and `out/`, plus `distcc_dir/` and `tmp/`.
-struct Work {
-    dir: tempfile::TempDir,
-}
-
-impl Work {
-    fn new() -> Work {
-        let dir = support::temp_dir("invocation");
-        for sub in ["src/out", "distcc_dir", "tmp"] {
-            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        }
-        for name in ["hello.c", "hello.h"] {
-            std::fs::copy(fixture_path(name), dir.path().join("src").join(name)).unwrap();
-        }
-        Work { dir }
-    }
-
-    fn src(&self) -> PathBuf {
-        self.dir.path().join("src")
-    }
-
-    fn distcc_dir(&self) -> PathBuf {
-        self.dir.path().join("distcc_dir")
-    }
-
-    fn read(&self, rel: &str) -> Vec<u8> {
-        let path = self.src().join(rel);
-        std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-    }
-
-    /// The environment every wrapper here runs with; `DISTCC_HOSTS` only if given.
-    fn env(&self, cmd: Cmd, hosts: Option<&str>) -> Cmd {
-        let cmd = cmd
-            .current_dir(self.src())
-            .env_clear()
-            .env("HOME", self.dir.path())
-            .env("LC_ALL", "C")
-            .env("TMPDIR", self.dir.path().join("tmp"))
-            .env("DISTCC_DIR", self.distcc_dir())
-            .env("DISTCC_PAUSE_TIME_MSEC", "50")
-            .timeout(Duration::from_secs(60));
-        match hosts {
-            Some(hosts) => cmd.env("DISTCC_HOSTS", hosts),
-            None => cmd,
-        }
-    }
-
-    fn distfarm(&self, hosts: Option<&str>) -> Cmd {
-        self.env(Cmd::new(distfarm_bin()), hosts)
-            .env("PATH", test_path())
-    }
-
-    fn distcc(&self, hosts: &str) -> Cmd {
-        self.env(Cmd::new(require("distcc", "distcc")), Some(hosts))
-            .env("PATH", test_path())
-    }
-
-    fn gcc(&self) -> Cmd {
-        self.env(Cmd::new("gcc"), None).env("PATH", test_path())
-    }
-}
-
 /// `links/{gcc,cc} -> distfarm` first on PATH, then `spy/{gcc,cc}`: scripts that append
 /// `NAME safeguard=$_DISTCC_SAFEGUARD ARGS` to `spy.log` and exec the real compiler.
 struct Masquerade {
@@ -447,7 +382,7 @@ struct Masquerade {
 
 impl Masquerade {
     fn new(work: &Work) -> Masquerade {
-        let root = work.dir.path().join("masq");
+        let root = work.root().join("masq");
         std::fs::create_dir_all(root.join("links")).unwrap();
         std::fs::create_dir_all(root.join("spy")).unwrap();
         let masq = Masquerade { root };
@@ -458,7 +393,7 @@ impl Masquerade {
             write_script(
                 &masq.spy_dir().join(name),
                 &format!(
-                    "#!/bin/sh\necho \"{name} safeguard=$_DISTCC_SAFEGUARD $*\" >> {log}\nexec {real} \"$@\"\n",
+                    "echo \"{name} safeguard=$_DISTCC_SAFEGUARD $*\" >> {log}\nexec {real} \"$@\"",
                     log = masq.spy_log().display(),
                     real = real.display()
                 ),
@@ -484,8 +419,7 @@ impl Masquerade {
     }
 
     fn spy_calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.spy_log())
-            .unwrap_or_default()
+        read_text(&self.spy_log())
             .lines()
             .map(String::from)
             .collect()
@@ -503,22 +437,6 @@ impl Masquerade {
     }
 }
 
-fn write_script(path: &Path, body: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, body).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-#[track_caller]
-fn assert_distcc_exit_code(out: &Output) {
-    assert!(
-        out.status.code().is_some_and(|c| (100..=120).contains(&c)),
-        "expected a distcc exit code (100-120), got {:?}; stderr:\n{}",
-        out.status,
-        text(&out.stderr)
-    );
-}
-
 #[track_caller]
 fn assert_names(out: &Output, needles: &[&str]) {
     let stderr = text(&out.stderr);
@@ -528,48 +446,4 @@ fn assert_names(out: &Output, needles: &[&str]) {
             "the message does not name {needle:?}:\n{stderr}"
         );
     }
-}
-
-#[track_caller]
-fn wait_for_log_lines(distccd: &mut RealDistccd, needle: &str, count: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let lines: Vec<String> = distccd
-            .log()
-            .lines()
-            .filter(|l| l.contains(needle))
-            .map(String::from)
-            .collect();
-        if lines.len() >= count {
-            return lines;
-        }
-        assert!(
-            Instant::now() < deadline && distccd.is_running(),
-            "distccd logged {} of {count} {needle:?} lines:\n{}",
-            lines.len(),
-            distccd.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn list(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn test_path() -> std::ffi::OsString {
-    std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into())
 }

@@ -7,16 +7,10 @@
 
 mod support;
 
-use std::fs::File;
-use std::io::Read;
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::{ChildGuard, Cmd, RealDistccd, distfarm_bin, fixture_path, local_object, require};
+use support::wrapper::hello_args;
+use support::{Cmd, FakeServer, RealDistccd, Work, list, require, text, wait_for};
 
 // ---------------------------------------------------------------------------------------
 // The monitor
@@ -24,16 +18,16 @@ use support::{ChildGuard, Cmd, RealDistccd, distfarm_bin, fixture_path, local_ob
 
 #[test]
 fn distccmon_text_shows_a_running_distfarm_job_and_the_state_file_goes_with_it() {
-    let stall = StallServer::start();
+    let stall = FakeServer::stalling();
     let work = Work::new();
-    let hosts = stall.host(1);
-    let mut job = work.spawn(Client::Distfarm, &hosts, "out/hello.o", "job");
+    let hosts = format!("{}/1", stall.host_spec());
+    let mut job = work.spawn(Client::Distfarm.cmd(&work, &hosts, "out/hello.o"), "job");
 
     let line = wait_for(
         "distccmon-text to show hello.c",
         Duration::from_secs(20),
         || {
-            let out = work.distccmon_text();
+            let out = distccmon_text(&work);
             out.lines()
                 .find(|l| l.contains("hello.c"))
                 .map(String::from)
@@ -60,12 +54,7 @@ fn distccmon_text_shows_a_running_distfarm_job_and_the_state_file_goes_with_it()
 
     // The server goes away: the wrapper falls back to a local compile and ends. (The monitor
     // shows the job from its Connect phase on: make sure there is a connection to hang up.)
-    wait_for(
-        "the wrapper to reach the server",
-        Duration::from_secs(20),
-        || (stall.accepted() >= 1).then_some(()),
-        || work.logs(),
-    );
+    stall.wait_for_accepted(1, "the wrapper to reach the server", || work.logs());
     stall.release_all();
     let status = job
         .wait_timeout(Duration::from_secs(60))
@@ -79,9 +68,9 @@ fn distccmon_text_shows_a_running_distfarm_job_and_the_state_file_goes_with_it()
     );
     assert_eq!(list(&work.distcc_dir().join("state")), Vec::<String>::new());
     assert!(
-        !work.distccmon_text().contains("hello.c"),
+        !distccmon_text(&work).contains("hello.c"),
         "{}",
-        work.distccmon_text()
+        distccmon_text(&work)
     );
 }
 
@@ -112,18 +101,13 @@ fn real_distcc_takes_the_free_host_while_distfarm_holds_the_busy_one() {
 /// One host, one slot. `holder` takes it and stalls on the server; `waiter` must not connect
 /// while the slot is held, and must connect as soon as the holder dies (its lock with it).
 fn waiter_respects_holder(holder: Client, waiter: Client) {
-    let stall = StallServer::start();
+    let stall = FakeServer::stalling();
     let work = Work::new();
-    let hosts = stall.host(1);
-    let mut first = work.spawn(holder, &hosts, "out/first.o", "holder");
-    wait_for(
-        "the holder to reach the server",
-        Duration::from_secs(20),
-        || (stall.accepted() >= 1).then_some(()),
-        || work.logs(),
-    );
+    let hosts = format!("{}/1", stall.host_spec());
+    let mut first = work.spawn(holder.cmd(&work, &hosts, "out/first.o"), "holder");
+    stall.wait_for_accepted(1, "the holder to reach the server", || work.logs());
 
-    let mut second = work.spawn(waiter, &hosts, "out/second.o", "waiter");
+    let mut second = work.spawn(waiter.cmd(&work, &hosts, "out/second.o"), "waiter");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(
         stall.accepted(),
@@ -138,12 +122,7 @@ fn waiter_respects_holder(holder: Client, waiter: Client) {
     );
 
     first.kill();
-    wait_for(
-        "the waiter to take the freed slot",
-        Duration::from_secs(20),
-        || (stall.accepted() >= 2).then_some(()),
-        || work.logs(),
-    );
+    stall.wait_for_accepted(2, "the waiter to take the freed slot", || work.logs());
     // Let the waiter go: the server hangs up, the job is compiled locally instead.
     stall.release_all();
     let status = second
@@ -156,20 +135,15 @@ fn waiter_respects_holder(holder: Client, waiter: Client) {
 /// Two hosts, one slot each, the stalling one first. `holder` takes the first; `second`
 /// must skip its busy slot and compile on the real distccd (no fallback allowed).
 fn second_client_takes_the_free_host(holder: Client, second: Client) {
-    let stall = StallServer::start();
+    let stall = FakeServer::stalling();
     let mut distccd = RealDistccd::start();
     let work = Work::new();
-    let hosts = format!("{} {}/1", stall.host(1), distccd.host_spec());
-    let _first = work.spawn(holder, &hosts, "out/first.o", "holder");
-    wait_for(
-        "the holder to reach the first host",
-        Duration::from_secs(20),
-        || (stall.accepted() >= 1).then_some(()),
-        || work.logs(),
-    );
+    let hosts = format!("{}/1 {}/1", stall.host_spec(), distccd.host_spec());
+    let _first = work.spawn(holder.cmd(&work, &hosts, "out/first.o"), "holder");
+    stall.wait_for_accepted(1, "the holder to reach the first host", || work.logs());
 
-    let out = work
-        .client(second, &hosts, "out/second.o")
+    let out = second
+        .cmd(&work, &hosts, "out/second.o")
         .env("DISTCC_FALLBACK", "0")
         .timeout(Duration::from_secs(30))
         .output()
@@ -179,16 +153,11 @@ fn second_client_takes_the_free_host(holder: Client, second: Client) {
         1,
         "{second:?} connected to the host whose only slot {holder:?} holds"
     );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !distccd.log().contains(" COMPILE_OK ") {
-        assert!(
-            Instant::now() < deadline && distccd.is_running(),
-            "{second:?} did not compile on the free host; distccd log:\n{}\n{:?}",
-            distccd.log(),
-            out
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        !distccd.log_lines(" COMPILE_OK ", 1).is_empty(),
+        "{second:?} did not compile on the free host; distccd log:\n{}\n{out:?}",
+        distccd.log()
+    );
     assert_eq!(work.read("out/second.o"), work.hello_reference());
 }
 
@@ -202,215 +171,23 @@ enum Client {
     Distcc,
 }
 
-/// `src/` with the hello fixtures, one `DISTCC_DIR` for every client, logs of background
-/// clients in `logs/`.
-struct Work {
-    dir: tempfile::TempDir,
-}
-
-impl Work {
-    fn new() -> Work {
-        let dir = support::temp_dir("locks");
-        for sub in ["src/out", "distcc_dir", "tmp", "logs"] {
-            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        }
-        for name in ["hello.c", "hello.h"] {
-            std::fs::copy(fixture_path(name), dir.path().join("src").join(name)).unwrap();
-        }
-        Work { dir }
-    }
-
-    fn src(&self) -> PathBuf {
-        self.dir.path().join("src")
-    }
-
-    fn distcc_dir(&self) -> PathBuf {
-        self.dir.path().join("distcc_dir")
-    }
-
-    fn read(&self, rel: &str) -> Vec<u8> {
-        let path = self.src().join(rel);
-        std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-    }
-
-    fn hello_reference(&self) -> Vec<u8> {
-        local_object("gcc", ["-O2"], Path::new("hello.c"), &self.src())
-    }
-
-    /// `distfarm gcc …` or `distcc gcc …` compiling hello.c to `output`, in `src/`, with the
-    /// shared `DISTCC_DIR` and a short pause between lock attempts.
-    fn client(&self, client: Client, hosts: &str, output: &str) -> Cmd {
-        let program = match client {
-            Client::Distfarm => distfarm_bin(),
-            Client::Distcc => require("distcc", "distcc"),
+impl Client {
+    /// `distfarm gcc …` or `distcc gcc …` compiling hello.c to `output` in the work area:
+    /// every client shares its `DISTCC_DIR`.
+    fn cmd(self, work: &Work, hosts: &str, output: &str) -> Cmd {
+        let cmd = match self {
+            Client::Distfarm => work.distfarm(Some(hosts)),
+            Client::Distcc => work.distcc(hosts),
         };
-        Cmd::new(program)
-            .args(["gcc", "-O2", "-c", "hello.c", "-o", output])
-            .current_dir(self.src())
-            .env_clear()
-            .env("PATH", test_path())
-            .env("HOME", self.dir.path())
-            .env("LC_ALL", "C")
-            .env("TMPDIR", self.dir.path().join("tmp"))
-            .env("DISTCC_DIR", self.distcc_dir())
-            .env("DISTCC_HOSTS", hosts)
-            .env("DISTCC_PAUSE_TIME_MSEC", "50")
-    }
-
-    /// The client in the background, its output in `logs/<label>.log`.
-    fn spawn(&self, client: Client, hosts: &str, output: &str, label: &str) -> ChildGuard {
-        let log = File::create(self.log_path(label)).unwrap();
-        let mut cmd = self.client(client, hosts, output).to_command();
-        cmd.stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log));
-        ChildGuard::spawn(cmd, format!("{client:?} ({label})"))
-    }
-
-    fn log_path(&self, label: &str) -> PathBuf {
-        self.dir.path().join("logs").join(format!("{label}.log"))
-    }
-
-    /// Every background client's output, for failure messages.
-    fn logs(&self) -> String {
-        list(&self.dir.path().join("logs"))
-            .into_iter()
-            .map(|name| {
-                let text = std::fs::read_to_string(self.dir.path().join("logs").join(&name))
-                    .unwrap_or_default();
-                format!("--- {name}\n{text}")
-            })
-            .collect()
-    }
-
-    /// What the real `distccmon-text` prints once for the shared `DISTCC_DIR`.
-    fn distccmon_text(&self) -> String {
-        let out = Cmd::new(require("distccmon-text", "distcc"))
-            .env_clear()
-            .env("PATH", test_path())
-            .env("HOME", self.dir.path())
-            .env("DISTCC_DIR", self.distcc_dir())
-            .timeout(Duration::from_secs(10))
-            .run();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        cmd.args(hello_args(output))
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// A server that accepts jobs and never answers
-// ---------------------------------------------------------------------------------------
-
-struct StallServer {
-    port: u16,
-    accepted: Arc<AtomicUsize>,
-    open: Arc<Mutex<Vec<TcpStream>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl StallServer {
-    fn start() -> StallServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().unwrap().port();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let open = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (accepted, open, stop) = (accepted.clone(), open.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let Ok(mut stream) = stream else { continue };
-                    // Registered before counted: whoever sees the count can hang it up.
-                    if let Ok(clone) = stream.try_clone() {
-                        open.lock().unwrap().push(clone);
-                    }
-                    accepted.fetch_add(1, Ordering::SeqCst);
-                    // Swallow the request so the client's writes never block; answer nothing.
-                    std::thread::spawn(move || {
-                        let mut sink = [0u8; 16384];
-                        while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
-                    });
-                }
-            })
-        };
-        StallServer {
-            port,
-            accepted,
-            open,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// `127.0.0.1:PORT/LIMIT`.
-    fn host(&self, limit: u32) -> String {
-        format!("127.0.0.1:{}/{limit}", self.port)
-    }
-
-    fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-
-    /// Hangs up every connection accepted so far.
-    fn release_all(&self) {
-        for stream in self.open.lock().unwrap().drain(..) {
-            let _ = stream.shutdown(Shutdown::Both);
-        }
-    }
-}
-
-impl Drop for StallServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.release_all();
-        let _ = TcpStream::connect(("127.0.0.1", self.port)); // wake the accept loop
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Small helpers
-// ---------------------------------------------------------------------------------------
-
-/// Polls `probe` until it gives a value; panics after `timeout` with `context()`.
-#[track_caller]
-fn wait_for<T>(
-    what: &str,
-    timeout: Duration,
-    mut probe: impl FnMut() -> Option<T>,
-    context: impl Fn() -> String,
-) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}\n{}",
-            context()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn list(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
-fn test_path() -> std::ffi::OsString {
-    std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into())
+/// What the real `distccmon-text` prints once for the shared `DISTCC_DIR`.
+fn distccmon_text(work: &Work) -> String {
+    let out = work
+        .env(Cmd::new(require("distccmon-text", "distcc")), None)
+        .timeout(Duration::from_secs(10))
+        .run();
+    text(&out.stdout)
 }

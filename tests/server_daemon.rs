@@ -8,305 +8,50 @@
 
 mod support;
 
-use std::ffi::OsString;
-use std::fs::File;
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use distfarm::protocol::{
-    Limits, Request, RequestHeader, Response, TokenReader, TokenWriter, Version,
-};
+use distfarm::protocol::Version;
 use nix::sys::signal::Signal;
-use support::{ChildGuard, Cmd, distfarm_bin, free_port, temp_dir};
+use support::distfarm_server::{assert_no_job_directories, distccd_link, job_directories};
+use support::files::{open_dir, readable_temp_dir};
+use support::wire::{HONEST_ARGV, assert_compiled, compile, exchange, request_bytes, stderr_text};
+use support::{
+    Cmd, DistfarmServer, distfarm_bin, free_port, read_text, temp_dir, test_path, write_script,
+};
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
 const HELLO: &[u8] = b"# 0 \"foo.c\"\nint printf(const char *, ...);\n\
     int main(void) { printf(\"hello\\n\"); return 0; }\n";
 
 // =======================================================================================
-// The server under test
-// =======================================================================================
-
-/// How to start one server: extra arguments, extra environment, and its TMPDIR.
-struct Options {
-    args: Vec<String>,
-    env: Vec<(String, OsString)>,
-    tmpdir: Option<PathBuf>,
-}
-
-fn options(args: &[&str]) -> Options {
-    Options {
-        args: args.iter().map(|a| a.to_string()).collect(),
-        env: Vec::new(),
-        tmpdir: None,
-    }
-}
-
-impl Options {
-    fn env(mut self, key: &str, value: impl Into<OsString>) -> Options {
-        self.env.push((key.to_string(), value.into()));
-        self
-    }
-
-    fn tmpdir(mut self, dir: &Path) -> Options {
-        self.tmpdir = Some(dir.to_path_buf());
-        self
-    }
-
-    #[track_caller]
-    fn start(self) -> Server {
-        Server::start(self)
-    }
-}
-
-/// `distfarm serve --no-detach --listen 127.0.0.1 -p PORT --log-stderr …`, its log in a file.
-struct Server {
-    // Field order is drop order: the server dies before its directories are removed.
-    child: ChildGuard,
-    port: u16,
-    log: PathBuf,
-    tmpdir: PathBuf,
-    _own: tempfile::TempDir,
-}
-
-impl Server {
-    #[track_caller]
-    fn start(options: Options) -> Server {
-        let own = temp_dir("daemon-serve");
-        set_mode(own.path(), 0o1777);
-        let tmpdir = options
-            .tmpdir
-            .clone()
-            .unwrap_or_else(|| own.path().to_path_buf());
-        let log = own.path().join("serve.log");
-        for _attempt in 0..5 {
-            let port = free_port();
-            let file = File::create(&log).expect("server log file");
-            let mut cmd = Command::new(distfarm_bin());
-            cmd.args([
-                "serve",
-                "--no-detach",
-                "--listen",
-                "127.0.0.1",
-                "--log-stderr",
-            ])
-            .args(["-p", &port.to_string()])
-            .args(&options.args)
-            .env_clear()
-            .env("PATH", system_path())
-            .env("TMPDIR", &tmpdir)
-            .env("LC_ALL", "C")
-            .envs(options.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::from(file.try_clone().expect("dup log")))
-            .stderr(Stdio::from(file));
-            let mut child = ChildGuard::spawn(cmd, format!("distfarm serve on 127.0.0.1:{port}"));
-            let ready = format!("listening on 127.0.0.1:{port}");
-            let deadline = Instant::now() + START_TIMEOUT;
-            loop {
-                let text = read_text(&log);
-                if text.contains(&ready) {
-                    return Server {
-                        child,
-                        port,
-                        log,
-                        tmpdir,
-                        _own: own,
-                    };
-                }
-                if let Some(status) = child.try_wait() {
-                    if text.contains("cannot listen") {
-                        break;
-                    }
-                    panic!("distfarm serve exited at start-up ({status}):\n{text}");
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "distfarm serve did not log {ready:?} within {START_TIMEOUT:?}:\n{text}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("distfarm serve could not bind a free port in 5 attempts");
-    }
-
-    fn log(&self) -> String {
-        read_text(&self.log)
-    }
-
-    #[track_caller]
-    fn expect_log(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !self.log().contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "the server log never said {needle:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    #[track_caller]
-    fn compile(&self, argv: &[&str], source: &[u8]) -> (Response, SocketAddr) {
-        compile(self.port, Version::V1, argv, source)
-    }
-}
-
-fn system_path() -> OsString {
-    std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into())
-}
-
-fn job_directories(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with("distfarm_"))
-        .map(|e| e.path())
-        .collect()
-}
-
-#[track_caller]
-fn assert_no_job_directories(dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !job_directories(dir).is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "job directories left in {}: {:?}",
-            dir.display(),
-            job_directories(dir)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-// =======================================================================================
-// The wire
-// =======================================================================================
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(future)
-}
-
-const HONEST: [&str; 6] = ["gcc", "-O2", "-c", "foo.c", "-o", "foo.o"];
-
-fn request_bytes(version: Version, argv: &[&str], source: &[u8]) -> Vec<u8> {
-    let request = Request {
-        header: RequestHeader::new(
-            version,
-            argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
-        ),
-        source: source.to_vec(),
-    };
-    block_on(async {
-        let mut writer = TokenWriter::new(Vec::new());
-        request.write(&mut writer).await.expect("encode request");
-        writer.into_inner()
-    })
-}
-
-/// Sends a request (never half-closing: the server takes end-of-stream as a hang-up) and
-/// reads until the server closes. Returns our address and what came back.
-#[track_caller]
-fn exchange(port: u16, bytes: &[u8]) -> (SocketAddr, Vec<u8>) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
-    let addr = stream.local_addr().unwrap();
-    stream.set_read_timeout(Some(ANSWER_TIMEOUT)).unwrap();
-    let _ = stream.write_all(bytes);
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 65536];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("no answer or close within {ANSWER_TIMEOUT:?}: {e}"),
-        }
-    }
-    let _ = stream.shutdown(Shutdown::Both);
-    (addr, got)
-}
-
-#[track_caller]
-fn parse_response(bytes: &[u8], version: Version) -> Response {
-    block_on(async {
-        let mut reader = TokenReader::new(bytes, Limits::default());
-        let response = Response::read(&mut reader, version.number(), version)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "not a distcc answer ({e}): {:?}",
-                    String::from_utf8_lossy(&bytes[..bytes.len().min(400)])
-                )
-            });
-        assert!(reader.into_inner().is_empty(), "bytes after the answer");
-        response
-    })
-}
-
-#[track_caller]
-fn compile(port: u16, version: Version, argv: &[&str], source: &[u8]) -> (Response, SocketAddr) {
-    let (addr, bytes) = exchange(port, &request_bytes(version, argv, source));
-    (parse_response(&bytes, version), addr)
-}
-
-#[track_caller]
-fn assert_compiled(response: &Response, what: &str) {
-    assert_eq!(
-        response.status,
-        0,
-        "{what}: status {:#x}, stderr: {}",
-        response.status,
-        String::from_utf8_lossy(&response.stderr)
-    );
-    assert!(
-        response.object.starts_with(b"\x7fELF"),
-        "{what}: the answer carries an object"
-    );
-}
-
-// =======================================================================================
-// Fake compilers and world-writable places
-// =======================================================================================
-
-/// A world-writable directory inside `parent`.
-fn open_dir(parent: &Path, name: &str) -> PathBuf {
-    let dir = parent.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    set_mode(&dir, 0o777);
-    dir
-}
-
-/// A 0755 directory for scripts the dropped user must be able to run.
-fn script_dir(label: &str) -> tempfile::TempDir {
-    let dir = temp_dir(label);
-    set_mode(dir.path(), 0o755);
-    dir
-}
-
-fn write_script(path: &Path, body: &str) {
-    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    set_mode(path, 0o755);
-}
-
-// =======================================================================================
 // Options and exit codes
 // =======================================================================================
 
-/// `distccd` → the distfarm binary, in a directory of its own.
-fn distccd_link() -> (tempfile::TempDir, PathBuf) {
-    let dir = script_dir("distccd-link");
-    let link = dir.path().join("distccd");
-    std::os::unix::fs::symlink(distfarm_bin(), &link).unwrap();
-    (dir, link)
+/// A fake compiler for the server to run: the script `name` in a 0755 directory of its own,
+/// beside a world-writable `marks/` directory (`{marks}` in the script) for its evidence.
+struct FakeCompiler {
+    dir: tempfile::TempDir,
+    marks: PathBuf,
+    path: String,
+}
+
+impl FakeCompiler {
+    fn new(name: &str, script: &str) -> FakeCompiler {
+        let dir = readable_temp_dir(name);
+        let marks = open_dir(dir.path(), "marks");
+        let path = dir.path().join(name);
+        write_script(
+            &path,
+            &script.replace("{marks}", &marks.display().to_string()),
+        );
+        FakeCompiler {
+            path: path.display().to_string(),
+            dir,
+            marks,
+        }
+    }
 }
 
 fn serve_cmd() -> Cmd {
@@ -403,32 +148,36 @@ fn distfarm_serve_version_exits_0_like_distccd() {
 
 #[test]
 fn without_allow_the_daemon_serves_loopback_only_and_says_so() {
-    let server = options(&["--jobs", "1"]).start();
+    let server = DistfarmServer::start(&["--jobs", "1"]);
     server.expect_log("no --allow given: accepting clients from loopback only");
     server.expect_log("for clients from 127.0.0.0/8, ::1/128");
-    let (response, addr) = server.compile(&HONEST, HELLO);
+    let (response, addr) = server.compile(&HONEST_ARGV, HELLO);
     assert_compiled(&response, "a loopback client without --allow");
     server.expect_log(&format!("client: {addr} COMPILE_OK"));
 }
 
 #[test]
 fn client_outside_the_allow_list_is_closed_without_an_answer() {
-    let server = options(&["--allow", "10.0.0.0/8"]).start();
+    let server = DistfarmServer::start(&["--allow", "10.0.0.0/8"]);
     server.expect_log("for clients from 10.0.0.0/8");
     assert!(
         !server.log().contains("loopback only"),
         "with --allow, loopback is not added: {}",
         server.log()
     );
-    let (addr, answer) = exchange(server.port, &request_bytes(Version::V1, &HONEST, HELLO));
-    assert!(
-        answer.is_empty(),
-        "a denied client gets no answer: {:?}",
-        String::from_utf8_lossy(&answer)
+    let reply = exchange(
+        server.port(),
+        &request_bytes(Version::V1, &HONEST_ARGV, HELLO),
+        false,
     );
-    server.expect_log(&format!("client: {addr} denied by access list"));
+    assert!(
+        reply.bytes.is_empty(),
+        "a denied client gets no answer: {:?}",
+        String::from_utf8_lossy(&reply.bytes)
+    );
+    server.expect_log(&format!("client: {} denied by access list", reply.addr));
     assert!(!server.log().contains("COMPILE_"), "{}", server.log());
-    assert_no_job_directories(&server.tmpdir);
+    assert_no_job_directories(server.tmpdir());
 }
 
 #[test]
@@ -438,8 +187,8 @@ fn allow_private_and_explicit_loopback_let_loopback_in() {
         &["--allow", "127.0.0.1"][..],
         &["--allow", "10.0.0.0/8", "--allow", "127.0.0.0/8"][..],
     ] {
-        let server = options(args).start();
-        let (response, _) = server.compile(&HONEST, HELLO);
+        let server = DistfarmServer::start(args);
+        let (response, _) = server.compile(&HONEST_ARGV, HELLO);
         assert_compiled(&response, &format!("loopback with {args:?}"));
     }
 }
@@ -453,15 +202,15 @@ fn pid_file_is_written_at_start_and_removed_at_sigterm() {
     let run = temp_dir("pid-file");
     let run_dir = open_dir(run.path(), "run");
     let pid_file = run_dir.join("distfarm.pid");
-    let mut server = options(&["--pid-file", pid_file.to_str().unwrap()]).start();
+    let mut server = DistfarmServer::start(&["--pid-file", pid_file.to_str().unwrap()]);
     let written = std::fs::read_to_string(&pid_file).expect("the pid file exists while serving");
-    assert_eq!(written.trim(), server.child.id().to_string());
-    let (response, _) = server.compile(&HONEST, HELLO);
+    assert_eq!(written.trim(), server.process().id().to_string());
+    let (response, _) = server.compile(&HONEST_ARGV, HELLO);
     assert_compiled(&response, "a job while the pid file exists");
 
-    server.child.signal(Signal::SIGTERM);
+    server.process().signal(Signal::SIGTERM);
     let status = server
-        .child
+        .process()
         .wait_timeout(Duration::from_secs(20))
         .expect("the server exits on SIGTERM");
     assert_eq!(
@@ -474,27 +223,16 @@ fn pid_file_is_written_at_start_and_removed_at_sigterm() {
     assert!(server.log().contains("SIGTERM"), "{}", server.log());
 }
 
-/// A fake compiler that records that it started, sleeps, then really compiles.
-fn slow_compiler(dir: &Path, marks: &Path, seconds: &str) -> PathBuf {
-    let path = dir.join("slowcc");
-    write_script(
-        &path,
-        &format!(
-            "touch {marks}/started\nsleep {seconds}\nexec /usr/bin/gcc \"$@\"",
-            marks = marks.display()
-        ),
-    );
-    path
-}
-
 #[test]
 fn sigterm_lets_the_running_job_finish_then_exits() {
-    let scripts = script_dir("sigterm-scripts");
-    let marks = open_dir(scripts.path(), "marks");
-    let slowcc = slow_compiler(scripts.path(), &marks, "2");
-    let mut server = options(&["--compiler", slowcc.to_str().unwrap()]).start();
-    let port = server.port;
-    let slow = slowcc.to_str().unwrap().to_string();
+    // Records that it started, sleeps, then really compiles.
+    let slowcc = FakeCompiler::new(
+        "slowcc",
+        "touch {marks}/started\nsleep 2\nexec /usr/bin/gcc \"$@\"",
+    );
+    let mut server = DistfarmServer::start(&["--compiler", &slowcc.path]);
+    let port = server.port();
+    let slow = slowcc.path.clone();
     let job = std::thread::spawn(move || {
         compile(
             port,
@@ -505,7 +243,7 @@ fn sigterm_lets_the_running_job_finish_then_exits() {
         .0
     });
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !marks.join("started").exists() {
+    while !slowcc.marks.join("started").exists() {
         assert!(
             Instant::now() < deadline,
             "the compiler never started:\n{}",
@@ -513,11 +251,11 @@ fn sigterm_lets_the_running_job_finish_then_exits() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    server.child.signal(Signal::SIGTERM);
+    server.process().signal(Signal::SIGTERM);
     let response = job.join().expect("the client thread");
     assert_compiled(&response, "the job running at SIGTERM");
     let status = server
-        .child
+        .process()
         .wait_timeout(Duration::from_secs(20))
         .expect("the server exits once the job is done");
     assert_eq!(status.code(), Some(0), "{}", server.log());
@@ -583,7 +321,7 @@ fn detached_daemon_returns_at_once_serves_and_stops_by_its_pid_file() {
             // A backstop: the daemon exits by itself even if this test dies without cleaning.
             .args(["--lifetime", "300"])
             .env_clear()
-            .env("PATH", system_path())
+            .env("PATH", test_path())
             .env("TMPDIR", &open)
             .env("LC_ALL", "C")
             .timeout(Duration::from_secs(30))
@@ -623,7 +361,7 @@ fn detached_daemon_returns_at_once_serves_and_stops_by_its_pid_file() {
         Path::new(&format!("/proc/{pid}")).exists(),
         "pid {pid} from the pid file is running"
     );
-    let (response, _) = compile(port, Version::V2, &HONEST, HELLO);
+    let (response, _) = compile(port, Version::V2, &HONEST_ARGV, HELLO);
     assert_compiled(&response, "a job served by the detached daemon");
 
     nix::sys::signal::kill(pid, Signal::SIGTERM).unwrap();
@@ -669,41 +407,30 @@ fn root_drops_privileges_and_will_not_serve_as_root() {
         );
         return;
     }
-    let server = options(&[]).start();
+    let server = DistfarmServer::start(&[]);
     assert!(
         server.log().contains("running as user distcc")
             || server.log().contains("running as user nobody"),
         "{}",
         server.log()
     );
-    let out = serve_cmd()
-        .args([
-            "--no-detach",
-            "--listen",
-            "127.0.0.1",
-            "-p",
-            &free_port().to_string(),
-        ])
-        .args(["--log-stderr", "--user", "root"])
-        .output_unchecked()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(112), "{stderr}");
-    assert!(stderr.contains("root"), "{stderr}");
-    let out = serve_cmd()
-        .args([
-            "--no-detach",
-            "--listen",
-            "127.0.0.1",
-            "-p",
-            &free_port().to_string(),
-        ])
-        .args(["--log-stderr", "--user", "no-such-user-here"])
-        .output_unchecked()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(112), "{stderr}");
-    assert!(stderr.contains("no-such-user-here"), "{stderr}");
+    // Root itself, and a user that does not exist: both refused.
+    for user in ["root", "no-such-user-here"] {
+        let out = serve_cmd()
+            .args([
+                "--no-detach",
+                "--listen",
+                "127.0.0.1",
+                "-p",
+                &free_port().to_string(),
+            ])
+            .args(["--log-stderr", "--user", user])
+            .output_unchecked()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(112), "{stderr}");
+        assert!(stderr.contains(user), "{stderr}");
+    }
 }
 
 // =======================================================================================
@@ -712,23 +439,14 @@ fn root_drops_privileges_and_will_not_serve_as_root() {
 
 #[test]
 fn job_lifetime_kills_a_slow_compiler_and_answers_exit_118() {
-    let scripts = script_dir("lifetime-scripts");
-    let marks = open_dir(scripts.path(), "marks");
-    let sleepy = scripts.path().join("sleepycc");
     // The sleep is a child of the compiler: the whole process group must die with it.
-    write_script(
-        &sleepy,
-        &format!(
-            "sleep 60 &\necho $! > {marks}/sleep.pid\nwait",
-            marks = marks.display()
-        ),
-    );
-    let sleepy = sleepy.to_str().unwrap();
-    let server = options(&["--job-lifetime", "1", "--compiler", sleepy]).start();
+    let sleepycc = FakeCompiler::new("sleepycc", "sleep 60 &\necho $! > {marks}/sleep.pid\nwait");
+    let sleepy = sleepycc.path.as_str();
+    let server = DistfarmServer::start(&["--job-lifetime", "1", "--compiler", sleepy]);
     let started = Instant::now();
     let (response, addr) = server.compile(&[sleepy, "-c", "foo.c", "-o", "foo.o"], HELLO);
     let took = started.elapsed();
-    let stderr = String::from_utf8_lossy(&response.stderr);
+    let stderr = stderr_text(&response);
     assert_eq!(
         response.status,
         118 << 8,
@@ -741,7 +459,7 @@ fn job_lifetime_kills_a_slow_compiler_and_answers_exit_118() {
         "answered when the lifetime ran out, not when the compiler would have ({took:?})"
     );
     server.expect_log(&format!("client: {addr} COMPILE_TIMEOUT"));
-    let pid = std::fs::read_to_string(marks.join("sleep.pid")).unwrap();
+    let pid = std::fs::read_to_string(sleepycc.marks.join("sleep.pid")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Path::new(&format!("/proc/{}", pid.trim())).exists()
         && !is_zombie(nix::unistd::Pid::from_raw(pid.trim().parse().unwrap()))
@@ -753,27 +471,20 @@ fn job_lifetime_kills_a_slow_compiler_and_answers_exit_118() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_no_job_directories(&server.tmpdir);
+    assert_no_job_directories(server.tmpdir());
 }
 
 #[test]
 fn concurrent_jobs_all_succeed_and_no_more_than_jobs_compile_at_once() {
-    let scripts = script_dir("jobs-scripts");
-    let marks = open_dir(scripts.path(), "marks");
-    let running = open_dir(&marks, "running");
-    let counting = scripts.path().join("countcc");
-    write_script(
-        &counting,
-        &format!(
-            "mkdir {running}/$$\nls {running} | wc -l >> {marks}/counts\nsleep 1\n\
-             rmdir {running}/$$\nexec /usr/bin/gcc \"$@\"",
-            running = running.display(),
-            marks = marks.display()
-        ),
+    let countcc = FakeCompiler::new(
+        "countcc",
+        "mkdir {marks}/running/$$\nls {marks}/running | wc -l >> {marks}/counts\nsleep 1\n\
+         rmdir {marks}/running/$$\nexec /usr/bin/gcc \"$@\"",
     );
-    let counting = counting.to_str().unwrap().to_string();
-    let server = options(&["--jobs", "2", "--compiler", &counting]).start();
-    let port = server.port;
+    open_dir(&countcc.marks, "running");
+    let counting = countcc.path.clone();
+    let server = DistfarmServer::start(&["--jobs", "2", "--compiler", &counting]);
+    let port = server.port();
     let clients: Vec<_> = (0..6)
         .map(|i| {
             let cc = counting.clone();
@@ -793,7 +504,7 @@ fn concurrent_jobs_all_succeed_and_no_more_than_jobs_compile_at_once() {
         let response = client.join().expect("client thread");
         assert_compiled(&response, &format!("concurrent job {i}"));
     }
-    let counts: Vec<usize> = read_text(&marks.join("counts"))
+    let counts: Vec<usize> = read_text(&countcc.marks.join("counts"))
         .lines()
         .map(|l| l.trim().parse().unwrap())
         .collect();
@@ -822,19 +533,17 @@ fn concurrent_jobs_all_succeed_and_no_more_than_jobs_compile_at_once() {
 
 #[test]
 fn tmpdir_chooses_where_job_directories_go_and_they_are_removed() {
-    let scripts = script_dir("tmpdir-scripts");
-    let marks = open_dir(scripts.path(), "marks");
-    let chosen = open_dir(scripts.path(), "chosen-tmp");
-    let pwdcc = scripts.path().join("pwdcc");
-    write_script(
-        &pwdcc,
-        &format!(
-            "pwd > {marks}/cwd\nls > {marks}/listing\nexec /usr/bin/gcc \"$@\"",
-            marks = marks.display()
-        ),
+    let fake = FakeCompiler::new(
+        "pwdcc",
+        "pwd > {marks}/cwd\nls > {marks}/listing\nexec /usr/bin/gcc \"$@\"",
     );
-    let pwdcc = pwdcc.to_str().unwrap();
-    let server = options(&["--compiler", pwdcc]).tmpdir(&chosen).start();
+    let chosen = open_dir(fake.dir.path(), "chosen-tmp");
+    let marks = &fake.marks;
+    let pwdcc = fake.path.as_str();
+    let server = DistfarmServer::builder()
+        .args(&["--compiler", pwdcc])
+        .tmpdir(&chosen)
+        .start();
     let (response, _) = server.compile(&[pwdcc, "-c", "foo.c", "-o", "foo.o"], HELLO);
     assert_compiled(&response, "a job with TMPDIR set");
     let cwd = PathBuf::from(read_text(&marks.join("cwd")).trim());
@@ -864,11 +573,11 @@ fn tmpdir_chooses_where_job_directories_go_and_they_are_removed() {
 fn save_temps_keeps_the_job_directory_with_source_and_output() {
     let own = temp_dir("save-temps");
     let chosen = open_dir(own.path(), "tmp");
-    let server = options(&[])
+    let server = DistfarmServer::builder()
         .env("DISTCC_SAVE_TEMPS", "1")
         .tmpdir(&chosen)
         .start();
-    let (response, _) = server.compile(&HONEST, HELLO);
+    let (response, _) = server.compile(&HONEST_ARGV, HELLO);
     assert_compiled(&response, "a job with DISTCC_SAVE_TEMPS=1");
     server.expect_log("DISTCC_SAVE_TEMPS: kept job directory");
     let kept = job_directories(&chosen);
@@ -890,31 +599,29 @@ fn save_temps_keeps_the_job_directory_with_source_and_output() {
 
 #[test]
 fn distccd_path_chooses_where_compilers_are_found() {
-    let scripts = script_dir("distccd-path");
-    let marks = open_dir(scripts.path(), "marks");
-    let bin = scripts.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    set_mode(&bin, 0o755);
-    write_script(
-        &bin.join("gcc"),
-        &format!(
-            "echo \"$PATH\" > {marks}/gcc-wrapper\nexec /usr/bin/gcc \"$@\"",
-            marks = marks.display()
-        ),
+    let gcc = FakeCompiler::new(
+        "gcc",
+        "echo \"$PATH\" > {marks}/gcc-wrapper\nexec /usr/bin/gcc \"$@\"",
     );
+    let (bin, marks) = (gcc.dir.path(), &gcc.marks);
     let distccd_path = format!("{}:/usr/bin:/bin", bin.display());
 
     // Without DISTCCD_PATH the wrapper is not on PATH: the system gcc compiles.
-    let plain = options(&[]).start();
-    assert_compiled(&plain.compile(&HONEST, HELLO).0, "without DISTCCD_PATH");
+    let plain = DistfarmServer::start(&[]);
+    assert_compiled(
+        &plain.compile(&HONEST_ARGV, HELLO).0,
+        "without DISTCCD_PATH",
+    );
     assert!(
         !marks.join("gcc-wrapper").exists(),
         "the wrapper ran without DISTCCD_PATH"
     );
     drop(plain);
 
-    let server = options(&[]).env("DISTCCD_PATH", &distccd_path).start();
-    let (response, _) = server.compile(&HONEST, HELLO);
+    let server = DistfarmServer::builder()
+        .env("DISTCCD_PATH", &distccd_path)
+        .start();
+    let (response, _) = server.compile(&HONEST_ARGV, HELLO);
     assert_compiled(&response, "with DISTCCD_PATH");
     assert_eq!(
         read_text(&marks.join("gcc-wrapper")).trim(),
@@ -923,26 +630,14 @@ fn distccd_path_chooses_where_compilers_are_found() {
     );
     // A name that is only on the server's PATH is not found through DISTCCD_PATH.
     std::fs::remove_file(marks.join("gcc-wrapper")).unwrap();
-    let server = options(&[]).env("DISTCCD_PATH", bin.as_os_str()).start();
+    let server = DistfarmServer::builder()
+        .env("DISTCCD_PATH", bin.as_os_str())
+        .start();
     let (response, _) = server.compile(&["gcc-12", "-c", "foo.c", "-o", "foo.o"], HELLO);
     assert_ne!(response.status, 0, "gcc-12 is not in {}", bin.display());
     assert!(
-        String::from_utf8_lossy(&response.stderr).contains("DISTCCD_PATH"),
+        stderr_text(&response).contains("DISTCCD_PATH"),
         "{}",
-        String::from_utf8_lossy(&response.stderr)
+        stderr_text(&response)
     );
-}
-
-// =======================================================================================
-// Small helpers
-// =======================================================================================
-
-fn read_text(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }

@@ -12,19 +12,23 @@ mod support;
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use distfarm::protocol::{
-    Limits, Request, RequestHeader, Response, TokenReader, TokenWriter, Version,
+use distfarm::protocol::{Response, Version};
+use support::distfarm_server::assert_no_job_directories;
+use support::files::{open_dir, readable_temp_dir};
+use support::wire::{
+    ANSWER_TIMEOUT, HONEST_ARGV, argv_tokens, assert_compiled, compile, exchange, parse_response,
+    request_bytes, stderr_text, token, try_parse_response,
 };
-use support::{ChildGuard, Cmd, distfarm_bin, free_port, temp_dir};
+use support::{
+    Cmd, DistfarmServer, distfarm_bin, read_text, set_mode, temp_dir, test_path, write_script,
+};
 
-const START_TIMEOUT: Duration = Duration::from_secs(20);
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 /// `W_EXITCODE(113, 0)`: distcc's EXIT_ACCESS_DENIED, what a refusal carries in STAT.
 const REFUSED_STATUS: u32 = 113 << 8;
 
@@ -35,217 +39,20 @@ const HELLO: &[u8] = b"# 0 \"foo.c\"\nint printf(const char *, ...);\n\
 // The server under test
 // =======================================================================================
 
-struct Server {
-    // Field order is drop order: the server dies before its directory is removed.
-    child: ChildGuard,
-    port: u16,
-    log: PathBuf,
-    tmp: tempfile::TempDir,
-}
-
-impl Server {
-    #[track_caller]
-    fn start(args: &[&str]) -> Server {
-        let tmp = temp_dir("hostile-serve");
-        set_mode(tmp.path(), 0o1777);
-        let log = tmp.path().join("serve.log");
-        for _attempt in 0..5 {
-            let port = free_port();
-            let file = File::create(&log).expect("server log file");
-            let mut cmd = Command::new(distfarm_bin());
-            cmd.args([
-                "serve",
-                "--no-detach",
-                "--listen",
-                "127.0.0.1",
-                "--log-stderr",
-            ])
-            .args(["-p", &port.to_string()])
-            .args(args)
-            .env_clear()
-            .env("PATH", system_path())
-            .env("TMPDIR", tmp.path())
-            .env("LC_ALL", "C")
-            .stdout(Stdio::from(file.try_clone().expect("dup log")))
-            .stderr(Stdio::from(file));
-            let mut child = ChildGuard::spawn(cmd, format!("distfarm serve on 127.0.0.1:{port}"));
-            let ready = format!("listening on 127.0.0.1:{port}");
-            let deadline = Instant::now() + START_TIMEOUT;
-            loop {
-                let text = read_text(&log);
-                if text.contains(&ready) {
-                    return Server {
-                        child,
-                        port,
-                        log,
-                        tmp,
-                    };
-                }
-                if let Some(status) = child.try_wait() {
-                    if text.contains("cannot listen") {
-                        break;
-                    }
-                    panic!("distfarm serve exited at start-up ({status}):\n{text}");
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "distfarm serve did not log {ready:?} within {START_TIMEOUT:?}:\n{text}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("distfarm serve could not bind a free port in 5 attempts");
-    }
-
-    fn log(&self) -> String {
-        read_text(&self.log)
-    }
-
-    /// What every test ends with: the server is alive, an honest job still compiles, and no
-    /// `distfarm_*` job directory was left behind in its TMPDIR.
-    #[track_caller]
-    fn assert_still_serves_and_left_nothing(&mut self) {
-        assert!(
-            self.child.try_wait().is_none(),
-            "the server died:\n{}",
-            self.log()
-        );
-        for version in [Version::V1, Version::V2] {
-            let (response, _) = compile(self.port, version, &honest_argv(), HELLO);
-            assert_compiled(&response, "an honest job after the hostile ones");
-        }
-        assert_no_job_directories(self.tmp.path());
-    }
-}
-
-fn system_path() -> std::ffi::OsString {
-    std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into())
-}
-
+/// What every test ends with: the server is alive, an honest job still compiles, and no
+/// `distfarm_*` job directory was left behind in its TMPDIR.
 #[track_caller]
-fn assert_no_job_directories(tmp: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left: Vec<String> = std::fs::read_dir(tmp)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("distfarm_"))
-            .collect();
-        if left.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job directories left in the server's TMPDIR: {left:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+fn assert_still_serves_and_left_nothing(server: &mut DistfarmServer) {
+    assert!(server.is_running(), "the server died:\n{}", server.log());
+    for version in [Version::V1, Version::V2] {
+        let (response, _) = compile(server.port(), version, &HONEST_ARGV, HELLO);
+        assert_compiled(&response, "an honest job after the hostile ones");
     }
-}
-
-// =======================================================================================
-// The wire
-// =======================================================================================
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(future)
+    assert_no_job_directories(server.tmpdir());
 }
 
 fn strings(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| w.to_string()).collect()
-}
-
-fn honest_argv() -> Vec<String> {
-    strings(&["gcc", "-O2", "-c", "foo.c", "-o", "foo.o"])
-}
-
-/// A whole request as distcc sends it, encoded by our protocol writer.
-fn request_bytes(version: Version, argv: &[String], source: &[u8]) -> Vec<u8> {
-    let request = Request {
-        header: RequestHeader::new(
-            version,
-            argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
-        ),
-        source: source.to_vec(),
-    };
-    block_on(async {
-        let mut writer = TokenWriter::new(Vec::new());
-        request.write(&mut writer).await.expect("encode request");
-        writer.into_inner()
-    })
-}
-
-#[track_caller]
-fn parse_response(bytes: &[u8], version: Version) -> Response {
-    try_parse_response(bytes, version).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn try_parse_response(bytes: &[u8], version: Version) -> Result<Response, String> {
-    block_on(async {
-        let mut reader = TokenReader::new(bytes, Limits::default());
-        let response = Response::read(&mut reader, version.number(), version)
-            .await
-            .map_err(|e| {
-                format!(
-                    "not a distcc answer ({e}): {:?}",
-                    String::from_utf8_lossy(&bytes[..bytes.len().min(400)])
-                )
-            })?;
-        if !reader.into_inner().is_empty() {
-            return Err("bytes after the answer".into());
-        }
-        Ok(response)
-    })
-}
-
-/// What came back on one connection.
-struct Reply {
-    /// Our end of the connection, as the server logs it.
-    addr: SocketAddr,
-    bytes: Vec<u8>,
-}
-
-/// Sends `bytes`, optionally half-closes, then reads until the server closes (EOF or reset).
-/// distcc clients never half-close: the server takes end-of-stream as "the client hung up".
-#[track_caller]
-fn exchange(port: u16, bytes: &[u8], half_close: bool) -> Reply {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the server");
-    let addr = stream.local_addr().unwrap();
-    stream.set_read_timeout(Some(ANSWER_TIMEOUT)).unwrap();
-    // The server may close before reading everything: a write error is part of the test.
-    let _ = stream.write_all(bytes);
-    if half_close {
-        let _ = stream.shutdown(Shutdown::Write);
-    }
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 65536];
-    loop {
-        match stream.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => got.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                panic!("the server neither answered nor closed within {ANSWER_TIMEOUT:?}")
-            }
-            Err(e) => panic!("reading the answer: {e}"),
-        }
-    }
-    Reply { addr, bytes: got }
-}
-
-#[track_caller]
-fn compile(port: u16, version: Version, argv: &[String], source: &[u8]) -> (Response, SocketAddr) {
-    let reply = exchange(port, &request_bytes(version, argv, source), false);
-    (parse_response(&reply.bytes, version), reply.addr)
 }
 
 /// Whether /etc/passwd (its first line, or the assembler quoting its lines) is in the answer.
@@ -260,30 +67,11 @@ fn leaks_passwd(response: &Response) -> bool {
         })
 }
 
-fn stderr_text(response: &Response) -> String {
-    String::from_utf8_lossy(&response.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_compiled(response: &Response, what: &str) {
-    assert_eq!(
-        response.status,
-        0,
-        "{what}: status {:#x}, stderr: {}",
-        response.status,
-        stderr_text(response)
-    );
-    assert!(
-        response.object.starts_with(b"\x7fELF"),
-        "{what}: the answer carries an object"
-    );
-}
-
 /// A failed job whose stderr says what was refused, no object, and a log line that names the
 /// client's address.
 #[track_caller]
 fn assert_refused(
-    server: &Server,
+    server: &DistfarmServer,
     response: &Response,
     addr: SocketAddr,
     needle: &str,
@@ -295,7 +83,7 @@ fn assert_refused(
 }
 
 fn check_refused(
-    server: &Server,
+    server: &DistfarmServer,
     response: &Response,
     addr: SocketAddr,
     needle: &str,
@@ -339,28 +127,19 @@ struct Traps {
 
 impl Traps {
     fn new() -> Traps {
-        let dir = temp_dir("hostile-traps");
-        set_mode(dir.path(), 0o755);
-        Traps { dir }
+        Traps {
+            dir: readable_temp_dir("hostile-traps"),
+        }
     }
 
     /// An empty 0777 directory; a successful attack writes into it.
     fn canary(&self, name: &str) -> PathBuf {
-        let dir = self.dir.path().join(format!("canary-{name}"));
-        std::fs::create_dir(&dir).unwrap();
-        set_mode(&dir, 0o777);
-        dir
+        open_dir(self.dir.path(), &format!("canary-{name}"))
     }
 
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
-}
-
-/// An executable shell script, readable by everyone.
-fn write_script(path: &Path, body: &str) {
-    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).unwrap();
-    set_mode(path, 0o755);
 }
 
 /// A directory (beside `canary`) of fake `as`, `cc1`, `cc1plus` and `collect2` that each touch
@@ -461,13 +240,13 @@ fn gcc_with(words: &[&str], canary: &Path) -> Vec<String> {
 
 /// Sends every case to the server over TCP and checks it was refused with nothing written,
 /// then runs the controls. Failures are gathered so that one report shows all of them.
-fn run_cases(server: &Server, traps: &Traps, cases: &[Case]) -> Vec<String> {
+fn run_cases(server: &DistfarmServer, traps: &Traps, cases: &[Case]) -> Vec<String> {
     let mut failures = Vec::new();
     for case in cases {
         let canary = traps.canary(case.name);
         let argv = (case.argv)(&canary);
         let bytes = request_bytes(Version::V1, &argv, &case.source);
-        let reply = exchange(server.port, &bytes, false);
+        let reply = exchange(server.port(), &bytes, false);
         let result = try_parse_response(&reply.bytes, Version::V1).and_then(|response| {
             if leaks_passwd(&response) {
                 return Err(format!(
@@ -541,7 +320,7 @@ fn assert_no_failures(failures: Vec<String>, what: &str) {
 
 #[test]
 fn shells_interpreters_and_unlisted_compilers_are_refused_and_nothing_runs() {
-    let mut server = Server::start(&["--jobs", "2"]);
+    let mut server = DistfarmServer::start(&["--jobs", "2"]);
     let traps = Traps::new();
     let fake_gcc = traps.path("fake-gcc");
     let fake_canary = traps.canary("fake-gcc-target");
@@ -586,12 +365,12 @@ fn shells_interpreters_and_unlisted_compilers_are_refused_and_nothing_runs() {
         "the absolute fake gcc ran on the server"
     );
     assert_no_failures(failures, "compiler names");
-    server.assert_still_serves_and_left_nothing();
+    assert_still_serves_and_left_nothing(&mut server);
 }
 
 #[test]
 fn options_that_run_other_programs_or_load_code_are_refused_and_nothing_runs() {
-    let mut server = Server::start(&["--jobs", "2"]);
+    let mut server = DistfarmServer::start(&["--jobs", "2"]);
     let traps = Traps::new();
     let spec = |c: &Path| -> String {
         // Replaces the assembler step with a command of the spec's choosing.
@@ -658,12 +437,12 @@ fn options_that_run_other_programs_or_load_code_are_refused_and_nothing_runs() {
     ];
     let failures = run_cases(&server, &traps, &cases);
     assert_no_failures(failures, "options that run programs");
-    server.assert_still_serves_and_left_nothing();
+    assert_still_serves_and_left_nothing(&mut server);
 }
 
 #[test]
 fn options_that_write_outside_the_job_directory_are_refused_and_nothing_is_written() {
-    let mut server = Server::start(&["--jobs", "2"]);
+    let mut server = DistfarmServer::start(&["--jobs", "2"]);
     let traps = Traps::new();
     let cases = vec![
         Case::new("aux-info", "-aux-info", true, |c| {
@@ -723,14 +502,14 @@ fn options_that_write_outside_the_job_directory_are_refused_and_nothing_is_writt
     ];
     let failures = run_cases(&server, &traps, &cases);
     assert_no_failures(failures, "options that write files");
-    server.assert_still_serves_and_left_nothing();
+    assert_still_serves_and_left_nothing(&mut server);
 }
 
 /// `-o` is accepted but never obeyed: the object is made inside the job directory and sent
 /// back, whatever path the client named.
 #[test]
 fn output_path_is_rewritten_into_the_job_directory() {
-    let mut server = Server::start(&["--jobs", "2"]);
+    let mut server = DistfarmServer::start(&["--jobs", "2"]);
     let traps = Traps::new();
     let canary = traps.canary("output");
     for argv in [
@@ -755,7 +534,7 @@ fn output_path_is_rewritten_into_the_job_directory() {
             &format!("{}/outside.s", canary.display()),
         ]),
     ] {
-        let (response, _) = compile(server.port, Version::V1, &argv, HELLO);
+        let (response, _) = compile(server.port(), Version::V1, &argv, HELLO);
         assert_eq!(response.status, 0, "{argv:?}: {}", stderr_text(&response));
         assert!(
             !response.object.is_empty(),
@@ -768,9 +547,9 @@ fn output_path_is_rewritten_into_the_job_directory() {
         );
     }
     let two_outputs = strings(&["gcc", "-c", "foo.c", "-o", "a.o", "-o", "/tmp/b.o"]);
-    let (response, addr) = compile(server.port, Version::V1, &two_outputs, HELLO);
+    let (response, addr) = compile(server.port(), Version::V1, &two_outputs, HELLO);
     assert_refused(&server, &response, addr, "a second -o", "two -o");
-    server.assert_still_serves_and_left_nothing();
+    assert_still_serves_and_left_nothing(&mut server);
 }
 
 /// gcc's driver also takes long spellings of its options: `--prefix=DIR` / `--prefix DIR` is
@@ -790,7 +569,7 @@ fn output_path_is_rewritten_into_the_job_directory() {
 /// the class.)
 #[test]
 fn long_option_spellings_of_refused_options_are_refused_too() {
-    let mut server = Server::start(&["--jobs", "2"]);
+    let mut server = DistfarmServer::start(&["--jobs", "2"]);
     let traps = Traps::new();
     let include_passwd = b"#include \"/etc/passwd\"\nint x;\n";
     let cases = vec![
@@ -835,7 +614,7 @@ fn long_option_spellings_of_refused_options_are_refused_too() {
         failures,
         "SERVER BUG: long option spellings bypass the argument rules",
     );
-    server.assert_still_serves_and_left_nothing();
+    assert_still_serves_and_left_nothing(&mut server);
 }
 
 // =======================================================================================
@@ -844,13 +623,13 @@ fn long_option_spellings_of_refused_options_are_refused_too() {
 
 #[test]
 fn incbin_of_a_server_file_is_refused() {
-    let mut server = Server::start(&["--jobs", "2"]);
+    let mut server = DistfarmServer::start(&["--jobs", "2"]);
     let source = b"asm(\".incbin \\\"/etc/passwd\\\"\");\nint x;\n";
-    let (response, addr) = compile(server.port, Version::V1, &honest_argv(), source);
+    let (response, addr) = compile(server.port(), Version::V1, &HONEST_ARGV, source);
     assert_refused(&server, &response, addr, ".incbin", ".incbin");
-    let (response, addr) = compile(server.port, Version::V2, &honest_argv(), source);
+    let (response, addr) = compile(server.port(), Version::V2, &HONEST_ARGV, source);
     assert_refused(&server, &response, addr, ".incbin", ".incbin over lzo");
-    server.assert_still_serves_and_left_nothing();
+    assert_still_serves_and_left_nothing(&mut server);
 }
 
 /// The assembler reads `.incbin` and `.include` files whatever the spelling in the C source.
@@ -862,7 +641,7 @@ fn incbin_of_a_server_file_is_refused() {
 /// /etc/passwd into the answer (object or SERR).
 #[test]
 fn assembler_directives_cannot_smuggle_server_files_into_the_answer() {
-    let mut server = Server::start(&["--jobs", "2"]);
+    let mut server = DistfarmServer::start(&["--jobs", "2"]);
     let sources: [(&str, &[u8]); 4] = [
         (
             "adjacent literals",
@@ -883,7 +662,7 @@ fn assembler_directives_cannot_smuggle_server_files_into_the_answer() {
     ];
     let mut failures = Vec::new();
     for (what, source) in sources {
-        let (response, _) = compile(server.port, Version::V1, &honest_argv(), source);
+        let (response, _) = compile(server.port(), Version::V1, &HONEST_ARGV, source);
         let leaked = leaks_passwd(&response);
         if leaked || response.status != REFUSED_STATUS {
             failures.push(format!(
@@ -897,29 +676,16 @@ fn assembler_directives_cannot_smuggle_server_files_into_the_answer() {
         failures,
         "SERVER BUG: the .incbin check is a byte search that the C source can dodge",
     );
-    server.assert_still_serves_and_left_nothing();
+    assert_still_serves_and_left_nothing(&mut server);
 }
 
 // =======================================================================================
 // Protocol garbage
 // =======================================================================================
 
-fn header(token: &str, value: u32) -> Vec<u8> {
-    format!("{token}{value:08x}").into_bytes()
-}
-
-fn argv_tokens(argv: &[&str]) -> Vec<u8> {
-    let mut out = header("ARGC", argv.len() as u32);
-    for a in argv {
-        out.extend(header("ARGV", a.len() as u32));
-        out.extend_from_slice(a.as_bytes());
-    }
-    out
-}
-
 #[test]
 fn protocol_garbage_closes_the_connection_without_an_answer() {
-    let mut server = Server::start(&["--jobs", "2"]);
+    let mut server = DistfarmServer::start(&["--jobs", "2"]);
     let mut pseudo_random = 0x2545_f491_u32;
     let garbage: Vec<u8> = (0..4096)
         .map(|_| {
@@ -929,7 +695,7 @@ fn protocol_garbage_closes_the_connection_without_an_answer() {
             pseudo_random as u8
         })
         .collect();
-    let dist1 = header("DIST", 1);
+    let dist1 = token("DIST", 1);
     let with_header = |rest: &[u8]| -> Vec<u8> {
         let mut v = dist1.clone();
         v.extend(argv_tokens(&["gcc", "-c", "foo.c", "-o", "foo.o"]));
@@ -937,14 +703,14 @@ fn protocol_garbage_closes_the_connection_without_an_answer() {
         v
     };
     let mut lying_argv = dist1.clone();
-    lying_argv.extend(header("ARGC", 2));
-    lying_argv.extend(header("ARGV", 3));
+    lying_argv.extend(token("ARGC", 2));
+    lying_argv.extend(token("ARGV", 3));
     lying_argv.extend_from_slice(b"gcc");
-    lying_argv.extend(header("ARGV", 0xffff_ffff));
+    lying_argv.extend(token("ARGV", 0xffff_ffff));
     lying_argv.extend_from_slice(b"-c foo.c");
-    let mut doti_huge = header("DOTI", 0x7fff_ffff);
+    let mut doti_huge = token("DOTI", 0x7fff_ffff);
     doti_huge.extend_from_slice(b"int x;\n");
-    let mut doti_short = header("DOTI", 0x0010_0000);
+    let mut doti_short = token("DOTI", 0x0010_0000);
     doti_short.extend_from_slice(b"int x;\n");
 
     // (what, bytes, half-close after sending, what the log says)
@@ -977,7 +743,7 @@ fn protocol_garbage_closes_the_connection_without_an_answer() {
         ("ARGV ffffffff", lying_argv, true, "ARGV length 4294967295"),
         (
             "ARGC 7fffffff",
-            [dist1.clone(), header("ARGC", 0x7fff_ffff)].concat(),
+            [dist1.clone(), token("ARGC", 0x7fff_ffff)].concat(),
             true,
             "ARGC length",
         ),
@@ -1001,7 +767,7 @@ fn protocol_garbage_closes_the_connection_without_an_answer() {
         ),
         (
             "DIST 9",
-            header("DIST", 9),
+            token("DIST", 9),
             false,
             "unsupported protocol version 9",
         ),
@@ -1022,7 +788,7 @@ fn protocol_garbage_closes_the_connection_without_an_answer() {
             [
                 dist1_v2(),
                 argv_tokens(&["gcc", "-c", "foo.c"]),
-                header("DOTI", 8),
+                token("DOTI", 8),
                 b"\xff\xff\xff\xff\xff\xff\xff\xff".to_vec(),
             ]
             .concat(),
@@ -1032,7 +798,7 @@ fn protocol_garbage_closes_the_connection_without_an_answer() {
     ];
     let mut failures = Vec::new();
     for (what, bytes, half_close, logged) in cases {
-        let reply = exchange(server.port, &bytes, half_close);
+        let reply = exchange(server.port(), &bytes, half_close);
         if !reply.bytes.is_empty() {
             failures.push(format!(
                 "{what}: the server answered {:?}",
@@ -1066,11 +832,11 @@ fn protocol_garbage_closes_the_connection_without_an_answer() {
         "nothing was compiled:\n{}",
         server.log()
     );
-    server.assert_still_serves_and_left_nothing();
+    assert_still_serves_and_left_nothing(&mut server);
 }
 
 fn dist1_v2() -> Vec<u8> {
-    header("DIST", 2)
+    token("DIST", 2)
 }
 
 /// Connections that send nothing hold no job slot: with `--jobs 1` and a crowd of idle
@@ -1078,21 +844,21 @@ fn dist1_v2() -> Vec<u8> {
 /// anything.
 #[test]
 fn idle_connections_do_not_starve_an_honest_job() {
-    let mut server = Server::start(&["--jobs", "1"]);
+    let mut server = DistfarmServer::start(&["--jobs", "1"]);
     let idle: Vec<TcpStream> = (0..8)
-        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port())).unwrap())
         .collect();
     let mut half: Vec<TcpStream> = (0..4)
         .map(|_| {
-            let mut s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-            s.write_all(&[header("DIST", 1), header("ARGC", 6)].concat())
+            let mut s = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+            s.write_all(&[token("DIST", 1), token("ARGC", 6)].concat())
                 .unwrap();
             s
         })
         .collect();
     let started = Instant::now();
-    let bytes = request_bytes(Version::V1, &honest_argv(), HELLO);
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let bytes = request_bytes(Version::V1, &HONEST_ARGV, HELLO);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
     // Well under the server's 30 s header timeout: if the idle clients held the only slot,
     // this read would time out before any of them was dropped.
     stream
@@ -1127,7 +893,7 @@ fn idle_connections_do_not_starve_an_honest_job() {
     }
     half.clear();
     drop(idle);
-    server.assert_still_serves_and_left_nothing();
+    assert_still_serves_and_left_nothing(&mut server);
 }
 
 // =======================================================================================
@@ -1158,7 +924,7 @@ fn inetd_job(tmp: &Path, bytes: &[u8], close_stdin: bool) -> (Vec<u8>, Option<i3
     let mut cmd = Command::new(distfarm_bin());
     cmd.args(["serve", "--inetd", "--log-stderr"])
         .env_clear()
-        .env("PATH", system_path())
+        .env("PATH", test_path())
         .env("TMPDIR", tmp)
         .env("LC_ALL", "C")
         .stdin(Stdio::piped())
@@ -1213,7 +979,7 @@ fn inetd_on_pipes_refuses_hostile_requests_and_serves_honest_ones() {
     // An honest job.
     let (answer, code, log) = inetd_job(
         tmp.path(),
-        &request_bytes(Version::V2, &honest_argv(), HELLO),
+        &request_bytes(Version::V2, &HONEST_ARGV, HELLO),
         false,
     );
     assert_eq!(code, Some(0), "{log}");
@@ -1281,9 +1047,9 @@ fn inetd_on_pipes_refuses_hostile_requests_and_serves_honest_ones() {
         (
             "lying ARGV",
             [
-                header("DIST", 1),
-                header("ARGC", 1),
-                header("ARGV", 0xffff_ffff),
+                token("DIST", 1),
+                token("ARGC", 1),
+                token("ARGV", 0xffff_ffff),
             ]
             .concat(),
         ),
@@ -1297,23 +1063,9 @@ fn inetd_on_pipes_refuses_hostile_requests_and_serves_honest_ones() {
     // A client that hangs up right after its request: no answer needed, nothing left.
     let (_, code, log) = inetd_job(
         tmp.path(),
-        &request_bytes(Version::V1, &honest_argv(), HELLO),
+        &request_bytes(Version::V1, &HONEST_ARGV, HELLO),
         true,
     );
     assert!(code.is_some(), "{log}");
     assert_no_job_directories(tmp.path());
-}
-
-// =======================================================================================
-// Small helpers
-// =======================================================================================
-
-fn read_text(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }

@@ -6,121 +6,20 @@
 mod support;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use support::{CProject, ChildGuard, Cmd, Sshd, Unit, distfarm_bin, free_port, require, temp_dir};
+use support::build::{assert_identical, build, lua_references, references};
+use support::distfarm_server::{assert_no_job_directories, distccd_link};
+use support::{CProject, Cmd, DistfarmServer, Sshd, distfarm_bin, require, temp_dir, text};
 
-const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How many `distcc` clients run at once (distcc's default is 4 slots per host).
 const CLIENTS: usize = 4;
 
-// ---------------------------------------------------------------------------------------
-// The server under test
-// ---------------------------------------------------------------------------------------
-
-/// `distfarm serve --no-detach --listen 127.0.0.1 -p PORT --log-stderr --jobs 4`, its log in a
-/// file. Run as root it drops to `distcc`/`nobody`, so its TMPDIR is a 01777 directory.
-struct Server {
-    // Field order is drop order: the server dies before its directory is removed.
-    child: ChildGuard,
-    port: u16,
-    log: PathBuf,
-    tmp: tempfile::TempDir,
-}
-
-impl Server {
-    #[track_caller]
-    fn start() -> Server {
-        let tmp = temp_dir("serve");
-        set_mode(tmp.path(), 0o1777);
-        let log = tmp.path().join("serve.log");
-        for _attempt in 0..5 {
-            let port = free_port();
-            let file = File::create(&log).expect("server log file");
-            let mut cmd = Command::new(distfarm_bin());
-            cmd.args([
-                "serve",
-                "--no-detach",
-                "--listen",
-                "127.0.0.1",
-                "--log-stderr",
-            ])
-            .args(["-p", &port.to_string(), "--jobs", "4"])
-            .env_clear()
-            .env(
-                "PATH",
-                std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
-            )
-            .env("TMPDIR", tmp.path())
-            .env("LC_ALL", "C")
-            .stdout(Stdio::from(file.try_clone().expect("dup log")))
-            .stderr(Stdio::from(file));
-            let mut child = ChildGuard::spawn(cmd, format!("distfarm serve on 127.0.0.1:{port}"));
-            let ready = format!("listening on 127.0.0.1:{port}");
-            let deadline = Instant::now() + START_TIMEOUT;
-            loop {
-                let text = read_text(&log);
-                if text.contains(&ready) {
-                    return Server {
-                        child,
-                        port,
-                        log,
-                        tmp,
-                    };
-                }
-                if let Some(status) = child.try_wait() {
-                    if text.contains("cannot listen") {
-                        break; // the port was taken meanwhile: try another
-                    }
-                    panic!("distfarm serve exited at start-up ({status}):\n{text}");
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "distfarm serve did not log {ready:?} within {START_TIMEOUT:?}:\n{text}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("distfarm serve could not bind a free port in 5 attempts");
-    }
-
-    /// `127.0.0.1:PORT` (protocol 1); append `,lzo` for protocol 2.
-    fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn log(&self) -> String {
-        read_text(&self.log)
-    }
-
-    /// The server's `COMPILE_OK` summary lines, once there are `expected` of them (the line is
-    /// written after the answer, so it may trail the client by a moment).
-    #[track_caller]
-    fn compile_ok_lines(&mut self, expected: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let lines: Vec<String> = self
-                .log()
-                .lines()
-                .filter(|l| l.contains(" COMPILE_OK "))
-                .map(String::from)
-                .collect();
-            if lines.len() >= expected || Instant::now() >= deadline {
-                return lines;
-            }
-            assert!(
-                self.child.try_wait().is_none(),
-                "the server died:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
+/// The server under test: `--jobs 4`.
+#[track_caller]
+fn start_server() -> DistfarmServer {
+    DistfarmServer::start(&["--jobs", "4"])
 }
 
 // ---------------------------------------------------------------------------------------
@@ -153,10 +52,6 @@ impl Client {
         self
     }
 
-    fn out_dir(&self) -> PathBuf {
-        self.dir.path().join("out")
-    }
-
     /// `distcc <compiler> <args…>` in `cwd`, remote or fail: no fallback, no local retry.
     fn cmd(&self, compiler: &str, args: &[String], cwd: &Path) -> Cmd {
         let mut cmd = Cmd::new("distcc")
@@ -182,111 +77,24 @@ impl Client {
     }
 
     /// Compiles every unit of `project` with `extra` flags, `CLIENTS` at a time; returns the
-    /// objects (in unit order) and each client's stderr.
-    fn build(&self, project: &CProject, extra: &[&str]) -> Vec<(Vec<u8>, String)> {
-        let units = project.units();
-        let results = parallel_map(units.len(), CLIENTS, |i| {
-            let unit = &units[i];
-            let object = self.out_dir().join(object_name(unit));
-            let args = project.compile_args(unit, extra, &object);
-            let out = self
-                .cmd(project.compiler, &args, project.root())
+    /// objects in unit order.
+    fn build(&self, project: &CProject, extra: &[&str]) -> Vec<Vec<u8>> {
+        let out_dir = self.dir.path().join("out");
+        build(project, extra, &out_dir, CLIENTS, |unit, args| {
+            self.cmd(project.compiler, args, project.root())
                 .output()
                 .unwrap_or_else(|e| panic!("distcc failed on {}: {e}", unit.source.display()));
-            let bytes = std::fs::read(&object)
-                .unwrap_or_else(|e| panic!("distcc wrote no {}: {e}", object.display()));
-            (bytes, String::from_utf8_lossy(&out.stderr).into_owned())
-        });
-        results
+        })
     }
-}
-
-fn object_name(unit: &Unit) -> String {
-    let flat = unit.source.display().to_string().replace('/', "_");
-    format!("{flat}.o")
-}
-
-/// `f(0..n)` on `workers` threads, results in index order.
-fn parallel_map<T: Send>(n: usize, workers: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let next = AtomicUsize::new(0);
-    let mut slots: Vec<Option<T>> = (0..n).map(|_| None).collect();
-    let chunks: Vec<Vec<(usize, T)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers.max(1))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        if i >= n {
-                            return done;
-                        }
-                        done.push((i, f(i)));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
-    for (i, value) in chunks.into_iter().flatten() {
-        slots[i] = Some(value);
-    }
-    slots
-        .into_iter()
-        .map(|s| s.expect("every index ran"))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
 // References
 // ---------------------------------------------------------------------------------------
 
-/// Local `gcc -O2 <lua flags> -c FILE` objects, computed once for every test of this file.
-fn lua_references() -> &'static Vec<Vec<u8>> {
-    static REFS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    REFS.get_or_init(|| {
-        let lua = CProject::lua();
-        parallel_map(lua.units().len(), 2, |i| {
-            lua.local_object(&lua.units()[i], &["-O2"])
-        })
-    })
-}
-
-#[track_caller]
-fn assert_objects_identical(
-    project: &CProject,
-    built: &[(Vec<u8>, String)],
-    references: &[Vec<u8>],
-    how: &str,
-) {
-    assert_eq!(built.len(), references.len());
-    let differing: Vec<String> = project
-        .units()
-        .iter()
-        .zip(built.iter().zip(references))
-        .filter(|(_, ((object, _), reference))| object != *reference)
-        .map(|(unit, ((object, _), reference))| {
-            format!(
-                "{} ({} bytes remote, {} bytes local)",
-                unit.source.display(),
-                object.len(),
-                reference.len()
-            )
-        })
-        .collect();
-    assert!(
-        differing.is_empty(),
-        "{how}: {} of {} objects differ from a local compile: {differing:#?}",
-        differing.len(),
-        built.len()
-    );
-}
-
 /// One `COMPILE_OK` line per unit, each naming the unit's source.
 #[track_caller]
-fn assert_one_compile_ok_per_unit(server: &mut Server, project: &CProject) {
+fn assert_one_compile_ok_per_unit(server: &mut DistfarmServer, project: &CProject) {
     let lines = server.compile_ok_lines(project.units().len());
     assert_eq!(
         lines.len(),
@@ -318,45 +126,41 @@ fn assert_one_compile_ok_per_unit(server: &mut Server, project: &CProject) {
 // TCP
 // ---------------------------------------------------------------------------------------
 
+/// All of Lua through the real distcc to `distfarm serve` at `127.0.0.1:PORT{options}`.
+#[track_caller]
+fn assert_lua_built_by_real_distcc(options: &str, how: &str) {
+    let lua = CProject::lua();
+    let mut server = start_server();
+    let client = Client::new(format!("{}{options}", server.host_spec()));
+    let built = client.build(&lua, &["-O2"]);
+    assert_identical(&lua, &built, lua_references(), how);
+    assert_one_compile_ok_per_unit(&mut server, &lua);
+    assert_no_job_directories(server.tmpdir());
+}
+
 #[test]
 fn lua_built_by_real_distcc_over_tcp_is_identical_to_local_gcc() {
-    let lua = CProject::lua();
-    let mut server = Server::start();
-    let client = Client::new(server.host());
-    let built = client.build(&lua, &["-O2"]);
-    assert_objects_identical(&lua, &built, lua_references(), "distcc protocol 1");
-    assert_one_compile_ok_per_unit(&mut server, &lua);
-    assert_no_job_directories_left(&server);
+    assert_lua_built_by_real_distcc("", "distcc protocol 1");
 }
 
 #[test]
 fn lua_built_by_real_distcc_with_lzo_is_identical_to_local_gcc() {
-    let lua = CProject::lua();
-    let mut server = Server::start();
-    let client = Client::new(format!("{},lzo", server.host()));
-    let built = client.build(&lua, &["-O2"]);
-    assert_objects_identical(&lua, &built, lua_references(), "distcc protocol 2 (lzo)");
-    assert_one_compile_ok_per_unit(&mut server, &lua);
-    assert_no_job_directories_left(&server);
+    assert_lua_built_by_real_distcc(",lzo", "distcc protocol 2 (lzo)");
 }
 
 #[test]
 fn cxx_project_built_by_real_distcc_is_identical_to_local_gxx() {
     let cxx = CProject::cxx_sample();
     assert_eq!(cxx.compiler, "g++");
-    let mut server = Server::start();
-    for (round, hosts) in [server.host(), format!("{},lzo", server.host())]
+    let mut server = start_server();
+    let references = references(&cxx, &["-O2"], 2);
+    for (round, hosts) in [server.host_spec(), format!("{},lzo", server.host_spec())]
         .into_iter()
         .enumerate()
     {
         let client = Client::new(hosts.clone());
         let built = client.build(&cxx, &["-O2"]);
-        let references: Vec<Vec<u8>> = cxx
-            .units()
-            .iter()
-            .map(|u| cxx.local_object(u, &["-O2"]))
-            .collect();
-        assert_objects_identical(&cxx, &built, &references, &format!("g++ via {hosts}"));
+        assert_identical(&cxx, &built, &references, &format!("g++ via {hosts}"));
         let lines = server.compile_ok_lines(cxx.units().len() * (round + 1));
         assert_eq!(
             lines.len(),
@@ -377,8 +181,8 @@ fn cxx_project_built_by_real_distcc_is_identical_to_local_gxx() {
 #[test]
 fn debug_build_matches_preprocess_then_compile() {
     let lua = CProject::lua().first(4);
-    let mut server = Server::start();
-    let client = Client::new(format!("{},lzo", server.host()));
+    let mut server = start_server();
+    let client = Client::new(format!("{},lzo", server.host_spec()));
     let extra = ["-g", "-O2"];
     let built = client.build(&lua, &extra);
     let references: Vec<Vec<u8>> = lua
@@ -386,7 +190,7 @@ fn debug_build_matches_preprocess_then_compile() {
         .iter()
         .map(|u| lua.preprocessed_then_compiled(u, &extra))
         .collect();
-    assert_objects_identical(&lua, &built, &references, "-g -O2 via distcc");
+    assert_identical(&lua, &built, &references, "-g -O2 via distcc");
     assert_one_compile_ok_per_unit(&mut server, &lua);
 }
 
@@ -398,9 +202,9 @@ fn debug_build_matches_preprocess_then_compile() {
 fn compile_error_gives_the_same_message_and_exit_status_as_local_gcc() {
     let fixtures = support::fixture_path("");
     let source = Path::new("hello-error.c");
-    let server = Server::start();
+    let server = start_server();
     let out = temp_dir("compile-error");
-    for hosts in [server.host(), format!("{},lzo", server.host())] {
+    for hosts in [server.host_spec(), format!("{},lzo", server.host_spec())] {
         for extra in [&["-O2", "-fno-diagnostics-show-caret"][..], &["-O2"][..]] {
             let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
             args.extend(["-c".into(), source.display().to_string(), "-o".into()]);
@@ -427,8 +231,8 @@ fn compile_error_gives_the_same_message_and_exit_status_as_local_gcc() {
                 local.status.code(),
                 "exit status via {hosts} {extra:?}"
             );
-            let local_err = String::from_utf8_lossy(&local.stderr).into_owned();
-            let remote_err = without_distcc_lines(&String::from_utf8_lossy(&remote.stderr));
+            let local_err = text(&local.stderr);
+            let remote_err = without_distcc_lines(&text(&remote.stderr));
             assert!(
                 local_err.contains("error: expected expression"),
                 "the fixture still fails to compile: {local_err}"
@@ -483,15 +287,6 @@ fn gcc_message_lines(stderr: &str) -> Vec<String> {
 // SSH
 // ---------------------------------------------------------------------------------------
 
-/// A directory holding `distccd` → the distfarm binary, readable by everyone.
-fn distccd_symlink_dir() -> (tempfile::TempDir, PathBuf) {
-    let dir = temp_dir("remote-bin");
-    set_mode(dir.path(), 0o755);
-    let link = dir.path().join("distccd");
-    std::os::unix::fs::symlink(distfarm_bin(), &link).expect("symlink distccd");
-    (dir, link)
-}
-
 /// The server started by sshd as root drops to `distcc`/`nobody` after exec; make sure that
 /// user could also reach the binary (a re-exec, a helper, an operator running it by hand).
 #[track_caller]
@@ -519,19 +314,19 @@ fn lua_built_by_real_distcc_over_openssh_with_our_binary_as_distccd() {
     let lua = CProject::lua();
     assert_binary_usable_by_unprivileged_users(&distfarm_bin());
     let sshd = Sshd::start();
-    let (_bin_dir, distccd) = distccd_symlink_dir();
+    let (_bin_dir, distccd) = distccd_link();
     let command = distccd.display().to_string();
 
     // Protocol 1: all of Lua. Protocol 2 (,lzo): the first ten files.
     let plain = Client::new(sshd.distcc_host_with_command(&command)).with_ssh(sshd.distcc_ssh());
     let built = plain.build(&lua, &["-O2"]);
-    assert_objects_identical(&lua, &built, lua_references(), "distcc over ssh");
+    assert_identical(&lua, &built, lua_references(), "distcc over ssh");
 
     let some = lua.first(10);
     let lzo = Client::new(format!("{},lzo", sshd.distcc_host_with_command(&command)))
         .with_ssh(sshd.distcc_ssh());
     let built_lzo = lzo.build(&some, &["-O2"]);
-    assert_objects_identical(
+    assert_identical(
         &some,
         &built_lzo,
         &lua_references()[..10],
@@ -561,7 +356,7 @@ fn lua_built_by_real_distcc_over_openssh_with_our_binary_as_distccd() {
 #[test]
 fn over_openssh_the_client_sees_only_what_gcc_prints() {
     let sshd = Sshd::start();
-    let (_bin_dir, distccd) = distccd_symlink_dir();
+    let (_bin_dir, distccd) = distccd_link();
     let client = Client::new(sshd.distcc_host_with_command(&distccd.display().to_string()))
         .with_ssh(sshd.distcc_ssh());
     let fixtures = support::fixture_path("");
@@ -602,9 +397,9 @@ fn over_openssh_the_client_sees_only_what_gcc_prints() {
         "exit status over ssh"
     );
 
-    let good_err = String::from_utf8_lossy(&good.stderr).into_owned();
-    let bad_err = without_distcc_lines(&String::from_utf8_lossy(&bad.stderr));
-    let local_err = String::from_utf8_lossy(&local.stderr).into_owned();
+    let good_err = text(&good.stderr);
+    let bad_err = without_distcc_lines(&text(&bad.stderr));
+    let local_err = text(&local.stderr);
     assert!(
         good_err.is_empty() && bad_err == local_err,
         "SERVER BUG: over ssh the server's log reaches the user's terminal.\n\
@@ -612,39 +407,4 @@ fn over_openssh_the_client_sees_only_what_gcc_prints() {
          --- distcc stderr for a failed compile, distcc's own lines removed\n{bad_err}\n\
          --- local gcc stderr\n{local_err}"
     );
-}
-
-// ---------------------------------------------------------------------------------------
-// Small helpers
-// ---------------------------------------------------------------------------------------
-
-#[track_caller]
-fn assert_no_job_directories_left(server: &Server) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left: Vec<String> = std::fs::read_dir(server.tmp.path())
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("distfarm_"))
-            .collect();
-        if left.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job directories left in the server's TMPDIR: {left:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn read_text(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }

@@ -1,25 +1,19 @@
 //! The real distccd 3.4 as a TCP daemon on 127.0.0.1, for interop tests.
 
 use std::ffi::{OsStr, OsString};
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
-use super::ports::{free_port, port_accepts};
-use super::process::{ChildGuard, describe};
-use super::programs::require;
-
-const START_TIMEOUT: Duration = Duration::from_secs(20);
+use super::daemon::Daemon;
+// sshd.rs takes `set_mode` from here.
+pub(crate) use super::files::set_mode;
+use super::ports::port_accepts;
+use super::programs::{require, test_path};
 
 /// A running `distccd --daemon --no-detach` on 127.0.0.1, killed (with its preforked
 /// children: they share its process group) when dropped.
 pub struct RealDistccd {
-    // Field order is drop order: the daemon dies before its directory is removed.
-    child: ChildGuard,
-    port: u16,
-    log_path: PathBuf,
-    dir: tempfile::TempDir,
+    daemon: Daemon,
 }
 
 /// Options for [`RealDistccd`]; [`RealDistccd::start`] is `builder().start()`.
@@ -48,27 +42,40 @@ impl RealDistccd {
     }
 
     pub fn port(&self) -> u16 {
-        self.port
+        self.daemon.port()
     }
 
     /// `127.0.0.1:PORT`, a DISTCC_HOSTS entry for protocol 1 (append `,lzo` for 2).
     pub fn host_spec(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        self.daemon.host_spec()
     }
 
     /// The daemon's TMPDIR (world-writable: distccd as root runs jobs as `distcc`/nobody).
     pub fn tmp_dir(&self) -> &Path {
-        self.dir.path()
+        self.daemon.dir()
     }
 
     /// Everything distccd logged so far (`--log-stderr`); put it in assertion messages.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+        self.daemon.log()
     }
 
     /// Whether the daemon is still running.
     pub fn is_running(&mut self) -> bool {
-        self.child.try_wait().is_none()
+        self.daemon.is_running()
+    }
+
+    /// See [`Daemon::log_lines`]: the lines with `needle`, once there are `count` of them or
+    /// after 15 s.
+    #[track_caller]
+    pub fn log_lines(&mut self, needle: &str, count: usize) -> Vec<String> {
+        self.daemon.log_lines(needle, count)
+    }
+
+    /// See [`Daemon::wait_for_log_lines`]: `count` lines with `needle`, or a panic.
+    #[track_caller]
+    pub fn wait_for_log_lines(&mut self, needle: &str, count: usize) -> Vec<String> {
+        self.daemon.wait_for_log_lines(needle, count)
     }
 }
 
@@ -111,11 +118,8 @@ impl DistccdBuilder {
         // As root, distccd drops to the `distcc` user (or nobody) before it compiles: its
         // TMPDIR must be writable by that user.
         set_mode(dir.path(), 0o1777);
-        let log_path = dir.path().join("distccd.log");
-        let mut last_log = String::new();
-        for _attempt in 0..5 {
-            let port = free_port();
-            let log = File::create(&log_path).expect("distccd log file");
+        let home = dir.path().to_path_buf();
+        let command = |port: u16| {
             let mut cmd = Command::new(&distccd);
             cmd.args([
                 "--daemon",
@@ -132,53 +136,20 @@ impl DistccdBuilder {
             .arg(self.jobs.to_string())
             .args(&self.args)
             .env_clear()
-            .env(
-                "PATH",
-                std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
-            )
-            .env("HOME", dir.path())
-            .env("TMPDIR", dir.path())
+            .env("PATH", test_path())
+            .env("HOME", &home)
+            .env("TMPDIR", &home)
             .env("LC_ALL", "C")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::from(log.try_clone().expect("dup log")))
-            .stderr(Stdio::from(log));
-            let description = format!("distccd on 127.0.0.1:{port}");
-            let mut child = ChildGuard::spawn(cmd, description);
-            let deadline = Instant::now() + START_TIMEOUT;
-            loop {
-                if port_accepts(port) {
-                    return RealDistccd {
-                        child,
-                        port,
-                        log_path,
-                        dir,
-                    };
-                }
-                if let Some(status) = child.try_wait() {
-                    last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                    if last_log.contains("Address already in use") {
-                        break; // someone took the port: try another
-                    }
-                    panic!(
-                        "distccd exited at start-up ({}):\n{last_log}",
-                        describe(status)
-                    );
-                }
-                if Instant::now() >= deadline {
-                    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                    panic!(
-                        "distccd did not accept connections on port {port} within {START_TIMEOUT:?}:\n{log}"
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("distccd could not bind a free port in 5 attempts:\n{last_log}");
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+            cmd
+        };
+        let daemon = Daemon::start(
+            "distccd",
+            dir,
+            command,
+            |port, _| port_accepts(port),
+            "Address already in use",
+        );
+        RealDistccd { daemon }
     }
-}
-
-pub(crate) fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }

@@ -7,34 +7,55 @@
 //!
 //! | module | job |
 //! |---|---|
-//! | [`programs`] | `require`, `distfarm_bin`, fixture paths |
+//! | [`programs`] | `require`, `distfarm_bin`, `test_path`, fixture paths |
 //! | [`ports`] | `free_port`, `wait_for_port` |
 //! | [`process`] | `Cmd` (run with timeout, full failure report), `ChildGuard` (kill on drop) |
+//! | [`files`] | `set_mode`, `read_text`, `list`, `write_script`, `open_dir`, `readable_temp_dir` |
+//! | [`wait`] | `wait_for`: poll until something happened, or panic with context |
+//! | [`daemon`] | `Daemon`: a logging server on a free port (start with retry, wait for log lines) |
 //! | [`distccd`] | `RealDistccd`: the real distccd 3.4 on 127.0.0.1 |
+//! | [`distfarm_server`] | `DistfarmServer`: `distfarm serve` on 127.0.0.1; job directories |
+//! | [`wire`] | raw distcc requests to a server under test, answers parsed |
+//! | [`fake_server`] | `FakeServer`: a fake distcc host that answers garbage, half, or nothing |
+//! | [`wrapper`] | `Work`: a work area and the environment for running the wrapper |
 //! | [`sshd`] | `Sshd`: a real OpenSSH sshd plus a client ssh_config (`farmhost`) |
 //! | [`cproject`] | `CProject`: Lua, zstd and the C++ sample as compile units |
 //! | [`compile`] | `local_object`, `preprocessed_then_compiled`: byte references |
+//! | [`build`] | a `CProject` through a command under test, objects compared with references |
 
 // Each test binary uses a different part of this module.
 #![allow(dead_code, unused_imports)]
 
+pub mod build;
 pub mod compile;
 pub mod cproject;
+pub mod daemon;
 pub mod distccd;
+pub mod distfarm_server;
+pub mod fake_server;
+pub mod files;
 pub mod ports;
 pub mod process;
 pub mod programs;
 pub mod russh_server;
 pub mod sshd;
+pub mod wait;
+pub mod wire;
+pub mod wrapper;
 
 pub use compile::{local_object, preprocessed_then_compiled};
 pub use cproject::{CProject, Unit};
 pub use distccd::{DistccdBuilder, RealDistccd};
+pub use distfarm_server::DistfarmServer;
+pub use fake_server::FakeServer;
+pub use files::{list, read_text, set_mode, write_script};
 pub use ports::{free_port, wait_for_port};
-pub use process::{ChildGuard, Cmd, ProcessError};
-pub use programs::{distfarm_bin, fixture, fixture_path, require};
+pub use process::{ChildGuard, Cmd, ProcessError, text};
+pub use programs::{distfarm_bin, fixture, fixture_path, require, test_path};
 pub use russh_server::{ClientKey, FreezableProxy, KeyKind, SshAgent, TestSshServer};
 pub use sshd::Sshd;
+pub use wait::wait_for;
+pub use wrapper::Work;
 
 /// A fresh temp dir named after the test, removed on drop.
 pub fn temp_dir(label: &str) -> tempfile::TempDir {

@@ -272,6 +272,11 @@ pub fn describe(status: ExitStatus) -> String {
     }
 }
 
+/// A program's stdout or stderr as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// A program that failed, with everything needed to understand why without rerunning it.
 pub struct ProcessError {
     pub command: String,

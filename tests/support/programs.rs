@@ -61,3 +61,9 @@ pub fn fixture(name: &str) -> Vec<u8> {
     let path = fixture_path(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
 }
+
+/// The test's own `PATH` (so that every program runs the same gcc as the references), or a
+/// default; for environments built from scratch.
+pub fn test_path() -> std::ffi::OsString {
+    std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into())
+}
