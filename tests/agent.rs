@@ -1,0 +1,338 @@
+//! The per-user agent against the in-process russh server (`TestSshServer`): fast, and its
+//! counters show what crossed the wire — TCP connections, session channels (one per remote
+//! command) and `direct-streamlocal` channels (one per job to a distfarm `--ssh-session`
+//! server). The server runs commands with `sh -c`, so the remote is the binary under test
+//! through a `distccd` symlink, running as a child of this test process.
+//!
+//! The wrappers are real `distfarm gcc` processes; the agent is the one they start. Every
+//! test has its own `DISTCC_DIR`, and its [`Farm`] kills that agent (by pid) when dropped.
+
+mod support;
+
+use std::ffi::OsString;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use support::build::parallel_map;
+use support::files::{read, read_text, set_mode};
+use support::russh_server::{KeyKind, write_client_key};
+use support::{
+    Cmd, TestSshServer, distfarm_bin, fixture_path, local_object, temp_dir, test_path, text,
+};
+
+/// Jobs in the "many wrappers" build, and wrappers at once.
+const JOBS: usize = 12;
+const WORKERS: usize = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_wrappers_share_one_ssh_connection_and_one_remote_session() {
+    let farm = Farm::start("agent-shared").await;
+
+    let outputs = farm.hello_build(JOBS, WORKERS, &[]).await;
+
+    for (name, object) in &outputs {
+        assert!(
+            *object == *hello_reference(),
+            "{name} differs from local gcc"
+        );
+    }
+    let stats = farm.server.stats();
+    assert_eq!(
+        stats.connections(),
+        1,
+        "{JOBS} jobs from {JOBS} wrapper processes share one SSH connection\n--- agent log\n{}",
+        farm.agent_log()
+    );
+    assert_eq!(
+        stats.sessions(),
+        1,
+        "one remote command (`distccd --ssh-session`) for every job"
+    );
+    assert_eq!(
+        stats.direct_streamlocal.load(Ordering::SeqCst),
+        JOBS,
+        "one direct-streamlocal channel per job"
+    );
+    assert_eq!(farm.agent_pids().len(), 1, "one agent served every wrapper");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_exits_after_the_idle_time() {
+    let farm = Farm::start("agent-idle").await;
+
+    farm.hello_build(1, 1, &[("DISTFARM_AGENT_IDLE", "1")])
+        .await;
+    let pids = farm.agent_pids();
+    assert_eq!(pids.len(), 1, "the first job started the agent");
+
+    let gone = wait_for(Duration::from_secs(15), || farm.agent_pids().is_empty()).await;
+    assert!(
+        gone,
+        "the agent (pid {}) is still running 15 s after its last job with DISTFARM_AGENT_IDLE=1\n\
+         --- agent log\n{}",
+        pids[0],
+        farm.agent_log()
+    );
+    assert!(
+        !farm.socket().exists(),
+        "an agent that exits removes its socket"
+    );
+
+    // The next job starts a new one.
+    farm.hello_build(1, 1, &[("DISTFARM_AGENT_IDLE", "1")])
+        .await;
+    assert_eq!(farm.server.stats().connections(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_socket_directory_is_private_even_if_it_existed_open() {
+    let farm = Farm::start("agent-private").await;
+    let dir = farm.socket().parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    set_mode(&dir, 0o755);
+
+    farm.hello_build(1, 1, &[]).await;
+
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{} has mode {mode:o}", dir.display());
+    let socket = std::fs::symlink_metadata(farm.socket()).unwrap();
+    assert!(socket.file_type().is_socket());
+    assert_eq!(
+        farm.server.stats().connections(),
+        1,
+        "the job went through the agent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_socket_file_is_replaced_by_a_live_agent() {
+    let farm = Farm::start("agent-stale").await;
+    let socket = farm.socket();
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    set_mode(socket.parent().unwrap(), 0o700);
+    // A socket file nobody listens on: what an agent killed with SIGKILL leaves behind.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    assert!(std::os::unix::net::UnixStream::connect(&socket).is_err());
+
+    let outputs = farm.hello_build(2, 1, &[]).await;
+
+    assert!(outputs.iter().all(|(_, o)| *o == *hello_reference()));
+    assert_eq!(farm.agent_pids().len(), 1, "an agent was started");
+    assert!(
+        std::os::unix::net::UnixStream::connect(&socket).is_ok(),
+        "the agent listens where the stale socket was"
+    );
+    assert_eq!(
+        farm.server.stats().connections(),
+        1,
+        "both jobs went through the agent's one connection\n--- agent log\n{}",
+        farm.agent_log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_disabled_makes_every_wrapper_connect_by_itself() {
+    let farm = Farm::start("agent-off").await;
+    let jobs = 4;
+
+    let outputs = farm.hello_build(jobs, 2, &[("DISTFARM_AGENT", "0")]).await;
+
+    assert!(outputs.iter().all(|(_, o)| *o == *hello_reference()));
+    let stats = farm.server.stats();
+    assert_eq!(stats.connections(), jobs, "one SSH connection per job");
+    assert_eq!(
+        stats.sessions(),
+        jobs,
+        "one `distccd --inetd` per job (no session server without the agent)"
+    );
+    assert!(farm.agent_pids().is_empty(), "no agent was started");
+    assert!(!farm.socket().exists(), "no agent socket was created");
+}
+
+// ---------------------------------------------------------------------------------------
+// The farm: server, key, configuration, remote, DISTCC_DIR
+// ---------------------------------------------------------------------------------------
+
+struct Farm {
+    dir: tempfile::TempDir,
+    server: TestSshServer,
+}
+
+impl Farm {
+    /// A server that accepts a fresh key, an ssh_config whose `farmhost` reaches it with
+    /// strict host key checking, a `distccd` symlink to distfarm, and empty work dirs.
+    async fn start(label: &str) -> Farm {
+        let dir = temp_dir(label);
+        let key = write_client_key(dir.path(), "id_ed25519", KeyKind::Ed25519);
+        let server = TestSshServer::start(vec![key.public.clone()]).await;
+        let known_hosts = dir.path().join("known_hosts");
+        std::fs::write(
+            &known_hosts,
+            format!("{}\n", server.known_hosts_line("127.0.0.1")),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("ssh_config"),
+            format!(
+                "Host farmhost\n  HostName 127.0.0.1\n  Port {}\n  User builder\n  \
+                 IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
+                 GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
+                server.port(),
+                key.path.display(),
+                known_hosts.display()
+            ),
+        )
+        .unwrap();
+        // The remote drops root to `nobody`: its directory must be world-readable.
+        let remote = dir.path().join("remote");
+        std::fs::create_dir(&remote).unwrap();
+        std::os::unix::fs::symlink(distfarm_bin(), remote.join("distccd")).unwrap();
+        set_mode(dir.path(), 0o755);
+        set_mode(&remote, 0o755);
+        for sub in ["distcc_dir", "tmp", "out"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        Farm { dir, server }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn hosts(&self) -> String {
+        format!("@farmhost/8:{}", self.path("remote/distccd").display())
+    }
+
+    fn socket(&self) -> PathBuf {
+        distfarm::config::agent_socket_path(&self.path("distcc_dir"))
+    }
+
+    fn agent_log(&self) -> String {
+        read_text(&self.socket().with_file_name("agent.log"))
+    }
+
+    /// Running `distfarm agent --socket <our socket>` processes.
+    fn agent_pids(&self) -> Vec<i32> {
+        let socket = self.socket().into_os_string().into_string().unwrap();
+        agent_processes(&socket)
+    }
+
+    /// `distfarm gcc -O2 -c hello.c -o out/<output>`, remote or fail, environment in full.
+    fn hello(&self, output: &str, env: &[(&str, &str)]) -> Cmd {
+        let mut cmd = Cmd::new(distfarm_bin())
+            .args(["gcc", "-O2", "-c", "hello.c", "-o"])
+            .arg(self.path("out").join(output))
+            .current_dir(fixture_path(""))
+            .env_clear()
+            .env("PATH", test_path())
+            .env("HOME", self.dir.path())
+            .env("LC_ALL", "C")
+            .env("TMPDIR", self.path("tmp"))
+            .env("DISTCC_DIR", self.path("distcc_dir"))
+            .env("DISTCC_HOSTS", self.hosts())
+            .env("DISTCC_FALLBACK", "0")
+            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
+            .env("DISTFARM_SSH_CONFIG", self.path("ssh_config"))
+            .env("DISTFARM_AGENT_IDLE", "60")
+            .timeout(Duration::from_secs(60));
+        for (k, v) in env {
+            cmd = cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// `jobs` compiles of hello.c by as many wrapper processes, `workers` at a time (off the
+    /// async threads: the server runs on them). Returns (output name, object) in order.
+    async fn hello_build(
+        &self,
+        jobs: usize,
+        workers: usize,
+        env: &[(&str, &str)],
+    ) -> Vec<(String, Vec<u8>)> {
+        let round = ROUND.fetch_add(1, Ordering::SeqCst);
+        let names: Vec<String> = (0..jobs).map(|i| format!("r{round}-{i}.o")).collect();
+        let cmds: Vec<Cmd> = names.iter().map(|n| self.hello(n, env)).collect();
+        let outs = self.path("out");
+        let agent_log = self.socket().with_file_name("agent.log");
+        let names2 = names.clone();
+        tokio::task::spawn_blocking(move || {
+            parallel_map(cmds.len(), workers, |i| {
+                let out = cmds[i]
+                    .output()
+                    .unwrap_or_else(|e| panic!("{e}\n--- agent log\n{}", read_text(&agent_log)));
+                let stderr = text(&out.stderr);
+                assert!(
+                    !stderr.contains("distfarm"),
+                    "a clean remote compile prints nothing of distfarm's own:\n{stderr}"
+                );
+                read(&outs.join(&names2[i]))
+            })
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        .into_iter()
+        .zip(names)
+        .map(|(object, name)| (name, object))
+        .collect()
+    }
+}
+
+static ROUND: AtomicUsize = AtomicUsize::new(0);
+
+impl Drop for Farm {
+    fn drop(&mut self) {
+        for pid in self.agent_pids() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+fn hello_reference() -> &'static Vec<u8> {
+    static REF: OnceLock<Vec<u8>> = OnceLock::new();
+    REF.get_or_init(|| local_object("gcc", ["-O2"], Path::new("hello.c"), &fixture_path("")))
+}
+
+/// Processes whose command line is `… agent --socket <socket> …`.
+fn agent_processes(socket: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        // A zombie has an empty command line: it is not running.
+        let args: Vec<OsString> = cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| OsString::from(String::from_utf8_lossy(a).into_owned()))
+            .collect();
+        if args
+            .windows(3)
+            .any(|w| w[0] == "agent" && w[1] == "--socket" && w[2] == socket)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,930 @@
+//! Whole builds over SSH against the real OpenSSH sshd: `distfarm gcc …` with `@farmhost`
+//! hosts, remote or fail (`DISTCC_FALLBACK=0`, `DISTCC_SKIP_LOCAL_RETRY=1`), every object
+//! byte-identical to a local gcc. The sshd log (LogLevel VERBOSE) is the witness of what
+//! crossed the wire: one `Accepted publickey` line per SSH login and one
+//! `Starting session: command` line per remote command (exec channel). `direct-streamlocal`
+//! channels (distfarm's per-job channels to a `--ssh-session` server) start no session and
+//! log nothing.
+//!
+//! The remote is either distfarm (a world-readable temp dir with a `distccd` symlink to the
+//! binary under test, named in the host entry) or the real distccd 3.4.
+//!
+//! Every test has its own `DISTCC_DIR`; the agent a wrapper starts there (its own process
+//! group, so no `Cmd` timeout reaches it) is killed by pid when the test's [`Client`] drops.
+
+mod support;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use russh::keys::Algorithm;
+use support::build::{assert_identical, lua_references, object_name, parallel_map, references};
+use support::files::{read, read_text, readable_temp_dir, write_script};
+use support::russh_server::{plain_known_hosts_line, random_public_key};
+use support::{
+    CProject, Cmd, RealDistccd, SshAgent, Sshd, distfarm_bin, fixture_path, local_object, require,
+    temp_dir, test_path, text, wait_for,
+};
+
+/// Lua's own makefile optimisation (at -O0 a few Lua files compile differently from their
+/// preprocessed text, so -O0 has no byte reference; see tests/client_interop.rs).
+const LUA_EXTRA: [&str; 1] = ["-O2"];
+/// zstd once, lightly optimised: the largest preprocessed sources of the suite.
+const ZSTD_EXTRA: [&str; 1] = ["-O1"];
+/// Wrappers compiling at once in a build (`make -j4`).
+const JOBS: usize = 4;
+const LOGIN: &str = "Accepted publickey";
+const SESSION: &str = "Starting session: command";
+
+// ---------------------------------------------------------------------------------------
+// The fast path: one login, one remote process, one channel per job
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn zstd_over_sshd_uses_one_login_and_one_remote_session_for_the_whole_build() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::new();
+    let client = Client::new(&sshd.ssh_config());
+    let zstd = CProject::zstd();
+    let mark = LogMark::new(&sshd);
+
+    let objects = client.build(&remote.host("8"), &zstd, &ZSTD_EXTRA, JOBS);
+
+    let references = references(&zstd, &ZSTD_EXTRA, 2);
+    assert_identical(
+        &zstd,
+        &objects,
+        &references,
+        "sshd → distfarm --ssh-session",
+    );
+    assert_one_login_and_one_session(&sshd, &mark, zstd.units().len(), &client);
+}
+
+#[test]
+fn lua_over_sshd_uses_one_login_and_one_remote_session_for_the_whole_build() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::new();
+    let client = Client::new(&sshd.ssh_config());
+    let lua = CProject::lua();
+    let mark = LogMark::new(&sshd);
+
+    let objects = client.build(&remote.host("8"), &lua, &LUA_EXTRA, JOBS);
+
+    assert_identical(
+        &lua,
+        &objects,
+        lua_references(),
+        "sshd → distfarm --ssh-session",
+    );
+    assert_one_login_and_one_session(&sshd, &mark, lua.units().len(), &client);
+}
+
+// ---------------------------------------------------------------------------------------
+// Other remotes
+// ---------------------------------------------------------------------------------------
+
+/// The real distccd does not know `--ssh-session` (it exits): every job then runs
+/// `distccd --inetd --enable-tcp-insecure` on its own channel of the one connection.
+#[test]
+fn real_distccd_remote_runs_one_inetd_command_per_job_and_objects_match() {
+    let distccd = require("distccd", "distcc");
+    let sshd = Sshd::start();
+    let client = Client::new(&sshd.ssh_config());
+    let lua = CProject::lua().first(6);
+    let mark = LogMark::new(&sshd);
+
+    let hosts = format!("@farmhost/4:{}", distccd.display());
+    let objects = client.build(&hosts, &lua, &LUA_EXTRA, 3);
+
+    assert_identical(
+        &lua,
+        &objects,
+        &lua_references()[..6],
+        "sshd → real distccd --inetd",
+    );
+    let log = mark.since(&sshd);
+    assert_eq!(
+        count(&log, LOGIN),
+        1,
+        "the agent logs in once for every job:\n{log}\n--- agent log\n{}",
+        client.agent_log()
+    );
+    // One `distccd --ssh-session` probe (refused by the real distccd), then one command per job.
+    assert_eq!(
+        count(&log, SESSION),
+        1 + lua.units().len(),
+        "one probe plus one `distccd --inetd` per job:\n{log}\n--- agent log\n{}",
+        client.agent_log()
+    );
+}
+
+/// `@farmhost:tcp:PORT`: a distccd daemon listening on the remote's loopback, reached through
+/// `direct-tcpip` channels like `ssh -L` — no remote command at all.
+#[test]
+fn tcp_command_reaches_a_distccd_daemon_on_the_remote_loopback() {
+    let mut distccd = RealDistccd::start();
+    let sshd = Sshd::start();
+    let client = Client::new(&sshd.ssh_config());
+    let lua = CProject::lua().first(4);
+    let mark = LogMark::new(&sshd);
+
+    let hosts = format!("@farmhost/2:tcp:{},lzo", distccd.port());
+    let objects = client.build(&hosts, &lua, &LUA_EXTRA, 2);
+
+    assert_identical(
+        &lua,
+        &objects,
+        &lua_references()[..4],
+        "sshd direct-tcpip → distccd",
+    );
+    assert!(distccd.is_running(), "distccd died:\n{}", distccd.log());
+    wait_for(
+        "distccd's COMPILE_OK line for every unit",
+        Duration::from_secs(15),
+        || {
+            let log = distccd.log();
+            lua.units()
+                .iter()
+                .all(|u| {
+                    log.lines().any(|l| {
+                        l.contains(" COMPILE_OK ")
+                            && l.ends_with(&format!(" {}", u.source.display()))
+                    })
+                })
+                .then_some(())
+        },
+        || distccd.log(),
+    );
+    let log = mark.since(&sshd);
+    assert_eq!(count(&log, LOGIN), 1, "{log}");
+    assert_eq!(
+        count(&log, SESSION),
+        0,
+        "a tunnel needs no remote command:\n{log}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Host keys
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn changed_host_key_is_refused_and_without_fallback_the_error_names_the_host() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::new();
+    pin_a_wrong_key(&sshd);
+    let client = Client::new(&sshd.ssh_config());
+    let mark = LogMark::new(&sshd);
+    let hosts = remote.host("8");
+
+    // Twice: the second job meets a host the agent has just backed off, and the user must
+    // still be told which host it is.
+    let mut errors = Vec::new();
+    for attempt in ["first", "second"] {
+        let out = client.hello(&hosts, "hello.o").output_unchecked().unwrap();
+        let stderr = text(&out.stderr);
+        assert_distcc_failure(&out, &format!("{attempt} job, changed host key"));
+        assert!(
+            stderr.contains("farmhost"),
+            "{attempt} job: the error does not name the host:\n{stderr}\n--- agent log\n{}",
+            client.agent_log()
+        );
+        assert!(
+            !client.out("hello.o").exists(),
+            "no object may be written when the host is refused"
+        );
+        errors.push(stderr);
+    }
+    assert!(
+        errors[0].contains("HOST KEY") && errors[0].contains("CHANGED"),
+        "the error says the host key changed:\n{}",
+        errors[0]
+    );
+    let log = mark.since(&sshd);
+    assert_eq!(
+        count(&log, LOGIN),
+        0,
+        "nobody may log in to a host with a changed key:\n{log}"
+    );
+    assert_eq!(count(&log, SESSION), 0, "nothing ran remotely:\n{log}");
+}
+
+#[test]
+fn changed_host_key_with_fallback_compiles_locally_with_one_warning_naming_the_host() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::new();
+    pin_a_wrong_key(&sshd);
+    let client = Client::new(&sshd.ssh_config());
+    let mark = LogMark::new(&sshd);
+
+    let out = client
+        .hello(&remote.host("8"), "hello.o")
+        .env("DISTCC_FALLBACK", "1")
+        .env_remove("DISTCC_SKIP_LOCAL_RETRY")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(
+        read(&client.out("hello.o")),
+        hello_reference(),
+        "the local fallback compiles the same object"
+    );
+    let stderr = text(&out.stderr);
+    let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("distfarm")).collect();
+    assert_eq!(
+        ours.len(),
+        1,
+        "exactly one line of distfarm's own on stderr:\n{stderr}"
+    );
+    assert!(
+        ours[0].contains("Warning") && ours[0].contains("farmhost") && ours[0].contains("hello.c"),
+        "the warning names the file and the host: {}",
+        ours[0]
+    );
+    let log = mark.since(&sshd);
+    assert_eq!(count(&log, LOGIN), 0, "{log}");
+    assert_eq!(count(&log, SESSION), 0, "{log}");
+}
+
+#[test]
+fn unknown_host_is_refused_with_how_to_pin_it() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::new();
+    std::fs::write(sshd.known_hosts(), "").unwrap();
+    let client = Client::new(&sshd.ssh_config());
+    let mark = LogMark::new(&sshd);
+
+    let out = client
+        .hello(&remote.host("8"), "hello.o")
+        .output_unchecked()
+        .unwrap();
+
+    assert_distcc_failure(&out, "unknown host key");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("farmhost") && stderr.contains("not known"),
+        "the error names the host and says its key is unknown:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("ssh-keyscan -p {} 127.0.0.1", sshd.port())),
+        "the error tells how to pin the key:\n{stderr}"
+    );
+    assert!(!client.out("hello.o").exists());
+    assert_eq!(
+        std::fs::read_to_string(sshd.known_hosts()).unwrap(),
+        "",
+        "an unknown key is never learnt silently"
+    );
+    let log = mark.since(&sshd);
+    assert_eq!(count(&log, LOGIN), 0, "{log}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Authentication and routing
+// ---------------------------------------------------------------------------------------
+
+/// The key lives only in a real `ssh-agent`; the config names no key file, or one that does
+/// not exist. (The account has no `~/.ssh` keys either: only the agent can log in.)
+#[test]
+fn ssh_agent_keys_log_in_when_the_config_names_no_usable_key_file() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::new();
+    let dir = temp_dir("ssh-agent");
+    let agent = SshAgent::start(dir.path());
+    agent.add(&sshd.client_key());
+    let original = std::fs::read_to_string(sshd.ssh_config()).unwrap();
+    let without_key_lines = |replacement: &str| -> String {
+        original
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("IdentitiesOnly"))
+            .map(|l| {
+                if l.trim_start().starts_with("IdentityFile") {
+                    replacement.to_string()
+                } else {
+                    l.to_string()
+                }
+            })
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    };
+    let missing_key = dir.path().join("no-such-key");
+    let configs = [
+        ("no IdentityFile", without_key_lines("")),
+        (
+            "a missing IdentityFile",
+            without_key_lines(&format!("    IdentityFile {}", missing_key.display())),
+        ),
+    ];
+    for (what, config) in configs {
+        assert!(!config.contains(&sshd.client_key().display().to_string()));
+        let file = dir.path().join("ssh_config");
+        std::fs::write(&file, config).unwrap();
+        let client = Client::new(&file).with_env("SSH_AUTH_SOCK", agent.socket());
+        let mark = LogMark::new(&sshd);
+        let out = client.hello(&remote.host("8"), "hello.o").output();
+        if let Err(e) = out {
+            panic!(
+                "{what}: {e}\n--- agent log\n{}\n--- sshd log\n{}",
+                client.agent_log(),
+                mark.since(&sshd)
+            );
+        }
+        assert_eq!(read(&client.out("hello.o")), hello_reference(), "{what}");
+        assert_eq!(count(&mark.since(&sshd), LOGIN), 1, "{what}");
+    }
+}
+
+#[test]
+fn proxy_jump_through_a_second_sshd_builds_with_one_login_on_each() {
+    let bastion = Sshd::start();
+    let target = Sshd::start();
+    let remote = RemoteDistfarm::new();
+    let dir = temp_dir("proxy-jump");
+    let config = format!(
+        "Host farmhost\n  HostName 127.0.0.1\n  Port {tp}\n  IdentityFile {tk}\n  ProxyJump bastion\n\
+         Host bastion\n  HostName 127.0.0.1\n  Port {bp}\n  IdentityFile {bk}\n\
+         Host *\n  User {user}\n  IdentitiesOnly yes\n  UserKnownHostsFile {bkh} {tkh}\n  \
+         GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n",
+        tp = target.port(),
+        tk = target.client_key().display(),
+        bp = bastion.port(),
+        bk = bastion.client_key().display(),
+        user = target.user(),
+        bkh = bastion.known_hosts().display(),
+        tkh = target.known_hosts().display(),
+    );
+    let file = dir.path().join("ssh_config");
+    std::fs::write(&file, config).unwrap();
+    let client = Client::new(&file);
+    let lua = CProject::lua().first(4);
+    let (bastion_mark, target_mark) = (LogMark::new(&bastion), LogMark::new(&target));
+
+    let objects = client.build(&remote.host("4"), &lua, &LUA_EXTRA, 2);
+
+    assert_identical(&lua, &objects, &lua_references()[..4], "a ProxyJump");
+    let (bastion_log, target_log) = (bastion_mark.since(&bastion), target_mark.since(&target));
+    assert_eq!(count(&bastion_log, LOGIN), 1, "bastion:\n{bastion_log}");
+    assert_eq!(
+        count(&bastion_log, SESSION),
+        0,
+        "the bastion only forwards:\n{bastion_log}"
+    );
+    assert_eq!(count(&target_log, LOGIN), 1, "target:\n{target_log}");
+    assert_eq!(count(&target_log, SESSION), 1, "target:\n{target_log}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Failures in the middle of a build
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn agent_killed_mid_build_is_replaced_and_every_object_is_still_right() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::new();
+    let client = Client::new(&sshd.ssh_config());
+    let lua = CProject::lua();
+    let total = lua.units().len();
+
+    let (objects, (killed, done_at_kill)) = std::thread::scope(|scope| {
+        let killer = scope.spawn(|| {
+            wait_for(
+                "three objects",
+                Duration::from_secs(120),
+                || (client.objects_written() >= 3).then_some(()),
+                || client.agent_log(),
+            );
+            let done_at_kill = client.objects_written();
+            let pids = client.agent_pids();
+            assert_eq!(
+                pids.len(),
+                1,
+                "one agent serves the build: {pids:?}\n{}",
+                client.agent_log()
+            );
+            kill(pids[0]);
+            (pids[0], done_at_kill)
+        });
+        let objects = client.build(&remote.host("8"), &lua, &LUA_EXTRA, JOBS);
+        (objects, killer.join().unwrap())
+    });
+
+    assert!(
+        done_at_kill < total,
+        "the build finished before the agent was killed: the test proves nothing"
+    );
+    assert_identical(
+        &lua,
+        &objects,
+        lua_references(),
+        "an agent killed mid-build",
+    );
+    let now = client.agent_pids();
+    assert!(
+        !now.is_empty() && !now.contains(&killed),
+        "a new agent serves the socket (killed {killed}, running {now:?})"
+    );
+    assert!(
+        std::os::unix::net::UnixStream::connect(client.socket()).is_ok(),
+        "the new agent listens on {}",
+        client.socket().display()
+    );
+}
+
+/// The sshd processes serving the agent's connection are killed while jobs run on it: the
+/// jobs in flight are retried, the agent logs in again, and the build never notices.
+#[test]
+fn connection_cut_mid_build_is_reconnected_and_every_object_is_still_right() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::new();
+    let client = Client::new(&sshd.ssh_config());
+    let lua = CProject::lua().first(20);
+    let total = lua.units().len();
+    let mark = LogMark::new(&sshd);
+
+    let (objects, (agent, done_at_cut)) = std::thread::scope(|scope| {
+        let cutter = scope.spawn(|| {
+            wait_for(
+                "three objects",
+                Duration::from_secs(120),
+                || (client.objects_written() >= 3).then_some(()),
+                || client.agent_log(),
+            );
+            let done_at_cut = client.objects_written();
+            let agent = client.agent_pids();
+            let serving = sshd_session_processes(&sshd);
+            assert!(
+                !serving.is_empty(),
+                "no sshd process serves the agent's connection"
+            );
+            for pid in serving {
+                kill(pid);
+            }
+            (agent, done_at_cut)
+        });
+        let objects = client.build(&remote.host("8"), &lua, &LUA_EXTRA, JOBS);
+        (objects, cutter.join().unwrap())
+    });
+
+    assert!(
+        done_at_cut < total,
+        "the build finished before the connection was cut: the test proves nothing"
+    );
+    assert_identical(
+        &lua,
+        &objects,
+        &lua_references()[..total],
+        "a connection cut mid-build",
+    );
+    let log = mark.since(&sshd);
+    assert_eq!(
+        count(&log, LOGIN),
+        2,
+        "the agent logs in once, and once more after the cut:\n{log}\n--- agent log\n{}",
+        client.agent_log()
+    );
+    assert_eq!(
+        client.agent_pids(),
+        agent,
+        "the same agent reconnected (it was not restarted)"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// DISTCC_SSH: distcc's way, only when asked for
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn distcc_ssh_runs_one_ssh_process_per_job_against_real_sshd() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::new();
+    let fake = FakeSsh::new();
+    let client = Client::new(&sshd.ssh_config())
+        .with_path_first(&fake.bin())
+        .with_env("DISTCC_SSH", sshd.distcc_ssh());
+    let lua = CProject::lua().first(5);
+    let mark = LogMark::new(&sshd);
+
+    let objects = client.build(&remote.host("4"), &lua, &LUA_EXTRA, 2);
+
+    assert_identical(&lua, &objects, &lua_references()[..5], "DISTCC_SSH");
+    let runs = fake.runs();
+    assert_eq!(runs.len(), lua.units().len(), "one ssh per job: {runs:#?}");
+    for run in &runs {
+        assert!(
+            run.ends_with(&format!(
+                "farmhost {} --inetd --enable-tcp-insecure",
+                remote.command()
+            )),
+            "distcc's command line: {run}"
+        );
+    }
+    let log = mark.since(&sshd);
+    assert_eq!(count(&log, LOGIN), lua.units().len(), "{log}");
+    assert_eq!(count(&log, SESSION), lua.units().len(), "{log}");
+    assert!(
+        !client.socket().exists() && client.agent_pids().is_empty(),
+        "DISTCC_SSH builds start no agent"
+    );
+}
+
+#[test]
+fn without_distcc_ssh_no_ssh_program_is_started() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::new();
+    let fake = FakeSsh::new();
+    let client = Client::new(&sshd.ssh_config()).with_path_first(&fake.bin());
+    let lua = CProject::lua().first(3);
+
+    let through_agent = client.build(&remote.host("4"), &lua, &LUA_EXTRA, 2);
+    assert_identical(&lua, &through_agent, &lua_references()[..3], "the agent");
+    assert!(
+        !client.agent_pids().is_empty(),
+        "the agent served the build"
+    );
+
+    let direct = Client::new(&sshd.ssh_config())
+        .with_path_first(&fake.bin())
+        .with_env("DISTFARM_AGENT", "0");
+    let objects = direct.build(&remote.host("4"), &lua, &LUA_EXTRA, 2);
+    assert_identical(&lua, &objects, &lua_references()[..3], "DISTFARM_AGENT=0");
+
+    assert_eq!(
+        fake.runs(),
+        Vec::<String>::new(),
+        "an `ssh` program was started without DISTCC_SSH"
+    );
+    // The fake is on the PATH the wrapper sees: with DISTCC_SSH=ssh it is what runs.
+    let control = Client::new(&sshd.ssh_config())
+        .with_path_first(&fake.bin())
+        .with_env("DISTCC_SSH", sshd.distcc_ssh());
+    control
+        .hello(&remote.host("4"), "hello.o")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(fake.runs().len(), 1, "the fake ssh is found on PATH");
+}
+
+// ---------------------------------------------------------------------------------------
+// The remote, the client, the witnesses
+// ---------------------------------------------------------------------------------------
+
+/// A world-readable directory with `distccd` → the distfarm binary under test (the remote
+/// drops root to `nobody` and must still reach it).
+struct RemoteDistfarm {
+    dir: tempfile::TempDir,
+}
+
+impl RemoteDistfarm {
+    fn new() -> RemoteDistfarm {
+        let dir = readable_temp_dir("remote");
+        std::os::unix::fs::symlink(distfarm_bin(), dir.path().join("distccd")).unwrap();
+        RemoteDistfarm { dir }
+    }
+
+    fn command(&self) -> String {
+        self.dir.path().join("distccd").display().to_string()
+    }
+
+    /// `@farmhost/LIMIT:/tmp/…/distccd` (the limit goes before the command: after it, it
+    /// would be part of the command).
+    fn host(&self, limit: &str) -> String {
+        format!("@farmhost/{limit}:{}", self.command())
+    }
+}
+
+/// A `DISTCC_DIR`, a `TMPDIR`, an output directory and the environment of `distfarm` runs.
+/// Dropping it kills the agent started for its `DISTCC_DIR`.
+struct Client {
+    dir: tempfile::TempDir,
+    ssh_config: PathBuf,
+    env: Vec<(OsString, OsString)>,
+    path: OsString,
+}
+
+impl Client {
+    fn new(ssh_config: &Path) -> Client {
+        let dir = temp_dir("ssh-client");
+        for sub in ["distcc_dir", "tmp", "out"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        Client {
+            dir,
+            ssh_config: ssh_config.to_path_buf(),
+            env: Vec::new(),
+            path: test_path(),
+        }
+    }
+
+    fn with_env(mut self, key: &str, value: impl Into<OsString>) -> Client {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    fn with_path_first(mut self, dir: &Path) -> Client {
+        let mut path = dir.as_os_str().to_owned();
+        path.push(":");
+        path.push(&self.path);
+        self.path = path;
+        self
+    }
+
+    fn distcc_dir(&self) -> PathBuf {
+        self.dir.path().join("distcc_dir")
+    }
+
+    fn socket(&self) -> PathBuf {
+        distfarm::config::agent_socket_path(&self.distcc_dir())
+    }
+
+    fn out(&self, name: &str) -> PathBuf {
+        self.dir.path().join("out").join(name)
+    }
+
+    fn objects_written(&self) -> usize {
+        std::fs::read_dir(self.dir.path().join("out"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".o"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    fn agent_log(&self) -> String {
+        read_text(&self.socket().with_file_name("agent.log"))
+    }
+
+    /// Running `distfarm agent --socket <our socket>` processes.
+    fn agent_pids(&self) -> Vec<i32> {
+        let socket = self.socket().into_os_string().into_string().unwrap();
+        processes()
+            .into_iter()
+            .filter(|p| {
+                p.args
+                    .windows(3)
+                    .any(|w| w[0] == "agent" && w[1] == "--socket" && w[2] == socket)
+            })
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    /// `distfarm <compiler> <args…>` in `cwd`: remote or fail, the environment given in full.
+    fn cmd(&self, hosts: &str, compiler: &str, args: &[String], cwd: &Path) -> Cmd {
+        let mut cmd = Cmd::new(distfarm_bin())
+            .arg(compiler)
+            .args(args)
+            .current_dir(cwd)
+            .env_clear()
+            .env("PATH", &self.path)
+            .env("HOME", self.dir.path())
+            .env("LC_ALL", "C")
+            .env("TMPDIR", self.dir.path().join("tmp"))
+            .env("DISTCC_DIR", self.distcc_dir())
+            .env("DISTCC_HOSTS", hosts)
+            .env("DISTCC_FALLBACK", "0")
+            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
+            .env("DISTFARM_SSH_CONFIG", &self.ssh_config)
+            .env("DISTFARM_AGENT_IDLE", "60")
+            .timeout(Duration::from_secs(180));
+        for (k, v) in &self.env {
+            cmd = cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// `distfarm gcc -O2 -c hello.c -o out/<output>` in the fixtures directory.
+    fn hello(&self, hosts: &str, output: &str) -> Cmd {
+        let args = ["-O2", "-c", "hello.c", "-o"]
+            .map(String::from)
+            .into_iter()
+            .chain([self.out(output).display().to_string()])
+            .collect::<Vec<_>>();
+        self.cmd(hosts, "gcc", &args, &fixture_path(""))
+    }
+
+    /// Compiles every unit, `workers` wrappers at a time; the objects in unit order. A
+    /// wrapper that prints anything of its own fails the build: a clean distributed compile
+    /// is as quiet as a local one.
+    fn build(
+        &self,
+        hosts: &str,
+        project: &CProject,
+        extra: &[&str],
+        workers: usize,
+    ) -> Vec<Vec<u8>> {
+        let units = project.units();
+        parallel_map(units.len(), workers, |i| {
+            let unit = &units[i];
+            let object = self.out(&object_name(unit));
+            let args = project.compile_args(unit, extra, &object);
+            let out = self
+                .cmd(hosts, project.compiler, &args, project.root())
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "distfarm failed on {}: {e}\n--- agent log\n{}",
+                        unit.source.display(),
+                        self.agent_log()
+                    )
+                });
+            let stderr = text(&out.stderr);
+            assert!(
+                !stderr.contains("distfarm"),
+                "distfarm printed something of its own for {} via {hosts}:\n{stderr}",
+                unit.source.display()
+            );
+            read(&object)
+        })
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        for pid in self.agent_pids() {
+            kill(pid);
+        }
+    }
+}
+
+/// An `ssh` first on `PATH` that records its arguments, then runs the real one.
+struct FakeSsh {
+    dir: tempfile::TempDir,
+}
+
+impl FakeSsh {
+    fn new() -> FakeSsh {
+        let real = require("ssh", "openssh-client");
+        let dir = temp_dir("fake-ssh");
+        std::fs::create_dir(dir.path().join("bin")).unwrap();
+        write_script(
+            &dir.path().join("bin/ssh"),
+            &format!(
+                "echo \"$*\" >> '{}'\nexec '{}' \"$@\"",
+                dir.path().join("runs").display(),
+                real.display()
+            ),
+        );
+        FakeSsh { dir }
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    fn runs(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("runs"))
+            .map(|t| t.lines().map(String::from).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Where sshd's log stood when the test's own traffic began (after `Sshd::start`'s own
+/// login check).
+struct LogMark(usize);
+
+impl LogMark {
+    fn new(sshd: &Sshd) -> LogMark {
+        LogMark(sshd.log().len())
+    }
+
+    fn since(&self, sshd: &Sshd) -> String {
+        sshd.log().get(self.0..).unwrap_or_default().to_string()
+    }
+}
+
+#[track_caller]
+fn assert_one_login_and_one_session(sshd: &Sshd, mark: &LogMark, jobs: usize, client: &Client) {
+    let log = mark.since(sshd);
+    assert_eq!(
+        count(&log, LOGIN),
+        1,
+        "{jobs} jobs, one SSH login:\n{log}\n--- agent log\n{}",
+        client.agent_log()
+    );
+    assert_eq!(
+        count(&log, SESSION),
+        1,
+        "{jobs} jobs, one remote command (`distccd --ssh-session`):\n{log}\n--- agent log\n{}",
+        client.agent_log()
+    );
+}
+
+/// The listening sshd's descendants that are sshd themselves: the processes serving the
+/// open connections (the privileged monitor and the session process of each).
+fn sshd_session_processes(sshd: &Sshd) -> Vec<i32> {
+    let listener: i32 = std::fs::read_to_string(sshd.dir().join("sshd.pid"))
+        .expect("sshd.pid")
+        .trim()
+        .parse()
+        .expect("pid");
+    let all = processes();
+    let mut found = Vec::new();
+    let mut parents = vec![listener];
+    while let Some(parent) = parents.pop() {
+        for p in all.iter().filter(|p| p.ppid == parent && p.comm == "sshd") {
+            found.push(p.pid);
+            parents.push(p.pid);
+        }
+    }
+    found
+}
+
+fn assert_distcc_failure(out: &Output, what: &str) {
+    let code = out.status.code();
+    assert!(
+        code.is_some_and(|c| (100..=120).contains(&c)),
+        "{what}: expected a distcc exit code (100–120), got {:?}\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+}
+
+/// Replaces the pinned host key with a random one of the same type.
+fn pin_a_wrong_key(sshd: &Sshd) {
+    let name = format!("[127.0.0.1]:{}", sshd.port());
+    let line = plain_known_hosts_line(&name, &random_public_key(Algorithm::Ed25519));
+    std::fs::write(sshd.known_hosts(), line + "\n").unwrap();
+}
+
+fn hello_reference() -> Vec<u8> {
+    static REF: OnceLock<Vec<u8>> = OnceLock::new();
+    REF.get_or_init(|| local_object("gcc", ["-O2"], Path::new("hello.c"), &fixture_path("")))
+        .clone()
+}
+
+// ---------------------------------------------------------------------------------------
+// Processes and small helpers
+// ---------------------------------------------------------------------------------------
+
+struct Process {
+    pid: i32,
+    ppid: i32,
+    comm: String,
+    args: Vec<String>,
+}
+
+/// Every process of the machine, from /proc.
+fn processes() -> Vec<Process> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let ppid = stat[close + 1..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let args = std::fs::read(entry.path().join("cmdline"))
+            .unwrap_or_default()
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        all.push(Process {
+            pid,
+            ppid,
+            comm,
+            args,
+        });
+    }
+    all
+}
+
+/// SIGKILL to one process we started (or that serves our test), then wait until it is gone.
+fn kill(pid: i32) {
+    let target = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL);
+    // Gone, or a zombie waiting for a parent that is not us. (No panic: runs in `Drop`.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let gone = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if gone {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn count(log: &str, needle: &str) -> usize {
+    log.matches(needle).count()
+}
