@@ -17,6 +17,17 @@ pub fn main(socket_path: &Path, lock_dir: Option<std::path::PathBuf>, idle: Dura
         .enable_all()
         .build()
         .expect("tokio runtime");
+    // One agent per socket: whoever holds the lock next to it is the agent. A second one
+    // started at the same moment by another wrapper leaves quietly; the wrappers find the
+    // first one on the socket.
+    let _only_agent = match socket::claim(socket_path) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => return 0,
+        Err(e) => {
+            tracing::error!("agent: cannot lock {}: {e}", socket_path.display());
+            return crate::exit_code::ExitCode::BindFailed.code();
+        }
+    };
     runtime.block_on(async {
         let listener = match socket::bind(socket_path) {
             Ok(l) => l,
@@ -27,6 +38,7 @@ pub fn main(socket_path: &Path, lock_dir: Option<std::path::PathBuf>, idle: Dura
         };
         tracing::info!("agent: listening on {}", socket_path.display());
         server::run(listener, Arc::new(server::Agent::new(lock_dir)), idle).await;
+        // Still holding the claim: the socket is ours to remove.
         let _ = std::fs::remove_file(socket_path);
         0
     })

@@ -65,11 +65,18 @@ impl Pool {
         Ok(live)
     }
 
-    /// Forgets a connection that failed, so the next job reconnects.
-    pub async fn discard(&self, key: &ConnKey) {
+    /// Forgets `dead` if it is still the connection for `key` (another job may already have
+    /// replaced it with a live one, which must stay).
+    pub async fn discard(&self, key: &ConnKey, dead: &Arc<Live>) {
         let entry = self.entries.lock().expect("pool lock").get(key).cloned();
         if let Some(entry) = entry {
-            *entry.lock().await = None;
+            let mut slot = entry.lock().await;
+            if slot
+                .as_ref()
+                .is_some_and(|current| Arc::ptr_eq(current, dead))
+            {
+                *slot = None;
+            }
         }
     }
 
@@ -80,7 +87,7 @@ impl Pool {
             Ok(stream) => Ok(stream),
             Err(first) => {
                 tracing::info!("{}: {first}; reconnecting", live.conn.description());
-                self.discard(key).await;
+                self.discard(key, &live).await;
                 let live = self.get(key).await?;
                 remote_exec::open_job(&live.conn, &live.server).await
             }

@@ -1,9 +1,9 @@
 //! The agent's accept loop: each wrapper connection asks for a host, gets a channel on a
 //! pooled SSH connection, and its job's bytes are spliced through.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::net::{UnixListener, UnixStream};
 
@@ -14,12 +14,13 @@ use crate::hosts::{self, HostKind};
 use crate::protocol::agent::{Answer, JobRequest};
 use crate::protocol::{Limits, TokenReader, TokenWriter};
 
-#[derive(Default)]
 pub struct Agent {
     pub scheduler: Arc<Scheduler>,
     pub pool: Pool,
     /// Wrapper connections being served.
     active: AtomicUsize,
+    /// When the last wrapper connection ended (or the agent started).
+    last_done: Mutex<Instant>,
 }
 
 impl Agent {
@@ -27,19 +28,40 @@ impl Agent {
     pub fn new(lock_dir: Option<std::path::PathBuf>) -> Self {
         Agent {
             scheduler: Arc::new(Scheduler::with_lock_dir(lock_dir)),
-            ..Agent::default()
+            pool: Pool::default(),
+            active: AtomicUsize::new(0),
+            last_done: Mutex::new(Instant::now()),
         }
     }
 }
 
-/// Serves until nothing has happened for `idle`.
+impl Agent {
+    /// No wrapper connected, and none for `idle`.
+    fn idle_for(&self, idle: Duration) -> bool {
+        self.active.load(Ordering::SeqCst) == 0
+            && self.last_done.lock().expect("idle clock").elapsed() >= idle
+    }
+
+    fn done(&self) {
+        *self.last_done.lock().expect("idle clock") = Instant::now();
+        self.active.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Serves until no wrapper has been connected for `idle`.
 pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
+    // Checked on a short tick rather than one long sleep, so the clock restarts from the
+    // end of the last job, however long ago the last connection arrived.
+    let tick = idle.min(Duration::from_millis(500));
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = tokio::time::sleep(idle), if agent.active.load(Ordering::SeqCst) == 0 => {
-                tracing::info!("agent: idle for {} s, exiting", idle.as_secs());
-                return;
+            _ = tokio::time::sleep(tick) => {
+                if agent.idle_for(idle) {
+                    tracing::info!("agent: idle for {} s, exiting", idle.as_secs());
+                    return;
+                }
+                continue;
             }
         };
         let Ok((stream, _)) = accepted else { continue };
@@ -53,7 +75,7 @@ pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
             if let Err(e) = serve_wrapper(stream, &agent).await {
                 tracing::debug!("agent: wrapper connection ended: {e}");
             }
-            agent.active.fetch_sub(1, Ordering::SeqCst);
+            agent.done();
         });
     }
 }

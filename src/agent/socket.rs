@@ -1,18 +1,46 @@
-//! The agent's unix socket: in a 0700 directory, and only peers with our own uid are served.
+//! The agent's unix socket: in a 0700 directory, claimed by exactly one agent at a time, and
+//! only peers with our own uid are served.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
+use nix::fcntl::{Flock, FlockArg};
 use tokio::net::{UnixListener, UnixStream};
 
-/// Creates (or checks) the 0700 directory and binds the socket, replacing a stale one.
+/// Takes the agent's lock beside the socket (creating the private directory first).
+/// `Ok(None)`: another agent holds it. The claim lasts as long as the returned value.
+pub fn claim(path: &Path) -> std::io::Result<Option<Flock<std::fs::File>>> {
+    let dir = private_dir(path)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("agent.lock"))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(Some(lock)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+        Err((_, e)) => Err(e.into()),
+    }
+}
+
+/// Binds the socket, replacing whatever file is there: under the claim, no other agent is
+/// alive to own it.
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    private_dir(path)?;
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    UnixListener::bind(path)
+}
+
+/// The socket's directory: created if needed, refused if another user owns it, made 0700.
+fn private_dir(path: &Path) -> std::io::Result<&Path> {
     let dir = path
         .parent()
         .ok_or_else(|| std::io::Error::other("socket path has no directory"))?;
     std::fs::create_dir_all(dir)?;
-    let meta = std::fs::metadata(dir)?;
-    if meta.uid() != nix::unistd::Uid::effective().as_raw() {
+    if std::fs::metadata(dir)?.uid() != nix::unistd::Uid::effective().as_raw() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::PermissionDenied,
             format!(
@@ -22,10 +50,7 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
         ));
     }
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    if path.exists() && std::os::unix::net::UnixStream::connect(path).is_err() {
-        std::fs::remove_file(path)?;
-    }
-    UnixListener::bind(path)
+    Ok(dir)
 }
 
 /// Whether the peer runs as our own user.

@@ -44,37 +44,49 @@ pub fn agent_serves(candidates: &[&HostSpec], env: &ClientEnv, ssh: &SshEnv) -> 
 
 pub async fn through_agent(candidates: &[&HostSpec], env: &ClientEnv, ssh: &SshEnv) -> Attempt {
     let socket = crate::config::agent_socket_path(&env.distcc_dir);
-    let Some(stream) =
-        agent_link::connect_or_start(&socket, &env.distcc_dir.join("lock"), ssh.agent_idle).await
-    else {
-        return Attempt::AgentUnavailable;
-    };
     let request = JobRequest {
         ssh_config: ssh.config_file.clone(),
         auth_sock: ssh.auth_sock.clone(),
         backoff: env.backoff_period,
         hosts: candidates.iter().map(|h| h.text.clone()).collect(),
     };
-    match agent_link::ask(stream, &request).await {
-        Ok((Answer::Open { index, slot }, stream)) if index < candidates.len() => {
-            Attempt::Connected {
-                host: candidates[index].clone(),
-                slot,
-                _lock: None,
-                stream: Ok(Box::new(stream)),
+    // Twice: an agent that died (or was killed) between our connect and its answer is
+    // replaced by a fresh one on the second try.
+    for _ in 0..2 {
+        let lock_dir = env.distcc_dir.join("lock");
+        let Some(stream) = agent_link::connect_or_start(&socket, &lock_dir, ssh.agent_idle).await
+        else {
+            return Attempt::AgentUnavailable;
+        };
+        let answer = match agent_link::ask(stream, &request).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::debug!("the agent did not answer ({e}); starting another");
+                continue;
             }
-        }
-        Ok((Answer::Failed { index, message }, _)) if index < candidates.len() => {
-            Attempt::Connected {
-                host: candidates[index].clone(),
-                slot: 0,
-                _lock: None,
-                stream: Err(RemoteError::Agent(message)),
+        };
+        return match answer {
+            (Answer::Open { index, slot }, stream) if index < candidates.len() => {
+                Attempt::Connected {
+                    host: candidates[index].clone(),
+                    slot,
+                    _lock: None,
+                    stream: Ok(Box::new(stream)),
+                }
             }
-        }
-        Ok((Answer::NoHost { message }, _)) => Attempt::NoHost(Some(message)),
-        Ok(_) | Err(_) => Attempt::AgentUnavailable,
+            (Answer::Failed { index, message }, _) if index < candidates.len() => {
+                Attempt::Connected {
+                    host: candidates[index].clone(),
+                    slot: 0,
+                    _lock: None,
+                    stream: Err(RemoteError::Agent(message)),
+                }
+            }
+            (Answer::NoHost { message }, _) => Attempt::NoHost(Some(message)),
+            _ => Attempt::AgentUnavailable,
+        };
     }
+    Attempt::AgentUnavailable
 }
 
 /// distcc's way: a slot lock file, then a connection made by this process.
