@@ -29,20 +29,7 @@ pub fn init(level: Level, sink: Sink<'_>) {
         .with_ansi(false);
     let file = match sink {
         Sink::Stderr => None,
-        Sink::File(path) => match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            Ok(file) => Some(file),
-            Err(e) => {
-                eprintln!(
-                    "distfarm ERROR: cannot open log file {}: {e}; logging to stderr",
-                    path.display()
-                );
-                None
-            }
-        },
+        Sink::File(path) => open_log(path),
     };
     // try_init: a second initialisation (tests, or a role calling another) is harmless.
     let _ = match file {
@@ -51,29 +38,33 @@ pub fn init(level: Level, sink: Sink<'_>) {
     };
 }
 
+/// Opens a log file for appending; if it cannot be, says so and logs to stderr instead,
+/// like distcc.
+fn open_log(path: &Path) -> Option<std::fs::File> {
+    match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        Ok(file) => Some(file),
+        Err(e) => {
+            eprintln!(
+                "distfarm[{}] ERROR: cannot open log file {}: {e}; logging to stderr",
+                std::process::id(),
+                path.display()
+            );
+            None
+        }
+    }
+}
+
 /// The wrapper's messages land in a build log between compiler messages, so they look like
 /// distcc's: `distfarm[PID] Warning: text`, no timestamps.
 pub fn init_wrapper(level: Level, log_file: Option<&Path>) {
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .event_format(WrapperFormat);
-    let file = log_file.and_then(|path| {
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            Ok(file) => Some(file),
-            Err(e) => {
-                eprintln!(
-                    "distfarm[{}] ERROR: cannot open DISTCC_LOG {}: {e}",
-                    std::process::id(),
-                    path.display()
-                );
-                None
-            }
-        }
-    });
+    let file = log_file.and_then(open_log);
     let _ = match file {
         Some(file) => builder.with_writer(std::sync::Mutex::new(file)).try_init(),
         None => builder.with_writer(std::io::stderr).try_init(),

@@ -84,16 +84,7 @@ impl Wrapper<'_> {
                     "cannot create {}: {e}",
                     self.env.distcc_dir.join("lock").display()
                 );
-                return self
-                    .fall_back(
-                        job,
-                        Fallback {
-                            host: None,
-                            reason,
-                            exit: ExitCode::IoError,
-                        },
-                    )
-                    .await;
+                return self.fall_back(job, Fallback::local_problem(reason)).await;
             }
         };
         let mut state = StateFile::new(&self.env.distcc_dir, &job.input).ok();
@@ -122,16 +113,7 @@ impl Wrapper<'_> {
                     Err(e) => {
                         let reason =
                             format!("cannot take a slot lock in {}: {e}", lock_dir.display());
-                        return self
-                            .fall_back(
-                                job,
-                                Fallback {
-                                    host: None,
-                                    reason,
-                                    exit: ExitCode::IoError,
-                                },
-                            )
-                            .await;
+                        return self.fall_back(job, Fallback::local_problem(reason)).await;
                     }
                 }
             };

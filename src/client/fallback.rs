@@ -18,6 +18,17 @@ pub struct Fallback {
     pub exit: ExitCode,
 }
 
+impl Fallback {
+    /// A problem on this machine (lock or state directories), not with any host.
+    pub fn local_problem(reason: String) -> Self {
+        Fallback {
+            host: None,
+            reason,
+            exit: ExitCode::IoError,
+        }
+    }
+}
+
 impl Wrapper<'_> {
     /// Names the hosts that are unusable right now and why, for the fallback warning.
     pub(super) fn why_no_host(&self, hosts: &HostList, lock_dir: &Path) -> String {
