@@ -45,6 +45,8 @@ pub async fn connect_or_start(
         .stderr(log_file.map(Stdio::from).unwrap_or_else(Stdio::null))
         // Its own process group: a Ctrl-C meant for the build must not kill the agent.
         .process_group(0)
+        // It outlives this build: don't hold the build directory open.
+        .current_dir("/")
         .spawn();
     if let Err(e) = spawned {
         tracing::debug!("cannot start the agent: {e}");
