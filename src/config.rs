@@ -108,6 +108,8 @@ impl ClientEnv {
             .filter(|d| !d.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| home_dir().join(".distcc"));
+        // Absolute, because the agent started from here runs elsewhere.
+        let distcc_dir = std::path::absolute(&distcc_dir).unwrap_or(distcc_dir);
         Ok(ClientEnv {
             hosts: var("DISTCC_HOSTS"),
             distcc_dir,
