@@ -82,6 +82,34 @@ fn lua_over_sshd_uses_one_login_and_one_remote_session_for_the_whole_build() {
     assert_one_login_and_one_session(&sshd, &mark, lua.units().len(), &client);
 }
 
+/// A list that mixes `@host` with `localhost` (the usual Portage set-up) takes distcc's slot
+/// locks in the wrapper, and still reaches the host through the agent's one connection.
+#[test]
+fn mixed_list_with_localhost_still_uses_the_agents_one_connection() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::new();
+    let client = Client::new(&sshd.ssh_config());
+    let lua = CProject::lua().first(8);
+    let mark = LogMark::new(&sshd);
+
+    let hosts = format!("{} localhost/1", remote.host("4"));
+    let objects = client.build(&hosts, &lua, &LUA_EXTRA, 2);
+
+    assert_identical(&lua, &objects, &lua_references()[..8], "mixed list → agent");
+    let log = mark.since(&sshd);
+    assert_eq!(
+        count(&log, LOGIN),
+        1,
+        "one login for the build:\n{log}\n--- agent log\n{}",
+        client.agent_log()
+    );
+    assert_eq!(
+        count(&log, SESSION),
+        1,
+        "one remote session for the build:\n{log}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Other remotes
 // ---------------------------------------------------------------------------------------

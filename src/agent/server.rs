@@ -124,12 +124,17 @@ async fn serve_wrapper(
         })
         .collect();
 
-    let Some((index, slot)) = agent.scheduler.acquire(&candidates).await else {
-        let message = "every candidate host failed recently and is backed off".to_string();
-        Answer::NoHost { message }
-            .write(&mut TokenWriter::new(&mut stream))
-            .await?;
-        return Ok(());
+    let (index, slot) = if request.slot_held && keys.len() == 1 {
+        (0, None)
+    } else {
+        let Some((index, slot)) = agent.scheduler.acquire(&candidates).await else {
+            let message = "every candidate host failed recently and is backed off".to_string();
+            Answer::NoHost { message }
+                .write(&mut TokenWriter::new(&mut stream))
+                .await?;
+            return Ok(());
+        };
+        (index, Some(slot))
     };
     let mut job = match agent.pool.open_job(&keys[index]).await {
         Ok(job) => job,
@@ -148,7 +153,7 @@ async fn serve_wrapper(
     agent.scheduler.clear_backoff(&request.hosts[index]);
     Answer::Open {
         index,
-        slot: slot.number,
+        slot: slot.as_ref().map_or(0, |s| s.number),
     }
     .write(&mut TokenWriter::new(&mut stream))
     .await?;

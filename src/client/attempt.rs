@@ -42,12 +42,20 @@ pub fn agent_serves(candidates: &[&HostSpec], env: &ClientEnv, ssh: &SshEnv) -> 
             .all(|h| matches!(h.kind, HostKind::Ssh { .. }))
 }
 
-pub async fn through_agent(candidates: &[&HostSpec], env: &ClientEnv, ssh: &SshEnv) -> Attempt {
+/// Asks the agent for one of `candidates`. `slot_held`: the wrapper already holds the
+/// host's distcc slot lock (mixed lists), so the agent only opens the channel.
+pub async fn through_agent(
+    candidates: &[&HostSpec],
+    env: &ClientEnv,
+    ssh: &SshEnv,
+    slot_held: bool,
+) -> Attempt {
     let socket = crate::config::agent_socket_path(&env.distcc_dir);
     let request = JobRequest {
         ssh_config: ssh.config_file.clone(),
         auth_sock: ssh.auth_sock.clone(),
         backoff: env.backoff_period,
+        slot_held,
         hosts: candidates.iter().map(|h| h.text.clone()).collect(),
     };
     // Twice: an agent that died (or was killed) between our connect and its answer is
@@ -136,7 +144,19 @@ pub async fn connect(
                     transport::ssh_command::command_line(&words, user.as_deref(), name, command);
                 Box::new(transport::ssh_command::spawn(&argv, name)?)
             } else {
-                direct_ssh(user.as_deref(), name, command, ssh).await?
+                // The slot is ours already; the agent still lends its pooled connection.
+                let through_agent = if agent_serves(&[host], env, ssh) {
+                    through_agent(&[host], env, ssh, true).await
+                } else {
+                    Attempt::AgentUnavailable
+                };
+                match through_agent {
+                    Attempt::Connected { stream, .. } => stream?,
+                    Attempt::NoHost(message) => {
+                        return Err(RemoteError::Agent(message.unwrap_or_default()));
+                    }
+                    _ => direct_ssh(user.as_deref(), name, command, ssh).await?,
+                }
             }
         }
         HostKind::Local => unreachable!("localhost is compiled here, never connected to"),

@@ -98,7 +98,7 @@ impl Wrapper<'_> {
         loop {
             let candidates = pick::candidates(hosts, &lock_dir, self.env.backoff_period, &tried);
             let attempt = if use_agent && attempt::agent_serves(&candidates, self.env, &self.ssh) {
-                attempt::through_agent(&candidates, self.env, &self.ssh).await
+                attempt::through_agent(&candidates, self.env, &self.ssh, false).await
             } else {
                 match attempt::with_lock(
                     &candidates,

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! wrapper → agent   AGNT 1   SSHC <ssh config path or "">   AUTH <SSH_AUTH_SOCK or "">
-//!                   BOFF <backoff seconds>   NHST n   n × HOST <host spec text>
+//!                   BOFF <backoff seconds>   HELD 0|1   NHST n   n × HOST <host spec text>
 //! agent → wrapper   PICK i  then  OPEN slot (the job's bytes follow, spliced to the host)
 //!                             or  FAIL <message> (the host could not be reached)
 //!                   NONE <message> (no candidate is usable)
@@ -24,6 +24,9 @@ pub struct JobRequest {
     /// `SSH_AUTH_SOCK` of the wrapper.
     pub auth_sock: Option<String>,
     pub backoff: Duration,
+    /// The wrapper already holds a distcc slot lock for the (single) host: open a channel
+    /// without scheduling (lists that mix SSH hosts with TCP hosts or `localhost`).
+    pub slot_held: bool,
     /// Host spec texts, in the wrapper's order; the agent picks one.
     pub hosts: Vec<String>,
 }
@@ -51,6 +54,7 @@ impl JobRequest {
         w.string(b"SSHC", self.ssh_config.as_deref().unwrap_or("").as_bytes())?;
         w.string(b"AUTH", self.auth_sock.as_deref().unwrap_or("").as_bytes())?;
         w.int(b"BOFF", self.backoff.as_secs().min(u32::MAX.into()) as u32);
+        w.int(b"HELD", u32::from(self.slot_held));
         w.int(b"NHST", self.hosts.len() as u32);
         for host in &self.hosts {
             w.string(b"HOST", host.as_bytes())?;
@@ -66,6 +70,7 @@ impl JobRequest {
         let ssh_config = optional(r.read_string("SSHC").await?);
         let auth_sock = optional(r.read_string("AUTH").await?);
         let backoff = Duration::from_secs(r.read_int("BOFF").await?.into());
+        let slot_held = r.read_int("HELD").await? != 0;
         let count = r.read_int("NHST").await?;
         if count > 1000 {
             return Err(ProtocolError::TooLong {
@@ -82,6 +87,7 @@ impl JobRequest {
             ssh_config,
             auth_sock,
             backoff,
+            slot_held,
             hosts,
         })
     }
@@ -149,6 +155,7 @@ mod tests {
             ssh_config: Some("/etc/farm/ssh_config".into()),
             auth_sock: None,
             backoff: Duration::from_secs(60),
+            slot_held: false,
             hosts: vec!["@a/4".into(), "bob@b:/opt/distccd".into()],
         };
         let mut w = TokenWriter::new(Vec::new());
