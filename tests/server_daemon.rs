@@ -641,3 +641,37 @@ fn distccd_path_chooses_where_compilers_are_found() {
         stderr_text(&response)
     );
 }
+
+/// `DISTCC_IO_TIMEOUT` bounds every read: a client that stops in the middle of its source is
+/// dropped once it has been silent that long (not after distcc's default 300 s), and an honest
+/// client is served meanwhile.
+#[test]
+fn distcc_io_timeout_drops_a_client_that_stalls_mid_request() {
+    use std::io::{Read, Write};
+    let server = DistfarmServer::builder()
+        .env("DISTCC_IO_TIMEOUT", "1")
+        .start();
+    let full = request_bytes(Version::V1, &HONEST_ARGV, HELLO);
+    let mut stalled = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    stalled.write_all(&full[..full.len() - 10]).unwrap();
+    let started = Instant::now();
+
+    let (response, _) = compile(server.port(), Version::V1, &HONEST_ARGV, HELLO);
+    assert_compiled(&response, "honest job beside a stalled client");
+
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let read = stalled.read_to_end(&mut answer);
+    let waited = started.elapsed();
+    assert!(
+        read.is_ok() && answer.is_empty(),
+        "the stalled client got {read:?} {answer:?}"
+    );
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "dropped after {waited:?}, expected about DISTCC_IO_TIMEOUT=1 s"
+    );
+    server.expect_log("timed out after 1 s");
+}
