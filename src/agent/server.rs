@@ -127,7 +127,13 @@ async fn serve_wrapper(
     let (index, slot) = if request.slot_held && keys.len() == 1 {
         (0, None)
     } else {
-        let Some((index, slot)) = agent.scheduler.acquire(&candidates).await else {
+        // A wrapper sends nothing until it has its answer, so a readable socket while it
+        // waits in the queue means it went away (Ctrl-C): give up its place.
+        let acquired = tokio::select! {
+            acquired = agent.scheduler.acquire(&candidates) => acquired,
+            _ = stream.readable() => return Ok(()),
+        };
+        let Some((index, slot)) = acquired else {
             let message = "every candidate host failed recently and is backed off".to_string();
             Answer::NoHost { message }
                 .write(&mut TokenWriter::new(&mut stream))
