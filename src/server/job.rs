@@ -93,17 +93,15 @@ async fn start_and_wait(
 ) -> std::io::Result<Outcome> {
     tokio::fs::write(&prepared.input, source).await?;
     let mut args = prepared.args.clone();
-    match settings.assembler_guard.as_ref().filter(|g| {
-        assembly_check::supports_wrapper(compiler) && !g.to_string_lossy().contains(',')
-    }) {
-        Some(guard) => {
-            args.splice(
-                0..0,
-                [
-                    "-wrapper".to_string(),
-                    format!("{},{}", guard.display(), assembly_check::GUARD_ARG),
-                ],
-            );
+    let guard = match &settings.assembler_guard {
+        Some(guard) => guard.apply(compiler, settings.child_path.as_deref()).await,
+        None => None,
+    };
+    let mut guard_env = Vec::new();
+    match guard {
+        Some((guard_args, env)) => {
+            args.splice(0..0, guard_args);
+            guard_env = env;
         }
         None => {
             if let Err(refusal) = check_generated_assembly(compiler, prepared, dir, settings).await
@@ -130,6 +128,7 @@ async fn start_and_wait(
     if let Some(path) = &settings.child_path {
         command.env("PATH", path);
     }
+    command.envs(guard_env);
     let mut child = command.spawn()?;
     let pid = child.id().map(|id| Pid::from_raw(id as i32));
     let kill_group = || {

@@ -30,9 +30,9 @@ pub struct ServerSettings {
     pub save_temps: bool,
     /// `PATH` given to compilers (`DISTCCD_PATH` when set).
     pub child_path: Option<OsString>,
-    /// The distfarm binary, run by gcc's `-wrapper` to check assembly before `as` reads it.
-    /// Without it, assembly is checked by generating it once with `-S` first.
-    pub assembler_guard: Option<PathBuf>,
+    /// How gcc's assembler is routed through the assembly check. Without one, assembly is
+    /// checked by generating it once with `-S` first.
+    pub assembler_guard: Option<std::sync::Arc<super::assembly_check::Guard>>,
 }
 
 impl ServerSettings {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::access::{AccessList, Cidr};
+use super::assembly_check::Guard;
 use super::compilers::CompilerPolicy;
 use super::connection::{ResultClass, ServerContext};
 use super::process::{self, PidFile};
@@ -53,7 +54,9 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
         tmpdir: env.tmpdir.clone(),
         save_temps: env.save_temps,
         child_path: env.compiler_path.clone(),
-        assembler_guard: std::env::current_exe().ok(),
+        // Made in `run`, once privileges are dropped: the guard's directory must belong to
+        // the user the compilers run as, so that it can remove it.
+        assembler_guard: None,
         ..defaults
     })
 }
@@ -100,6 +103,8 @@ pub fn run(args: ServeArgs) -> i32 {
         tracing::error!("{e}");
         return ExitCode::SetuidFailed.code();
     }
+    let mut settings = settings;
+    settings.assembler_guard = assembler_guard(inetd && !args.ssh_session, &settings.tmpdir);
     if args.ssh_session {
         run_ssh_session(settings)
     } else if inetd {
@@ -107,6 +112,24 @@ pub fn run(args: ServeArgs) -> i32 {
     } else {
         run_daemon(&args, settings)
     }
+}
+
+/// A one-job process wraps every gcc pass (nothing to set up); a long-lived server routes
+/// only the assembler through distfarm (`-B`), which is cheaper per job.
+fn assembler_guard(one_job: bool, tmpdir: &std::path::Path) -> Option<Arc<Guard>> {
+    let exe = std::env::current_exe().ok()?;
+    let guard = if one_job {
+        Guard::Wrapper { exe }
+    } else {
+        Guard::assembler_only(exe.clone(), tmpdir).unwrap_or_else(|e| {
+            tracing::warn!(
+                "cannot set up the assembler check directory in {}: {e}; wrapping every pass",
+                tmpdir.display()
+            );
+            Guard::Wrapper { exe }
+        })
+    };
+    Some(Arc::new(guard))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
