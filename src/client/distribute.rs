@@ -257,8 +257,9 @@ impl Wrapper<'_> {
             1 => Version::V1,
             2 => Version::V2,
             _ => {
-                tracing::info!(
-                    "{}: pump mode (,cpp) is not supported yet; sending preprocessed source with ,lzo",
+                // One line per job, as distcc warns per job when pump mode cannot be used.
+                tracing::warn!(
+                    "{}: pump mode (,cpp) is not supported yet; sending preprocessed source as with ,lzo",
                     host.text
                 );
                 Version::V2
