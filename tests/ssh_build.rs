@@ -373,21 +373,7 @@ fn proxy_jump_through_a_second_sshd_builds_with_one_login_on_each() {
     let target = Sshd::start();
     let remote = RemoteDistfarm::new();
     let dir = temp_dir("proxy-jump");
-    let config = format!(
-        "Host farmhost\n  HostName 127.0.0.1\n  Port {tp}\n  IdentityFile {tk}\n  ProxyJump bastion\n\
-         Host bastion\n  HostName 127.0.0.1\n  Port {bp}\n  IdentityFile {bk}\n\
-         Host *\n  User {user}\n  IdentitiesOnly yes\n  UserKnownHostsFile {bkh} {tkh}\n  \
-         GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n",
-        tp = target.port(),
-        tk = target.client_key().display(),
-        bp = bastion.port(),
-        bk = bastion.client_key().display(),
-        user = target.user(),
-        bkh = bastion.known_hosts().display(),
-        tkh = target.known_hosts().display(),
-    );
-    let file = dir.path().join("ssh_config");
-    std::fs::write(&file, config).unwrap();
+    let file = support::sshd::proxy_jump_config(&target, &bastion, "farmhost", dir.path());
     let client = Client::new(&file);
     let lua = CProject::lua().first(4);
     let (bastion_mark, target_mark) = (LogMark::new(&bastion), LogMark::new(&target));

@@ -213,20 +213,7 @@ async fn openssh_proxy_jump_through_a_second_sshd() {
     let bastion = Sshd::start();
     let target = Sshd::start();
     let dir = support::temp_dir("sshd-jump");
-    let config = format!(
-        "Host target\n  HostName 127.0.0.1\n  Port {tp}\n  IdentityFile {tk}\n  ProxyJump bastion\n\
-         Host bastion\n  HostName 127.0.0.1\n  Port {bp}\n  IdentityFile {bk}\n\
-         Host *\n  User {user}\n  IdentitiesOnly yes\n  UserKnownHostsFile {bkh} {tkh}\n  GlobalKnownHostsFile /dev/null\n",
-        tp = target.port(),
-        tk = target.client_key().display(),
-        bp = bastion.port(),
-        bk = bastion.client_key().display(),
-        user = target.user(),
-        bkh = bastion.known_hosts().display(),
-        tkh = target.known_hosts().display(),
-    );
-    let file = dir.path().join("ssh_config");
-    std::fs::write(&file, config).unwrap();
+    let file = support::sshd::proxy_jump_config(&target, &bastion, "target", dir.path());
     let s = settings(&file, dir.path(), target.user());
     let conn = connect("target", &s).await.unwrap_or_else(|e| {
         panic!(

@@ -334,3 +334,24 @@ fn read(path: &Path) -> String {
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
 }
+
+/// An ssh_config where `alias` is `target`, reached through `bastion` with `ProxyJump`; each
+/// hop keeps its own key and known_hosts. Written into `dir`; returns its path.
+pub fn proxy_jump_config(target: &Sshd, bastion: &Sshd, alias: &str, dir: &Path) -> PathBuf {
+    let config = format!(
+        "Host {alias}\n  HostName 127.0.0.1\n  Port {tp}\n  IdentityFile {tk}\n  ProxyJump bastion\n\
+         Host bastion\n  HostName 127.0.0.1\n  Port {bp}\n  IdentityFile {bk}\n\
+         Host *\n  User {user}\n  IdentitiesOnly yes\n  UserKnownHostsFile {bkh} {tkh}\n  \
+         GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n",
+        tp = target.port(),
+        tk = target.client_key().display(),
+        bp = bastion.port(),
+        bk = bastion.client_key().display(),
+        user = target.user(),
+        bkh = bastion.known_hosts().display(),
+        tkh = target.known_hosts().display(),
+    );
+    let file = dir.join("ssh_config");
+    std::fs::write(&file, config).expect("write the ProxyJump ssh_config");
+    file
+}
