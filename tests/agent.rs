@@ -9,6 +9,8 @@
 
 mod support;
 
+use std::os::unix::process::CommandExt;
+
 use std::ffi::OsString;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -100,6 +102,28 @@ async fn agent_socket_directory_is_private_even_if_it_existed_open() {
     assert_eq!(mode, 0o700, "{} has mode {mode:o}", dir.display());
     let socket = std::fs::symlink_metadata(farm.socket()).unwrap();
     assert!(socket.file_type().is_socket());
+    // The agent is up (we, its user, can reach it) but another user cannot even reach the
+    // socket through the private directory.
+    assert!(std::os::unix::net::UnixStream::connect(farm.socket()).is_ok());
+    let other_user = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])",
+        ])
+        .arg(farm.socket())
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert!(
+        !other_user.status.success(),
+        "another user connected to the agent"
+    );
+    assert!(
+        String::from_utf8_lossy(&other_user.stderr).contains("PermissionError"),
+        "{}",
+        String::from_utf8_lossy(&other_user.stderr)
+    );
     assert_eq!(
         farm.server.stats().connections(),
         1,
