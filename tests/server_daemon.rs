@@ -675,3 +675,23 @@ fn distcc_io_timeout_drops_a_client_that_stalls_mid_request() {
     );
     server.expect_log("timed out after 1 s");
 }
+
+/// `-N` lowers the server's priority by that much (distccd's default is 5).
+#[test]
+fn nice_option_lowers_the_servers_priority() {
+    fn nice_of(pid: u32) -> i32 {
+        let stat = read_text(Path::new(&format!("/proc/{pid}/stat")));
+        // Fields after the parenthesised command name; nice is field 19 of the whole line.
+        let after = &stat[stat.rfind(')').expect("comm") + 2..];
+        after
+            .split_whitespace()
+            .nth(16)
+            .expect("nice field")
+            .parse()
+            .expect("a number")
+    }
+    let mut default = DistfarmServer::start(&[]);
+    let mut seven = DistfarmServer::start(&["-N", "7"]);
+    assert_eq!(nice_of(default.process().id()), 5);
+    assert_eq!(nice_of(seven.process().id()), 7);
+}

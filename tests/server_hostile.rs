@@ -919,10 +919,21 @@ impl Drop for Inetd {
 /// as ssh does, unless `close_stdin`), reads stdout to the end, and returns the answer, the
 /// exit code and the log.
 fn inetd_job(tmp: &Path, bytes: &[u8], close_stdin: bool) -> (Vec<u8>, Option<i32>, String) {
+    inetd_job_with(tmp, bytes, close_stdin, &[])
+}
+
+/// `inetd_job` with extra server options.
+fn inetd_job_with(
+    tmp: &Path,
+    bytes: &[u8],
+    close_stdin: bool,
+    extra: &[&str],
+) -> (Vec<u8>, Option<i32>, String) {
     let log_path = tmp.join(format!("inetd-{}.log", rand_suffix()));
     let log = File::create(&log_path).unwrap();
     let mut cmd = Command::new(distfarm_bin());
     cmd.args(["serve", "--inetd", "--log-stderr"])
+        .args(extra)
         .env_clear()
         .env("PATH", test_path())
         .env("TMPDIR", tmp)
@@ -1068,4 +1079,48 @@ fn inetd_on_pipes_refuses_hostile_requests_and_serves_honest_ones() {
     );
     assert!(code.is_some(), "{log}");
     assert_no_job_directories(tmp.path());
+}
+
+/// Over SSH (stdin not a socket) `--enable-tcp-insecure`, which distcc always passes there,
+/// also accepts a gcc driver named by an absolute path; without it that path is refused, and
+/// it never admits a program that is not a compiler, nor a hostile argument.
+#[test]
+fn enable_tcp_insecure_over_ssh_relaxes_compiler_paths_only() {
+    let tmp = temp_dir("hostile-insecure");
+    set_mode(tmp.path(), 0o1777);
+    let bin = readable_temp_dir("insecure-bin");
+    let gcc = bin.path().join("x86_64-linux-gnu-gcc");
+    std::os::unix::fs::symlink("/usr/bin/gcc", &gcc).unwrap();
+    let gcc = gcc.display().to_string();
+    let argv = |compiler: &str, extra: &[&str]| {
+        let mut argv = vec![
+            compiler.to_string(),
+            "-O2".into(),
+            "-c".into(),
+            "hello.c".into(),
+        ];
+        argv.extend(extra.iter().map(|a| a.to_string()));
+        argv.extend(["-o".to_string(), "hello.o".to_string()]);
+        request_bytes(Version::V1, &argv, HELLO)
+    };
+
+    let (answer, _, log) = inetd_job(tmp.path(), &argv(&gcc, &[]), false);
+    let refused = parse_response(&answer, Version::V1);
+    assert_eq!(refused.status, REFUSED_STATUS, "{log}");
+
+    let insecure = ["--enable-tcp-insecure"];
+    let (answer, _, log) = inetd_job_with(tmp.path(), &argv(&gcc, &[]), false, &insecure);
+    assert_compiled(
+        &parse_response(&answer, Version::V1),
+        &format!("{gcc} with --enable-tcp-insecure: {log}"),
+    );
+
+    for (compiler, extra) in [("/bin/sh", &[][..]), (gcc.as_str(), &["-B/tmp"][..])] {
+        let (answer, _, log) = inetd_job_with(tmp.path(), &argv(compiler, extra), false, &insecure);
+        let response = parse_response(&answer, Version::V1);
+        assert_eq!(
+            response.status, REFUSED_STATUS,
+            "{compiler} {extra:?}: {log}"
+        );
+    }
 }

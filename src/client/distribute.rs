@@ -159,6 +159,13 @@ impl Wrapper<'_> {
             };
             match result {
                 Ok(response) => {
+                    // What DISTCC_VERBOSE and DISTCC_LOG show for every distributed job.
+                    tracing::info!(
+                        "{} compiled on {} (slot {slot}), status {}",
+                        job.input,
+                        host.text,
+                        output::exit_code_of_wait_status(response.status)
+                    );
                     lock::enjoy(&lock_dir, &host.backoff_name(), self.env.backoff_period);
                     if let Some(failed) = &last_failure {
                         tracing::warn!(
