@@ -17,7 +17,7 @@ pub fn compilers_on_path(path: &std::ffi::OsStr) -> Vec<String> {
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if is_compiler_name(&name) && is_real_executable(&entry.path()) {
+            if is_compiler_name(&name) && crate::executables::is_real_program(&entry.path()) {
                 names.insert(name);
             }
         }
@@ -28,21 +28,6 @@ pub fn compilers_on_path(path: &std::ffi::OsStr) -> Vec<String> {
 fn is_compiler_name(name: &str) -> bool {
     BASE_NAMES.contains(&name)
         || crate::server::compilers::is_compiler_family_name(name) && !name.ends_with("-gcc-ar")
-}
-
-/// Executable and not itself a distcc/distfarm link.
-fn is_real_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(target) = path.canonicalize() else {
-        return false;
-    };
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    std::fs::metadata(&target).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        && !name.contains("distcc")
-        && !name.contains("distfarm")
 }
 
 /// Creates `dir/NAME -> distfarm` for each name, replacing stale links. Returns the names.

@@ -16,29 +16,15 @@ pub fn trim_path(argv0: &str, path: &OsStr) -> Option<OsString> {
         let dir = normalize(&dir);
         dirs.iter().position(|d| normalize(d) == dir)?
     } else {
-        dirs.iter().position(|d| is_executable(&d.join(name)))?
+        dirs.iter()
+            .position(|d| crate::executables::is_executable(&d.join(name)))?
     };
     std::env::join_paths(&dirs[ours + 1..]).ok()
 }
 
 /// The first executable called `name` on `path` that is not a link back to distfarm or distcc.
 pub fn find_compiler(name: &str, path: &OsStr) -> Option<PathBuf> {
-    let me = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.canonicalize().ok());
-    std::env::split_paths(path)
-        .map(|d| d.join(name))
-        .find(|candidate| {
-            is_executable(candidate) && {
-                let target = candidate.canonicalize().ok();
-                let target_name = target
-                    .as_ref()
-                    .and_then(|t| t.file_name())
-                    .map(|n| n.to_string_lossy().into_owned());
-                target != me
-                    && !target_name.is_some_and(|n| n.contains("distcc") || n.contains("distfarm"))
-            }
-        })
+    crate::executables::find_on_path(name, path)
 }
 
 /// `./` and `dir/..` folded, as distcc does before comparing.
@@ -54,11 +40,6 @@ fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(test)]

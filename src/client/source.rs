@@ -3,11 +3,7 @@
 //! called. Extensions are case-sensitive and taken after the last `.` of the whole argument,
 //! as distcc does (`dir.d/file` has the "extension" `d/file`, which is no source).
 
-/// The text after the last `.`, if there is a `.` with something after it.
-pub fn extension(path: &str) -> Option<&str> {
-    let (_, ext) = path.rsplit_once('.')?;
-    (!ext.is_empty()).then_some(ext)
-}
+pub use crate::source_names::{extension, preprocessed_extension};
 
 /// A source distcc will distribute: `.c .cc .cpp .cxx .cp .c++ .C .i .ii .m .mm .mi .mii .M`.
 /// `.s`/`.S` are not (distcc is built without remote assembly), so an assembler source is
@@ -19,18 +15,6 @@ pub fn is_source(path: &str) -> bool {
 /// Already preprocessed (`.i .ii .mi .mii`): sent as is, no local cpp run.
 pub fn is_preprocessed(path: &str) -> bool {
     matches!(extension(path), Some("i" | "ii" | "mi" | "mii"))
-}
-
-/// The extension the preprocessed text gets (`filename.c dcc_preproc_exten`), which is also
-/// how the server knows the language: `.c→.i`, C++ → `.ii`, `.m→.mi`, `.mm .M→.mii`.
-pub fn preprocessed_extension(path: &str) -> Option<&'static str> {
-    Some(match extension(path)? {
-        "c" | "i" => ".i",
-        "cc" | "cpp" | "cxx" | "cp" | "c++" | "C" | "ii" => ".ii",
-        "m" | "mi" => ".mi",
-        "mm" | "M" | "mii" => ".mii",
-        _ => return None,
-    })
 }
 
 /// The last path component (distcc: everything after the last `/`, or the whole name if it

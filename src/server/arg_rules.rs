@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use super::refusal::Refusal;
+use crate::source_names::preprocessed_extension;
 
 /// The argument list to run, with the input and output living in the job directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,18 +22,6 @@ pub struct PreparedArgs {
     pub output: PathBuf,
     /// The source name as the client gave it (for logs).
     pub source_name: String,
-}
-
-/// Source extensions distcc distributes, and what their preprocessed form is called.
-pub fn preprocessed_extension(source: &str) -> Option<&'static str> {
-    let ext = source.rsplit_once('.').map(|(_, e)| e)?;
-    Some(match ext {
-        "c" | "i" => "i",
-        "cc" | "cpp" | "cxx" | "cp" | "c++" | "C" | "ii" => "ii",
-        "m" | "mi" => "mi",
-        "mm" | "M" | "mii" => "mii",
-        _ => return None,
-    })
 }
 
 /// Options whose value is the next argument (so the value is never taken for a source).
@@ -227,7 +216,7 @@ pub fn prepare(argv: &[String], job_dir: &Path) -> Result<PreparedArgs, Refusal>
     let (index, source_name) = source
         .ok_or_else(|| Refusal::new("the command", "it names no C, C++ or Objective-C source"))?;
     let ext = preprocessed_extension(&source_name).expect("checked above");
-    let input = job_dir.join(format!("input.{ext}"));
+    let input = job_dir.join(format!("input{ext}"));
     let output = job_dir.join(if assembly_output {
         "output.s"
     } else {

@@ -166,19 +166,11 @@ async fn real_assembler(compiler: &Path, path: Option<&OsStr>) -> Option<PathBuf
         .ok()
         .filter(|o| o.status.success())?;
     let name = PathBuf::from(String::from_utf8(output.stdout).ok()?.trim());
-    let me = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.canonicalize().ok());
-    let candidates: Vec<PathBuf> = if name.is_absolute() {
-        vec![name]
+    if name.is_absolute() {
+        crate::executables::is_real_program(&name).then_some(name)
     } else {
-        std::env::split_paths(path?)
-            .map(|dir| dir.join(&name))
-            .collect()
-    };
-    candidates
-        .into_iter()
-        .find(|c| c.is_file() && c.canonicalize().ok() != me)
+        crate::executables::find_on_path(&name, path?)
+    }
 }
 
 /// Checks the assembler's input files among `args`.

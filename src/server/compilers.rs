@@ -115,18 +115,10 @@ impl CompilerPolicy {
     /// running ourselves again would recurse instead of compiling.
     fn find_on_path(&self, name: &str) -> Option<PathBuf> {
         let path = self.search_path.as_ref()?;
-        let me = std::env::current_exe()
-            .ok()
-            .and_then(|p| p.canonicalize().ok());
-        std::env::split_paths(path)
-            .filter(|dir| dir.is_absolute())
-            .map(|dir| dir.join(name))
-            .filter_map(|candidate| executable(&candidate))
-            .find(|candidate| {
-                let target = candidate.canonicalize().ok();
-                let target_name = target.as_deref().map(basename_of).unwrap_or_default();
-                target != me && !target_name.contains("distcc") && !target_name.contains("distfarm")
-            })
+        crate::executables::find_in(
+            std::env::split_paths(path).filter(|dir| dir.is_absolute()),
+            name,
+        )
     }
 }
 
@@ -143,16 +135,8 @@ fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
-fn basename_of(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
 fn executable(path: &Path) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).ok()?;
-    (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then(|| path.to_path_buf())
+    crate::executables::is_executable(path).then(|| path.to_path_buf())
 }
 
 #[cfg(test)]

@@ -199,7 +199,7 @@ fn utf8_argv(header: &RequestHeader) -> Result<Vec<String>, Refusal> {
 fn source_name(argv: &[String]) -> &str {
     argv.iter()
         .skip(1)
-        .find(|a| !a.starts_with('-') && super::arg_rules::preprocessed_extension(a).is_some())
+        .find(|a| !a.starts_with('-') && crate::source_names::preprocessed_extension(a).is_some())
         .map(String::as_str)
         .unwrap_or("")
 }
