@@ -121,3 +121,97 @@ fn distcc_io_timeout_gives_up_on_a_host_that_never_answers() {
     );
     assert!(!work.path("out/hello.o").exists());
 }
+
+/// Holds distcc's slot lock `name` in `DISTCC_DIR/lock` from another process for `secs`.
+fn hold_lock(work: &Work, name: &str, secs: f64) -> std::process::Child {
+    use std::io::BufRead;
+    std::fs::create_dir_all(work.lock_dir()).unwrap();
+    let mut child = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl, sys, time\nf = open(sys.argv[1], 'w')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(float(sys.argv[2]))",
+        ])
+        .arg(work.lock_dir().join(name))
+        .arg(secs.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "held");
+    child
+}
+
+/// When every slot is taken the wrapper waits `DISTCC_PAUSE_TIME_MSEC` between rounds: with
+/// the only slot held for 1 s, a 3 s pause makes it start about 3 s in, a 50 ms pause
+/// about 1 s in.
+#[test]
+fn distcc_pause_time_msec_spaces_the_rounds_of_slot_attempts() {
+    let distccd = RealDistccd::start();
+    let work = Work::new();
+    let host = format!("{}/1", distccd.host_spec());
+    let lock = format!("cpu_tcp_127.0.0.1_{}_0", distccd.port());
+    for (pause, at_least, below) in [("3000", 2.9, 6.0), ("50", 0.9, 2.5)] {
+        let mut holder = hold_lock(&work, &lock, 1.0);
+        let started = Instant::now();
+        work.distfarm(Some(&host))
+            .env("DISTCC_PAUSE_TIME_MSEC", pause)
+            .env("DISTCC_FALLBACK", "0")
+            .args(hello_args(&format!("out/pause-{pause}.o")))
+            .run();
+        let waited = started.elapsed().as_secs_f64();
+        holder.wait().unwrap();
+        assert!(
+            waited >= at_least && waited < below,
+            "with DISTCC_PAUSE_TIME_MSEC={pause} the job took {waited:.2} s"
+        );
+    }
+}
+
+/// A host whose SYNs go unanswered (here: a listener whose backlog is full) is given up on
+/// after distcc's fixed 4 s connect timeout, not the long `DISTCC_IO_TIMEOUT`.
+#[test]
+fn unanswered_connect_gives_up_after_four_seconds() {
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    // Fill the accept queue; later SYNs are dropped and connect() just waits.
+    let mut fillers = Vec::new();
+    while fillers.len() < 8 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(stream) => fillers.push(stream),
+            Err(_) => break,
+        }
+    }
+    let work = Work::new();
+    let started = Instant::now();
+    let out = work
+        .distfarm(Some(&addr.to_string()))
+        .env("DISTCC_FALLBACK", "0")
+        .args(hello_args("out/hello.o"))
+        .output_unchecked()
+        .unwrap();
+    let waited = started.elapsed();
+    assert_distcc_exit_code(&out);
+    assert!(
+        waited >= Duration::from_millis(3900) && waited < Duration::from_secs(8),
+        "gave up after {waited:?}; {}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stderr).contains("no answer within 4 s"),
+        "{}",
+        text(&out.stderr)
+    );
+}
