@@ -15,12 +15,6 @@ fn main() {
     if argv.get(1).is_some_and(|a| a == assembly_check::GUARD_ARG) {
         std::process::exit(assembly_check::guard_main(&argv[2..]));
     }
-    // gcc running the server's `as` link (`-B`): check the assembly, then the real `as`.
-    if argv.first().is_some_and(|a| basename(a) == "as")
-        && let Some(real) = std::env::var_os(assembly_check::REAL_ASSEMBLER_ENV)
-    {
-        std::process::exit(assembly_check::assembler_main(&real, &argv[1..]));
-    }
     let name = argv.first().map(|a| basename(a)).unwrap_or("distfarm");
     let is_wrapper_name = name.contains("distfarm") || name.contains("distcc");
     let code = if name == "distccd" {

@@ -474,6 +474,59 @@ fn job_lifetime_kills_a_slow_compiler_and_answers_exit_118() {
     assert_no_job_directories(server.tmpdir());
 }
 
+/// The server runs gcc's passes itself, as `gcc -###` says the driver would; when a pass
+/// ends in a way only the driver reports (a crash), the job runs again through the driver,
+/// so the user gets the driver's message and status rather than a bare signal.
+#[test]
+fn a_crashed_pass_is_run_again_through_the_driver_which_reports_it() {
+    let cc1 = FakeCompiler::new("cc1", "echo cc1 >> {marks}/passes\nkill -SEGV $$");
+    let marks = cc1.marks.display().to_string();
+    let gcc = cc1.dir.path().join("gcc");
+    write_script(
+        &gcc,
+        &format!(
+            r#"out=""; prev=""
+for a in "$@"; do [ "$prev" = "-o" ] && out="$a"; prev="$a"; done
+if [ "$1" = "-###" ]; then
+  echo "gcc version 12 (fake)" >&2
+  echo " {cc1} -quiet -o /tmp/fake-pass.s" >&2
+  echo " as --64 -o $out /tmp/fake-pass.s" >&2
+  exit 0
+fi
+echo driver >> {marks}/passes
+echo "gcc: internal compiler error: Segmentation fault signal terminated program cc1" >&2
+exit 4
+"#,
+            cc1 = cc1.path
+        ),
+    );
+    let path = format!(
+        "{}:{}",
+        cc1.dir.path().display(),
+        test_path().to_string_lossy()
+    );
+    let server = DistfarmServer::builder()
+        .args(&["--jobs", "1"])
+        .env("DISTCCD_PATH", &path)
+        .env("PATH", &path)
+        .start();
+    let (response, _) = server.compile(&HONEST_ARGV, HELLO);
+    let stderr = stderr_text(&response);
+    assert_eq!(
+        response.status,
+        4 << 8,
+        "the driver's exit status: {stderr}"
+    );
+    assert!(stderr.contains("internal compiler error"), "{stderr}");
+    assert!(response.object.is_empty());
+    assert_eq!(
+        read_text(&cc1.marks.join("passes")),
+        "cc1\ndriver\n",
+        "the pass ran first, then the driver"
+    );
+    assert_no_job_directories(server.tmpdir());
+}
+
 #[test]
 fn concurrent_jobs_all_succeed_and_no_more_than_jobs_compile_at_once() {
     let countcc = FakeCompiler::new(

@@ -1,30 +1,24 @@
 //! Assembler directives that read server files (`.incbin`, `.include`) can come from inline
 //! asm written in ways no source scan can see (`".inc" "bin"`, `"\x2eincbin"`, `.INCBIN`).
 //! So the check runs on the assembly the compiler generated, right before the assembler
-//! reads it. For gcc the assembler is made to go through distfarm, which scans its input
-//! file and only then becomes the real assembler:
+//! reads it:
 //!
-//! - a long-lived server puts a directory holding an `as` that is distfarm first with
-//!   `-B DIR/`, and tells it (`DISTFARM_REAL_ASSEMBLER`) which assembler that compiler would
-//!   have run, asked once per compiler with `-print-prog-name=as` — one extra exec per job;
-//! - a one-job process (`--inetd`) runs every pass through `-wrapper distfarm,GUARD_ARG`,
-//!   which costs an exec per pass but nothing up front.
+//! - a long-lived server runs gcc's passes itself (`gcc_passes`) and checks the assembly
+//!   between them, in-process;
+//! - otherwise gcc runs every pass through `-wrapper distfarm,GUARD_ARG`, which checks the
+//!   assembler's input and then becomes the assembler — an exec per pass, nothing up front.
 //!
 //! Compilers without either (clang's integrated assembler) get their assembly generated once
 //! with `-S` and scanned before the real compile.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use super::refusal::Refusal;
 
 /// The first argument that puts the binary in `-wrapper` guard mode.
 pub const GUARD_ARG: &str = "__distfarm-assembler-guard";
-/// Set for an `as` that is distfarm: the assembler to become once the input is checked.
-pub const REAL_ASSEMBLER_ENV: &str = "DISTFARM_REAL_ASSEMBLER";
 /// Written by the guard into its working directory (the job directory) when it refuses, so
 /// the job is answered as a refusal rather than as a compile error.
 pub const REFUSAL_FILE: &str = "distfarm-refused";
@@ -58,119 +52,30 @@ pub fn supports_wrapper(compiler: &Path) -> bool {
     })
 }
 
-/// How a server routes gcc's assembler through the check.
+/// Routes gcc's passes through distfarm (`-wrapper`), which checks the assembler's input.
 #[derive(Debug)]
-pub enum Guard {
-    /// Every pass through `-wrapper distfarm,GUARD_ARG`.
-    Wrapper { exe: PathBuf },
-    /// `-B dir/` where `dir/as` is distfarm; the real assembler per compiler, cached.
-    AssemblerOnly {
-        exe: PathBuf,
-        dir: tempfile::TempDir,
-        real: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
-    },
+pub struct WrapperGuard {
+    pub exe: PathBuf,
 }
 
-impl Guard {
-    /// The `-B` form, with its directory in `tmpdir` (readable by the user compilers run as).
-    pub fn assembler_only(exe: PathBuf, tmpdir: &Path) -> std::io::Result<Guard> {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::Builder::new()
-            .prefix("distfarm-guard-")
-            .tempdir_in(tmpdir)?;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
-        std::os::unix::fs::symlink(&exe, dir.path().join("as"))?;
-        Ok(Guard::AssemblerOnly {
-            exe,
-            dir,
-            real: Mutex::new(HashMap::new()),
-        })
-    }
-
-    /// Arguments to put first and environment to add so that `compiler`'s assembler is
-    /// checked; `None` when this compiler cannot be guarded this way.
-    pub async fn apply(
-        &self,
-        compiler: &Path,
-        path: Option<&OsStr>,
-    ) -> Option<(Vec<String>, Vec<(String, String)>)> {
-        if !supports_wrapper(compiler) {
-            return None;
-        }
-        let wrapper = |exe: &Path| {
-            let exe = exe.display().to_string();
-            (!exe.contains(',')).then(|| {
-                (
-                    vec!["-wrapper".to_string(), format!("{exe},{GUARD_ARG}")],
-                    Vec::new(),
-                )
-            })
-        };
-        match self {
-            Guard::Wrapper { exe } => wrapper(exe),
-            // Only a real gcc driver is asked where its assembler is: a compiler allowed by
-            // name (`--compiler`) could be anything, and gets the wrapper.
-            Guard::AssemblerOnly { exe, .. } if !is_gcc_driver(compiler) => wrapper(exe),
-            Guard::AssemblerOnly { exe, dir, real } => {
-                let cached = real.lock().expect("assembler cache").get(compiler).cloned();
-                let assembler = match cached {
-                    Some(found) => found,
-                    None => {
-                        let found = real_assembler(compiler, path).await;
-                        real.lock()
-                            .expect("assembler cache")
-                            .insert(compiler.to_path_buf(), found.clone());
-                        found
-                    }
-                };
-                match assembler {
-                    Some(assembler) => Some((
-                        vec![format!("-B{}/", dir.path().display())],
-                        vec![(
-                            REAL_ASSEMBLER_ENV.to_string(),
-                            assembler.display().to_string(),
-                        )],
-                    )),
-                    None => wrapper(exe),
-                }
-            }
-        }
+impl WrapperGuard {
+    /// Arguments to put first so that `compiler`'s assembler is checked; `None` when this
+    /// compiler cannot be guarded this way.
+    pub fn args(&self, compiler: &Path) -> Option<Vec<String>> {
+        let exe = self.exe.display().to_string();
+        (supports_wrapper(compiler) && !exe.contains(','))
+            .then(|| vec!["-wrapper".to_string(), format!("{exe},{GUARD_ARG}")])
     }
 }
 
-fn is_gcc_driver(compiler: &Path) -> bool {
+/// A gcc driver by name: one whose passes `gcc_passes` may run (a compiler allowed by name
+/// with `--compiler` could be anything).
+pub fn is_gcc_driver(compiler: &Path) -> bool {
     supports_wrapper(compiler)
         && compiler
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(super::compilers::is_compiler_family_name)
-}
-
-/// How long a compiler may take to say where its assembler is.
-const ASK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// The assembler `compiler` runs when nothing overrides it: `-print-prog-name=as`, made
-/// absolute on `path` when it is a bare name.
-async fn real_assembler(compiler: &Path, path: Option<&OsStr>) -> Option<PathBuf> {
-    let mut command = tokio::process::Command::new(compiler);
-    command
-        .arg("-print-prog-name=as")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    if let Some(path) = path {
-        command.env("PATH", path);
-    }
-    let output = tokio::time::timeout(ASK_TIMEOUT, command.output())
-        .await
-        .ok()?
-        .ok()
-        .filter(|o| o.status.success())?;
-    let name = PathBuf::from(String::from_utf8(output.stdout).ok()?.trim());
-    if name.is_absolute() {
-        crate::executables::is_real_program(&name).then_some(name)
-    } else {
-        crate::executables::find_on_path(&name, path?)
-    }
 }
 
 /// Checks the assembler's input files among `args`.
@@ -204,10 +109,7 @@ fn check_then_exec(program: &OsStr, args: &[String], check: bool) -> i32 {
         eprintln!("{refusal}");
         return 1;
     }
-    let error = std::process::Command::new(program)
-        .args(args)
-        .env_remove(REAL_ASSEMBLER_ENV)
-        .exec();
+    let error = std::process::Command::new(program).args(args).exec();
     eprintln!(
         "distfarm: cannot run {}: {error}",
         program.to_string_lossy()
@@ -232,11 +134,6 @@ pub fn guard_main(argv: &[String]) -> i32 {
     )
 }
 
-/// distfarm run by gcc as `as` (the `-B` form): check, then become the real assembler.
-pub fn assembler_main(real: &OsStr, args: &[String]) -> i32 {
-    check_then_exec(real, args, true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,20 +155,5 @@ mod tests {
             "/usr/bin/x86_64-linux-gnu-gcc-12"
         )));
         assert!(!supports_wrapper(Path::new("/usr/bin/clang-16")));
-    }
-
-    #[tokio::test]
-    async fn the_real_assembler_is_what_gcc_would_run() {
-        let path = std::env::var_os("PATH");
-        let found = real_assembler(Path::new("/usr/bin/gcc"), path.as_deref())
-            .await
-            .expect("gcc finds an assembler");
-        assert!(
-            found.is_absolute()
-                && found
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().ends_with("as")),
-            "{found:?}"
-        );
     }
 }

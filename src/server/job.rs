@@ -12,6 +12,7 @@ use tempfile::TempDir;
 
 use super::arg_rules::{self, PreparedArgs};
 use super::assembly_check;
+use super::gcc_passes::{Pass, Passes};
 use super::refusal::Refusal;
 use super::settings::ServerSettings;
 use crate::exit_code::ExitCode;
@@ -92,69 +93,101 @@ async fn start_and_wait(
     client_gone: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<Outcome> {
     tokio::fs::write(&prepared.input, source).await?;
-    let mut args = prepared.args.clone();
-    let guard = match &settings.assembler_guard {
-        Some(guard) => guard.apply(compiler, settings.child_path.as_deref()).await,
-        None => None,
+    let mut client_gone = std::pin::pin!(client_gone);
+    let mut clock = Clock {
+        client_gone: client_gone.as_mut(),
+        lifetime: settings.job_lifetime,
+        deadline: settings
+            .job_lifetime
+            .map(|l| tokio::time::Instant::now() + l),
     };
-    let mut guard_env = Vec::new();
-    match guard {
-        Some((guard_args, env)) => {
+    if let Some(plans) = &settings.pass_plans
+        && assembly_check::is_gcc_driver(compiler)
+        && let Some(passes) = plans
+            .for_job(
+                compiler,
+                &prepared.args,
+                &prepared.output,
+                dir,
+                settings.child_path.as_deref(),
+            )
+            .await
+        && let Some(outcome) = run_passes(&passes, prepared, dir, settings, &mut clock).await?
+    {
+        return Ok(outcome);
+    }
+    run_driver(compiler, prepared, dir, settings, &mut clock).await
+}
+
+/// Runs gcc's passes as its driver would (see `gcc_passes`), checking the assembly between
+/// them. `None` when a pass ended in a way only the driver reports well (a crash, say): the
+/// job is then run again through the driver.
+async fn run_passes<F: Future<Output = ()>>(
+    passes: &Passes,
+    prepared: &PreparedArgs,
+    dir: &Path,
+    settings: &ServerSettings,
+    clock: &mut Clock<'_, F>,
+) -> std::io::Result<Option<Outcome>> {
+    let captured = Captured::create(dir)?;
+    let run = |pass: &Pass| {
+        let mut command = captured.command(&pass.program, dir, settings)?;
+        command.args(&pass.args).envs(pass.env.iter().cloned());
+        Ok::<_, std::io::Error>(command)
+    };
+    let status = match clock.wait(run(&passes.compile)?).await? {
+        Ended::Exited(status) => status,
+        early => return Ok(Some(early.outcome(clock.lifetime))),
+    };
+    let status = match (&passes.assemble, status.code()) {
+        (None, Some(0)) | (_, Some(1)) => status,
+        (Some((assemble, assembly)), Some(0)) => {
+            if let Err(refusal) = assembly_check::check_assembly(&tokio::fs::read(assembly).await?)
+            {
+                return Ok(Some(refused(refusal)));
+            }
+            match clock.wait(run(assemble)?).await? {
+                Ended::Exited(status) if matches!(status.code(), Some(0 | 1)) => status,
+                Ended::Exited(_) => return Ok(None),
+                early => return Ok(Some(early.outcome(clock.lifetime))),
+            }
+        }
+        _ => return Ok(None),
+    };
+    captured.answer(status, prepared).await.map(Some)
+}
+
+/// Runs the compiler driver, its assembler guarded by `-wrapper` or its assembly checked
+/// first with `-S`.
+async fn run_driver<F: Future<Output = ()>>(
+    compiler: &Path,
+    prepared: &PreparedArgs,
+    dir: &Path,
+    settings: &ServerSettings,
+    clock: &mut Clock<'_, F>,
+) -> std::io::Result<Outcome> {
+    let mut args = prepared.args.clone();
+    match settings
+        .assembler_guard
+        .as_ref()
+        .and_then(|guard| guard.args(compiler))
+    {
+        Some(guard_args) => {
             args.splice(0..0, guard_args);
-            guard_env = env;
         }
         None => {
             if let Err(refusal) = check_generated_assembly(compiler, prepared, dir, settings).await
             {
-                return Ok(Outcome::Failed(Response::failure(
-                    ExitCode::AccessDenied.as_wait_status(),
-                    format!("{refusal}\n").into_bytes(),
-                )));
+                return Ok(refused(refusal));
             }
         }
     }
-    let stdout_path = dir.join("stdout");
-    let stderr_path = dir.join("stderr");
-    let mut command = tokio::process::Command::new(compiler);
-    command
-        .args(&args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&stdout_path)?)
-        .stderr(std::fs::File::create(&stderr_path)?)
-        // Its own process group, so that cc1 and as die with the driver when we kill it.
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(path) = &settings.child_path {
-        command.env("PATH", path);
-    }
-    command.envs(guard_env);
-    let mut child = command.spawn()?;
-    let pid = child.id().map(|id| Pid::from_raw(id as i32));
-    let kill_group = || {
-        if let Some(pid) = pid {
-            let _ = killpg(pid, Signal::SIGKILL);
-        }
-    };
-    let lifetime = settings.job_lifetime.unwrap_or(Duration::MAX);
-    let status = tokio::select! {
-        status = child.wait() => status?,
-        _ = client_gone => {
-            kill_group();
-            return Ok(Outcome::ClientGone);
-        }
-        _ = tokio::time::sleep(lifetime) => {
-            kill_group();
-            let _ = child.wait().await;
-            let message = format!(
-                "distfarm server: compiler killed after the job lifetime of {} s\n",
-                lifetime.as_secs()
-            );
-            return Ok(Outcome::TimedOut(Response::failure(
-                ExitCode::Timeout.as_wait_status(),
-                message.into_bytes(),
-            )));
-        }
+    let captured = Captured::create(dir)?;
+    let mut command = captured.command(compiler, dir, settings)?;
+    command.args(&args);
+    let status = match clock.wait(command).await? {
+        Ended::Exited(status) => status,
+        early => return Ok(early.outcome(clock.lifetime)),
     };
     if let Ok(refusal) = tokio::fs::read(dir.join(assembly_check::REFUSAL_FILE)).await {
         return Ok(Outcome::Failed(Response::failure(
@@ -162,26 +195,148 @@ async fn start_and_wait(
             refusal,
         )));
     }
-    let mut response = Response {
-        status: status.into_raw() as u32,
-        stderr: tokio::fs::read(&stderr_path).await?,
-        stdout: tokio::fs::read(&stdout_path).await?,
-        object: Vec::new(),
-    };
-    if status.success() {
-        match tokio::fs::read(&prepared.output).await {
-            Ok(object) => response.object = object,
-            Err(e) => {
-                response.status = ExitCode::IoError.as_wait_status();
-                response.stderr.extend_from_slice(
-                    format!("distfarm server: the compiler succeeded but its output is unreadable: {e}\n")
-                        .as_bytes(),
+    captured.answer(status, prepared).await
+}
+
+fn refused(refusal: Refusal) -> Outcome {
+    Outcome::Failed(Response::failure(
+        ExitCode::AccessDenied.as_wait_status(),
+        format!("{refusal}\n").into_bytes(),
+    ))
+}
+
+/// The compiler's stdout and stderr, in files of the job directory shared by its passes.
+struct Captured {
+    stdout: std::fs::File,
+    stderr: std::fs::File,
+    dir: std::path::PathBuf,
+}
+
+impl Captured {
+    fn create(dir: &Path) -> std::io::Result<Captured> {
+        Ok(Captured {
+            stdout: std::fs::File::create(dir.join("stdout"))?,
+            stderr: std::fs::File::create(dir.join("stderr"))?,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// A command for `program` writing to these files, in its own process group so that
+    /// the programs it starts die with it when it is killed.
+    fn command(
+        &self,
+        program: &Path,
+        dir: &Path,
+        settings: &ServerSettings,
+    ) -> std::io::Result<tokio::process::Command> {
+        let mut command = tokio::process::Command::new(program);
+        command
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(self.stdout.try_clone()?)
+            .stderr(self.stderr.try_clone()?)
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(path) = &settings.child_path {
+            command.env("PATH", path);
+        }
+        Ok(command)
+    }
+
+    /// The answer for a compiler that exited with `status`.
+    async fn answer(
+        &self,
+        status: std::process::ExitStatus,
+        prepared: &PreparedArgs,
+    ) -> std::io::Result<Outcome> {
+        let mut response = Response {
+            status: status.into_raw() as u32,
+            stderr: tokio::fs::read(self.dir.join("stderr")).await?,
+            stdout: tokio::fs::read(self.dir.join("stdout")).await?,
+            object: Vec::new(),
+        };
+        if status.success() {
+            match tokio::fs::read(&prepared.output).await {
+                Ok(object) => response.object = object,
+                Err(e) => {
+                    response.status = ExitCode::IoError.as_wait_status();
+                    response.stderr.extend_from_slice(
+                        format!("distfarm server: the compiler succeeded but its output is unreadable: {e}\n")
+                            .as_bytes(),
+                    );
+                    return Ok(Outcome::Failed(response));
+                }
+            }
+        }
+        Ok(Outcome::Compiled(response))
+    }
+}
+
+/// What a job's programs wait on besides themselves: the client hanging up and the job's
+/// lifetime, both shared by all of its passes.
+struct Clock<'a, F> {
+    client_gone: std::pin::Pin<&'a mut F>,
+    lifetime: Option<Duration>,
+    deadline: Option<tokio::time::Instant>,
+}
+
+/// How one program of a job ended.
+enum Ended {
+    Exited(std::process::ExitStatus),
+    ClientGone,
+    TimedOut,
+}
+
+impl Ended {
+    fn outcome(self, lifetime: Option<Duration>) -> Outcome {
+        match self {
+            Ended::Exited(_) => unreachable!("an exit is answered from its status"),
+            Ended::ClientGone => Outcome::ClientGone,
+            Ended::TimedOut => {
+                let message = format!(
+                    "distfarm server: compiler killed after the job lifetime of {} s\n",
+                    lifetime.unwrap_or_default().as_secs()
                 );
-                return Ok(Outcome::Failed(response));
+                Outcome::TimedOut(Response::failure(
+                    ExitCode::Timeout.as_wait_status(),
+                    message.into_bytes(),
+                ))
             }
         }
     }
-    Ok(Outcome::Compiled(response))
+}
+
+impl<F: Future<Output = ()>> Clock<'_, F> {
+    /// Runs `command` to its end, or kills its process group when the client goes or the
+    /// lifetime runs out.
+    async fn wait(&mut self, mut command: tokio::process::Command) -> std::io::Result<Ended> {
+        let mut child = command.spawn()?;
+        let pid = child.id().map(|id| Pid::from_raw(id as i32));
+        let kill_group = || {
+            if let Some(pid) = pid {
+                let _ = killpg(pid, Signal::SIGKILL);
+            }
+        };
+        let deadline = self.deadline;
+        let expired = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            status = child.wait() => Ok(Ended::Exited(status?)),
+            _ = self.client_gone.as_mut() => {
+                kill_group();
+                Ok(Ended::ClientGone)
+            }
+            _ = expired => {
+                kill_group();
+                let _ = child.wait().await;
+                Ok(Ended::TimedOut)
+            }
+        }
+    }
 }
 
 /// For compilers that cannot take the `-wrapper` guard: generate the assembly first and

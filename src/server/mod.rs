@@ -8,6 +8,7 @@ pub mod assembly_check;
 pub mod compilers;
 pub mod connection;
 pub mod daemon;
+pub mod gcc_passes;
 pub mod inetd;
 pub mod job;
 pub mod process;

@@ -30,9 +30,11 @@ pub struct ServerSettings {
     pub save_temps: bool,
     /// `PATH` given to compilers (`DISTCCD_PATH` when set).
     pub child_path: Option<OsString>,
-    /// How gcc's assembler is routed through the assembly check. Without one, assembly is
-    /// checked by generating it once with `-S` first.
-    pub assembler_guard: Option<std::sync::Arc<super::assembly_check::Guard>>,
+    /// Long-lived servers: run gcc's passes directly, checking the assembly between them.
+    pub pass_plans: Option<std::sync::Arc<super::gcc_passes::PassPlans>>,
+    /// How gcc's assembler is otherwise routed through the assembly check. Without one,
+    /// assembly is checked by generating it once with `-S` first.
+    pub assembler_guard: Option<std::sync::Arc<super::assembly_check::WrapperGuard>>,
 }
 
 impl ServerSettings {
@@ -52,6 +54,7 @@ impl ServerSettings {
             tmpdir: std::env::temp_dir(),
             save_temps: false,
             child_path: std::env::var_os("PATH"),
+            pass_plans: None,
             assembler_guard: None,
         }
     }

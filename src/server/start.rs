@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::access::{AccessList, Cidr};
-use super::assembly_check::Guard;
+use super::assembly_check::WrapperGuard;
 use super::compilers::CompilerPolicy;
 use super::connection::{ResultClass, ServerContext};
 use super::process::{self, PidFile};
@@ -54,9 +54,11 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
         tmpdir: env.tmpdir.clone(),
         save_temps: env.save_temps,
         child_path: env.compiler_path.clone(),
-        // Made in `run`, once privileges are dropped: the guard's directory must belong to
-        // the user the compilers run as, so that it can remove it.
-        assembler_guard: None,
+        // A one-job process (`--inetd`) would ask gcc for its plan on every job.
+        pass_plans: (!inetd || args.ssh_session).then(Default::default),
+        assembler_guard: std::env::current_exe()
+            .ok()
+            .map(|exe| Arc::new(WrapperGuard { exe })),
         ..defaults
     })
 }
@@ -103,8 +105,6 @@ pub fn run(args: ServeArgs) -> i32 {
         tracing::error!("{e}");
         return ExitCode::SetuidFailed.code();
     }
-    let mut settings = settings;
-    settings.assembler_guard = assembler_guard(inetd && !args.ssh_session, &settings.tmpdir);
     if args.ssh_session {
         run_ssh_session(settings)
     } else if inetd {
@@ -112,24 +112,6 @@ pub fn run(args: ServeArgs) -> i32 {
     } else {
         run_daemon(&args, settings)
     }
-}
-
-/// A one-job process wraps every gcc pass (nothing to set up); a long-lived server routes
-/// only the assembler through distfarm (`-B`), which is cheaper per job.
-fn assembler_guard(one_job: bool, tmpdir: &std::path::Path) -> Option<Arc<Guard>> {
-    let exe = std::env::current_exe().ok()?;
-    let guard = if one_job {
-        Guard::Wrapper { exe }
-    } else {
-        Guard::assembler_only(exe.clone(), tmpdir).unwrap_or_else(|e| {
-            tracing::warn!(
-                "cannot set up the assembler check directory in {}: {e}; wrapping every pass",
-                tmpdir.display()
-            );
-            Guard::Wrapper { exe }
-        })
-    };
-    Some(Arc::new(guard))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
