@@ -77,11 +77,13 @@ impl Passes {
     }
 }
 
-/// Plans learned from the driver, by compiler and command shape (arguments with the job
-/// directory taken out).
+/// A compiler and a command shape: its arguments with the job directory taken out.
+type Shape = (PathBuf, Vec<String>);
+
+/// Plans learned from the driver, by command shape; `None` for shapes the driver runs.
 #[derive(Debug, Default)]
 pub struct PassPlans {
-    plans: Mutex<HashMap<(PathBuf, Vec<String>), Option<Arc<Passes>>>>,
+    plans: Mutex<HashMap<Shape, Option<Arc<Passes>>>>,
 }
 
 impl PassPlans {
