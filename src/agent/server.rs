@@ -11,7 +11,7 @@ use super::pool::{ConnKey, Pool};
 use super::scheduler::{Candidate, Scheduler};
 use super::socket;
 use crate::hosts::{self, HostKind};
-use crate::protocol::agent::{Answer, JobRequest};
+use crate::protocol::agent::{Channel, JobRequest, Pick};
 use crate::protocol::{Limits, TokenReader, TokenWriter};
 
 pub struct Agent {
@@ -135,13 +135,17 @@ async fn serve_wrapper(
         };
         let Some((index, slot)) = acquired else {
             let message = "every candidate host failed recently and is backed off".to_string();
-            Answer::NoHost { message }
+            Pick::NoHost { message }
                 .write(&mut TokenWriter::new(&mut stream))
                 .await?;
             return Ok(());
         };
         (index, Some(slot))
     };
+    // The wrapper preprocesses while the channel opens.
+    Pick::Host { index }
+        .write(&mut TokenWriter::new(&mut stream))
+        .await?;
     let mut job = match agent.pool.open_job(&keys[index]).await {
         Ok(job) => job,
         Err(e) => {
@@ -150,15 +154,14 @@ async fn serve_wrapper(
                 .back_off(&request.hosts[index], request.backoff);
             let message = e.to_string();
             tracing::warn!("agent: {}: {message}", request.hosts[index]);
-            Answer::Failed { index, message }
+            Channel::Failed { message }
                 .write(&mut TokenWriter::new(&mut stream))
                 .await?;
             return Ok(());
         }
     };
     agent.scheduler.clear_backoff(&request.hosts[index]);
-    Answer::Open {
-        index,
+    Channel::Open {
         slot: slot.as_ref().map_or(0, |s| s.number),
     }
     .write(&mut TokenWriter::new(&mut stream))

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::net::UnixStream;
 
-use crate::protocol::agent::{Answer, JobRequest};
+use crate::protocol::agent::{Channel, JobRequest, Pick};
 use crate::protocol::{Limits, ProtocolError, TokenReader, TokenWriter};
 
 /// How long a wrapper waits for a freshly started agent to listen.
@@ -67,13 +67,22 @@ pub async fn connect_or_start(
     None
 }
 
-/// Sends the request and reads the agent's answer; on `Open` the stream then carries the job.
+/// Sends the request and reads which host the agent picked; on `Pick::Host` the channel
+/// answer follows on the returned reader (see [`channel`]).
 pub async fn ask(
     mut stream: UnixStream,
     request: &JobRequest,
-) -> Result<(Answer, UnixStream), ProtocolError> {
+) -> Result<(Pick, TokenReader<UnixStream>), ProtocolError> {
     request.write(&mut TokenWriter::new(&mut stream)).await?;
     let mut reader = TokenReader::new(stream, Limits::default());
-    let answer = Answer::read(&mut reader).await?;
-    Ok((answer, reader.into_inner()))
+    let pick = Pick::read(&mut reader).await?;
+    Ok((pick, reader))
+}
+
+/// Waits for the picked host's channel; on `Channel::Open` the stream then carries the job.
+pub async fn channel(
+    mut reader: TokenReader<UnixStream>,
+) -> Result<(Channel, UnixStream), ProtocolError> {
+    let channel = Channel::read(&mut reader).await?;
+    Ok((channel, reader.into_inner()))
 }

@@ -11,18 +11,23 @@ use super::remote::RemoteError;
 use crate::config::{ClientEnv, SshEnv};
 use crate::hosts::{HostKind, HostSpec};
 use crate::lock_files::SlotLock;
-use crate::protocol::agent::{Answer, JobRequest};
+use crate::protocol::agent::{Channel, JobRequest, Pick};
 use crate::transport::{self, BoxStream};
 
+/// A connection on its way: awaited after the preprocessor has started, so that the two
+/// overlap as in distcc.
+pub type Connecting<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<BoxStream, RemoteError>> + Send + 'a>>;
+
 #[allow(clippy::large_enum_variant)] // one short-lived value per attempt
-pub enum Attempt {
-    /// A host was chosen; `stream` is its connection or why there is none.
+pub enum Attempt<'a> {
+    /// A host was chosen; `stream` becomes its connection or why there is none.
     Connected {
         host: HostSpec,
         slot: u32,
         /// The distcc slot lock, when the slot came from lock files.
         _lock: Option<SlotLock>,
-        stream: Result<BoxStream, RemoteError>,
+        stream: Connecting<'a>,
     },
     /// The `localhost` entry won: compile here under its slot.
     Localhost { slot: u32, _lock: Box<SlotLock> },
@@ -49,7 +54,7 @@ pub async fn through_agent(
     env: &ClientEnv,
     ssh: &SshEnv,
     slot_held: bool,
-) -> Attempt {
+) -> Attempt<'static> {
     let socket = crate::config::agent_socket_path(&env.distcc_dir);
     let request = JobRequest {
         ssh_config: ssh.config_file.clone(),
@@ -66,45 +71,46 @@ pub async fn through_agent(
         else {
             return Attempt::AgentUnavailable;
         };
-        let answer = match agent_link::ask(stream, &request).await {
+        let (pick, reader) = match agent_link::ask(stream, &request).await {
             Ok(answer) => answer,
             Err(e) => {
                 tracing::debug!("the agent did not answer ({e}); starting another");
                 continue;
             }
         };
-        return match answer {
-            (Answer::Open { index, slot }, stream) if index < candidates.len() => {
-                Attempt::Connected {
-                    host: candidates[index].clone(),
-                    slot,
-                    _lock: None,
-                    stream: Ok(Box::new(stream)),
-                }
-            }
-            (Answer::Failed { index, message }, _) if index < candidates.len() => {
-                Attempt::Connected {
-                    host: candidates[index].clone(),
-                    slot: 0,
-                    _lock: None,
-                    stream: Err(RemoteError::Agent(message)),
-                }
-            }
-            (Answer::NoHost { message }, _) => Attempt::NoHost(Some(message)),
-            _ => Attempt::AgentUnavailable,
+        return match pick {
+            Pick::Host { index } if index < candidates.len() => Attempt::Connected {
+                host: candidates[index].clone(),
+                slot: 0,
+                _lock: None,
+                stream: Box::pin(channel_from_agent(reader)),
+            },
+            Pick::NoHost { message } => Attempt::NoHost(Some(message)),
+            Pick::Host { .. } => Attempt::AgentUnavailable,
         };
     }
     Attempt::AgentUnavailable
 }
 
+/// The agent's second answer: the open channel, or why the host could not be reached. An
+/// agent that goes away in between is a cut connection (retried once on the same host).
+async fn channel_from_agent(
+    reader: crate::protocol::TokenReader<tokio::net::UnixStream>,
+) -> Result<BoxStream, RemoteError> {
+    match agent_link::channel(reader).await? {
+        (Channel::Open { .. }, stream) => Ok(Box::new(stream)),
+        (Channel::Failed { message }, _) => Err(RemoteError::Agent(message)),
+    }
+}
+
 /// distcc's way: a slot lock file, then a connection made by this process.
-pub async fn with_lock(
+pub async fn with_lock<'a>(
     candidates: &[&HostSpec],
     lock_dir: &Path,
     pause: Duration,
-    env: &ClientEnv,
-    ssh: &SshEnv,
-) -> std::io::Result<Attempt> {
+    env: &'a ClientEnv,
+    ssh: &'a SshEnv,
+) -> std::io::Result<Attempt<'a>> {
     Ok(match pick::pick(candidates, lock_dir, pause).await? {
         Choice::NoHost => Attempt::NoHost(None),
         Choice::Localhost { slot, lock } => Attempt::Localhost {
@@ -112,12 +118,12 @@ pub async fn with_lock(
             _lock: Box::new(lock),
         },
         Choice::Remote { host, slot, lock } => {
-            let stream = connect(&host, env, ssh).await;
+            let target = host.clone();
             Attempt::Connected {
                 host,
                 slot,
                 _lock: Some(lock),
-                stream,
+                stream: Box::pin(async move { connect(&target, env, ssh).await }),
             }
         }
     })
@@ -151,7 +157,7 @@ pub async fn connect(
                     Attempt::AgentUnavailable
                 };
                 match through_agent {
-                    Attempt::Connected { stream, .. } => stream?,
+                    Attempt::Connected { stream, .. } => stream.await?,
                     Attempt::NoHost(message) => {
                         return Err(RemoteError::Agent(message.unwrap_or_default()));
                     }

@@ -150,7 +150,7 @@ impl Wrapper<'_> {
                 state.phase(Phase::Connect);
             }
             let source = source.get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
-            let result = match stream {
+            let result = match stream.await {
                 Ok(stream) => {
                     self.compile_on(stream, &host, job, source, state.as_ref())
                         .await

@@ -31,14 +31,24 @@ pub struct JobRequest {
     pub hosts: Vec<String>,
 }
 
+/// The agent's first answer, as soon as the job has its place: the wrapper starts its
+/// preprocessor then, while the agent opens the channel (distcc, too, runs cpp while it
+/// connects).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer {
-    /// Host `index` was chosen, in slot `slot`, and its channel is open.
-    Open { index: usize, slot: u32 },
-    /// Host `index` was chosen but could not be reached.
-    Failed { index: usize, message: String },
+pub enum Pick {
+    /// Host `index` was chosen.
+    Host { index: usize },
     /// No candidate is usable.
     NoHost { message: String },
+}
+
+/// The agent's second answer, after `Pick::Host`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Channel {
+    /// The channel is open, in slot `slot`; the job's bytes follow.
+    Open { slot: u32 },
+    /// The chosen host could not be reached.
+    Failed { message: String },
 }
 
 fn optional(text: Vec<u8>) -> Option<String> {
@@ -93,52 +103,57 @@ impl JobRequest {
     }
 }
 
-impl Answer {
+impl Pick {
     pub async fn write<W: AsyncWrite + Unpin>(
         &self,
         w: &mut TokenWriter<W>,
     ) -> Result<(), ProtocolError> {
         match self {
-            Answer::Open { index, slot } => {
-                w.int(b"PICK", *index as u32);
-                w.int(b"OPEN", *slot);
-            }
-            Answer::Failed { index, message } => {
-                w.int(b"PICK", *index as u32);
-                w.string(b"FAIL", message.as_bytes())?;
-            }
-            Answer::NoHost { message } => w.string(b"NONE", message.as_bytes())?,
+            Pick::Host { index } => w.int(b"PICK", *index as u32),
+            Pick::NoHost { message } => w.string(b"NONE", message.as_bytes())?,
         }
         w.flush().await
     }
 
     pub async fn read<R: AsyncRead + Unpin>(r: &mut TokenReader<R>) -> Result<Self, ProtocolError> {
-        let (token, value) = r.read_any().await?;
-        match &token {
-            b"NONE" => Ok(Answer::NoHost {
+        match r.read_any().await? {
+            (token, value) if &token == b"NONE" => Ok(Pick::NoHost {
                 message: String::from_utf8_lossy(&r.read_body("NONE", value, 65536).await?)
                     .into_owned(),
             }),
-            b"PICK" => {
-                let index = value as usize;
-                let (token, value) = r.read_any().await?;
-                match &token {
-                    b"OPEN" => Ok(Answer::Open { index, slot: value }),
-                    b"FAIL" => {
-                        let message =
-                            String::from_utf8_lossy(&r.read_body("FAIL", value, 65536).await?)
-                                .into_owned();
-                        Ok(Answer::Failed { index, message })
-                    }
-                    other => Err(ProtocolError::WrongToken {
-                        expected: "OPEN",
-                        got: String::from_utf8_lossy(other).into_owned(),
-                    }),
-                }
-            }
-            other => Err(ProtocolError::WrongToken {
+            (token, value) if &token == b"PICK" => Ok(Pick::Host {
+                index: value as usize,
+            }),
+            (other, _) => Err(ProtocolError::WrongToken {
                 expected: "PICK",
-                got: String::from_utf8_lossy(other).into_owned(),
+                got: String::from_utf8_lossy(&other).into_owned(),
+            }),
+        }
+    }
+}
+
+impl Channel {
+    pub async fn write<W: AsyncWrite + Unpin>(
+        &self,
+        w: &mut TokenWriter<W>,
+    ) -> Result<(), ProtocolError> {
+        match self {
+            Channel::Open { slot } => w.int(b"OPEN", *slot),
+            Channel::Failed { message } => w.string(b"FAIL", message.as_bytes())?,
+        }
+        w.flush().await
+    }
+
+    pub async fn read<R: AsyncRead + Unpin>(r: &mut TokenReader<R>) -> Result<Self, ProtocolError> {
+        match r.read_any().await? {
+            (token, value) if &token == b"OPEN" => Ok(Channel::Open { slot: value }),
+            (token, value) if &token == b"FAIL" => Ok(Channel::Failed {
+                message: String::from_utf8_lossy(&r.read_body("FAIL", value, 65536).await?)
+                    .into_owned(),
+            }),
+            (other, _) => Err(ProtocolError::WrongToken {
+                expected: "OPEN",
+                got: String::from_utf8_lossy(&other).into_owned(),
             }),
         }
     }
@@ -165,25 +180,29 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(back, request);
-        for answer in [
-            Answer::Open { index: 1, slot: 3 },
-            Answer::Failed {
-                index: 0,
-                message: "refused".into(),
-            },
-            Answer::NoHost {
+        for pick in [
+            Pick::Host { index: 1 },
+            Pick::NoHost {
                 message: "all backed off".into(),
             },
         ] {
             let mut w = TokenWriter::new(Vec::new());
-            answer.write(&mut w).await.unwrap();
+            pick.write(&mut w).await.unwrap();
             let bytes = w.into_inner();
-            assert_eq!(
-                Answer::read(&mut TokenReader::new(&bytes[..], Limits::default()))
-                    .await
-                    .unwrap(),
-                answer
-            );
+            let mut r = TokenReader::new(&bytes[..], Limits::default());
+            assert_eq!(Pick::read(&mut r).await.unwrap(), pick);
+        }
+        for channel in [
+            Channel::Open { slot: 3 },
+            Channel::Failed {
+                message: "refused".into(),
+            },
+        ] {
+            let mut w = TokenWriter::new(Vec::new());
+            channel.write(&mut w).await.unwrap();
+            let bytes = w.into_inner();
+            let mut r = TokenReader::new(&bytes[..], Limits::default());
+            assert_eq!(Channel::read(&mut r).await.unwrap(), channel);
         }
     }
 }
