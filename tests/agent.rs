@@ -176,6 +176,71 @@ async fn agent_disabled_makes_every_wrapper_connect_by_itself() {
     assert!(!farm.socket().exists(), "no agent socket was created");
 }
 
+/// Like distcc, which starts cpp and then connects, a wrapper preprocesses as soon as the
+/// agent has picked its host, while the agent is still opening the channel. A stand-in
+/// agent on the socket answers PICK, then holds the channel answer back until the
+/// preprocessor has run (or 10 s have passed), then says the host failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wrapper_preprocesses_while_the_agent_opens_the_channel() {
+    use distfarm::protocol::agent::{Channel, JobRequest, Pick};
+    use distfarm::protocol::{Limits, TokenReader, TokenWriter};
+
+    let farm = Farm::start("agent-overlap").await;
+    let bin = farm.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let mark = farm.path("preprocessed");
+    let gcc = distfarm::executables::find_on_path("gcc", &test_path()).expect("gcc is installed");
+    support::files::write_script(
+        &bin.join("gcc"),
+        &format!(
+            "for a in \"$@\"; do [ \"$a\" = -E ] && touch {}; done\nexec {} \"$@\"",
+            mark.display(),
+            gcc.display()
+        ),
+    );
+    let socket = farm.socket();
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    set_mode(socket.parent().unwrap(), 0o700);
+    let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+    let mark2 = mark.clone();
+    let stand_in = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut reader = TokenReader::new(stream, Limits::default());
+        JobRequest::read(&mut reader).await.unwrap();
+        let mut stream = reader.into_inner();
+        Pick::Host { index: 0 }
+            .write(&mut TokenWriter::new(&mut stream))
+            .await
+            .unwrap();
+        let mark = mark2.clone();
+        let preprocessed_first = wait_for(Duration::from_secs(10), move || mark.exists()).await;
+        Channel::Failed {
+            message: "stand-in agent".into(),
+        }
+        .write(&mut TokenWriter::new(&mut stream))
+        .await
+        .unwrap();
+        preprocessed_first
+    });
+
+    let path = format!("{}:{}", bin.display(), test_path().to_string_lossy());
+    let out = farm
+        .hello("overlap.o", &[("PATH", &path), ("DISTCC_FALLBACK", "1")])
+        .output()
+        .unwrap();
+    assert!(
+        stand_in.await.unwrap(),
+        "the preprocessor did not run while the channel answer was pending"
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("stand-in agent"),
+        "the fallback warning names the failure: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(read(&farm.path("out/overlap.o")), *hello_reference());
+}
+
 // ---------------------------------------------------------------------------------------
 // The farm: server, key, configuration, remote, DISTCC_DIR
 // ---------------------------------------------------------------------------------------

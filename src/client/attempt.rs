@@ -16,8 +16,9 @@ use crate::transport::{self, BoxStream};
 
 /// A connection on its way: awaited after the preprocessor has started, so that the two
 /// overlap as in distcc.
-pub type Connecting<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<BoxStream, RemoteError>> + Send + 'a>>;
+pub type Connecting<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<BoxStream, RemoteError>> + Send + 'a>,
+>;
 
 #[allow(clippy::large_enum_variant)] // one short-lived value per attempt
 pub enum Attempt<'a> {
