@@ -176,6 +176,43 @@ async fn agent_disabled_makes_every_wrapper_connect_by_itself() {
     assert!(!farm.socket().exists(), "no agent socket was created");
 }
 
+/// The agent answers every request it read in full: the request's own bytes must never
+/// look like the wrapper hanging up (which would send the job to the lock-file path).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_answers_every_request_with_a_host_and_a_channel() {
+    use distfarm::protocol::agent::{Channel, JobRequest, Pick};
+    use distfarm::protocol::{Limits, TokenReader, TokenWriter};
+
+    let farm = Farm::start("agent-answers").await;
+    farm.hello_build(1, 1, &[]).await; // starts the agent and its connection
+    let request = JobRequest {
+        ssh_config: Some(farm.path("ssh_config").display().to_string()),
+        auth_sock: None,
+        backoff: Duration::from_secs(60),
+        slot_held: false,
+        hosts: vec![farm.hosts()],
+    };
+    for round in 0..20 {
+        let mut stream = tokio::net::UnixStream::connect(farm.socket())
+            .await
+            .unwrap();
+        request
+            .write(&mut TokenWriter::new(&mut stream))
+            .await
+            .unwrap();
+        let mut reader = TokenReader::new(stream, Limits::default());
+        let pick = Pick::read(&mut reader).await;
+        assert_eq!(
+            pick.as_ref().ok(),
+            Some(&Pick::Host { index: 0 }),
+            "round {round}: {pick:?}\n--- agent log\n{}",
+            farm.agent_log()
+        );
+        let channel = Channel::read(&mut reader).await.unwrap();
+        assert!(matches!(channel, Channel::Open { .. }), "{channel:?}");
+    }
+}
+
 /// Like distcc, which starts cpp and then connects, a wrapper preprocesses as soon as the
 /// agent has picked its host, while the agent is still opening the channel. A stand-in
 /// agent on the socket answers PICK, then holds the channel answer back until the

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::io::AsyncReadExt;
 use tokio::net::{UnixListener, UnixStream};
 
 use super::pool::{ConnKey, Pool};
@@ -127,11 +128,13 @@ async fn serve_wrapper(
     let (index, slot) = if request.slot_held && keys.len() == 1 {
         (0, None)
     } else {
-        // A wrapper sends nothing until it has its answer, so a readable socket while it
-        // waits in the queue means it went away (Ctrl-C): give up its place.
+        // A wrapper sends nothing until it has its answer, so a read that ends while it
+        // waits in the queue means it went away (Ctrl-C): give up its place. (A read, not
+        // `readable()`: readiness left over from reading the request would fire at once.)
+        let mut probe = [0u8; 1];
         let acquired = tokio::select! {
             acquired = agent.scheduler.acquire(&candidates) => acquired,
-            _ = stream.readable() => return Ok(()),
+            _ = stream.read(&mut probe) => return Ok(()),
         };
         let Some((index, slot)) = acquired else {
             let message = "every candidate host failed recently and is backed off".to_string();

@@ -73,7 +73,7 @@ async fn connect_direct(
     forwards: Arc<ForwardTable>,
 ) -> Result<Handle, SshError> {
     let tcp = tcp_connect(host).await?;
-    session_over(tcp, host, forwards).await
+    session_over(crate::transport::quick_ack::QuickAck(tcp), host, forwards).await
 }
 
 /// `ssh -J`: a `direct-tcpip` channel from the previous hop carries this hop's connection.
