@@ -37,9 +37,21 @@ pub fn main(socket_path: &Path, lock_dir: Option<std::path::PathBuf>, idle: Dura
             }
         };
         tracing::info!("agent: listening on {}", socket_path.display());
+        say_ready(socket_path);
         server::run(listener, Arc::new(server::Agent::new(lock_dir)), idle).await;
         // Still holding the claim: the socket is ours to remove.
         let _ = std::fs::remove_file(socket_path);
         0
     })
+}
+
+/// Tells whoever started us that the socket listens: one line on stdout, which is then
+/// closed (the wrapper that reads it is gone long before the agent is).
+fn say_ready(socket_path: &Path) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "listening on {}", socket_path.display());
+    let _ = std::io::stdout().flush();
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 1);
+    }
 }

@@ -1,11 +1,11 @@
 //! Reaching this user's agent: connect to its socket, starting it first if nobody listens.
 //! Any failure here means "no agent", and the wrapper connects by itself.
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 
 use crate::protocol::agent::{Channel, JobRequest, Pick};
@@ -32,7 +32,7 @@ pub async fn connect_or_start(
         .append(true)
         .open(&log)
         .ok();
-    let spawned = std::process::Command::new(me)
+    let spawned = tokio::process::Command::new(me)
         .arg("agent")
         .arg("--socket")
         .arg(socket)
@@ -41,18 +41,28 @@ pub async fn connect_or_start(
         .arg("--lock-dir")
         .arg(lock_dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        // The agent says one line here once it listens, so nobody polls for the socket.
+        .stdout(Stdio::piped())
         .stderr(log_file.map(Stdio::from).unwrap_or_else(Stdio::null))
         // Its own process group: a Ctrl-C meant for the build must not kill the agent.
         .process_group(0)
         // It outlives this build: don't hold the build directory open.
         .current_dir("/")
         .spawn();
-    if let Err(e) = spawned {
-        tracing::debug!("cannot start the agent: {e}");
-        return None;
-    }
+    let mut agent = match spawned {
+        Ok(agent) => agent,
+        Err(e) => {
+            tracing::debug!("cannot start the agent: {e}");
+            return None;
+        }
+    };
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    if let Some(mut ready) = agent.stdout.take() {
+        // A line: it listens. End of file: it exited, maybe because another wrapper's agent
+        // won the race, which then listens soon.
+        let mut byte = [0u8; 1];
+        let _ = tokio::time::timeout_at(deadline, ready.read(&mut byte)).await;
+    }
     while tokio::time::Instant::now() < deadline {
         if let Ok(stream) = UnixStream::connect(socket).await {
             return Some(stream);
