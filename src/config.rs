@@ -99,6 +99,8 @@ pub struct ClientEnv {
     pub safeguard: u32,
     /// `DISTCC_SSH`: the program (and words) that reach `@host` entries, one per job.
     pub distcc_ssh: Option<String>,
+    /// Unless `DISTCC_NO_REWRITE_CROSS` is set: `gcc` → `<triple>-gcc` and the like.
+    pub rewrite_cross: bool,
 }
 
 impl ClientEnv {
@@ -141,6 +143,8 @@ impl ClientEnv {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
             distcc_ssh: var("DISTCC_SSH"),
+            // distcc tests presence only.
+            rewrite_cross: std::env::var_os("DISTCC_NO_REWRITE_CROSS").is_none(),
         })
     }
 }

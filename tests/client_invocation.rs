@@ -39,16 +39,71 @@ fn implicit_form_compiles_remotely_with_cc() {
         .env("DISTCC_SKIP_LOCAL_RETRY", "1")
         .args(["-O2", "-c", "hello.c", "-o", "out/hello.o"])
         .run();
-    let lines = distccd.wait_for_log_lines(" COMPILE_OK ", 1);
-    assert!(
-        lines[0].ends_with(" cc hello.c"),
-        "distccd should have compiled hello.c with cc: {}",
-        lines[0]
-    );
+    // distcc sends `cc` under the name of the compiler it links to (see
+    // compiler_names_are_rewritten_for_the_farm_exactly_as_distcc_does).
+    work.distcc(&distccd.host_spec())
+        .env("DISTCC_FALLBACK", "0")
+        .args(["-O2", "-c", "hello.c", "-o", "out/distcc.o"])
+        .run();
+    let lines = distccd.wait_for_log_lines(" COMPILE_OK ", 2);
+    let name = |line: &str| line.rsplit(' ').nth(1).unwrap().to_string();
+    assert_eq!(name(&lines[0]), name(&lines[1]), "{lines:?}");
+    assert!(name(&lines[0]).ends_with("gcc"), "{lines:?}");
     assert_eq!(
         work.read("out/hello.o"),
         local_object("cc", ["-O2"], Path::new("hello.c"), &work.src())
     );
+}
+
+/// The compiler name on the wire is the one the real distcc 3.4 client sends from the same
+/// machine: `cc` → `gcc` (Debian's alternatives link) → `x86_64-linux-gnu-gcc`, and so on, so
+/// that a build box of another architecture runs a compiler for ours; with
+/// `DISTCC_NO_REWRITE_CROSS` the name is sent as given.
+#[test]
+fn compiler_names_are_rewritten_for_the_farm_exactly_as_distcc_does() {
+    let mut distccd = RealDistccd::start();
+    let work = Work::new();
+    let versioned = std::fs::read_dir("/usr/bin")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| {
+            n.strip_prefix("gcc-")
+                .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit()))
+        })
+        .expect("a versioned gcc (gcc-12) in /usr/bin");
+    let cases: Vec<(String, Option<&str>)> = ["cc", "c++", "gcc", "g++", &versioned]
+        .iter()
+        .map(|c| (c.to_string(), None))
+        .chain([("gcc".to_string(), Some("DISTCC_NO_REWRITE_CROSS"))])
+        .collect();
+    let mut seen = 0;
+    for (compiler, no_rewrite) in &cases {
+        let mut sent = Vec::new();
+        for client in ["distcc", "distfarm"] {
+            let cmd = if client == "distcc" {
+                work.distcc(&distccd.host_spec())
+            } else {
+                work.distfarm(Some(&distccd.host_spec()))
+            };
+            let cmd = match no_rewrite {
+                Some(var) => cmd.env(var, "1"),
+                None => cmd,
+            };
+            cmd.env("DISTCC_FALLBACK", "0")
+                .args([compiler.as_str(), "-O2", "-c", "hello.c", "-o", "out/x.o"])
+                .run();
+            seen += 1;
+            let line = distccd.wait_for_log_lines(" COMPILE_OK ", seen)[seen - 1].clone();
+            let name = line.rsplit(' ').nth(1).unwrap().to_string();
+            sent.push(name);
+        }
+        assert_eq!(
+            sent[0], sent[1],
+            "{compiler} (no rewrite: {no_rewrite:?}): distcc sent {}, distfarm {}",
+            sent[0], sent[1]
+        );
+    }
 }
 
 /// `gcc` found on PATH is our link: the job goes remote, and the local preprocessor is the
@@ -199,17 +254,27 @@ fn install_links_creates_working_compiler_links() {
     }
     install(); // again: nothing to do, still success
 
-    // A link in front of PATH answers as the real gcc would.
-    let path = format!("{}:/usr/bin:/bin", dir.display());
-    let through = Cmd::new("gcc")
-        .env_clear()
-        .env("PATH", &path)
-        .env("DISTCC_DIR", work.distcc_dir())
-        .env("DISTCC_HOSTS", "")
-        .arg("--version")
-        .run();
-    let real = Cmd::new("/usr/bin/gcc").arg("--version").run();
-    assert_eq!(text(&through.stdout), text(&real.stdout));
+    // A link in front of PATH answers as the real gcc does through distcc's own link (both
+    // run it under its triple name: see compiler_names_are_rewritten_for_the_farm…).
+    let distcc_links = support::temp_dir("distcc-links");
+    std::os::unix::fs::symlink(
+        support::require("distcc", "distcc"),
+        distcc_links.path().join("gcc"),
+    )
+    .unwrap();
+    let version_through = |dir: &Path| {
+        let out = Cmd::new("gcc")
+            .env_clear()
+            .env("PATH", format!("{}:/usr/bin:/bin", dir.display()))
+            .env("DISTCC_DIR", work.distcc_dir())
+            .env("DISTCC_HOSTS", "")
+            .arg("--version")
+            .run();
+        text(&out.stdout)
+    };
+    let ours = version_through(&dir);
+    assert_eq!(ours, version_through(distcc_links.path()));
+    assert!(ours.contains("Free Software Foundation"), "{ours}");
 }
 
 // ---------------------------------------------------------------------------------------

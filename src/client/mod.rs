@@ -1,12 +1,13 @@
-//! The compiler wrapper pipeline.
-//!
-//! Pure argument logic so far: how the wrapper was invoked (`invocation`), what each compiler
-//! option is (`flags`), what file names mean (`source`), the distribute/local/not-a-compile
-//! decision (`args`), and the command lines a distributable job derives (`job`).
+//! The compiler wrapper pipeline: how the wrapper was invoked (`invocation`, `masquerade`,
+//! `cross_rewrite`), what each compiler option is (`flags`), what file names mean
+//! (`source`), the distribute/local/not-a-compile decision (`args`), the command lines a job
+//! derives (`job`), and the run itself (`run` → `distribute` → `attempt`, `preprocess`,
+//! `remote`, `output`, or `local` and `fallback`).
 
 pub mod agent_link;
 pub mod args;
 pub mod attempt;
+pub mod cross_rewrite;
 pub mod distribute;
 pub mod fallback;
 pub mod flags;

@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use super::cross_rewrite;
 use super::distribute::Wrapper;
 use super::invocation::{Invocation, invocation};
 use super::masquerade;
@@ -64,7 +65,7 @@ pub fn main(argv: Vec<String>) -> i32 {
     }
 }
 
-fn compile(env: &ClientEnv, argv0: &str, how: &Invocation, command: Vec<String>) -> i32 {
+fn compile(env: &ClientEnv, argv0: &str, how: &Invocation, mut command: Vec<String>) -> i32 {
     // Through a masquerade link, the real compiler is the next one on PATH after our dir.
     let trimmed: Option<OsString> = match how {
         Invocation::Masquerade { .. } => env
@@ -84,6 +85,12 @@ fn compile(env: &ClientEnv, argv0: &str, how: &Invocation, command: Vec<String>)
         return ExitCode::RecursiveCall.code();
     }
     let path = trimmed.or_else(|| env.path.clone());
+    // Local runs see the rewritten name too, as with distcc: it is the same compiler.
+    if env.rewrite_cross
+        && let Some(path) = &path
+    {
+        cross_rewrite::rewrite(&mut command, path);
+    }
     let Some(compiler) = resolve(&command[0], path.as_ref()) else {
         eprintln!(
             "distfarm[{}] ERROR: compiler {:?} not found on PATH (after distfarm's own directory)",
@@ -172,5 +179,5 @@ Hosts come from DISTCC_HOSTS, else $DISTCC_DIR/hosts (~/.distcc/hosts), else
 /etc/distcc/hosts, in distcc's syntax: localhost/2 box:3632/8,lzo @user@sshbox/4
 Environment: DISTCC_HOSTS DISTCC_DIR DISTCC_VERBOSE DISTCC_LOG DISTCC_FALLBACK
 DISTCC_BACKOFF_PERIOD DISTCC_IO_TIMEOUT DISTCC_PAUSE_TIME_MSEC DISTCC_SAVE_TEMPS
-DISTCC_SKIP_LOCAL_RETRY DISTCC_SSH TMPDIR
+DISTCC_SKIP_LOCAL_RETRY DISTCC_SSH DISTCC_NO_REWRITE_CROSS TMPDIR
 ";

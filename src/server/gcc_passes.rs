@@ -143,6 +143,9 @@ async fn ask_driver(
     command
         .arg("-###")
         .args(args)
+        // The report's header lines are matched in English; the plan is the same in any.
+        .env("LC_ALL", "C")
+        .env_remove("LANGUAGE")
         .current_dir(job_dir)
         .stdin(Stdio::null())
         .kill_on_drop(true);
