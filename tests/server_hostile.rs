@@ -191,11 +191,14 @@ fn build_plugin(canary: &Path) -> String {
     so.display().to_string()
 }
 
+/// Builds an attack's command line for a given canary directory.
+type ArgvFor = Box<dyn Fn(&Path) -> Vec<String>>;
+
 /// One hostile request: `argv` is built for a given canary directory, so that the same
 /// attack can be aimed at the server's canary and at the local control's.
 struct Case {
     name: &'static str,
-    argv: Box<dyn Fn(&Path) -> Vec<String>>,
+    argv: ArgvFor,
     source: Vec<u8>,
     /// What the refusal must name.
     refused: String,

@@ -168,10 +168,10 @@ impl Cmd {
             stdout: stdout.finish(deadline),
             stderr: stderr.finish(deadline),
         };
-        if let Some(f) = feeder {
-            if f.is_finished() {
-                let _ = f.join();
-            }
+        if let Some(f) = feeder
+            && f.is_finished()
+        {
+            let _ = f.join();
         }
         match status {
             Some(_) => Ok(output),
