@@ -120,8 +120,8 @@ async fn start_and_wait(
 }
 
 /// Runs gcc's passes as its driver would (see `gcc_passes`), checking the assembly between
-/// them. `None` when a pass ended in a way only the driver reports well (a crash, say): the
-/// job is then run again through the driver.
+/// them. `None` when a pass could not start or ended in a way only the driver reports well
+/// (a crash, say): the job is then run again through the driver.
 async fn run_passes<F: Future<Output = ()>>(
     passes: &Passes,
     prepared: &PreparedArgs,
@@ -135,7 +135,10 @@ async fn run_passes<F: Future<Output = ()>>(
         command.args(&pass.args).envs(pass.env.iter().cloned());
         Ok::<_, std::io::Error>(command)
     };
-    let status = match clock.wait(run(&passes.compile)?).await? {
+    let Ok(compiled) = clock.wait(run(&passes.compile)?).await else {
+        return Ok(None);
+    };
+    let status = match compiled {
         Ended::Exited(status) => status,
         early => return Ok(Some(early.outcome(clock.lifetime))),
     };
@@ -146,10 +149,10 @@ async fn run_passes<F: Future<Output = ()>>(
             {
                 return Ok(Some(refused(refusal)));
             }
-            match clock.wait(run(assemble)?).await? {
-                Ended::Exited(status) if matches!(status.code(), Some(0 | 1)) => status,
-                Ended::Exited(_) => return Ok(None),
-                early => return Ok(Some(early.outcome(clock.lifetime))),
+            match clock.wait(run(assemble)?).await {
+                Ok(Ended::Exited(status)) if matches!(status.code(), Some(0 | 1)) => status,
+                Ok(Ended::Exited(_)) | Err(_) => return Ok(None),
+                Ok(early) => return Ok(Some(early.outcome(clock.lifetime))),
             }
         }
         _ => return Ok(None),
