@@ -527,6 +527,36 @@ exit 4
     assert_no_job_directories(server.tmpdir());
 }
 
+/// A real gcc killed at the job lifetime cannot remove its temporary files; they were in the
+/// job directory, which goes with the job. (`-v` makes the driver run the passes, with its
+/// temporary `.s`; without it the server runs them and the `.s` is in the job directory anyway.)
+#[test]
+fn a_killed_compiler_leaves_no_temporary_files_behind() {
+    let server = DistfarmServer::start(&["--job-lifetime", "1"]);
+    let mut source = String::from("# 0 \"slow.c\"\n");
+    for i in 0..6000 {
+        source.push_str(&format!(
+            "int f{i}(int *a, int n) {{ int s = 0; for (int j = 0; j < n; j++) s += a[j] * {i} ^ (s >> 3); return s; }}\n"
+        ));
+    }
+    let argv = ["gcc", "-O3", "-v", "-c", "slow.c", "-o", "slow.o"];
+    let (response, _) = server.compile(&argv, source.as_bytes());
+    assert_eq!(
+        response.status,
+        118 << 8,
+        "the compile outlived the 1 s lifetime and was killed: {}",
+        stderr_text(&response)
+    );
+    assert_no_job_directories(server.tmpdir());
+    let left: Vec<String> = std::fs::read_dir(server.tmpdir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("cc"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left behind: {left:?}");
+}
+
 #[test]
 fn concurrent_jobs_all_succeed_and_no_more_than_jobs_compile_at_once() {
     let countcc = FakeCompiler::new(

@@ -243,6 +243,9 @@ impl Captured {
         if let Some(path) = &settings.child_path {
             command.env("PATH", path);
         }
+        // The driver's temporary files (its `.s`) go where they are removed with the job,
+        // also when the compiler is killed and cannot remove them itself.
+        command.env("TMPDIR", dir);
         Ok(command)
     }
 
@@ -371,6 +374,7 @@ async fn check_generated_assembly(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .env("TMPDIR", dir)
         .kill_on_drop(true);
     if let Some(path) = &settings.child_path {
         command.env("PATH", path);
