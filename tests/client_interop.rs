@@ -149,6 +149,111 @@ fn lua_through_distfarm_serve_matches_local_objects_with_and_without_lzo() {
     assert_every_unit_compiled_remotely(&lua, &lines);
 }
 
+/// clang through both servers: the wrapper sends `clang … -target <triple>` as distcc does,
+/// the server checks clang's assembly with a `-S` pass (clang has no `-wrapper`), and the
+/// objects are local clang's.
+#[test]
+fn clang_builds_through_distfarm_serve_and_distccd_match_local_clang() {
+    let clang = support::require("clang", "clang");
+    let clang_cxx = clang.with_file_name("clang++");
+    assert!(clang_cxx.exists(), "clang++ comes with clang");
+    let mut server = DistfarmServer::start(&["--jobs", "2"]);
+    let mut distccd = RealDistccd::start();
+    let lua = CProject::lua().first(8).with_compiler("clang");
+    let cxx = CProject::cxx_sample().with_compiler("clang++");
+    let client = Client::new();
+    let mut jobs = 0;
+    for (project, extra) in [(&lua, &LUA_EXTRA[..]), (&cxx, &["-O2"][..])] {
+        let want = references(project, extra, 2);
+        for hosts in [server.host_spec(), format!("{},lzo", distccd.host_spec())] {
+            let objects = client.build(&hosts, project, extra);
+            assert_identical(
+                project,
+                &objects,
+                &want,
+                &format!("{} via {hosts}", project.compiler),
+            );
+        }
+        jobs += project.units().len();
+    }
+    assert_eq!(
+        server.compile_ok_lines(jobs).len(),
+        jobs,
+        "{}",
+        server.log()
+    );
+    assert_eq!(distccd.log_lines(" COMPILE_OK ", jobs).len(), jobs);
+}
+
+/// clang's preprocessed text does not carry the working directory as gcc's does, so with
+/// `-g` the wrapper names it (`-fdebug-compilation-dir`): the debug info says where the
+/// build ran, not the server's job directory (distcc's says the server's `/tmp`). The
+/// reference is clang's own `-E` then a compile of that output in the build directory.
+#[test]
+fn clang_debug_info_names_the_build_directory_not_the_server() {
+    support::require("clang", "clang");
+    let mut server = DistfarmServer::start(&["--jobs", "2"]);
+    let mut distccd = RealDistccd::start();
+    let lua = CProject::lua().with_compiler("clang");
+    let extra = ["-g", "-O1"];
+    let client = Client::new();
+    let units = ["lapi.c", "lstring.c"];
+    for hosts in [server.host_spec(), distccd.host_spec()] {
+        for source in units {
+            let unit = lua.unit(source);
+            let object = client.out_dir().join(object_name(unit));
+            let args = lua.compile_args(unit, &extra, &object);
+            client.cmd(&hosts, lua.compiler, &args, lua.root()).run();
+            let got = read(&object);
+            let want = clang_preprocessed_then_compiled_here(&lua, source, &extra);
+            assert!(
+                got == want,
+                "{source} -g via {hosts}: {} bytes distributed, {} bytes from clang -E then -c \
+                 in the build directory",
+                got.len(),
+                want.len()
+            );
+        }
+    }
+    assert_eq!(server.compile_ok_lines(units.len()).len(), units.len());
+    assert_eq!(
+        distccd.log_lines(" COMPILE_OK ", units.len()).len(),
+        units.len()
+    );
+}
+
+/// `clang args… -E SOURCE` then `clang args… -x cpp-output -c` of that output, both run in
+/// the project's root (so the debug info's compilation directory is the root).
+fn clang_preprocessed_then_compiled_here(
+    project: &CProject,
+    source: &str,
+    extra: &[&str],
+) -> Vec<u8> {
+    let unit = project.unit(source);
+    let scratch = tempfile::tempdir().unwrap();
+    let preprocessed = scratch.path().join("unit.i");
+    let object = scratch.path().join("unit.o");
+    let mut flags: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    flags.extend(unit.flags.iter().cloned());
+    Cmd::new(project.compiler)
+        .args(&flags)
+        .arg("-E")
+        .arg(&unit.source)
+        .arg("-o")
+        .arg(&preprocessed)
+        .current_dir(project.root())
+        .run();
+    Cmd::new(project.compiler)
+        .args(support::compile::strip_preprocessor_args(&flags))
+        .args(["-x", "cpp-output", "-c"])
+        .arg(&preprocessed)
+        .arg("-o")
+        .arg(&object)
+        .current_dir(project.root())
+        .run();
+    read(&object)
+}
+
 // ---------------------------------------------------------------------------------------
 // The wrapper under test
 // ---------------------------------------------------------------------------------------

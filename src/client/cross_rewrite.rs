@@ -35,7 +35,7 @@ pub fn rewrite(command: &mut Vec<String>, path: &OsStr) {
     {
         name = full;
     }
-    let clang = is_versioned(&name, &["clang", "clang++"]);
+    let clang = is_clang(&name);
     command[0] = name;
     if clang
         && !command
@@ -69,6 +69,13 @@ fn read_link_from(link: &Path) -> Option<PathBuf> {
         Some(dir) if target.is_relative() => dir.join(target),
         _ => target,
     })
+}
+
+/// Whether the compiler named by `argv0` (a name or a path) is clang: `clang`, `clang++`,
+/// `clang-14`, ….
+pub fn is_clang(argv0: &str) -> bool {
+    let name = argv0.rsplit('/').next().unwrap_or(argv0);
+    is_versioned(name, &["clang", "clang++"])
 }
 
 /// `base`, or `base-SOMETHING` (`gcc-12`), for one of `bases`.

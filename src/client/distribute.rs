@@ -275,11 +275,13 @@ impl Wrapper<'_> {
         if let Some(state) = state {
             state.phase(Phase::Send);
         }
-        let argv = job
-            .remote_argv()
-            .into_iter()
-            .map(String::into_bytes)
-            .collect();
+        let mut argv = job.remote_argv();
+        if let Ok(cwd) = std::env::current_dir()
+            && let Some(option) = job.compilation_dir_option(&cwd)
+        {
+            argv.push(option);
+        }
+        let argv = argv.into_iter().map(String::into_bytes).collect();
         let limits = Limits {
             io_timeout: self.env.io_timeout,
             ..Limits::default()

@@ -138,6 +138,20 @@ impl CompileJob {
         out
     }
 
+    /// For clang, `-fdebug-compilation-dir=CWD`, unless the command names its own. gcc's
+    /// preprocessed output carries the working directory (`# 1 "/dir//"`) for `-g`; clang's
+    /// does not, so its debug info would name the server's job directory (distcc's: the
+    /// server's `/tmp`) instead of where the build runs.
+    pub fn compilation_dir_option(&self, cwd: &std::path::Path) -> Option<String> {
+        let own = self.argv.iter().any(|a| {
+            a.starts_with("-fdebug-compilation-dir") || a.starts_with("-ffile-compilation-dir")
+        });
+        let compiler = self.argv.first()?;
+        let cwd = cwd.to_str()?;
+        (super::cross_rewrite::is_clang(compiler) && !own)
+            .then(|| format!("-fdebug-compilation-dir={cwd}"))
+    }
+
     /// The dependency file the local preprocessor run writes, if any.
     pub fn dependency_file(&self) -> Option<&str> {
         self.dependencies.as_ref().map(|d| d.file.as_str())
@@ -159,6 +173,28 @@ mod tests {
 
     fn words(v: &[String]) -> String {
         v.join(" ")
+    }
+
+    #[test]
+    fn clang_jobs_name_the_client_directory_for_debug_info() {
+        let cwd = std::path::Path::new("/home/me/src");
+        assert_eq!(
+            job("clang -g -c a.c")
+                .compilation_dir_option(cwd)
+                .as_deref(),
+            Some("-fdebug-compilation-dir=/home/me/src")
+        );
+        assert!(
+            job("clang++-14 -c a.cc")
+                .compilation_dir_option(cwd)
+                .is_some()
+        );
+        assert!(job("gcc -g -c a.c").compilation_dir_option(cwd).is_none());
+        assert!(
+            job("clang -g -fdebug-compilation-dir=. -c a.c")
+                .compilation_dir_option(cwd)
+                .is_none()
+        );
     }
 
     #[test]

@@ -149,6 +149,14 @@ impl CProject {
         }
     }
 
+    /// The same project built by another compiler (`clang`, `clang++`).
+    pub fn with_compiler(&self, compiler: &'static str) -> CProject {
+        CProject {
+            compiler,
+            ..self.clone()
+        }
+    }
+
     /// Copies the whole source tree under `dest` (which must exist) and returns the project
     /// rooted there, so that tests never write into the cargo registry or the fixtures.
     pub fn copy_to(&self, dest: &Path) -> CProject {
