@@ -39,6 +39,9 @@ pub struct ServerEnv {
     pub io_timeout: Duration,
     /// `DISTCCD_PATH` if set, else `PATH`: where compilers are found and what they inherit.
     pub compiler_path: Option<OsString>,
+    /// Unless `DISTFARM_CONFINE=0`: compilers run confined with Landlock where the kernel
+    /// has it (see server/sandbox.rs).
+    pub confine: bool,
 }
 
 impl ServerEnv {
@@ -52,6 +55,7 @@ impl ServerEnv {
             save_temps: env_bool(var("DISTCC_SAVE_TEMPS").as_deref(), false),
             io_timeout: io_timeout(var("DISTCC_IO_TIMEOUT").as_deref())?,
             compiler_path: std::env::var_os("DISTCCD_PATH").or_else(|| std::env::var_os("PATH")),
+            confine: env_bool(var("DISTFARM_CONFINE").as_deref(), true),
         })
     }
 }

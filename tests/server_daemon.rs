@@ -54,6 +54,13 @@ impl FakeCompiler {
     }
 }
 
+/// A server whose compilers run unconfined: fake compilers leave their evidence (`marks/`)
+/// outside the job directory, where a confined compiler may not write. Confinement has its
+/// own tests (server_hostile.rs, server/sandbox.rs).
+fn unconfined() -> support::distfarm_server::ServeBuilder {
+    DistfarmServer::builder().env("DISTFARM_CONFINE", "0")
+}
+
 fn serve_cmd() -> Cmd {
     Cmd::new(distfarm_bin())
         .arg("serve")
@@ -230,7 +237,7 @@ fn sigterm_lets_the_running_job_finish_then_exits() {
         "slowcc",
         "touch {marks}/started\nsleep 2\nexec /usr/bin/gcc \"$@\"",
     );
-    let mut server = DistfarmServer::start(&["--compiler", &slowcc.path]);
+    let mut server = unconfined().args(&["--compiler", &slowcc.path]).start();
     let port = server.port();
     let slow = slowcc.path.clone();
     let job = std::thread::spawn(move || {
@@ -442,7 +449,9 @@ fn job_lifetime_kills_a_slow_compiler_and_answers_exit_118() {
     // The sleep is a child of the compiler: the whole process group must die with it.
     let sleepycc = FakeCompiler::new("sleepycc", "sleep 60 &\necho $! > {marks}/sleep.pid\nwait");
     let sleepy = sleepycc.path.as_str();
-    let server = DistfarmServer::start(&["--job-lifetime", "1", "--compiler", sleepy]);
+    let server = unconfined()
+        .args(&["--job-lifetime", "1", "--compiler", sleepy])
+        .start();
     let started = Instant::now();
     let (response, addr) = server.compile(&[sleepy, "-c", "foo.c", "-o", "foo.o"], HELLO);
     let took = started.elapsed();
@@ -505,7 +514,7 @@ exit 4
         cc1.dir.path().display(),
         test_path().to_string_lossy()
     );
-    let server = DistfarmServer::builder()
+    let server = unconfined()
         .args(&["--jobs", "1"])
         .env("DISTCCD_PATH", &path)
         .env("PATH", &path)
@@ -566,7 +575,9 @@ fn concurrent_jobs_all_succeed_and_no_more_than_jobs_compile_at_once() {
     );
     open_dir(&countcc.marks, "running");
     let counting = countcc.path.clone();
-    let server = DistfarmServer::start(&["--jobs", "2", "--compiler", &counting]);
+    let server = unconfined()
+        .args(&["--jobs", "2", "--compiler", &counting])
+        .start();
     let port = server.port();
     let clients: Vec<_> = (0..6)
         .map(|i| {
@@ -623,7 +634,7 @@ fn tmpdir_chooses_where_job_directories_go_and_they_are_removed() {
     let chosen = open_dir(fake.dir.path(), "chosen-tmp");
     let marks = &fake.marks;
     let pwdcc = fake.path.as_str();
-    let server = DistfarmServer::builder()
+    let server = unconfined()
         .args(&["--compiler", pwdcc])
         .tmpdir(&chosen)
         .start();

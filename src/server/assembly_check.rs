@@ -23,21 +23,68 @@ pub const GUARD_ARG: &str = "__distfarm-assembler-guard";
 /// the job is answered as a refusal rather than as a compile error.
 pub const REFUSAL_FILE: &str = "distfarm-refused";
 
-/// Refuses assembly text that contains a file-reading directive as a statement.
+/// Directives refused wherever they stand: the two that read files, and gas's macro and
+/// iteration facilities, which can assemble a directive name from pieces
+/// (`.macro m x` / `.\x "/etc/passwd"` / `m incbin`). gcc never generates any of them.
+const REFUSED_DIRECTIVES: &[(&str, &str)] = &[
+    (
+        ".incbin",
+        "it makes the assembler read a file from the server",
+    ),
+    (
+        ".include",
+        "it makes the assembler read a file from the server",
+    ),
+    (".macro", "gas macros can build a file-reading directive"),
+    (".irp", "gas iteration can build a file-reading directive"),
+    (".irpc", "gas iteration can build a file-reading directive"),
+    (".altmacro", "gas macros can build a file-reading directive"),
+];
+
+/// Refuses assembly text that uses a refused directive anywhere: as a statement, behind a
+/// label (`l: .incbin`), or split by a comment the assembler removes (`.inc/**/bin`). Case
+/// does not matter to gas, nor here. A string that merely mentions one is refused too;
+/// that job is compiled by the client instead. This is the clear first refusal; the
+/// Landlock confinement (`sandbox`) is what holds against spellings no text check foresees.
 pub fn check_assembly(text: &[u8]) -> Result<(), Refusal> {
-    let text = String::from_utf8_lossy(text);
-    for statement in text.lines().flat_map(|line| line.split(';')) {
-        let statement = statement.trim_start().to_ascii_lowercase();
-        for directive in [".incbin", ".include"] {
-            if statement.starts_with(directive) {
+    let text = String::from_utf8_lossy(text).to_ascii_lowercase();
+    for view in [text.clone(), without_block_comments(&text)] {
+        for (directive, why) in REFUSED_DIRECTIVES {
+            if contains_token(&view, directive) {
                 return Err(Refusal::new(
                     format!("the assembler directive {directive}"),
-                    "it makes the assembler read a file from the server",
+                    *why,
                 ));
             }
         }
     }
     Ok(())
+}
+
+/// `text` with every `/* … */` removed, strings or not (an unclosed one runs to the end).
+fn without_block_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        rest = match rest[start + 2..].find("*/") {
+            Some(end) => &rest[start + 2 + end + 2..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether `word` (`.incbin`) stands in `text` as a whole token: not part of a longer
+/// name on either side (`foo.incbin.0` is a symbol, `.includes` another word).
+fn contains_token(text: &str, word: &str) -> bool {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$');
+    text.match_indices(word).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + word.len()..].chars().next();
+        !before.is_some_and(is_name) && !after.is_some_and(is_name)
+    })
 }
 
 /// Whether gcc's `-wrapper` and `-B` can guard this compiler: not clang, whose integrated
@@ -137,6 +184,24 @@ pub fn guard_main(argv: &[String]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn directives_are_found_behind_labels_inside_comments_and_built_by_macros() {
+        for text in [
+            "l: .incbin \"/etc/passwd\"\n",
+            "l:.incbin \"/etc/passwd\"\n",
+            ".inc/**/bin \"/etc/passwd\"\n",
+            ".in/* x */clude \"/etc/passwd\"\n",
+            ".macro m x\n.\\x \"/etc/passwd\"\n.endm\nm incbin\n",
+            ".irp d,incbin\n.\\d \"/etc/passwd\"\n.endr\n",
+            ".ALTMACRO\n",
+        ] {
+            assert!(check_assembly(text.as_bytes()).is_err(), "{text:?}");
+        }
+        // Symbols and other words that merely contain the letters are not directives.
+        let text = "incbin.0:\n\t.long include\n\t.globl foo.incbin\n\t.section .rodata\n";
+        assert!(check_assembly(text.as_bytes()).is_ok());
+    }
 
     #[test]
     fn file_reading_directives_are_found_in_any_case_and_statement() {

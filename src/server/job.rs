@@ -14,6 +14,7 @@ use super::arg_rules::{self, PreparedArgs};
 use super::assembly_check;
 use super::gcc_passes::{Pass, Passes};
 use super::refusal::Refusal;
+use super::sandbox::Confinement;
 use super::settings::ServerSettings;
 use crate::exit_code::ExitCode;
 use crate::protocol::Response;
@@ -112,7 +113,8 @@ async fn start_and_wait(
                 settings.child_path.as_deref(),
             )
             .await
-        && let Some(outcome) = run_passes(&passes, prepared, dir, settings, &mut clock).await?
+        && let Some(outcome) =
+            run_passes(compiler, &passes, prepared, dir, settings, &mut clock).await?
     {
         return Ok(outcome);
     }
@@ -123,13 +125,14 @@ async fn start_and_wait(
 /// them. `None` when a pass could not start or ended in a way only the driver reports well
 /// (a crash, say): the job is then run again through the driver.
 async fn run_passes<F: Future<Output = ()>>(
+    compiler: &Path,
     passes: &Passes,
     prepared: &PreparedArgs,
     dir: &Path,
     settings: &ServerSettings,
     clock: &mut Clock<'_, F>,
 ) -> std::io::Result<Option<Outcome>> {
-    let captured = Captured::create(dir)?;
+    let captured = Captured::create(dir, compiler, settings)?;
     let run = |pass: &Pass| {
         let mut command = captured.command(&pass.program, dir, settings)?;
         command.args(&pass.args).envs(pass.env.iter().cloned());
@@ -185,7 +188,7 @@ async fn run_driver<F: Future<Output = ()>>(
             }
         }
     }
-    let captured = Captured::create(dir)?;
+    let captured = Captured::create(dir, compiler, settings)?;
     let mut command = captured.command(compiler, dir, settings)?;
     command.args(&args);
     let status = match clock.wait(command).await? {
@@ -201,6 +204,16 @@ async fn run_driver<F: Future<Output = ()>>(
     captured.answer(status, prepared).await
 }
 
+/// The confinement of a job's programs: the compiler, and distfarm itself when it guards
+/// the assembler (`-wrapper`).
+fn confinement(dir: &Path, compiler: &Path, settings: &ServerSettings) -> Option<Confinement> {
+    let guard = settings.assembler_guard.as_ref().map(|g| g.exe.as_path());
+    settings
+        .confine
+        .then(|| Confinement::for_job(dir, compiler, &guard.into_iter().collect::<Vec<_>>()))
+        .flatten()
+}
+
 fn refused(refusal: Refusal) -> Outcome {
     Outcome::Failed(Response::failure(
         ExitCode::AccessDenied.as_wait_status(),
@@ -208,19 +221,22 @@ fn refused(refusal: Refusal) -> Outcome {
     ))
 }
 
-/// The compiler's stdout and stderr, in files of the job directory shared by its passes.
+/// The compiler's stdout and stderr, in files of the job directory shared by its passes,
+/// and the confinement every program of the job runs in.
 struct Captured {
     stdout: std::fs::File,
     stderr: std::fs::File,
     dir: std::path::PathBuf,
+    confinement: Option<Confinement>,
 }
 
 impl Captured {
-    fn create(dir: &Path) -> std::io::Result<Captured> {
+    fn create(dir: &Path, compiler: &Path, settings: &ServerSettings) -> std::io::Result<Captured> {
         Ok(Captured {
             stdout: std::fs::File::create(dir.join("stdout"))?,
             stderr: std::fs::File::create(dir.join("stderr"))?,
             dir: dir.to_path_buf(),
+            confinement: confinement(dir, compiler, settings),
         })
     }
 
@@ -246,6 +262,12 @@ impl Captured {
         // The driver's temporary files (its `.s`) go where they are removed with the job,
         // also when the compiler is killed and cannot remove them itself.
         command.env("TMPDIR", dir);
+        if let Some(confinement) = &self.confinement {
+            // SAFETY: the hook makes only async-signal-safe system calls.
+            unsafe {
+                command.pre_exec(confinement.enter_in_child());
+            }
+        }
         Ok(command)
     }
 
@@ -378,6 +400,13 @@ async fn check_generated_assembly(
         .kill_on_drop(true);
     if let Some(path) = &settings.child_path {
         command.env("PATH", path);
+    }
+    let confinement = confinement(dir, compiler, settings);
+    if let Some(confinement) = &confinement {
+        // SAFETY: the hook makes only async-signal-safe system calls.
+        unsafe {
+            command.pre_exec(confinement.enter_in_child());
+        }
     }
     if command.status().await.is_ok_and(|s| s.success()) {
         let text = tokio::fs::read(&check).await.unwrap_or_default();

@@ -13,6 +13,7 @@ pub mod inetd;
 pub mod job;
 pub mod process;
 pub mod refusal;
+pub mod sandbox;
 pub mod session;
 pub mod settings;
 pub mod start;

@@ -30,6 +30,8 @@ pub struct ServerSettings {
     pub save_temps: bool,
     /// `PATH` given to compilers (`DISTCCD_PATH` when set).
     pub child_path: Option<OsString>,
+    /// Confine compilers with Landlock where the kernel has it (`DISTFARM_CONFINE=0`: no).
+    pub confine: bool,
     /// Long-lived servers: run gcc's passes directly, checking the assembly between them.
     pub pass_plans: Option<std::sync::Arc<super::gcc_passes::PassPlans>>,
     /// How gcc's assembler is otherwise routed through the assembly check. Without one,
@@ -54,6 +56,7 @@ impl ServerSettings {
             tmpdir: std::env::temp_dir(),
             save_temps: false,
             child_path: std::env::var_os("PATH"),
+            confine: true,
             pass_plans: None,
             assembler_guard: None,
         }

@@ -54,6 +54,7 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
         tmpdir: env.tmpdir.clone(),
         save_temps: env.save_temps,
         child_path: env.compiler_path.clone(),
+        confine: env.confine,
         // A one-job process (`--inetd`) would ask gcc for its plan on every job.
         pass_plans: (!inetd || args.ssh_session).then(Default::default),
         assembler_guard: std::env::current_exe()
@@ -100,6 +101,7 @@ pub fn run(args: ServeArgs) -> i32 {
             return ExitCode::BadArguments.code();
         }
     };
+    say_confinement(settings.confine);
     process::lower_priority(args.nice);
     if let Err(e) = process::drop_root(args.user.as_deref()) {
         tracing::error!("{e}");
@@ -111,6 +113,18 @@ pub fn run(args: ServeArgs) -> i32 {
         run_inetd(settings)
     } else {
         run_daemon(&args, settings)
+    }
+}
+
+/// Whether compilers will run confined, said once at start (see server/sandbox.rs).
+fn say_confinement(confine: bool) {
+    match (confine, super::sandbox::abi_version()) {
+        (false, _) => tracing::warn!("DISTFARM_CONFINE=0: compilers run unconfined"),
+        (true, 0) => tracing::warn!(
+            "this kernel has no Landlock: compilers run unconfined, and the assembly they \
+             generate is only checked as text"
+        ),
+        (true, abi) => tracing::info!("compilers run confined with Landlock (ABI {abi})"),
     }
 }
 
