@@ -101,12 +101,8 @@ fn debug_info_build_through_real_distccd_matches_preprocess_then_compile() {
     let client = Client::new();
     let hosts = format!("{},lzo", distccd.host_spec());
     for source in units {
-        let unit = lua.unit(source);
-        let object = client.out_dir().join(object_name(unit));
-        let args = lua.compile_args(unit, &extra, &object);
-        client.cmd(&hosts, lua.compiler, &args, lua.root()).run();
-        let got = read(&object);
-        let want = lua.preprocessed_then_compiled(unit, &extra);
+        let got = client.compile_unit(&hosts, &lua, source, &extra);
+        let want = lua.preprocessed_then_compiled(lua.unit(source), &extra);
         assert!(
             got == want,
             "{source} -g: the distributed object ({} bytes) differs from `gcc -E` then `gcc -c \
@@ -200,11 +196,7 @@ fn clang_debug_info_names_the_build_directory_not_the_server() {
     let units = ["lapi.c", "lstring.c"];
     for hosts in [server.host_spec(), distccd.host_spec()] {
         for source in units {
-            let unit = lua.unit(source);
-            let object = client.out_dir().join(object_name(unit));
-            let args = lua.compile_args(unit, &extra, &object);
-            client.cmd(&hosts, lua.compiler, &args, lua.root()).run();
-            let got = read(&object);
+            let got = client.compile_unit(&hosts, &lua, source, &extra);
             let want = clang_preprocessed_then_compiled_here(&lua, source, &extra);
             assert!(
                 got == want,
@@ -283,6 +275,22 @@ impl Client {
             .env("DISTCC_FALLBACK", "0")
             .env("DISTCC_SKIP_LOCAL_RETRY", "1")
             .timeout(Duration::from_secs(180))
+    }
+
+    /// Compiles one unit of `project` through `hosts`; returns its object.
+    fn compile_unit(
+        &self,
+        hosts: &str,
+        project: &CProject,
+        source: &str,
+        extra: &[&str],
+    ) -> Vec<u8> {
+        let unit = project.unit(source);
+        let object = self.out_dir().join(object_name(unit));
+        let args = project.compile_args(unit, extra, &object);
+        self.cmd(hosts, project.compiler, &args, project.root())
+            .run();
+        read(&object)
     }
 
     /// Compiles every unit of `project` through `hosts`, `CLIENTS` at a time; returns the
