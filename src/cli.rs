@@ -47,7 +47,13 @@ pub enum Command {
 
 /// distccd's options, with the same names and meanings.
 #[derive(Debug, Clone, Args)]
-#[command(about = "The distccd-compatible compile server")]
+#[command(
+    about = "The distccd-compatible compile server",
+    after_help = "Environment: DISTCCD_PATH (where compilers are found), TMPDIR (job directories), \
+        DISTCC_IO_TIMEOUT, DISTCC_SAVE_TEMPS, as distccd; DISTFARM_CONFINE=0 runs compilers \
+        without the Landlock confinement (read only the system and their installation, \
+        write only the job directory)."
+)]
 pub struct ServeArgs {
     /// Listen on a TCP port (the default unless stdin is a socket).
     #[arg(long, conflicts_with = "inetd")]
