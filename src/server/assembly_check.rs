@@ -48,7 +48,11 @@ const REFUSED_DIRECTIVES: &[(&str, &str)] = &[
 /// Landlock confinement (`sandbox`) is what holds against spellings no text check foresees.
 pub fn check_assembly(text: &[u8]) -> Result<(), Refusal> {
     let text = String::from_utf8_lossy(text).to_ascii_lowercase();
-    for view in [text.clone(), without_block_comments(&text)] {
+    for view in [
+        text.clone(),
+        without_block_comments(&text),
+        as_gas_reads_it(&text),
+    ] {
         for (directive, why) in REFUSED_DIRECTIVES {
             if contains_token(&view, directive) {
                 return Err(Refusal::new(
@@ -73,6 +77,54 @@ fn without_block_comments(text: &str) -> String {
         };
     }
     out.push_str(rest);
+    out
+}
+
+/// `text` as x86 gas's input scrubber sees it: comments (`/* … */`, and `#` to the end of
+/// the line) removed, while strings (`"…"`, with `\` escapes) and character constants
+/// (`'c`, `'\c`) are kept whole. The naive view above does not know strings, so a `/*`
+/// inside one could hide a directive from it; this one follows gas.
+fn as_gas_reads_it(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                out.push(c);
+                while let Some(c) = chars.next() {
+                    out.push(c);
+                    match c {
+                        '\\' => out.extend(chars.next()),
+                        '"' | '\n' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '\'' => {
+                out.push(c);
+                match chars.next() {
+                    Some('\\') => {
+                        out.push('\\');
+                        out.extend(chars.next());
+                    }
+                    Some(c) => out.push(c),
+                    None => {}
+                }
+            }
+            '#' => while chars.next_if(|c| *c != '\n').is_some() {},
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    if last == '*' && c == '/' {
+                        break;
+                    }
+                    last = c;
+                }
+            }
+            c => out.push(c),
+        }
+    }
     out
 }
 
@@ -195,6 +247,10 @@ mod tests {
             ".macro m x\n.\\x \"/etc/passwd\"\n.endm\nm incbin\n",
             ".irp d,incbin\n.\\d \"/etc/passwd\"\n.endr\n",
             ".ALTMACRO\n",
+            // A character constant that a string-blind or string-naive scan misreads.
+            ".byte '\"\n.ascii \"/*\"\n.inc/**/bin \"/etc/passwd\"\n",
+            // A quote in a `#` comment, the same trick.
+            "nop # \"\n.ascii \"/*\"\n.inc/**/bin \"/etc/passwd\"\n",
         ] {
             assert!(check_assembly(text.as_bytes()).is_err(), "{text:?}");
         }
