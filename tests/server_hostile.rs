@@ -447,6 +447,13 @@ fn options_that_run_other_programs_or_load_code_are_refused_and_nothing_runs() {
         Case::new("xclang-load", "-Xclang", false, |c| {
             gcc_with(&["-Xclang", "-load", "-Xclang", "{}/x.so"], c)
         }),
+        // clang dlopen()s a pass plugin, constructors first: code execution on the server.
+        Case::new("fpass-plugin", "-fpass-plugin", true, move |c| {
+            let so = build_plugin(c);
+            let mut argv = gcc_with(&[&format!("-fpass-plugin={so}")], c);
+            argv[0] = "clang".to_string();
+            argv
+        }),
     ];
     let failures = run_cases(&server, &traps, &cases);
     assert_no_failures(failures, "options that run programs");

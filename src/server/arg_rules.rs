@@ -45,6 +45,7 @@ const TAKES_VALUE: &[&str] = &[
     "-Xassembler",
     "-Xpreprocessor",
     "-Xclang",
+    "-mllvm",
     "-target",
     "--target",
     "-arch",
@@ -81,6 +82,7 @@ const REFUSED_PREFIXES: &[(&str, &str)] = &[
         "it runs another program around the compiler's passes",
     ),
     ("-fplugin", "it loads a plugin into the compiler"),
+    ("-fpass-plugin", "it loads a plugin into the compiler"),
     (
         "-iplugindir",
         "it points the compiler at a plugin directory",
@@ -127,6 +129,44 @@ const REFUSED_PREFIXES: &[(&str, &str)] = &[
     ),
     ("-fsanitize-blacklist", "it reads a file from the server"),
     ("-fsanitize-ignorelist", "it reads a file from the server"),
+    (
+        "-fsanitize-coverage-allowlist",
+        "it reads a file from the server",
+    ),
+    (
+        "-fsanitize-coverage-ignorelist",
+        "it reads a file from the server",
+    ),
+    ("-fxray-attr-list", "it reads a file from the server"),
+    (
+        "-fxray-always-instrument",
+        "it reads a file from the server",
+    ),
+    ("-fxray-never-instrument", "it reads a file from the server"),
+    ("-fmodule-map-file", "it reads a file from the server"),
+    ("-fprebuilt-module-path", "it reads files from the server"),
+    ("-ivfsoverlay", "it reads a file from the server"),
+    (
+        "-fbasic-block-sections=list",
+        "it reads a file from the server",
+    ),
+    ("-fembed-offload-object", "it reads a file from the server"),
+    (
+        "-fopenmp-host-ir-file-path",
+        "it reads a file from the server",
+    ),
+    (
+        "-foptimization-record-file",
+        "it writes a file outside the job directory",
+    ),
+    (
+        "-fdiagnostics-add-output",
+        "it writes a file outside the job directory",
+    ),
+    (
+        "-fdiagnostics-set-output",
+        "it writes a file outside the job directory",
+    ),
     (
         "-fmodules-cache-path",
         "it writes outside the job directory",
@@ -188,8 +228,8 @@ pub fn prepare(argv: &[String], job_dir: &Path) -> Result<PreparedArgs, Refusal>
             if arg == "-Xassembler" {
                 check_assembler_options(arg, std::iter::once(value.as_str()))?;
             }
-            if arg == "-Xclang" {
-                check_clang_option(value)?;
+            if arg == "-Xclang" || arg == "-mllvm" {
+                check_clang_option(arg, value)?;
             }
             args.push(arg.clone());
             args.push(value.clone());
@@ -350,7 +390,10 @@ fn check_assembler_options<'a>(
 }
 
 /// clang's `-Xclang` reaches the frontend directly, where `-load` runs code.
-fn check_clang_option(value: &str) -> Result<(), Refusal> {
+/// `-Xclang VALUE` and `-mllvm VALUE` reach clang's and LLVM's internal options, several of
+/// which load code or name files (`-load`, `-plugin`, `-include-pch`, `-stats-file=`,
+/// `-info-output-file=`): any value that does either, or names a path, is refused.
+fn check_clang_option(option: &str, value: &str) -> Result<(), Refusal> {
     const REFUSED: [&str; 7] = [
         "-load",
         "-plugin",
@@ -360,10 +403,14 @@ fn check_clang_option(value: &str) -> Result<(), Refusal> {
         "-o",
         "-header-include-file",
     ];
-    if REFUSED.iter().any(|p| value.starts_with(p)) {
+    let lower = value.to_ascii_lowercase();
+    let names_files = ["file", "load", "plugin", "pch", "include", "dump", "/"]
+        .iter()
+        .any(|word| lower.contains(word));
+    if REFUSED.iter().any(|p| value.starts_with(p)) || names_files {
         return Err(Refusal::new(
-            format!("-Xclang {value}"),
-            "it loads code or writes files on the server",
+            format!("{option} {value}"),
+            "it loads code or reads or writes files on the server",
         ));
     }
     Ok(())

@@ -81,6 +81,33 @@ fn hostile_arguments_are_refused_with_the_argument_named() {
 }
 
 #[test]
+fn clang_options_that_load_code_or_name_files_are_refused() {
+    for bad in [
+        "-fpass-plugin=./input.i",
+        "-fsanitize-coverage-allowlist=/etc/passwd",
+        "-fxray-attr-list=/etc/passwd",
+        "-fmodule-map-file=/etc/x",
+        "-ivfsoverlay /etc/x.yaml",
+        "-foptimization-record-file=/home/u/.bashrc",
+        "-mllvm -info-output-file=/home/u/.bashrc",
+        "-mllvm -stats-file=x",
+        "-Xclang -include-pch -Xclang /tmp/x.pch",
+        "-Xclang -stats-file=/tmp/x",
+    ] {
+        let line = format!("clang -c foo.c {bad} -o foo.o");
+        assert!(prepare(&argv(&line), job()).is_err(), "{line}");
+    }
+    // Ordinary tuning through the same doors still passes.
+    for good in [
+        "-mllvm -inline-threshold=500",
+        "-Xclang -fcolor-diagnostics",
+    ] {
+        let line = format!("clang -c foo.c {good} -o foo.o");
+        assert!(prepare(&argv(&line), job()).is_ok(), "{line}");
+    }
+}
+
+#[test]
 fn long_option_aliases_are_refused() {
     for bad in [
         "--prefix=/tmp",
