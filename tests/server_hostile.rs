@@ -447,6 +447,11 @@ fn options_that_run_other_programs_or_load_code_are_refused_and_nothing_runs() {
         Case::new("xclang-load", "-Xclang", false, |c| {
             gcc_with(&["-Xclang", "-load", "-Xclang", "{}/x.so"], c)
         }),
+        // The options of gcc's second, comparing compile are not options we checked.
+        Case::new("fcompare-debug", "-fcompare-debug", true, move |c| {
+            let so = build_plugin(c);
+            gcc_with(&[&format!("-fcompare-debug=-fplugin={so}")], c)
+        }),
         // clang dlopen()s a pass plugin, constructors first: code execution on the server.
         Case::new("fpass-plugin", "-fpass-plugin", true, move |c| {
             let so = build_plugin(c);

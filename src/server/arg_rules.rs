@@ -84,6 +84,20 @@ const REFUSED_PREFIXES: &[(&str, &str)] = &[
     ("-fplugin", "it loads a plugin into the compiler"),
     ("-fpass-plugin", "it loads a plugin into the compiler"),
     (
+        "-fcompare-debug",
+        "it runs the compiler again with options of its own (and writes dumps)",
+    ),
+    ("-fself-test", "it reads files from the server"),
+    (
+        "-gcc-toolchain",
+        "it makes clang run programs from another directory",
+    ),
+    (
+        "-ccc-",
+        "clang's driver-internal options choose programs to run",
+    ),
+    ("-resource-dir", "it points clang at another directory"),
+    (
         "-iplugindir",
         "it points the compiler at a plugin directory",
     ),
@@ -314,6 +328,19 @@ fn check_refused(arg: &str) -> Result<(), Refusal> {
         return Err(Refusal::new(
             "argument \"-E\"",
             "preprocessing is the client's job",
+        ));
+    }
+    // `-Xarch_x86_64 -fplugin=…`, `-Xcuda-…`, `-Xopenmp-target …` hand options to another
+    // stage unchecked; only the doors this file checks stay open.
+    if arg.starts_with("-X")
+        && !matches!(
+            arg,
+            "-Xclang" | "-Xassembler" | "-Xlinker" | "-Xpreprocessor"
+        )
+    {
+        return Err(Refusal::new(
+            format!("argument {arg:?}"),
+            "it passes options on to another stage unchecked",
         ));
     }
     for (prefix, why) in REFUSED_PREFIXES {

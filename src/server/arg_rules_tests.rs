@@ -93,6 +93,12 @@ fn clang_options_that_load_code_or_name_files_are_refused() {
         "-mllvm -stats-file=x",
         "-Xclang -include-pch -Xclang /tmp/x.pch",
         "-Xclang -stats-file=/tmp/x",
+        "-Xarch_x86_64 -fplugin=/tmp/x.so",
+        "-Xopenmp-target -fplugin=/tmp/x.so",
+        "-gcc-toolchain /tmp/evil",
+        "-ccc-install-dir /tmp/evil",
+        "-resource-dir /tmp/evil",
+        "-fcompare-debug=-fplugin=/tmp/x.so",
     ] {
         let line = format!("clang -c foo.c {bad} -o foo.o");
         assert!(prepare(&argv(&line), job()).is_err(), "{line}");
