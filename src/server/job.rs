@@ -1,20 +1,17 @@
-//! One compile in its own directory: write the source, run the compiler with its stdout and
-//! stderr captured, and collect the answer. The directory is removed when the job is dropped.
+//! One compile in its own directory: write the source, run gcc's passes (`gcc_passes`) or
+//! the compiler driver, each program as `child` runs it, and collect the answer. The
+//! directory is removed when the job is dropped.
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
 
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use tempfile::TempDir;
 
 use super::arg_rules::{self, PreparedArgs};
 use super::assembly_check;
+use super::child::{Captured, Clock, Ended, confinement};
 use super::gcc_passes::{Pass, Passes};
 use super::refusal::Refusal;
-use super::sandbox::Confinement;
 use super::settings::ServerSettings;
 use crate::exit_code::ExitCode;
 use crate::protocol::Response;
@@ -204,167 +201,11 @@ async fn run_driver<F: Future<Output = ()>>(
     captured.answer(status, prepared).await
 }
 
-/// The confinement of a job's programs: the compiler, and distfarm itself when it guards
-/// the assembler (`-wrapper`).
-fn confinement(dir: &Path, compiler: &Path, settings: &ServerSettings) -> Option<Confinement> {
-    let guard = settings.assembler_guard.as_ref().map(|g| g.exe.as_path());
-    settings
-        .confine
-        .then(|| Confinement::for_job(dir, compiler, &guard.into_iter().collect::<Vec<_>>()))
-        .flatten()
-}
-
 fn refused(refusal: Refusal) -> Outcome {
     Outcome::Failed(Response::failure(
         ExitCode::AccessDenied.as_wait_status(),
         format!("{refusal}\n").into_bytes(),
     ))
-}
-
-/// The compiler's stdout and stderr, in files of the job directory shared by its passes,
-/// and the confinement every program of the job runs in.
-struct Captured {
-    stdout: std::fs::File,
-    stderr: std::fs::File,
-    dir: std::path::PathBuf,
-    confinement: Option<Confinement>,
-}
-
-impl Captured {
-    fn create(dir: &Path, compiler: &Path, settings: &ServerSettings) -> std::io::Result<Captured> {
-        Ok(Captured {
-            stdout: std::fs::File::create(dir.join("stdout"))?,
-            stderr: std::fs::File::create(dir.join("stderr"))?,
-            dir: dir.to_path_buf(),
-            confinement: confinement(dir, compiler, settings),
-        })
-    }
-
-    /// A command for `program` writing to these files, in its own process group so that
-    /// the programs it starts die with it when it is killed.
-    fn command(
-        &self,
-        program: &Path,
-        dir: &Path,
-        settings: &ServerSettings,
-    ) -> std::io::Result<tokio::process::Command> {
-        let mut command = tokio::process::Command::new(program);
-        command
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(self.stdout.try_clone()?)
-            .stderr(self.stderr.try_clone()?)
-            .process_group(0)
-            .kill_on_drop(true);
-        if let Some(path) = &settings.child_path {
-            command.env("PATH", path);
-        }
-        // The driver's temporary files (its `.s`) go where they are removed with the job,
-        // also when the compiler is killed and cannot remove them itself.
-        command.env("TMPDIR", dir);
-        if let Some(confinement) = &self.confinement {
-            // SAFETY: the hook makes only async-signal-safe system calls.
-            unsafe {
-                command.pre_exec(confinement.enter_in_child());
-            }
-        }
-        Ok(command)
-    }
-
-    /// The answer for a compiler that exited with `status`.
-    async fn answer(
-        &self,
-        status: std::process::ExitStatus,
-        prepared: &PreparedArgs,
-    ) -> std::io::Result<Outcome> {
-        let mut response = Response {
-            status: status.into_raw() as u32,
-            stderr: tokio::fs::read(self.dir.join("stderr")).await?,
-            stdout: tokio::fs::read(self.dir.join("stdout")).await?,
-            object: Vec::new(),
-        };
-        if status.success() {
-            match tokio::fs::read(&prepared.output).await {
-                Ok(object) => response.object = object,
-                Err(e) => {
-                    response.status = ExitCode::IoError.as_wait_status();
-                    response.stderr.extend_from_slice(
-                        format!("distfarm server: the compiler succeeded but its output is unreadable: {e}\n")
-                            .as_bytes(),
-                    );
-                    return Ok(Outcome::Failed(response));
-                }
-            }
-        }
-        Ok(Outcome::Compiled(response))
-    }
-}
-
-/// What a job's programs wait on besides themselves: the client hanging up and the job's
-/// lifetime, both shared by all of its passes.
-struct Clock<'a, F> {
-    client_gone: std::pin::Pin<&'a mut F>,
-    lifetime: Option<Duration>,
-    deadline: Option<tokio::time::Instant>,
-}
-
-/// How one program of a job ended.
-enum Ended {
-    Exited(std::process::ExitStatus),
-    ClientGone,
-    TimedOut,
-}
-
-impl Ended {
-    fn outcome(self, lifetime: Option<Duration>) -> Outcome {
-        match self {
-            Ended::Exited(_) => unreachable!("an exit is answered from its status"),
-            Ended::ClientGone => Outcome::ClientGone,
-            Ended::TimedOut => {
-                let message = format!(
-                    "distfarm server: compiler killed after the job lifetime of {} s\n",
-                    lifetime.unwrap_or_default().as_secs()
-                );
-                Outcome::TimedOut(Response::failure(
-                    ExitCode::Timeout.as_wait_status(),
-                    message.into_bytes(),
-                ))
-            }
-        }
-    }
-}
-
-impl<F: Future<Output = ()>> Clock<'_, F> {
-    /// Runs `command` to its end, or kills its process group when the client goes or the
-    /// lifetime runs out.
-    async fn wait(&mut self, mut command: tokio::process::Command) -> std::io::Result<Ended> {
-        let mut child = command.spawn()?;
-        let pid = child.id().map(|id| Pid::from_raw(id as i32));
-        let kill_group = || {
-            if let Some(pid) = pid {
-                let _ = killpg(pid, Signal::SIGKILL);
-            }
-        };
-        let deadline = self.deadline;
-        let expired = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            status = child.wait() => Ok(Ended::Exited(status?)),
-            _ = self.client_gone.as_mut() => {
-                kill_group();
-                Ok(Ended::ClientGone)
-            }
-            _ = expired => {
-                kill_group();
-                let _ = child.wait().await;
-                Ok(Ended::TimedOut)
-            }
-        }
-    }
 }
 
 /// For compilers that cannot take the `-wrapper` guard: generate the assembly first and

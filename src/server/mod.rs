@@ -5,6 +5,7 @@
 pub mod access;
 pub mod arg_rules;
 pub mod assembly_check;
+mod child;
 pub mod compilers;
 pub mod connection;
 pub mod daemon;
