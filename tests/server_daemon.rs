@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use distfarm::protocol::Version;
 use nix::sys::signal::Signal;
 use support::distfarm_server::{assert_no_job_directories, distccd_link, job_directories};
-use support::files::{open_dir, readable_temp_dir};
+use support::files::{open_dir, readable_temp_dir, set_mode};
 use support::wire::{HONEST_ARGV, assert_compiled, compile, exchange, request_bytes, stderr_text};
 use support::{
     Cmd, DistfarmServer, distfarm_bin, free_port, read_text, temp_dir, test_path, write_script,
@@ -564,6 +564,39 @@ fn a_killed_compiler_leaves_no_temporary_files_behind() {
         .filter(|n| n.starts_with("cc"))
         .collect();
     assert!(left.is_empty(), "temporary files left behind: {left:?}");
+}
+
+/// ccache in front of gcc on the server (a `gcc` link to it first on `DISTCCD_PATH`) keeps
+/// working under the confinement: it may read its configuration and write its cache.
+#[test]
+fn ccache_on_the_server_keeps_its_cache_when_compilers_are_confined() {
+    let ccache = support::require("ccache", "ccache");
+    let links = readable_temp_dir("ccache-links");
+    for name in ["gcc", "x86_64-linux-gnu-gcc"] {
+        std::os::unix::fs::symlink(&ccache, links.path().join(name)).unwrap();
+    }
+    let home = readable_temp_dir("ccache-home");
+    set_mode(home.path(), 0o1777);
+    let path = format!(
+        "{}:{}",
+        links.path().display(),
+        test_path().to_string_lossy()
+    );
+    let server = DistfarmServer::builder()
+        .env("DISTCCD_PATH", &path)
+        .env("PATH", &path)
+        .env("HOME", home.path())
+        .start();
+    let (response, _) = server.compile(&HONEST_ARGV, HELLO);
+    assert_compiled(&response, "a job through ccache on a confined server");
+    let cache = home.path().join(".cache/ccache");
+    let entries = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
+    assert!(
+        entries > 0,
+        "ccache wrote nothing in {}:\n{}",
+        cache.display(),
+        server.log()
+    );
 }
 
 #[test]

@@ -167,14 +167,18 @@ impl WrapperGuard {
     }
 }
 
-/// A gcc driver by name: one whose passes `gcc_passes` may run (a compiler allowed by name
-/// with `--compiler` could be anything).
+/// A gcc driver by name, and by the name of the file it really is: one whose passes
+/// `gcc_passes` may run. Not a compiler allowed by name with `--compiler` (it could be
+/// anything), nor a `gcc` link to ccache, which would be bypassed.
 pub fn is_gcc_driver(compiler: &Path) -> bool {
-    supports_wrapper(compiler)
-        && compiler
-            .file_name()
+    let family = |path: &Path| {
+        path.file_name()
             .and_then(|n| n.to_str())
             .is_some_and(super::compilers::is_compiler_family_name)
+    };
+    supports_wrapper(compiler)
+        && family(compiler)
+        && compiler.canonicalize().is_ok_and(|real| family(&real))
 }
 
 /// Checks the assembler's input files among `args`.

@@ -106,6 +106,9 @@ impl Confinement {
         for program in programs {
             confinement.allow(program, READ_AND_RUN);
         }
+        for (dir, rights) in wrapper_state(compiler) {
+            confinement.allow(&dir, rights);
+        }
         confinement.allow(Path::new("/dev/null"), READ_FILE | WRITE_FILE);
         confinement.allow(job_dir, ALL_V1).then_some(confinement)
     }
@@ -160,6 +163,44 @@ impl Confinement {
             Ok(())
         }
     }
+}
+
+/// What a compiler wrapper in front of the compiler must reach besides: ccache (a
+/// `gcc` link to it on the server's `DISTCCD_PATH`) reads its configuration and writes its
+/// cache, which it would otherwise fail to do on every job. The cache directory is created
+/// here if it is missing, since a confined ccache could not create it.
+fn wrapper_state(compiler: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    let is_ccache = compiler
+        .canonicalize()
+        .ok()
+        .and_then(|real| real.file_name().map(|n| n == "ccache"))
+        .unwrap_or(false);
+    if !is_ccache {
+        return Vec::new();
+    }
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    let home = env("HOME");
+    let cache = env("CCACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("ccache")))
+        .or_else(|| home.as_ref().map(|h| h.join(".cache/ccache")));
+    let mut found = Vec::new();
+    if let Some(cache) = cache {
+        let _ = std::fs::create_dir_all(&cache);
+        found.push((cache, ALL_V1));
+    }
+    if let Some(home) = &home {
+        found.push((home.join(".ccache"), ALL_V1)); // the old default, if it exists
+        found.push((home.join(".config/ccache"), READ_FILE | READ_DIR));
+    }
+    if let Some(config) = env("XDG_CONFIG_HOME") {
+        found.push((config.join("ccache"), READ_FILE | READ_DIR));
+    }
+    found.push(("/etc/ccache.conf".into(), READ_FILE));
+    found
 }
 
 /// The installation a compiler outside the system directories needs: its own directory and
