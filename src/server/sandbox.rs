@@ -20,8 +20,10 @@ const EXECUTE: u64 = 1 << 0;
 const WRITE_FILE: u64 = 1 << 1;
 const READ_FILE: u64 = 1 << 2;
 const READ_DIR: u64 = 1 << 3;
+/// ABI 3: truncating a file by path (`truncate(2)`, `O_TRUNC`).
+const TRUNCATE: u64 = 1 << 14;
 /// Rights that only make sense on a regular file (`landlock_add_rule` refuses others there).
-const FILE_RIGHTS: u64 = EXECUTE | WRITE_FILE | READ_FILE;
+const FILE_RIGHTS: u64 = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE;
 const READ_AND_RUN: u64 = EXECUTE | READ_FILE | READ_DIR;
 const RULE_PATH_BENEATH: libc::c_int = 1;
 const CREATE_RULESET_VERSION: u32 = 1;
@@ -73,14 +75,18 @@ pub struct Confinement {
 }
 
 impl Confinement {
-    /// Rules for compiling in `job_dir` with `compiler`; `None` where the kernel has no
+    /// Rules for compiling in `job_dir` with `compiler` and the other `programs` a job runs
+    /// (distfarm itself when it guards the assembler); `None` where the kernel has no
     /// Landlock (or refuses a rule), and then compilers run unconfined.
     pub fn for_job(job_dir: &Path, compiler: &Path, programs: &[&Path]) -> Option<Confinement> {
-        if abi_version() < 1 {
+        let abi = abi_version();
+        if abi < 1 {
             return None;
         }
+        // The rights this kernel knows; each one not granted below is denied.
+        let handled = if abi >= 3 { ALL_V1 | TRUNCATE } else { ALL_V1 };
         let attr = RulesetAttr {
-            handled_access_fs: ALL_V1,
+            handled_access_fs: handled,
         };
         // SAFETY: a valid attribute of the size we pass.
         let fd = unsafe {
@@ -107,10 +113,10 @@ impl Confinement {
             confinement.allow(program, READ_AND_RUN);
         }
         for (dir, rights) in wrapper_state(compiler) {
-            confinement.allow(&dir, rights);
+            confinement.allow(&dir, rights & handled);
         }
-        confinement.allow(Path::new("/dev/null"), READ_FILE | WRITE_FILE);
-        confinement.allow(job_dir, ALL_V1).then_some(confinement)
+        confinement.allow(Path::new("/dev/null"), handled & FILE_RIGHTS);
+        confinement.allow(job_dir, handled).then_some(confinement)
     }
 
     /// Lets the confined process use `path` (and, for a directory, all below it) with
@@ -190,10 +196,10 @@ fn wrapper_state(compiler: &Path) -> Vec<(std::path::PathBuf, u64)> {
     let mut found = Vec::new();
     if let Some(cache) = cache {
         let _ = std::fs::create_dir_all(&cache);
-        found.push((cache, ALL_V1));
+        found.push((cache, ALL_V1 | TRUNCATE));
     }
     if let Some(home) = &home {
-        found.push((home.join(".ccache"), ALL_V1)); // the old default, if it exists
+        found.push((home.join(".ccache"), ALL_V1 | TRUNCATE)); // the old default, if any
         found.push((home.join(".config/ccache"), READ_FILE | READ_DIR));
     }
     if let Some(config) = env("XDG_CONFIG_HOME") {
