@@ -276,5 +276,19 @@ mod tests {
             !ok && !secret.path().join("planted").exists(),
             "wrote outside the job"
         );
+        // truncate(2) by path, which opens nothing (coreutils' truncate opens for writing).
+        let (ok, _) = confined(
+            &format!(
+                "perl -e 'truncate(\"{}/secret\", 0) or exit 1'",
+                secret.path().display()
+            ),
+            job.path(),
+        );
+        let intact = std::fs::read_to_string(secret.path().join("secret")).unwrap() == "s3cret";
+        // Landlock knows truncation from ABI 3 on; before that, only opening for writing.
+        assert!(
+            abi_version() < 3 || (!ok && intact),
+            "truncated a file outside the job"
+        );
     }
 }
