@@ -108,6 +108,7 @@ impl PassPlans {
             None => {
                 let plan = ask_driver(compiler, args, output, job_dir, path)
                     .await
+                    .ok()?
                     .map(|passes| Arc::new(passes.replace(dir, JOB_DIR)));
                 let mut plans = self.plans.lock().expect("plans");
                 if plans.len() >= MAX_PLANS {
@@ -129,15 +130,16 @@ fn driver_must_run(arg: &str) -> bool {
         || arg.starts_with("-time")
 }
 
+/// The driver's plan for this job: `Ok(None)` when the driver should run it itself.
 async fn ask_driver(
     compiler: &Path,
     args: &[String],
     output: &Path,
     job_dir: &Path,
     path: Option<&OsStr>,
-) -> Option<Passes> {
+) -> Result<Option<Passes>, Transient> {
     if args.iter().any(|a| driver_must_run(a)) {
-        return None;
+        return Ok(None);
     }
     let mut command = tokio::process::Command::new(compiler);
     command
@@ -152,14 +154,20 @@ async fn ask_driver(
     if let Some(path) = path {
         command.env("PATH", path);
     }
-    let report = tokio::time::timeout(ASK_TIMEOUT, command.output())
-        .await
-        .ok()?
+    let Ok(Ok(report)) = tokio::time::timeout(ASK_TIMEOUT, command.output()).await else {
+        return Err(Transient); // a busy machine: ask again for the next job of this shape
+    };
+    if !report.status.success() || !report.stdout.is_empty() {
+        return Ok(None);
+    }
+    let passes = std::str::from_utf8(&report.stderr)
         .ok()
-        .filter(|o| o.status.success() && o.stdout.is_empty())?;
-    let passes = parse_report(std::str::from_utf8(&report.stderr).ok()?)?;
-    plan(passes, output, &job_dir.join(ASSEMBLY_FILE), path)
+        .and_then(parse_report);
+    Ok(passes.and_then(|passes| plan(passes, output, &job_dir.join(ASSEMBLY_FILE), path)))
 }
+
+/// The driver could not be asked this time (it did not start, or took too long).
+struct Transient;
 
 /// The passes in a `-###` report, each with the environment the driver set before it;
 /// `None` if the report holds anything else.
