@@ -1,7 +1,8 @@
 //! Confines the compilers a server runs with Landlock (Linux 5.13 and later): a compiler,
 //! its passes and its assembler may read and run only the system's directories (`/usr`,
-//! `/lib*`, `/bin`, `/sbin`, `/opt`, the dynamic loader's cache) and the compiler's own
-//! installation, and may write only in the job directory. So no assembler directive, however
+//! `/lib*`, `/bin`, `/sbin`, `/opt`, the dynamic loader's files, the Nix, Guix and
+//! Homebrew trees) and the compiler's own installation, and may write only in the job
+//! directory. So no assembler directive, however
 //! it is spelled (an `.incbin` built by a gas macro, split by a comment, behind a label), can
 //! put `/etc/passwd` or a user's files into an answer, and no compiler can write outside its
 //! job. The textual check of the generated assembly (`assembly_check`) stays as a first,
@@ -41,6 +42,13 @@ const SYSTEM: &[&str] = &[
     "/etc/ld.so.cache",
     "/etc/ld.so.conf",
     "/etc/ld.so.conf.d",
+    "/etc/ld.so.preload",
+    // clang's default configuration files (clang 16 and later look here).
+    "/etc/clang",
+    // Toolchains whose programs and libraries live in a shared, read-only tree.
+    "/nix/store",
+    "/gnu/store",
+    "/home/linuxbrew/.linuxbrew",
 ];
 
 #[repr(C)]
