@@ -2,12 +2,11 @@
 //! its passes and its assembler may read and run only the system's directories (`/usr`,
 //! `/lib*`, `/bin`, `/sbin`, `/opt`, the dynamic loader's files, the Nix, Guix and
 //! Homebrew trees) and the compiler's own installation, and may write only in the job
-//! directory. So no assembler directive, however
-//! it is spelled (an `.incbin` built by a gas macro, split by a comment, behind a label), can
-//! put `/etc/passwd` or a user's files into an answer, and no compiler can write outside its
-//! job. The textual check of the generated assembly (`assembly_check`) stays as a first,
-//! clearer refusal; where the kernel has no Landlock it is the only guard, and the server
-//! says so when it starts.
+//! directory. So no assembler directive, however it is spelled (an `.incbin` built by a
+//! gas macro, split by a comment, behind a label), can put `/etc/passwd` or a user's files
+//! into an answer, and no compiler can write outside its job. The textual check of the
+//! generated assembly (`assembly_check`) stays as a first, clearer refusal; where the kernel
+//! has no Landlock it is the only guard, and the server says so when it starts.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
