@@ -483,6 +483,20 @@ fn job_lifetime_kills_a_slow_compiler_and_answers_exit_118() {
     assert_no_job_directories(server.tmpdir());
 }
 
+/// A confined daemon still runs gcc's passes itself (the driver is asked for its plan in
+/// the same confinement), and a request with `-v` goes through the driver.
+#[test]
+fn a_confined_daemon_runs_gccs_passes_itself_and_verbose_jobs_through_the_driver() {
+    let server = DistfarmServer::start(&["--verbose"]);
+    let (response, _) = server.compile(&HONEST_ARGV, HELLO);
+    assert_compiled(&response, "a plain job");
+    server.expect_log("foo.c: gcc's passes run directly");
+    let verbose: Vec<&str> = HONEST_ARGV.iter().copied().chain(["-v"]).collect();
+    let (response, _) = server.compile(&verbose, HELLO);
+    assert_compiled(&response, "a -v job");
+    server.expect_log("foo.c: through the compiler driver");
+}
+
 /// The server runs gcc's passes itself, as `gcc -###` says the driver would; when a pass
 /// ends in a way only the driver reports (a crash), the job runs again through the driver,
 /// so the user gets the driver's message and status rather than a bare signal.
@@ -490,7 +504,10 @@ fn job_lifetime_kills_a_slow_compiler_and_answers_exit_118() {
 fn a_crashed_pass_is_run_again_through_the_driver_which_reports_it() {
     let cc1 = FakeCompiler::new("cc1", "echo cc1 >> {marks}/passes\nkill -SEGV $$");
     let marks = cc1.marks.display().to_string();
-    let gcc = cc1.dir.path().join("gcc");
+    // The driver must be a program (the server leaves scripts named gcc to themselves): a
+    // small one that runs this script.
+    let gcc = cc1.dir.path().join("gcc.sh");
+    program_running_script(&cc1.dir.path().join("gcc"), &gcc);
     write_script(
         &gcc,
         &format!(
@@ -534,6 +551,22 @@ exit 4
         "the pass ran first, then the driver"
     );
     assert_no_job_directories(server.tmpdir());
+}
+
+/// Builds `program`, an executable that runs `/bin/sh script ARGS…`.
+fn program_running_script(program: &Path, script: &Path) {
+    let source = program.with_extension("c");
+    std::fs::write(
+        &source,
+        format!(
+            "#include <unistd.h>\nint main(int c, char **v) {{ (void)c; v[0] = \"{}\";\n\
+             char *a[64] = {{\"sh\"}}; for (int i = 0; i < 62 && v[i]; i++) a[i + 1] = v[i];\n\
+             execv(\"/bin/sh\", a); return 127; }}\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    Cmd::new("gcc").arg("-o").arg(program).arg(&source).run();
 }
 
 /// A real gcc killed at the job lifetime cannot remove its temporary files; they were in the
@@ -734,7 +767,7 @@ fn distccd_path_chooses_where_compilers_are_found() {
     let distccd_path = format!("{}:/usr/bin:/bin", bin.display());
 
     // Without DISTCCD_PATH the wrapper is not on PATH: the system gcc compiles.
-    let plain = DistfarmServer::start(&[]);
+    let plain = unconfined().start();
     assert_compiled(
         &plain.compile(&HONEST_ARGV, HELLO).0,
         "without DISTCCD_PATH",
@@ -745,9 +778,7 @@ fn distccd_path_chooses_where_compilers_are_found() {
     );
     drop(plain);
 
-    let server = DistfarmServer::builder()
-        .env("DISTCCD_PATH", &distccd_path)
-        .start();
+    let server = unconfined().env("DISTCCD_PATH", &distccd_path).start();
     let (response, _) = server.compile(&HONEST_ARGV, HELLO);
     assert_compiled(&response, "with DISTCCD_PATH");
     assert_eq!(

@@ -167,18 +167,28 @@ impl WrapperGuard {
     }
 }
 
-/// A gcc driver by name, and by the name of the file it really is: one whose passes
-/// `gcc_passes` may run. Not a compiler allowed by name with `--compiler` (it could be
-/// anything), nor a `gcc` link to ccache, which would be bypassed.
+/// A gcc driver by name, and a program (not a script) by the name of the file it really
+/// is: one whose passes `gcc_passes` may run. Not a compiler allowed by name with
+/// `--compiler` (it could be anything), nor a `gcc` that is ccache or a wrapper script,
+/// which running the passes directly would bypass.
 pub fn is_gcc_driver(compiler: &Path) -> bool {
     let family = |path: &Path| {
         path.file_name()
             .and_then(|n| n.to_str())
             .is_some_and(super::compilers::is_compiler_family_name)
     };
+    let is_elf = |path: &Path| {
+        use std::io::Read;
+        let mut magic = [0u8; 4];
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok_and(|()| magic == *b"\x7fELF")
+    };
     supports_wrapper(compiler)
         && family(compiler)
-        && compiler.canonicalize().is_ok_and(|real| family(&real))
+        && compiler
+            .canonicalize()
+            .is_ok_and(|real| family(&real) && is_elf(&real))
 }
 
 /// Checks the assembler's input files among `args`.
@@ -271,6 +281,23 @@ mod tests {
         assert!(
             check_assembly(b"\t.file \"a.c\"\n\t.text\n\t.globl f\nf:\n\tret\n\t.string \"x\"\n")
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn only_real_gcc_programs_have_their_passes_run_directly() {
+        assert!(is_gcc_driver(Path::new("/usr/bin/gcc")));
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("gcc");
+        std::fs::write(&script, "#!/bin/sh\nexec /usr/bin/gcc \"$@\"\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(!is_gcc_driver(&script), "a wrapper script named gcc");
+        let link = dir.path().join("g++");
+        std::os::unix::fs::symlink("/bin/true", &link).unwrap();
+        assert!(
+            !is_gcc_driver(&link),
+            "a gcc name on another program (ccache, say)"
         );
     }
 

@@ -17,6 +17,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::sandbox::Confinement;
+
 /// Stands for the job directory in cached plans; NUL never appears in an argument.
 const JOB_DIR: &str = "\0job-dir\0";
 /// The assembly between the passes, in the job directory.
@@ -89,6 +91,8 @@ pub struct PassPlans {
 impl PassPlans {
     /// The passes for a job whose arguments name files in `job_dir`, or `None` when the
     /// driver should run this one itself.
+    /// `confine` gives the confinement the driver is asked in (it sees the client's
+    /// arguments, like any compiler the server runs).
     pub async fn for_job(
         &self,
         compiler: &Path,
@@ -96,6 +100,7 @@ impl PassPlans {
         output: &Path,
         job_dir: &Path,
         path: Option<&OsStr>,
+        confine: impl FnOnce() -> Option<Confinement>,
     ) -> Option<Passes> {
         let dir = job_dir.to_str()?;
         let key = (
@@ -106,7 +111,7 @@ impl PassPlans {
         let plan = match cached {
             Some(plan) => plan,
             None => {
-                let plan = ask_driver(compiler, args, output, job_dir, path)
+                let plan = ask_driver(compiler, args, output, job_dir, path, confine())
                     .await
                     .ok()?
                     .map(|passes| Arc::new(passes.replace(dir, JOB_DIR)));
@@ -137,6 +142,7 @@ async fn ask_driver(
     output: &Path,
     job_dir: &Path,
     path: Option<&OsStr>,
+    confinement: Option<Confinement>,
 ) -> Result<Option<Passes>, Transient> {
     if args.iter().any(|a| driver_must_run(a)) {
         return Ok(None);
@@ -148,11 +154,19 @@ async fn ask_driver(
         // The report's header lines are matched in English; the plan is the same in any.
         .env("LC_ALL", "C")
         .env_remove("LANGUAGE")
+        // It makes (and removes) its temporary file names even when only asked.
+        .env("TMPDIR", job_dir)
         .current_dir(job_dir)
         .stdin(Stdio::null())
         .kill_on_drop(true);
     if let Some(path) = path {
         command.env("PATH", path);
+    }
+    if let Some(confinement) = &confinement {
+        // SAFETY: the hook makes only async-signal-safe system calls.
+        unsafe {
+            command.pre_exec(confinement.enter_in_child());
+        }
     }
     let Ok(Ok(report)) = tokio::time::timeout(ASK_TIMEOUT, command.output()).await else {
         return Err(Transient); // a busy machine: ask again for the next job of this shape
@@ -415,9 +429,10 @@ COMPILER_PATH=/usr/lib/gcc/x86_64-linux-gnu/12/\n";
                     &dir.path().join("output.o"),
                     dir.path(),
                     path.as_deref(),
+                    || Confinement::for_job(dir.path(), &gcc, &[]),
                 )
                 .await
-                .expect("gcc's plan is plain");
+                .expect("gcc's plan is plain, also when asked confined");
             assert!(passes.compile.args.contains(&format!("{d}/input.i")));
             let (assemble, file) = passes.assemble.clone().unwrap();
             assert_eq!(file, dir.path().join(ASSEMBLY_FILE));

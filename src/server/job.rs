@@ -108,13 +108,16 @@ async fn start_and_wait(
                 &prepared.output,
                 dir,
                 settings.child_path.as_deref(),
+                || confinement(dir, compiler, settings),
             )
             .await
         && let Some(outcome) =
             run_passes(compiler, &passes, prepared, dir, settings, &mut clock).await?
     {
+        tracing::debug!("{}: gcc's passes run directly", prepared.source_name);
         return Ok(outcome);
     }
+    tracing::debug!("{}: through the compiler driver", prepared.source_name);
     run_driver(compiler, prepared, dir, settings, &mut clock).await
 }
 
