@@ -216,6 +216,27 @@ fn wrapper_state(compiler: &Path) -> Vec<(std::path::PathBuf, u64)> {
     found
 }
 
+/// Whether a confined program can actually start here: a container's system-call filter
+/// may let the rules be built and still refuse to enter them, which would fail every job.
+pub fn works(tmpdir: &Path) -> bool {
+    use std::os::unix::process::CommandExt;
+    let Ok(dir) = tempfile::Builder::new()
+        .prefix("distfarm-probe-")
+        .tempdir_in(tmpdir)
+    else {
+        return false;
+    };
+    let Some(confinement) = Confinement::for_job(dir.path(), Path::new("/bin/true"), &[]) else {
+        return false;
+    };
+    let mut command = std::process::Command::new("/bin/true");
+    // SAFETY: the hook makes only async-signal-safe system calls.
+    unsafe {
+        command.pre_exec(confinement.enter_in_child());
+    }
+    command.status().is_ok_and(|s| s.success())
+}
+
 /// The installation a compiler outside the system directories needs: its own directory and
 /// the prefix above it (`/home/b/x-tools/aarch64/bin/gcc` → `…/aarch64`), where gcc keeps
 /// `cc1` and its libraries.
@@ -251,6 +272,17 @@ mod tests {
             out.status.success(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    #[test]
+    fn the_start_probe_finds_confinement_where_the_kernel_has_landlock() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(works(tmp.path()), abi_version() > 0);
+        assert_eq!(
+            std::fs::read_dir(tmp.path()).unwrap().count(),
+            0,
+            "probe left files"
+        );
     }
 
     #[test]

@@ -101,7 +101,8 @@ pub fn run(args: ServeArgs) -> i32 {
             return ExitCode::BadArguments.code();
         }
     };
-    say_confinement(settings.confine);
+    let mut settings = settings;
+    settings.confine = confinement_works(settings.confine, &settings.tmpdir);
     process::lower_priority(args.nice);
     if let Err(e) = process::drop_root(args.user.as_deref()) {
         tracing::error!("{e}");
@@ -116,15 +117,27 @@ pub fn run(args: ServeArgs) -> i32 {
     }
 }
 
-/// Whether compilers will run confined, said once at start (see server/sandbox.rs).
-fn say_confinement(confine: bool) {
-    match (confine, super::sandbox::abi_version()) {
-        (false, _) => tracing::warn!("DISTFARM_CONFINE=0: compilers run unconfined"),
-        (true, 0) => tracing::warn!(
+/// Whether compilers can run confined (see server/sandbox.rs), said once at start.
+fn confinement_works(wanted: bool, tmpdir: &std::path::Path) -> bool {
+    let abi = super::sandbox::abi_version();
+    if !wanted {
+        tracing::warn!("DISTFARM_CONFINE=0: compilers run unconfined");
+        false
+    } else if abi == 0 {
+        tracing::warn!(
             "this kernel has no Landlock: compilers run unconfined, and the assembly they \
              generate is only checked as text"
-        ),
-        (true, abi) => tracing::info!("compilers run confined with Landlock (ABI {abi})"),
+        );
+        false
+    } else if !super::sandbox::works(tmpdir) {
+        tracing::warn!(
+            "Landlock (ABI {abi}) is there but a confined program could not start (a \
+             container's system-call filter?): compilers run unconfined"
+        );
+        false
+    } else {
+        tracing::info!("compilers run confined with Landlock (ABI {abi})");
+        true
     }
 }
 
