@@ -464,14 +464,7 @@ async fn direct_tcpip_reaches_a_tcp_service_behind_the_server() {
     });
     let conn = farm.connect("").await.unwrap();
     let mut tunnel = conn.direct_tcpip("127.0.0.1", echo_port).await.unwrap();
-    tunnel.write_all(b"through the tunnel").await.unwrap();
-    tunnel.shutdown().await.unwrap();
-    let mut back = String::new();
-    tokio::time::timeout(WAIT, tunnel.read_to_string(&mut back))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(back, "through the tunnel");
+    support::assert_echoed(&mut tunnel, b"through the tunnel", WAIT).await;
     assert_eq!(
         farm.server
             .stats()
@@ -511,14 +504,7 @@ async fn direct_streamlocal_reaches_a_unix_socket_behind_the_server() {
         .direct_streamlocal(socket.to_str().unwrap())
         .await
         .unwrap();
-    tunnel.write_all(b"unix hello").await.unwrap();
-    tunnel.shutdown().await.unwrap();
-    let mut back = String::new();
-    tokio::time::timeout(WAIT, tunnel.read_to_string(&mut back))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(back, "unix hello");
+    support::assert_echoed(&mut tunnel, b"unix hello", WAIT).await;
     let missing = conn
         .direct_streamlocal("/nonexistent/x.sock")
         .await

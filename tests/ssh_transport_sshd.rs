@@ -95,14 +95,7 @@ async fn openssh_exec_streamlocal_and_tcpip_over_one_connection() {
         .direct_streamlocal(socket.to_str().unwrap())
         .await
         .unwrap();
-    tunnel.write_all(b"to the socket").await.unwrap();
-    tunnel.shutdown().await.unwrap();
-    let mut back = Vec::new();
-    tokio::time::timeout(WAIT, tunnel.read_to_end(&mut back))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(back, b"to the socket");
+    support::assert_echoed(&mut tunnel, b"to the socket", WAIT).await;
 
     // direct-tcpip to a TCP port on the "remote" side.
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -113,14 +106,7 @@ async fn openssh_exec_streamlocal_and_tcpip_over_one_connection() {
         }
     });
     let mut tunnel = conn.direct_tcpip("127.0.0.1", port).await.unwrap();
-    tunnel.write_all(b"to the port").await.unwrap();
-    tunnel.shutdown().await.unwrap();
-    let mut back = Vec::new();
-    tokio::time::timeout(WAIT, tunnel.read_to_end(&mut back))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(back, b"to the port");
+    support::assert_echoed(&mut tunnel, b"to the port", WAIT).await;
 
     // Many jobs at once on the same connection.
     let jobs: Vec<_> = (0..12)

@@ -57,6 +57,24 @@ pub use sshd::Sshd;
 pub use wait::wait_for;
 pub use wrapper::Work;
 
+/// Sends `message` through `tunnel` to an echo service, closes the sending side, and checks
+/// that the same bytes come back within `wait` (the one async helper here: tunnels are
+/// tokio streams).
+pub async fn assert_echoed<S>(tunnel: &mut S, message: &[u8], wait: std::time::Duration)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tunnel.write_all(message).await.unwrap();
+    tunnel.shutdown().await.unwrap();
+    let mut back = Vec::new();
+    tokio::time::timeout(wait, tunnel.read_to_end(&mut back))
+        .await
+        .expect("the echo came back in time")
+        .unwrap();
+    assert_eq!(back, message, "the echo differs");
+}
+
 /// A fresh temp dir named after the test, removed on drop.
 pub fn temp_dir(label: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
