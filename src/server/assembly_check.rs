@@ -47,95 +47,104 @@ const REFUSED_DIRECTIVES: &[(&str, &str)] = &[
 /// that job is compiled by the client instead. This is the clear first refusal; the
 /// Landlock confinement (`sandbox`) is what holds against spellings no text check foresees.
 pub fn check_assembly(text: &[u8]) -> Result<(), Refusal> {
-    let text = String::from_utf8_lossy(text).to_ascii_lowercase();
-    for view in [
-        text.clone(),
-        without_block_comments(&text),
-        as_gas_reads_it(&text),
-    ] {
-        for (directive, why) in REFUSED_DIRECTIVES {
-            if contains_token(&view, directive) {
-                return Err(Refusal::new(
-                    format!("the assembler directive {directive}"),
-                    *why,
-                ));
-            }
+    let text = text.to_ascii_lowercase();
+    let mut views = vec![as_gas_reads_it(&text)];
+    if find(&text, b"/*").is_some() {
+        views.push(without_block_comments(&text)); // else it is the text itself
+    }
+    views.push(text);
+    for view in views {
+        if let Some((directive, why)) = refused_directive(&view) {
+            return Err(Refusal::new(
+                format!("the assembler directive {directive}"),
+                *why,
+            ));
         }
     }
     Ok(())
 }
 
 /// `text` with every `/* … */` removed, strings or not (an unclosed one runs to the end).
-fn without_block_comments(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+fn without_block_comments(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
     let mut rest = text;
-    while let Some(start) = rest.find("/*") {
-        out.push_str(&rest[..start]);
-        rest = match rest[start + 2..].find("*/") {
+    while let Some(start) = find(rest, b"/*") {
+        out.extend_from_slice(&rest[..start]);
+        rest = match find(&rest[start + 2..], b"*/") {
             Some(end) => &rest[start + 2 + end + 2..],
-            None => "",
+            None => b"",
         };
     }
-    out.push_str(rest);
+    out.extend_from_slice(rest);
     out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// `text` as x86 gas's input scrubber sees it: comments (`/* … */`, and `#` to the end of
 /// the line) removed, while strings (`"…"`, with `\` escapes) and character constants
 /// (`'c`, `'\c`) are kept whole. The naive view above does not know strings, so a `/*`
 /// inside one could hide a directive from it; this one follows gas.
-fn as_gas_reads_it(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' => {
-                out.push(c);
-                while let Some(c) = chars.next() {
-                    out.push(c);
-                    match c {
-                        '\\' => out.extend(chars.next()),
-                        '"' | '\n' => break,
+fn as_gas_reads_it(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'"' => {
+                out.push(b);
+                while let Some(b) = bytes.next() {
+                    out.push(b);
+                    match b {
+                        b'\\' => out.extend(bytes.next()),
+                        b'"' | b'\n' => break,
                         _ => {}
                     }
                 }
             }
-            '\'' => {
-                out.push(c);
-                match chars.next() {
-                    Some('\\') => {
-                        out.push('\\');
-                        out.extend(chars.next());
+            b'\'' => {
+                out.push(b);
+                match bytes.next() {
+                    Some(b'\\') => {
+                        out.push(b'\\');
+                        out.extend(bytes.next());
                     }
-                    Some(c) => out.push(c),
+                    Some(b) => out.push(b),
                     None => {}
                 }
             }
-            '#' => while chars.next_if(|c| *c != '\n').is_some() {},
-            '/' if chars.peek() == Some(&'*') => {
-                chars.next();
-                let mut last = ' ';
-                for c in chars.by_ref() {
-                    if last == '*' && c == '/' {
+            b'#' => while bytes.next_if(|b| *b != b'\n').is_some() {},
+            b'/' if bytes.peek() == Some(&b'*') => {
+                bytes.next();
+                let mut last = b' ';
+                for b in bytes.by_ref() {
+                    if last == b'*' && b == b'/' {
                         break;
                     }
-                    last = c;
+                    last = b;
                 }
             }
-            c => out.push(c),
+            b => out.push(b),
         }
     }
     out
 }
 
-/// Whether `word` (`.incbin`) stands in `text` as a whole token: not part of a longer
-/// name on either side (`foo.incbin.0` is a symbol, `.includes` another word).
-fn contains_token(text: &str, word: &str) -> bool {
-    let is_name = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$');
-    text.match_indices(word).any(|(at, _)| {
-        let before = text[..at].chars().next_back();
-        let after = text[at + word.len()..].chars().next();
-        !before.is_some_and(is_name) && !after.is_some_and(is_name)
+/// The first refused directive standing in `text` as a whole token: a `.` that does not
+/// continue a name, and the name after it up to the first character that cannot be part
+/// of one (`foo.incbin.0` is a symbol, `.includes` another word). One pass over the text.
+fn refused_directive(text: &[u8]) -> Option<&'static (&'static str, &'static str)> {
+    let is_name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'$');
+    text.iter().enumerate().find_map(|(at, &b)| {
+        if b != b'.' || at > 0 && is_name(text[at - 1]) {
+            return None;
+        }
+        let len = text[at + 1..].iter().take_while(|b| is_name(**b)).count();
+        let token = &text[at..at + 1 + len];
+        REFUSED_DIRECTIVES
+            .iter()
+            .find(|(directive, _)| directive.as_bytes() == token)
     })
 }
 
