@@ -40,7 +40,7 @@ pub fn main(socket_path: &Path, lock_dir: Option<std::path::PathBuf>, idle: Dura
         say_ready(socket_path);
         server::run(listener, Arc::new(server::Agent::new(lock_dir)), idle).await;
         // Still holding the claim: the socket is ours to remove.
-        let _ = std::fs::remove_file(socket_path);
+        let _ = socket::remove_stale_socket(socket_path);
         0
     })
 }

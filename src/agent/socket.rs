@@ -23,15 +23,29 @@ pub fn claim(path: &Path) -> std::io::Result<Option<Flock<std::fs::File>>> {
     }
 }
 
-/// Binds the socket, replacing whatever file is there: under the claim, no other agent is
-/// alive to own it.
+/// Binds the socket, replacing a socket left there: under the claim, no other agent is
+/// alive to own it. Anything else at that path is not ours to remove.
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     private_dir(path)?;
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
+    remove_stale_socket(path)?;
     UnixListener::bind(path)
+}
+
+/// Removes `path` if it is a socket; a missing path is fine, any other file is an error.
+pub fn remove_stale_socket(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path),
+        Ok(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and is not a socket; not replacing it",
+                path.display()
+            ),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The socket's directory: created if needed, refused if another user owns it, made 0700.
@@ -58,4 +72,23 @@ pub fn peer_is_us(stream: &UnixStream) -> bool {
     stream
         .peer_cred()
         .is_ok_and(|cred| cred.uid() == nix::unistd::Uid::effective().as_raw())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_left_over_socket_is_replaced_but_any_other_file_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sock");
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        remove_stale_socket(&path).unwrap();
+        assert!(!path.exists());
+
+        std::fs::write(&path, b"not a socket").unwrap();
+        let refused = remove_stale_socket(&path).unwrap_err();
+        assert!(refused.to_string().contains("not a socket"), "{refused}");
+        assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
+    }
 }

@@ -300,18 +300,25 @@ impl Wrapper<'_> {
     }
 
     /// `DISTCC_SAVE_TEMPS=1`: keep what was sent, as distcc keeps its `distcc_*.i` files.
+    /// The name is new each time (never a path someone else could have put a link at).
     fn save_temp(&self, job: &CompileJob, text: &[u8]) {
-        let path = self.env.tmpdir.join(format!(
-            "distfarm_{}{}",
-            std::process::id(),
-            job.preprocessed_ext
-        ));
-        match std::fs::write(&path, text) {
-            Ok(()) => tracing::info!(
+        let kept = tempfile::Builder::new()
+            .prefix(&format!("distfarm_{}_", std::process::id()))
+            .suffix(&job.preprocessed_ext)
+            .tempfile_in(&self.env.tmpdir)
+            .and_then(|mut file| {
+                std::io::Write::write_all(&mut file, text)?;
+                file.keep().map_err(|e| e.error)
+            });
+        match kept {
+            Ok((_, path)) => tracing::info!(
                 "DISTCC_SAVE_TEMPS: kept the preprocessed source in {}",
                 path.display()
             ),
-            Err(e) => tracing::warn!("DISTCC_SAVE_TEMPS: cannot write {}: {e}", path.display()),
+            Err(e) => tracing::warn!(
+                "DISTCC_SAVE_TEMPS: cannot write in {}: {e}",
+                self.env.tmpdir.display()
+            ),
         }
     }
 
@@ -328,7 +335,7 @@ impl Wrapper<'_> {
         // The preprocessor's warnings come first, as in a local compile.
         response.stderr.splice(0..0, cpp_messages.iter().copied());
         if response.succeeded() {
-            if let Err(e) = output::write_atomically(Path::new(&job.output), &response.object) {
+            if let Err(e) = output::write_output(Path::new(&job.output), &response.object) {
                 eprintln!(
                     "distfarm[{}] ERROR: cannot write {}: {e}",
                     std::process::id(),

@@ -106,7 +106,14 @@ impl PidFile {
 }
 
 impl Drop for PidFile {
+    /// Removes the file only while it is still the regular file this process wrote: a
+    /// `--pid-file /dev/null`, or a file another server has taken over since, is left alone.
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let ours = format!("{}\n", std::process::id());
+        let still_ours = std::fs::symlink_metadata(&self.0).is_ok_and(|m| m.is_file())
+            && std::fs::read(&self.0).is_ok_and(|text| text == ours.as_bytes());
+        if still_ours {
+            let _ = std::fs::remove_file(&self.0);
+        }
     }
 }
