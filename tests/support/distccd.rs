@@ -26,7 +26,8 @@ pub struct DistccdBuilder {
 }
 
 impl RealDistccd {
-    /// 2 jobs, `--allow 127.0.0.1`, compiler whitelist (`/usr/lib/distcc`) enforced.
+    /// 2 jobs, `--allow 127.0.0.1`, compiler whitelist enforced (the test's own: see
+    /// [`own_compiler_list`]).
     #[track_caller]
     pub fn start() -> RealDistccd {
         Self::builder().start()
@@ -119,6 +120,11 @@ impl DistccdBuilder {
         // TMPDIR must be writable by that user.
         set_mode(dir.path(), 0o1777);
         let home = dir.path().to_path_buf();
+        let mut env = self.env.clone();
+        let whitelist_off = self.args.iter().any(|a| a == "--enable-tcp-insecure");
+        if !whitelist_off && !env.iter().any(|(k, _)| k == "DISTCC_CMDLIST") {
+            env.push(("DISTCC_CMDLIST".into(), own_compiler_list(&home).into()));
+        }
         let command = |port: u16| {
             let mut cmd = Command::new(&distccd);
             cmd.args([
@@ -140,7 +146,7 @@ impl DistccdBuilder {
             .env("HOME", &home)
             .env("TMPDIR", &home)
             .env("LC_ALL", "C")
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
+            .envs(env.iter().map(|(k, v)| (k, v)));
             cmd
         };
         let daemon = Daemon::start(
@@ -152,4 +158,30 @@ impl DistccdBuilder {
         );
         RealDistccd { daemon }
     }
+}
+
+/// Writes `DIR/cmdlist`, the compilers a test distccd may run: every gcc/clang-family program
+/// on the test `PATH`, by full path (distccd matches the name a client sends against the
+/// last path component). Debian builds distccd's usual whitelist, `/usr/lib/distcc`, when
+/// distcc is installed or gcc changes, so a compiler installed later (clang after distcc)
+/// is missing there until `update-distcc-symlinks` runs: with their own list the tests do
+/// not depend on the order in which the machine got its packages.
+fn own_compiler_list(dir: &Path) -> std::path::PathBuf {
+    let mut list = String::new();
+    for bin in std::env::split_paths(&test_path()) {
+        let Ok(entries) = std::fs::read_dir(&bin) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let compiler = ["cc", "c++"].contains(&name.as_str())
+                || distfarm::server::compilers::is_compiler_family_name(&name);
+            if compiler && entry.path().is_file() {
+                list.push_str(&format!("{}\n", entry.path().display()));
+            }
+        }
+    }
+    let path = dir.join("cmdlist");
+    std::fs::write(&path, list).expect("writing the test distccd's command list");
+    path
 }
