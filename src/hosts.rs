@@ -46,6 +46,8 @@ pub struct HostList {
     pub local_slots_cpp: u32,
     /// Text distcc would silently ignore; worth a log line, not a failure.
     pub warnings: Vec<String>,
+    /// Where the list came from (`$DISTCC_HOSTS` or a file's path), for messages.
+    pub origin: String,
 }
 
 /// One host entry.
@@ -146,6 +148,7 @@ impl Default for HostList {
             local_slots: DEFAULT_LOCAL_SLOTS,
             local_slots_cpp: DEFAULT_LOCAL_CPP_SLOTS,
             warnings: Vec::new(),
+            origin: String::new(),
         }
     }
 }
@@ -155,6 +158,11 @@ impl HostList {
     /// locally. The local slot settings still apply.
     pub fn is_empty(&self) -> bool {
         self.hosts.is_empty()
+    }
+
+    /// distcc's words for an empty list.
+    pub fn why_empty(&self) -> String {
+        format!("{} contained no hosts; can't distribute work", self.origin)
     }
 
     /// What `distcc -j` prints: the sum of every entry's limit (`,down` ones included).
@@ -203,8 +211,8 @@ pub enum HostsError {
         problem: Problem,
     },
     #[error(
-        "no host list is set: DISTCC_HOSTS is unset and no hosts file could be read ({}); \
-         set DISTCC_HOSTS or write one of those files",
+        "no hostlist is set; can't distribute work (DISTCC_HOSTS is unset and no hosts file \
+         could be read: {}; set DISTCC_HOSTS or write one of those files)",
         display_paths(tried)
     )]
     NotSet { tried: Vec<PathBuf> },
@@ -305,7 +313,10 @@ const SPACE: &[char] = &[' ', '\t', '\n', '\x0b', '\x0c', '\r'];
 /// and appears in errors and warnings. An empty list is not an error here: check
 /// [`HostList::is_empty`].
 pub fn parse(text: &str, origin: &str) -> Result<HostList, HostsError> {
-    let mut list = HostList::default();
+    let mut list = HostList {
+        origin: origin.to_string(),
+        ..HostList::default()
+    };
     let mut rest = text;
     loop {
         rest = rest.trim_start_matches(SPACE);

@@ -49,7 +49,7 @@ fn open_log(path: &Path) -> Option<std::fs::File> {
         Ok(file) => Some(file),
         Err(e) => {
             eprintln!(
-                "distfarm[{}] ERROR: cannot open log file {}: {e}; logging to stderr",
+                "distfarm[{}] ERROR: failed to open logfile {}: {e}; logging to stderr",
                 std::process::id(),
                 path.display()
             );

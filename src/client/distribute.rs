@@ -47,10 +47,10 @@ impl Wrapper<'_> {
         };
         let hosts = match &self.hosts {
             Ok(list) if !list.is_empty() => list,
-            Ok(_) => {
+            Ok(list) => {
                 let why = Fallback {
                     host: None,
-                    reason: "the host list is empty".into(),
+                    reason: list.why_empty(),
                     exit: ExitCode::NoHosts,
                 };
                 return self.fall_back(&job, why).await;

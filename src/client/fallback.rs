@@ -60,11 +60,13 @@ impl Wrapper<'_> {
         }
     }
 
+    /// Says why in distcc 3.4's words (scripts and people grep for them), then distfarm's
+    /// detail: "failed to distribute FILE to HOST, running locally instead: REASON".
     pub(super) async fn fall_back(&self, job: &CompileJob, why: Fallback) -> i32 {
         let on = why.host.map(|h| format!(" to {h}")).unwrap_or_default();
         if !self.env.fallback {
             eprintln!(
-                "distfarm[{}] ERROR: failed to distribute {}{on}: {}; not compiling locally because DISTCC_FALLBACK=0",
+                "distfarm[{}] ERROR: failed to distribute {}{on} and fallbacks are disabled (DISTCC_FALLBACK=0): {}",
                 std::process::id(),
                 job.input,
                 why.reason
@@ -72,7 +74,7 @@ impl Wrapper<'_> {
             return why.exit.code();
         }
         tracing::warn!(
-            "failed to distribute {}{on}: {}; compiling locally instead",
+            "failed to distribute {}{on}, running locally instead: {}",
             job.input,
             why.reason
         );
@@ -115,7 +117,7 @@ impl Wrapper<'_> {
             Ok(code) => code,
             Err(e) => {
                 eprintln!(
-                    "distfarm[{}] ERROR: cannot run {}: {e}",
+                    "distfarm[{}] ERROR: failed to exec {}: {e}",
                     std::process::id(),
                     self.compiler.display()
                 );

@@ -93,7 +93,7 @@ fn compile(env: &ClientEnv, argv0: &str, how: &Invocation, mut command: Vec<Stri
     }
     let Some(compiler) = resolve(&command[0], path.as_ref()) else {
         eprintln!(
-            "distfarm[{}] ERROR: compiler {:?} not found on PATH (after distfarm's own directory)",
+            "distfarm[{}] ERROR: failed to exec {}: No such file or directory (not found on PATH after distfarm's own directory)",
             std::process::id(),
             command[0]
         );
@@ -161,10 +161,12 @@ fn with_hosts(env: &ClientEnv, show: impl FnOnce(&HostList)) -> i32 {
 const HELP: &str = "\
 distfarm — an SSH-first, distcc-compatible compile farm
 
-Compile through the farm (exactly like distcc):
+Usage:
   distfarm COMPILER [ARGS...]     e.g. distfarm gcc -O2 -c foo.c -o foo.o
   distfarm [ARGS...]              the compiler is cc
   gcc [ARGS...]                   through a masquerade link (distfarm install-links DIR)
+  distfarm [--help|--version|--show-hosts|-j]
+  distfarm serve [OPTIONS]        the compile server (see distfarm serve --help)
 
 Options (as the first argument):
   --help          this text
