@@ -7,8 +7,6 @@
 //! The wrappers are real `distfarm gcc` processes; the agent is the one they start. Every
 //! test has its own `DISTCC_DIR`, and its [`Farm`] kills that agent (by pid) when dropped.
 
-mod support;
-
 use std::os::unix::process::CommandExt;
 
 use std::ffi::OsString;
@@ -18,10 +16,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use support::build::parallel_map;
-use support::files::{read, read_text, set_mode};
-use support::russh_server::{KeyKind, write_client_key};
-use support::{
+use crate::support::build::parallel_map;
+use crate::support::files::{read, read_text, set_mode};
+use crate::support::russh_server::{KeyKind, write_client_key};
+use crate::support::{
     Cmd, TestSshServer, distfarm_bin, fixture_path, local_object, temp_dir, test_path, text,
 };
 
@@ -227,7 +225,7 @@ async fn the_wrapper_preprocesses_while_the_agent_opens_the_channel() {
     std::fs::create_dir(&bin).unwrap();
     let mark = farm.path("preprocessed");
     let gcc = distfarm::executables::find_on_path("gcc", &test_path()).expect("gcc is installed");
-    support::files::write_script(
+    crate::support::files::write_script(
         &bin.join("gcc"),
         &format!(
             "for a in \"$@\"; do [ \"$a\" = -E ] && touch {}; done\nexec {} \"$@\"",

@@ -1,12 +1,10 @@
 //! The wrapper's distcc environment variables, seen from outside: `DISTCC_VERBOSE`,
 //! `DISTCC_LOG`, `DISTCC_SAVE_TEMPS` with `TMPDIR`, and `DISTCC_IO_TIMEOUT` on the client.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::wrapper::{assert_distcc_exit_code, hello_args};
-use support::{FakeServer, RealDistccd, Work, free_port, text};
+use crate::support::wrapper::{assert_distcc_exit_code, hello_args};
+use crate::support::{FakeServer, RealDistccd, Work, free_port, text};
 
 #[test]
 fn distcc_verbose_names_the_host_that_compiled_the_job() {

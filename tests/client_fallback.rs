@@ -4,8 +4,6 @@
 //! code under `DISTCC_FALLBACK=0`); compile errors are the compiler's answer, reported as a
 //! local gcc reports them, and never held against the host; no failure leaves a half object.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::process::Output;
@@ -13,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use support::fake_server::read_request;
-use support::wire::token;
-use support::wrapper::{assert_distcc_exit_code, hello_args};
-use support::{ChildGuard, Cmd, FakeServer, RealDistccd, Work, free_port, text, wait_for};
+use crate::support::fake_server::read_request;
+use crate::support::wire::token;
+use crate::support::wrapper::{assert_distcc_exit_code, hello_args};
+use crate::support::{ChildGuard, Cmd, FakeServer, RealDistccd, Work, free_port, text, wait_for};
 
 // ---------------------------------------------------------------------------------------
 // Dead host

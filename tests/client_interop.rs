@@ -4,14 +4,12 @@
 //! log must show that each job really ran there (fallback and local retry are disabled, so a
 //! job that did not go remote fails the build instead of hiding).
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::build::{assert_identical, build, lua_references, object_name, references};
-use support::files::read;
-use support::{CProject, Cmd, DistfarmServer, RealDistccd, Work};
+use crate::support::build::{assert_identical, build, lua_references, object_name, references};
+use crate::support::files::read;
+use crate::support::{CProject, Cmd, DistfarmServer, RealDistccd, Work};
 
 /// Wrapper processes compiling at once (the machine has two cores).
 const CLIENTS: usize = 3;
@@ -150,7 +148,7 @@ fn lua_through_distfarm_serve_matches_local_objects_with_and_without_lzo() {
 /// objects are local clang's.
 #[test]
 fn clang_builds_through_distfarm_serve_and_distccd_match_local_clang() {
-    let clang = support::require("clang", "clang");
+    let clang = crate::support::require("clang", "clang");
     let clang_cxx = clang.with_file_name("clang++");
     assert!(clang_cxx.exists(), "clang++ comes with clang");
     let mut server = DistfarmServer::start(&["--jobs", "2"]);
@@ -187,7 +185,7 @@ fn clang_builds_through_distfarm_serve_and_distccd_match_local_clang() {
 /// reference is clang's own `-E` then a compile of that output in the build directory.
 #[test]
 fn clang_debug_info_names_the_build_directory_not_the_server() {
-    support::require("clang", "clang");
+    crate::support::require("clang", "clang");
     let mut server = DistfarmServer::start(&["--jobs", "2"]);
     let mut distccd = RealDistccd::start();
     let lua = CProject::lua().with_compiler("clang");
@@ -236,7 +234,7 @@ fn clang_preprocessed_then_compiled_here(
         .current_dir(project.root())
         .run();
     Cmd::new(project.compiler)
-        .args(support::compile::strip_preprocessor_args(&flags))
+        .args(crate::support::compile::strip_preprocessor_args(&flags))
         .args(["-x", "cpp-output", "-c"])
         .arg(&preprocessed)
         .arg("-o")

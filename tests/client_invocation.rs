@@ -3,14 +3,12 @@
 //! the real compiler and never itself), `install-links`, the informational options, the host
 //! list's sources and errors, `DISTCC_DIR` creation, and link steps that stay local.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use support::wrapper::assert_distcc_exit_code;
-use support::{
+use crate::support::wrapper::assert_distcc_exit_code;
+use crate::support::{
     Cmd, RealDistccd, Work, distfarm_bin, free_port, local_object, read_text, test_path, text,
     write_script,
 };
@@ -256,9 +254,9 @@ fn install_links_creates_working_compiler_links() {
 
     // A link in front of PATH answers as the real gcc does through distcc's own link (both
     // run it under its triple name: see compiler_names_are_rewritten_for_the_farm…).
-    let distcc_links = support::temp_dir("distcc-links");
+    let distcc_links = crate::support::temp_dir("distcc-links");
     std::os::unix::fs::symlink(
-        support::require("distcc", "distcc"),
+        crate::support::require("distcc", "distcc"),
         distcc_links.path().join("gcc"),
     )
     .unwrap();
@@ -453,7 +451,7 @@ impl Masquerade {
         let masq = Masquerade { root };
         for name in ["gcc", "cc"] {
             std::os::unix::fs::symlink(distfarm_bin(), masq.link(name)).unwrap();
-            let real = support::programs::find_program(name)
+            let real = crate::support::programs::find_program(name)
                 .unwrap_or_else(|| panic!("{name} is not installed: apt-get install -y gcc"));
             write_script(
                 &masq.spy_dir().join(name),

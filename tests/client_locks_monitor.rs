@@ -5,12 +5,10 @@
 //! A "stalling" server accepts a job and never answers, so whoever holds its slot keeps it
 //! until the test lets go (by killing that client or closing the connection).
 
-mod support;
-
 use std::time::Duration;
 
-use support::wrapper::hello_args;
-use support::{Cmd, FakeServer, RealDistccd, Work, list, require, text, wait_for};
+use crate::support::wrapper::hello_args;
+use crate::support::{Cmd, FakeServer, RealDistccd, Work, list, require, text, wait_for};
 
 // ---------------------------------------------------------------------------------------
 // The monitor

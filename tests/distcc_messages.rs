@@ -3,10 +3,8 @@
 //! list, a compiler that cannot be run, a log file that cannot be opened, and `Usage:` in the
 //! help. Each is checked beside what the real distcc prints in the same situation.
 
-mod support;
-
-use support::wrapper::hello_args;
-use support::{Cmd, Work, distfarm_bin, free_port, text};
+use crate::support::wrapper::hello_args;
+use crate::support::{Cmd, Work, distfarm_bin, free_port, text};
 
 /// Runs `cmd` (distfarm or distcc) and returns its exit code and stderr.
 fn run(cmd: Cmd) -> (Option<i32>, String) {
@@ -104,7 +102,7 @@ fn no_host_list_at_all_says_no_hostlist_is_set_as_distcc_does() {
             None,
         )
     };
-    let (_, distcc) = run(without_hosts(Cmd::new(support::require(
+    let (_, distcc) = run(without_hosts(Cmd::new(crate::support::require(
         "distcc", "distcc",
     ))));
     let (code, ours) = run(without_hosts(Cmd::new(distfarm_bin())));

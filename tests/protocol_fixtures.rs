@@ -2,12 +2,10 @@
 //! tests/fixtures/README.md and scripts/capture-fixtures.py): our protocol module must read
 //! exactly what they send and, re-encoding what it read, produce exactly the same bytes.
 
-mod support;
-
 use distfarm::protocol::{
     Limits, Request, RequestHeader, Response, TokenReader, TokenWriter, Version,
 };
-use support::fixture;
+use crate::support::fixture;
 
 async fn parse_request(bytes: &[u8]) -> Request {
     let mut reader = TokenReader::new(bytes, Limits::default());
@@ -283,15 +281,15 @@ async fn large_v2_transcripts_reencode_identically_across_lzo_blocks() {
 async fn captured_requests_replayed_to_real_distccd_compile_like_local_gcc() {
     use tokio::io::AsyncWriteExt;
 
-    let daemon = support::RealDistccd::start();
-    let fixtures = support::fixture_path("");
+    let daemon = crate::support::RealDistccd::start();
+    let fixtures = crate::support::fixture_path("");
     let cases = [
         ("distcc-3.4-v1-request.bin", Version::V1, "hello.c"),
         ("distcc-3.4-v2-request.bin", Version::V2, "hello.c"),
         ("distcc-3.4-v2-request-large.bin", Version::V2, "large.c"),
     ];
     for (name, version, source) in cases {
-        let local = support::local_object("gcc", ["-O2"], source.as_ref(), &fixtures);
+        let local = crate::support::local_object("gcc", ["-O2"], source.as_ref(), &fixtures);
         let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", daemon.port()))
             .await
             .unwrap();

@@ -6,17 +6,15 @@
 //! must write (TMPDIR, pid file, markers of fake compilers) is world-writable here, and every
 //! fake compiler is world-readable.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use distfarm::protocol::Version;
 use nix::sys::signal::Signal;
-use support::distfarm_server::{assert_no_job_directories, distccd_link, job_directories};
-use support::files::{open_dir, readable_temp_dir, set_mode};
-use support::wire::{HONEST_ARGV, assert_compiled, compile, exchange, request_bytes, stderr_text};
-use support::{
+use crate::support::distfarm_server::{assert_no_job_directories, distccd_link, job_directories};
+use crate::support::files::{open_dir, readable_temp_dir, set_mode};
+use crate::support::wire::{HONEST_ARGV, assert_compiled, compile, exchange, request_bytes, stderr_text};
+use crate::support::{
     Cmd, DistfarmServer, distfarm_bin, free_port, read_text, temp_dir, test_path, write_script,
 };
 
@@ -57,7 +55,7 @@ impl FakeCompiler {
 /// A server whose compilers run unconfined: fake compilers leave their evidence (`marks/`)
 /// outside the job directory, where a confined compiler may not write. Confinement has its
 /// own tests (server_hostile.rs, server/sandbox.rs).
-fn unconfined() -> support::distfarm_server::ServeBuilder {
+fn unconfined() -> crate::support::distfarm_server::ServeBuilder {
     DistfarmServer::builder().env("DISTFARM_CONFINE", "0")
 }
 
@@ -603,7 +601,7 @@ fn a_killed_compiler_leaves_no_temporary_files_behind() {
 /// working under the confinement: it may read its configuration and write its cache.
 #[test]
 fn ccache_on_the_server_keeps_its_cache_when_compilers_are_confined() {
-    let ccache = support::require("ccache", "ccache");
+    let ccache = crate::support::require("ccache", "ccache");
     let links = readable_temp_dir("ccache-links");
     for name in ["gcc", "x86_64-linux-gnu-gcc"] {
         std::os::unix::fs::symlink(&ccache, links.path().join(name)).unwrap();

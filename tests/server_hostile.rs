@@ -8,8 +8,6 @@
 //! Run as root, the server drops to `distcc`/`nobody`; canary directories are 0777 and the
 //! scripts 0755 so that a successful attack *could* leave its mark.
 
-mod support;
-
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -19,13 +17,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use distfarm::protocol::{Response, Version};
-use support::distfarm_server::assert_no_job_directories;
-use support::files::{open_dir, readable_temp_dir};
-use support::wire::{
+use crate::support::distfarm_server::assert_no_job_directories;
+use crate::support::files::{open_dir, readable_temp_dir};
+use crate::support::wire::{
     ANSWER_TIMEOUT, HONEST_ARGV, argv_tokens, assert_compiled, compile, exchange, parse_response,
     request_bytes, stderr_text, token, try_parse_response,
 };
-use support::{
+use crate::support::{
     Cmd, DistfarmServer, distfarm_bin, read_text, set_mode, temp_dir, test_path, write_script,
 };
 
@@ -1066,7 +1064,7 @@ fn inetd_job_with(
         .recv_timeout(ANSWER_TIMEOUT)
         .expect("distfarm serve --inetd neither answered nor closed stdout");
     drop(keep_open);
-    let status = support::process::wait_timeout(child, Duration::from_secs(30))
+    let status = crate::support::process::wait_timeout(child, Duration::from_secs(30))
         .expect("distfarm serve --inetd exits after one job");
     guard.child.take();
     (answer, status.code(), read_text(&log_path))

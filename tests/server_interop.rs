@@ -3,15 +3,13 @@
 //! byte-for-byte twin of a local compile, and the server's own log (or the command path) must
 //! show that the job really ran remotely.
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use support::build::{assert_identical, build, lua_references, references};
-use support::distfarm_server::{assert_no_job_directories, distccd_link};
-use support::{CProject, Cmd, DistfarmServer, Sshd, distfarm_bin, require, temp_dir, text};
+use crate::support::build::{assert_identical, build, lua_references, references};
+use crate::support::distfarm_server::{assert_no_job_directories, distccd_link};
+use crate::support::{CProject, Cmd, DistfarmServer, Sshd, distfarm_bin, require, temp_dir, text};
 
 /// How many `distcc` clients run at once (distcc's default is 4 slots per host).
 const CLIENTS: usize = 4;
@@ -200,7 +198,7 @@ fn debug_build_matches_preprocess_then_compile() {
 /// default one compares gcc's message lines.)
 #[test]
 fn compile_error_gives_the_same_message_and_exit_status_as_local_gcc() {
-    let fixtures = support::fixture_path("");
+    let fixtures = crate::support::fixture_path("");
     let source = Path::new("hello-error.c");
     let server = start_server();
     let out = temp_dir("compile-error");
@@ -359,7 +357,7 @@ fn over_openssh_the_client_sees_only_what_gcc_prints() {
     let (_bin_dir, distccd) = distccd_link();
     let client = Client::new(sshd.distcc_host_with_command(&distccd.display().to_string()))
         .with_ssh(sshd.distcc_ssh());
-    let fixtures = support::fixture_path("");
+    let fixtures = crate::support::fixture_path("");
     let out = temp_dir("ssh-stderr");
 
     let object = out.path().join("hello.o");
@@ -369,7 +367,7 @@ fn over_openssh_the_client_sees_only_what_gcc_prints() {
         .chain([object.display().to_string()])
         .collect();
     let good = client.cmd("gcc", &args, &fixtures).run();
-    let reference = support::local_object("gcc", ["-O2"], Path::new("hello.c"), &fixtures);
+    let reference = crate::support::local_object("gcc", ["-O2"], Path::new("hello.c"), &fixtures);
     assert_eq!(
         std::fs::read(&object).unwrap(),
         reference,

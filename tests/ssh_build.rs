@@ -12,8 +12,6 @@
 //! Every test has its own `DISTCC_DIR`; the agent a wrapper starts there (its own process
 //! group, so no `Cmd` timeout reaches it) is killed by pid when the test's [`Client`] drops.
 
-mod support;
-
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -21,10 +19,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use russh::keys::Algorithm;
-use support::build::{assert_identical, lua_references, object_name, parallel_map, references};
-use support::files::{read, read_text, readable_temp_dir, write_script};
-use support::russh_server::{plain_known_hosts_line, random_public_key};
-use support::{
+use crate::support::build::{assert_identical, lua_references, object_name, parallel_map, references};
+use crate::support::files::{read, read_text, readable_temp_dir, write_script};
+use crate::support::russh_server::{plain_known_hosts_line, random_public_key};
+use crate::support::{
     CProject, Cmd, RealDistccd, SshAgent, Sshd, distfarm_bin, fixture_path, local_object, require,
     temp_dir, test_path, text, wait_for,
 };
@@ -373,7 +371,7 @@ fn proxy_jump_through_a_second_sshd_builds_with_one_login_on_each() {
     let target = Sshd::start();
     let remote = RemoteDistfarm::new();
     let dir = temp_dir("proxy-jump");
-    let file = support::sshd::proxy_jump_config(&target, &bastion, "farmhost", dir.path());
+    let file = crate::support::sshd::proxy_jump_config(&target, &bastion, "farmhost", dir.path());
     let client = Client::new(&file);
     let lua = CProject::lua().first(4);
     let (bastion_mark, target_mark) = (LogMark::new(&bastion), LogMark::new(&target));

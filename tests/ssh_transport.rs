@@ -1,8 +1,6 @@
 //! The built-in SSH transport against an in-process russh server: configuration, host keys,
 //! authentication, channels, ProxyJump and dead links. Fast: no sshd, one process.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,7 +8,7 @@ use distfarm::transport::ssh::{
     self, ResolvedHost, SshConnection, SshError, SshSettings, StrictHostKeyChecking,
 };
 use russh::keys::{Algorithm, EcdsaCurve, HashAlg, PrivateKey};
-use support::russh_server::{
+use crate::support::russh_server::{
     self, ClientKey, FreezableProxy, KeyKind, SshAgent, TestSshServer, hashed_known_hosts_line,
     plain_known_hosts_line, random_public_key, write_client_key,
 };
@@ -29,7 +27,7 @@ struct Farm {
 
 impl Farm {
     async fn new(label: &str) -> Farm {
-        let dir = support::temp_dir(label);
+        let dir = crate::support::temp_dir(label);
         std::fs::create_dir_all(dir.path().join("home/.ssh")).unwrap();
         let key = write_client_key(dir.path(), "id_ed25519", KeyKind::Ed25519);
         let server = TestSshServer::start(vec![key.public.clone()]).await;
@@ -118,7 +116,7 @@ fn settings_for(dir: &Path, config: &str) -> SshSettings {
 
 #[test]
 fn resolve_reads_alias_hostname_port_user_identity_files_and_host_star_defaults() {
-    let dir = support::temp_dir("resolve");
+    let dir = crate::support::temp_dir("resolve");
     let config = "\
 Host build1 build1.lan
     HostName 10.0.0.7
@@ -187,7 +185,7 @@ Host *
 
 #[test]
 fn resolve_matches_host_names_case_insensitively() {
-    let dir = support::temp_dir("resolve-case");
+    let dir = crate::support::temp_dir("resolve-case");
     let s = settings_for(dir.path(), "Host build-*\n  Port 2200\n");
     let h = ssh::resolve("Build-7", None, None, &s).unwrap();
     assert_eq!(h.port, 2200);
@@ -196,7 +194,7 @@ fn resolve_matches_host_names_case_insensitively() {
 
 #[test]
 fn resolve_expands_tilde_to_the_given_home_not_home_env() {
-    let dir = support::temp_dir("resolve-home");
+    let dir = crate::support::temp_dir("resolve-home");
     let s = settings_for(
         dir.path(),
         "Host h\n  IdentityFile ~/.ssh/key_%h_%r\n  UserKnownHostsFile ~/kh_%u\n  User r\n",
@@ -215,7 +213,7 @@ fn resolve_expands_tilde_to_the_given_home_not_home_env() {
 
 #[test]
 fn resolve_without_a_config_file_uses_openssh_defaults_under_the_given_home() {
-    let dir = support::temp_dir("resolve-defaults");
+    let dir = crate::support::temp_dir("resolve-defaults");
     let home = dir.path().join("home");
     let s = SshSettings {
         config_file: None,
@@ -249,7 +247,7 @@ fn resolve_without_a_config_file_uses_openssh_defaults_under_the_given_home() {
 
 #[test]
 fn resolve_reads_only_the_explicit_config_file() {
-    let dir = support::temp_dir("resolve-explicit");
+    let dir = crate::support::temp_dir("resolve-explicit");
     std::fs::create_dir_all(dir.path().join("home/.ssh")).unwrap();
     std::fs::write(
         dir.path().join("home/.ssh/config"),
@@ -271,7 +269,7 @@ fn resolve_reads_only_the_explicit_config_file() {
 
 #[test]
 fn resolve_reports_a_missing_explicit_config_file() {
-    let dir = support::temp_dir("resolve-missing");
+    let dir = crate::support::temp_dir("resolve-missing");
     let s = SshSettings {
         config_file: Some(dir.path().join("nope")),
         home: dir.path().into(),
@@ -285,7 +283,7 @@ fn resolve_reports_a_missing_explicit_config_file() {
 
 #[test]
 fn resolve_flattens_proxy_jump_chains() {
-    let dir = support::temp_dir("resolve-jump");
+    let dir = crate::support::temp_dir("resolve-jump");
     let config = "\
 Host target
     HostName 10.1.0.5
@@ -328,7 +326,7 @@ Host direct
 
 #[test]
 fn resolve_skips_match_blocks_with_a_warning_and_translates_match_all() {
-    let dir = support::temp_dir("resolve-match");
+    let dir = crate::support::temp_dir("resolve-match");
     let config = "\
 Host a
     Port 2001
@@ -354,7 +352,7 @@ Match all
 
 #[test]
 fn resolve_refuses_proxy_command() {
-    let dir = support::temp_dir("resolve-proxycommand");
+    let dir = crate::support::temp_dir("resolve-proxycommand");
     let s = settings_for(dir.path(), "Host p\n  ProxyCommand nc %h %p\n");
     let e = ssh::resolve("p", None, None, &s).unwrap_err();
     assert!(
@@ -365,7 +363,7 @@ fn resolve_refuses_proxy_command() {
 
 #[test]
 fn resolve_reads_every_strict_host_key_checking_value() {
-    let dir = support::temp_dir("resolve-strict");
+    let dir = crate::support::temp_dir("resolve-strict");
     for (value, expected) in [
         ("yes", StrictHostKeyChecking::Yes),
         ("ask", StrictHostKeyChecking::Yes),
@@ -464,7 +462,7 @@ async fn direct_tcpip_reaches_a_tcp_service_behind_the_server() {
     });
     let conn = farm.connect("").await.unwrap();
     let mut tunnel = conn.direct_tcpip("127.0.0.1", echo_port).await.unwrap();
-    support::assert_echoed(&mut tunnel, b"through the tunnel", WAIT).await;
+    crate::support::assert_echoed(&mut tunnel, b"through the tunnel", WAIT).await;
     assert_eq!(
         farm.server
             .stats()
@@ -474,7 +472,7 @@ async fn direct_tcpip_reaches_a_tcp_service_behind_the_server() {
     );
 
     let refused = conn
-        .direct_tcpip("127.0.0.1", support::free_port())
+        .direct_tcpip("127.0.0.1", crate::support::free_port())
         .await
         .unwrap_err();
     assert!(
@@ -504,7 +502,7 @@ async fn direct_streamlocal_reaches_a_unix_socket_behind_the_server() {
         .direct_streamlocal(socket.to_str().unwrap())
         .await
         .unwrap();
-    support::assert_echoed(&mut tunnel, b"unix hello", WAIT).await;
+    crate::support::assert_echoed(&mut tunnel, b"unix hello", WAIT).await;
     let missing = conn
         .direct_streamlocal("/nonexistent/x.sock")
         .await
@@ -726,7 +724,7 @@ async fn accept_new_does_not_learn_a_host_known_with_another_key_type() {
 
 #[tokio::test]
 async fn the_pinned_host_key_type_is_asked_for_first() {
-    let dir = support::temp_dir("pinned-type");
+    let dir = crate::support::temp_dir("pinned-type");
     let key = write_client_key(dir.path(), "id", KeyKind::Ed25519);
     let rng = &mut russh::keys::key::safe_rng();
     let ed = PrivateKey::random(rng, Algorithm::Ed25519).unwrap();
@@ -1040,7 +1038,7 @@ async fn a_silent_port_times_out_and_a_closed_port_is_a_connect_error() {
         SshError::Timeout { what, .. } => assert_eq!(what, "the SSH handshake"),
         other => panic!("expected a timeout, got {other}"),
     }
-    let closed = support::free_port();
+    let closed = crate::support::free_port();
     let config = farm.host_block("farm", &farm.server, "").replace(
         &format!("Port {}", farm.server.port()),
         &format!("Port {closed}"),

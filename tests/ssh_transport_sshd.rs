@@ -3,15 +3,13 @@
 //! hashed known_hosts made by `ssh-keygen -H`, RSA with SHA-2, and ProxyJump through a second
 //! sshd.
 
-mod support;
-
 use std::path::Path;
 use std::time::Duration;
 
 use distfarm::transport::ssh::{self, SshConnection, SshError, SshSettings};
 use russh::keys::Algorithm;
-use support::russh_server::{KeyKind, plain_known_hosts_line, random_public_key, write_client_key};
-use support::{Cmd, Sshd, require};
+use crate::support::russh_server::{KeyKind, plain_known_hosts_line, random_public_key, write_client_key};
+use crate::support::{Cmd, Sshd, require};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -95,7 +93,7 @@ async fn openssh_exec_streamlocal_and_tcpip_over_one_connection() {
         .direct_streamlocal(socket.to_str().unwrap())
         .await
         .unwrap();
-    support::assert_echoed(&mut tunnel, b"to the socket", WAIT).await;
+    crate::support::assert_echoed(&mut tunnel, b"to the socket", WAIT).await;
 
     // direct-tcpip to a TCP port on the "remote" side.
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -106,7 +104,7 @@ async fn openssh_exec_streamlocal_and_tcpip_over_one_connection() {
         }
     });
     let mut tunnel = conn.direct_tcpip("127.0.0.1", port).await.unwrap();
-    support::assert_echoed(&mut tunnel, b"to the port", WAIT).await;
+    crate::support::assert_echoed(&mut tunnel, b"to the port", WAIT).await;
 
     // Many jobs at once on the same connection.
     let jobs: Vec<_> = (0..12)
@@ -171,7 +169,7 @@ async fn openssh_hashed_known_hosts_from_ssh_keygen_is_accepted() {
 #[tokio::test]
 async fn openssh_accepts_an_rsa_key_signed_with_sha2() {
     let sshd = Sshd::start();
-    let keys = support::temp_dir("sshd-rsa");
+    let keys = crate::support::temp_dir("sshd-rsa");
     let rsa = write_client_key(keys.path(), "id_rsa", KeyKind::Rsa);
     let mut authorized = std::fs::read_to_string(sshd.authorized_keys()).unwrap();
     authorized.push_str(&std::fs::read_to_string(rsa.pub_path()).unwrap());
@@ -198,8 +196,8 @@ async fn openssh_accepts_an_rsa_key_signed_with_sha2() {
 async fn openssh_proxy_jump_through_a_second_sshd() {
     let bastion = Sshd::start();
     let target = Sshd::start();
-    let dir = support::temp_dir("sshd-jump");
-    let file = support::sshd::proxy_jump_config(&target, &bastion, "target", dir.path());
+    let dir = crate::support::temp_dir("sshd-jump");
+    let file = crate::support::sshd::proxy_jump_config(&target, &bastion, "target", dir.path());
     let s = settings(&file, dir.path(), target.user());
     let conn = connect("target", &s).await.unwrap_or_else(|e| {
         panic!(

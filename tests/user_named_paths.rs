@@ -4,12 +4,10 @@
 //! compile; and as an ordinary user `-o /dev/null` succeeds as it does with gcc. The server's
 //! `--pid-file` is such a path too.
 
-mod support;
-
 use std::os::unix::fs::FileTypeExt;
 
-use support::wrapper::hello_args;
-use support::{Cmd, DistfarmServer, Work, free_port, set_mode, text};
+use crate::support::wrapper::hello_args;
+use crate::support::{Cmd, DistfarmServer, Work, free_port, set_mode, text};
 
 /// Runs `wrapper` in a private mount namespace where `dir` is a fresh tmpfs holding a real
 /// null device `dir/null` (major 1, minor 3), and says what `dir/null` is afterwards. The
@@ -70,7 +68,7 @@ fn assert_still_null_device(what: &str, work: &Work, case: &str) {
         what,
         "character special file 1:3",
         "after {case}, dev/null is no longer the null device; wrapper's stderr:\n{}",
-        support::read_text(&work.root().join("logs/wrapper.err"))
+        crate::support::read_text(&work.root().join("logs/wrapper.err"))
     );
 }
 
@@ -169,7 +167,7 @@ fn as_unprivileged_user(work: &Work, cmd: Cmd) -> Cmd {
 fn server_pid_file_on_a_null_device_is_not_removed_at_exit() {
     require_root();
     let work = Work::new();
-    let serve = Cmd::new(support::distfarm_bin()).args([
+    let serve = Cmd::new(crate::support::distfarm_bin()).args([
         "serve",
         "--no-detach",
         "--listen",

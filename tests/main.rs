@@ -1,0 +1,21 @@
+//! distfarm's integration tests: one test binary (as ripgrep and just have), whose modules
+//! share `support/` — compiled once instead of once per test file. A new test file is a module
+//! here.
+
+mod support;
+
+mod agent;
+mod client_environment;
+mod client_fallback;
+mod client_interop;
+mod client_invocation;
+mod client_locks_monitor;
+mod distcc_messages;
+mod protocol_fixtures;
+mod server_daemon;
+mod server_hostile;
+mod server_interop;
+mod ssh_build;
+mod ssh_transport;
+mod ssh_transport_sshd;
+mod user_named_paths;
