@@ -194,6 +194,8 @@ pub struct SshEnv {
     pub agent_enabled: bool,
     /// `DISTFARM_AGENT_IDLE`: seconds without jobs before the agent exits.
     pub agent_idle: Duration,
+    /// Whose `~/.ssh` and login name a connection uses.
+    pub account: Account,
 }
 
 impl SshEnv {
@@ -208,13 +210,51 @@ impl SshEnv {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(600),
             ),
+            account: Account::current(),
+        }
+    }
+
+    /// The SSH settings of a connection made by this process.
+    pub fn settings(&self) -> crate::transport::ssh::SshSettings {
+        self.account
+            .ssh_settings(self.config_file.as_deref(), self.auth_sock.as_deref())
+    }
+}
+
+/// The local account as OpenSSH sees it, read once: its home from the password database and
+/// its login name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Account {
+    pub home: PathBuf,
+    pub name: String,
+}
+
+impl Account {
+    pub fn current() -> Account {
+        Account {
+            home: account_home(),
+            name: account_name(),
+        }
+    }
+
+    /// What an SSH connection of this account needs: the user's ssh config and agent.
+    pub fn ssh_settings(
+        &self,
+        config_file: Option<&str>,
+        auth_sock: Option<&str>,
+    ) -> crate::transport::ssh::SshSettings {
+        crate::transport::ssh::SshSettings {
+            config_file: config_file.map(PathBuf::from),
+            home: self.home.clone(),
+            agent_socket: auth_sock.map(PathBuf::from),
+            user: self.name.clone(),
         }
     }
 }
 
 /// The account's home directory from the password database. OpenSSH reads `~/.ssh` from
 /// there, not from `$HOME` (Portage points `HOME` at a per-package directory).
-pub fn account_home() -> PathBuf {
+fn account_home() -> PathBuf {
     nix::unistd::User::from_uid(nix::unistd::Uid::effective())
         .ok()
         .flatten()
@@ -223,7 +263,7 @@ pub fn account_home() -> PathBuf {
 }
 
 /// The account's login name, the default remote user.
-pub fn account_name() -> String {
+fn account_name() -> String {
     nix::unistd::User::from_uid(nix::unistd::Uid::effective())
         .ok()
         .flatten()

@@ -76,8 +76,44 @@ pub enum HostKind {
     Ssh {
         user: Option<String>,
         host: String,
-        command: Option<String>,
+        remote: RemoteEnd,
     },
+}
+
+/// What answers at the far end of an SSH entry. Which way a job then reaches it (a session
+/// server, a process per job, a forwarded channel) is `remote_exec`'s decision.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RemoteEnd {
+    /// `:COMMAND` (`distccd` when none is given): a server program the remote runs.
+    Program(String),
+    /// `:tcp:PORT` or `:tcp:HOST:PORT` (distfarm's form): a daemon reached through the
+    /// connection, like `ssh -L`; `HOST` is as the remote sees it (default `127.0.0.1`).
+    Daemon { host: String, port: u16 },
+}
+
+impl RemoteEnd {
+    /// A `:COMMAND` as written: `tcp:…` names a daemon, anything else a program.
+    fn parse(command: Option<&str>) -> Result<RemoteEnd, Problem> {
+        let Some(command) = command.filter(|c| !c.is_empty()) else {
+            return Ok(RemoteEnd::Program(DEFAULT_SSH_COMMAND.to_string()));
+        };
+        let Some(target) = command.strip_prefix("tcp:") else {
+            return Ok(RemoteEnd::Program(command.to_string()));
+        };
+        let (host, port) = target.rsplit_once(':').unwrap_or(("127.0.0.1", target));
+        let port = port
+            .parse()
+            .ok()
+            .filter(|&p| p != 0)
+            .ok_or_else(|| Problem::BadPort(port.to_string()))?;
+        if host.is_empty() {
+            return Err(Problem::MissingHostname);
+        }
+        Ok(RemoteEnd::Daemon {
+            host: host.to_string(),
+            port,
+        })
+    }
 }
 
 impl HostSpec {
@@ -103,12 +139,10 @@ impl HostSpec {
         matches!(self.kind, HostKind::Local)
     }
 
-    /// The command an SSH host runs (`distccd` unless the spec names one).
-    pub fn ssh_command(&self) -> Option<&str> {
+    /// What answers at the far end of an SSH entry.
+    pub fn ssh_remote(&self) -> Option<&RemoteEnd> {
         match &self.kind {
-            HostKind::Ssh { command, .. } => {
-                Some(command.as_deref().unwrap_or(DEFAULT_SSH_COMMAND))
-            }
+            HostKind::Ssh { remote, .. } => Some(remote),
             _ => None,
         }
     }
@@ -438,13 +472,13 @@ fn host_token(token: &str) -> Result<(HostSpec, Option<String>), Problem> {
         if let Some(cmd) = rest.strip_prefix(':') {
             // The command runs to the next ',' — a `/N` after it is part of the command.
             let (cmd, after) = take_until(cmd, &[',']);
-            command = (!cmd.is_empty()).then(|| cmd.to_string());
+            command = Some(cmd);
             rest = after;
         }
         spec.kind = HostKind::Ssh {
             user: (!user.is_empty()).then(|| user.to_string()),
             host: host.to_string(),
-            command,
+            remote: RemoteEnd::parse(command)?,
         };
         options(rest, &mut spec)?
     } else {

@@ -25,7 +25,7 @@ fn ssh(user: Option<&str>, host: &str, command: Option<&str>) -> HostKind {
     HostKind::Ssh {
         user: user.map(Into::into),
         host: host.into(),
-        command: command.map(Into::into),
+        remote: RemoteEnd::Program(command.unwrap_or("distccd").into()),
     }
 }
 
@@ -155,8 +155,14 @@ fn ssh_forms() {
             true
         )
     );
-    assert_eq!(h.ssh_command(), Some("/usr/local/bin/distccd"));
-    assert_eq!(one("@host").ssh_command(), Some("distccd"));
+    assert_eq!(
+        h.ssh_remote(),
+        Some(&RemoteEnd::Program("/usr/local/bin/distccd".into()))
+    );
+    assert_eq!(
+        one("@host").ssh_remote(),
+        Some(&RemoteEnd::Program("distccd".into()))
+    );
     assert_eq!(one("@host,lzo").kind, ssh(None, "host", None));
 }
 
@@ -165,6 +171,24 @@ fn ssh_limit_after_the_command_is_part_of_the_command() {
     // distcc -j prints 3 for `@h/3:cmd/4`.
     let h = one("@h/3:cmd/4");
     assert_eq!((h.kind, h.limit), (ssh(None, "h", Some("cmd/4")), 3));
+}
+
+#[test]
+fn ssh_tcp_command_names_a_daemon_behind_the_connection() {
+    let daemon = |host: &str, port| RemoteEnd::Daemon {
+        host: host.into(),
+        port,
+    };
+    let remote = |text| one(text).ssh_remote().cloned();
+    assert_eq!(remote("@h:tcp:3632"), Some(daemon("127.0.0.1", 3632)));
+    assert_eq!(
+        remote("@h/4:tcp:localhost:4000,lzo"),
+        Some(daemon("localhost", 4000))
+    );
+    assert_eq!(remote("@h:tcp:[::1]:4000"), Some(daemon("[::1]", 4000)));
+    assert_eq!(problem("@h:tcp:x"), Problem::BadPort("x".into()));
+    assert_eq!(problem("@h:tcp:0"), Problem::BadPort("0".into()));
+    assert_eq!(problem("@h:tcp::4000"), Problem::MissingHostname);
 }
 
 #[test]

@@ -77,7 +77,12 @@ fn run_subcommand(argv: &[String]) -> i32 {
                 lock_dir,
             } => {
                 distfarm::logging::init(tracing::Level::INFO, distfarm::logging::Sink::Stderr);
-                distfarm::agent::main(&socket, lock_dir, std::time::Duration::from_secs(idle))
+                distfarm::agent::main(
+                    &socket,
+                    lock_dir,
+                    std::time::Duration::from_secs(idle),
+                    distfarm::config::Account::current(),
+                )
             }
         },
         Err(e) => exit_for_clap_error(e),

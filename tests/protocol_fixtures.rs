@@ -2,10 +2,10 @@
 //! tests/fixtures/README.md and scripts/capture-fixtures.py): our protocol module must read
 //! exactly what they send and, re-encoding what it read, produce exactly the same bytes.
 
+use crate::support::fixture;
 use distfarm::protocol::{
     Limits, Request, RequestHeader, Response, TokenReader, TokenWriter, Version,
 };
-use crate::support::fixture;
 
 async fn parse_request(bytes: &[u8]) -> Request {
     let mut reader = TokenReader::new(bytes, Limits::default());

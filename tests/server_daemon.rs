@@ -9,14 +9,16 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use distfarm::protocol::Version;
-use nix::sys::signal::Signal;
 use crate::support::distfarm_server::{assert_no_job_directories, distccd_link, job_directories};
 use crate::support::files::{open_dir, readable_temp_dir, set_mode};
-use crate::support::wire::{HONEST_ARGV, assert_compiled, compile, exchange, request_bytes, stderr_text};
+use crate::support::wire::{
+    HONEST_ARGV, assert_compiled, compile, exchange, request_bytes, stderr_text,
+};
 use crate::support::{
     Cmd, DistfarmServer, distfarm_bin, free_port, read_text, temp_dir, test_path, write_script,
 };
+use distfarm::protocol::Version;
+use nix::sys::signal::Signal;
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use distfarm::protocol::{Response, Version};
 use crate::support::distfarm_server::assert_no_job_directories;
 use crate::support::files::{open_dir, readable_temp_dir};
 use crate::support::wire::{
@@ -26,6 +25,7 @@ use crate::support::wire::{
 use crate::support::{
     Cmd, DistfarmServer, distfarm_bin, read_text, set_mode, temp_dir, test_path, write_script,
 };
+use distfarm::protocol::{Response, Version};
 
 /// `W_EXITCODE(113, 0)`: distcc's EXIT_ACCESS_DENIED, what a refusal carries in STAT.
 const REFUSED_STATUS: u32 = 113 << 8;

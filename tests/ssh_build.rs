@@ -18,14 +18,16 @@ use std::process::Output;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use russh::keys::Algorithm;
-use crate::support::build::{assert_identical, lua_references, object_name, parallel_map, references};
+use crate::support::build::{
+    assert_identical, lua_references, object_name, parallel_map, references,
+};
 use crate::support::files::{read, read_text, readable_temp_dir, write_script};
 use crate::support::russh_server::{plain_known_hosts_line, random_public_key};
 use crate::support::{
     CProject, Cmd, RealDistccd, SshAgent, Sshd, distfarm_bin, fixture_path, local_object, require,
     temp_dir, test_path, text, wait_for,
 };
+use russh::keys::Algorithm;
 
 /// Lua's own makefile optimisation (at -O0 a few Lua files compile differently from their
 /// preprocessed text, so -O0 has no byte reference; see tests/client_interop.rs).
@@ -542,6 +544,46 @@ fn distcc_ssh_runs_one_ssh_process_per_job_against_real_sshd() {
         !client.socket().exists() && client.agent_pids().is_empty(),
         "DISTCC_SSH builds start no agent"
     );
+}
+
+/// `@farmhost:tcp:PORT` through `DISTCC_SSH` reaches the same daemon the agent reaches:
+/// `ssh -W` (a stdio forward) per job, never `tcp:PORT` run as a remote command.
+#[test]
+fn distcc_ssh_with_a_tcp_host_forwards_each_job_to_the_remote_daemon() {
+    let mut distccd = RealDistccd::start();
+    let sshd = Sshd::start();
+    let fake = FakeSsh::new();
+    let client = Client::new(&sshd.ssh_config())
+        .with_path_first(&fake.bin())
+        .with_env("DISTCC_SSH", sshd.distcc_ssh());
+    let lua = CProject::lua().first(3);
+    let mark = LogMark::new(&sshd);
+
+    let hosts = format!("@farmhost/2:tcp:{},lzo", distccd.port());
+    let objects = client.build(&hosts, &lua, &LUA_EXTRA, 2);
+
+    assert_identical(
+        &lua,
+        &objects,
+        &lua_references()[..3],
+        "DISTCC_SSH -W → distccd",
+    );
+    let runs = fake.runs();
+    assert_eq!(runs.len(), lua.units().len(), "one ssh per job: {runs:#?}");
+    for run in &runs {
+        assert!(
+            run.ends_with(&format!("-W 127.0.0.1:{} farmhost", distccd.port())),
+            "a stdio forward to the daemon: {run}"
+        );
+    }
+    assert_eq!(
+        distccd
+            .wait_for_log_lines(" COMPILE_OK ", lua.units().len())
+            .len(),
+        lua.units().len()
+    );
+    let log = mark.since(&sshd);
+    assert_eq!(count(&log, SESSION), 0, "no remote command runs:\n{log}");
 }
 
 #[test]

@@ -4,14 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use distfarm::transport::ssh::{
-    self, ResolvedHost, SshConnection, SshError, SshSettings, StrictHostKeyChecking,
-};
-use russh::keys::{Algorithm, EcdsaCurve, HashAlg, PrivateKey};
 use crate::support::russh_server::{
     self, ClientKey, FreezableProxy, KeyKind, SshAgent, TestSshServer, hashed_known_hosts_line,
     plain_known_hosts_line, random_public_key, write_client_key,
 };
+use distfarm::transport::ssh::{
+    self, ResolvedHost, SshConnection, SshError, SshSettings, StrictHostKeyChecking,
+};
+use russh::keys::{Algorithm, EcdsaCurve, HashAlg, PrivateKey};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const USER: &str = "builder";

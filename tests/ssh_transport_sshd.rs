@@ -6,10 +6,12 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::russh_server::{
+    KeyKind, plain_known_hosts_line, random_public_key, write_client_key,
+};
+use crate::support::{Cmd, Sshd, require};
 use distfarm::transport::ssh::{self, SshConnection, SshError, SshSettings};
 use russh::keys::Algorithm;
-use crate::support::russh_server::{KeyKind, plain_known_hosts_line, random_public_key, write_client_key};
-use crate::support::{Cmd, Sshd, require};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(30);

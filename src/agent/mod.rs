@@ -12,7 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// `distfarm agent`: serve on `socket_path` until idle for `idle`.
-pub fn main(socket_path: &Path, lock_dir: Option<std::path::PathBuf>, idle: Duration) -> i32 {
+pub fn main(
+    socket_path: &Path,
+    lock_dir: Option<std::path::PathBuf>,
+    idle: Duration,
+    account: crate::config::Account,
+) -> i32 {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,7 +43,12 @@ pub fn main(socket_path: &Path, lock_dir: Option<std::path::PathBuf>, idle: Dura
         };
         tracing::info!("agent: listening on {}", socket_path.display());
         say_ready(socket_path);
-        server::run(listener, Arc::new(server::Agent::new(lock_dir)), idle).await;
+        server::run(
+            listener,
+            Arc::new(server::Agent::new(lock_dir, account)),
+            idle,
+        )
+        .await;
         // Still holding the claim: the socket is ours to remove.
         let _ = socket::remove_stale_socket(socket_path);
         0

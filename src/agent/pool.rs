@@ -1,41 +1,43 @@
-//! One SSH connection per (user, host, ssh config, remote command), opened on first use,
-//! shared by every job, and replaced when it dies.
+//! One SSH connection per (user, host, ssh config, remote end), opened on first use, shared
+//! by every job, and replaced when it dies.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::remote_exec::{self, RemoteServer, SessionGuard};
+use crate::config::Account;
+use crate::hosts::RemoteEnd;
+use crate::remote_exec::Remote;
 use crate::transport::BoxStream;
-use crate::transport::ssh::{self, SshConnection, SshError, SshSettings};
+use crate::transport::ssh::SshError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConnKey {
     pub user: Option<String>,
     pub host: String,
-    pub command: String,
+    pub remote: RemoteEnd,
     pub ssh_config: Option<String>,
     pub auth_sock: Option<String>,
 }
 
-/// A live connection and what serves jobs behind it.
-pub struct Live {
-    pub conn: SshConnection,
-    pub server: RemoteServer,
-    _session: Option<SessionGuard>,
-}
+type Entry = Arc<tokio::sync::Mutex<Option<Arc<Remote>>>>;
 
-type Entry = Arc<tokio::sync::Mutex<Option<Arc<Live>>>>;
-
-#[derive(Default)]
 pub struct Pool {
+    /// The agent's own account: its `~/.ssh` and login name.
+    account: Account,
     entries: Mutex<HashMap<ConnKey, Entry>>,
 }
 
 impl Pool {
+    pub fn new(account: Account) -> Pool {
+        Pool {
+            account,
+            entries: Mutex::default(),
+        }
+    }
+
     /// The live connection for `key`, connecting (once, even with many jobs asking at the
     /// same moment) if there is none or the old one has died.
-    pub async fn get(&self, key: &ConnKey) -> Result<Arc<Live>, SshError> {
+    pub async fn get(&self, key: &ConnKey) -> Result<Arc<Remote>, SshError> {
         let entry = self
             .entries
             .lock()
@@ -47,27 +49,19 @@ impl Pool {
         if let Some(live) = slot.as_ref().filter(|l| !l.conn.is_closed()) {
             return Ok(live.clone());
         }
-        let settings = SshSettings {
-            config_file: key.ssh_config.as_ref().map(PathBuf::from),
-            home: crate::config::account_home(),
-            agent_socket: key.auth_sock.as_ref().map(PathBuf::from),
-            user: crate::config::account_name(),
-        };
-        let resolved = ssh::resolve(&key.host, key.user.as_deref(), None, &settings)?;
-        let conn = ssh::connect(&resolved, &settings).await?;
-        let (server, session) = remote_exec::detect(&conn, &key.command).await;
-        let live = Arc::new(Live {
-            conn,
-            server,
-            _session: session,
-        });
+        let settings = self
+            .account
+            .ssh_settings(key.ssh_config.as_deref(), key.auth_sock.as_deref());
+        let remote =
+            Remote::connect(&key.host, key.user.as_deref(), &key.remote, &settings).await?;
+        let live = Arc::new(remote);
         *slot = Some(live.clone());
         Ok(live)
     }
 
     /// Forgets `dead` if it is still the connection for `key` (another job may already have
     /// replaced it with a live one, which must stay).
-    pub async fn discard(&self, key: &ConnKey, dead: &Arc<Live>) {
+    pub async fn discard(&self, key: &ConnKey, dead: &Arc<Remote>) {
         let entry = self.entries.lock().expect("pool lock").get(key).cloned();
         if let Some(entry) = entry {
             let mut slot = entry.lock().await;
@@ -83,13 +77,12 @@ impl Pool {
     /// Opens one job's stream on `key`'s connection; a dead connection is replaced once.
     pub async fn open_job(&self, key: &ConnKey) -> Result<BoxStream, SshError> {
         let live = self.get(key).await?;
-        match remote_exec::open_job(&live.conn, &live.server).await {
+        match live.open_job().await {
             Ok(stream) => Ok(stream),
             Err(first) => {
                 tracing::info!("{}: {first}; reconnecting", live.conn.description());
                 self.discard(key, &live).await;
-                let live = self.get(key).await?;
-                remote_exec::open_job(&live.conn, &live.server).await
+                self.get(key).await?.open_job().await
             }
         }
     }

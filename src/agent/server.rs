@@ -26,10 +26,11 @@ pub struct Agent {
 
 impl Agent {
     /// `lock_dir` is `$DISTCC_DIR/lock`: slots are mirrored in distcc's lock files there.
-    pub fn new(lock_dir: Option<std::path::PathBuf>) -> Self {
+    /// Connections are made as `account`.
+    pub fn new(lock_dir: Option<std::path::PathBuf>, account: crate::config::Account) -> Self {
         Agent {
             scheduler: Arc::new(Scheduler::with_lock_dir(lock_dir)),
-            pool: Pool::default(),
+            pool: Pool::new(account),
             active: AtomicUsize::new(0),
             last_done: Mutex::new(Instant::now()),
         }
@@ -100,10 +101,7 @@ async fn serve_wrapper(
         keys.push(ConnKey {
             user: user.clone(),
             host: host.clone(),
-            command: spec
-                .ssh_command()
-                .unwrap_or(hosts::DEFAULT_SSH_COMMAND)
-                .to_string(),
+            remote: spec.ssh_remote().cloned().ok_or("not an SSH host")?,
             ssh_config: request.ssh_config.clone(),
             auth_sock: request.auth_sock.clone(),
         });

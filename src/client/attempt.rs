@@ -9,9 +9,10 @@ use super::agent_link;
 use super::pick::{self, Choice};
 use super::remote::RemoteError;
 use crate::config::{ClientEnv, SshEnv};
-use crate::hosts::{HostKind, HostSpec};
+use crate::hosts::{HostKind, HostSpec, RemoteEnd};
 use crate::lock_files::SlotLock;
 use crate::protocol::agent::{Channel, JobRequest, Pick};
+use crate::remote_exec::{self, Remote};
 use crate::transport::{self, BoxStream};
 
 /// A connection on its way: awaited after the preprocessor has started, so that the two
@@ -140,15 +141,13 @@ pub async fn connect(
     Ok(match &host.kind {
         HostKind::Tcp { host, port } => Box::new(transport::tcp::connect(host, *port).await?),
         HostKind::Ssh {
-            user, host: name, ..
+            user,
+            host: name,
+            remote,
         } => {
-            let command = host
-                .ssh_command()
-                .unwrap_or(crate::hosts::DEFAULT_SSH_COMMAND);
             if env.distcc_ssh.is_some() {
                 let words = transport::ssh_command::ssh_words(env.distcc_ssh.as_deref());
-                let argv =
-                    transport::ssh_command::command_line(&words, user.as_deref(), name, command);
+                let argv = remote_exec::ssh_process::argv(&words, user.as_deref(), name, remote);
                 Box::new(transport::ssh_command::spawn(&argv, name)?)
             } else {
                 // The slot is ours already; the agent still lends its pooled connection.
@@ -162,7 +161,7 @@ pub async fn connect(
                     Attempt::NoHost(message) => {
                         return Err(RemoteError::Agent(message.unwrap_or_default()));
                     }
-                    _ => direct_ssh(user.as_deref(), name, command, ssh).await?,
+                    _ => direct_ssh(user.as_deref(), name, remote, ssh).await?,
                 }
             }
         }
@@ -170,31 +169,20 @@ pub async fn connect(
     })
 }
 
+/// One russh connection for this job alone (no agent): the far end chosen as the agent
+/// would choose it.
 async fn direct_ssh(
     user: Option<&str>,
     alias: &str,
-    command: &str,
+    end: &RemoteEnd,
     ssh: &SshEnv,
 ) -> Result<BoxStream, RemoteError> {
-    let settings = transport::ssh::SshSettings {
-        config_file: ssh.config_file.as_ref().map(Into::into),
-        home: crate::config::account_home(),
-        agent_socket: ssh.auth_sock.as_ref().map(Into::into),
-        user: crate::config::account_name(),
-    };
-    let resolved = transport::ssh::resolve(alias, user, None, &settings)?;
-    let conn = transport::ssh::connect(&resolved, &settings).await?;
-    let server = match crate::remote_exec::daemon_target(command) {
-        Some((host, port)) => crate::remote_exec::RemoteServer::Daemon { host, port },
-        None => crate::remote_exec::RemoteServer::Inetd {
-            command: command.to_string(),
-        },
-    };
-    let stream = crate::remote_exec::open_job(&conn, &server).await?;
+    let remote = Remote::connect(alias, user, end, &ssh.settings()).await?;
+    let stream = remote.open_job().await?;
     // The connection must outlive the job's channel.
     Ok(Box::new(KeepAlive {
         stream,
-        _conn: conn,
+        _conn: remote,
     }))
 }
 

@@ -2,13 +2,15 @@
 //! `AsyncRead`/`AsyncWrite`. No sockets, no environment: callers pass streams and limits.
 //!
 //! Layers: [`token`] frames one 12-byte header and its body; [`lzo`] is the protocol-2 body
-//! compression; [`request`] and [`response`] are the fixed token sequences of one job.
+//! compression; [`request`] and [`response`] are the fixed token sequences of one job;
+//! [`ssh_launch`] holds the words both ends use when a server is started over SSH.
 
 pub mod agent;
 pub mod error;
 pub mod lzo;
 pub mod request;
 pub mod response;
+pub mod ssh_launch;
 pub mod token;
 
 pub use error::ProtocolError;

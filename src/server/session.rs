@@ -15,9 +15,7 @@ use tokio::net::UnixListener;
 use tokio_util::task::TaskTracker;
 
 use super::connection::{self, Peer, ServerContext};
-
-/// The first line on stdout: a magic word, the session protocol version, the socket path.
-pub const GREETING: &str = "DISTFARM-SESSION 1";
+use crate::protocol::ssh_launch;
 
 pub async fn serve(ctx: Arc<ServerContext>) -> std::io::Result<()> {
     let dir = tempfile::Builder::new()
@@ -29,7 +27,7 @@ pub async fn serve(ctx: Arc<ServerContext>) -> std::io::Result<()> {
     let listener = UnixListener::bind(&socket)?;
     let mut stdout = tokio::io::stdout();
     stdout
-        .write_all(format!("{GREETING} {}\n", socket.display()).as_bytes())
+        .write_all(ssh_launch::session_greeting(&socket.display().to_string()).as_bytes())
         .await?;
     stdout.flush().await?;
     tracing::info!("ssh session: serving jobs on {}", socket.display());

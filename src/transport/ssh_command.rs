@@ -1,5 +1,5 @@
-//! distcc's SSH transport, kept for compatibility: one `ssh` process per job, running the
-//! remote server in `--inetd` mode, its stdin and stdout being the connection.
+//! distcc's SSH transport, kept for compatibility: one `ssh` process per job, its stdin and
+//! stdout being the connection (what it runs there is `remote_exec::ssh_process`'s choice).
 //!
 //! `$DISTCC_SSH` is split into words with shell quoting rules on every connection (distcc
 //! 3.4 splits it in place with strtok and loses all but the first word on a retry).
@@ -23,26 +23,6 @@ pub fn ssh_words(distcc_ssh: Option<&str>) -> Vec<String> {
     shlex::split(text)
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| text.split_whitespace().map(String::from).collect())
-}
-
-/// The exact argv distcc runs: `SSH [words…] [-l USER] HOST COMMAND --inetd --enable-tcp-insecure`.
-pub fn command_line(
-    words: &[String],
-    user: Option<&str>,
-    host: &str,
-    command: &str,
-) -> Vec<String> {
-    let mut argv = words.to_vec();
-    if let Some(user) = user {
-        argv.extend(["-l".to_string(), user.to_string()]);
-    }
-    argv.extend([
-        host.to_string(),
-        command.to_string(),
-        "--inetd".into(),
-        "--enable-tcp-insecure".into(),
-    ]);
-    argv
 }
 
 /// A running `ssh` whose stdio is the stream. Killed when dropped.
@@ -125,25 +105,5 @@ mod tests {
         );
         assert_eq!(ssh_words(None), vec!["ssh"]);
         assert_eq!(ssh_words(Some("  ")), vec!["ssh"]);
-    }
-
-    #[test]
-    fn command_line_matches_distcc() {
-        let words = ssh_words(Some("ssh -F cfg"));
-        assert_eq!(
-            command_line(&words, Some("bob"), "box", "/opt/distccd"),
-            [
-                "ssh",
-                "-F",
-                "cfg",
-                "-l",
-                "bob",
-                "box",
-                "/opt/distccd",
-                "--inetd",
-                "--enable-tcp-insecure"
-            ]
-        );
-        assert_eq!(command_line(&words, None, "box", "distccd")[3], "box");
     }
 }
