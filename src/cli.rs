@@ -50,7 +50,8 @@ pub enum Command {
 #[command(
     about = "The distccd-compatible compile server",
     after_help = "Environment: DISTCCD_PATH (where compilers are found), TMPDIR (job directories), \
-        DISTCC_IO_TIMEOUT, DISTCC_SAVE_TEMPS, as distccd; DISTFARM_CONFINE=0 runs compilers \
+        DISTCC_IO_TIMEOUT, DISTCC_SAVE_TEMPS, DISTCC_CMDLIST and DISTCC_CMDLIST_NUMWORDS (the only \
+        commands that run), as distccd; DISTFARM_CONFINE=0 runs compilers \
         without the Landlock confinement (read only the system and their installation, \
         write only the job directory)."
 )]
@@ -103,7 +104,9 @@ pub struct ServeArgs {
     /// When started as root, run as this user (default: distcc, else nobody).
     #[arg(long)]
     pub user: Option<String>,
-    /// Over SSH: also accept gcc/clang drivers named by absolute path. Argument rules still apply.
+    /// As distccd: no compiler whitelist; any program on DISTCCD_PATH/PATH or any absolute
+    /// path runs as the compiler (distcc passes it over SSH). Argument rules and confinement
+    /// still apply.
     #[arg(long, alias = "make-me-a-botnet")]
     pub enable_tcp_insecure: bool,
     /// Kill a compiler that runs longer than this many seconds.

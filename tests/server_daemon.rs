@@ -800,6 +800,80 @@ fn distccd_path_chooses_where_compilers_are_found() {
     );
 }
 
+/// `DISTCC_CMDLIST` names the only commands the server runs, as in distccd: a request's
+/// compiler matches an entry on its last `DISTCC_CMDLIST_NUMWORDS` path words (default 1, the
+/// basename), and the entry's full path runs, even when it is not on the PATH and not a gcc
+/// or clang name. Anything unlisted is refused, `gcc` included. An unreadable list stops the
+/// server at start (distccd would then run any compiler).
+#[test]
+fn distcc_cmdlist_runs_only_listed_commands_by_their_full_path() {
+    let tools = readable_temp_dir("cmdlist-tools");
+    let bin = tools.path().join("cross/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    set_mode(&tools.path().join("cross"), 0o755);
+    set_mode(&bin, 0o755);
+    let listed = bin.join("farm-cc");
+    write_script(
+        &listed,
+        "out=; prev=\nfor a in \"$@\"; do [ \"$prev\" = -o ] && out=$a; prev=$a; done\n\
+         printf 'ran %s' \"$0\" > \"$out\"",
+    );
+    let list = tools.path().join("cmdlist");
+    std::fs::write(&list, format!("/usr/bin/cc\n{}\n", listed.display())).unwrap();
+    set_mode(&list, 0o644);
+    let job = |compiler: &str| {
+        [compiler, "-c", "foo.c", "-o", "foo.o"]
+            .map(String::from)
+            .to_vec()
+    };
+    let ran_listed = format!("ran {}", listed.display());
+
+    let server = unconfined().env("DISTCC_CMDLIST", &list).start();
+    for asked in ["farm-cc", "/usr/local/bin/farm-cc"] {
+        let (response, _) = server.compile(&job(asked), HELLO);
+        assert_eq!(response.status, 0, "{asked}: {}", stderr_text(&response));
+        assert_eq!(
+            String::from_utf8_lossy(&response.object),
+            ran_listed,
+            "{asked} runs the listed path"
+        );
+    }
+    for unlisted in ["gcc", "clang", "true"] {
+        let (response, _) = server.compile(&job(unlisted), HELLO);
+        assert_eq!(response.status, 113 << 8, "{unlisted}: refused");
+        assert!(
+            stderr_text(&response).contains("DISTCC_CMDLIST"),
+            "{unlisted}: {}",
+            stderr_text(&response)
+        );
+    }
+    // `cc` is listed as /usr/bin/cc: a real compile.
+    assert_compiled(&server.compile(&job("cc"), HELLO).0, "cc from the list");
+    drop(server);
+
+    // Two words: `bin/farm-cc` must match, the basename alone does not.
+    let server = unconfined()
+        .env("DISTCC_CMDLIST", &list)
+        .env("DISTCC_CMDLIST_NUMWORDS", "2")
+        .start();
+    let (response, _) = server.compile(&job("/elsewhere/bin/farm-cc"), HELLO);
+    assert_eq!(String::from_utf8_lossy(&response.object), ran_listed);
+    let (response, _) = server.compile(&job("farm-cc"), HELLO);
+    assert_eq!(response.status, 113 << 8, "farm-cc alone is not two words");
+    drop(server);
+
+    let missing = tools.path().join("no-such-list");
+    let out = serve_cmd()
+        .args(["--no-detach", "--listen", "127.0.0.1", "--log-stderr", "-p"])
+        .arg(free_port().to_string())
+        .env("DISTCC_CMDLIST", &missing)
+        .output_unchecked()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(101), "{stderr}");
+    assert!(stderr.contains("DISTCC_CMDLIST"), "{stderr}");
+}
+
 /// `DISTCC_IO_TIMEOUT` bounds every read: a client that stops in the middle of its source is
 /// dropped once it has been silent that long (not after distcc's default 300 s), and an honest
 /// client is served meanwhile.

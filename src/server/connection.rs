@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Semaphore;
 
+use super::compilers::Resolved;
 use super::job::{self, JobDir, Outcome};
 use super::refusal::Refusal;
 use super::settings::ServerSettings;
@@ -123,7 +124,20 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     let (compiler, prepared) = match job::admit(&argv, &source, dir.path(), &ctx.settings) {
-        Ok(ok) => ok,
+        Ok((Resolved::Program(compiler), prepared)) => (compiler, prepared),
+        Ok((Resolved::Missing { name, why }, _)) => {
+            tracing::warn!("client: {peer} cannot run compiler {name:?}: {why}");
+            let response = job::compiler_missing(&name, &why);
+            let class = match response
+                .write(&mut writer, header.wire_version, header.version)
+                .await
+            {
+                Ok(()) => ResultClass::CompileError,
+                Err(_) => ResultClass::ClientDisconnect,
+            };
+            log_summary(peer, class, response.status, started, &summary_cmd());
+            return class;
+        }
         Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
     };
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::access::{AccessList, Cidr};
 use super::assembly_check::WrapperGuard;
+use super::command_list::CommandList;
 use super::compilers::CompilerPolicy;
 use super::connection::{ResultClass, ServerContext};
 use super::process::{self, PidFile};
@@ -37,6 +38,12 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
         io_timeout: env.io_timeout,
         ..Default::default()
     };
+    let command_list = env
+        .command_list
+        .as_deref()
+        .map(|path| CommandList::load(path, env.command_list_words))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let defaults = ServerSettings::local_defaults();
     Ok(ServerSettings {
         access: AccessList::new(entries),
@@ -45,8 +52,8 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
         compilers: CompilerPolicy {
             extra: args.compilers.clone(),
             search_path: env.compiler_path.clone(),
-            // Over SSH the user is authenticated; over TCP nobody is.
-            relaxed: args.enable_tcp_insecure && inetd && super::stdio::stdin_peer().is_none(),
+            insecure: args.enable_tcp_insecure,
+            command_list: command_list.map(Arc::new),
             ..CompilerPolicy::default()
         },
         limits,
@@ -102,6 +109,7 @@ pub fn run(args: ServeArgs) -> i32 {
         }
     };
     let mut settings = settings;
+    say_which_compilers_run(&settings.compilers);
     settings.confine = confinement_works(settings.confine, &settings.tmpdir);
     process::lower_priority(args.nice);
     if let Err(e) = process::drop_root(args.user.as_deref()) {
@@ -114,6 +122,24 @@ pub fn run(args: ServeArgs) -> i32 {
         run_inetd(settings)
     } else {
         run_daemon(&args, settings)
+    }
+}
+
+/// The settings that replace the compiler whitelist, said once at start: an operator who
+/// turned it off should see that in every log.
+fn say_which_compilers_run(policy: &CompilerPolicy) {
+    if let Some(list) = &policy.command_list {
+        tracing::info!(
+            "DISTCC_CMDLIST {}: only its {} commands run (matched on their last words)",
+            list.source().display(),
+            list.len()
+        );
+    } else if policy.insecure {
+        tracing::warn!(
+            "--enable-tcp-insecure: the compiler whitelist is OFF: a client may run any program \
+             on this server's DISTCCD_PATH/PATH, or any absolute path, as its compiler (the \
+             argument rules and the confinement still apply)"
+        );
     }
 }
 
