@@ -118,6 +118,12 @@ pub struct ServeArgs {
     /// Serve every job of one SSH connection from one process (started by distfarm's agent).
     #[arg(long, hide = true, conflicts_with_all = ["daemon", "inetd"])]
     pub ssh_session: bool,
+    /// Serve distccd's statistics page over HTTP (daemon only; clients from --allow).
+    #[arg(long)]
+    pub stats: bool,
+    /// The statistics port.
+    #[arg(long, value_name = "PORT", default_value_t = 3633)]
+    pub stats_port: u16,
     /// Exit after this many seconds (for tests).
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub lifetime: Option<u64>,

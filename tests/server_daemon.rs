@@ -874,6 +874,125 @@ fn distcc_cmdlist_runs_only_listed_commands_by_their_full_path() {
     assert!(stderr.contains("DISTCC_CMDLIST"), "{stderr}");
 }
 
+/// `GET /` on a statistics port: everything until the server closes; empty if it closed at
+/// once.
+fn get_stats_page(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("stats port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let _ = stream.write_all(b"GET / HTTP/1.0\r\n\r\n");
+    let mut page = Vec::new();
+    let _ = stream.read_to_end(&mut page);
+    String::from_utf8_lossy(&page).into_owned()
+}
+
+/// The `key` of every `key value` line of a statistics page, in order.
+fn stats_keys(page: &str) -> Vec<String> {
+    page.lines()
+        .map(|l| l.split(' ').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// `--stats --stats-port P` serves distccd's statistics page (same header, same keys in the
+/// same order as the real distccd's page), and its counters follow the jobs: accepted
+/// connections, successes, compile errors, refusals (`dcc_other`), bad requests, the longest
+/// job and the compiles of the last minute. A client outside `--allow` gets no page.
+#[test]
+fn stats_port_serves_distccds_page_with_the_servers_job_counts() {
+    let stats_port = free_port();
+    let server = unconfined()
+        .args(&[
+            "--jobs",
+            "3",
+            "--stats",
+            "--stats-port",
+            &stats_port.to_string(),
+        ])
+        .start();
+    assert_compiled(&server.compile(&HONEST_ARGV, HELLO).0, "first");
+    assert_compiled(&server.compile(&HONEST_ARGV, HELLO).0, "second");
+    let (failed, _) = server.compile(&HONEST_ARGV, b"int main( {\n");
+    assert_eq!(failed.status, 1 << 8, "a compile error");
+    let (refused, _) = server.compile(&["sh", "-c", "foo.c", "-o", "foo.o"], HELLO);
+    assert_eq!(refused.status, 113 << 8, "sh is refused");
+    exchange(server.port(), b"NOT A DISTCC REQUEST AT ALL", true);
+
+    let page = support::wait_for(
+        "the statistics to count five connections",
+        Duration::from_secs(10),
+        || {
+            let page = get_stats_page(stats_port);
+            page.contains("dcc_rej_bad_req 1\n").then_some(page)
+        },
+        || get_stats_page(stats_port),
+    );
+    assert!(
+        page.starts_with(
+            "HTTP/1.0 200 OK\nContent-Type: text/plain\nConnection: close\n\nargv /distccd\n<distccstats>\n"
+        ),
+        "{page}"
+    );
+    assert!(page.ends_with("</distccstats>\n"), "{page}");
+    for line in [
+        "dcc_tcp_accept 5",
+        "dcc_rej_bad_req 1",
+        "dcc_rej_overload 0",
+        "dcc_compile_ok 2",
+        "dcc_compile_error 1",
+        "dcc_compile_timeout 0",
+        "dcc_cli_disconnect 0",
+        "dcc_other 1",
+        "dcc_longest_job foo.c",
+        "dcc_longest_job_compiler gcc",
+        "dcc_max_kids 3",
+        "dcc_num_compiles1 3",
+    ] {
+        assert!(page.lines().any(|l| l == line), "{line:?} in:\n{page}");
+    }
+    assert!(
+        page.lines()
+            .any(|l| l.starts_with("dcc_free_space ") && l.ends_with(" MB")),
+        "{page}"
+    );
+
+    // The same keys, in the same order, as the real distccd 3.4 sends.
+    let distccd_port = free_port();
+    let _distccd = support::RealDistccd::builder()
+        .arg("--stats")
+        .arg("--stats-port")
+        .arg(distccd_port.to_string())
+        .start();
+    let theirs = support::wait_for(
+        "the real distccd's statistics page",
+        Duration::from_secs(10),
+        || {
+            let page = get_stats_page(distccd_port);
+            page.contains("</distccstats>").then_some(page)
+        },
+        String::new,
+    );
+    assert_eq!(stats_keys(&page), stats_keys(&theirs), "{theirs}");
+
+    let elsewhere_port = free_port();
+    let elsewhere = unconfined()
+        .args(&[
+            "--allow",
+            "10.0.0.0/8",
+            "--stats",
+            "--stats-port",
+            &elsewhere_port.to_string(),
+        ])
+        .start();
+    assert_eq!(
+        get_stats_page(elsewhere_port),
+        "",
+        "no page for a client outside --allow: {}",
+        elsewhere.log()
+    );
+}
+
 /// `DISTCC_IO_TIMEOUT` bounds every read: a client that stops in the middle of its source is
 /// dropped once it has been silent that long (not after distcc's default 300 s), and an honest
 /// client is served meanwhile.

@@ -19,6 +19,8 @@ pub mod sandbox;
 pub mod session;
 pub mod settings;
 pub mod start;
+pub mod stats;
+pub mod stats_http;
 pub mod stdio;
 
 pub use connection::{Peer, ResultClass, ServerContext};

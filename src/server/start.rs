@@ -10,6 +10,7 @@ use super::compilers::CompilerPolicy;
 use super::connection::{ResultClass, ServerContext};
 use super::process::{self, PidFile};
 use super::settings::ServerSettings;
+use super::stats_http::StatsServer;
 use crate::cli::ServeArgs;
 use crate::config::ServerEnv;
 use crate::exit_code::ExitCode;
@@ -116,6 +117,9 @@ pub fn run(args: ServeArgs) -> i32 {
         tracing::error!("{e}");
         return ExitCode::SetuidFailed.code();
     }
+    if args.stats && (inetd || args.ssh_session) {
+        tracing::info!("--stats: only a daemon serves statistics; ignored here");
+    }
     if args.ssh_session {
         run_ssh_session(settings)
     } else if inetd {
@@ -212,6 +216,16 @@ fn run_daemon(args: &ServeArgs, settings: ServerSettings) -> i32 {
             return ExitCode::BindFailed.code();
         }
     };
+    // distccd serves its statistics on the same address as its jobs.
+    let stats_addr = std::net::SocketAddr::new(args.listen, args.stats_port);
+    let stats_listener = match args.stats.then(|| std::net::TcpListener::bind(stats_addr)) {
+        None => None,
+        Some(Ok(l)) => Some(l),
+        Some(Err(e)) => {
+            tracing::error!("cannot listen on {stats_addr} for --stats: {e}");
+            return ExitCode::BindFailed.code();
+        }
+    };
     if !args.no_detach
         && let Err(e) = process::detach()
     {
@@ -230,6 +244,21 @@ fn run_daemon(args: &ServeArgs, settings: ServerSettings) -> i32 {
         listener.set_nonblocking(true).expect("set_nonblocking");
         let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
         let ctx = Arc::new(ServerContext::new(settings));
+        if let Some(stats_listener) = stats_listener {
+            stats_listener
+                .set_nonblocking(true)
+                .expect("set_nonblocking");
+            let stats_listener =
+                tokio::net::TcpListener::from_std(stats_listener).expect("tokio listener");
+            tracing::info!("statistics (HTTP) on {stats_addr}");
+            let server = StatsServer {
+                stats: ctx.stats.clone(),
+                access: ctx.settings.access.clone(),
+                max_kids: ctx.settings.jobs,
+                tmpdir: ctx.settings.tmpdir.clone(),
+            };
+            tokio::spawn(server.serve(stats_listener));
+        }
         super::serve(listener, ctx, shutdown_signal(lifetime)).await;
     });
     0
