@@ -50,7 +50,8 @@ pub enum Command {
 #[command(
     about = "The distccd-compatible compile server",
     after_help = "Environment: DISTCCD_PATH (where compilers are found), TMPDIR (job directories), \
-        DISTCC_IO_TIMEOUT, DISTCC_SAVE_TEMPS, as distccd; DISTFARM_CONFINE=0 runs compilers \
+        DISTCC_IO_TIMEOUT, DISTCC_SAVE_TEMPS, DISTCC_CMDLIST and DISTCC_CMDLIST_NUMWORDS (the only \
+        commands that run), as distccd; DISTFARM_CONFINE=0 runs compilers \
         without the Landlock confinement (read only the system and their installation, \
         write only the job directory)."
 )]
@@ -103,7 +104,9 @@ pub struct ServeArgs {
     /// When started as root, run as this user (default: distcc, else nobody).
     #[arg(long)]
     pub user: Option<String>,
-    /// Over SSH: also accept gcc/clang drivers named by absolute path. Argument rules still apply.
+    /// As distccd: no compiler whitelist; any program on DISTCCD_PATH/PATH or any absolute
+    /// path runs as the compiler (distcc passes it over SSH). Argument rules and confinement
+    /// still apply.
     #[arg(long, alias = "make-me-a-botnet")]
     pub enable_tcp_insecure: bool,
     /// Kill a compiler that runs longer than this many seconds.
@@ -115,6 +118,12 @@ pub struct ServeArgs {
     /// Serve every job of one SSH connection from one process (started by distfarm's agent).
     #[arg(long, hide = true, conflicts_with_all = ["daemon", "inetd"])]
     pub ssh_session: bool,
+    /// Serve distccd's statistics page over HTTP (daemon only; clients from --allow).
+    #[arg(long)]
+    pub stats: bool,
+    /// The statistics port.
+    #[arg(long, value_name = "PORT", default_value_t = 3633)]
+    pub stats_port: u16,
     /// Exit after this many seconds (for tests).
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub lifetime: Option<u64>,

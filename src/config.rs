@@ -42,6 +42,11 @@ pub struct ServerEnv {
     /// Unless `DISTFARM_CONFINE=0`: compilers run confined with Landlock where the kernel
     /// has it (see server/sandbox.rs).
     pub confine: bool,
+    /// `DISTCC_CMDLIST`: the file listing the only commands the server runs (an empty value
+    /// counts as unset).
+    pub command_list: Option<PathBuf>,
+    /// `DISTCC_CMDLIST_NUMWORDS`: how many trailing path words must match (default 1).
+    pub command_list_words: i64,
 }
 
 impl ServerEnv {
@@ -56,8 +61,27 @@ impl ServerEnv {
             io_timeout: io_timeout(var("DISTCC_IO_TIMEOUT").as_deref())?,
             compiler_path: std::env::var_os("DISTCCD_PATH").or_else(|| std::env::var_os("PATH")),
             confine: env_bool(var("DISTFARM_CONFINE").as_deref(), true),
+            command_list: std::env::var_os("DISTCC_CMDLIST")
+                .filter(|l| !l.is_empty())
+                .map(PathBuf::from),
+            command_list_words: var("DISTCC_CMDLIST_NUMWORDS")
+                .map(|v| atoi(&v))
+                .unwrap_or(1),
         })
     }
+}
+
+/// C's `atoi`, which distccd uses for `DISTCC_CMDLIST_NUMWORDS`: leading blanks, a sign,
+/// the digits that follow; 0 when there are none.
+pub fn atoi(text: &str) -> i64 {
+    let text = text.trim_start();
+    let (sign, rest) = match text.as_bytes().first() {
+        Some(b'-') => (-1, &text[1..]),
+        Some(b'+') => (1, &text[1..]),
+        _ => (1, text),
+    };
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse::<i64>().map(|n| sign * n).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -71,6 +95,15 @@ mod tests {
         assert!(env_bool(Some("yes"), true));
         assert!(!env_bool(Some("yes"), false));
         assert!(!env_bool(None, false));
+    }
+
+    #[test]
+    fn atoi_reads_leading_digits_like_c() {
+        assert_eq!(atoi("3"), 3);
+        assert_eq!(atoi(" 2words"), 2);
+        assert_eq!(atoi("-1"), -1);
+        assert_eq!(atoi("x"), 0);
+        assert_eq!(atoi(""), 0);
     }
 
     #[test]

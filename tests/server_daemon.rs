@@ -800,6 +800,199 @@ fn distccd_path_chooses_where_compilers_are_found() {
     );
 }
 
+/// `DISTCC_CMDLIST` names the only commands the server runs, as in distccd: a request's
+/// compiler matches an entry on its last `DISTCC_CMDLIST_NUMWORDS` path words (default 1, the
+/// basename), and the entry's full path runs, even when it is not on the PATH and not a gcc
+/// or clang name. Anything unlisted is refused, `gcc` included. An unreadable list stops the
+/// server at start (distccd would then run any compiler).
+#[test]
+fn distcc_cmdlist_runs_only_listed_commands_by_their_full_path() {
+    let tools = readable_temp_dir("cmdlist-tools");
+    let bin = tools.path().join("cross/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    set_mode(&tools.path().join("cross"), 0o755);
+    set_mode(&bin, 0o755);
+    let listed = bin.join("farm-cc");
+    write_script(
+        &listed,
+        "out=; prev=\nfor a in \"$@\"; do [ \"$prev\" = -o ] && out=$a; prev=$a; done\n\
+         printf 'ran %s' \"$0\" > \"$out\"",
+    );
+    let list = tools.path().join("cmdlist");
+    std::fs::write(&list, format!("/usr/bin/cc\n{}\n", listed.display())).unwrap();
+    set_mode(&list, 0o644);
+    let job = |compiler: &str| {
+        [compiler, "-c", "foo.c", "-o", "foo.o"]
+            .map(String::from)
+            .to_vec()
+    };
+    let ran_listed = format!("ran {}", listed.display());
+
+    let server = unconfined().env("DISTCC_CMDLIST", &list).start();
+    for asked in ["farm-cc", "/usr/local/bin/farm-cc"] {
+        let (response, _) = server.compile(&job(asked), HELLO);
+        assert_eq!(response.status, 0, "{asked}: {}", stderr_text(&response));
+        assert_eq!(
+            String::from_utf8_lossy(&response.object),
+            ran_listed,
+            "{asked} runs the listed path"
+        );
+    }
+    for unlisted in ["gcc", "clang", "true"] {
+        let (response, _) = server.compile(&job(unlisted), HELLO);
+        assert_eq!(response.status, 113 << 8, "{unlisted}: refused");
+        assert!(
+            stderr_text(&response).contains("DISTCC_CMDLIST"),
+            "{unlisted}: {}",
+            stderr_text(&response)
+        );
+    }
+    // `cc` is listed as /usr/bin/cc: a real compile.
+    assert_compiled(&server.compile(&job("cc"), HELLO).0, "cc from the list");
+    drop(server);
+
+    // Two words: `bin/farm-cc` must match, the basename alone does not.
+    let server = unconfined()
+        .env("DISTCC_CMDLIST", &list)
+        .env("DISTCC_CMDLIST_NUMWORDS", "2")
+        .start();
+    let (response, _) = server.compile(&job("/elsewhere/bin/farm-cc"), HELLO);
+    assert_eq!(String::from_utf8_lossy(&response.object), ran_listed);
+    let (response, _) = server.compile(&job("farm-cc"), HELLO);
+    assert_eq!(response.status, 113 << 8, "farm-cc alone is not two words");
+    drop(server);
+
+    let missing = tools.path().join("no-such-list");
+    let out = serve_cmd()
+        .args(["--no-detach", "--listen", "127.0.0.1", "--log-stderr", "-p"])
+        .arg(free_port().to_string())
+        .env("DISTCC_CMDLIST", &missing)
+        .output_unchecked()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(101), "{stderr}");
+    assert!(stderr.contains("DISTCC_CMDLIST"), "{stderr}");
+}
+
+/// `GET /` on a statistics port: everything until the server closes; empty if it closed at
+/// once.
+fn get_stats_page(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("stats port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let _ = stream.write_all(b"GET / HTTP/1.0\r\n\r\n");
+    let mut page = Vec::new();
+    let _ = stream.read_to_end(&mut page);
+    String::from_utf8_lossy(&page).into_owned()
+}
+
+/// The `key` of every `key value` line of a statistics page, in order.
+fn stats_keys(page: &str) -> Vec<String> {
+    page.lines()
+        .map(|l| l.split(' ').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// `--stats --stats-port P` serves distccd's statistics page (same header, same keys in the
+/// same order as the real distccd's page), and its counters follow the jobs: accepted
+/// connections, successes, compile errors, refusals (`dcc_other`), bad requests, the longest
+/// job and the compiles of the last minute. A client outside `--allow` gets no page.
+#[test]
+fn stats_port_serves_distccds_page_with_the_servers_job_counts() {
+    let stats_port = free_port();
+    let server = unconfined()
+        .args(&[
+            "--jobs",
+            "3",
+            "--stats",
+            "--stats-port",
+            &stats_port.to_string(),
+        ])
+        .start();
+    assert_compiled(&server.compile(&HONEST_ARGV, HELLO).0, "first");
+    assert_compiled(&server.compile(&HONEST_ARGV, HELLO).0, "second");
+    let (failed, _) = server.compile(&HONEST_ARGV, b"int main( {\n");
+    assert_eq!(failed.status, 1 << 8, "a compile error");
+    let (refused, _) = server.compile(&["sh", "-c", "foo.c", "-o", "foo.o"], HELLO);
+    assert_eq!(refused.status, 113 << 8, "sh is refused");
+    exchange(server.port(), b"NOT A DISTCC REQUEST AT ALL", true);
+
+    let page = support::wait_for(
+        "the statistics to count five connections",
+        Duration::from_secs(10),
+        || {
+            let page = get_stats_page(stats_port);
+            page.contains("dcc_rej_bad_req 1\n").then_some(page)
+        },
+        || get_stats_page(stats_port),
+    );
+    assert!(
+        page.starts_with(
+            "HTTP/1.0 200 OK\nContent-Type: text/plain\nConnection: close\n\nargv /distccd\n<distccstats>\n"
+        ),
+        "{page}"
+    );
+    assert!(page.ends_with("</distccstats>\n"), "{page}");
+    for line in [
+        "dcc_tcp_accept 5",
+        "dcc_rej_bad_req 1",
+        "dcc_rej_overload 0",
+        "dcc_compile_ok 2",
+        "dcc_compile_error 1",
+        "dcc_compile_timeout 0",
+        "dcc_cli_disconnect 0",
+        "dcc_other 1",
+        "dcc_longest_job foo.c",
+        "dcc_longest_job_compiler gcc",
+        "dcc_max_kids 3",
+        "dcc_num_compiles1 3",
+    ] {
+        assert!(page.lines().any(|l| l == line), "{line:?} in:\n{page}");
+    }
+    assert!(
+        page.lines()
+            .any(|l| l.starts_with("dcc_free_space ") && l.ends_with(" MB")),
+        "{page}"
+    );
+
+    // The same keys, in the same order, as the real distccd 3.4 sends.
+    let distccd_port = free_port();
+    let _distccd = support::RealDistccd::builder()
+        .arg("--stats")
+        .arg("--stats-port")
+        .arg(distccd_port.to_string())
+        .start();
+    let theirs = support::wait_for(
+        "the real distccd's statistics page",
+        Duration::from_secs(10),
+        || {
+            let page = get_stats_page(distccd_port);
+            page.contains("</distccstats>").then_some(page)
+        },
+        String::new,
+    );
+    assert_eq!(stats_keys(&page), stats_keys(&theirs), "{theirs}");
+
+    let elsewhere_port = free_port();
+    let elsewhere = unconfined()
+        .args(&[
+            "--allow",
+            "10.0.0.0/8",
+            "--stats",
+            "--stats-port",
+            &elsewhere_port.to_string(),
+        ])
+        .start();
+    assert_eq!(
+        get_stats_page(elsewhere_port),
+        "",
+        "no page for a client outside --allow: {}",
+        elsewhere.log()
+    );
+}
+
 /// `DISTCC_IO_TIMEOUT` bounds every read: a client that stops in the middle of its source is
 /// dropped once it has been silent that long (not after distcc's default 300 s), and an honest
 /// client is served meanwhile.

@@ -1196,11 +1196,13 @@ fn inetd_on_pipes_refuses_hostile_requests_and_serves_honest_ones() {
     assert_no_job_directories(tmp.path());
 }
 
-/// Over SSH (stdin not a socket) `--enable-tcp-insecure`, which distcc always passes there,
-/// also accepts a gcc driver named by an absolute path; without it that path is refused, and
-/// it never admits a program that is not a compiler, nor a hostile argument.
+/// `--enable-tcp-insecure` (which distcc always passes over SSH) turns the compiler
+/// whitelist off as in distccd: a gcc by absolute path and a program that is no compiler
+/// (`/bin/sh`) are run, not refused. The argument rules still hold (`-B`), and so does the
+/// confinement: a compiler named only by that option still cannot read server files or
+/// write outside its job. Without the option the same absolute path is refused.
 #[test]
-fn enable_tcp_insecure_over_ssh_relaxes_compiler_paths_only() {
+fn enable_tcp_insecure_runs_any_program_but_keeps_the_argument_rules_and_the_confinement() {
     let tmp = temp_dir("hostile-insecure");
     set_mode(tmp.path(), 0o1777);
     let bin = readable_temp_dir("insecure-bin");
@@ -1229,13 +1231,47 @@ fn enable_tcp_insecure_over_ssh_relaxes_compiler_paths_only() {
         &parse_response(&answer, Version::V1),
         &format!("{gcc} with --enable-tcp-insecure: {log}"),
     );
+    assert!(log.contains("whitelist is OFF"), "{log}");
 
-    for (compiler, extra) in [("/bin/sh", &[][..]), (gcc.as_str(), &["-B/tmp"][..])] {
-        let (answer, _, log) = inetd_job_with(tmp.path(), &argv(compiler, extra), false, &insecure);
-        let response = parse_response(&answer, Version::V1);
-        assert_eq!(
-            response.status, REFUSED_STATUS,
-            "{compiler} {extra:?}: {log}"
-        );
-    }
+    // sh does not understand a compiler's options: it runs, and fails as a program would.
+    let (answer, _, log) = inetd_job_with(tmp.path(), &argv("/bin/sh", &[]), false, &insecure);
+    let ran = parse_response(&answer, Version::V1);
+    assert!(
+        ran.status != REFUSED_STATUS && log.contains("COMPILE_ERROR"),
+        "/bin/sh is run under --enable-tcp-insecure: {log}"
+    );
+
+    let (answer, _, log) = inetd_job_with(tmp.path(), &argv(&gcc, &["-B/tmp"]), false, &insecure);
+    let response = parse_response(&answer, Version::V1);
+    assert_eq!(response.status, REFUSED_STATUS, "-B/tmp: {log}");
+
+    let traps = Traps::new();
+    let canary = traps.canary("insecure");
+    let dir = readable_temp_dir("insecure-leakcc");
+    let leakcc = dir.path().join("leakcc");
+    write_script(
+        &leakcc,
+        &format!(
+            "out=; prev=\nfor a in \"$@\"; do [ \"$prev\" = -o ] && out=$a; prev=$a; done\n\
+             touch {}/written\ncat /etc/passwd > \"$out\"\nexit 0",
+            canary.display()
+        ),
+    );
+    let leakcc = leakcc.display().to_string();
+    let confined = DistfarmServer::start(&insecure);
+    let (response, _) = compile(
+        confined.port(),
+        Version::V1,
+        &[leakcc.as_str(), "-c", "foo.c", "-o", "foo.o"],
+        HELLO,
+    );
+    // Its own error ("cat: /etc/passwd: Permission denied") names the file but leaks nothing.
+    let has_root_line = [&response.object, &response.stderr, &response.stdout]
+        .iter()
+        .any(|b| b.windows(10).any(|w| w == b"root:x:0:0"));
+    assert!(
+        !has_root_line && canary_files(&canary).is_empty(),
+        "a compiler run under --enable-tcp-insecure escaped its confinement: {}",
+        confined.log()
+    );
 }

@@ -406,3 +406,112 @@ fn over_openssh_the_client_sees_only_what_gcc_prints() {
          --- local gcc stderr\n{local_err}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// --enable-tcp-insecure, side by side with the real distccd
+// ---------------------------------------------------------------------------------------
+
+/// `W_EXITCODE(110, 0)`: distcc's EXIT_COMPILER_MISSING in STAT.
+const COMPILER_MISSING_STATUS: u32 = 110 << 8;
+
+/// distccd's `--enable-tcp-insecure` turns its whitelist off: any program name on its PATH,
+/// or any absolute path, runs as the compiler (a triplet-named wrapper, `true`), and a
+/// compiler that is missing or not executable fails the job with exit 110, which a
+/// `DISTCC_FALLBACK=0` client exits with. distfarm answers every one of these the same way.
+#[test]
+fn enable_tcp_insecure_runs_any_program_and_a_missing_one_fails_with_110_like_distccd() {
+    use distfarm::protocol::Version;
+    use support::files::readable_temp_dir;
+    use support::wire::compile;
+
+    let tools = readable_temp_dir("insecure-tools");
+    let wrapper = tools.path().join("x86_64-farm-linux-gnu-gcc-13");
+    support::write_script(&wrapper, "exec gcc \"$@\"");
+    let not_executable = tools.path().join("not-executable-cc");
+    std::fs::write(&not_executable, "#!/bin/sh\nexit 0\n").unwrap();
+    support::set_mode(&not_executable, 0o644);
+    // Only the client has this one on its PATH (it preprocesses with it).
+    let client_only = readable_temp_dir("client-only");
+    support::write_script(&client_only.path().join("farmonly-cc"), "exec gcc \"$@\"");
+    let hello = support::fixture_path("hello.c");
+    let source = Cmd::new("gcc").arg("-E").arg(&hello).run().stdout;
+
+    let distccd = support::RealDistccd::builder()
+        .arg("--enable-tcp-insecure")
+        .start();
+    let distfarm = DistfarmServer::start(&["--enable-tcp-insecure"]);
+    assert!(
+        distfarm
+            .log()
+            .contains("--enable-tcp-insecure: the compiler whitelist is OFF"),
+        "said loudly at start:\n{}",
+        distfarm.log()
+    );
+    let argv = |compiler: &str| {
+        [compiler, "-O2", "-c", "hello.c", "-o", "hello.o"]
+            .map(String::from)
+            .to_vec()
+    };
+    let wrapper = wrapper.display().to_string();
+    let not_executable = not_executable.display().to_string();
+    for (port, who) in [(distccd.port(), "distccd"), (distfarm.port(), "distfarm")] {
+        let log = || format!("{}{}", distccd.log(), distfarm.log());
+        let (answer, _) = compile(port, Version::V1, &argv(&wrapper), &source);
+        support::wire::assert_compiled(&answer, &format!("{who}: {wrapper}: {}", log()));
+        let (answer, _) = compile(port, Version::V1, &argv("true"), &source);
+        assert_eq!(answer.status, 0, "{who}: true: {}", log());
+        for missing in [
+            "no-such-compiler-here",
+            "/opt/nowhere/no-such-compiler-here",
+        ] {
+            let (answer, _) = compile(port, Version::V1, &argv(missing), &source);
+            assert_eq!(
+                answer.status,
+                COMPILER_MISSING_STATUS,
+                "{who}: {missing}: {}",
+                log()
+            );
+            assert!(
+                support::wire::stderr_text(&answer).contains(missing),
+                "{who}: stderr names {missing}"
+            );
+        }
+        let (answer, _) = compile(port, Version::V1, &argv(&not_executable), &source);
+        assert_eq!(
+            answer.status,
+            COMPILER_MISSING_STATUS,
+            "{who}: {not_executable}: {}",
+            log()
+        );
+
+        let out = temp_dir("insecure-out");
+        let client = Client::new(format!("127.0.0.1:{port}"));
+        let run = client
+            .cmd(
+                "farmonly-cc",
+                &[
+                    "-c".into(),
+                    hello.display().to_string(),
+                    "-o".into(),
+                    out.path().join("hello.o").display().to_string(),
+                ],
+                out.path(),
+            )
+            .env(
+                "PATH",
+                std::env::join_paths(
+                    std::iter::once(client_only.path().to_path_buf())
+                        .chain(std::env::split_paths(&support::test_path())),
+                )
+                .unwrap(),
+            )
+            .env_remove("DISTCC_SKIP_LOCAL_RETRY")
+            .run_expect_failure();
+        assert_eq!(
+            run.status.code(),
+            Some(110),
+            "{who}: the distcc client exits 110 for a compiler the server lacks: {}",
+            text(&run.stderr)
+        );
+    }
+}

@@ -4,10 +4,15 @@
 //! and version suffix (`x86_64-linux-gnu-gcc-12`, `clang++-16`); names present in distcc's
 //! masquerade directory (`/usr/lib/distcc`); names or absolute paths added with `--compiler`.
 //! `/usr/bin/` and `/bin/` prefixes are ignored, as in distccd (QtCreator sends them).
+//!
+//! Two settings replace that list, as they do in distccd: `DISTCC_CMDLIST` (only the listed
+//! commands, see `command_list`) and `--enable-tcp-insecure` (any program on the search path
+//! or any absolute path). Either way the argument rules and the confinement still apply.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use super::command_list::CommandList;
 use super::refusal::Refusal;
 
 /// The compiler drivers a bare name may end in, after any triple prefix.
@@ -23,8 +28,22 @@ pub struct CompilerPolicy {
     pub masquerade_dir: PathBuf,
     /// Where compilers are looked up (`DISTCCD_PATH`, else `PATH`).
     pub search_path: Option<OsString>,
-    /// `--enable-tcp-insecure` over SSH: also accept family names given as absolute paths.
-    pub relaxed: bool,
+    /// `--enable-tcp-insecure`: no whitelist, as in distccd: any program found on the search
+    /// path, or any absolute path, runs.
+    pub insecure: bool,
+    /// `DISTCC_CMDLIST`: the complete list of commands; it replaces every other rule here.
+    pub command_list: Option<std::sync::Arc<CommandList>>,
+}
+
+/// What a request's compiler resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// Run this program.
+    Program(PathBuf),
+    /// Allowed, but there is nothing to run. distccd only finds out when `execvp` fails in
+    /// its child, and answers a failed job with exit 110 (`EXIT_COMPILER_MISSING`) and the
+    /// reason on stderr; so do we, without starting anything.
+    Missing { name: String, why: String },
 }
 
 impl Default for CompilerPolicy {
@@ -33,7 +52,8 @@ impl Default for CompilerPolicy {
             extra: Vec::new(),
             masquerade_dir: PathBuf::from("/usr/lib/distcc"),
             search_path: std::env::var_os("PATH"),
-            relaxed: false,
+            insecure: false,
+            command_list: None,
         }
     }
 }
@@ -66,32 +86,105 @@ pub fn is_compiler_family_name(name: &str) -> bool {
 }
 
 impl CompilerPolicy {
-    /// Decides whether `requested` (argv[0] as the client sent it) may run, and returns the
+    /// Decides whether `requested` (argv[0] as the client sent it) may run, and finds the
     /// executable to run.
-    pub fn resolve(&self, requested: &str) -> Result<PathBuf, Refusal> {
+    pub fn resolve(&self, requested: &str) -> Result<Resolved, Refusal> {
         let refuse = |why: &str| Err(Refusal::new(format!("compiler {requested:?}"), why));
         if requested.is_empty() {
             return refuse("the compiler name is empty");
         }
+        if let Some(list) = &self.command_list {
+            return self.resolve_listed(requested, list);
+        }
+        if self.insecure {
+            return self.resolve_any(requested);
+        }
+        self.resolve_whitelisted(requested).map(Resolved::Program)
+    }
+
+    /// `DISTCC_CMDLIST`: the entry whose last words match runs, by its full path. Unlike
+    /// distccd, a listed path that is missing is not retried by its basename on the search
+    /// path: that would run a program the list does not name.
+    fn resolve_listed(&self, requested: &str, list: &CommandList) -> Result<Resolved, Refusal> {
+        let Some(entry) = list.lookup(requested) else {
+            return Err(Refusal::new(
+                format!("compiler {requested:?}"),
+                format!(
+                    "it is not in this server's DISTCC_CMDLIST ({})",
+                    list.source().display()
+                ),
+            ));
+        };
+        if entry.contains('/') {
+            return Ok(self.program_or_missing(requested, Path::new(entry)));
+        }
+        Ok(self.on_path_or_missing(requested, entry))
+    }
+
+    /// `--enable-tcp-insecure`: what distccd's `execvp` would run. An absolute path that is
+    /// not there is looked up by its basename, as distccd does. A relative path with a `/`
+    /// means nothing on this server (distccd would resolve it against its temp directory).
+    fn resolve_any(&self, requested: &str) -> Result<Resolved, Refusal> {
+        if !requested.contains('/') {
+            return Ok(self.on_path_or_missing(requested, requested));
+        }
+        if !requested.starts_with('/') {
+            return Err(Refusal::new(
+                format!("compiler {requested:?}"),
+                "a compiler is a name on this server's PATH or an absolute path",
+            ));
+        }
+        let path = Path::new(requested);
+        // Not a distcc/distfarm masquerade link: that would recurse instead of compiling.
+        if crate::executables::is_real_program(path) {
+            return Ok(Resolved::Program(path.to_path_buf()));
+        }
+        match self.find_on_path(basename(requested)) {
+            Some(found) => Ok(Resolved::Program(found)),
+            None => Ok(self.program_or_missing(requested, path)),
+        }
+    }
+
+    fn program_or_missing(&self, requested: &str, path: &Path) -> Resolved {
+        if crate::executables::is_executable(path) {
+            return Resolved::Program(path.to_path_buf());
+        }
+        let why = if path.exists() {
+            format!("{} is not an executable file", path.display())
+        } else {
+            format!("{} does not exist", path.display())
+        };
+        Resolved::Missing {
+            name: requested.to_string(),
+            why,
+        }
+    }
+
+    fn on_path_or_missing(&self, requested: &str, name: &str) -> Resolved {
+        match self.find_on_path(name) {
+            Some(found) => Resolved::Program(found),
+            None => Resolved::Missing {
+                name: requested.to_string(),
+                why: format!(
+                    "no executable {name:?} on this server's DISTCCD_PATH/PATH (install it, \
+                     or set DISTCCD_PATH)"
+                ),
+            },
+        }
+    }
+
+    /// The default: gcc/clang family names, `--compiler` entries, the masquerade directory.
+    fn resolve_whitelisted(&self, requested: &str) -> Result<PathBuf, Refusal> {
+        let refuse = |why: &str| Err(Refusal::new(format!("compiler {requested:?}"), why));
         if self.extra.iter().any(|e| e == requested) && requested.starts_with('/') {
             return Ok(PathBuf::from(requested));
         }
         let name = strip_system_prefix(requested);
         if name.contains('/') {
-            if self.relaxed
-                && is_compiler_family_name(basename(name))
-                && Path::new(name).is_absolute()
-            {
-                return executable(Path::new(name)).ok_or_else(|| {
-                    Refusal::new(
-                        format!("compiler {requested:?}"),
-                        "no such executable on this server",
-                    )
-                });
-            }
             return refuse(
                 "a compiler must be a bare name (gcc, clang-16, x86_64-linux-gnu-gcc-12 …); \
-                 add an absolute path with `distfarm serve --compiler PATH`",
+                 add an absolute path with `distfarm serve --compiler PATH` (or pass \
+                 --enable-tcp-insecure, or set DISTCC_CMDLIST)",
             );
         }
         let allowed = is_compiler_family_name(name)
@@ -196,7 +289,8 @@ mod tests {
             extra: vec![],
             masquerade_dir: dir.join("masq"),
             search_path: Some(OsString::from("/usr/bin:/bin")),
-            relaxed: false,
+            insecure: false,
+            command_list: None,
         }
     }
 
@@ -207,7 +301,7 @@ mod tests {
         for bad in [
             "sh", "/bin/sh", "env", "python3", "as", "/tmp/gcc", "../gcc", "./gcc",
         ] {
-            let err = p.resolve(bad).unwrap_err();
+            let err = p.resolve_whitelisted(bad).unwrap_err();
             assert!(err.to_string().contains(bad), "{err}");
         }
     }
@@ -216,9 +310,18 @@ mod tests {
     fn system_prefix_is_ignored_and_gcc_resolves_on_path() {
         let dir = tempfile::tempdir().unwrap();
         let p = policy(dir.path());
-        assert!(p.resolve("gcc").unwrap().ends_with("gcc"));
-        assert!(p.resolve("/usr/bin/gcc").unwrap().ends_with("gcc"));
-        assert!(p.resolve("clang-99").unwrap_err().why.contains("not found"));
+        assert!(p.resolve_whitelisted("gcc").unwrap().ends_with("gcc"));
+        assert!(
+            p.resolve_whitelisted("/usr/bin/gcc")
+                .unwrap()
+                .ends_with("gcc")
+        );
+        assert!(
+            p.resolve_whitelisted("clang-99")
+                .unwrap_err()
+                .why
+                .contains("not found")
+        );
     }
 
     #[test]
@@ -226,25 +329,77 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let p = policy(dir.path());
-        assert!(p.resolve("true").is_err());
+        assert!(p.resolve_whitelisted("true").is_err());
         std::fs::create_dir(dir.path().join("masq")).unwrap();
         let entry = dir.path().join("masq/true");
         std::fs::write(&entry, b"").unwrap();
         std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(p.resolve("true").unwrap(), Path::new("/usr/bin/true"));
+        assert_eq!(
+            p.resolve_whitelisted("true").unwrap(),
+            Path::new("/usr/bin/true")
+        );
     }
 
     #[test]
     fn compiler_option_adds_names_and_absolute_paths() {
         let dir = tempfile::tempdir().unwrap();
         let mut p = policy(dir.path());
-        assert!(p.resolve("/usr/bin/true").is_err());
+        assert!(p.resolve_whitelisted("/usr/bin/true").is_err());
         p.extra = vec!["true".into(), "/usr/lib/special-cc".into()];
-        assert_eq!(p.resolve("true").unwrap(), Path::new("/usr/bin/true"));
         assert_eq!(
-            p.resolve("/usr/lib/special-cc").unwrap(),
+            p.resolve_whitelisted("true").unwrap(),
+            Path::new("/usr/bin/true")
+        );
+        assert_eq!(
+            p.resolve_whitelisted("/usr/lib/special-cc").unwrap(),
             Path::new("/usr/lib/special-cc")
         );
-        assert!(p.resolve("/usr/lib/other-cc").is_err());
+        assert!(p.resolve_whitelisted("/usr/lib/other-cc").is_err());
+    }
+
+    fn insecure(dir: &Path) -> CompilerPolicy {
+        CompilerPolicy {
+            insecure: true,
+            ..policy(dir)
+        }
+    }
+
+    #[test]
+    fn insecure_runs_any_name_on_the_path_or_any_absolute_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = insecure(dir.path());
+        for (requested, runs) in [
+            ("true", "/usr/bin/true"),
+            ("/usr/bin/true", "/usr/bin/true"),
+            ("/bin/true", "/bin/true"),
+            // distccd's execvp falls back to the basename of a missing absolute path.
+            ("/opt/nowhere/bin/true", "/usr/bin/true"),
+        ] {
+            assert_eq!(
+                p.resolve(requested).unwrap(),
+                Resolved::Program(PathBuf::from(runs)),
+                "{requested}"
+            );
+        }
+    }
+
+    #[test]
+    fn insecure_reports_missing_and_non_executable_compilers_as_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = insecure(dir.path());
+        let plain = dir.path().join("not-executable-cc");
+        std::fs::write(&plain, b"#!/bin/sh\n").unwrap();
+        for requested in [
+            "no-such-compiler-here",
+            "/opt/nowhere/no-such-compiler-here",
+            plain.to_str().unwrap(),
+        ] {
+            assert!(
+                matches!(p.resolve(requested).unwrap(), Resolved::Missing { .. }),
+                "{requested}"
+            );
+        }
+        assert!(p.resolve("./gcc").is_err());
+        assert!(p.resolve("").is_err());
     }
 }

@@ -8,9 +8,11 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Semaphore;
 
+use super::compilers::Resolved;
 use super::job::{self, JobDir, Outcome};
 use super::refusal::Refusal;
 use super::settings::ServerSettings;
+use super::stats::JobStats;
 use crate::exit_code::ExitCode;
 use crate::protocol::{ProtocolError, RequestHeader, Response, TokenReader, TokenWriter, request};
 
@@ -60,6 +62,8 @@ impl fmt::Display for ResultClass {
 pub struct ServerContext {
     pub settings: ServerSettings,
     pub job_slots: Semaphore,
+    /// distccd's counters, for `--stats`.
+    pub stats: std::sync::Arc<JobStats>,
 }
 
 impl ServerContext {
@@ -68,17 +72,35 @@ impl ServerContext {
         ServerContext {
             settings,
             job_slots,
+            stats: Default::default(),
         }
     }
 }
 
-/// Serves one job on `stream` and returns how it ended.
+/// Serves one job on `stream`, counts it in the statistics and returns how it ended.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     peer: Peer,
     ctx: &ServerContext,
 ) -> ResultClass {
     let started = Instant::now();
+    let mut job = None;
+    let class = serve_job(stream, peer, ctx, started, &mut job).await;
+    let job = job
+        .as_ref()
+        .map(|(c, s): &(String, String)| (c.as_str(), s.as_str()));
+    ctx.stats.record(class, job, started, Instant::now());
+    class
+}
+
+/// `serve`, which sets `job` (compiler, source file) once the request names them.
+async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: Peer,
+    ctx: &ServerContext,
+    started: Instant,
+    job: &mut Option<(String, String)>,
+) -> ResultClass {
     let (read_half, write_half) = tokio::io::split(stream);
     let mut reader = TokenReader::new(read_half, ctx.settings.limits);
     let mut writer = TokenWriter::new(write_half);
@@ -108,6 +130,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
     };
     let summary_cmd = || format!("{} {}", header.compiler(), source_name(&argv));
+    *job = Some((
+        header.compiler().to_string(),
+        source_name(&argv).to_string(),
+    ));
 
     let dir = match JobDir::create(&ctx.settings) {
         Ok(dir) => dir,
@@ -123,7 +149,20 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     let (compiler, prepared) = match job::admit(&argv, &source, dir.path(), &ctx.settings) {
-        Ok(ok) => ok,
+        Ok((Resolved::Program(compiler), prepared)) => (compiler, prepared),
+        Ok((Resolved::Missing { name, why }, _)) => {
+            tracing::warn!("client: {peer} cannot run compiler {name:?}: {why}");
+            let response = job::compiler_missing(&name, &why);
+            let class = match response
+                .write(&mut writer, header.wire_version, header.version)
+                .await
+            {
+                Ok(()) => ResultClass::CompileError,
+                Err(_) => ResultClass::ClientDisconnect,
+            };
+            log_summary(peer, class, response.status, started, &summary_cmd());
+            return class;
+        }
         Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
     };
 

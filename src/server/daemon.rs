@@ -52,6 +52,7 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        ctx.stats.accepted();
         if !ctx.settings.access.allows(addr.ip()) {
             tracing::warn!(
                 "client: {addr} denied by access list (allowed: {})",

@@ -10,6 +10,7 @@ use tempfile::TempDir;
 use super::arg_rules::{self, PreparedArgs};
 use super::assembly_check;
 use super::child::{Captured, Clock, Ended, confinement};
+use super::compilers::Resolved;
 use super::gcc_passes::{Pass, Passes};
 use super::refusal::Refusal;
 use super::settings::ServerSettings;
@@ -204,6 +205,14 @@ async fn run_driver<F: Future<Output = ()>>(
     captured.answer(status, prepared).await
 }
 
+/// distccd's answer when `execvp` of the compiler fails: exit 110 and why, on stderr.
+pub fn compiler_missing(name: &str, why: &str) -> Response {
+    Response::failure(
+        ExitCode::CompilerMissing.as_wait_status(),
+        format!("distfarm server: cannot run compiler {name:?}: {why}\n").into_bytes(),
+    )
+}
+
 fn refused(refusal: Refusal) -> Outcome {
     Outcome::Failed(Response::failure(
         ExitCode::AccessDenied.as_wait_status(),
@@ -261,13 +270,14 @@ async fn check_generated_assembly(
 }
 
 /// Checks a request against the compiler policy, the argument rules and the source scan,
-/// and places its input and output in `job_dir`.
+/// and places its input and output in `job_dir`. The compiler may turn out to be missing:
+/// that is answered as a failed job, after the arguments have been checked (as distccd).
 pub fn admit(
     argv: &[String],
     source: &[u8],
     job_dir: &Path,
     settings: &ServerSettings,
-) -> Result<(std::path::PathBuf, PreparedArgs), Refusal> {
+) -> Result<(Resolved, PreparedArgs), Refusal> {
     let compiler = settings
         .compilers
         .resolve(argv.first().map(String::as_str).unwrap_or(""))?;

@@ -6,6 +6,7 @@ pub mod access;
 pub mod arg_rules;
 pub mod assembly_check;
 mod child;
+pub mod command_list;
 pub mod compilers;
 pub mod connection;
 pub mod daemon;
@@ -18,6 +19,8 @@ pub mod sandbox;
 pub mod session;
 pub mod settings;
 pub mod start;
+pub mod stats;
+pub mod stats_http;
 pub mod stdio;
 
 pub use connection::{Peer, ResultClass, ServerContext};

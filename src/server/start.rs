@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use super::access::{AccessList, Cidr};
 use super::assembly_check::WrapperGuard;
+use super::command_list::CommandList;
 use super::compilers::CompilerPolicy;
 use super::connection::{ResultClass, ServerContext};
 use super::process::{self, PidFile};
 use super::settings::ServerSettings;
+use super::stats_http::StatsServer;
 use crate::cli::ServeArgs;
 use crate::config::ServerEnv;
 use crate::exit_code::ExitCode;
@@ -37,6 +39,12 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
         io_timeout: env.io_timeout,
         ..Default::default()
     };
+    let command_list = env
+        .command_list
+        .as_deref()
+        .map(|path| CommandList::load(path, env.command_list_words))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let defaults = ServerSettings::local_defaults();
     Ok(ServerSettings {
         access: AccessList::new(entries),
@@ -45,8 +53,8 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
         compilers: CompilerPolicy {
             extra: args.compilers.clone(),
             search_path: env.compiler_path.clone(),
-            // Over SSH the user is authenticated; over TCP nobody is.
-            relaxed: args.enable_tcp_insecure && inetd && super::stdio::stdin_peer().is_none(),
+            insecure: args.enable_tcp_insecure,
+            command_list: command_list.map(Arc::new),
             ..CompilerPolicy::default()
         },
         limits,
@@ -102,11 +110,15 @@ pub fn run(args: ServeArgs) -> i32 {
         }
     };
     let mut settings = settings;
+    say_which_compilers_run(&settings.compilers);
     settings.confine = confinement_works(settings.confine, &settings.tmpdir);
     process::lower_priority(args.nice);
     if let Err(e) = process::drop_root(args.user.as_deref()) {
         tracing::error!("{e}");
         return ExitCode::SetuidFailed.code();
+    }
+    if args.stats && (inetd || args.ssh_session) {
+        tracing::info!("--stats: only a daemon serves statistics; ignored here");
     }
     if args.ssh_session {
         run_ssh_session(settings)
@@ -114,6 +126,24 @@ pub fn run(args: ServeArgs) -> i32 {
         run_inetd(settings)
     } else {
         run_daemon(&args, settings)
+    }
+}
+
+/// The settings that replace the compiler whitelist, said once at start: an operator who
+/// turned it off should see that in every log.
+fn say_which_compilers_run(policy: &CompilerPolicy) {
+    if let Some(list) = &policy.command_list {
+        tracing::info!(
+            "DISTCC_CMDLIST {}: only its {} commands run (matched on their last words)",
+            list.source().display(),
+            list.len()
+        );
+    } else if policy.insecure {
+        tracing::warn!(
+            "--enable-tcp-insecure: the compiler whitelist is OFF: a client may run any program \
+             on this server's DISTCCD_PATH/PATH, or any absolute path, as its compiler (the \
+             argument rules and the confinement still apply)"
+        );
     }
 }
 
@@ -186,6 +216,16 @@ fn run_daemon(args: &ServeArgs, settings: ServerSettings) -> i32 {
             return ExitCode::BindFailed.code();
         }
     };
+    // distccd serves its statistics on the same address as its jobs.
+    let stats_addr = std::net::SocketAddr::new(args.listen, args.stats_port);
+    let stats_listener = match args.stats.then(|| std::net::TcpListener::bind(stats_addr)) {
+        None => None,
+        Some(Ok(l)) => Some(l),
+        Some(Err(e)) => {
+            tracing::error!("cannot listen on {stats_addr} for --stats: {e}");
+            return ExitCode::BindFailed.code();
+        }
+    };
     if !args.no_detach
         && let Err(e) = process::detach()
     {
@@ -204,6 +244,21 @@ fn run_daemon(args: &ServeArgs, settings: ServerSettings) -> i32 {
         listener.set_nonblocking(true).expect("set_nonblocking");
         let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
         let ctx = Arc::new(ServerContext::new(settings));
+        if let Some(stats_listener) = stats_listener {
+            stats_listener
+                .set_nonblocking(true)
+                .expect("set_nonblocking");
+            let stats_listener =
+                tokio::net::TcpListener::from_std(stats_listener).expect("tokio listener");
+            tracing::info!("statistics (HTTP) on {stats_addr}");
+            let server = StatsServer {
+                stats: ctx.stats.clone(),
+                access: ctx.settings.access.clone(),
+                max_kids: ctx.settings.jobs,
+                tmpdir: ctx.settings.tmpdir.clone(),
+            };
+            tokio::spawn(server.serve(stats_listener));
+        }
         super::serve(listener, ctx, shutdown_signal(lifetime)).await;
     });
     0
