@@ -919,7 +919,7 @@ fn stats_port_serves_distccds_page_with_the_servers_job_counts() {
     assert_eq!(refused.status, 113 << 8, "sh is refused");
     exchange(server.port(), b"NOT A DISTCC REQUEST AT ALL", true);
 
-    let page = support::wait_for(
+    let page = crate::support::wait_for(
         "the statistics to count five connections",
         Duration::from_secs(10),
         || {
@@ -959,12 +959,12 @@ fn stats_port_serves_distccds_page_with_the_servers_job_counts() {
 
     // The same keys, in the same order, as the real distccd 3.4 sends.
     let distccd_port = free_port();
-    let _distccd = support::RealDistccd::builder()
+    let _distccd = crate::support::RealDistccd::builder()
         .arg("--stats")
         .arg("--stats-port")
         .arg(distccd_port.to_string())
         .start();
-    let theirs = support::wait_for(
+    let theirs = crate::support::wait_for(
         "the real distccd's statistics page",
         Duration::from_secs(10),
         || {

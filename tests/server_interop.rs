@@ -421,22 +421,22 @@ const COMPILER_MISSING_STATUS: u32 = 110 << 8;
 #[test]
 fn enable_tcp_insecure_runs_any_program_and_a_missing_one_fails_with_110_like_distccd() {
     use distfarm::protocol::Version;
-    use support::files::readable_temp_dir;
-    use support::wire::compile;
+    use crate::support::files::readable_temp_dir;
+    use crate::support::wire::compile;
 
     let tools = readable_temp_dir("insecure-tools");
     let wrapper = tools.path().join("x86_64-farm-linux-gnu-gcc-13");
-    support::write_script(&wrapper, "exec gcc \"$@\"");
+    crate::support::write_script(&wrapper, "exec gcc \"$@\"");
     let not_executable = tools.path().join("not-executable-cc");
     std::fs::write(&not_executable, "#!/bin/sh\nexit 0\n").unwrap();
-    support::set_mode(&not_executable, 0o644);
+    crate::support::set_mode(&not_executable, 0o644);
     // Only the client has this one on its PATH (it preprocesses with it).
     let client_only = readable_temp_dir("client-only");
-    support::write_script(&client_only.path().join("farmonly-cc"), "exec gcc \"$@\"");
-    let hello = support::fixture_path("hello.c");
+    crate::support::write_script(&client_only.path().join("farmonly-cc"), "exec gcc \"$@\"");
+    let hello = crate::support::fixture_path("hello.c");
     let source = Cmd::new("gcc").arg("-E").arg(&hello).run().stdout;
 
-    let distccd = support::RealDistccd::builder()
+    let distccd = crate::support::RealDistccd::builder()
         .arg("--enable-tcp-insecure")
         .start();
     let distfarm = DistfarmServer::start(&["--enable-tcp-insecure"]);
@@ -457,7 +457,7 @@ fn enable_tcp_insecure_runs_any_program_and_a_missing_one_fails_with_110_like_di
     for (port, who) in [(distccd.port(), "distccd"), (distfarm.port(), "distfarm")] {
         let log = || format!("{}{}", distccd.log(), distfarm.log());
         let (answer, _) = compile(port, Version::V1, &argv(&wrapper), &source);
-        support::wire::assert_compiled(&answer, &format!("{who}: {wrapper}: {}", log()));
+        crate::support::wire::assert_compiled(&answer, &format!("{who}: {wrapper}: {}", log()));
         let (answer, _) = compile(port, Version::V1, &argv("true"), &source);
         assert_eq!(answer.status, 0, "{who}: true: {}", log());
         for missing in [
@@ -472,7 +472,7 @@ fn enable_tcp_insecure_runs_any_program_and_a_missing_one_fails_with_110_like_di
                 log()
             );
             assert!(
-                support::wire::stderr_text(&answer).contains(missing),
+                crate::support::wire::stderr_text(&answer).contains(missing),
                 "{who}: stderr names {missing}"
             );
         }
@@ -501,7 +501,7 @@ fn enable_tcp_insecure_runs_any_program_and_a_missing_one_fails_with_110_like_di
                 "PATH",
                 std::env::join_paths(
                     std::iter::once(client_only.path().to_path_buf())
-                        .chain(std::env::split_paths(&support::test_path())),
+                        .chain(std::env::split_paths(&crate::support::test_path())),
                 )
                 .unwrap(),
             )
