@@ -11,6 +11,7 @@ mod client_interop;
 mod client_invocation;
 mod client_locks_monitor;
 mod distcc_messages;
+mod forward;
 mod protocol_fixtures;
 mod server_daemon;
 mod server_hostile;

@@ -420,9 +420,9 @@ const COMPILER_MISSING_STATUS: u32 = 110 << 8;
 /// `DISTCC_FALLBACK=0` client exits with. distfarm answers every one of these the same way.
 #[test]
 fn enable_tcp_insecure_runs_any_program_and_a_missing_one_fails_with_110_like_distccd() {
-    use distfarm::protocol::Version;
     use crate::support::files::readable_temp_dir;
     use crate::support::wire::compile;
+    use distfarm::protocol::Version;
 
     let tools = readable_temp_dir("insecure-tools");
     let wrapper = tools.path().join("x86_64-farm-linux-gnu-gcc-13");

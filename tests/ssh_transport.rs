@@ -1083,7 +1083,9 @@ async fn exec_waits_for_a_free_session_when_the_server_limits_them() {
 async fn remote_forward_brings_connections_back_to_us() {
     let farm = Farm::new("remote-forward").await;
     let conn = farm.connect("").await.unwrap();
-    let mut forward = conn.remote_forward("127.0.0.1", 0).await.unwrap();
+    let mut forward = distfarm::forward::RemoteForward::request(&conn, "127.0.0.1", 0)
+        .await
+        .unwrap();
     assert_ne!(forward.port(), 0, "the allocated port is reported");
     let port = forward.port();
     let server_side = tokio::spawn(async move {

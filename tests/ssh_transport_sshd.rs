@@ -10,6 +10,7 @@ use crate::support::russh_server::{
     KeyKind, plain_known_hosts_line, random_public_key, write_client_key,
 };
 use crate::support::{Cmd, Sshd, require};
+use distfarm::forward::RemoteForward;
 use distfarm::transport::ssh::{self, SshConnection, SshError, SshSettings};
 use russh::keys::Algorithm;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,24 +36,6 @@ async fn connect(alias: &str, s: &SshSettings) -> Result<SshConnection, SshError
 async fn connect_farmhost(sshd: &Sshd) -> Result<SshConnection, SshError> {
     let s = settings(&sshd.ssh_config(), sshd.dir(), sshd.user());
     connect(sshd.alias(), &s).await
-}
-
-async fn echo_service<S>(mut s: S)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let mut buf = vec![0u8; 8192];
-    loop {
-        match s.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if s.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    let _ = s.shutdown().await;
 }
 
 #[tokio::test]
@@ -88,7 +71,7 @@ async fn openssh_exec_streamlocal_and_tcpip_over_one_connection() {
     let unix = tokio::net::UnixListener::bind(&socket).unwrap();
     tokio::spawn(async move {
         while let Ok((s, _)) = unix.accept().await {
-            tokio::spawn(echo_service(s));
+            tokio::spawn(crate::support::echo_service(s));
         }
     });
     let mut tunnel = conn
@@ -102,7 +85,7 @@ async fn openssh_exec_streamlocal_and_tcpip_over_one_connection() {
     let port = tcp.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((s, _)) = tcp.accept().await {
-            tokio::spawn(echo_service(s));
+            tokio::spawn(crate::support::echo_service(s));
         }
     });
     let mut tunnel = conn.direct_tcpip("127.0.0.1", port).await.unwrap();
@@ -230,7 +213,7 @@ async fn openssh_proxy_jump_through_a_second_sshd() {
 async fn openssh_remote_forward_brings_connections_back() {
     let sshd = Sshd::start();
     let conn = connect_farmhost(&sshd).await.unwrap();
-    let mut forward = conn.remote_forward("127.0.0.1", 0).await.unwrap();
+    let mut forward = RemoteForward::request(&conn, "127.0.0.1", 0).await.unwrap();
     let port = forward.port();
     assert_ne!(port, 0);
     let peer = tokio::spawn(async move {
@@ -247,7 +230,7 @@ async fn openssh_remote_forward_brings_connections_back() {
         .await
         .unwrap()
         .unwrap();
-    tokio::spawn(echo_service(incoming.stream));
+    tokio::spawn(crate::support::echo_service(incoming.stream));
     assert_eq!(
         tokio::time::timeout(WAIT, peer).await.unwrap().unwrap(),
         b"ping"

@@ -1,14 +1,20 @@
-//! Moving bytes between two streams until both directions are done: how a job's bytes cross
-//! the agent (wrapper socket ↔ SSH channel) and how forwarded ports are served.
+//! Port forwarding over an SSH connection, both ways, as OpenSSH's `-L` and `-R` do it, and
+//! the splicing that moves a connection's bytes:
+//!
+//! | file | job |
+//! |---|---|
+//! | [`local`] | `ssh -L`: connections accepted here go to an address the remote reaches (`direct-tcpip`) or a remote Unix socket (`direct-streamlocal`) |
+//! | [`remote`] | `ssh -R`: the remote listens on a port and hands each connection back to us (`tcpip-forward`) |
+//! | [`splice`] | both directions copied until each side has closed |
+//!
+//! The channels themselves are `transport::ssh`'s; this layer decides what to do with them.
+//! The agent splices every job through [`splice`]; `distfarm offer` lends a build machine by a
+//! [`remote`] forward.
 
-use tokio::io::{AsyncRead, AsyncWrite};
+pub mod local;
+pub mod remote;
+pub mod splice;
 
-/// Copies both ways until each side has closed its write half; returns bytes moved
-/// (a → b, b → a).
-pub async fn splice<A, B>(a: &mut A, b: &mut B) -> std::io::Result<(u64, u64)>
-where
-    A: AsyncRead + AsyncWrite + Unpin + ?Sized,
-    B: AsyncRead + AsyncWrite + Unpin + ?Sized,
-{
-    tokio::io::copy_bidirectional(a, b).await
-}
+pub use local::{LocalTarget, serve_local};
+pub use remote::RemoteForward;
+pub use splice::splice;

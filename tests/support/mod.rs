@@ -75,6 +75,27 @@ where
     assert_eq!(back, message, "the echo differs");
 }
 
+/// Echoes every byte back until the peer closes, then closes: the service at the far end of
+/// a tunnel under test.
+pub async fn echo_service<S>(mut stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 8192];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if stream.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = stream.shutdown().await;
+}
+
 /// A fresh temp dir named after the test, removed on drop.
 pub fn temp_dir(label: &str) -> tempfile::TempDir {
     tempfile::Builder::new()

@@ -12,8 +12,8 @@ use tokio::net::TcpStream;
 
 use super::config::{ResolvedHost, SshSettings};
 use super::connection::SshConnection;
+use super::forward_routes::ForwardTable;
 use super::handler::{ClientHandler, HandlerError, HostKeyPolicy};
-use super::remote_forward::ForwardTable;
 use super::{SshError, auth};
 
 pub(crate) type Handle = client::Handle<ClientHandler>;

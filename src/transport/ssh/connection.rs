@@ -10,7 +10,7 @@ use super::SshError;
 use super::channel_io::{self, ExecStream, RemoteExit, Stderr, TunnelStream};
 use super::config::ResolvedHost;
 use super::connect::Handle;
-use super::remote_forward::{ForwardTable, RemoteForward};
+use super::forward_routes::{ForwardTable, Incoming};
 use super::slots::SessionSlots;
 
 #[derive(Clone)]
@@ -159,12 +159,13 @@ impl SshConnection {
 
     /// Asks the server to listen on `address:port` (0: any free port) and to send every
     /// connection it accepts there back to us (like `ssh -R`). sshd allows loopback
-    /// addresses unless `GatewayPorts` says otherwise.
-    pub async fn remote_forward(
+    /// addresses unless `GatewayPorts` says otherwise. Returns the port it listens on (the allocated one when 0 was asked for) and the
+    /// connections as they arrive; [`forget_remote`](Self::forget_remote) stops routing them.
+    pub async fn listen_remote(
         &self,
         address: &str,
         port: u16,
-    ) -> Result<RemoteForward, SshError> {
+    ) -> Result<(u32, Incoming), SshError> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let forwards = &self.inner.forwards;
         forwards.insert(address, port as u32, tx.clone());
@@ -202,16 +203,18 @@ impl SshConnection {
                 });
             }
         };
-        Ok(RemoteForward {
-            address: address.to_string(),
-            port: bound,
-            incoming: rx,
-            table: self.inner.forwards.clone(),
-            handle: self.clone(),
-        })
+        Ok((bound, rx))
     }
 
-    pub(crate) async fn cancel_forward(&self, address: &str, port: u32) -> Result<(), SshError> {
+    /// Stops routing connections of `address:port` to us; the server may go on listening
+    /// until [`cancel_remote`](Self::cancel_remote) or the end of the connection.
+    pub fn forget_remote(&self, address: &str, port: u32) {
+        self.inner.forwards.remove(address, port);
+    }
+
+    /// Asks the server to stop listening on `address:port`.
+    pub async fn cancel_remote(&self, address: &str, port: u32) -> Result<(), SshError> {
+        self.forget_remote(address, port);
         let cancel = self.inner.handle.cancel_tcpip_forward(address, port);
         match tokio::time::timeout(self.inner.open_timeout, cancel).await {
             Ok(Ok(())) => Ok(()),

@@ -9,8 +9,8 @@ use russh::keys::{HashAlg, PublicKey, PublicKeyOrCertificate};
 
 use super::SshError;
 use super::config::{ResolvedHost, StrictHostKeyChecking};
+use super::forward_routes::ForwardTable;
 use super::known_hosts::{self, Verdict};
-use super::remote_forward::ForwardTable;
 
 /// Why the session ended early: russh's own error, or our host-key refusal.
 #[derive(Debug)]

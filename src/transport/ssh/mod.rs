@@ -7,9 +7,9 @@
 //! | `handler` | host-key policy (`StrictHostKeyChecking`) inside the russh handler |
 //! | `auth` | ssh-agent and key files, `IdentitiesOnly`, no prompts |
 //! | `connect` | TCP or `ProxyJump` hop, handshake, authentication, timeouts, keepalive |
-//! | `connection` | [`SshConnection`]: exec, direct-tcpip, direct-streamlocal |
+//! | `connection` | [`SshConnection`]: exec, direct-tcpip, direct-streamlocal, remote listeners |
 //! | `channel_io` | channels as streams that never stall the connection |
-//! | `remote_forward` | `ssh -R`: forwarded connections routed to whoever asked |
+//! | `forward_routes` | `ssh -R`: forwarded connections routed to whoever asked |
 //! | `slots` | sshd's `MaxSessions`, learned from the first refusal, waited for |
 //!
 //! Nothing here reads the environment: the caller passes [`SshSettings`].
@@ -20,9 +20,9 @@ mod config;
 mod connect;
 mod connection;
 mod error;
+mod forward_routes;
 mod handler;
 pub mod known_hosts;
-mod remote_forward;
 mod slots;
 
 pub use channel_io::{ExecStream, ExitWatch, RemoteExit, Stderr, StderrSink, TunnelStream};
@@ -33,4 +33,4 @@ pub use config::{
 pub use connect::connect;
 pub use connection::SshConnection;
 pub use error::SshError;
-pub use remote_forward::{ForwardedConnection, RemoteForward};
+pub use forward_routes::{ForwardedConnection, Incoming};

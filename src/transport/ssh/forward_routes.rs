@@ -1,10 +1,14 @@
-//! Remote port forwarding (`ssh -R`): the server listens, and every connection it accepts
-//! arrives here as a `forwarded-tcpip` channel, handed to the [`RemoteForward`] that asked.
-//! russh's default handler accepts such channels and drops them (the peer hangs), so the
-//! handler routes them through this table and refuses what nobody asked for.
+//! Where connections from a remote listener go (`ssh -R`): the server listens, and every
+//! connection it accepts arrives as a `forwarded-tcpip` channel, routed here to whoever asked
+//! for that address and port ([`SshConnection::listen_remote`]; `forward::RemoteForward` is
+//! the handle people use). russh's default handler accepts such channels and drops them (the
+//! peer hangs), so the handler routes them through this table and refuses what nobody asked
+//! for.
+//!
+//! [`SshConnection::listen_remote`]: super::SshConnection::listen_remote
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use russh::client;
 use tokio::sync::mpsc;
@@ -21,6 +25,9 @@ pub struct ForwardedConnection {
 }
 
 type Key = (String, u32);
+
+/// Connections the server accepted on one forwarded port, in arrival order.
+pub type Incoming = mpsc::UnboundedReceiver<ForwardedConnection>;
 
 /// The forwards of one connection, shared by the connection and its handler.
 #[derive(Debug, Default)]
@@ -43,7 +50,7 @@ impl ForwardTable {
             .remove(&(address.to_string(), port));
     }
 
-    /// Drops every route: each [`RemoteForward::accept`] then returns `None`.
+    /// Drops every route: every [`Incoming`] then ends.
     pub fn clear(&self) {
         self.routes.lock().expect("forwards").clear();
     }
@@ -83,45 +90,6 @@ impl ForwardTable {
             originator: originator.to_string(),
             originator_port,
         };
-        let _ = tx.send(connection); // a dropped RemoteForward: the stream closes
-    }
-}
-
-/// A port the server listens on for us. Dropping it refuses further connections (the
-/// server keeps listening until [`cancel`](Self::cancel) or the connection ends).
-#[derive(Debug)]
-pub struct RemoteForward {
-    pub(crate) address: String,
-    pub(crate) port: u32,
-    pub(crate) incoming: mpsc::UnboundedReceiver<ForwardedConnection>,
-    pub(crate) table: Arc<ForwardTable>,
-    pub(crate) handle: super::connection::SshConnection,
-}
-
-impl RemoteForward {
-    /// The port the server listens on (the allocated one when 0 was asked for).
-    pub fn port(&self) -> u16 {
-        self.port as u16
-    }
-
-    pub fn address(&self) -> &str {
-        &self.address
-    }
-
-    /// The next forwarded connection; `None` once the SSH connection is gone.
-    pub async fn accept(&mut self) -> Option<ForwardedConnection> {
-        self.incoming.recv().await
-    }
-
-    /// Asks the server to stop listening.
-    pub async fn cancel(self) -> Result<(), super::SshError> {
-        self.table.remove(&self.address, self.port);
-        self.handle.cancel_forward(&self.address, self.port).await
-    }
-}
-
-impl Drop for RemoteForward {
-    fn drop(&mut self) {
-        self.table.remove(&self.address, self.port);
+        let _ = tx.send(connection); // nobody listens any more: the stream closes
     }
 }
