@@ -8,6 +8,7 @@ pub mod admin;
 pub mod agent;
 pub mod cli;
 pub mod client;
+pub mod compiler_names;
 pub mod config;
 pub mod executables;
 pub mod exit_code;

@@ -15,7 +15,10 @@ fn main() {
     if argv.get(1).is_some_and(|a| a == assembly_check::GUARD_ARG) {
         std::process::exit(assembly_check::guard_main(&argv[2..]));
     }
-    let name = argv.first().map(|a| basename(a)).unwrap_or("distfarm");
+    let name = argv
+        .first()
+        .map(|a| distfarm::compiler_names::basename(a))
+        .unwrap_or("distfarm");
     let is_wrapper_name = name.contains("distfarm") || name.contains("distcc");
     let code = if name == "distccd" {
         parse_server_args(&argv)
@@ -31,13 +34,6 @@ fn main() {
         distfarm::client::run::main(argv)
     };
     std::process::exit(code);
-}
-
-fn basename(path: &str) -> &str {
-    Path::new(path)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or(path)
 }
 
 /// distccd's option errors exit 101; `--help`/`--version` exit 0.

@@ -4,8 +4,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Compiler drivers looked for on PATH, plus versioned and triple-prefixed forms found there.
-const BASE_NAMES: [&str; 8] = ["cc", "c++", "gcc", "g++", "clang", "clang++", "c89", "c99"];
+use crate::compiler_names::{DRIVERS, is_compiler_family_name};
 
 /// Names on `path` that are compilers: the base names and any `<triple>-gcc[-N]`,
 /// `gcc-N`, `clang-N` … forms.
@@ -26,8 +25,7 @@ pub fn compilers_on_path(path: &std::ffi::OsStr) -> Vec<String> {
 }
 
 fn is_compiler_name(name: &str) -> bool {
-    BASE_NAMES.contains(&name)
-        || crate::server::compilers::is_compiler_family_name(name) && !name.ends_with("-gcc-ar")
+    DRIVERS.contains(&name) || is_compiler_family_name(name) && !name.ends_with("-gcc-ar")
 }
 
 /// Creates `dir/NAME -> distfarm` for each name, replacing stale links. Returns the names.

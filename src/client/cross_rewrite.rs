@@ -19,6 +19,7 @@ use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use crate::compiler_names::{GCC_DRIVERS, is_clang, is_versioned};
 use crate::executables::find_on_path;
 
 /// Rewrites `command[0]` (and for clang appends `-target`) as distcc would.
@@ -30,7 +31,7 @@ pub fn rewrite(command: &mut Vec<String>, path: &OsStr) {
         return;
     }
     let mut name = generic_to_real(first, path).unwrap_or_else(|| first.clone());
-    if is_versioned(&name, &["gcc", "g++"])
+    if is_versioned(&name, &GCC_DRIVERS)
         && let Some(full) = with_triple(&name, path)
     {
         name = full;
@@ -68,23 +69,6 @@ fn read_link_from(link: &Path) -> Option<PathBuf> {
     Some(match link.parent() {
         Some(dir) if target.is_relative() => dir.join(target),
         _ => target,
-    })
-}
-
-/// Whether the compiler named by `argv0` (a name or a path) is clang: `clang`, `clang++`,
-/// `clang-14`, ….
-pub fn is_clang(argv0: &str) -> bool {
-    let name = argv0.rsplit('/').next().unwrap_or(argv0);
-    is_versioned(name, &["clang", "clang++"])
-}
-
-/// `base`, or `base-SOMETHING` (`gcc-12`), for one of `bases`.
-fn is_versioned(name: &str, bases: &[&str]) -> bool {
-    bases.iter().any(|base| {
-        name == *base
-            || name
-                .strip_prefix(base)
-                .is_some_and(|rest| rest.starts_with('-') && rest.len() > 1)
     })
 }
 

@@ -37,7 +37,7 @@ pub fn is_wrapper_name(basename: &str) -> bool {
 
 /// Classify a call. `argv0` may be a path; `args` are the arguments after it.
 pub fn invocation(argv0: &str, args: &[String]) -> Invocation {
-    let name = source::basename(argv0);
+    let name = crate::compiler_names::basename(argv0);
     if !is_wrapper_name(name) {
         return Invocation::Masquerade {
             name: name.to_string(),

@@ -148,7 +148,7 @@ impl CompileJob {
         });
         let compiler = self.argv.first()?;
         let cwd = cwd.to_str()?;
-        (super::cross_rewrite::is_clang(compiler) && !own)
+        (crate::compiler_names::is_clang(compiler) && !own)
             .then(|| format!("-fdebug-compilation-dir={cwd}"))
     }
 

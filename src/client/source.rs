@@ -17,18 +17,9 @@ pub fn is_preprocessed(path: &str) -> bool {
     matches!(extension(path), Some("i" | "ii" | "mi" | "mii"))
 }
 
-/// The last path component (distcc: everything after the last `/`, or the whole name if it
-/// ends in `/`).
-pub fn basename(path: &str) -> &str {
-    match path.rsplit_once('/') {
-        Some((_, base)) if !base.is_empty() => base,
-        _ => path,
-    }
-}
-
 /// autoconf's test programs (`conftest.*`, `tmp.conftest.*`) always compile locally.
 pub fn is_autoconf_test(path: &str) -> bool {
-    let base = basename(path);
+    let base = crate::compiler_names::basename(path);
     base.starts_with("conftest.") || base.starts_with("tmp.conftest.")
 }
 

@@ -184,7 +184,7 @@ pub fn is_gcc_driver(compiler: &Path) -> bool {
     let family = |path: &Path| {
         path.file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(super::compilers::is_compiler_family_name)
+            .is_some_and(crate::compiler_names::is_compiler_family_name)
     };
     let is_elf = |path: &Path| {
         use std::io::Read;

@@ -175,7 +175,7 @@ fn own_compiler_list(dir: &Path) -> std::path::PathBuf {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let compiler = ["cc", "c++"].contains(&name.as_str())
-                || distfarm::server::compilers::is_compiler_family_name(&name);
+                || distfarm::compiler_names::is_compiler_family_name(&name);
             if compiler && entry.path().is_file() {
                 list.push_str(&format!("{}\n", entry.path().display()));
             }
