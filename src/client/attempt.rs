@@ -13,7 +13,7 @@ use crate::hosts::{HostKind, HostSpec, RemoteEnd};
 use crate::lock_files::SlotLock;
 use crate::protocol::agent::{Channel, JobRequest, Pick};
 use crate::remote_exec::{self, Remote};
-use crate::transport::{self, BoxStream};
+use crate::transport::{self, BoxStream, Guarded};
 
 /// A connection on its way: awaited after the preprocessor has started, so that the two
 /// overlap as in distcc.
@@ -180,48 +180,5 @@ async fn direct_ssh(
     let remote = Remote::connect(alias, user, end, &ssh.settings()).await?;
     let stream = remote.open_job().await?;
     // The connection must outlive the job's channel.
-    Ok(Box::new(KeepAlive {
-        stream,
-        _conn: remote,
-    }))
-}
-
-/// A job stream that owns the connection it runs on.
-struct KeepAlive<C> {
-    stream: BoxStream,
-    _conn: C,
-}
-
-impl<C: Unpin + Send> tokio::io::AsyncRead for KeepAlive<C> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl<C: Unpin + Send> tokio::io::AsyncWrite for KeepAlive<C> {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        data: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.stream).poll_write(cx, data)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
+    Ok(Box::new(Guarded::new(stream, remote)))
 }

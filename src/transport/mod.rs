@@ -1,6 +1,7 @@
 //! How to reach a host: a byte stream to a distcc server, whatever carries it. Uses nothing
 //! else in the crate.
 
+pub mod guarded;
 pub mod quick_ack;
 pub mod ssh;
 pub mod ssh_command;
@@ -13,6 +14,8 @@ pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 pub type BoxStream = Box<dyn Stream>;
+
+pub use guarded::Guarded;
 
 /// A failure to reach a host. Always a host problem, never a compile problem.
 #[derive(Debug, thiserror::Error)]

@@ -4,14 +4,12 @@
 //! `$DISTCC_SSH` is split into words with shell quoting rules on every connection (distcc
 //! 3.4 splits it in place with strtok and loses all but the first word on a retry).
 
-use std::pin::Pin;
 use std::process::Stdio;
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::Join;
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
-use super::TransportError;
+use super::{Guarded, TransportError};
 
 /// `$DISTCC_SSH` as words; `ssh` when unset or blank. A value shlex cannot split (an open
 /// quote) is split on whitespace, as distcc would.
@@ -25,12 +23,8 @@ pub fn ssh_words(distcc_ssh: Option<&str>) -> Vec<String> {
         .unwrap_or_else(|| text.split_whitespace().map(String::from).collect())
 }
 
-/// A running `ssh` whose stdio is the stream. Killed when dropped.
-pub struct SshProcess {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: ChildStdout,
-}
+/// A running `ssh` whose stdout and stdin are the stream. Killed when dropped.
+pub type SshProcess = Guarded<Join<ChildStdout, ChildStdin>, Child>;
 
 pub fn spawn(argv: &[String], host: &str) -> Result<SshProcess, TransportError> {
     let spawn_error = |error| TransportError::Spawn {
@@ -48,45 +42,7 @@ pub fn spawn(argv: &[String], host: &str) -> Result<SshProcess, TransportError> 
         .map_err(spawn_error)?;
     let stdin = child.stdin.take().expect("piped");
     let stdout = child.stdout.take().expect("piped");
-    Ok(SshProcess {
-        child,
-        stdin,
-        stdout,
-    })
-}
-
-impl SshProcess {
-    pub fn id(&self) -> Option<u32> {
-        self.child.id()
-    }
-}
-
-impl AsyncRead for SshProcess {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stdout).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for SshProcess {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stdin).poll_write(cx, data)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stdin).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stdin).poll_shutdown(cx)
-    }
+    Ok(Guarded::new(tokio::io::join(stdout, stdin), child))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
-//! Plain TCP to a distccd, as distcc does it: every resolved address in turn, within a fixed
-//! connect timeout, with Nagle off (a request is a few small writes then a wait).
+//! TCP connections, made one way for every caller (a distccd, an SSH server): every resolved
+//! address in turn, within a connect timeout, with Nagle off (a request is a few small writes
+//! then a wait; Nagle and delayed ACK would add ~40 ms to each round trip).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -10,33 +12,56 @@ use super::TransportError;
 /// distcc's connect timeout (`clinet.c`), not configurable there either.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
 
-pub async fn connect(host: &str, port: u16) -> Result<TcpStream, TransportError> {
-    let fail = |detail: String| TransportError::Connect {
-        host: format!("{host}:{port}"),
-        detail,
-    };
+/// Why no TCP connection could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TcpFailure {
+    #[error("cannot resolve the name: {0}")]
+    Resolve(std::io::Error),
+    #[error("the name has no address")]
+    NoAddress,
+    /// The last address tried, and what it said.
+    #[error("{addr}: {error}")]
+    Refused {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+    #[error("no answer within {} s", .0.as_secs_f32())]
+    TimedOut(Duration),
+}
+
+/// Connects to `host:port` within `timeout`.
+pub async fn connect_within(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<TcpStream, TcpFailure> {
     let attempt = async {
         let addrs = tokio::net::lookup_host((host, port))
             .await
-            .map_err(|e| fail(format!("cannot resolve: {e}")))?;
-        let mut last = fail("the name has no address".into());
+            .map_err(TcpFailure::Resolve)?;
+        let mut last = TcpFailure::NoAddress;
         for addr in addrs {
             match TcpStream::connect(addr).await {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
                     return Ok(stream);
                 }
-                Err(e) => last = fail(e.to_string()),
+                Err(error) => last = TcpFailure::Refused { addr, error },
             }
         }
         Err(last)
     };
-    tokio::time::timeout(CONNECT_TIMEOUT, attempt)
+    tokio::time::timeout(timeout, attempt)
         .await
-        .unwrap_or_else(|_| {
-            Err(fail(format!(
-                "no answer within {} s",
-                CONNECT_TIMEOUT.as_secs()
-            )))
+        .unwrap_or(Err(TcpFailure::TimedOut(timeout)))
+}
+
+/// A distccd's port, as distcc connects to it.
+pub async fn connect(host: &str, port: u16) -> Result<TcpStream, TransportError> {
+    connect_within(host, port, CONNECT_TIMEOUT)
+        .await
+        .map_err(|failure| TransportError::Connect {
+            host: format!("{host}:{port}"),
+            detail: failure.to_string(),
         })
 }

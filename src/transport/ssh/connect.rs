@@ -111,36 +111,20 @@ async fn connect_through(
 }
 
 async fn tcp_connect(host: &ResolvedHost) -> Result<TcpStream, SshError> {
-    let fail = |detail: String| SshError::Connect {
-        host: host.host_name.clone(),
-        port: host.port,
-        detail,
-    };
-    let attempt = async {
-        let addrs = tokio::net::lookup_host((host.host_name.as_str(), host.port))
-            .await
-            .map_err(|e| fail(format!("cannot resolve the name: {e}")))?;
-        let mut last = fail("the name has no address".into());
-        for addr in addrs {
-            match TcpStream::connect(addr).await {
-                Ok(tcp) => {
-                    // Nagle + delayed ACK would add ~40 ms to every request/reply.
-                    let _ = tcp.set_nodelay(true);
-                    return Ok(tcp);
-                }
-                Err(e) => last = fail(format!("{addr}: {e}")),
-            }
-        }
-        Err(last)
-    };
-    tokio::time::timeout(host.connect_timeout, attempt)
+    use crate::transport::tcp::{self, TcpFailure};
+    tcp::connect_within(&host.host_name, host.port, host.connect_timeout)
         .await
-        .unwrap_or_else(|_| {
-            Err(SshError::Timeout {
+        .map_err(|failure| match failure {
+            TcpFailure::TimedOut(after) => SshError::Timeout {
                 host: host.description(),
                 what: "the TCP connect",
-                after: host.connect_timeout,
-            })
+                after,
+            },
+            other => SshError::Connect {
+                host: host.host_name.clone(),
+                port: host.port,
+                detail: other.to_string(),
+            },
         })
 }
 
