@@ -22,6 +22,23 @@ use crate::monitor::{Phase, StateFile};
 use crate::protocol::{Limits, Response, Version};
 use crate::transport::BoxStream;
 
+/// What one job's attempts have learned so far.
+#[derive(Default)]
+struct Tries {
+    /// distcc's monitor record of this job (`distccmon-text` reads it).
+    state: Option<StateFile>,
+    /// The local preprocessor, started with the first attempt and shared by the others.
+    source: Option<SharedSource>,
+    /// Hosts that failed this job, not to be picked again.
+    tried: Vec<String>,
+    /// The last host failure, for the fallback warning.
+    last_failure: Option<Fallback>,
+    /// False once the agent could not be reached: connect directly from then on.
+    use_agent: bool,
+    /// A cut connection was already retried once on its host.
+    retried_same_host: bool,
+}
+
 pub struct Wrapper<'a> {
     pub env: &'a ClientEnv,
     /// `PATH` for the compiler (trimmed past our own directory in masquerade mode).
@@ -76,6 +93,7 @@ impl Wrapper<'_> {
         self.distribute(&job, hosts).await
     }
 
+    /// pick → attempt → settle, until a host answers or there is none left to try.
     async fn distribute(&self, job: &CompileJob, hosts: &HostList) -> i32 {
         let lock_dir = match lock::lock_dir(&self.env.distcc_dir) {
             Ok(dir) => dir,
@@ -87,141 +105,178 @@ impl Wrapper<'_> {
                 return self.fall_back(job, Fallback::local_problem(reason)).await;
             }
         };
-        let mut state = StateFile::new(&self.env.distcc_dir, &job.input).ok();
-        let mut source: Option<SharedSource> = None;
-        let mut tried: Vec<String> = Vec::new();
-        let mut last_failure: Option<Fallback> = None;
-        let mut use_agent = true;
-        // A connection cut in the middle of a job is retried once on the same host (the
-        // agent reconnects) before the host is blamed.
-        let mut retried_same_host = false;
+        let mut tries = Tries {
+            state: StateFile::new(&self.env.distcc_dir, &job.input).ok(),
+            use_agent: true,
+            ..Tries::default()
+        };
         loop {
-            let candidates = pick::candidates(hosts, &lock_dir, self.env.backoff_period, &tried);
-            let attempt = if use_agent && attempt::agent_serves(&candidates, self.env, &self.ssh) {
-                attempt::through_agent(&candidates, self.env, &self.ssh, false).await
-            } else {
-                match attempt::with_lock(
-                    &candidates,
-                    &lock_dir,
-                    self.env.pause_time,
-                    self.env,
-                    &self.ssh,
-                )
-                .await
-                {
-                    Ok(attempt) => attempt,
-                    Err(e) => {
-                        let reason =
-                            format!("cannot take a slot lock in {}: {e}", lock_dir.display());
-                        return self.fall_back(job, Fallback::local_problem(reason)).await;
-                    }
-                }
+            let attempt = match self.pick(job, hosts, &lock_dir, &mut tries).await {
+                Ok(attempt) => attempt,
+                Err(exit) => return exit,
             };
-            let (host, slot, _slot_lock, stream) = match attempt {
-                Attempt::AgentUnavailable => {
-                    tracing::debug!("no agent; connecting directly");
-                    use_agent = false;
-                    continue;
-                }
-                Attempt::NoHost(message) => {
-                    let why = last_failure.unwrap_or_else(|| Fallback {
-                        host: None,
-                        reason: message.unwrap_or_else(|| self.why_no_host(hosts, &lock_dir)),
-                        exit: ExitCode::NoHosts,
-                    });
-                    return self.fall_back(job, why).await;
-                }
-                Attempt::Localhost { slot, _lock } => {
-                    if let Some(state) = &mut state {
-                        state.set_host("localhost", slot as usize);
-                        state.phase(Phase::Compile);
-                    }
-                    return self.run_here(&job.argv);
-                }
-                Attempt::Connected {
-                    host,
-                    slot,
-                    _lock,
-                    stream,
-                } => (host, slot, _lock, stream),
+            let Attempt::Connected {
+                host,
+                slot,
+                _lock,
+                stream,
+            } = attempt
+            else {
+                continue; // the agent is gone: pick again, directly
             };
-            if let Some(state) = &mut state {
+            if let Some(state) = &mut tries.state {
                 state.set_host(host.hostname(), slot as usize);
                 state.phase(Phase::Connect);
             }
-            let source = source.get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
+            let source = tries
+                .source
+                .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
             let result = match stream.await {
                 Ok(stream) => {
-                    self.compile_on(stream, &host, job, source, state.as_ref())
+                    self.compile_on(stream, &host, job, source, tries.state.as_ref())
                         .await
                 }
                 Err(e) => Err(e),
             };
             match result {
                 Ok(response) => {
-                    // What DISTCC_VERBOSE and DISTCC_LOG show for every distributed job.
-                    tracing::info!(
-                        "{} compiled on {} (slot {slot}), status {}",
-                        job.input,
-                        host.text,
-                        output::exit_code_of_wait_status(response.status)
-                    );
-                    lock::enjoy(&lock_dir, &host.backoff_name(), self.env.backoff_period);
-                    if let Some(failed) = &last_failure {
-                        tracing::warn!(
-                            "{} was compiled on {} after {} failed: {}",
-                            job.input,
-                            host.text,
-                            failed.host.as_deref().unwrap_or("another host"),
-                            failed.reason
-                        );
-                    }
-                    if let Some(state) = &state {
-                        state.phase(Phase::Done);
-                    }
-                    let cpp_messages = match source.get().await {
-                        Ok(source) => source.messages.clone(),
-                        Err(_) => Vec::new(),
-                    };
-                    return self.finish(job, &host, response, &cpp_messages).await;
+                    return self
+                        .answered(job, &host, slot, response, &tries, &lock_dir)
+                        .await;
                 }
-                Err(RemoteError::Preprocess(failure)) => {
+                Err(failure) if !failure.blames_host() => {
                     // The source itself does not preprocess: compiling here shows the user
                     // the same errors a local build would. The host did nothing wrong.
                     tracing::debug!("{}: {failure}; compiling locally to report it", job.input);
                     return self.run_locally(&job.argv).await;
                 }
-                Err(RemoteError::Protocol(e))
-                    if !retried_same_host && matches!(host.kind, HostKind::Ssh { .. }) =>
-                {
-                    tracing::info!(
-                        "{} on {}: {e}; retrying once on a fresh channel",
-                        job.input,
-                        host.text
-                    );
-                    retried_same_host = true;
-                }
-                Err(e) => {
-                    // One warning at the end names this failure; here it is detail.
-                    tracing::info!(
-                        "{} on {}: {e}; backing the host off and trying another",
-                        job.input,
-                        host.text
-                    );
-                    lock::dislike(&lock_dir, &host.backoff_name(), self.env.backoff_period);
-                    tried.push(host.text.clone());
-                    let exit = match &e {
-                        RemoteError::Protocol(p) => p.exit_code(),
-                        _ => ExitCode::ConnectFailed,
-                    };
-                    last_failure = Some(Fallback {
-                        host: Some(host.text.clone()),
-                        reason: e.to_string(),
-                        exit,
-                    });
-                }
+                Err(failure) => self.settle_failure(job, &host, failure, &mut tries, &lock_dir),
             }
         }
+    }
+
+    /// The next attempt: through the agent's queue when it serves these hosts, else by
+    /// distcc's lock files. `Err` is the job's exit when it ends here: no host is left (the
+    /// fallback) or `localhost` won its slot.
+    async fn pick<'s>(
+        &'s self,
+        job: &CompileJob,
+        hosts: &HostList,
+        lock_dir: &Path,
+        tries: &mut Tries,
+    ) -> Result<Attempt<'s>, i32> {
+        let candidates = pick::candidates(hosts, lock_dir, self.env.backoff_period, &tries.tried);
+        let attempt = if tries.use_agent && attempt::agent_serves(&candidates, self.env, &self.ssh)
+        {
+            attempt::through_agent(&candidates, self.env, &self.ssh, false).await
+        } else {
+            let pause = self.env.pause_time;
+            match attempt::with_lock(&candidates, lock_dir, pause, self.env, &self.ssh).await {
+                Ok(attempt) => attempt,
+                Err(e) => {
+                    let reason = format!("cannot take a slot lock in {}: {e}", lock_dir.display());
+                    return Err(self.fall_back(job, Fallback::local_problem(reason)).await);
+                }
+            }
+        };
+        match attempt {
+            Attempt::AgentUnavailable => {
+                tracing::debug!("no agent; connecting directly");
+                tries.use_agent = false;
+                Ok(attempt)
+            }
+            Attempt::NoHost(message) => {
+                let why = tries.last_failure.take().unwrap_or_else(|| Fallback {
+                    host: None,
+                    reason: message.unwrap_or_else(|| self.why_no_host(hosts, lock_dir)),
+                    exit: ExitCode::NoHosts,
+                });
+                Err(self.fall_back(job, why).await)
+            }
+            Attempt::Localhost { slot, _lock } => {
+                if let Some(state) = &mut tries.state {
+                    state.set_host("localhost", slot as usize);
+                    state.phase(Phase::Compile);
+                }
+                Err(self.run_here(&job.argv))
+            }
+            connected @ Attempt::Connected { .. } => Ok(connected),
+        }
+    }
+
+    /// The host answered (the compile itself may have failed: that is the compiler's answer).
+    async fn answered(
+        &self,
+        job: &CompileJob,
+        host: &HostSpec,
+        slot: u32,
+        response: Response,
+        tries: &Tries,
+        lock_dir: &Path,
+    ) -> i32 {
+        // What DISTCC_VERBOSE and DISTCC_LOG show for every distributed job.
+        tracing::info!(
+            "{} compiled on {} (slot {slot}), status {}",
+            job.input,
+            host.text,
+            output::exit_code_of_wait_status(response.status)
+        );
+        lock::enjoy(lock_dir, &host.backoff_name(), self.env.backoff_period);
+        if let Some(failed) = &tries.last_failure {
+            tracing::warn!(
+                "{} was compiled on {} after {} failed: {}",
+                job.input,
+                host.text,
+                failed.host.as_deref().unwrap_or("another host"),
+                failed.reason
+            );
+        }
+        if let Some(state) = &tries.state {
+            state.phase(Phase::Done);
+        }
+        let cpp_messages = match &tries.source {
+            Some(source) => match source.get().await {
+                Ok(source) => source.messages.clone(),
+                Err(_) => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        self.finish(job, host, response, &cpp_messages).await
+    }
+
+    /// A host failed this job: once on the same host for a connection cut mid-job over SSH
+    /// (the agent reconnects), otherwise the host is backed off and another one is tried.
+    fn settle_failure(
+        &self,
+        job: &CompileJob,
+        host: &HostSpec,
+        failure: RemoteError,
+        tries: &mut Tries,
+        lock_dir: &Path,
+    ) {
+        let over_ssh = matches!(host.kind, HostKind::Ssh { .. });
+        if failure.worth_one_more_try_on_the_same_host() && over_ssh && !tries.retried_same_host {
+            tracing::info!(
+                "{} on {}: {failure}; retrying once on a fresh channel",
+                job.input,
+                host.text
+            );
+            tries.retried_same_host = true;
+            return;
+        }
+        // One warning at the end names this failure; here it is detail.
+        tracing::info!(
+            "{} on {}: {failure}; backing the host off and trying another",
+            job.input,
+            host.text
+        );
+        lock::dislike(lock_dir, &host.backoff_name(), self.env.backoff_period);
+        tries.tried.push(host.text.clone());
+        tries.last_failure = Some(Fallback {
+            host: Some(host.text.clone()),
+            reason: failure.to_string(),
+            exit: failure.exit_code(),
+        });
     }
 
     /// Starts the local preprocessor under a `--localslots_cpp` slot, released when it ends.

@@ -16,8 +16,22 @@ pub enum PreprocessFailure {
         program: String,
         error: std::io::Error,
     },
-    #[error("the preprocessor exited with status {code}")]
-    Failed { code: i32 },
+    /// It ran and failed: the command line and how it ended.
+    #[error("the preprocessor `{command}` {}", describe(*.status))]
+    Failed {
+        command: String,
+        status: std::process::ExitStatus,
+    },
+}
+
+/// How a process ended, in words: its exit status, or the signal that killed it.
+fn describe(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("was killed by signal {signal}"),
+        (None, None) => format!("ended with {status}"),
+    }
 }
 
 /// What the preprocessor produced.
@@ -48,6 +62,10 @@ pub fn start(
         command.env("PATH", path);
     }
     let program = compiler.display().to_string();
+    let command_line = std::iter::once(program.clone())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
     let child = command.spawn();
     async move {
         let child = child.map_err(|error| PreprocessFailure::Spawn {
@@ -65,7 +83,8 @@ pub fn start(
             })
         } else {
             Err(PreprocessFailure::Failed {
-                code: output.status.code().unwrap_or(1),
+                command: command_line,
+                status: output.status,
             })
         }
     }
@@ -123,5 +142,31 @@ impl SharedSource {
             State::Done(result) => result.clone(),
             State::Running(_) => unreachable!("just finished"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn a_failed_preprocessor_is_described_with_its_command_and_its_signal() {
+        let killed = PreprocessFailure::Failed {
+            command: "gcc -E x.c".into(),
+            status: std::process::ExitStatus::from_raw(9),
+        };
+        assert_eq!(
+            killed.to_string(),
+            "the preprocessor `gcc -E x.c` was killed by signal 9"
+        );
+        let failed = PreprocessFailure::Failed {
+            command: "gcc -E x.c".into(),
+            status: std::process::ExitStatus::from_raw(1 << 8),
+        };
+        assert_eq!(
+            failed.to_string(),
+            "the preprocessor `gcc -E x.c` exited with status 1"
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::preprocess::{PreprocessFailure, Preprocessed};
+use crate::exit_code::ExitCode;
 use crate::protocol::{
     Limits, ProtocolError, RequestHeader, Response, TokenReader, TokenWriter, Version, request,
 };
@@ -29,6 +30,31 @@ pub enum RemoteError {
     /// The local preprocessor failed; nothing is wrong with the host.
     #[error("{0}")]
     Preprocess(std::sync::Arc<PreprocessFailure>),
+}
+
+impl RemoteError {
+    /// Whether the host is to blame: it is backed off and another one is tried. A source
+    /// that does not preprocess is the user's, wherever it would be compiled.
+    pub fn blames_host(&self) -> bool {
+        !matches!(self, RemoteError::Preprocess(_))
+    }
+
+    /// A connection cut in the middle of a job may be the connection, not the host: one
+    /// more try on a fresh channel before the host is blamed.
+    pub fn worth_one_more_try_on_the_same_host(&self) -> bool {
+        matches!(self, RemoteError::Protocol(_))
+    }
+
+    /// distcc's exit code for a job that ends with this failure (`DISTCC_FALLBACK=0`).
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            RemoteError::Protocol(p) => p.exit_code(),
+            RemoteError::Preprocess(_) => ExitCode::DistccFailed,
+            RemoteError::Transport(_) | RemoteError::Ssh(_) | RemoteError::Agent(_) => {
+                ExitCode::ConnectFailed
+            }
+        }
+    }
 }
 
 /// Sends the job and returns the server's answer. `source` is the local preprocessor run,
