@@ -304,3 +304,30 @@ fn account_name() -> String {
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "root".into())
 }
+
+/// The host list from `DISTCC_HOSTS`, `$DISTCC_DIR/hosts` or `/etc/distcc/hosts`.
+pub fn load_hosts(env: &ClientEnv) -> Result<crate::hosts::HostList, crate::hosts::HostsError> {
+    let files: Vec<(PathBuf, Option<String>)> = [
+        env.distcc_dir.join("hosts"),
+        PathBuf::from("/etc/distcc/hosts"),
+    ]
+    .into_iter()
+    .map(|p| {
+        let text = std::fs::read_to_string(&p).ok();
+        (p, text)
+    })
+    .collect();
+    let mut list = crate::hosts::load(env.hosts.as_deref(), &files)?;
+    for warning in &list.warnings {
+        tracing::warn!("{warning}");
+    }
+    if list.randomize {
+        list.shuffle(u64::from(std::process::id()));
+    }
+    Ok(list)
+}
+
+/// `PATH`: where this process looks for programs.
+pub fn search_path() -> std::ffi::OsString {
+    std::env::var_os("PATH").unwrap_or_default()
+}

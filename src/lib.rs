@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod agent;
+pub mod app;
 pub mod cli;
 pub mod client;
 pub mod compiler_names;

@@ -1,9 +1,8 @@
 //! argv[0] decides the part: `distccd` is the server, `distfarm SUBCOMMAND` an operator
 //! command, and everything else (`distfarm gcc …`, a `gcc` link) the compiler wrapper.
 
-use std::path::Path;
-
 use clap::Parser;
+use distfarm::app;
 use distfarm::cli::{Cli, Command, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
@@ -31,7 +30,7 @@ fn main() {
     {
         run_subcommand(&argv)
     } else {
-        distfarm::client::run::main(argv)
+        app::wrapper::main(argv)
     };
     std::process::exit(code);
 }
@@ -66,54 +65,13 @@ fn run_subcommand(argv: &[String]) -> i32 {
     match Cli::try_parse_from(argv) {
         Ok(cli) => match cli.command {
             Command::Serve(args) => distfarm::server::start::run(args),
-            Command::InstallLinks { dir } => install_links(&dir),
+            Command::InstallLinks { dir } => app::install_links::main(&dir),
             Command::Agent {
                 socket,
                 idle,
                 lock_dir,
-            } => {
-                distfarm::logging::init(tracing::Level::INFO, distfarm::logging::Sink::Stderr);
-                distfarm::agent::main(
-                    &socket,
-                    lock_dir,
-                    std::time::Duration::from_secs(idle),
-                    distfarm::config::Account::current(),
-                )
-            }
+            } => app::agent::main(&socket, std::time::Duration::from_secs(idle), lock_dir),
         },
         Err(e) => exit_for_clap_error(e),
-    }
-}
-
-fn install_links(dir: &Path) -> i32 {
-    use distfarm::admin::install_links;
-    let me = match std::env::current_exe() {
-        Ok(me) => me,
-        Err(e) => {
-            eprintln!("distfarm install-links: cannot find my own path: {e}");
-            return ExitCode::DistccFailed.code();
-        }
-    };
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let names = install_links::compilers_on_path(&path);
-    if names.is_empty() {
-        eprintln!("distfarm install-links: no gcc or clang compilers found on PATH");
-        return ExitCode::CompilerMissing.code();
-    }
-    match install_links::install(dir, &me, &names) {
-        Ok(links) => {
-            for link in links {
-                println!("{}", link.display());
-            }
-            println!(
-                "put {} first on PATH to compile through distfarm",
-                dir.display()
-            );
-            0
-        }
-        Err(e) => {
-            eprintln!("distfarm install-links: {e}");
-            ExitCode::DistccFailed.code()
-        }
     }
 }

@@ -11,17 +11,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// `distfarm agent`: serve on `socket_path` until idle for `idle`.
-pub fn main(
+/// Serves wrappers on `socket_path` until idle for `idle`, connecting as `account`.
+/// Returns the exit code.
+pub async fn serve(
     socket_path: &Path,
     lock_dir: Option<std::path::PathBuf>,
     idle: Duration,
     account: crate::config::Account,
 ) -> i32 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
     // One agent per socket: whoever holds the lock next to it is the agent. A second one
     // started at the same moment by another wrapper leaves quietly; the wrappers find the
     // first one on the socket.
@@ -33,26 +30,24 @@ pub fn main(
             return crate::exit_code::ExitCode::BindFailed.code();
         }
     };
-    runtime.block_on(async {
-        let listener = match socket::bind(socket_path) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!("agent: cannot listen on {}: {e}", socket_path.display());
-                return crate::exit_code::ExitCode::BindFailed.code();
-            }
-        };
-        tracing::info!("agent: listening on {}", socket_path.display());
-        say_ready(socket_path);
-        server::run(
-            listener,
-            Arc::new(server::Agent::new(lock_dir, account)),
-            idle,
-        )
-        .await;
-        // Still holding the claim: the socket is ours to remove.
-        let _ = socket::remove_stale_socket(socket_path);
-        0
-    })
+    let listener = match socket::bind(socket_path) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("agent: cannot listen on {}: {e}", socket_path.display());
+            return crate::exit_code::ExitCode::BindFailed.code();
+        }
+    };
+    tracing::info!("agent: listening on {}", socket_path.display());
+    say_ready(socket_path);
+    server::run(
+        listener,
+        Arc::new(server::Agent::new(lock_dir, account)),
+        idle,
+    )
+    .await;
+    // Still holding the claim: the socket is ours to remove.
+    let _ = socket::remove_stale_socket(socket_path);
+    0
 }
 
 /// Tells whoever started us that the socket listens: one line on stdout, which is then

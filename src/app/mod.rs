@@ -1,0 +1,8 @@
+//! The application layer: one thin module per command. Each turns the parsed command line
+//! (`cli.rs`) and the environment (`config.rs`) into plain settings, sets up logging and a
+//! runtime, and starts its part of the library. Only this layer (and `main.rs`, which picks
+//! the command from argv[0]) knows the command line.
+
+pub mod agent;
+pub mod install_links;
+pub mod wrapper;
