@@ -1,8 +1,19 @@
-//! distfarm: an SSH-first, distcc-compatible compile farm.
+//! distfarm: an SSH-first, distcc-compatible compile farm in one binary — the compiler
+//! wrapper, the distccd-compatible server, the per-user agent that keeps SSH connections, and
+//! the operator tools.
 //!
-//! One binary plays every part (see `../shared/design.md`): the compiler wrapper, the
-//! distccd-compatible server, and the operator tools. The library exposes the pieces so that
-//! integration tests can start a server in-process on a port-0 listener.
+//! The layers, each using only those below it:
+//!
+//! | layer | modules |
+//! |---|---|
+//! | application: one module per command, the only readers of the command line | [`app`] (with `main.rs` and [`cli`]) |
+//! | the parts | [`client`] (the wrapper), [`server`], [`agent`], [`admin`], [`monitor`] |
+//! | the far end of an SSH connection; port forwarding | [`remote_exec`], [`forward`] |
+//! | reaching a host | [`transport`] (TCP, russh, the `ssh` program) |
+//! | facts | [`protocol`] (distcc's wire), [`hosts`] (the host grammar), [`compiler_names`], [`source_names`] |
+//!
+//! The environment and host files are read in [`config`] only; everything else receives
+//! plain values, so tests build settings directly and start servers on port-0 listeners.
 
 pub mod admin;
 pub mod agent;
