@@ -3,6 +3,7 @@
 //! list, a compiler that cannot be run, a log file that cannot be opened, and `Usage:` in the
 //! help. Each is checked beside what the real distcc prints in the same situation.
 
+use crate::support::namespace::with_private_mounts;
 use crate::support::wrapper::hello_args;
 use crate::support::{Cmd, Work, distfarm_bin, free_port, text};
 
@@ -87,16 +88,7 @@ fn no_host_list_at_all_says_no_hostlist_is_set_as_distcc_does() {
     let without_hosts = |cmd: Cmd| {
         let hide = "mount -t tmpfs distfarm-test /etc/distcc && exec \"$@\"";
         work.env(
-            Cmd::new("unshare")
-                .args([
-                    "--mount",
-                    "--propagation",
-                    "private",
-                    "sh",
-                    "-c",
-                    hide,
-                    "sh",
-                ])
+            with_private_mounts(hide)
                 .arg(cmd.get_program())
                 .args(hello_args("out/a.o")),
             None,

@@ -6,6 +6,7 @@
 
 use std::os::unix::fs::FileTypeExt;
 
+use crate::support::namespace::with_private_mounts;
 use crate::support::wrapper::hello_args;
 use crate::support::{Cmd, DistfarmServer, Work, free_port, set_mode, text};
 
@@ -23,16 +24,7 @@ mknod "$dir/null" c 1 3 && chmod 666 "$dir/null" || exit 91
 rc=$?
 stat -c '%F %t:%T' "$dir/null" >&2
 exit $rc"#;
-    let cmd = Cmd::new("unshare")
-        .args([
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            script,
-            "sh",
-        ])
+    let cmd = with_private_mounts(script)
         .arg(&dir)
         .arg(wrapper.get_program())
         .args(wrapper.get_args());

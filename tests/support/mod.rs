@@ -16,6 +16,7 @@
 //! | [`distccd`] | `RealDistccd`: the real distccd 3.4 on 127.0.0.1 |
 //! | [`distfarm_server`] | `DistfarmServer`: `distfarm serve` on 127.0.0.1; job directories |
 //! | [`wire`] | raw distcc requests to a server under test, answers parsed |
+//! | [`namespace`] | `with_private_mounts`: one command in a mount namespace of its own (root) |
 //! | [`fake_server`] | `FakeServer`: a fake distcc host that answers garbage, half, or nothing |
 //! | [`wrapper`] | `Work`: a work area and the environment for running the wrapper |
 //! | [`sshd`] | `Sshd`: a real OpenSSH sshd plus a client ssh_config (`farmhost`) |
@@ -34,6 +35,7 @@ pub mod distccd;
 pub mod distfarm_server;
 pub mod fake_server;
 pub mod files;
+pub mod namespace;
 pub mod ports;
 pub mod process;
 pub mod programs;
