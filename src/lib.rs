@@ -34,3 +34,4 @@ pub mod remote_exec;
 pub mod server;
 pub mod source_names;
 pub mod transport;
+pub mod user_files;
