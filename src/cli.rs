@@ -42,7 +42,50 @@ pub enum Command {
     InstallLinks {
         /// Where to put the links, e.g. /usr/lib/distfarm/bin; put it first on PATH.
         dir: PathBuf,
+        /// Also a `distcc-config` link (distfarm's `config` under Gentoo's name).
+        #[arg(long)]
+        distcc_config: bool,
     },
+    /// Set or show the host list, DISTCC_VERBOSE and DISTCC_LOG (also as `distcc-config`).
+    Config(ConfigArgs),
+}
+
+/// Gentoo's `distcc-config` options.
+#[derive(Debug, Clone, Args)]
+#[command(
+    about = "Set or show distcc's host list and logging, as Gentoo's distcc-config does",
+    after_help = "The host list is written to $DISTCC_DIR/hosts when DISTCC_DIR is set, \
+        /etc/distcc/hosts as root, else ~/.distcc/hosts, after checking every entry. \
+        DISTCC_VERBOSE and DISTCC_LOG are kept in /etc/env.d/02distcc (root; run env-update)."
+)]
+#[command(group(
+    clap::ArgGroup::new("action")
+        .required(true)
+        .args(["set_hosts", "get_hosts", "set_verbose", "get_verbose", "set_log", "get_log", "update_masquerade"])
+))]
+pub struct ConfigArgs {
+    /// Check LIST with distcc's host grammar and make it the host list.
+    #[arg(long, value_name = "LIST")]
+    pub set_hosts: Option<String>,
+    /// Print the host list in use.
+    #[arg(long)]
+    pub get_hosts: bool,
+    /// DISTCC_VERBOSE for every login (0 or 1).
+    #[arg(long, value_name = "0|1", value_parser = ["0", "1"])]
+    pub set_verbose: Option<String>,
+    #[arg(long)]
+    pub get_verbose: bool,
+    /// DISTCC_LOG for every login: a file to log to.
+    #[arg(long, value_name = "FILE")]
+    pub set_log: Option<String>,
+    #[arg(long)]
+    pub get_log: bool,
+    /// Refresh the masquerade links: one per compiler on PATH, stale ones removed.
+    #[arg(long)]
+    pub update_masquerade: bool,
+    /// The masquerade directory for --update-masquerade.
+    #[arg(long, value_name = "DIR", default_value = "/usr/lib/distfarm/bin")]
+    pub masquerade_dir: PathBuf,
 }
 
 /// distccd's options, with the same names and meanings.

@@ -327,6 +327,30 @@ pub fn load_hosts(env: &ClientEnv) -> Result<crate::hosts::HostList, crate::host
     Ok(list)
 }
 
+/// What `distfarm config` (`distcc-config`) needs to know.
+#[derive(Debug, Clone)]
+pub struct ConfigEnv {
+    /// `DISTCC_HOSTS`, if set.
+    pub hosts: Option<String>,
+    /// `DISTCC_DIR`, only when set: it decides where the host list is written.
+    pub distcc_dir: Option<PathBuf>,
+    pub home: PathBuf,
+    pub is_root: bool,
+}
+
+impl ConfigEnv {
+    pub fn from_env() -> ConfigEnv {
+        ConfigEnv {
+            hosts: std::env::var("DISTCC_HOSTS").ok(),
+            distcc_dir: std::env::var_os("DISTCC_DIR")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
+            home: home_dir(),
+            is_root: nix::unistd::Uid::effective().is_root(),
+        }
+    }
+}
+
 /// `PATH`: where this process looks for programs.
 pub fn search_path() -> std::ffi::OsString {
     std::env::var_os("PATH").unwrap_or_default()

@@ -3,10 +3,10 @@
 
 use clap::Parser;
 use distfarm::app;
-use distfarm::cli::{Cli, Command, ServeArgs};
+use distfarm::cli::{Cli, Command, ConfigArgs, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 3] = ["serve", "install-links", "agent"];
+const SUBCOMMANDS: [&str; 4] = ["serve", "install-links", "agent", "config"];
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
@@ -22,6 +22,10 @@ fn main() {
     let code = if name == "distccd" {
         parse_server_args(&argv)
             .map(distfarm::server::start::run)
+            .unwrap_or_else(|code| code)
+    } else if name == "distcc-config" {
+        parse_config_args(&argv)
+            .map(|args| app::config::main(&args))
             .unwrap_or_else(|code| code)
     } else if is_wrapper_name
         && argv
@@ -52,6 +56,19 @@ fn parse_server_args(argv: &[String]) -> Result<ServeArgs, i32> {
         .map_err(exit_for_clap_error)
 }
 
+/// `distcc-config` (Gentoo's name): the options of `distfarm config`.
+fn parse_config_args(argv: &[String]) -> Result<ConfigArgs, i32> {
+    #[derive(Parser)]
+    #[command(name = "distcc-config", version)]
+    struct DistccConfig {
+        #[command(flatten)]
+        args: ConfigArgs,
+    }
+    DistccConfig::try_parse_from(argv)
+        .map(|d| d.args)
+        .map_err(exit_for_clap_error)
+}
+
 fn exit_for_clap_error(e: clap::Error) -> i32 {
     let _ = e.print();
     if e.use_stderr() {
@@ -65,7 +82,10 @@ fn run_subcommand(argv: &[String]) -> i32 {
     match Cli::try_parse_from(argv) {
         Ok(cli) => match cli.command {
             Command::Serve(args) => distfarm::server::start::run(args),
-            Command::InstallLinks { dir } => app::install_links::main(&dir),
+            Command::InstallLinks { dir, distcc_config } => {
+                app::install_links::main(&dir, distcc_config)
+            }
+            Command::Config(args) => app::config::main(&args),
             Command::Agent {
                 socket,
                 idle,

@@ -56,6 +56,27 @@ pub fn install(dir: &Path, distfarm: &Path, names: &[String]) -> io::Result<Vec<
     Ok(made)
 }
 
+/// `--update-masquerade`: links for `names` as [`install`] makes them, and every other link
+/// in `dir` that points at `distfarm` removed (a compiler that is gone). Anything else in
+/// `dir` is left alone. Returns the links made and the ones removed.
+pub fn refresh(
+    dir: &Path,
+    distfarm: &Path,
+    names: &[String],
+) -> io::Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let made = install(dir, distfarm, names)?;
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let link = entry.path();
+        let ours = std::fs::read_link(&link).is_ok_and(|t| t == distfarm);
+        if ours && !made.contains(&link) {
+            std::fs::remove_file(&link)?;
+            removed.push(link);
+        }
+    }
+    Ok((made, removed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

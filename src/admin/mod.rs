@@ -1,3 +1,4 @@
 //! Operator tools.
 
+pub mod distcc_config;
 pub mod install_links;

@@ -5,8 +5,9 @@ use std::path::Path;
 use crate::admin::install_links;
 use crate::exit_code::ExitCode;
 
-/// Makes the links and says where they are and what to do with them.
-pub fn main(dir: &Path) -> i32 {
+/// Makes the links (the compilers', and `distcc-config` when asked) and says where they are
+/// and what to do with them.
+pub fn main(dir: &Path, distcc_config: bool) -> i32 {
     let me = match std::env::current_exe() {
         Ok(me) => me,
         Err(e) => {
@@ -15,10 +16,13 @@ pub fn main(dir: &Path) -> i32 {
         }
     };
     let path = crate::config::search_path();
-    let names = install_links::compilers_on_path(&path);
+    let mut names = install_links::compilers_on_path(&path);
     if names.is_empty() {
         eprintln!("distfarm install-links: no gcc or clang compilers found on PATH");
         return ExitCode::CompilerMissing.code();
+    }
+    if distcc_config {
+        names.push("distcc-config".into());
     }
     match install_links::install(dir, &me, &names) {
         Ok(links) => {

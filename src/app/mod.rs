@@ -4,5 +4,6 @@
 //! the command from argv[0]) knows the command line.
 
 pub mod agent;
+pub mod config;
 pub mod install_links;
 pub mod wrapper;
