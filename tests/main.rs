@@ -13,6 +13,7 @@ mod client_locks_monitor;
 mod distcc_config;
 mod distcc_messages;
 mod forward;
+mod native_cpu_flags;
 mod protocol_fixtures;
 mod server_daemon;
 mod server_hostile;

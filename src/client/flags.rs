@@ -103,9 +103,12 @@ pub struct Match<'a> {
 }
 
 // Reasons a job stays local. Shown to users, so they say why.
-pub const MARCH_NATIVE: &str = "-march=native generates code for this machine";
-pub const MTUNE_NATIVE: &str = "-mtune=native tunes for this machine";
-pub const MCPU_NATIVE: &str = "-mcpu=native generates code for this machine";
+// The native flags reach the scan only when they could not be expanded (native_flags.rs).
+pub const MARCH_NATIVE: &str =
+    "-march=native generates code for this machine (kept with -g, or for clang)";
+pub const MTUNE_NATIVE: &str = "-mtune=native tunes for this machine (kept with -g, or for clang)";
+pub const MCPU_NATIVE: &str =
+    "-mcpu=native generates code for this machine (kept with -g, or for clang)";
 pub const LTO: &str = "-flto compiles are not worth distributing";
 pub const SPECS: &str = "spec files live on this machine (and distccd refuses -specs=)";
 pub const PROFILE: &str = "the compiler reads or writes profile or coverage data on this machine";

@@ -9,6 +9,7 @@ use super::cross_rewrite;
 use super::distribute::Wrapper;
 use super::invocation::Invocation;
 use super::masquerade;
+use super::native_flags;
 use crate::config::{ClientEnv, SshEnv};
 use crate::exit_code::ExitCode;
 
@@ -54,6 +55,12 @@ pub async fn compile(
         );
         return ExitCode::CompilerMissing.code();
     };
+    // A compile for this CPU distributes as the options that name it here.
+    let compiles = command.iter().any(|a| a == "-c" || a == "-S");
+    if compiles && env.safeguard == 0 {
+        let cache = env.distcc_dir.join("native");
+        native_flags::expand(&mut command, &compiler, path.as_ref(), &cache);
+    }
     let hosts = crate::config::load_hosts(env);
     let wrapper = Wrapper {
         env,
