@@ -48,6 +48,12 @@ pub enum Command {
     },
     /// Set or show the host list, DISTCC_VERBOSE and DISTCC_LOG (also as `distcc-config`).
     Config(ConfigArgs),
+    /// Write shell completions, man pages and service files into DIR (for packagers).
+    #[command(hide = true)]
+    DistFiles {
+        /// Where to write them (the repository's dist/).
+        dir: PathBuf,
+    },
 }
 
 /// Gentoo's `distcc-config` options.
@@ -117,8 +123,9 @@ pub struct ServeArgs {
     /// TCP port to listen on.
     #[arg(short = 'p', long, default_value_t = 3632)]
     pub port: u16,
-    /// Allow clients from ADDR[/BITS] (repeatable; IPv4 or IPv6). Without any, only loopback.
-    #[arg(short = 'a', long = "allow", value_name = "ADDR[/BITS]")]
+    /// Allow clients from ADDR[/BITS] (repeatable, or several after one --allow; IPv4 or
+    /// IPv6). Without any, only loopback.
+    #[arg(short = 'a', long = "allow", value_name = "ADDR[/BITS]", num_args = 1..)]
     pub allow: Vec<String>,
     /// Allow clients from private networks (RFC 1918, loopback, link-local, ULA).
     #[arg(long)]

@@ -6,7 +6,7 @@ use distfarm::app;
 use distfarm::cli::{Cli, Command, ConfigArgs, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 4] = ["serve", "install-links", "agent", "config"];
+const SUBCOMMANDS: [&str; 5] = ["serve", "install-links", "agent", "config", "dist-files"];
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
@@ -86,6 +86,7 @@ fn run_subcommand(argv: &[String]) -> i32 {
                 app::install_links::main(&dir, distcc_config)
             }
             Command::Config(args) => app::config::main(&args),
+            Command::DistFiles { dir } => app::dist_files::main(&dir),
             Command::Agent {
                 socket,
                 idle,

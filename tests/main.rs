@@ -10,6 +10,7 @@ mod client_fallback;
 mod client_interop;
 mod client_invocation;
 mod client_locks_monitor;
+mod dist_files;
 mod distcc_config;
 mod distcc_messages;
 mod forward;

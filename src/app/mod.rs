@@ -5,5 +5,6 @@
 
 pub mod agent;
 pub mod config;
+pub mod dist_files;
 pub mod install_links;
 pub mod wrapper;

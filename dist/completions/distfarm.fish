@@ -1,0 +1,86 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_distfarm_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_distfarm_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_distfarm_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_distfarm_using_subcommand
+    set -l cmd (__fish_distfarm_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c distfarm -n "__fish_distfarm_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c distfarm -n "__fish_distfarm_needs_command" -s V -l version -d 'Print version'
+complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "serve" -d 'Run the distccd-compatible compile server'
+complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "agent" -d 'The per-user agent that keeps SSH connections open (started by the wrapper)'
+complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "install-links" -d 'Create masquerade links (gcc, cc, g++, x86_64-linux-gnu-gcc-12 …) to distfarm in DIR'
+complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "config" -d 'Set or show the host list, DISTCC_VERBOSE and DISTCC_LOG (also as `distcc-config`)'
+complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "dist-files" -d 'Write shell completions, man pages and service files into DIR (for packagers)'
+complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l listen -d 'Address to listen on' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s p -l port -d 'TCP port to listen on' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s a -l allow -d 'Allow clients from ADDR[/BITS] (repeatable, or several after one --allow; IPv4 or IPv6). Without any, only loopback' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s j -l jobs -d 'Compiles to run at once (default: number of CPUs)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s N -l nice -d 'Lower the server\'s priority by this much' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l log-file -d 'Append the log to this file' -r -F
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l log-level -d 'emerg, alert, crit, err, warning, notice, info or debug' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s P -l pid-file -d 'Write the daemon\'s pid here' -r -F
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l user -d 'When started as root, run as this user (default: distcc, else nobody)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l job-lifetime -d 'Kill a compiler that runs longer than this many seconds' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l compiler -d 'Also allow this compiler (a bare name or an absolute path; repeatable)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l stats-port -d 'The statistics port' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l lifetime -d 'Exit after this many seconds (for tests)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l daemon -d 'Listen on a TCP port (the default unless stdin is a socket)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l inetd -d 'Serve one job on stdin/stdout (how sshd and inetd start it)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l no-detach -d 'Stay in the foreground'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l no-fork -d 'Accepted for distccd compatibility: every connection already gets its own task'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l allow-private -d 'Allow clients from private networks (RFC 1918, loopback, link-local, ULA)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l log-stderr -d 'Log to stderr'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l verbose -d 'Log at debug level'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l enable-tcp-insecure -d 'As distccd: no compiler whitelist; any program on DISTCCD_PATH/PATH or any absolute path runs as the compiler (distcc passes it over SSH). Argument rules and confinement still apply'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l ssh-session -d 'Serve every job of one SSH connection from one process (started by distfarm\'s agent)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l stats -d 'Serve distccd\'s statistics page over HTTP (daemon only; clients from --allow)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c distfarm -n "__fish_distfarm_using_subcommand agent" -l socket -d 'Unix socket to serve on' -r -F
+complete -c distfarm -n "__fish_distfarm_using_subcommand agent" -l idle -d 'Exit after this many seconds without jobs' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand agent" -l lock-dir -d 'distcc\'s lock directory, where the agent\'s slots are mirrored as lock files' -r -F
+complete -c distfarm -n "__fish_distfarm_using_subcommand agent" -s h -l help -d 'Print help'
+complete -c distfarm -n "__fish_distfarm_using_subcommand agent" -s V -l version -d 'Print version'
+complete -c distfarm -n "__fish_distfarm_using_subcommand install-links" -l distcc-config -d 'Also a `distcc-config` link (distfarm\'s `config` under Gentoo\'s name)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand install-links" -s h -l help -d 'Print help'
+complete -c distfarm -n "__fish_distfarm_using_subcommand install-links" -s V -l version -d 'Print version'
+complete -c distfarm -n "__fish_distfarm_using_subcommand config" -l set-hosts -d 'Check LIST with distcc\'s host grammar and make it the host list' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand config" -l set-verbose -d 'DISTCC_VERBOSE for every login (0 or 1)' -r -f -a "0\t''
+1\t''"
+complete -c distfarm -n "__fish_distfarm_using_subcommand config" -l set-log -d 'DISTCC_LOG for every login: a file to log to' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand config" -l masquerade-dir -d 'The masquerade directory for --update-masquerade' -r -F
+complete -c distfarm -n "__fish_distfarm_using_subcommand config" -l get-hosts -d 'Print the host list in use'
+complete -c distfarm -n "__fish_distfarm_using_subcommand config" -l get-verbose
+complete -c distfarm -n "__fish_distfarm_using_subcommand config" -l get-log
+complete -c distfarm -n "__fish_distfarm_using_subcommand config" -l update-masquerade -d 'Refresh the masquerade links: one per compiler on PATH, stale ones removed'
+complete -c distfarm -n "__fish_distfarm_using_subcommand config" -s h -l help -d 'Print help'
+complete -c distfarm -n "__fish_distfarm_using_subcommand config" -s V -l version -d 'Print version'
+complete -c distfarm -n "__fish_distfarm_using_subcommand dist-files" -s h -l help -d 'Print help'
+complete -c distfarm -n "__fish_distfarm_using_subcommand dist-files" -s V -l version -d 'Print version'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent install-links config dist-files help" -f -a "serve" -d 'Run the distccd-compatible compile server'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent install-links config dist-files help" -f -a "agent" -d 'The per-user agent that keeps SSH connections open (started by the wrapper)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent install-links config dist-files help" -f -a "install-links" -d 'Create masquerade links (gcc, cc, g++, x86_64-linux-gnu-gcc-12 …) to distfarm in DIR'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent install-links config dist-files help" -f -a "config" -d 'Set or show the host list, DISTCC_VERBOSE and DISTCC_LOG (also as `distcc-config`)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent install-links config dist-files help" -f -a "dist-files" -d 'Write shell completions, man pages and service files into DIR (for packagers)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent install-links config dist-files help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
