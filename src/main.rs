@@ -21,7 +21,7 @@ fn main() {
     let is_wrapper_name = name.contains("distfarm") || name.contains("distcc");
     let code = if name == "distccd" {
         parse_server_args(&argv)
-            .map(distfarm::server::start::run)
+            .map(app::serve::main)
             .unwrap_or_else(|code| code)
     } else if name == "distcc-config" {
         parse_config_args(&argv)
@@ -81,7 +81,7 @@ fn exit_for_clap_error(e: clap::Error) -> i32 {
 fn run_subcommand(argv: &[String]) -> i32 {
     match Cli::try_parse_from(argv) {
         Ok(cli) => match cli.command {
-            Command::Serve(args) => distfarm::server::start::run(args),
+            Command::Serve(args) => app::serve::main(args),
             Command::InstallLinks { dir, distcc_config } => {
                 app::install_links::main(&dir, distcc_config)
             }

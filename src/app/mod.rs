@@ -7,4 +7,5 @@ pub mod agent;
 pub mod config;
 pub mod dist_files;
 pub mod install_links;
+pub mod serve;
 pub mod wrapper;

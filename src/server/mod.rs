@@ -18,7 +18,6 @@ pub mod refusal;
 pub mod sandbox;
 pub mod session;
 pub mod settings;
-pub mod start;
 pub mod stats;
 pub mod stats_http;
 pub mod stdio;

@@ -1,3 +1,6 @@
+//! A server's settings as plain values: nothing here reads the environment or the command
+//! line.
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -6,8 +9,9 @@ use super::access::AccessList;
 use super::compilers::CompilerPolicy;
 use crate::protocol::Limits;
 
-/// Everything a running server needs, as plain values (built from the CLI and environment in
-/// `config.rs`; tests build it directly).
+/// Everything a running server needs, as plain values: built by `app::serve` from the
+/// command line and `config::ServerEnv`, by `distfarm offer` for its in-process server, and
+/// directly by tests.
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     /// Who may connect over TCP. For the daemon an empty `--allow` has already been turned

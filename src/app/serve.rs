@@ -1,24 +1,27 @@
-//! `distfarm serve` from parsed options to a running server, and its exit code.
+//! `distfarm serve` (and the `distccd` link): from parsed options and the environment to
+//! settings, logging, the process set-up distccd does (priority, dropping root, detaching,
+//! the pid file), a runtime, and the mode asked for — a daemon, one `--inetd` job, or an SSH
+//! session server; then the exit code.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::access::{AccessList, Cidr};
-use super::assembly_check::WrapperGuard;
-use super::command_list::CommandList;
-use super::compilers::CompilerPolicy;
-use super::connection::{ResultClass, ServerContext};
-use super::process::{self, PidFile};
-use super::settings::ServerSettings;
-use super::stats_http::StatsServer;
 use crate::cli::ServeArgs;
 use crate::config::ServerEnv;
 use crate::exit_code::ExitCode;
 use crate::logging::{self, Sink};
+use crate::server::access::{AccessList, Cidr};
+use crate::server::assembly_check::WrapperGuard;
+use crate::server::command_list::CommandList;
+use crate::server::compilers::CompilerPolicy;
+use crate::server::connection::{ResultClass, ServerContext};
+use crate::server::process::{self, PidFile};
+use crate::server::settings::ServerSettings;
+use crate::server::stats_http::StatsServer;
 
 /// Inetd mode when asked, or when stdin is a socket and daemon mode was not asked for.
 fn inetd_mode(args: &ServeArgs) -> bool {
-    args.inetd || args.ssh_session || (!args.daemon && super::stdio::stdin_peer().is_some())
+    args.inetd || args.ssh_session || (!args.daemon && crate::server::stdio::stdin_peer().is_some())
 }
 
 /// Builds the settings. For the daemon, no `--allow` means loopback only.
@@ -72,7 +75,7 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
     })
 }
 
-pub fn run(args: ServeArgs) -> i32 {
+pub fn main(args: ServeArgs) -> i32 {
     let inetd = inetd_mode(&args);
     let level = if args.verbose {
         Some(tracing::Level::DEBUG)
@@ -149,7 +152,7 @@ fn say_which_compilers_run(policy: &CompilerPolicy) {
 
 /// Whether compilers can run confined (see server/sandbox.rs), said once at start.
 fn confinement_works(wanted: bool, tmpdir: &std::path::Path) -> bool {
-    let abi = super::sandbox::abi_version();
+    let abi = crate::server::sandbox::abi_version();
     if !wanted {
         tracing::warn!("DISTFARM_CONFINE=0: compilers run unconfined");
         false
@@ -159,7 +162,7 @@ fn confinement_works(wanted: bool, tmpdir: &std::path::Path) -> bool {
              generate is only checked as text"
         );
         false
-    } else if !super::sandbox::works(tmpdir) {
+    } else if !crate::server::sandbox::works(tmpdir) {
         tracing::warn!(
             "Landlock (ABI {abi}) is there but a confined program could not start (a \
              container's system-call filter?): compilers run unconfined"
@@ -180,7 +183,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 fn run_inetd(settings: ServerSettings) -> i32 {
     let ctx = ServerContext::new(settings);
-    match runtime().block_on(super::inetd::serve_one(&ctx)) {
+    match runtime().block_on(crate::server::inetd::serve_one(&ctx)) {
         Ok(ResultClass::CompileOk | ResultClass::CompileError) => 0,
         Ok(ResultClass::ClientDisconnect) => ExitCode::IoError.code(),
         Ok(ResultClass::CompileTimeout) => ExitCode::Timeout.code(),
@@ -195,7 +198,7 @@ fn run_inetd(settings: ServerSettings) -> i32 {
 
 fn run_ssh_session(settings: ServerSettings) -> i32 {
     let ctx = Arc::new(ServerContext::new(settings));
-    match runtime().block_on(super::session::serve(ctx)) {
+    match runtime().block_on(crate::server::session::serve(ctx)) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!("ssh session: {e}");
@@ -259,7 +262,7 @@ fn run_daemon(args: &ServeArgs, settings: ServerSettings) -> i32 {
             };
             tokio::spawn(server.serve(stats_listener));
         }
-        super::serve(listener, ctx, shutdown_signal(lifetime)).await;
+        crate::server::serve(listener, ctx, shutdown_signal(lifetime)).await;
     });
     0
 }
