@@ -125,10 +125,14 @@ demo_on_signal() {
 
 # The pids of every process that carries this demo's marker (never this shell: its environment
 # is the one it was started with). Root sees everyone's; others see their own, which is all
-# the demo starts.
+# the demo starts. grep itself runs without the marker: the glob may list its own pid.
 demo_marked_pids() {
-  grep -l -z -x -F "DISTFARM_DEMO_WORK=$DEMO_WORK" /proc/[0-9]*/environ 2>/dev/null |
-    cut -d/ -f3 || true
+  local file
+  env -u DISTFARM_DEMO_WORK grep -l -z -x -F "DISTFARM_DEMO_WORK=$DEMO_WORK" \
+    /proc/[0-9]*/environ 2>/dev/null | while read -r file; do
+    file=${file#/proc/}
+    echo "${file%/environ}"
+  done
 }
 
 # Stops every marked process (TERM, then KILL after 5 s) and the background subshells, and
