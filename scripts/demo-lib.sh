@@ -135,23 +135,50 @@ demo_marked_pids() {
   done
 }
 
-# Stops every marked process (TERM, then KILL after 5 s) and the background subshells, and
-# removes the work dir. Safe to run twice.
+# demo_descendants PID…: every process below these (by parent pid, read from /proc).
+demo_descendants() {
+  local stat line pid ppid rest
+  local -A children=()
+  for stat in /proc/[0-9]*/stat; do
+    { read -r line <"$stat"; } 2>/dev/null || continue
+    pid=${line%% *}
+    rest=${line##*) } # after the command name, which may hold spaces
+    read -r _ ppid _ <<<"$rest"
+    children[$ppid]+=" $pid"
+  done
+  local -a queue=("$@")
+  while [ ${#queue[@]} -gt 0 ]; do
+    pid=${queue[0]}
+    queue=("${queue[@]:1}")
+    for ppid in ${children[$pid]:-}; do
+      echo "$ppid"
+      queue+=("$ppid")
+    done
+  done
+}
+
+# Stops every marked process, and sshd's per-connection processes (they rewrite their
+# environment area for their process title, so they carry no marker that can be read):
+# TERM, then KILL after 5 s; then the background subshells; then removes the work dir.
+# Safe to run twice.
 demo_cleanup() {
   [ -n "$DEMO_WORK" ] || return 0
   set +e
-  local pids tries=0
+  local pids tree="" tries=0 pid
+  [ -n "${DEMO_SSHD_PID:-}" ] && tree="$DEMO_SSHD_PID $(demo_descendants "$DEMO_SSHD_PID")"
+  # shellcheck disable=SC2086 # lists of pids
+  {
+    pids="$(demo_marked_pids) $tree"
+    while [ -n "${pids// /}" ] && [ $tries -lt 50 ]; do
+      kill -TERM $pids 2>/dev/null
+      sleep 0.1
+      tries=$((tries + 1))
+      pids=$(demo_marked_pids)
+      for pid in $tree; do kill -0 "$pid" 2>/dev/null && pids+=" $pid"; done
+    done
+    [ -n "${pids// /}" ] && kill -KILL $pids 2>/dev/null
+  }
   [ ${#DEMO_BG[@]} -gt 0 ] && kill "${DEMO_BG[@]}" 2>/dev/null
-  pids=$(demo_marked_pids)
-  # shellcheck disable=SC2086 # a list of pids
-  [ -n "$pids" ] && kill -TERM $pids 2>/dev/null
-  while [ -n "$pids" ] && [ $tries -lt 50 ]; do
-    sleep 0.1
-    tries=$((tries + 1))
-    pids=$(demo_marked_pids)
-  done
-  # shellcheck disable=SC2086
-  [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
   wait 2>/dev/null
   rm -rf "$DEMO_WORK"
   DEMO_WORK=""
@@ -213,6 +240,7 @@ EOF
     /usr/sbin/sshd -D -e -f "$ssh/sshd_config" 2>"$ssh/sshd.log" &
     pid=$!
     DEMO_BG+=("$pid")
+    DEMO_SSHD_PID=$pid
     local waited=0
     while kill -0 "$pid" 2>/dev/null && [ $waited -lt 200 ]; do
       if ssh -F "$ssh/ssh_config" demo-host true 2>/dev/null </dev/null; then
