@@ -16,7 +16,7 @@ DEMO_JOBS=4
 DEMO_WORK=""
 DEMO_BG=()    # background subshells of this shell (they have no marker of their own)
 DEMO_WAYS=()  # the ways that ran, in order
-declare -A DEMO_LABEL DEMO_HOSTS DEMO_WALL DEMO_PER_JOB DEMO_SAME
+declare -A DEMO_HOSTS DEMO_WALL DEMO_PER_JOB DEMO_SAME
 
 demo_say() { printf '==> %s\n' "$*"; }
 demo_note() { printf '    %s\n' "$*"; }
@@ -71,20 +71,27 @@ demo_find_project() {
     DEMO_SRC=$(realpath "$DEMO_PROJECT")
     DEMO_PROJECT_NAME=$(basename "$DEMO_SRC")
     read -r -a DEMO_FLAGS <<<"${DEMO_CFLAGS:--O2}"
-    mapfile -t DEMO_SOURCES < <(cd "$DEMO_SRC" && ls -- *.c)
+    mapfile -t DEMO_SOURCES < <(cd "$DEMO_SRC" && printf '%s\n' *.c)
   else
     demo_say "locating Lua 5.4's sources (the lua-src crate; cargo fetches it if needed)"
-    cargo fetch --locked
-    local manifest
-    # The manifest path of the lua-src package, without needing a JSON tool.
-    manifest=$(cargo metadata --format-version 1 --locked 2>/dev/null |
-      grep -o '"manifest_path":"[^"]*/lua-src-[^"/]*/Cargo.toml"' | head -1 | cut -d'"' -f4)
-    [ -n "$manifest" ] || demo_fail "cargo metadata does not list lua-src"
-    DEMO_SRC=$(ls -d "$(dirname "$manifest")"/lua-5.4.* | head -1)
+    local host version manifest
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    # Only this platform's crates: a fresh clone need not download Windows' too.
+    cargo fetch --locked --target "$host"
+    version=$(awk '$0 == "name = \"lua-src\"" { getline; print $3 }' Cargo.lock | tr -d '"')
+    DEMO_SRC=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"lua-src-$version"/lua-5.4.* \
+      2>/dev/null | head -1)
+    if [ -z "$DEMO_SRC" ]; then
+      # Elsewhere (a vendored or relocated registry): ask cargo, no JSON tool needed.
+      manifest=$(cargo metadata --format-version 1 --locked --filter-platform "$host" 2>/dev/null |
+        grep -o '"manifest_path":"[^"]*/lua-src-[^"/]*/Cargo.toml"' | head -1 | cut -d'"' -f4)
+      [ -n "$manifest" ] || demo_fail "cargo metadata does not list lua-src"
+      DEMO_SRC=$(ls -d "$(dirname "$manifest")"/lua-5.4.* | head -1)
+    fi
     DEMO_PROJECT_NAME="Lua $(basename "$DEMO_SRC" | sed 's/^lua-//')"
     DEMO_FLAGS=(-O2 -std=gnu99 -DLUA_COMPAT_5_3 -DLUA_USE_LINUX)
     # The library only, as Lua's makefile builds it: lua.c and luac.c are the programs.
-    mapfile -t DEMO_SOURCES < <(cd "$DEMO_SRC" && ls -- *.c | grep -v -x -e lua.c -e luac.c)
+    mapfile -t DEMO_SOURCES < <(cd "$DEMO_SRC" && printf '%s\n' *.c | grep -v -x -e lua.c -e luac.c)
   fi
   [ ${#DEMO_SOURCES[@]} -gt 0 ] || demo_fail "no .c files in $DEMO_SRC"
   demo_note "$DEMO_PROJECT_NAME: ${#DEMO_SOURCES[@]} files, ${DEMO_FLAGS[*]}"
@@ -191,7 +198,7 @@ demo_cleanup() {
 # Nothing in ~/.ssh is read or written.
 demo_start_sshd() {
   demo_say "starting a private sshd on 127.0.0.1 (throwaway keys; ~/.ssh untouched)"
-  local ssh=$DEMO_WORK/ssh user attempt port pid
+  local ssh=$DEMO_WORK/ssh user port pid
   mkdir -m 700 "$ssh"
   ssh-keygen -q -t ed25519 -N '' -C demo-host-key -f "$ssh/host_key"
   ssh-keygen -q -t ed25519 -N '' -C demo-user-key -f "$ssh/user_key"
@@ -203,7 +210,7 @@ demo_start_sshd() {
   user=$(id -un)
   # Root's sshd insists on its privilege separation directory; a user's sshd does not use it.
   [ "$(id -u)" -ne 0 ] || mkdir -p -m 0755 /run/sshd
-  for attempt in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5; do
     port=$((20000 + RANDOM % 40000))
     cat >"$ssh/sshd_config" <<EOF
 Port $port
@@ -260,8 +267,8 @@ $(cat "$ssh/sshd.log")"
 
 # distcc 3.4's own daemon on 127.0.0.1, for distcc over TCP. Sets DEMO_DISTCCD_PORT.
 demo_start_distccd() {
-  local attempt port pid waited
-  for attempt in 1 2 3 4 5; do
+  local port pid waited
+  for _ in 1 2 3 4 5; do
     port=$((20000 + RANDOM % 40000))
     TMPDIR=$DEMO_WORK/tmp distccd --daemon --no-detach --listen 127.0.0.1 -p "$port" \
       --allow 127.0.0.1 --jobs "$DEMO_JOBS" --log-stderr 2>"$DEMO_WORK/distccd.log" &
@@ -314,7 +321,7 @@ demo_run_batch() {
     files=("${DEMO_SOURCES[@]}")
   else
     dir=$DEMO_WORK/small
-    mapfile -t files < <(cd "$dir" && ls -- *.c)
+    mapfile -t files < <(cd "$dir" && printf '%s\n' *.c)
   fi
   out=$DEMO_WORK/out/$way-$kind
   log=$DEMO_WORK/out/$way-$kind.log
@@ -330,7 +337,7 @@ demo_run_batch() {
       xargs -P "$parallel" -I{} sh -c 'src=$0 to=$1; shift; "$@" -c "$src" -o "$to/$src.o" && echo "$src"' \
         {} "$out" \
         "${cmd[@]}" "${DEMO_FLAGS[@]}" >"$out.done" 2>"$log" || rc=$?
-    echo "$(demo_ms "$start" "$(demo_now)")" >"$out.ms"
+    demo_ms "$start" "$(demo_now)" >"$out.ms"
     exit "$rc"
   ) &
   pid=$!
@@ -418,6 +425,7 @@ demo_check_session() {
 demo_columns() {
   local cols=80
   if [ -t 1 ]; then cols=$(tput cols 2>/dev/null || echo 80); fi
+  [[ $cols =~ ^[0-9]+$ ]] || cols=80
   [ "$cols" -gt 120 ] && cols=120
   [ "$cols" -lt 50 ] && cols=50
   echo "$cols"
@@ -433,6 +441,9 @@ demo_table() {
       "$(demo_human_ms "${DEMO_WALL[$way]}")" "$(demo_human_ms "${DEMO_PER_JOB[$way]}")" \
       "$([ "$way" = local ] && echo reference || echo "${DEMO_SAME[$way]}/$n")"
   done
+  demo_note "(distfarm's -j$DEMO_JOBS time includes starting its agent and its one SSH login; later"
+  demo_note " builds reuse both.$([ -n "${DEMO_WALL[distcc-ssh]:-}" ] &&
+    echo " distcc over SSH starts an ssh, and a distccd there, per job.")"
 }
 
 # demo_bars TITLE ARRAY-NAME: one bar per way, in eighths of a block, scaled to the terminal.
@@ -482,7 +493,7 @@ demo_main() {
     # The real distccd, named: on demo-host's PATH `distccd` is distfarm.
     demo_way distcc-ssh "@demo-host/$DEMO_JOBS:$(command -v distccd)"
   else
-    demo_say "distcc is not installed: no side-by-side (apt-get install distcc to see it)"
+    demo_say "distcc is not installed: no comparison with it (apt-get install distcc to see one)"
   fi
   demo_table
   demo_chart
