@@ -8,6 +8,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -159,12 +160,26 @@ fn tiny_project_demo_runs_every_way_and_every_object_is_identical() {
 #[test]
 fn demo_interrupted_mid_build_leaves_no_process_and_no_file() {
     require_peers();
-    // Slow enough files that the build over SSH is still running when the agent is up.
-    let setup = setup("demo-interrupt", 6, 150);
+    // Files slow enough (~0.5 s each) that the build over SSH is still running when the
+    // agent is up, and no slower: the machine may be busy.
+    let setup = setup("demo-interrupt", 4, 80);
     let stderr_log = setup.root.path().join("demo.stderr");
     let mut cmd: Command = demo(&setup).to_command();
     let stderr_file = std::fs::File::create(&stderr_log).expect("stderr file");
     cmd.stdout(Stdio::piped()).stderr(stderr_file);
+    // A shell gives its foreground job Ctrl-C's default action; a runner that started these
+    // tests in the background may have left SIGINT ignored, which bash could not then trap.
+    // SAFETY: only signal(2), which is async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::signal::signal(
+                nix::sys::signal::Signal::SIGINT,
+                nix::sys::signal::SigHandler::SigDfl,
+            )
+            .map(drop)
+            .map_err(std::io::Error::from)
+        });
+    }
     // Its own process group (ChildGuard), like a shell's foreground job that Ctrl-C reaches.
     let mut child = ChildGuard::spawn(cmd, "scripts/demo");
     let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
@@ -182,9 +197,12 @@ fn demo_interrupted_mid_build_leaves_no_process_and_no_file() {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let line = lines
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("the demo never reached distfarm over SSH:\n{seen:#?}"));
+        let line = lines.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "the demo never reached distfarm over SSH:\n{seen:#?}\n--- stderr\n{}",
+                std::fs::read_to_string(&stderr_log).unwrap_or_default()
+            )
+        });
         work = work.or_else(|| work_dir(&line));
         let started = line.starts_with("==> distfarm over SSH: DISTCC_HOSTS");
         seen.push(line);
