@@ -2,8 +2,9 @@
 # The steps of scripts/demo, one function each, sourced by it (and run by tests/demo.rs with a
 # tiny project). Everything the demo makes lives in one temp dir, $DEMO_WORK; every process it
 # starts carries DISTFARM_DEMO_WORK=$DEMO_WORK in its environment, even those that leave its
-# process group (distfarm's agent, sshd's per-connection children, the remote server), so
-# demo_cleanup finds and stops exactly those, and nothing else, however the demo ends.
+# process group (distfarm's agent, the servers behind sshd), and sshd's per-connection
+# processes are the listener's descendants, so demo_cleanup finds and stops exactly those,
+# and nothing else, however the demo ends (not after a SIGKILL, which no script survives).
 #
 # Knobs (all optional):
 #   DEMO_DISTFARM=path    use this distfarm binary instead of building the release one
@@ -192,6 +193,15 @@ demo_cleanup() {
   demo_say "stopped what the demo started and removed its files"
 }
 
+# A port for a server of the demo, below the kernel's ephemeral range: ports that other
+# programs are handed for their own servers (bind to port 0) and outgoing connections.
+demo_random_port() {
+  local low=32768
+  { read -r low _ </proc/sys/net/ipv4/ip_local_port_range; } 2>/dev/null || true
+  [ "$low" -gt 12000 ] || low=32768
+  echo $((10000 + RANDOM % (low - 10000)))
+}
+
 # A private OpenSSH sshd on 127.0.0.1, running as this user, with throwaway host and user
 # keys; its sessions find distfarm as `distccd` first on PATH, like a build server that has
 # distfarm installed. Writes ssh/ssh_config (`Host demo-host`) and bin/ssh (for DISTCC_SSH).
@@ -211,7 +221,7 @@ demo_start_sshd() {
   # Root's sshd insists on its privilege separation directory; a user's sshd does not use it.
   [ "$(id -u)" -ne 0 ] || mkdir -p -m 0755 /run/sshd
   for _ in 1 2 3 4 5; do
-    port=$((20000 + RANDOM % 40000))
+    port=$(demo_random_port)
     cat >"$ssh/sshd_config" <<EOF
 Port $port
 ListenAddress 127.0.0.1
@@ -248,15 +258,14 @@ EOF
     pid=$!
     DEMO_BG+=("$pid")
     DEMO_SSHD_PID=$pid
-    local waited=0
-    while kill -0 "$pid" 2>/dev/null && [ $waited -lt 200 ]; do
-      if ssh -F "$ssh/ssh_config" demo-host true 2>/dev/null </dev/null; then
+    local deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+      if ssh -F "$ssh/ssh_config" -o ConnectTimeout=5 demo-host true 2>/dev/null </dev/null; then
         DEMO_SSH_PORT=$port
         demo_note "sshd on 127.0.0.1:$port as $user; ssh config: $ssh/ssh_config (Host demo-host)"
         return 0
       fi
       sleep 0.1
-      waited=$((waited + 1))
     done
     grep -q 'Address already in use' "$ssh/sshd.log" && continue
     demo_fail "sshd did not let $user log in:
@@ -267,23 +276,24 @@ $(cat "$ssh/sshd.log")"
 
 # distcc 3.4's own daemon on 127.0.0.1, for distcc over TCP. Sets DEMO_DISTCCD_PORT.
 demo_start_distccd() {
-  local port pid waited
+  local port pid deadline
   for _ in 1 2 3 4 5; do
-    port=$((20000 + RANDOM % 40000))
+    port=$(demo_random_port)
     TMPDIR=$DEMO_WORK/tmp distccd --daemon --no-detach --listen 127.0.0.1 -p "$port" \
       --allow 127.0.0.1 --jobs "$DEMO_JOBS" --log-stderr 2>"$DEMO_WORK/distccd.log" &
     pid=$!
     DEMO_BG+=("$pid")
-    waited=0
-    while kill -0 "$pid" 2>/dev/null && [ $waited -lt 100 ]; do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    deadline=$((SECONDS + 10))
+    while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+      # Something answers; still ours only if distccd did not exit for want of the port.
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && sleep 0.2 && kill -0 "$pid"; then
         DEMO_DISTCCD_PORT=$port
         demo_note "distccd on 127.0.0.1:$port"
         return 0
       fi
       sleep 0.1
-      waited=$((waited + 1))
     done
+    kill "$pid" 2>/dev/null || true
   done
   demo_fail "distccd did not start:
 $(cat "$DEMO_WORK/distccd.log")"
@@ -443,7 +453,7 @@ demo_table() {
   done
   demo_note "(distfarm's -j$DEMO_JOBS time includes starting its agent and its one SSH login; later"
   demo_note " builds reuse both.$([ -n "${DEMO_WALL[distcc-ssh]:-}" ] &&
-    echo " distcc over SSH starts an ssh, and a distccd there, per job.")"
+    echo " distcc over SSH starts an ssh, and a distccd there, per job."))"
 }
 
 # demo_bars TITLE ARRAY-NAME: one bar per way, in eighths of a block, scaled to the terminal.
