@@ -402,6 +402,12 @@ impl ChildGuard {
             .unwrap_or_else(|e| panic!("waiting for {}: {e}", self.description))
     }
 
+    /// Its stdout, for reading as it runs (spawned with `Stdio::piped()`).
+    pub fn take_stdout(&mut self) -> std::process::ChildStdout {
+        let child = self.child.as_mut().expect("running");
+        child.stdout.take().expect("stdout was piped")
+    }
+
     /// Sends `signal` to the process alone (not its group).
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
         let pid = nix::unistd::Pid::from_raw(self.id() as i32);
