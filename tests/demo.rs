@@ -5,8 +5,6 @@
 //! directory is empty", and every process the demo starts carries the work dir's path in its
 //! environment or command line, so "nothing left running" is "no process names it".
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -14,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use support::programs::manifest_dir;
-use support::{ChildGuard, Cmd, distfarm_bin, require, set_mode, temp_dir, text, wait_for};
+use crate::support::programs::manifest_dir;
+use crate::support::{ChildGuard, Cmd, distfarm_bin, require, set_mode, temp_dir, text, wait_for};
 
 /// The peers the whole demo runs (it skips distcc where it is missing; the test does not).
 fn require_peers() {

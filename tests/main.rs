@@ -5,6 +5,7 @@
 mod support;
 
 mod agent;
+mod demo;
 mod client_environment;
 mod client_fallback;
 mod client_interop;
