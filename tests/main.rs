@@ -5,12 +5,13 @@
 mod support;
 
 mod agent;
-mod demo;
 mod client_environment;
 mod client_fallback;
 mod client_interop;
 mod client_invocation;
 mod client_locks_monitor;
+mod compiler_identity;
+mod demo;
 mod dist_files;
 mod distcc_config;
 mod distcc_messages;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::args::{Scan, scan};
 use super::attempt::{self, Attempt};
 use super::fallback::Fallback;
+use super::identity::{self, Identity};
 use super::job::CompileJob;
 use super::output;
 use super::pick;
@@ -33,6 +34,8 @@ struct Tries {
     tried: Vec<String>,
     /// The last host failure, for the fallback warning.
     last_failure: Option<Fallback>,
+    /// The user was already told about `last_failure` (a foreign compiler's warning).
+    last_failure_told: bool,
     /// False once the agent could not be reached: connect directly from then on.
     use_agent: bool,
     /// A cut connection was already retried once on its host.
@@ -110,6 +113,20 @@ impl Wrapper<'_> {
             use_agent: true,
             ..Tries::default()
         };
+        // Hosts whose compiler lately turned out not to be this one are left out.
+        let identities = self.env.distcc_dir.join("identity");
+        let target = identity::target_options(&job.argv);
+        let local_identity =
+            identity::local(&self.compiler, &target, self.path.as_ref(), &identities);
+        if let Some(local) = &local_identity {
+            tries.tried.extend(
+                hosts
+                    .hosts
+                    .iter()
+                    .filter(|h| identity::is_left_out(&identities, &h.text, local))
+                    .map(|h| h.text.clone()),
+            );
+        }
         loop {
             let attempt = match self.pick(job, hosts, &lock_dir, &mut tries).await {
                 Ok(attempt) => attempt,
@@ -139,6 +156,19 @@ impl Wrapper<'_> {
                 Err(e) => Err(e),
             };
             match result {
+                Ok(response) if response.succeeded() => {
+                    let theirs = Identity::of_object(&response.object);
+                    match (&local_identity, theirs) {
+                        (Some(local), Some(theirs)) if *local != theirs => {
+                            self.foreign_compiler(&host, local, theirs, &mut tries, &identities);
+                        }
+                        _ => {
+                            return self
+                                .answered(job, &host, slot, response, &tries, &lock_dir)
+                                .await;
+                        }
+                    }
+                }
                 Ok(response) => {
                     return self
                         .answered(job, &host, slot, response, &tries, &lock_dir)
@@ -222,7 +252,11 @@ impl Wrapper<'_> {
             output::exit_code_of_wait_status(response.status)
         );
         lock::enjoy(lock_dir, &host.backoff_name(), self.env.backoff_period);
-        if let Some(failed) = &tries.last_failure {
+        if let Some(failed) = tries
+            .last_failure
+            .as_ref()
+            .filter(|_| !tries.last_failure_told)
+        {
             tracing::warn!(
                 "{} was compiled on {} after {} failed: {}",
                 job.input,
@@ -242,6 +276,35 @@ impl Wrapper<'_> {
             None => Vec::new(),
         };
         self.finish(job, host, response, &cpp_messages).await
+    }
+
+    /// `host` compiled with another compiler than this machine's: its object is dropped and
+    /// the host left out for this compiler for a while, with one warning that says so.
+    fn foreign_compiler(
+        &self,
+        host: &HostSpec,
+        local: &Identity,
+        theirs: Identity,
+        tries: &mut Tries,
+        identities: &Path,
+    ) {
+        let compiler = self.compiler.display();
+        if identity::remember_mismatch(identities, &host.text, local, &theirs) {
+            tracing::warn!(
+                "{} compiles with {theirs}, but {compiler} here is {local}: its objects would \
+                 not match this machine's, so it is left out for {compiler} for {} minutes; \
+                 install the same compiler version there",
+                host.text,
+                identity::MISMATCH_MEMORY.as_secs() / 60
+            );
+        }
+        tries.tried.push(host.text.clone());
+        tries.last_failure = Some(Fallback {
+            host: Some(host.text.clone()),
+            reason: format!("its compiler is {theirs}, not {local}"),
+            exit: ExitCode::DistccFailed,
+        });
+        tries.last_failure_told = true;
     }
 
     /// A host failed this job: once on the same host for a connection cut mid-job over SSH
@@ -277,6 +340,7 @@ impl Wrapper<'_> {
             reason: failure.to_string(),
             exit: failure.exit_code(),
         });
+        tries.last_failure_told = false;
     }
 
     /// Starts the local preprocessor under a `--localslots_cpp` slot, released when it ends.

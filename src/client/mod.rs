@@ -11,6 +11,7 @@ pub mod cross_rewrite;
 pub mod distribute;
 pub mod fallback;
 pub mod flags;
+pub mod identity;
 pub mod invocation;
 pub mod job;
 pub mod local;
