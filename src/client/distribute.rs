@@ -116,8 +116,13 @@ impl Wrapper<'_> {
         // Hosts whose compiler lately turned out not to be this one are left out.
         let identities = self.env.distcc_dir.join("identity");
         let target = identity::target_options(&job.argv);
-        let local_identity =
-            identity::local(&self.compiler, &target, self.path.as_ref(), &identities);
+        let local_identity = identity::local(
+            &self.compiler,
+            &target,
+            self.path.as_ref(),
+            self.env.safeguard,
+            &identities,
+        );
         if let Some(local) = &local_identity {
             tries.tried.extend(
                 hosts

@@ -101,10 +101,13 @@ pub fn target_options(argv: &[String]) -> Vec<String> {
 
 /// This machine's compiler's identity for objects of `target` (see [`target_options`]):
 /// kept in `cache`, or asked by compiling an empty unit.
+/// `safeguard` is the wrapper's `_DISTCC_SAFEGUARD` level: the compiler asked is told, as
+/// every compiler the wrapper runs is, so that a link back to distfarm cannot recurse.
 pub fn local(
     compiler: &Path,
     target: &[String],
     path: Option<&std::ffi::OsString>,
+    safeguard: u32,
     cache: &Path,
 ) -> Option<Identity> {
     let key = {
@@ -127,7 +130,8 @@ pub fn local(
         .args(["-c", "-x", "cpp-output", "/dev/null", "-o"])
         .arg(&object)
         .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .stderr(std::process::Stdio::null())
+        .env("_DISTCC_SAFEGUARD", (safeguard + 1).to_string());
     if let Some(path) = path {
         command.env("PATH", path);
     }

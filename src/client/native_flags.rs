@@ -22,7 +22,13 @@ pub const NATIVE_FLAGS: [&str; 3] = ["-march=native", "-mtune=native", "-mcpu=na
 /// Replaces each native flag of `command` by what it means for `compiler` here. Leaves the
 /// command as it is (and the scan then keeps the job local) when the compiler is clang, the
 /// job has debug info, or the compiler cannot be asked.
-pub fn expand(command: &mut Vec<String>, compiler: &Path, path: Option<&OsString>, cache: &Path) {
+pub fn expand(
+    command: &mut Vec<String>,
+    compiler: &Path,
+    path: Option<&OsString>,
+    safeguard: u32,
+    cache: &Path,
+) {
     let has_native = command.iter().any(|a| NATIVE_FLAGS.contains(&a.as_str()));
     if !has_native
         || crate::compiler_names::is_clang(&command[0])
@@ -36,7 +42,7 @@ pub fn expand(command: &mut Vec<String>, compiler: &Path, path: Option<&OsString
             expanded.push(arg.clone());
             continue;
         }
-        match meaning(compiler, arg, path, cache) {
+        match meaning(compiler, arg, path, safeguard, cache) {
             Some(options) => expanded.extend(options),
             None => return,
         }
@@ -55,14 +61,15 @@ fn meaning(
     compiler: &Path,
     flag: &str,
     path: Option<&OsString>,
+    safeguard: u32,
     cache: &Path,
 ) -> Option<Vec<String>> {
     let entry = cache_entry(compiler, flag, cache)?;
     if let Ok(text) = std::fs::read_to_string(&entry) {
         return Some(text.lines().map(String::from).collect());
     }
-    let plain = cc1_options(compiler, None, path)?;
-    let native = cc1_options(compiler, Some(flag), path)?;
+    let plain = cc1_options(compiler, None, path, safeguard)?;
+    let native = cc1_options(compiler, Some(flag), path, safeguard)?;
     let options: Vec<String> = native
         .into_iter()
         .filter(|option| !plain.contains(option))
@@ -92,6 +99,7 @@ fn cc1_options(
     compiler: &Path,
     flag: Option<&str>,
     path: Option<&OsString>,
+    safeguard: u32,
 ) -> Option<Vec<Vec<String>>> {
     let mut command = Command::new(compiler);
     command
@@ -99,7 +107,8 @@ fn cc1_options(
         .args(["-E", "-v", "-x", "c", "/dev/null", "-o", "/dev/null"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        .env("_DISTCC_SAFEGUARD", (safeguard + 1).to_string());
     if let Some(path) = path {
         command.env("PATH", path);
     }

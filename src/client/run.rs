@@ -59,7 +59,13 @@ pub async fn compile(
     let compiles = command.iter().any(|a| a == "-c" || a == "-S");
     if compiles && env.safeguard == 0 {
         let cache = env.distcc_dir.join("native");
-        native_flags::expand(&mut command, &compiler, path.as_ref(), &cache);
+        native_flags::expand(
+            &mut command,
+            &compiler,
+            path.as_ref(),
+            env.safeguard,
+            &cache,
+        );
     }
     let hosts = crate::config::load_hosts(env);
     let wrapper = Wrapper {
