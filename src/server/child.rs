@@ -77,9 +77,10 @@ impl Captured {
         // also when the compiler is killed and cannot remove them itself.
         command.env("TMPDIR", dir);
         if let Some(confinement) = &self.confinement {
-            // SAFETY: the hook makes only async-signal-safe system calls.
+            let enter = confinement.enter_in_child()?;
+            // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
             unsafe {
-                command.pre_exec(confinement.enter_in_child());
+                command.pre_exec(enter);
             }
         }
         Ok(command)

@@ -163,9 +163,10 @@ async fn ask_driver(
         command.env("PATH", path);
     }
     if let Some(confinement) = &confinement {
-        // SAFETY: the hook makes only async-signal-safe system calls.
+        let enter = confinement.enter_in_child().map_err(|_| Transient)?;
+        // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
         unsafe {
-            command.pre_exec(confinement.enter_in_child());
+            command.pre_exec(enter);
         }
     }
     let Ok(Ok(report)) = tokio::time::timeout(ASK_TIMEOUT, command.output()).await else {
