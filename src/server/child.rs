@@ -25,9 +25,10 @@ pub(super) fn confinement(
     settings: &ServerSettings,
 ) -> Option<Confinement> {
     let guard = settings.assembler_guard.as_ref().map(|g| g.exe.as_path());
+    let programs: Vec<&Path> = guard.into_iter().collect();
     settings
         .confine
-        .then(|| Confinement::for_job(dir, compiler, &guard.into_iter().collect::<Vec<_>>()))
+        .then(|| Confinement::for_job(dir, compiler, &programs, &settings.ccache))
         .flatten()
 }
 

@@ -19,7 +19,7 @@
 //! and `close`, with no allocation, and an error is handed back as the `io::Error` it holds
 //! rather than formatted. A new version of the crate must be read for that again.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use landlock::{
     ABI, Access, AccessFs, BitFlags, CompatLevel, Compatible, LandlockStatus, PathBeneath, PathFd,
@@ -27,6 +27,8 @@ use landlock::{
     RulesetError, RulesetStatus, make_bitflags,
 };
 use nix::errno::Errno;
+
+use crate::config::CcacheEnv;
 
 /// Reading and running programs: execute, read file, read directory.
 const READ_AND_RUN: BitFlags<AccessFs> = make_bitflags!(AccessFs::{Execute | ReadFile | ReadDir});
@@ -87,9 +89,15 @@ pub struct Confinement {
 
 impl Confinement {
     /// Rules for compiling in `job_dir` with `compiler` and the other `programs` a job runs
-    /// (distfarm itself when it guards the assembler); `None` where the kernel has no
-    /// Landlock (or refuses a rule), and then compilers run unconfined.
-    pub fn for_job(job_dir: &Path, compiler: &Path, programs: &[&Path]) -> Option<Confinement> {
+    /// (distfarm itself when it guards the assembler), and, when the compiler is ccache, the
+    /// places `ccache` names; `None` where the kernel has no Landlock (or refuses a rule),
+    /// and then compilers run unconfined.
+    pub fn for_job(
+        job_dir: &Path,
+        compiler: &Path,
+        programs: &[&Path],
+        ccache: &CcacheEnv,
+    ) -> Option<Confinement> {
         let ruleset = Ruleset::default()
             .set_compatibility(CompatLevel::HardRequirement)
             .handle_access(AccessFs::from_all(ABI::V1))
@@ -109,7 +117,7 @@ impl Confinement {
         for program in programs {
             confinement.allow(program, READ_AND_RUN);
         }
-        for (dir, rights) in wrapper_state(compiler) {
+        for (dir, rights) in wrapper_state(compiler, ccache) {
             confinement.allow(&dir, rights);
         }
         confinement.allow(Path::new("/dev/null"), handled());
@@ -155,7 +163,7 @@ impl Confinement {
 /// `gcc` link to it on the server's `DISTCCD_PATH`) reads its configuration and writes its
 /// cache, which it would otherwise fail to do on every job. The cache directory is created
 /// here if it is missing, since a confined ccache could not create it.
-fn wrapper_state(compiler: &Path) -> Vec<(std::path::PathBuf, BitFlags<AccessFs>)> {
+fn wrapper_state(compiler: &Path, env: &CcacheEnv) -> Vec<(PathBuf, BitFlags<AccessFs>)> {
     let is_ccache = compiler
         .canonicalize()
         .ok()
@@ -164,29 +172,29 @@ fn wrapper_state(compiler: &Path) -> Vec<(std::path::PathBuf, BitFlags<AccessFs>
     if !is_ccache {
         return Vec::new();
     }
-    let env = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(std::path::PathBuf::from)
-    };
-    let home = env("HOME");
-    let cache = env("CCACHE_DIR")
-        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("ccache")))
-        .or_else(|| home.as_ref().map(|h| h.join(".cache/ccache")));
     let mut found = Vec::new();
-    if let Some(cache) = cache {
+    if let Some(cache) = ccache_dir(env) {
         let _ = std::fs::create_dir_all(&cache);
         found.push((cache, handled()));
     }
-    if let Some(home) = &home {
+    if let Some(home) = &env.home {
         found.push((home.join(".ccache"), handled())); // the old default, if any
         found.push((home.join(".config/ccache"), READ_ONLY));
     }
-    if let Some(config) = env("XDG_CONFIG_HOME") {
+    if let Some(config) = &env.xdg_config_home {
         found.push((config.join("ccache"), READ_ONLY));
     }
     found.push(("/etc/ccache.conf".into(), AccessFs::ReadFile.into()));
     found
+}
+
+/// ccache's cache directory: `CCACHE_DIR`, else `$XDG_CACHE_HOME/ccache`, else
+/// `~/.cache/ccache`.
+fn ccache_dir(env: &CcacheEnv) -> Option<PathBuf> {
+    env.cache_dir
+        .clone()
+        .or_else(|| env.xdg_cache_home.as_ref().map(|d| d.join("ccache")))
+        .or_else(|| env.home.as_ref().map(|h| h.join(".cache/ccache")))
 }
 
 /// Whether a confined program can actually start here: a container's system-call filter
@@ -199,7 +207,12 @@ pub fn works(tmpdir: &Path) -> bool {
     else {
         return false;
     };
-    let Some(confinement) = Confinement::for_job(dir.path(), Path::new("/bin/true"), &[]) else {
+    let Some(confinement) = Confinement::for_job(
+        dir.path(),
+        Path::new("/bin/true"),
+        &[],
+        &CcacheEnv::default(),
+    ) else {
         return false;
     };
     let Ok(enter) = confinement.enter_in_child() else {
@@ -216,7 +229,7 @@ pub fn works(tmpdir: &Path) -> bool {
 /// The installation a compiler outside the system directories needs: its own directory and
 /// the prefix above it (`/home/b/x-tools/aarch64/bin/gcc` → `…/aarch64`), where gcc keeps
 /// `cc1` and its libraries.
-fn installation(compiler: &Path) -> Vec<std::path::PathBuf> {
+fn installation(compiler: &Path) -> Vec<PathBuf> {
     let Ok(real) = compiler.canonicalize() else {
         return Vec::new();
     };
@@ -236,7 +249,9 @@ mod tests {
 
     /// Runs `sh -c script` confined to a fresh job directory; returns (status, stderr).
     fn confined(script: &str, job: &Path) -> (bool, String) {
-        let confinement = Confinement::for_job(job, Path::new("/bin/sh"), &[]).expect("Landlock");
+        let confinement =
+            Confinement::for_job(job, Path::new("/bin/sh"), &[], &CcacheEnv::default())
+                .expect("Landlock");
         let mut command = std::process::Command::new("/bin/sh");
         command.arg("-c").arg(script).current_dir(job);
         // SAFETY: the hook neither allocates nor locks (see the module comment).
@@ -266,7 +281,10 @@ mod tests {
         let job = tempfile::tempdir().unwrap();
         if abi_version() < 1 {
             // What such a kernel gets: no confinement, which the server says at start.
-            assert!(Confinement::for_job(job.path(), Path::new("/bin/sh"), &[]).is_none());
+            assert!(
+                Confinement::for_job(job.path(), Path::new("/bin/sh"), &[], &CcacheEnv::default())
+                    .is_none()
+            );
             return;
         }
         let secret = tempfile::tempdir().unwrap();
