@@ -47,6 +47,39 @@ pub struct ServerEnv {
     pub command_list: Option<PathBuf>,
     /// `DISTCC_CMDLIST_NUMWORDS`: how many trailing path words must match (default 1).
     pub command_list_words: i64,
+    /// Where a ccache in front of the compilers keeps its cache and configuration.
+    pub ccache: CcacheEnv,
+}
+
+/// What ccache reads from the environment to find its cache and configuration, so that a
+/// confined ccache (a `gcc` link to it on `DISTCCD_PATH`) may reach them (see
+/// server/sandbox.rs). Empty values count as unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CcacheEnv {
+    /// `HOME`.
+    pub home: Option<PathBuf>,
+    /// `CCACHE_DIR`.
+    pub cache_dir: Option<PathBuf>,
+    /// `XDG_CACHE_HOME`.
+    pub xdg_cache_home: Option<PathBuf>,
+    /// `XDG_CONFIG_HOME`.
+    pub xdg_config_home: Option<PathBuf>,
+}
+
+impl CcacheEnv {
+    fn from_env() -> CcacheEnv {
+        let path = |name| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        CcacheEnv {
+            home: path("HOME"),
+            cache_dir: path("CCACHE_DIR"),
+            xdg_cache_home: path("XDG_CACHE_HOME"),
+            xdg_config_home: path("XDG_CONFIG_HOME"),
+        }
+    }
 }
 
 impl ServerEnv {
@@ -67,6 +100,7 @@ impl ServerEnv {
             command_list_words: var("DISTCC_CMDLIST_NUMWORDS")
                 .map(|v| atoi(&v))
                 .unwrap_or(1),
+            ccache: CcacheEnv::from_env(),
         })
     }
 }

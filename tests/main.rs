@@ -18,6 +18,7 @@ mod distcc_messages;
 mod forward;
 mod native_cpu_flags;
 mod protocol_fixtures;
+mod server_confinement;
 mod server_daemon;
 mod server_hostile;
 mod server_interop;

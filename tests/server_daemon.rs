@@ -56,7 +56,7 @@ impl FakeCompiler {
 
 /// A server whose compilers run unconfined: fake compilers leave their evidence (`marks/`)
 /// outside the job directory, where a confined compiler may not write. Confinement has its
-/// own tests (server_hostile.rs, server/sandbox.rs).
+/// own tests (server_hostile.rs, server_confinement.rs).
 fn unconfined() -> crate::support::distfarm_server::ServeBuilder {
     DistfarmServer::builder().env("DISTFARM_CONFINE", "0")
 }

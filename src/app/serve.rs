@@ -48,24 +48,20 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
         .map(|path| CommandList::load(path, env.command_list_words))
         .transpose()
         .map_err(|e| e.to_string())?;
-    let defaults = ServerSettings::local_defaults();
+    let defaults = ServerSettings::local_defaults(env);
     Ok(ServerSettings {
         access: AccessList::new(entries),
         jobs: args.jobs.filter(|j| *j > 0).unwrap_or(defaults.jobs),
         job_lifetime: args.job_lifetime.map(Duration::from_secs),
         compilers: CompilerPolicy {
             extra: args.compilers.clone(),
-            search_path: env.compiler_path.clone(),
             insecure: args.enable_tcp_insecure,
             command_list: command_list.map(Arc::new),
-            ..CompilerPolicy::default()
+            ..defaults.compilers
         },
         limits,
         header_timeout: defaults.header_timeout.min(env.io_timeout),
-        tmpdir: env.tmpdir.clone(),
         save_temps: env.save_temps,
-        child_path: env.compiler_path.clone(),
-        confine: env.confine,
         // A one-job process (`--inetd`) would ask gcc for its plan on every job.
         pass_plans: (!inetd || args.ssh_session).then(Default::default),
         assembler_guard: std::env::current_exe()

@@ -25,9 +25,10 @@ pub(super) fn confinement(
     settings: &ServerSettings,
 ) -> Option<Confinement> {
     let guard = settings.assembler_guard.as_ref().map(|g| g.exe.as_path());
+    let programs: Vec<&Path> = guard.into_iter().collect();
     settings
         .confine
-        .then(|| Confinement::for_job(dir, compiler, &guard.into_iter().collect::<Vec<_>>()))
+        .then(|| Confinement::for_job(dir, compiler, &programs, &settings.ccache))
         .flatten()
 }
 
@@ -77,9 +78,10 @@ impl Captured {
         // also when the compiler is killed and cannot remove them itself.
         command.env("TMPDIR", dir);
         if let Some(confinement) = &self.confinement {
-            // SAFETY: the hook makes only async-signal-safe system calls.
+            let enter = confinement.enter_in_child()?;
+            // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
             unsafe {
-                command.pre_exec(confinement.enter_in_child());
+                command.pre_exec(enter);
             }
         }
         Ok(command)

@@ -42,12 +42,14 @@ pub enum Resolved {
     Missing { name: String, why: String },
 }
 
-impl Default for CompilerPolicy {
-    fn default() -> Self {
+impl CompilerPolicy {
+    /// distccd's defaults: the built-in families and distcc's masquerade directory, found
+    /// on `search_path` (`DISTCCD_PATH`, else `PATH`).
+    pub fn searching(search_path: Option<OsString>) -> Self {
         CompilerPolicy {
             extra: Vec::new(),
             masquerade_dir: PathBuf::from("/usr/lib/distcc"),
-            search_path: std::env::var_os("PATH"),
+            search_path,
             insecure: false,
             command_list: None,
         }

@@ -163,9 +163,10 @@ async fn ask_driver(
         command.env("PATH", path);
     }
     if let Some(confinement) = &confinement {
-        // SAFETY: the hook makes only async-signal-safe system calls.
+        let enter = confinement.enter_in_child().map_err(|_| Transient)?;
+        // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
         unsafe {
-            command.pre_exec(confinement.enter_in_child());
+            command.pre_exec(enter);
         }
     }
     let Ok(Ok(report)) = tokio::time::timeout(ASK_TIMEOUT, command.output()).await else {
@@ -368,7 +369,7 @@ COMPILER_PATH=/usr/lib/gcc/x86_64-linux-gnu/12/\n";
             args: args.split(' ').map(String::from).collect(),
             env: Vec::new(),
         };
-        let path = std::env::var_os("PATH");
+        let path = Some(std::ffi::OsString::from("/usr/bin:/bin"));
         let out = Path::new("/j/output.o");
         let asm = Path::new("/j/distfarm-pass.s");
         let good = vec![
@@ -406,7 +407,7 @@ COMPILER_PATH=/usr/lib/gcc/x86_64-linux-gnu/12/\n";
     #[tokio::test]
     async fn gcc_plans_once_per_command_shape_and_each_job_gets_its_own_directory() {
         let plans = PassPlans::default();
-        let path = std::env::var_os("PATH");
+        let path = crate::config::ServerEnv::from_env().unwrap().compiler_path;
         let gcc = crate::executables::find_on_path("gcc", path.as_deref().unwrap())
             .expect("gcc is installed");
         let mut seen = Vec::new();
@@ -429,7 +430,7 @@ COMPILER_PATH=/usr/lib/gcc/x86_64-linux-gnu/12/\n";
                     &dir.path().join("output.o"),
                     dir.path(),
                     path.as_deref(),
-                    || Confinement::for_job(dir.path(), &gcc, &[]),
+                    || Confinement::for_job(dir.path(), &gcc, &[], &Default::default()),
                 )
                 .await
                 .expect("gcc's plan is plain, also when asked confined");

@@ -77,8 +77,8 @@ pub fn drop_root(user: Option<&str>) -> Result<(), SetupError> {
     if Uid::effective().is_root() {
         return Err(SetupError::StillRoot);
     }
-    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) takes plain integers and affects only this process.
-    unsafe { nix::libc::prctl(nix::libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    // Nothing this server runs may gain privileges again (a failure leaves it as distccd).
+    let _ = nix::sys::prctl::set_no_new_privs();
     tracing::info!("running as user {name} (uid {uid})");
     Ok(())
 }

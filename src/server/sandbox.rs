@@ -7,26 +7,34 @@
 //! into an answer, and no compiler can write outside its job. The textual check of the
 //! generated assembly (`assembly_check`) stays as a first, clearer refusal; where the kernel
 //! has no Landlock it is the only guard, and the server says so when it starts.
+//!
+//! The rules are built with the `landlock` crate, whose best-effort compatibility does the
+//! version juggling: Landlock itself is a hard requirement (without it there is no
+//! `Confinement` and compilers run unconfined, as the server says at start), truncation is
+//! denied where the kernel knows it (ABI 3), and a rule on a file keeps only the rights a
+//! file can have. The rules are built in the server, before any fork. What a child runs
+//! between fork and exec, where it must not allocate or take a lock, is only
+//! `RulesetCreated::restrict_self` on a descriptor duplicated before the fork: in landlock
+//! 0.4.8 (pinned in Cargo.lock) that is `prctl(PR_SET_NO_NEW_PRIVS)`, `landlock_restrict_self`
+//! and `close`, with no allocation, and an error is handed back as the `io::Error` it holds
+//! rather than formatted. A new version of the crate must be read for that again.
 
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Landlock ABI 1 file-system rights: execute, write, read file, read dir, remove dir and
-/// file, make char/dir/reg/sock/fifo/block/sym.
-const ALL_V1: u64 = (1 << 13) - 1;
-const EXECUTE: u64 = 1 << 0;
-const WRITE_FILE: u64 = 1 << 1;
-const READ_FILE: u64 = 1 << 2;
-const READ_DIR: u64 = 1 << 3;
-/// ABI 3: truncating a file by path (`truncate(2)`, `O_TRUNC`).
-const TRUNCATE: u64 = 1 << 14;
-/// Rights that only make sense on a regular file (`landlock_add_rule` refuses others there).
-const FILE_RIGHTS: u64 = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE;
-const READ_AND_RUN: u64 = EXECUTE | READ_FILE | READ_DIR;
-const RULE_PATH_BENEATH: libc::c_int = 1;
-const CREATE_RULESET_VERSION: u32 = 1;
+use landlock::{
+    ABI, Access, AccessFs, BitFlags, CompatLevel, Compatible, LandlockStatus, PathBeneath, PathFd,
+    RestrictSelf, RestrictSelfError, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr,
+    RulesetError, RulesetStatus, make_bitflags,
+};
+use nix::errno::Errno;
+
+use crate::config::CcacheEnv;
+
+/// Reading and running programs: execute, read file, read directory.
+const READ_AND_RUN: BitFlags<AccessFs> = make_bitflags!(AccessFs::{Execute | ReadFile | ReadDir});
+
+/// Reading only: configuration directories.
+const READ_ONLY: BitFlags<AccessFs> = make_bitflags!(AccessFs::{ReadFile | ReadDir});
 
 /// Where every compiler may read and run programs.
 const SYSTEM: &[&str] = &[
@@ -50,66 +58,56 @@ const SYSTEM: &[&str] = &[
     "/home/linuxbrew/.linuxbrew",
 ];
 
-#[repr(C)]
-struct RulesetAttr {
-    handled_access_fs: u64,
+/// The rights a ruleset handles, so that each one not granted is denied: all of ABI 1
+/// (execute, write, read file, read dir, remove dir and file, make char/dir/reg/sock/fifo/
+/// block/sym) and truncation (ABI 3: `truncate(2)`, `O_TRUNC`), which the crate drops where
+/// the kernel does not know it.
+fn handled() -> BitFlags<AccessFs> {
+    AccessFs::from_all(ABI::V1) | AccessFs::Truncate
 }
 
-#[repr(C, packed)]
-struct PathBeneathAttr {
-    allowed_access: u64,
-    parent_fd: i32,
-}
-
-/// The Landlock ABI version of the running kernel, 0 without Landlock.
+/// The Landlock ABI version of the running kernel, 0 without Landlock. For what the server
+/// says at start; whether compilers are confined is decided by `works`.
 pub fn abi_version() -> i64 {
-    // SAFETY: the documented way to ask for the version: no attribute, size 0.
-    let version = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<RulesetAttr>(),
-            0usize,
-            CREATE_RULESET_VERSION,
-        )
-    };
-    version.max(0)
+    // Without flags and with `no_new_privs(false)` this only reports what the crate found
+    // when it asked the kernel for its version: nothing is restricted.
+    let status = RestrictSelf::default().no_new_privs(false).apply();
+    match status.map(|s| s.landlock) {
+        Ok(LandlockStatus::Available {
+            effective_abi,
+            kernel_abi,
+        }) => kernel_abi.map_or(effective_abi as i64, i64::from),
+        _ => 0,
+    }
 }
 
 /// The rules of one job, ready to be entered by its compilers.
 #[derive(Debug)]
 pub struct Confinement {
-    ruleset: OwnedFd,
+    ruleset: RulesetCreated,
 }
 
 impl Confinement {
     /// Rules for compiling in `job_dir` with `compiler` and the other `programs` a job runs
-    /// (distfarm itself when it guards the assembler); `None` where the kernel has no
-    /// Landlock (or refuses a rule), and then compilers run unconfined.
-    pub fn for_job(job_dir: &Path, compiler: &Path, programs: &[&Path]) -> Option<Confinement> {
-        let abi = abi_version();
-        if abi < 1 {
-            return None;
-        }
-        // The rights this kernel knows; each one not granted below is denied.
-        let handled = if abi >= 3 { ALL_V1 | TRUNCATE } else { ALL_V1 };
-        let attr = RulesetAttr {
-            handled_access_fs: handled,
-        };
-        // SAFETY: a valid attribute of the size we pass.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_landlock_create_ruleset,
-                &attr as *const RulesetAttr,
-                std::mem::size_of::<RulesetAttr>(),
-                0u32,
-            )
-        };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: the kernel just gave us this descriptor.
-        let ruleset = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-        let confinement = Confinement { ruleset };
+    /// (distfarm itself when it guards the assembler), and, when the compiler is ccache, the
+    /// places `ccache` names; `None` where the kernel has no Landlock (or refuses a rule),
+    /// and then compilers run unconfined.
+    pub fn for_job(
+        job_dir: &Path,
+        compiler: &Path,
+        programs: &[&Path],
+        ccache: &CcacheEnv,
+    ) -> Option<Confinement> {
+        let ruleset = Ruleset::default()
+            .set_compatibility(CompatLevel::HardRequirement)
+            .handle_access(AccessFs::from_all(ABI::V1))
+            .ok()?
+            .set_compatibility(CompatLevel::BestEffort)
+            .handle_access(AccessFs::Truncate)
+            .ok()?
+            .create()
+            .ok()?;
+        let mut confinement = Confinement { ruleset };
         for dir in SYSTEM {
             confinement.allow(Path::new(dir), READ_AND_RUN);
         }
@@ -119,62 +117,45 @@ impl Confinement {
         for program in programs {
             confinement.allow(program, READ_AND_RUN);
         }
-        for (dir, rights) in wrapper_state(compiler) {
-            confinement.allow(&dir, rights & handled);
+        for (dir, rights) in wrapper_state(compiler, ccache) {
+            confinement.allow(&dir, rights);
         }
-        confinement.allow(Path::new("/dev/null"), handled & FILE_RIGHTS);
-        confinement.allow(job_dir, handled).then_some(confinement)
+        confinement.allow(Path::new("/dev/null"), handled());
+        confinement.allow(job_dir, handled()).then_some(confinement)
     }
 
     /// Lets the confined process use `path` (and, for a directory, all below it) with
-    /// `rights`. A path that does not exist is skipped; `false` if the kernel refused.
-    fn allow(&self, path: &Path, rights: u64) -> bool {
-        let Ok(name) = CString::new(path.as_os_str().as_bytes()) else {
-            return false;
-        };
-        // SAFETY: a NUL-terminated path; O_PATH opens nothing for reading.
-        let fd = unsafe { libc::open(name.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
-        if fd < 0 {
+    /// `rights` (on a file, those a file can have). A path that does not exist is skipped;
+    /// `false` if the kernel refused.
+    fn allow(&mut self, path: &Path, rights: BitFlags<AccessFs>) -> bool {
+        let Ok(parent) = PathFd::new(path) else {
             return true; // nothing there to allow
-        }
-        // SAFETY: we own the descriptor just opened.
-        let parent = unsafe { OwnedFd::from_raw_fd(fd) };
-        let rights = if path.is_dir() {
-            rights
-        } else {
-            rights & FILE_RIGHTS
         };
-        let rule = PathBeneathAttr {
-            allowed_access: rights,
-            parent_fd: parent.as_raw_fd(),
-        };
-        // SAFETY: a valid ruleset descriptor and rule.
-        let added = unsafe {
-            libc::syscall(
-                libc::SYS_landlock_add_rule,
-                self.ruleset.as_raw_fd(),
-                RULE_PATH_BENEATH,
-                &rule as *const PathBeneathAttr,
-                0u32,
-            )
-        };
-        added == 0
+        (&mut self.ruleset)
+            .add_rule(PathBeneath::new(parent, rights))
+            .is_ok()
     }
 
-    /// What a child runs between fork and exec (async-signal-safe: two system calls).
-    pub fn enter_in_child(&self) -> impl FnMut() -> std::io::Result<()> + Send + Sync + 'static {
-        let ruleset = self.ruleset.as_raw_fd();
-        move || {
-            // SAFETY: plain system calls on a descriptor the parent keeps open.
-            unsafe {
-                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                    || libc::syscall(libc::SYS_landlock_restrict_self, ruleset, 0u32) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
+    /// What a child runs between fork and exec: enters the rules (see the module comment
+    /// for why that is safe there). Each command gets its own duplicate of the ruleset's
+    /// descriptor, made here, before the fork.
+    pub fn enter_in_child(
+        &self,
+    ) -> std::io::Result<impl FnMut() -> std::io::Result<()> + Send + Sync + 'static> {
+        let mut ruleset = Some(self.ruleset.try_clone()?);
+        Ok(move || {
+            // Each fork has its own copy of this closure, so each child finds it here.
+            let ruleset = ruleset.take().ok_or(Errno::EBADF)?;
+            match ruleset.restrict_self() {
+                Ok(status) if status.ruleset != RulesetStatus::NotEnforced => Ok(()),
+                Ok(_) => Err(Errno::EPERM.into()),
+                Err(RulesetError::RestrictSelf(
+                    RestrictSelfError::SetNoNewPrivsCall { source, .. }
+                    | RestrictSelfError::RestrictSelfCall { source, .. },
+                )) => Err(source),
+                Err(_) => Err(Errno::EPERM.into()),
             }
-            Ok(())
-        }
+        })
     }
 }
 
@@ -182,7 +163,7 @@ impl Confinement {
 /// `gcc` link to it on the server's `DISTCCD_PATH`) reads its configuration and writes its
 /// cache, which it would otherwise fail to do on every job. The cache directory is created
 /// here if it is missing, since a confined ccache could not create it.
-fn wrapper_state(compiler: &Path) -> Vec<(std::path::PathBuf, u64)> {
+fn wrapper_state(compiler: &Path, env: &CcacheEnv) -> Vec<(PathBuf, BitFlags<AccessFs>)> {
     let is_ccache = compiler
         .canonicalize()
         .ok()
@@ -191,29 +172,29 @@ fn wrapper_state(compiler: &Path) -> Vec<(std::path::PathBuf, u64)> {
     if !is_ccache {
         return Vec::new();
     }
-    let env = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(std::path::PathBuf::from)
-    };
-    let home = env("HOME");
-    let cache = env("CCACHE_DIR")
-        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("ccache")))
-        .or_else(|| home.as_ref().map(|h| h.join(".cache/ccache")));
     let mut found = Vec::new();
-    if let Some(cache) = cache {
+    if let Some(cache) = ccache_dir(env) {
         let _ = std::fs::create_dir_all(&cache);
-        found.push((cache, ALL_V1 | TRUNCATE));
+        found.push((cache, handled()));
     }
-    if let Some(home) = &home {
-        found.push((home.join(".ccache"), ALL_V1 | TRUNCATE)); // the old default, if any
-        found.push((home.join(".config/ccache"), READ_FILE | READ_DIR));
+    if let Some(home) = &env.home {
+        found.push((home.join(".ccache"), handled())); // the old default, if any
+        found.push((home.join(".config/ccache"), READ_ONLY));
     }
-    if let Some(config) = env("XDG_CONFIG_HOME") {
-        found.push((config.join("ccache"), READ_FILE | READ_DIR));
+    if let Some(config) = &env.xdg_config_home {
+        found.push((config.join("ccache"), READ_ONLY));
     }
-    found.push(("/etc/ccache.conf".into(), READ_FILE));
+    found.push(("/etc/ccache.conf".into(), AccessFs::ReadFile.into()));
     found
+}
+
+/// ccache's cache directory: `CCACHE_DIR`, else `$XDG_CACHE_HOME/ccache`, else
+/// `~/.cache/ccache`.
+fn ccache_dir(env: &CcacheEnv) -> Option<PathBuf> {
+    env.cache_dir
+        .clone()
+        .or_else(|| env.xdg_cache_home.as_ref().map(|d| d.join("ccache")))
+        .or_else(|| env.home.as_ref().map(|h| h.join(".cache/ccache")))
 }
 
 /// Whether a confined program can actually start here: a container's system-call filter
@@ -226,13 +207,21 @@ pub fn works(tmpdir: &Path) -> bool {
     else {
         return false;
     };
-    let Some(confinement) = Confinement::for_job(dir.path(), Path::new("/bin/true"), &[]) else {
+    let Some(confinement) = Confinement::for_job(
+        dir.path(),
+        Path::new("/bin/true"),
+        &[],
+        &CcacheEnv::default(),
+    ) else {
+        return false;
+    };
+    let Ok(enter) = confinement.enter_in_child() else {
         return false;
     };
     let mut command = std::process::Command::new("/bin/true");
-    // SAFETY: the hook makes only async-signal-safe system calls.
+    // SAFETY: the hook neither allocates nor locks (see the module comment).
     unsafe {
-        command.pre_exec(confinement.enter_in_child());
+        command.pre_exec(enter);
     }
     command.status().is_ok_and(|s| s.success())
 }
@@ -240,7 +229,7 @@ pub fn works(tmpdir: &Path) -> bool {
 /// The installation a compiler outside the system directories needs: its own directory and
 /// the prefix above it (`/home/b/x-tools/aarch64/bin/gcc` → `…/aarch64`), where gcc keeps
 /// `cc1` and its libraries.
-fn installation(compiler: &Path) -> Vec<std::path::PathBuf> {
+fn installation(compiler: &Path) -> Vec<PathBuf> {
     let Ok(real) = compiler.canonicalize() else {
         return Vec::new();
     };
@@ -256,78 +245,26 @@ fn installation(compiler: &Path) -> Vec<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::process::CommandExt;
-
-    /// Runs `sh -c script` confined to a fresh job directory; returns (status, stderr).
-    fn confined(script: &str, job: &Path) -> (bool, String) {
-        let confinement = Confinement::for_job(job, Path::new("/bin/sh"), &[]).expect("Landlock");
-        let mut command = std::process::Command::new("/bin/sh");
-        command.arg("-c").arg(script).current_dir(job);
-        // SAFETY: the hook only makes async-signal-safe system calls.
-        unsafe {
-            command.pre_exec(confinement.enter_in_child());
-        }
-        let out = command.output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
 
     #[test]
-    fn the_start_probe_finds_confinement_where_the_kernel_has_landlock() {
-        let tmp = tempfile::tempdir().unwrap();
-        assert_eq!(works(tmp.path()), abi_version() > 0);
-        assert_eq!(
-            std::fs::read_dir(tmp.path()).unwrap().count(),
-            0,
-            "probe left files"
-        );
-    }
-
-    #[test]
-    fn a_confined_compiler_reads_the_system_and_its_job_but_nothing_else() {
-        let job = tempfile::tempdir().unwrap();
-        if abi_version() < 1 {
-            // What such a kernel gets: no confinement, which the server says at start.
-            assert!(Confinement::for_job(job.path(), Path::new("/bin/sh"), &[]).is_none());
-            return;
-        }
-        let secret = tempfile::tempdir().unwrap();
-        std::fs::write(secret.path().join("secret"), "s3cret").unwrap();
-        let (ok, err) = confined(
-            "cat /usr/include/stdio.h > out && cat out > /dev/null",
-            job.path(),
-        );
-        assert!(ok, "system headers and the job directory: {err}");
-        let (ok, _) = confined(
-            &format!("cat {}/secret", secret.path().display()),
-            job.path(),
-        );
-        assert!(!ok, "a file outside the allowed places was read");
-        let (ok, _) = confined("cat /etc/passwd", job.path());
-        assert!(!ok, "/etc/passwd was read");
-        let (ok, _) = confined(
-            &format!("echo x > {}/planted", secret.path().display()),
-            job.path(),
-        );
-        assert!(
-            !ok && !secret.path().join("planted").exists(),
-            "wrote outside the job"
-        );
-        // truncate(2) by path, which opens nothing (coreutils' truncate opens for writing).
-        let (ok, _) = confined(
-            &format!(
-                "perl -e 'truncate(\"{}/secret\", 0) or exit 1'",
-                secret.path().display()
-            ),
-            job.path(),
-        );
-        let intact = std::fs::read_to_string(secret.path().join("secret")).unwrap() == "s3cret";
-        // Landlock knows truncation from ABI 3 on; before that, only opening for writing.
-        assert!(
-            abi_version() < 3 || (!ok && intact),
-            "truncated a file outside the job"
-        );
+    fn ccache_keeps_its_cache_where_ccache_itself_looks() {
+        let env = CcacheEnv {
+            home: Some("/h".into()),
+            cache_dir: Some("/c".into()),
+            xdg_cache_home: Some("/x".into()),
+            xdg_config_home: None,
+        };
+        assert_eq!(ccache_dir(&env), Some("/c".into()));
+        let env = CcacheEnv {
+            cache_dir: None,
+            ..env
+        };
+        assert_eq!(ccache_dir(&env), Some("/x/ccache".into()));
+        let env = CcacheEnv {
+            xdg_cache_home: None,
+            ..env
+        };
+        assert_eq!(ccache_dir(&env), Some("/h/.cache/ccache".into()));
+        assert_eq!(ccache_dir(&CcacheEnv::default()), None);
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::access::AccessList;
 use super::compilers::CompilerPolicy;
+use crate::config::{CcacheEnv, ServerEnv};
 use crate::protocol::Limits;
 
 /// Everything a running server needs, as plain values: built by `app::serve` from the
@@ -36,6 +37,9 @@ pub struct ServerSettings {
     pub child_path: Option<OsString>,
     /// Confine compilers with Landlock where the kernel has it (`DISTFARM_CONFINE=0`: no).
     pub confine: bool,
+    /// Where a ccache in front of the compilers keeps its cache and configuration, which
+    /// its confinement must let it reach.
+    pub ccache: CcacheEnv,
     /// Long-lived servers: run gcc's passes directly, checking the assembly between them.
     pub pass_plans: Option<std::sync::Arc<super::gcc_passes::PassPlans>>,
     /// How gcc's assembler is otherwise routed through the assembly check. Without one,
@@ -44,8 +48,9 @@ pub struct ServerSettings {
 }
 
 impl ServerSettings {
-    /// Loopback-only defaults, as a test or a fresh daemon would want them.
-    pub fn local_defaults() -> Self {
+    /// Loopback-only defaults, as a test or a fresh daemon would want them, with compilers
+    /// found on and given `env`'s search path and jobs in its `TMPDIR`.
+    pub fn local_defaults(env: &ServerEnv) -> Self {
         let jobs = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -54,13 +59,14 @@ impl ServerSettings {
             jobs,
             max_connections: 1024,
             job_lifetime: None,
-            compilers: CompilerPolicy::default(),
+            compilers: CompilerPolicy::searching(env.compiler_path.clone()),
             limits: Limits::default(),
             header_timeout: Duration::from_secs(30),
-            tmpdir: std::env::temp_dir(),
+            tmpdir: env.tmpdir.clone(),
             save_temps: false,
-            child_path: std::env::var_os("PATH"),
-            confine: true,
+            child_path: env.compiler_path.clone(),
+            confine: env.confine,
+            ccache: env.ccache.clone(),
             pass_plans: None,
             assembler_guard: None,
         }

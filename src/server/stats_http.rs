@@ -150,9 +150,10 @@ fn process_table() -> (i64, i64, String) {
 }
 
 fn page_size() -> i64 {
-    // SAFETY: sysconf only reads a configuration value.
-    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if size > 0 { size as i64 } else { 4096 }
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE) {
+        Ok(Some(size)) if size > 0 => size,
+        _ => 4096,
+    }
 }
 
 /// Free space for unprivileged users where job directories go, in MB (-1 when unknown).
