@@ -9,19 +9,17 @@
 
 use std::os::unix::process::CommandExt;
 
-use std::ffi::OsString;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::support::build::parallel_map;
+use crate::support::compile::hello_reference;
 use crate::support::files::{read, read_text, set_mode};
+use crate::support::procs::{agent_pids, kill};
 use crate::support::russh_server::{KeyKind, write_client_key};
-use crate::support::{
-    Cmd, TestSshServer, distfarm_bin, fixture_path, local_object, temp_dir, test_path, text,
-};
+use crate::support::{Cmd, TestSshServer, distfarm_bin, fixture_path, temp_dir, test_path, text};
 
 /// Jobs in the "many wrappers" build, and wrappers at once.
 const JOBS: usize = 12;
@@ -340,8 +338,7 @@ impl Farm {
 
     /// Running `distfarm agent --socket <our socket>` processes.
     fn agent_pids(&self) -> Vec<i32> {
-        let socket = self.socket().into_os_string().into_string().unwrap();
-        agent_processes(&socket)
+        agent_pids(&self.socket())
     }
 
     /// `distfarm gcc -O2 -c hello.c -o out/<output>`, remote or fail, environment in full.
@@ -409,43 +406,9 @@ static ROUND: AtomicUsize = AtomicUsize::new(0);
 impl Drop for Farm {
     fn drop(&mut self) {
         for pid in self.agent_pids() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            kill(pid);
         }
     }
-}
-
-fn hello_reference() -> &'static Vec<u8> {
-    static REF: OnceLock<Vec<u8>> = OnceLock::new();
-    REF.get_or_init(|| local_object("gcc", ["-O2"], Path::new("hello.c"), &fixture_path("")))
-}
-
-/// Processes whose command line is `… agent --socket <socket> …`.
-fn agent_processes(socket: &str) -> Vec<i32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        // A zombie has an empty command line: it is not running.
-        let args: Vec<OsString> = cmdline
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| OsString::from(String::from_utf8_lossy(a).into_owned()))
-            .collect();
-        if args
-            .windows(3)
-            .any(|w| w[0] == "agent" && w[1] == "--socket" && w[2] == socket)
-        {
-            pids.push(pid);
-        }
-    }
-    pids
 }
 
 async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {

@@ -19,6 +19,10 @@
 //! | [`fake_server`] | `FakeServer`: a fake distcc host that answers garbage, half, or nothing |
 //! | [`wrapper`] | `Work`: a work area and the environment for running the wrapper |
 //! | [`sshd`] | `Sshd`: a real OpenSSH sshd plus a client ssh_config (`farmhost`) |
+//! | [`sshd_log`] | `LogMark`, `count`: sshd's log as the witness of logins and sessions |
+//! | [`ssh_client`] | `SshClient`, `RemoteDistfarm`: `distfarm gcc` builds over SSH, agent killed on drop |
+//! | [`fake_ssh`] | `FakeSsh`: an `ssh` on `PATH` that records its command lines |
+//! | [`procs`] | `processes`, `agent_pids`, `kill`: the process table from /proc |
 //! | [`cproject`] | `CProject`: Lua, zstd and the C++ sample as compile units |
 //! | [`compile`] | `local_object`, `preprocessed_then_compiled`: byte references |
 //! | [`build`] | a `CProject` through a command under test, objects compared with references |
@@ -33,12 +37,16 @@ pub mod daemon;
 pub mod distccd;
 pub mod distfarm_server;
 pub mod fake_server;
+pub mod fake_ssh;
 pub mod files;
 pub mod ports;
 pub mod process;
+pub mod procs;
 pub mod programs;
 pub mod russh_server;
+pub mod ssh_client;
 pub mod sshd;
+pub mod sshd_log;
 pub mod wait;
 pub mod wire;
 pub mod wrapper;

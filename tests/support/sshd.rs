@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use super::distccd::set_mode;
 use super::ports::{free_port, port_accepts};
 use super::process::{ChildGuard, Cmd, describe};
+use super::procs::processes;
 use super::programs::require;
+use super::russh_server::{plain_known_hosts_line, random_public_key};
+use russh::keys::Algorithm;
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -219,6 +222,33 @@ impl Sshd {
     /// What sshd logged so far.
     pub fn log(&self) -> String {
         read(&Paths(self.dir.path()).log())
+    }
+
+    /// The listening sshd's descendants that are sshd themselves: the processes serving the
+    /// open connections (the privileged monitor and the session process of each).
+    pub fn session_processes(&self) -> Vec<i32> {
+        let listener: i32 = std::fs::read_to_string(self.dir().join("sshd.pid"))
+            .expect("sshd.pid")
+            .trim()
+            .parse()
+            .expect("pid");
+        let all = processes();
+        let mut found = Vec::new();
+        let mut parents = vec![listener];
+        while let Some(parent) = parents.pop() {
+            for p in all.iter().filter(|p| p.ppid == parent && p.comm == "sshd") {
+                found.push(p.pid);
+                parents.push(p.pid);
+            }
+        }
+        found
+    }
+
+    /// Replaces the pinned host key with a random one of the same type.
+    pub fn pin_a_wrong_host_key(&self) {
+        let name = format!("[127.0.0.1]:{}", self.port());
+        let line = plain_known_hosts_line(&name, &random_public_key(Algorithm::Ed25519));
+        std::fs::write(self.known_hosts(), line + "\n").unwrap();
     }
 }
 
