@@ -16,6 +16,9 @@
 //! | [`distccd`] | `RealDistccd`: the real distccd 3.4 on 127.0.0.1 |
 //! | [`distfarm_server`] | `DistfarmServer`: `distfarm serve` on 127.0.0.1; job directories |
 //! | [`wire`] | raw distcc requests to a server under test, answers parsed |
+//! | [`canary`] | `Traps`: canary directories an attack must leave empty; fake toolchains, plugins |
+//! | [`hostile`] | `Case`: hostile requests sent to a server, refusals and canaries checked |
+//! | [`inetd`] | `inetd_job`: one `distfarm serve --inetd` job on pipes |
 //! | [`fake_server`] | `FakeServer`: a fake distcc host that answers garbage, half, or nothing |
 //! | [`wrapper`] | `Work`: a work area and the environment for running the wrapper |
 //! | [`sshd`] | `Sshd`: a real OpenSSH sshd plus a client ssh_config (`farmhost`) |
@@ -31,6 +34,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod build;
+pub mod canary;
 pub mod compile;
 pub mod cproject;
 pub mod daemon;
@@ -39,6 +43,8 @@ pub mod distfarm_server;
 pub mod fake_server;
 pub mod fake_ssh;
 pub mod files;
+pub mod hostile;
+pub mod inetd;
 pub mod ports;
 pub mod process;
 pub mod procs;
