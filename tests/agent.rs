@@ -6,17 +6,24 @@
 //!
 //! The wrappers are real `distfarm gcc` processes; the agent is the one they start. Every
 //! test has its own `DISTCC_DIR`, and its [`Farm`] kills that agent (by pid) when dropped.
+//!
+//! The agent's scheduler is also tested here in-process, where it meets a lock file that
+//! another process holds.
 
 use std::os::unix::process::CommandExt;
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+use distfarm::agent::scheduler::{Candidate, Scheduler};
 
 use crate::support::build::parallel_map;
 use crate::support::compile::hello_reference;
 use crate::support::files::{read, read_text, set_mode};
+use crate::support::lock_holder::hold_lock;
 use crate::support::procs::{agent_pids, kill};
 use crate::support::russh_server::{KeyKind, write_client_key};
 use crate::support::{Cmd, TestSshServer, distfarm_bin, fixture_path, temp_dir, test_path, text};
@@ -272,6 +279,25 @@ async fn the_wrapper_preprocesses_while_the_agent_opens_the_channel() {
         text(&out.stderr)
     );
     assert_eq!(read(&farm.path("out/overlap.o")), *hello_reference());
+}
+
+/// The agent's scheduler mirrors its slots in distcc's lock files: a slot whose lock another
+/// program holds (a distcc client sharing the `DISTCC_DIR`) is skipped for the next one.
+#[tokio::test]
+async fn scheduler_skips_a_slot_whose_lock_another_program_holds() {
+    let dir = temp_dir("scheduler-locks");
+    let scheduler = Arc::new(Scheduler::with_lock_dir(Some(dir.path().to_path_buf())));
+    let name = |n: u32| format!("cpu_ssh_box_{n}");
+    let candidates = vec![Candidate {
+        key: "@box/2",
+        limit: 2,
+        lock_name: &name,
+    }];
+    let mut holder = hold_lock(&dir.path().join("cpu_ssh_box_0"), 30.0);
+    let (_, slot) = scheduler.acquire(&candidates).await.unwrap();
+    assert_eq!(slot.number, 1, "slot 0 is held by the other process");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
 }
 
 // ---------------------------------------------------------------------------------------

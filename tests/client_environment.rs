@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::lock_holder;
 use crate::support::wrapper::{assert_distcc_exit_code, hello_args};
 use crate::support::{FakeServer, RealDistccd, Work, free_port, text};
 
@@ -122,24 +123,8 @@ fn distcc_io_timeout_gives_up_on_a_host_that_never_answers() {
 
 /// Holds distcc's slot lock `name` in `DISTCC_DIR/lock` from another process for `secs`.
 fn hold_lock(work: &Work, name: &str, secs: f64) -> std::process::Child {
-    use std::io::BufRead;
     std::fs::create_dir_all(work.lock_dir()).unwrap();
-    let mut child = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import fcntl, sys, time\nf = open(sys.argv[1], 'w')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(float(sys.argv[2]))",
-        ])
-        .arg(work.lock_dir().join(name))
-        .arg(secs.to_string())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "held");
-    child
+    lock_holder::hold_lock(&work.lock_dir().join(name), secs)
 }
 
 /// When every slot is taken the wrapper waits `DISTCC_PAUSE_TIME_MSEC` between rounds: with

@@ -12,6 +12,7 @@
 //! | [`process`] | `Cmd` (run with timeout, full failure report), `ChildGuard` (kill on drop) |
 //! | [`files`] | `set_mode`, `read_text`, `list`, `write_script`, `open_dir`, `readable_temp_dir` |
 //! | [`wait`] | `wait_for`: poll until something happened, or panic with context |
+//! | [`lock_holder`] | `hold_lock`: a distcc slot lock held by another process |
 //! | [`daemon`] | `Daemon`: a logging server on a free port (start with retry, wait for log lines) |
 //! | [`distccd`] | `RealDistccd`: the real distccd 3.4 on 127.0.0.1 |
 //! | [`distfarm_server`] | `DistfarmServer`: `distfarm serve` on 127.0.0.1; job directories |
@@ -45,6 +46,7 @@ pub mod fake_ssh;
 pub mod files;
 pub mod hostile;
 pub mod inetd;
+pub mod lock_holder;
 pub mod ports;
 pub mod process;
 pub mod procs;
