@@ -400,7 +400,7 @@ fn over_openssh_the_client_sees_only_what_gcc_prints() {
     let local_err = text(&local.stderr);
     assert!(
         good_err.is_empty() && bad_err == local_err,
-        "SERVER BUG: over ssh the server's log reaches the user's terminal.\n\
+        "over ssh the server's log reaches the user's terminal.\n\
          --- distcc stderr for a good compile (a local gcc prints nothing)\n{good_err}\n\
          --- distcc stderr for a failed compile, distcc's own lines removed\n{bad_err}\n\
          --- local gcc stderr\n{local_err}"
@@ -420,9 +420,9 @@ const COMPILER_MISSING_STATUS: u32 = 110 << 8;
 /// `DISTCC_FALLBACK=0` client exits with. distfarm answers every one of these the same way.
 #[test]
 fn enable_tcp_insecure_runs_any_program_and_a_missing_one_fails_with_110_like_distccd() {
-    use distfarm::protocol::Version;
     use crate::support::files::readable_temp_dir;
     use crate::support::wire::compile;
+    use distfarm::protocol::Version;
 
     let tools = readable_temp_dir("insecure-tools");
     let wrapper = tools.path().join("x86_64-farm-linux-gnu-gcc-13");
