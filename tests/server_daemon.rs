@@ -410,6 +410,10 @@ fn root_drops_privileges_and_will_not_serve_as_root() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+        eprintln!(
+            "SKIPPED: dropping privileges needs root (only the refusal of --user when not root \
+             was checked)"
+        );
         return;
     }
     let server = DistfarmServer::start(&[]);
