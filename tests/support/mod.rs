@@ -8,7 +8,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`programs`] | `require`, `distfarm_bin`, `test_path`, fixture paths |
-//! | [`ports`] | `free_port`, `wait_for_port` |
+//! | [`ports`] | `free_port`, `port_accepts` |
 //! | [`process`] | `Cmd` (run with timeout, full failure report), `ChildGuard` (kill on drop) |
 //! | [`files`] | `set_mode`, `read_text`, `list`, `write_script`, `open_dir`, `readable_temp_dir` |
 //! | [`wait`] | `wait_for`: poll until something happened, or panic with context |
@@ -28,11 +28,8 @@
 //! | [`fake_ssh`] | `FakeSsh`: an `ssh` on `PATH` that records its command lines |
 //! | [`procs`] | `processes`, `agent_pids`, `kill`: the process table from /proc |
 //! | [`cproject`] | `CProject`: Lua, zstd and the C++ sample as compile units |
-//! | [`compile`] | `local_object`, `preprocessed_then_compiled`: byte references |
+//! | [`compile`] | `local_object`, `preprocessed_then_compiled`, `hello_reference`: byte references |
 //! | [`build`] | a `CProject` through a command under test, objects compared with references |
-
-// TODO(lead): drop after the branches in flight are merged, with what is still unused.
-#![allow(dead_code, unused_imports)]
 
 pub mod build;
 pub mod canary;
@@ -59,16 +56,16 @@ pub mod wait;
 pub mod wire;
 pub mod wrapper;
 
-pub use compile::{local_object, preprocessed_then_compiled};
-pub use cproject::{CProject, Unit};
-pub use distccd::{DistccdBuilder, RealDistccd};
+pub use compile::local_object;
+pub use cproject::CProject;
+pub use distccd::RealDistccd;
 pub use distfarm_server::DistfarmServer;
 pub use fake_server::FakeServer;
 pub use files::{list, read_text, set_mode, write_script};
-pub use ports::{free_port, wait_for_port};
-pub use process::{ChildGuard, Cmd, ProcessError, text};
+pub use ports::free_port;
+pub use process::{ChildGuard, Cmd, text};
 pub use programs::{distfarm_bin, fixture, fixture_path, require, test_path};
-pub use russh_server::{ClientKey, FreezableProxy, KeyKind, SshAgent, TestSshServer};
+pub use russh_server::{SshAgent, TestSshServer};
 pub use sshd::Sshd;
 pub use wait::wait_for;
 pub use wrapper::Work;
