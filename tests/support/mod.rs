@@ -14,6 +14,7 @@
 //! | [`wait`] | `wait_for`: poll until something happened, or panic with context |
 //! | [`lock_holder`] | `hold_lock`: a distcc slot lock held by another process |
 //! | [`daemon`] | `Daemon`: a logging server on a free port (start with retry, wait for log lines) |
+//! | [`distcc_client`] | `DistccClient`: the real distcc 3.4 client, remote or fail |
 //! | [`distccd`] | `RealDistccd`: the real distccd 3.4 on 127.0.0.1 |
 //! | [`distfarm_server`] | `DistfarmServer`: `distfarm serve` on 127.0.0.1; job directories |
 //! | [`wire`] | raw distcc requests to a server under test, answers parsed |
@@ -36,6 +37,7 @@ pub mod canary;
 pub mod compile;
 pub mod cproject;
 pub mod daemon;
+pub mod distcc_client;
 pub mod distccd;
 pub mod distfarm_server;
 pub mod fake_server;
