@@ -6,22 +6,27 @@
 //!
 //! The wrappers are real `distfarm gcc` processes; the agent is the one they start. Every
 //! test has its own `DISTCC_DIR`, and its [`Farm`] kills that agent (by pid) when dropped.
+//!
+//! The agent's scheduler is also tested here in-process, where it meets a lock file that
+//! another process holds.
 
 use std::os::unix::process::CommandExt;
 
-use std::ffi::OsString;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use distfarm::agent::scheduler::{Candidate, Scheduler};
+
 use crate::support::build::parallel_map;
+use crate::support::compile::hello_reference;
 use crate::support::files::{read, read_text, set_mode};
+use crate::support::lock_holder::hold_lock;
+use crate::support::procs::{agent_pids, kill};
 use crate::support::russh_server::{KeyKind, write_client_key};
-use crate::support::{
-    Cmd, TestSshServer, distfarm_bin, fixture_path, local_object, temp_dir, test_path, text,
-};
+use crate::support::{Cmd, TestSshServer, distfarm_bin, fixture_path, temp_dir, test_path, text};
 
 /// Jobs in the "many wrappers" build, and wrappers at once.
 const JOBS: usize = 12;
@@ -276,6 +281,25 @@ async fn the_wrapper_preprocesses_while_the_agent_opens_the_channel() {
     assert_eq!(read(&farm.path("out/overlap.o")), *hello_reference());
 }
 
+/// The agent's scheduler mirrors its slots in distcc's lock files: a slot whose lock another
+/// program holds (a distcc client sharing the `DISTCC_DIR`) is skipped for the next one.
+#[tokio::test]
+async fn scheduler_skips_a_slot_whose_lock_another_program_holds() {
+    let dir = temp_dir("scheduler-locks");
+    let scheduler = Arc::new(Scheduler::with_lock_dir(Some(dir.path().to_path_buf())));
+    let name = |n: u32| format!("cpu_ssh_box_{n}");
+    let candidates = vec![Candidate {
+        key: "@box/2",
+        limit: 2,
+        lock_name: &name,
+    }];
+    let mut holder = hold_lock(&dir.path().join("cpu_ssh_box_0"), 30.0);
+    let (_, slot) = scheduler.acquire(&candidates).await.unwrap();
+    assert_eq!(slot.number, 1, "slot 0 is held by the other process");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+}
+
 // ---------------------------------------------------------------------------------------
 // The farm: server, key, configuration, remote, DISTCC_DIR
 // ---------------------------------------------------------------------------------------
@@ -340,8 +364,7 @@ impl Farm {
 
     /// Running `distfarm agent --socket <our socket>` processes.
     fn agent_pids(&self) -> Vec<i32> {
-        let socket = self.socket().into_os_string().into_string().unwrap();
-        agent_processes(&socket)
+        agent_pids(&self.socket())
     }
 
     /// `distfarm gcc -O2 -c hello.c -o out/<output>`, remote or fail, environment in full.
@@ -409,43 +432,9 @@ static ROUND: AtomicUsize = AtomicUsize::new(0);
 impl Drop for Farm {
     fn drop(&mut self) {
         for pid in self.agent_pids() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            kill(pid);
         }
     }
-}
-
-fn hello_reference() -> &'static Vec<u8> {
-    static REF: OnceLock<Vec<u8>> = OnceLock::new();
-    REF.get_or_init(|| local_object("gcc", ["-O2"], Path::new("hello.c"), &fixture_path("")))
-}
-
-/// Processes whose command line is `… agent --socket <socket> …`.
-fn agent_processes(socket: &str) -> Vec<i32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        // A zombie has an empty command line: it is not running.
-        let args: Vec<OsString> = cmdline
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| OsString::from(String::from_utf8_lossy(a).into_owned()))
-            .collect();
-        if args
-            .windows(3)
-            .any(|w| w[0] == "agent" && w[1] == "--socket" && w[2] == socket)
-        {
-            pids.push(pid);
-        }
-    }
-    pids
 }
 
 async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {

@@ -275,7 +275,7 @@ async fn large_v2_transcripts_reencode_identically_across_lzo_blocks() {
     assert_eq!(encode_response(&response, Version::V2).await, bytes);
 }
 
-/// The captured requests are still good today: replayed to this machine's distccd they
+/// The captured requests are still good: replayed to this machine's distccd they
 /// compile, and the object is what a local `gcc -O2 -c` of the fixture source makes.
 #[tokio::test]
 async fn captured_requests_replayed_to_real_distccd_compile_like_local_gcc() {

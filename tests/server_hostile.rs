@@ -8,322 +8,25 @@
 //! Run as root, the server drops to `distcc`/`nobody`; canary directories are 0777 and the
 //! scripts 0755 so that a successful attack *could* leave its mark.
 
-use std::fs::File;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::support::canary::{Traps, build_plugin, canary_files, fake_toolchain};
 use crate::support::distfarm_server::assert_no_job_directories;
-use crate::support::files::{open_dir, readable_temp_dir};
+use crate::support::files::readable_temp_dir;
+use crate::support::hostile::{
+    Case, HELLO, REFUSED_STATUS, assert_no_failures, assert_refused,
+    assert_still_serves_and_left_nothing, gcc_with, leaks_passwd, run_cases, strings, unconfined,
+};
+use crate::support::inetd::{inetd_job, inetd_job_with};
 use crate::support::wire::{
-    ANSWER_TIMEOUT, HONEST_ARGV, argv_tokens, assert_compiled, compile, exchange, parse_response,
-    request_bytes, stderr_text, token, try_parse_response,
+    HONEST_ARGV, argv_tokens, assert_compiled, compile, exchange, parse_response, request_bytes,
+    stderr_text, token,
 };
-use crate::support::{
-    Cmd, DistfarmServer, distfarm_bin, read_text, set_mode, temp_dir, test_path, write_script,
-};
+use crate::support::{DistfarmServer, set_mode, temp_dir, write_script};
 use distfarm::protocol::{Response, Version};
-
-/// `W_EXITCODE(113, 0)`: distcc's EXIT_ACCESS_DENIED, what a refusal carries in STAT.
-const REFUSED_STATUS: u32 = 113 << 8;
-
-const HELLO: &[u8] = b"# 0 \"foo.c\"\nint printf(const char *, ...);\n\
-    int main(void) { for (int i = 0; i < 3; i++) printf(\"%d\\n\", i); return 0; }\n";
-
-// =======================================================================================
-// The server under test
-// =======================================================================================
-
-/// What every test ends with: the server is alive, an honest job still compiles, and no
-/// `distfarm_*` job directory was left behind in its TMPDIR.
-#[track_caller]
-fn assert_still_serves_and_left_nothing(server: &mut DistfarmServer) {
-    assert!(server.is_running(), "the server died:\n{}", server.log());
-    for version in [Version::V1, Version::V2] {
-        let (response, _) = compile(server.port(), version, &HONEST_ARGV, HELLO);
-        assert_compiled(&response, "an honest job after the hostile ones");
-    }
-    assert_no_job_directories(server.tmpdir());
-}
-
-/// A server whose compilers run unconfined, so that what these tests see is the refusal
-/// rules alone: a canary a hostile program writes is not stopped by Landlock first. The
-/// confinement has its own test below.
-fn unconfined(args: &[&str]) -> DistfarmServer {
-    DistfarmServer::builder()
-        .args(args)
-        .env("DISTFARM_CONFINE", "0")
-        .start()
-}
-
-fn strings(words: &[&str]) -> Vec<String> {
-    words.iter().map(|w| w.to_string()).collect()
-}
-
-/// Whether /etc/passwd (its first line, or the assembler quoting its lines) is in the answer.
-fn leaks_passwd(response: &Response) -> bool {
-    let needles: [&[u8]; 2] = [b"root:x:0:0", b"/etc/passwd:"];
-    [&response.object, &response.stderr, &response.stdout]
-        .iter()
-        .any(|body| {
-            needles
-                .iter()
-                .any(|n| body.windows(n.len()).any(|w| w == *n))
-        })
-}
-
-/// A failed job whose stderr says what was refused, no object, and a log line that names the
-/// client's address.
-#[track_caller]
-fn assert_refused(
-    server: &DistfarmServer,
-    response: &Response,
-    addr: SocketAddr,
-    needle: &str,
-    case: &str,
-) {
-    if let Err(e) = check_refused(server, response, addr, needle, case) {
-        panic!("{e}");
-    }
-}
-
-fn check_refused(
-    server: &DistfarmServer,
-    response: &Response,
-    addr: SocketAddr,
-    needle: &str,
-    case: &str,
-) -> Result<(), String> {
-    let stderr = stderr_text(response);
-    if response.status != REFUSED_STATUS {
-        return Err(format!(
-            "{case}: expected a refusal (STAT {REFUSED_STATUS:#x}, exit 113), got STAT {:#x}; \
-             stderr: {stderr}",
-            response.status
-        ));
-    }
-    if !(stderr.starts_with("distfarm server refused") && stderr.contains(needle)) {
-        return Err(format!(
-            "{case}: the refusal should name {needle:?}: {stderr}"
-        ));
-    }
-    if !response.object.is_empty() {
-        return Err(format!("{case}: a refusal carries no object"));
-    }
-    let logged = format!("client: {addr} distfarm server refused");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.log().contains(&logged) {
-        if Instant::now() >= deadline {
-            return Err(format!("{case}: the log never said {logged:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
-}
-
-// =======================================================================================
-// Canaries
-// =======================================================================================
-
-/// A 0755 directory for attack material, with one 0777 canary directory per case.
-struct Traps {
-    dir: tempfile::TempDir,
-}
-
-impl Traps {
-    fn new() -> Traps {
-        Traps {
-            dir: readable_temp_dir("hostile-traps"),
-        }
-    }
-
-    /// An empty 0777 directory; a successful attack writes into it.
-    fn canary(&self, name: &str) -> PathBuf {
-        open_dir(self.dir.path(), &format!("canary-{name}"))
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
-
-/// A directory (beside `canary`) of fake `as`, `cc1`, `cc1plus` and `collect2` that each touch
-/// `canary/NAME`; returned with a trailing slash, as `-B` wants it.
-fn fake_toolchain(canary: &Path) -> String {
-    let dir = canary.with_extension("bin");
-    std::fs::create_dir_all(&dir).unwrap();
-    set_mode(&dir, 0o755);
-    for tool in ["as", "cc1", "cc1plus", "collect2"] {
-        write_script(
-            &dir.join(tool),
-            &format!("touch {}/{tool}\nexit 1", canary.display()),
-        );
-    }
-    format!("{}/", dir.display())
-}
-
-#[track_caller]
-fn canary_files(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect()
-}
-
-/// A shared object (beside `canary`) whose constructor creates `canary/plugin`. Any shared
-/// object will do as a "plugin": gcc dlopen()s it, and constructors run before gcc checks
-/// that it is a plugin at all.
-fn build_plugin(canary: &Path) -> String {
-    let source = canary.with_extension("plugin.c");
-    let so = canary.with_extension("so");
-    std::fs::write(
-        &source,
-        format!(
-            "#include <fcntl.h>\n#include <unistd.h>\n\
-             __attribute__((constructor)) static void mark(void) {{\n\
-             close(open(\"{}/plugin\", O_CREAT | O_WRONLY, 0644)); }}\n",
-            canary.display()
-        ),
-    )
-    .unwrap();
-    Cmd::new("gcc")
-        .args(["-shared", "-fPIC", "-o"])
-        .arg(&so)
-        .arg(&source)
-        .run();
-    set_mode(&so, 0o755);
-    so.display().to_string()
-}
-
-/// Builds an attack's command line for a given canary directory.
-type ArgvFor = Box<dyn Fn(&Path) -> Vec<String>>;
-
-/// One hostile request: `argv` is built for a given canary directory, so that the same
-/// attack can be aimed at the server's canary and at the local control's.
-struct Case {
-    name: &'static str,
-    argv: ArgvFor,
-    source: Vec<u8>,
-    /// What the refusal must name.
-    refused: String,
-    /// Run the same command locally (as root, with gcc) and expect the control canary to be
-    /// written: proof that the request is a real attack.
-    control: bool,
-}
-
-impl Case {
-    fn new(
-        name: &'static str,
-        refused: &str,
-        control: bool,
-        argv: impl Fn(&Path) -> Vec<String> + 'static,
-    ) -> Case {
-        Case {
-            name,
-            argv: Box::new(argv),
-            source: HELLO.to_vec(),
-            refused: refused.to_string(),
-            control,
-        }
-    }
-
-    fn with_source(mut self, source: &[u8]) -> Case {
-        self.source = source.to_vec();
-        self
-    }
-}
-
-/// `gcc <words…> -c foo.c -o foo.o` with `{}` in each word replaced by the canary directory.
-fn gcc_with(words: &[&str], canary: &Path) -> Vec<String> {
-    let mut argv = vec!["gcc".to_string()];
-    argv.extend(
-        words
-            .iter()
-            .map(|w| w.replace("{}", &canary.display().to_string())),
-    );
-    argv.extend(strings(&["-c", "foo.c", "-o", "foo.o"]));
-    argv
-}
-
-/// Sends every case to the server over TCP and checks it was refused with nothing written,
-/// then runs the controls. Failures are gathered so that one report shows all of them.
-fn run_cases(server: &DistfarmServer, traps: &Traps, cases: &[Case]) -> Vec<String> {
-    let mut failures = Vec::new();
-    for case in cases {
-        let canary = traps.canary(case.name);
-        let argv = (case.argv)(&canary);
-        let bytes = request_bytes(Version::V1, &argv, &case.source);
-        let reply = exchange(server.port(), &bytes, false);
-        let result = try_parse_response(&reply.bytes, Version::V1).and_then(|response| {
-            if leaks_passwd(&response) {
-                return Err(format!(
-                    "/etc/passwd in the answer: {}",
-                    stderr_text(&response)
-                ));
-            }
-            check_refused(server, &response, reply.addr, &case.refused, case.name)
-        });
-        if let Err(e) = result {
-            failures.push(format!("{} {argv:?}: {e}", case.name));
-        }
-        let written = canary_files(&canary);
-        if !written.is_empty() {
-            failures.push(format!(
-                "{} {argv:?}: the attack ran on the server, canary written: {written:?}",
-                case.name
-            ));
-        }
-        if case.control {
-            let control = traps.canary(&format!("{}-control", case.name));
-            run_locally(&(case.argv)(&control), &case.source);
-            let written = canary_files(&control);
-            assert!(
-                !written.is_empty(),
-                "{}: the control (the same command run locally) wrote nothing into {}: the \
-                 case does not test what it claims",
-                case.name,
-                control.display()
-            );
-        }
-    }
-    failures
-}
-
-/// The command a request asks for, run here in a scratch directory with the source as `.i`
-/// (what the server compiles). Its exit status does not matter, only what it wrote.
-fn run_locally(argv: &[String], source: &[u8]) {
-    let scratch = tempfile::tempdir().unwrap();
-    std::fs::write(scratch.path().join("foo.i"), source).unwrap();
-    let args: Vec<String> = argv[1..]
-        .iter()
-        .map(|a| {
-            if a == "foo.c" {
-                "foo.i".to_string()
-            } else {
-                a.clone()
-            }
-        })
-        .collect();
-    let _ = Cmd::new(&argv[0])
-        .args(&args)
-        .current_dir(scratch.path())
-        .timeout(Duration::from_secs(60))
-        .output_unchecked();
-}
-
-#[track_caller]
-fn assert_no_failures(failures: Vec<String>, what: &str) {
-    assert!(
-        failures.is_empty(),
-        "{what}: {} case(s) failed:\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-}
 
 // =======================================================================================
 // Refused compilers and options
@@ -581,15 +284,11 @@ fn output_path_is_rewritten_into_the_job_directory() {
 /// (`--plugin=SO`, `--dump-tree-all=F`). Each must be refused (or rewritten) like the short
 /// form.
 ///
-/// SERVER BUG (src/server/arg_rules.rs, `prepare`/`check_refused`/`language_option`): only the
-/// short spellings are checked, so every case below gets through today — `--prefix` and
-/// `--plugin=` run code of the client's choosing as the server's user (remote code
-/// execution), `--output=`, `--for-assembler=-adhln=` and `--dump-tree-all=` write files
-/// anywhere that user may write, `--dumpdir`/`--dumpbase` put dump files outside the job
-/// directory, and `--language=c` makes gcc preprocess the input on the server, so
-/// `#include "/etc/passwd"` comes back in SERR. (Normalising `--x` spellings to gcc's short
-/// forms before the checks, or refusing every `--` option but a short allow-list, would close
-/// the class.)
+/// Left through, `--prefix` and `--plugin=` would run code of the client's choosing as the
+/// server's user, `--output=`, `--for-assembler=-adhln=` and `--dump-tree-all=` would write
+/// files anywhere that user may write, `--dumpdir`/`--dumpbase` would put dump files outside
+/// the job directory, and `--language=c` would make gcc preprocess the input on the server,
+/// so that `#include "/etc/passwd"` came back in SERR.
 #[test]
 fn long_option_spellings_of_refused_options_are_refused_too() {
     let mut server = unconfined(&["--jobs", "2"]);
@@ -633,10 +332,7 @@ fn long_option_spellings_of_refused_options_are_refused_too() {
         .with_source(include_passwd),
     ];
     let failures = run_cases(&server, &traps, &cases);
-    assert_no_failures(
-        failures,
-        "SERVER BUG: long option spellings bypass the argument rules",
-    );
+    assert_no_failures(failures, "long option spellings bypass the argument rules");
     assert_still_serves_and_left_nothing(&mut server);
 }
 
@@ -657,11 +353,10 @@ fn incbin_of_a_server_file_is_refused() {
 
 /// The assembler reads `.incbin` and `.include` files whatever the spelling in the C source.
 ///
-/// SERVER BUG (src/server/arg_rules.rs, `check_source`): the check is a byte search for
-/// `.incbin` in the preprocessed text, so adjacent string literals (`".inc" "bin"`), an
-/// escape (`"\x2eincbin"`), upper case (`.INCBIN`, gas directives are case-insensitive) and
-/// `.include` (which assembles the file and quotes its lines in the error messages) all put
-/// /etc/passwd into the answer (object or SERR).
+/// A byte search for `.incbin` would not do: adjacent string literals (`".inc" "bin"`), an
+/// escape (`"\x2eincbin"`), upper case (`.INCBIN`, gas directives are case-insensitive),
+/// `.include` (which assembles the file and quotes its lines in the error messages), labels,
+/// comments and macros all put /etc/passwd into the answer (object or SERR) unless refused.
 #[test]
 fn assembler_directives_cannot_smuggle_server_files_into_the_answer() {
     let mut server = unconfined(&["--jobs", "2"]);
@@ -723,7 +418,7 @@ fn assembler_directives_cannot_smuggle_server_files_into_the_answer() {
     }
     assert_no_failures(
         failures,
-        "SERVER BUG: the .incbin check is a byte search that the C source can dodge",
+        "the C source dodged the assembler-directive check",
     );
     assert_still_serves_and_left_nothing(&mut server);
 }
@@ -997,88 +692,6 @@ fn idle_connections_do_not_starve_an_honest_job() {
 // =======================================================================================
 // --inetd on pipes
 // =======================================================================================
-
-/// `distfarm serve --inetd` with stdin/stdout piped, killed with its group on drop.
-struct Inetd {
-    child: Option<Child>,
-}
-
-impl Drop for Inetd {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Runs one `--inetd` job: writes `bytes` to its stdin (kept open until the answer is in,
-/// as ssh does, unless `close_stdin`), reads stdout to the end, and returns the answer, the
-/// exit code and the log.
-fn inetd_job(tmp: &Path, bytes: &[u8], close_stdin: bool) -> (Vec<u8>, Option<i32>, String) {
-    inetd_job_with(tmp, bytes, close_stdin, &[])
-}
-
-/// `inetd_job` with extra server options.
-fn inetd_job_with(
-    tmp: &Path,
-    bytes: &[u8],
-    close_stdin: bool,
-    extra: &[&str],
-) -> (Vec<u8>, Option<i32>, String) {
-    let log_path = tmp.join(format!("inetd-{}.log", rand_suffix()));
-    let log = File::create(&log_path).unwrap();
-    let mut cmd = Command::new(distfarm_bin());
-    cmd.args(["serve", "--inetd", "--log-stderr"])
-        .args(extra)
-        .env_clear()
-        .env("PATH", test_path())
-        .env("TMPDIR", tmp)
-        .env("LC_ALL", "C")
-        .env("DISTFARM_CONFINE", "0")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .process_group(0);
-    let mut guard = Inetd {
-        child: Some(cmd.spawn().expect("start distfarm serve --inetd")),
-    };
-    let child = guard.child.as_mut().unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let _ = stdin.write_all(bytes);
-    let keep_open = if close_stdin {
-        drop(stdin);
-        None
-    } else {
-        Some(stdin)
-    };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = stdout.read_to_end(&mut out);
-        let _ = tx.send(out);
-    });
-    let answer = rx
-        .recv_timeout(ANSWER_TIMEOUT)
-        .expect("distfarm serve --inetd neither answered nor closed stdout");
-    drop(keep_open);
-    let status = crate::support::process::wait_timeout(child, Duration::from_secs(30))
-        .expect("distfarm serve --inetd exits after one job");
-    guard.child.take();
-    (answer, status.code(), read_text(&log_path))
-}
-
-fn rand_suffix() -> String {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
 
 #[test]
 fn inetd_on_pipes_refuses_hostile_requests_and_serves_honest_ones() {

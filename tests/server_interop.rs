@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
-use crate::support::build::{assert_identical, build, lua_references, references};
+use crate::support::build::{assert_identical, lua_references, references};
+use crate::support::distcc_client::DistccClient;
 use crate::support::distfarm_server::{assert_no_job_directories, distccd_link};
-use crate::support::{CProject, Cmd, DistfarmServer, Sshd, distfarm_bin, require, temp_dir, text};
+use crate::support::{CProject, Cmd, DistfarmServer, Sshd, distfarm_bin, temp_dir, text};
 
 /// How many `distcc` clients run at once (distcc's default is 4 slots per host).
 const CLIENTS: usize = 4;
@@ -18,72 +18,6 @@ const CLIENTS: usize = 4;
 #[track_caller]
 fn start_server() -> DistfarmServer {
     DistfarmServer::start(&["--jobs", "4"])
-}
-
-// ---------------------------------------------------------------------------------------
-// The real distcc client
-// ---------------------------------------------------------------------------------------
-
-/// Everything a `distcc` run needs, in directories of its own.
-struct Client {
-    hosts: String,
-    ssh: Option<String>,
-    dir: tempfile::TempDir,
-}
-
-impl Client {
-    fn new(hosts: impl Into<String>) -> Client {
-        require("distcc", "distcc");
-        let dir = temp_dir("distcc-client");
-        std::fs::create_dir(dir.path().join("distcc_dir")).unwrap();
-        std::fs::create_dir(dir.path().join("tmp")).unwrap();
-        std::fs::create_dir(dir.path().join("out")).unwrap();
-        Client {
-            hosts: hosts.into(),
-            ssh: None,
-            dir,
-        }
-    }
-
-    fn with_ssh(mut self, distcc_ssh: String) -> Client {
-        self.ssh = Some(distcc_ssh);
-        self
-    }
-
-    /// `distcc <compiler> <args…>` in `cwd`, remote or fail: no fallback, no local retry.
-    fn cmd(&self, compiler: &str, args: &[String], cwd: &Path) -> Cmd {
-        let mut cmd = Cmd::new("distcc")
-            .arg(compiler)
-            .args(args)
-            .current_dir(cwd)
-            .env("DISTCC_HOSTS", &self.hosts)
-            .env("DISTCC_DIR", self.dir.path().join("distcc_dir"))
-            .env("DISTCC_FALLBACK", "0")
-            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
-            .env("TMPDIR", self.dir.path().join("tmp"))
-            .env("LC_ALL", "C")
-            .env_remove("DISTCC_VERBOSE")
-            .env_remove("DISTCC_LOG")
-            .env_remove("DISTCC_SAVE_TEMPS")
-            .env_remove("DISTCC_POTENTIAL_HOSTS")
-            .timeout(Duration::from_secs(180));
-        cmd = match &self.ssh {
-            Some(ssh) => cmd.env("DISTCC_SSH", ssh),
-            None => cmd.env_remove("DISTCC_SSH"),
-        };
-        cmd
-    }
-
-    /// Compiles every unit of `project` with `extra` flags, `CLIENTS` at a time; returns the
-    /// objects in unit order.
-    fn build(&self, project: &CProject, extra: &[&str]) -> Vec<Vec<u8>> {
-        let out_dir = self.dir.path().join("out");
-        build(project, extra, &out_dir, CLIENTS, |unit, args| {
-            self.cmd(project.compiler, args, project.root())
-                .output()
-                .unwrap_or_else(|e| panic!("distcc failed on {}: {e}", unit.source.display()));
-        })
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -129,8 +63,8 @@ fn assert_one_compile_ok_per_unit(server: &mut DistfarmServer, project: &CProjec
 fn assert_lua_built_by_real_distcc(options: &str, how: &str) {
     let lua = CProject::lua();
     let mut server = start_server();
-    let client = Client::new(format!("{}{options}", server.host_spec()));
-    let built = client.build(&lua, &["-O2"]);
+    let client = DistccClient::new(format!("{}{options}", server.host_spec()));
+    let built = client.build(&lua, &["-O2"], CLIENTS);
     assert_identical(&lua, &built, lua_references(), how);
     assert_one_compile_ok_per_unit(&mut server, &lua);
     assert_no_job_directories(server.tmpdir());
@@ -156,8 +90,8 @@ fn cxx_project_built_by_real_distcc_is_identical_to_local_gxx() {
         .into_iter()
         .enumerate()
     {
-        let client = Client::new(hosts.clone());
-        let built = client.build(&cxx, &["-O2"]);
+        let client = DistccClient::new(hosts.clone());
+        let built = client.build(&cxx, &["-O2"], CLIENTS);
         assert_identical(&cxx, &built, &references, &format!("g++ via {hosts}"));
         let lines = server.compile_ok_lines(cxx.units().len() * (round + 1));
         assert_eq!(
@@ -180,9 +114,9 @@ fn cxx_project_built_by_real_distcc_is_identical_to_local_gxx() {
 fn debug_build_matches_preprocess_then_compile() {
     let lua = CProject::lua().first(4);
     let mut server = start_server();
-    let client = Client::new(format!("{},lzo", server.host_spec()));
+    let client = DistccClient::new(format!("{},lzo", server.host_spec()));
     let extra = ["-g", "-O2"];
-    let built = client.build(&lua, &extra);
+    let built = client.build(&lua, &extra, CLIENTS);
     let references: Vec<Vec<u8>> = lua
         .units()
         .iter()
@@ -212,7 +146,7 @@ fn compile_error_gives_the_same_message_and_exit_status_as_local_gcc() {
                 .current_dir(&fixtures)
                 .env("LC_ALL", "C")
                 .run_expect_failure();
-            let client = Client::new(hosts.clone());
+            let client = DistccClient::new(hosts.clone());
             let remote = client
                 .cmd(
                     "gcc",
@@ -316,14 +250,15 @@ fn lua_built_by_real_distcc_over_openssh_with_our_binary_as_distccd() {
     let command = distccd.display().to_string();
 
     // Protocol 1: all of Lua. Protocol 2 (,lzo): the first ten files.
-    let plain = Client::new(sshd.distcc_host_with_command(&command)).with_ssh(sshd.distcc_ssh());
-    let built = plain.build(&lua, &["-O2"]);
+    let plain =
+        DistccClient::new(sshd.distcc_host_with_command(&command)).with_ssh(sshd.distcc_ssh());
+    let built = plain.build(&lua, &["-O2"], CLIENTS);
     assert_identical(&lua, &built, lua_references(), "distcc over ssh");
 
     let some = lua.first(10);
-    let lzo = Client::new(format!("{},lzo", sshd.distcc_host_with_command(&command)))
+    let lzo = DistccClient::new(format!("{},lzo", sshd.distcc_host_with_command(&command)))
         .with_ssh(sshd.distcc_ssh());
-    let built_lzo = lzo.build(&some, &["-O2"]);
+    let built_lzo = lzo.build(&some, &["-O2"], CLIENTS);
     assert_identical(
         &some,
         &built_lzo,
@@ -355,7 +290,7 @@ fn lua_built_by_real_distcc_over_openssh_with_our_binary_as_distccd() {
 fn over_openssh_the_client_sees_only_what_gcc_prints() {
     let sshd = Sshd::start();
     let (_bin_dir, distccd) = distccd_link();
-    let client = Client::new(sshd.distcc_host_with_command(&distccd.display().to_string()))
+    let client = DistccClient::new(sshd.distcc_host_with_command(&distccd.display().to_string()))
         .with_ssh(sshd.distcc_ssh());
     let fixtures = crate::support::fixture_path("");
     let out = temp_dir("ssh-stderr");
@@ -400,7 +335,7 @@ fn over_openssh_the_client_sees_only_what_gcc_prints() {
     let local_err = text(&local.stderr);
     assert!(
         good_err.is_empty() && bad_err == local_err,
-        "SERVER BUG: over ssh the server's log reaches the user's terminal.\n\
+        "over ssh the server's log reaches the user's terminal.\n\
          --- distcc stderr for a good compile (a local gcc prints nothing)\n{good_err}\n\
          --- distcc stderr for a failed compile, distcc's own lines removed\n{bad_err}\n\
          --- local gcc stderr\n{local_err}"
@@ -485,7 +420,7 @@ fn enable_tcp_insecure_runs_any_program_and_a_missing_one_fails_with_110_like_di
         );
 
         let out = temp_dir("insecure-out");
-        let client = Client::new(format!("127.0.0.1:{port}"));
+        let client = DistccClient::new(format!("127.0.0.1:{port}"));
         let run = client
             .cmd(
                 "farmonly-cc",

@@ -10,24 +10,19 @@
 //! binary under test, named in the host entry) or the real distccd 3.4.
 //!
 //! Every test has its own `DISTCC_DIR`; the agent a wrapper starts there (its own process
-//! group, so no `Cmd` timeout reaches it) is killed by pid when the test's [`Client`] drops.
+//! group, so no `Cmd` timeout reaches it) is killed by pid when the test's [`SshClient`] drops.
 
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::build::{
-    assert_identical, lua_references, object_name, parallel_map, references,
-};
-use crate::support::files::{read, read_text, readable_temp_dir, write_script};
-use crate::support::russh_server::{plain_known_hosts_line, random_public_key};
-use crate::support::{
-    CProject, Cmd, RealDistccd, SshAgent, Sshd, distfarm_bin, fixture_path, local_object, require,
-    temp_dir, test_path, text, wait_for,
-};
-use russh::keys::Algorithm;
+use crate::support::build::{assert_identical, lua_references, references};
+use crate::support::compile::hello_reference;
+use crate::support::fake_ssh::FakeSsh;
+use crate::support::files::read;
+use crate::support::procs::kill;
+use crate::support::ssh_client::{RemoteDistfarm, SshClient};
+use crate::support::sshd_log::{LOGIN, LogMark, SESSION, count};
+use crate::support::{CProject, RealDistccd, SshAgent, Sshd, require, temp_dir, text, wait_for};
 
 /// Lua's own makefile optimisation (at -O0 a few Lua files compile differently from their
 /// preprocessed text, so -O0 has no byte reference; see tests/client_interop.rs).
@@ -36,8 +31,6 @@ const LUA_EXTRA: [&str; 1] = ["-O2"];
 const ZSTD_EXTRA: [&str; 1] = ["-O1"];
 /// Wrappers compiling at once in a build (`make -j4`).
 const JOBS: usize = 4;
-const LOGIN: &str = "Accepted publickey";
-const SESSION: &str = "Starting session: command";
 
 // ---------------------------------------------------------------------------------------
 // The fast path: one login, one remote process, one channel per job
@@ -47,7 +40,7 @@ const SESSION: &str = "Starting session: command";
 fn zstd_over_sshd_uses_one_login_and_one_remote_session_for_the_whole_build() {
     let sshd = Sshd::start();
     let remote = RemoteDistfarm::new();
-    let client = Client::new(&sshd.ssh_config());
+    let client = SshClient::new(&sshd.ssh_config());
     let zstd = CProject::zstd();
     let mark = LogMark::new(&sshd);
 
@@ -67,7 +60,7 @@ fn zstd_over_sshd_uses_one_login_and_one_remote_session_for_the_whole_build() {
 fn lua_over_sshd_uses_one_login_and_one_remote_session_for_the_whole_build() {
     let sshd = Sshd::start();
     let remote = RemoteDistfarm::new();
-    let client = Client::new(&sshd.ssh_config());
+    let client = SshClient::new(&sshd.ssh_config());
     let lua = CProject::lua();
     let mark = LogMark::new(&sshd);
 
@@ -88,7 +81,7 @@ fn lua_over_sshd_uses_one_login_and_one_remote_session_for_the_whole_build() {
 fn mixed_list_with_localhost_still_uses_the_agents_one_connection() {
     let sshd = Sshd::start();
     let remote = RemoteDistfarm::new();
-    let client = Client::new(&sshd.ssh_config());
+    let client = SshClient::new(&sshd.ssh_config());
     let lua = CProject::lua().first(8);
     let mark = LogMark::new(&sshd);
 
@@ -120,7 +113,7 @@ fn mixed_list_with_localhost_still_uses_the_agents_one_connection() {
 fn real_distccd_remote_runs_one_inetd_command_per_job_and_objects_match() {
     let distccd = require("distccd", "distcc");
     let sshd = Sshd::start();
-    let client = Client::new(&sshd.ssh_config());
+    let client = SshClient::new(&sshd.ssh_config());
     let lua = CProject::lua().first(6);
     let mark = LogMark::new(&sshd);
 
@@ -155,7 +148,7 @@ fn real_distccd_remote_runs_one_inetd_command_per_job_and_objects_match() {
 fn tcp_command_reaches_a_distccd_daemon_on_the_remote_loopback() {
     let mut distccd = RealDistccd::start();
     let sshd = Sshd::start();
-    let client = Client::new(&sshd.ssh_config());
+    let client = SshClient::new(&sshd.ssh_config());
     let lua = CProject::lua().first(4);
     let mark = LogMark::new(&sshd);
 
@@ -203,8 +196,8 @@ fn tcp_command_reaches_a_distccd_daemon_on_the_remote_loopback() {
 fn changed_host_key_is_refused_and_without_fallback_the_error_names_the_host() {
     let sshd = Sshd::start();
     let remote = RemoteDistfarm::new();
-    pin_a_wrong_key(&sshd);
-    let client = Client::new(&sshd.ssh_config());
+    sshd.pin_a_wrong_host_key();
+    let client = SshClient::new(&sshd.ssh_config());
     let mark = LogMark::new(&sshd);
     let hosts = remote.host("8");
 
@@ -244,8 +237,8 @@ fn changed_host_key_is_refused_and_without_fallback_the_error_names_the_host() {
 fn changed_host_key_with_fallback_compiles_locally_with_one_warning_naming_the_host() {
     let sshd = Sshd::start();
     let remote = RemoteDistfarm::new();
-    pin_a_wrong_key(&sshd);
-    let client = Client::new(&sshd.ssh_config());
+    sshd.pin_a_wrong_host_key();
+    let client = SshClient::new(&sshd.ssh_config());
     let mark = LogMark::new(&sshd);
 
     let out = client
@@ -257,7 +250,7 @@ fn changed_host_key_with_fallback_compiles_locally_with_one_warning_naming_the_h
 
     assert_eq!(
         read(&client.out("hello.o")),
-        hello_reference(),
+        *hello_reference(),
         "the local fallback compiles the same object"
     );
     let stderr = text(&out.stderr);
@@ -282,7 +275,7 @@ fn unknown_host_is_refused_with_how_to_pin_it() {
     let sshd = Sshd::start();
     let remote = RemoteDistfarm::new();
     std::fs::write(sshd.known_hosts(), "").unwrap();
-    let client = Client::new(&sshd.ssh_config());
+    let client = SshClient::new(&sshd.ssh_config());
     let mark = LogMark::new(&sshd);
 
     let out = client
@@ -352,7 +345,7 @@ fn ssh_agent_keys_log_in_when_the_config_names_no_usable_key_file() {
         assert!(!config.contains(&sshd.client_key().display().to_string()));
         let file = dir.path().join("ssh_config");
         std::fs::write(&file, config).unwrap();
-        let client = Client::new(&file).with_env("SSH_AUTH_SOCK", agent.socket());
+        let client = SshClient::new(&file).with_env("SSH_AUTH_SOCK", agent.socket());
         let mark = LogMark::new(&sshd);
         let out = client.hello(&remote.host("8"), "hello.o").output();
         if let Err(e) = out {
@@ -362,7 +355,7 @@ fn ssh_agent_keys_log_in_when_the_config_names_no_usable_key_file() {
                 mark.since(&sshd)
             );
         }
-        assert_eq!(read(&client.out("hello.o")), hello_reference(), "{what}");
+        assert_eq!(read(&client.out("hello.o")), *hello_reference(), "{what}");
         assert_eq!(count(&mark.since(&sshd), LOGIN), 1, "{what}");
     }
 }
@@ -374,7 +367,7 @@ fn proxy_jump_through_a_second_sshd_builds_with_one_login_on_each() {
     let remote = RemoteDistfarm::new();
     let dir = temp_dir("proxy-jump");
     let file = crate::support::sshd::proxy_jump_config(&target, &bastion, "farmhost", dir.path());
-    let client = Client::new(&file);
+    let client = SshClient::new(&file);
     let lua = CProject::lua().first(4);
     let (bastion_mark, target_mark) = (LogMark::new(&bastion), LogMark::new(&target));
 
@@ -400,7 +393,7 @@ fn proxy_jump_through_a_second_sshd_builds_with_one_login_on_each() {
 fn agent_killed_mid_build_is_replaced_and_every_object_is_still_right() {
     let sshd = Sshd::start();
     let remote = RemoteDistfarm::new();
-    let client = Client::new(&sshd.ssh_config());
+    let client = SshClient::new(&sshd.ssh_config());
     let lua = CProject::lua();
     let total = lua.units().len();
 
@@ -455,7 +448,7 @@ fn agent_killed_mid_build_is_replaced_and_every_object_is_still_right() {
 fn connection_cut_mid_build_is_reconnected_and_every_object_is_still_right() {
     let sshd = Sshd::start();
     let remote = RemoteDistfarm::new();
-    let client = Client::new(&sshd.ssh_config());
+    let client = SshClient::new(&sshd.ssh_config());
     let lua = CProject::lua().first(20);
     let total = lua.units().len();
     let mark = LogMark::new(&sshd);
@@ -470,7 +463,7 @@ fn connection_cut_mid_build_is_reconnected_and_every_object_is_still_right() {
             );
             let done_at_cut = client.objects_written();
             let agent = client.agent_pids();
-            let serving = sshd_session_processes(&sshd);
+            let serving = sshd.session_processes();
             assert!(
                 !serving.is_empty(),
                 "no sshd process serves the agent's connection"
@@ -517,7 +510,7 @@ fn distcc_ssh_runs_one_ssh_process_per_job_against_real_sshd() {
     let sshd = Sshd::start();
     let remote = RemoteDistfarm::new();
     let fake = FakeSsh::new();
-    let client = Client::new(&sshd.ssh_config())
+    let client = SshClient::new(&sshd.ssh_config())
         .with_path_first(&fake.bin())
         .with_env("DISTCC_SSH", sshd.distcc_ssh());
     let lua = CProject::lua().first(5);
@@ -553,7 +546,7 @@ fn distcc_ssh_with_a_tcp_host_forwards_each_job_to_the_remote_daemon() {
     let mut distccd = RealDistccd::start();
     let sshd = Sshd::start();
     let fake = FakeSsh::new();
-    let client = Client::new(&sshd.ssh_config())
+    let client = SshClient::new(&sshd.ssh_config())
         .with_path_first(&fake.bin())
         .with_env("DISTCC_SSH", sshd.distcc_ssh());
     let lua = CProject::lua().first(3);
@@ -591,7 +584,7 @@ fn without_distcc_ssh_no_ssh_program_is_started() {
     let sshd = Sshd::start();
     let remote = RemoteDistfarm::new();
     let fake = FakeSsh::new();
-    let client = Client::new(&sshd.ssh_config()).with_path_first(&fake.bin());
+    let client = SshClient::new(&sshd.ssh_config()).with_path_first(&fake.bin());
     let lua = CProject::lua().first(3);
 
     let through_agent = client.build(&remote.host("4"), &lua, &LUA_EXTRA, 2);
@@ -601,7 +594,7 @@ fn without_distcc_ssh_no_ssh_program_is_started() {
         "the agent served the build"
     );
 
-    let direct = Client::new(&sshd.ssh_config())
+    let direct = SshClient::new(&sshd.ssh_config())
         .with_path_first(&fake.bin())
         .with_env("DISTFARM_AGENT", "0");
     let objects = direct.build(&remote.host("4"), &lua, &LUA_EXTRA, 2);
@@ -613,7 +606,7 @@ fn without_distcc_ssh_no_ssh_program_is_started() {
         "an `ssh` program was started without DISTCC_SSH"
     );
     // The fake is on the PATH the wrapper sees: with DISTCC_SSH=ssh it is what runs.
-    let control = Client::new(&sshd.ssh_config())
+    let control = SshClient::new(&sshd.ssh_config())
         .with_path_first(&fake.bin())
         .with_env("DISTCC_SSH", sshd.distcc_ssh());
     control
@@ -624,235 +617,11 @@ fn without_distcc_ssh_no_ssh_program_is_started() {
 }
 
 // ---------------------------------------------------------------------------------------
-// The remote, the client, the witnesses
+// Assertions
 // ---------------------------------------------------------------------------------------
 
-/// A world-readable directory with `distccd` → the distfarm binary under test (the remote
-/// drops root to `nobody` and must still reach it).
-struct RemoteDistfarm {
-    dir: tempfile::TempDir,
-}
-
-impl RemoteDistfarm {
-    fn new() -> RemoteDistfarm {
-        let dir = readable_temp_dir("remote");
-        std::os::unix::fs::symlink(distfarm_bin(), dir.path().join("distccd")).unwrap();
-        RemoteDistfarm { dir }
-    }
-
-    fn command(&self) -> String {
-        self.dir.path().join("distccd").display().to_string()
-    }
-
-    /// `@farmhost/LIMIT:/tmp/…/distccd` (the limit goes before the command: after it, it
-    /// would be part of the command).
-    fn host(&self, limit: &str) -> String {
-        format!("@farmhost/{limit}:{}", self.command())
-    }
-}
-
-/// A `DISTCC_DIR`, a `TMPDIR`, an output directory and the environment of `distfarm` runs.
-/// Dropping it kills the agent started for its `DISTCC_DIR`.
-struct Client {
-    dir: tempfile::TempDir,
-    ssh_config: PathBuf,
-    env: Vec<(OsString, OsString)>,
-    path: OsString,
-}
-
-impl Client {
-    fn new(ssh_config: &Path) -> Client {
-        let dir = temp_dir("ssh-client");
-        for sub in ["distcc_dir", "tmp", "out"] {
-            std::fs::create_dir(dir.path().join(sub)).unwrap();
-        }
-        Client {
-            dir,
-            ssh_config: ssh_config.to_path_buf(),
-            env: Vec::new(),
-            path: test_path(),
-        }
-    }
-
-    fn with_env(mut self, key: &str, value: impl Into<OsString>) -> Client {
-        self.env.push((key.into(), value.into()));
-        self
-    }
-
-    fn with_path_first(mut self, dir: &Path) -> Client {
-        let mut path = dir.as_os_str().to_owned();
-        path.push(":");
-        path.push(&self.path);
-        self.path = path;
-        self
-    }
-
-    fn distcc_dir(&self) -> PathBuf {
-        self.dir.path().join("distcc_dir")
-    }
-
-    fn socket(&self) -> PathBuf {
-        distfarm::config::agent_socket_path(&self.distcc_dir())
-    }
-
-    fn out(&self, name: &str) -> PathBuf {
-        self.dir.path().join("out").join(name)
-    }
-
-    fn objects_written(&self) -> usize {
-        std::fs::read_dir(self.dir.path().join("out"))
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .filter(|e| e.file_name().to_string_lossy().ends_with(".o"))
-                    .count()
-            })
-            .unwrap_or(0)
-    }
-
-    fn agent_log(&self) -> String {
-        read_text(&self.socket().with_file_name("agent.log"))
-    }
-
-    /// Running `distfarm agent --socket <our socket>` processes.
-    fn agent_pids(&self) -> Vec<i32> {
-        let socket = self.socket().into_os_string().into_string().unwrap();
-        processes()
-            .into_iter()
-            .filter(|p| {
-                p.args
-                    .windows(3)
-                    .any(|w| w[0] == "agent" && w[1] == "--socket" && w[2] == socket)
-            })
-            .map(|p| p.pid)
-            .collect()
-    }
-
-    /// `distfarm <compiler> <args…>` in `cwd`: remote or fail, the environment given in full.
-    fn cmd(&self, hosts: &str, compiler: &str, args: &[String], cwd: &Path) -> Cmd {
-        let mut cmd = Cmd::new(distfarm_bin())
-            .arg(compiler)
-            .args(args)
-            .current_dir(cwd)
-            .env_clear()
-            .env("PATH", &self.path)
-            .env("HOME", self.dir.path())
-            .env("LC_ALL", "C")
-            .env("TMPDIR", self.dir.path().join("tmp"))
-            .env("DISTCC_DIR", self.distcc_dir())
-            .env("DISTCC_HOSTS", hosts)
-            .env("DISTCC_FALLBACK", "0")
-            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
-            .env("DISTFARM_SSH_CONFIG", &self.ssh_config)
-            .env("DISTFARM_AGENT_IDLE", "60")
-            .timeout(Duration::from_secs(180));
-        for (k, v) in &self.env {
-            cmd = cmd.env(k, v);
-        }
-        cmd
-    }
-
-    /// `distfarm gcc -O2 -c hello.c -o out/<output>` in the fixtures directory.
-    fn hello(&self, hosts: &str, output: &str) -> Cmd {
-        let args = ["-O2", "-c", "hello.c", "-o"]
-            .map(String::from)
-            .into_iter()
-            .chain([self.out(output).display().to_string()])
-            .collect::<Vec<_>>();
-        self.cmd(hosts, "gcc", &args, &fixture_path(""))
-    }
-
-    /// Compiles every unit, `workers` wrappers at a time; the objects in unit order. A
-    /// wrapper that prints anything of its own fails the build: a clean distributed compile
-    /// is as quiet as a local one.
-    fn build(
-        &self,
-        hosts: &str,
-        project: &CProject,
-        extra: &[&str],
-        workers: usize,
-    ) -> Vec<Vec<u8>> {
-        let units = project.units();
-        parallel_map(units.len(), workers, |i| {
-            let unit = &units[i];
-            let object = self.out(&object_name(unit));
-            let args = project.compile_args(unit, extra, &object);
-            let out = self
-                .cmd(hosts, project.compiler, &args, project.root())
-                .output()
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "distfarm failed on {}: {e}\n--- agent log\n{}",
-                        unit.source.display(),
-                        self.agent_log()
-                    )
-                });
-            let stderr = text(&out.stderr);
-            assert!(
-                !stderr.contains("distfarm"),
-                "distfarm printed something of its own for {} via {hosts}:\n{stderr}",
-                unit.source.display()
-            );
-            read(&object)
-        })
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        for pid in self.agent_pids() {
-            kill(pid);
-        }
-    }
-}
-
-/// An `ssh` first on `PATH` that records its arguments, then runs the real one.
-struct FakeSsh {
-    dir: tempfile::TempDir,
-}
-
-impl FakeSsh {
-    fn new() -> FakeSsh {
-        let real = require("ssh", "openssh-client");
-        let dir = temp_dir("fake-ssh");
-        std::fs::create_dir(dir.path().join("bin")).unwrap();
-        write_script(
-            &dir.path().join("bin/ssh"),
-            &format!(
-                "echo \"$*\" >> '{}'\nexec '{}' \"$@\"",
-                dir.path().join("runs").display(),
-                real.display()
-            ),
-        );
-        FakeSsh { dir }
-    }
-
-    fn bin(&self) -> PathBuf {
-        self.dir.path().join("bin")
-    }
-
-    fn runs(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("runs"))
-            .map(|t| t.lines().map(String::from).collect())
-            .unwrap_or_default()
-    }
-}
-
-/// Where sshd's log stood when the test's own traffic began (after `Sshd::start`'s own
-/// login check).
-struct LogMark(usize);
-
-impl LogMark {
-    fn new(sshd: &Sshd) -> LogMark {
-        LogMark(sshd.log().len())
-    }
-
-    fn since(&self, sshd: &Sshd) -> String {
-        sshd.log().get(self.0..).unwrap_or_default().to_string()
-    }
-}
-
 #[track_caller]
-fn assert_one_login_and_one_session(sshd: &Sshd, mark: &LogMark, jobs: usize, client: &Client) {
+fn assert_one_login_and_one_session(sshd: &Sshd, mark: &LogMark, jobs: usize, client: &SshClient) {
     let log = mark.since(sshd);
     assert_eq!(
         count(&log, LOGIN),
@@ -868,26 +637,6 @@ fn assert_one_login_and_one_session(sshd: &Sshd, mark: &LogMark, jobs: usize, cl
     );
 }
 
-/// The listening sshd's descendants that are sshd themselves: the processes serving the
-/// open connections (the privileged monitor and the session process of each).
-fn sshd_session_processes(sshd: &Sshd) -> Vec<i32> {
-    let listener: i32 = std::fs::read_to_string(sshd.dir().join("sshd.pid"))
-        .expect("sshd.pid")
-        .trim()
-        .parse()
-        .expect("pid");
-    let all = processes();
-    let mut found = Vec::new();
-    let mut parents = vec![listener];
-    while let Some(parent) = parents.pop() {
-        for p in all.iter().filter(|p| p.ppid == parent && p.comm == "sshd") {
-            found.push(p.pid);
-            parents.push(p.pid);
-        }
-    }
-    found
-}
-
 fn assert_distcc_failure(out: &Output, what: &str) {
     let code = out.status.code();
     assert!(
@@ -896,89 +645,4 @@ fn assert_distcc_failure(out: &Output, what: &str) {
         out.status,
         text(&out.stderr)
     );
-}
-
-/// Replaces the pinned host key with a random one of the same type.
-fn pin_a_wrong_key(sshd: &Sshd) {
-    let name = format!("[127.0.0.1]:{}", sshd.port());
-    let line = plain_known_hosts_line(&name, &random_public_key(Algorithm::Ed25519));
-    std::fs::write(sshd.known_hosts(), line + "\n").unwrap();
-}
-
-fn hello_reference() -> Vec<u8> {
-    static REF: OnceLock<Vec<u8>> = OnceLock::new();
-    REF.get_or_init(|| local_object("gcc", ["-O2"], Path::new("hello.c"), &fixture_path("")))
-        .clone()
-}
-
-// ---------------------------------------------------------------------------------------
-// Processes and small helpers
-// ---------------------------------------------------------------------------------------
-
-struct Process {
-    pid: i32,
-    ppid: i32,
-    comm: String,
-    args: Vec<String>,
-}
-
-/// Every process of the machine, from /proc.
-fn processes() -> Vec<Process> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = stat[open + 1..close].to_string();
-        let ppid = stat[close + 1..]
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        let args = std::fs::read(entry.path().join("cmdline"))
-            .unwrap_or_default()
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        all.push(Process {
-            pid,
-            ppid,
-            comm,
-            args,
-        });
-    }
-    all
-}
-
-/// SIGKILL to one process we started (or that serves our test), then wait until it is gone.
-fn kill(pid: i32) {
-    let target = nix::unistd::Pid::from_raw(pid);
-    let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL);
-    // Gone, or a zombie waiting for a parent that is not us. (No panic: runs in `Drop`.)
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        let gone = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| {
-                s.rsplit(')')
-                    .next()
-                    .is_some_and(|r| r.trim_start().starts_with('Z'))
-            })
-            .unwrap_or(true);
-        if gone {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn count(log: &str, needle: &str) -> usize {
-    log.matches(needle).count()
 }

@@ -29,6 +29,20 @@ where
     read(&object)
 }
 
+/// `gcc -O2 -c hello.c` of the fixtures, compiled once per test run: the object every
+/// hello job through a farm must reproduce.
+pub fn hello_reference() -> &'static Vec<u8> {
+    static REF: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    REF.get_or_init(|| {
+        local_object(
+            "gcc",
+            ["-O2"],
+            Path::new("hello.c"),
+            &super::programs::fixture_path(""),
+        )
+    })
+}
+
 /// What distcc's plain mode does, locally: `<compiler> args… -E src -o X.i` in `cwd`, then
 /// `<compiler> args-without-preprocessor-options… -c X.i -o X.o` from another directory.
 /// This is the byte reference for `-g` builds (the `.i` carries the working directory).

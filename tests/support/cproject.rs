@@ -57,21 +57,6 @@ impl CProject {
         CProject::from_dirs("cxx", "g++", fixture_path("cxx"), &["."], &["-std=c++17"])
     }
 
-    /// The hello.c fixture of the protocol transcripts (with its hello.h).
-    pub fn hello() -> CProject {
-        let root = fixture_path("");
-        let units = vec![Unit {
-            source: "hello.c".into(),
-            flags: Vec::new(),
-        }];
-        CProject {
-            name: "hello",
-            compiler: "gcc",
-            root,
-            units,
-        }
-    }
-
     fn from_dirs(
         name: &'static str,
         compiler: &'static str,
@@ -133,14 +118,6 @@ impl CProject {
             .unwrap_or_else(|| panic!("{} has no unit {source}", self.name))
     }
 
-    /// Absolute paths of the sources.
-    pub fn sources(&self) -> Vec<PathBuf> {
-        self.units
-            .iter()
-            .map(|u| self.root.join(&u.source))
-            .collect()
-    }
-
     /// The same project with only the first `n` units (a quicker build).
     pub fn first(&self, n: usize) -> CProject {
         CProject {
@@ -155,26 +132,6 @@ impl CProject {
             compiler,
             ..self.clone()
         }
-    }
-
-    /// Copies the whole source tree under `dest` (which must exist) and returns the project
-    /// rooted there, so that tests never write into the cargo registry or the fixtures.
-    pub fn copy_to(&self, dest: &Path) -> CProject {
-        copy_tree(&self.root, dest);
-        CProject {
-            root: dest.to_path_buf(),
-            ..self.clone()
-        }
-    }
-
-    /// [`copy_to`](Self::copy_to) a new temp dir, returned with the project (keep it alive).
-    pub fn copy_to_temp(&self) -> (tempfile::TempDir, CProject) {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("distfarm-{}-", self.name))
-            .tempdir()
-            .expect("temp dir");
-        let project = self.copy_to(dir.path());
-        (dir, project)
     }
 
     /// The compiler arguments after the compiler name: `extra…, flags…, -c SOURCE -o OUTPUT`.
@@ -206,28 +163,6 @@ impl CProject {
             .map(|s| s.to_string())
             .chain(unit.flags.iter().cloned());
         compile::preprocessed_then_compiled(self.compiler, args, &unit.source, &self.root)
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    let entries =
-        std::fs::read_dir(from).unwrap_or_else(|e| panic!("cannot list {}: {e}", from.display()));
-    for entry in entries {
-        let entry = entry.expect("directory entry");
-        let kind = entry.file_type().expect("file type");
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            std::fs::create_dir_all(&target).expect("create dir");
-            copy_tree(&entry.path(), &target);
-        } else if kind.is_file() {
-            std::fs::copy(entry.path(), &target).unwrap_or_else(|e| {
-                panic!(
-                    "copy {} → {}: {e}",
-                    entry.path().display(),
-                    target.display()
-                )
-            });
-        }
     }
 }
 

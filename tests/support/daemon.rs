@@ -3,7 +3,7 @@
 //! its process group before its directory is removed, its log polled for summary lines.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ pub struct Daemon {
     name: String,
     port: u16,
     log: PathBuf,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl Daemon {
@@ -55,7 +55,7 @@ impl Daemon {
                         name: name.to_string(),
                         port,
                         log,
-                        dir,
+                        _dir: dir,
                     };
                 }
                 if let Some(status) = child.try_wait() {
@@ -82,11 +82,6 @@ impl Daemon {
     /// `127.0.0.1:PORT`, a DISTCC_HOSTS entry for protocol 1 (append `,lzo` for 2).
     pub fn host_spec(&self) -> String {
         format!("127.0.0.1:{}", self.port)
-    }
-
-    /// The temp dir the daemon owns (its log is in it).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
     }
 
     /// Everything it logged so far; put it in assertion messages.

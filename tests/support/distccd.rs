@@ -19,10 +19,7 @@ pub struct RealDistccd {
 /// Options for [`RealDistccd`]; [`RealDistccd::start`] is `builder().start()`.
 #[derive(Clone, Debug)]
 pub struct DistccdBuilder {
-    jobs: u32,
-    allow: String,
     args: Vec<OsString>,
-    env: Vec<(OsString, OsString)>,
 }
 
 impl RealDistccd {
@@ -34,12 +31,7 @@ impl RealDistccd {
     }
 
     pub fn builder() -> DistccdBuilder {
-        DistccdBuilder {
-            jobs: 2,
-            allow: "127.0.0.1".into(),
-            args: Vec::new(),
-            env: Vec::new(),
-        }
+        DistccdBuilder { args: Vec::new() }
     }
 
     pub fn port(&self) -> u16 {
@@ -49,11 +41,6 @@ impl RealDistccd {
     /// `127.0.0.1:PORT`, a DISTCC_HOSTS entry for protocol 1 (append `,lzo` for 2).
     pub fn host_spec(&self) -> String {
         self.daemon.host_spec()
-    }
-
-    /// The daemon's TMPDIR (world-writable: distccd as root runs jobs as `distcc`/nobody).
-    pub fn tmp_dir(&self) -> &Path {
-        self.daemon.dir()
     }
 
     /// Everything distccd logged so far (`--log-stderr`); put it in assertion messages.
@@ -81,29 +68,9 @@ impl RealDistccd {
 }
 
 impl DistccdBuilder {
-    /// `--jobs N` (also the number of preforked children).
-    pub fn jobs(mut self, jobs: u32) -> Self {
-        self.jobs = jobs;
-        self
-    }
-
-    /// `--allow` value (default `127.0.0.1`).
-    pub fn allow(mut self, allow: impl Into<String>) -> Self {
-        self.allow = allow.into();
-        self
-    }
-
     /// An extra argument, e.g. `--enable-tcp-insecure` (no compiler whitelist) or `--verbose`.
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.args.push(arg.as_ref().to_owned());
-        self
-    }
-
-    /// An environment variable for the daemon. It starts from an empty environment plus
-    /// `PATH`, `HOME`, `TMPDIR` (its own 01777 directory) and `LC_ALL=C`.
-    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
-        self.env
-            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
         self
     }
 
@@ -120,9 +87,11 @@ impl DistccdBuilder {
         // TMPDIR must be writable by that user.
         set_mode(dir.path(), 0o1777);
         let home = dir.path().to_path_buf();
-        let mut env = self.env.clone();
+        // An empty environment plus `PATH`, `HOME`, `TMPDIR` (its own 01777 directory),
+        // `LC_ALL=C` and, with the whitelist on, the test's own compiler list.
+        let mut env: Vec<(OsString, OsString)> = Vec::new();
         let whitelist_off = self.args.iter().any(|a| a == "--enable-tcp-insecure");
-        if !whitelist_off && !env.iter().any(|(k, _)| k == "DISTCC_CMDLIST") {
+        if !whitelist_off {
             env.push(("DISTCC_CMDLIST".into(), own_compiler_list(&home).into()));
         }
         let command = |port: u16| {
@@ -136,10 +105,7 @@ impl DistccdBuilder {
             ])
             .arg("-p")
             .arg(port.to_string())
-            .arg("--allow")
-            .arg(&self.allow)
-            .arg("--jobs")
-            .arg(self.jobs.to_string())
+            .args(["--allow", "127.0.0.1", "--jobs", "2"])
             .args(&self.args)
             .env_clear()
             .env("PATH", test_path())

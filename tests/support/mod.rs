@@ -8,53 +8,68 @@
 //! | module | job |
 //! |---|---|
 //! | [`programs`] | `require`, `distfarm_bin`, `test_path`, fixture paths |
-//! | [`ports`] | `free_port`, `wait_for_port` |
+//! | [`ports`] | `free_port`, `port_accepts` |
 //! | [`process`] | `Cmd` (run with timeout, full failure report), `ChildGuard` (kill on drop) |
 //! | [`files`] | `set_mode`, `read_text`, `list`, `write_script`, `open_dir`, `readable_temp_dir` |
 //! | [`wait`] | `wait_for`: poll until something happened, or panic with context |
+//! | [`lock_holder`] | `hold_lock`: a distcc slot lock held by another process |
 //! | [`daemon`] | `Daemon`: a logging server on a free port (start with retry, wait for log lines) |
+//! | [`distcc_client`] | `DistccClient`: the real distcc 3.4 client, remote or fail |
 //! | [`distccd`] | `RealDistccd`: the real distccd 3.4 on 127.0.0.1 |
 //! | [`distfarm_server`] | `DistfarmServer`: `distfarm serve` on 127.0.0.1; job directories |
 //! | [`wire`] | raw distcc requests to a server under test, answers parsed |
 //! | [`namespace`] | `with_private_mounts`: one command in a mount namespace of its own (root) |
+//! | [`canary`] | `Traps`: canary directories an attack must leave empty; fake toolchains, plugins |
+//! | [`hostile`] | `Case`: hostile requests sent to a server, refusals and canaries checked |
+//! | [`inetd`] | `inetd_job`: one `distfarm serve --inetd` job on pipes |
 //! | [`fake_server`] | `FakeServer`: a fake distcc host that answers garbage, half, or nothing |
 //! | [`wrapper`] | `Work`: a work area and the environment for running the wrapper |
 //! | [`sshd`] | `Sshd`: a real OpenSSH sshd plus a client ssh_config (`farmhost`) |
+//! | [`sshd_log`] | `LogMark`, `count`: sshd's log as the witness of logins and sessions |
+//! | [`ssh_client`] | `SshClient`, `RemoteDistfarm`: `distfarm gcc` builds over SSH, agent killed on drop |
+//! | [`fake_ssh`] | `FakeSsh`: an `ssh` on `PATH` that records its command lines |
+//! | [`procs`] | `processes`, `agent_pids`, `kill`: the process table from /proc |
 //! | [`cproject`] | `CProject`: Lua, zstd and the C++ sample as compile units |
-//! | [`compile`] | `local_object`, `preprocessed_then_compiled`: byte references |
+//! | [`compile`] | `local_object`, `preprocessed_then_compiled`, `hello_reference`: byte references |
 //! | [`build`] | a `CProject` through a command under test, objects compared with references |
 
-// TODO(lead): drop after the branches in flight are merged, with what is still unused.
-#![allow(dead_code, unused_imports)]
-
 pub mod build;
+pub mod canary;
 pub mod compile;
 pub mod cproject;
 pub mod daemon;
+pub mod distcc_client;
 pub mod distccd;
 pub mod distfarm_server;
 pub mod fake_server;
+pub mod fake_ssh;
 pub mod files;
+pub mod hostile;
+pub mod inetd;
+pub mod lock_holder;
 pub mod namespace;
 pub mod ports;
 pub mod process;
+pub mod procs;
 pub mod programs;
 pub mod russh_server;
+pub mod ssh_client;
 pub mod sshd;
+pub mod sshd_log;
 pub mod wait;
 pub mod wire;
 pub mod wrapper;
 
-pub use compile::{local_object, preprocessed_then_compiled};
-pub use cproject::{CProject, Unit};
-pub use distccd::{DistccdBuilder, RealDistccd};
+pub use compile::local_object;
+pub use cproject::CProject;
+pub use distccd::RealDistccd;
 pub use distfarm_server::DistfarmServer;
 pub use fake_server::FakeServer;
 pub use files::{list, read_text, set_mode, write_script};
-pub use ports::{free_port, wait_for_port};
-pub use process::{ChildGuard, Cmd, ProcessError, text};
+pub use ports::free_port;
+pub use process::{ChildGuard, Cmd, text};
 pub use programs::{distfarm_bin, fixture, fixture_path, require, test_path};
-pub use russh_server::{ClientKey, FreezableProxy, KeyKind, SshAgent, TestSshServer};
+pub use russh_server::{SshAgent, TestSshServer};
 pub use sshd::Sshd;
 pub use wait::wait_for;
 pub use wrapper::Work;

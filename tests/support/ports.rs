@@ -1,7 +1,7 @@
 //! Loopback ports for servers started by tests.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A port that was free on 127.0.0.1 a moment ago (bind to port 0, read it, close). Another
 /// process may still take it before the caller binds: starters retry on a bind failure.
@@ -16,28 +16,4 @@ pub fn free_port() -> u16 {
 pub fn port_accepts(port: u16) -> bool {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
-}
-
-/// Waits until 127.0.0.1:`port` accepts connections; `Err` with a message after `timeout`.
-pub fn try_wait_for_port(port: u16, timeout: Duration) -> Result<(), String> {
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(5);
-    loop {
-        if port_accepts(port) {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "nothing accepted connections on 127.0.0.1:{port} within {timeout:?}"
-            ));
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
-}
-
-/// Waits until 127.0.0.1:`port` accepts connections; panics after `timeout`.
-#[track_caller]
-pub fn wait_for_port(port: u16, timeout: Duration) {
-    try_wait_for_port(port, timeout).unwrap_or_else(|e| panic!("{e}"))
 }

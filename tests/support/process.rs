@@ -428,10 +428,6 @@ impl ChildGuard {
             .wait()
             .unwrap_or_else(|e| panic!("reaping {}: {e}", self.description))
     }
-
-    pub fn description(&self) -> &str {
-        &self.description
-    }
 }
 
 impl Drop for ChildGuard {

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use super::distccd::set_mode;
 use super::ports::{free_port, port_accepts};
 use super::process::{ChildGuard, Cmd, describe};
+use super::procs::processes;
 use super::programs::require;
+use super::russh_server::{plain_known_hosts_line, random_public_key};
+use russh::keys::Algorithm;
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -29,7 +32,7 @@ pub const ALIAS: &str = "farmhost";
 /// | `sshd.log` | sshd's stderr (`-e`) |
 pub struct Sshd {
     // Field order is drop order: sshd dies before its directory is removed.
-    child: ChildGuard,
+    _child: ChildGuard,
     port: u16,
     user: String,
     dir: tempfile::TempDir,
@@ -108,7 +111,7 @@ impl Sshd {
                 continue;
             }
             let server = Sshd {
-                child,
+                _child: child,
                 port,
                 user,
                 dir,
@@ -157,10 +160,6 @@ impl Sshd {
         Paths(self.dir.path()).ssh_config()
     }
 
-    pub fn sshd_config(&self) -> PathBuf {
-        Paths(self.dir.path()).sshd_config()
-    }
-
     /// `[127.0.0.1]:PORT ssh-ed25519 AAAA…`.
     pub fn known_hosts(&self) -> PathBuf {
         Paths(self.dir.path()).known_hosts()
@@ -169,21 +168,6 @@ impl Sshd {
     /// The client's private key (ed25519, no passphrase); `.pub` beside it.
     pub fn client_key(&self) -> PathBuf {
         Paths(self.dir.path()).client_key()
-    }
-
-    pub fn client_public_key(&self) -> PathBuf {
-        Paths(self.dir.path()).client_key().with_extension("pub")
-    }
-
-    /// The host's public key file (`ssh-ed25519 AAAA… comment`).
-    pub fn host_public_key(&self) -> PathBuf {
-        Paths(self.dir.path()).host_public_key()
-    }
-
-    /// The host's public key as `ssh-ed25519 AAAA…` (no comment), for writing known_hosts
-    /// lines in other forms.
-    pub fn host_key_line(&self) -> String {
-        key_type_and_blob(&read(&self.host_public_key()))
     }
 
     /// The `authorized_keys` file sshd reads (tests may append restricted keys).
@@ -195,12 +179,6 @@ impl Sshd {
     /// and only the first word survives a second connection in the same client process.)
     pub fn distcc_ssh(&self) -> String {
         format!("ssh -F {}", self.ssh_config().display())
-    }
-
-    /// A DISTCC_HOSTS entry for this server: `@farmhost` (with `DISTCC_SSH` from
-    /// [`distcc_ssh`](Self::distcc_ssh)); the remote command is `distccd` from sshd's PATH.
-    pub fn distcc_host(&self) -> String {
-        format!("@{ALIAS}")
     }
 
     /// `@farmhost:COMMAND`, e.g. the absolute path of `distfarm` as the remote server.
@@ -219,6 +197,33 @@ impl Sshd {
     /// What sshd logged so far.
     pub fn log(&self) -> String {
         read(&Paths(self.dir.path()).log())
+    }
+
+    /// The listening sshd's descendants that are sshd themselves: the processes serving the
+    /// open connections (the privileged monitor and the session process of each).
+    pub fn session_processes(&self) -> Vec<i32> {
+        let listener: i32 = std::fs::read_to_string(self.dir().join("sshd.pid"))
+            .expect("sshd.pid")
+            .trim()
+            .parse()
+            .expect("pid");
+        let all = processes();
+        let mut found = Vec::new();
+        let mut parents = vec![listener];
+        while let Some(parent) = parents.pop() {
+            for p in all.iter().filter(|p| p.ppid == parent && p.comm == "sshd") {
+                found.push(p.pid);
+                parents.push(p.pid);
+            }
+        }
+        found
+    }
+
+    /// Replaces the pinned host key with a random one of the same type.
+    pub fn pin_a_wrong_host_key(&self) {
+        let name = format!("[127.0.0.1]:{}", self.port());
+        let line = plain_known_hosts_line(&name, &random_public_key(Algorithm::Ed25519));
+        std::fs::write(self.known_hosts(), line + "\n").unwrap();
     }
 }
 

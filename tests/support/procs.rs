@@ -1,0 +1,86 @@
+//! The machine's processes, read from /proc: find the ones a test's wrappers started (an
+//! auto-started agent lives in its own process group, out of reach of `Cmd`'s timeout), and
+//! kill one by pid.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// One line of the process table.
+pub struct Process {
+    pub pid: i32,
+    pub ppid: i32,
+    pub comm: String,
+    pub args: Vec<String>,
+}
+
+/// Every process of the machine, from /proc.
+pub fn processes() -> Vec<Process> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_string();
+        let ppid = stat[close + 1..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let args = std::fs::read(entry.path().join("cmdline"))
+            .unwrap_or_default()
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        all.push(Process {
+            pid,
+            ppid,
+            comm,
+            args,
+        });
+    }
+    all
+}
+
+/// Running `distfarm agent --socket <socket>` processes. (A zombie has an empty command line:
+/// it is not counted.)
+pub fn agent_pids(socket: &Path) -> Vec<i32> {
+    let socket = socket.to_string_lossy();
+    processes()
+        .into_iter()
+        .filter(|p| {
+            p.args
+                .windows(3)
+                .any(|w| w[0] == "agent" && w[1] == "--socket" && w[2] == socket)
+        })
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// SIGKILL to one process we started (or that serves our test), then wait until it is gone.
+pub fn kill(pid: i32) {
+    let target = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL);
+    // Gone, or a zombie waiting for a parent that is not us. (No panic: runs in `Drop`.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let gone = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if gone {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
