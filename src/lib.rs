@@ -29,6 +29,7 @@ pub mod hosts;
 pub mod lock_files;
 pub mod logging;
 pub mod monitor;
+pub mod offer;
 pub mod protocol;
 pub mod remote_exec;
 pub mod server;

@@ -6,7 +6,7 @@ use distfarm::app;
 use distfarm::cli::{Cli, Command, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 3] = ["serve", "install-links", "agent"];
+const SUBCOMMANDS: [&str; 5] = ["serve", "install-links", "agent", "offer", "offers"];
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
@@ -65,6 +65,8 @@ fn run_subcommand(argv: &[String]) -> i32 {
     match Cli::try_parse_from(argv) {
         Ok(cli) => match cli.command {
             Command::Serve(args) => distfarm::server::start::run(args),
+            Command::Offer(args) => app::offer::main(args),
+            Command::Offers(command) => app::offers::main(command),
             Command::InstallLinks { dir } => app::install_links::main(&dir),
             Command::Agent {
                 socket,

@@ -5,4 +5,6 @@
 
 pub mod agent;
 pub mod install_links;
+pub mod offer;
+pub mod offers;
 pub mod wrapper;

@@ -131,7 +131,7 @@ pub fn run(args: ServeArgs) -> i32 {
 
 /// The settings that replace the compiler whitelist, said once at start: an operator who
 /// turned it off should see that in every log.
-fn say_which_compilers_run(policy: &CompilerPolicy) {
+pub fn say_which_compilers_run(policy: &CompilerPolicy) {
     if let Some(list) = &policy.command_list {
         tracing::info!(
             "DISTCC_CMDLIST {}: only its {} commands run (matched on their last words)",
@@ -148,7 +148,7 @@ fn say_which_compilers_run(policy: &CompilerPolicy) {
 }
 
 /// Whether compilers can run confined (see server/sandbox.rs), said once at start.
-fn confinement_works(wanted: bool, tmpdir: &std::path::Path) -> bool {
+pub fn confinement_works(wanted: bool, tmpdir: &std::path::Path) -> bool {
     let abi = super::sandbox::abi_version();
     if !wanted {
         tracing::warn!("DISTFARM_CONFINE=0: compilers run unconfined");

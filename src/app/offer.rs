@@ -1,0 +1,121 @@
+//! `distfarm offer [USER@]CLIENT…`: the arguments and environment turned into settings, one
+//! printed line per event, SIGINT/SIGTERM to withdraw, and the offer's runtime.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::OfferArgs;
+use crate::config::{ServerEnv, SshEnv};
+use crate::exit_code::ExitCode;
+use crate::offer::{Client, OfferSettings};
+use crate::server::compilers::CompilerPolicy;
+use crate::server::{ServerContext, ServerSettings, command_list::CommandList, start};
+
+pub fn main(args: OfferArgs) -> i32 {
+    let level = if args.verbose {
+        tracing::Level::INFO
+    } else {
+        tracing::Level::WARN
+    };
+    crate::logging::init(level, crate::logging::Sink::Stderr);
+    let clients: Option<Vec<Client>> = args.clients.iter().map(|c| Client::parse(c)).collect();
+    let Some(clients) = clients else {
+        eprintln!("distfarm offer: a client is [USER@]HOST, e.g. me@workstation");
+        return ExitCode::BadArguments.code();
+    };
+    let server = match server_settings(&args) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("distfarm offer: {e}");
+            return ExitCode::BadArguments.code();
+        }
+    };
+    let settings = OfferSettings {
+        clients,
+        slots: server.jobs,
+        port: args.port,
+        lzo: args.lzo,
+        hosts_file: args.hosts_file,
+        client_command: args.client_command.clone(),
+        ssh: SshEnv::from_env().settings(),
+        drain: Duration::from_secs(args.drain),
+        heartbeat: Duration::from_secs(args.heartbeat.max(1)),
+        max_backoff: Duration::from_secs(args.max_backoff.max(1)),
+    };
+    crate::server::process::lower_priority(args.nice);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let events: crate::offer::Events = Arc::new(|client, event| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "distfarm offer: {client}: {event}");
+        let _ = out.flush();
+    });
+    runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signals(shutdown.clone()));
+        let server = Arc::new(ServerContext::new(server));
+        crate::offer::run(settings, server, events, shutdown).await;
+    });
+    0
+}
+
+/// The compile server's settings, as `distfarm serve` builds them, with `--slots` jobs.
+fn server_settings(args: &OfferArgs) -> Result<ServerSettings, String> {
+    let env = ServerEnv::from_env().map_err(|e| e.to_string())?;
+    let command_list = env
+        .command_list
+        .as_deref()
+        .map(|path| CommandList::load(path, env.command_list_words))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let defaults = ServerSettings::local_defaults();
+    let settings = ServerSettings {
+        jobs: args.slots.filter(|s| *s > 0).unwrap_or(defaults.jobs),
+        job_lifetime: args.job_lifetime.map(Duration::from_secs),
+        compilers: CompilerPolicy {
+            extra: args.compilers.clone(),
+            search_path: env.compiler_path.clone(),
+            command_list: command_list.map(Arc::new),
+            ..CompilerPolicy::default()
+        },
+        limits: crate::protocol::Limits {
+            io_timeout: env.io_timeout,
+            ..Default::default()
+        },
+        header_timeout: defaults.header_timeout.min(env.io_timeout),
+        tmpdir: env.tmpdir.clone(),
+        save_temps: env.save_temps,
+        child_path: env.compiler_path.clone(),
+        confine: start::confinement_works(env.confine, &env.tmpdir),
+        pass_plans: Some(Default::default()),
+        assembler_guard: std::env::current_exe()
+            .ok()
+            .map(|exe| Arc::new(crate::server::assembly_check::WrapperGuard { exe })),
+        ..defaults
+    };
+    start::say_which_compilers_run(&settings.compilers);
+    Ok(settings)
+}
+
+/// The first SIGINT or SIGTERM withdraws; a second one exits at once.
+async fn stop_on_signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    for round in 0..2 {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        if round == 0 {
+            println!("distfarm offer: withdrawing (running jobs may finish; again to stop now)");
+            shutdown.cancel();
+        }
+    }
+    std::process::exit(ExitCode::DistccFailed.code());
+}
