@@ -12,6 +12,7 @@ mod client_invocation;
 mod client_locks_monitor;
 mod distcc_messages;
 mod forward;
+mod offer;
 mod protocol_fixtures;
 mod server_daemon;
 mod server_hostile;

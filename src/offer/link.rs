@@ -43,12 +43,14 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let say = |event: Event| events(&client, &event);
-    let id = super::new_id();
     let mut backoff = FIRST_BACKOFF;
     let mut last_port = settings.port;
     loop {
         say(Event::Connecting);
         let started = Instant::now();
+        // A fresh id per registration: a holder of the last link that is slow to go cannot
+        // remove the new entry.
+        let id = super::new_id();
         let ended = session(
             &client,
             &settings,
