@@ -355,7 +355,10 @@ fn one_offer_to_two_clients_never_runs_more_than_its_slots() {
     assert_identical(&lua, &b, &lua_references()[..8], "client b → shared offer");
     assert_eq!(offer.jobs_served(), 16);
     let most = most.into_inner();
-    assert_eq!(most, 1, "compilers seen at once under --slots 1 (0: none seen at all)");
+    assert_eq!(
+        most, 1,
+        "compilers seen at once under --slots 1 (0: none seen at all)"
+    );
 }
 
 /// Anyone on the client can reach the port: a request naming a shell as its compiler, and
