@@ -38,6 +38,12 @@ pub enum Command {
         #[arg(long)]
         lock_dir: Option<PathBuf>,
     },
+    /// Lend this machine's CPUs to clients that cannot reach it (NAT): connect out to each
+    /// client's sshd and offer a loopback port there.
+    Offer(OfferArgs),
+    /// The client's side of an offer (run by `distfarm offer` over SSH).
+    #[command(hide = true, subcommand)]
+    Offers(OffersCommand),
     /// Create masquerade links (gcc, cc, g++, x86_64-linux-gnu-gcc-12 …) to distfarm in DIR.
     InstallLinks {
         /// Where to put the links, e.g. /usr/lib/distfarm/bin; put it first on PATH.
@@ -177,4 +183,78 @@ pub struct ServeArgs {
     /// Exit after this many seconds (for tests).
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub lifetime: Option<u64>,
+}
+
+/// `distfarm offer`'s options.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Each client needs only sshd (AllowTcpForwarding, the default) and, to \
+    see the offer without editing anything, distfarm: the offer runs `distfarm offers hold` \
+    there to record `127.0.0.1:PORT/N` for that user (`distfarm --show-hosts` lists it; \
+    DISTFARM_OFFERS=0 leaves it out). The SSH connection is made as for `@host` entries: \
+    ~/.ssh/config (or DISTFARM_SSH_CONFIG), strict known_hosts, ssh-agent or key files. \
+    Compilers are found on DISTCCD_PATH or PATH, as for `distfarm serve`; DISTCC_CMDLIST, \
+    TMPDIR, DISTCC_IO_TIMEOUT and DISTFARM_CONFINE apply too."
+)]
+pub struct OfferArgs {
+    /// The machines to lend CPUs to, as ssh reaches them (ssh_config aliases work).
+    #[arg(value_name = "[USER@]CLIENT", required = true)]
+    pub clients: Vec<String>,
+    /// Compiles at once over all clients (default: number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub slots: Option<usize>,
+    /// The loopback port on each client (default: the first free one of 3640-3699).
+    #[arg(long, value_name = "P")]
+    pub port: Option<u16>,
+    /// Offer LZO-compressed jobs (the entry gets `,lzo`).
+    #[arg(long)]
+    pub lzo: bool,
+    /// Also keep the entry in the client's distcc hosts file ($DISTCC_DIR/hosts), in a
+    /// marked block, so that plain distcc uses it too.
+    #[arg(long)]
+    pub hosts_file: bool,
+    /// How to run distfarm on the client (a path, or `env DISTCC_DIR=... distfarm`).
+    #[arg(long, value_name = "COMMAND", default_value = "distfarm")]
+    pub client_command: String,
+    /// Also allow this compiler (a bare name or an absolute path; repeatable).
+    #[arg(long = "compiler", value_name = "NAME")]
+    pub compilers: Vec<String>,
+    /// Kill a compiler that runs longer than this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub job_lifetime: Option<u64>,
+    /// On SIGINT/SIGTERM, let running jobs finish for at most this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub drain: u64,
+    /// Lower this process's priority by this much.
+    #[arg(short = 'N', long, default_value_t = 5, allow_negative_numbers = true)]
+    pub nice: i32,
+    /// Also log every job.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Seconds between heartbeats to the client's holder (it withdraws after three missed).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, hide = true)]
+    pub heartbeat: u64,
+    /// The longest wait between reconnection attempts, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub max_backoff: u64,
+}
+
+/// The client's side of an offer.
+#[derive(Debug, Clone, Subcommand)]
+pub enum OffersCommand {
+    /// Record an offer for this user while stdin stays open.
+    Hold {
+        /// The offer's id (letters and digits).
+        #[arg(long)]
+        id: String,
+        /// The host-list entry offered.
+        #[arg(long)]
+        entry: String,
+        /// Also keep a block in $DISTCC_DIR/hosts.
+        #[arg(long)]
+        hosts_file: bool,
+        /// Withdraw when stdin brought nothing for this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+        heartbeat_timeout: u64,
+    },
 }

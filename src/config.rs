@@ -172,6 +172,8 @@ pub struct ClientEnv {
     pub distcc_ssh: Option<String>,
     /// Unless `DISTCC_NO_REWRITE_CROSS` is set: `gcc` → `<triple>-gcc` and the like.
     pub rewrite_cross: bool,
+    /// Unless `DISTFARM_OFFERS=0`: live offers (`distfarm offer`) follow the user's hosts.
+    pub offers: bool,
 }
 
 impl ClientEnv {
@@ -216,6 +218,7 @@ impl ClientEnv {
             distcc_ssh: var("DISTCC_SSH"),
             // distcc tests presence only.
             rewrite_cross: std::env::var_os("DISTCC_NO_REWRITE_CROSS").is_none(),
+            offers: env_bool(var("DISTFARM_OFFERS").as_deref(), true),
         })
     }
 }
@@ -339,24 +342,60 @@ fn account_name() -> String {
         .unwrap_or_else(|| "root".into())
 }
 
-/// The host list from `DISTCC_HOSTS`, `$DISTCC_DIR/hosts` or `/etc/distcc/hosts`.
+/// The host list from `DISTCC_HOSTS`, `$DISTCC_DIR/hosts` or `/etc/distcc/hosts`, followed
+/// by the live offers of `$DISTCC_DIR/offers/` (unless `DISTFARM_OFFERS=0`, which also
+/// leaves out the offers' blocks in the hosts file). Dead offers are removed on the way.
 pub fn load_hosts(env: &ClientEnv) -> Result<crate::hosts::HostList, crate::hosts::HostsError> {
+    use crate::offer::{entry, registry};
+    // First: it removes dead offers' blocks from the hosts file read next.
+    let offers = if env.offers {
+        registry::live_entries(&env.distcc_dir)
+    } else {
+        Vec::new()
+    };
     let files: Vec<(PathBuf, Option<String>)> = [
         env.distcc_dir.join("hosts"),
         PathBuf::from("/etc/distcc/hosts"),
     ]
     .into_iter()
     .map(|p| {
-        let text = std::fs::read_to_string(&p).ok();
+        let text = std::fs::read_to_string(&p).ok().map(|text| {
+            if env.offers {
+                text
+            } else {
+                entry::block_ids(&text)
+                    .iter()
+                    .fold(text.clone(), |t, id| entry::without_block(&t, id))
+            }
+        });
         (p, text)
     })
     .collect();
-    let mut list = crate::hosts::load(env.hosts.as_deref(), &files)?;
+    let mut list = match crate::hosts::load(env.hosts.as_deref(), &files) {
+        Ok(list) => list,
+        Err(crate::hosts::HostsError::NotSet { .. }) if !offers.is_empty() => {
+            crate::hosts::HostList {
+                origin: env.distcc_dir.join("offers").display().to_string(),
+                ..Default::default()
+            }
+        }
+        Err(e) => return Err(e),
+    };
     for warning in &list.warnings {
         tracing::warn!("{warning}");
     }
     if list.randomize {
         list.shuffle(u64::from(std::process::id()));
+    }
+    for offer in offers {
+        if list.hosts.iter().any(|h| h.text == offer.host) {
+            continue; // also in the hosts file's block
+        }
+        let origin = format!("offer {}", offer.id);
+        match crate::hosts::parse(&offer.host, &origin) {
+            Ok(parsed) => list.hosts.extend(parsed.hosts),
+            Err(e) => tracing::warn!("ignoring {origin}: {e}"),
+        }
     }
     Ok(list)
 }

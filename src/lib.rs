@@ -7,7 +7,7 @@
 //! | layer | modules |
 //! |---|---|
 //! | application: one module per command, the only readers of the command line | [`app`] (with `main.rs` and [`cli`]) |
-//! | the parts | [`client`] (the wrapper), [`server`], [`agent`], [`admin`], [`monitor`] |
+//! | the parts | [`client`] (the wrapper), [`server`], [`agent`], [`offer`] (reverse mode, on [`forward`] and [`server`]), [`admin`], [`monitor`] |
 //! | the far end of an SSH connection; port forwarding | [`remote_exec`], [`forward`] |
 //! | reaching a host | [`transport`] (TCP, russh, the `ssh` program) |
 //! | facts | [`protocol`] (distcc's wire), [`hosts`] (the host grammar), [`compiler_names`], [`source_names`] |
@@ -29,6 +29,7 @@ pub mod hosts;
 pub mod lock_files;
 pub mod logging;
 pub mod monitor;
+pub mod offer;
 pub mod protocol;
 pub mod remote_exec;
 pub mod server;

@@ -6,7 +6,15 @@ use distfarm::app;
 use distfarm::cli::{Cli, Command, ConfigArgs, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 5] = ["serve", "install-links", "agent", "config", "dist-files"];
+const SUBCOMMANDS: [&str; 7] = [
+    "serve",
+    "install-links",
+    "agent",
+    "config",
+    "dist-files",
+    "offer",
+    "offers",
+];
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
@@ -87,6 +95,8 @@ fn run_subcommand(argv: &[String]) -> i32 {
             }
             Command::Config(args) => app::config::main(&args),
             Command::DistFiles { dir } => app::dist_files::main(&dir),
+            Command::Offer(args) => app::offer::main(args),
+            Command::Offers(command) => app::offers::main(command),
             Command::Agent {
                 socket,
                 idle,

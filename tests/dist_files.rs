@@ -118,3 +118,26 @@ fn the_shell_files_parse() {
         );
     }
 }
+
+/// The offer's template unit, instantiated for a client as `systemctl enable
+/// distfarm-offer@me@workstation` would.
+#[test]
+fn systemd_accepts_the_offer_template_for_a_client() {
+    let analyze = require("systemd-analyze", "systemd");
+    let dir = crate::support::temp_dir("offer-unit");
+    let unit = std::fs::read_to_string(dist().join("systemd/distfarm-offer@.service")).unwrap();
+    let unit = unit.replace("/usr/local/bin/distfarm", distfarm_bin().to_str().unwrap());
+    std::fs::write(dir.path().join("distfarm-offer@.service"), unit).unwrap();
+    let instance = dir.path().join("distfarm-offer@me@workstation.service");
+    std::os::unix::fs::symlink("distfarm-offer@.service", &instance).unwrap();
+    let out = Cmd::new(analyze)
+        .args(["verify", "--man=no"])
+        .arg(&instance)
+        .output_unchecked()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        text(&out.stderr)
+    );
+}

@@ -17,6 +17,7 @@ mod distcc_config;
 mod distcc_messages;
 mod forward;
 mod native_cpu_flags;
+mod offer;
 mod protocol_fixtures;
 mod server_confinement;
 mod server_daemon;

@@ -31,6 +31,12 @@ _distfarm() {
             distfarm,install-links)
                 cmd="distfarm__subcmd__install__subcmd__links"
                 ;;
+            distfarm,offer)
+                cmd="distfarm__subcmd__offer"
+                ;;
+            distfarm,offers)
+                cmd="distfarm__subcmd__offers"
+                ;;
             distfarm,serve)
                 cmd="distfarm__subcmd__serve"
                 ;;
@@ -49,8 +55,29 @@ _distfarm() {
             distfarm__subcmd__help,install-links)
                 cmd="distfarm__subcmd__help__subcmd__install__subcmd__links"
                 ;;
+            distfarm__subcmd__help,offer)
+                cmd="distfarm__subcmd__help__subcmd__offer"
+                ;;
+            distfarm__subcmd__help,offers)
+                cmd="distfarm__subcmd__help__subcmd__offers"
+                ;;
             distfarm__subcmd__help,serve)
                 cmd="distfarm__subcmd__help__subcmd__serve"
+                ;;
+            distfarm__subcmd__help__subcmd__offers,hold)
+                cmd="distfarm__subcmd__help__subcmd__offers__subcmd__hold"
+                ;;
+            distfarm__subcmd__offers,help)
+                cmd="distfarm__subcmd__offers__subcmd__help"
+                ;;
+            distfarm__subcmd__offers,hold)
+                cmd="distfarm__subcmd__offers__subcmd__hold"
+                ;;
+            distfarm__subcmd__offers__subcmd__help,help)
+                cmd="distfarm__subcmd__offers__subcmd__help__subcmd__help"
+                ;;
+            distfarm__subcmd__offers__subcmd__help,hold)
+                cmd="distfarm__subcmd__offers__subcmd__help__subcmd__hold"
                 ;;
             *)
                 ;;
@@ -59,7 +86,7 @@ _distfarm() {
 
     case "${cmd}" in
         distfarm)
-            opts="-h -V --help --version serve agent install-links config dist-files help"
+            opts="-h -V --help --version serve agent offer offers install-links config dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -143,7 +170,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__help)
-            opts="serve agent install-links config dist-files help"
+            opts="serve agent offer offers install-links config dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -226,6 +253,48 @@ _distfarm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        distfarm__subcmd__help__subcmd__offer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__help__subcmd__offers)
+            opts="hold"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__help__subcmd__offers__subcmd__hold)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         distfarm__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -247,6 +316,142 @@ _distfarm() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__offer)
+            opts="-N -h -V --slots --port --lzo --hosts-file --client-command --compiler --job-lifetime --drain --nice --verbose --heartbeat --max-backoff --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --slots)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --client-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --compiler)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --job-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -N)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --heartbeat)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-backoff)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__offers)
+            opts="-h -V --help --version hold help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__offers__subcmd__help)
+            opts="hold help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__offers__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__offers__subcmd__help__subcmd__hold)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__offers__subcmd__hold)
+            opts="-h -V --id --entry --hosts-file --heartbeat-timeout --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --entry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --heartbeat-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

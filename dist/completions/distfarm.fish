@@ -28,6 +28,8 @@ complete -c distfarm -n "__fish_distfarm_needs_command" -s h -l help -d 'Print h
 complete -c distfarm -n "__fish_distfarm_needs_command" -s V -l version -d 'Print version'
 complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "serve" -d 'Run the distccd-compatible compile server'
 complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "agent" -d 'The per-user agent that keeps SSH connections open (started by the wrapper)'
+complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "offer" -d 'Lend this machine\'s CPUs to clients that cannot reach it (NAT): connect out to each client\'s sshd and offer a loopback port there'
+complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "offers" -d 'The client\'s side of an offer (run by `distfarm offer` over SSH)'
 complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "install-links" -d 'Create masquerade links (gcc, cc, g++, x86_64-linux-gnu-gcc-12 …) to distfarm in DIR'
 complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "config" -d 'Set or show the host list, DISTCC_VERBOSE and DISTCC_LOG (also as `distcc-config`)'
 complete -c distfarm -n "__fish_distfarm_needs_command" -f -a "dist-files" -d 'Write shell completions, man pages and service files into DIR (for packagers)'
@@ -62,6 +64,32 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand agent" -l idle -d 'Exi
 complete -c distfarm -n "__fish_distfarm_using_subcommand agent" -l lock-dir -d 'distcc\'s lock directory, where the agent\'s slots are mirrored as lock files' -r -F
 complete -c distfarm -n "__fish_distfarm_using_subcommand agent" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand agent" -s V -l version -d 'Print version'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l slots -d 'Compiles at once over all clients (default: number of CPUs)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l port -d 'The loopback port on each client (default: the first free one of 3640-3699)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l client-command -d 'How to run distfarm on the client (a path, or `env DISTCC_DIR=... distfarm`)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l compiler -d 'Also allow this compiler (a bare name or an absolute path; repeatable)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l job-lifetime -d 'Kill a compiler that runs longer than this many seconds' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l drain -d 'On SIGINT/SIGTERM, let running jobs finish for at most this many seconds' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s N -l nice -d 'Lower this process\'s priority by this much' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l heartbeat -d 'Seconds between heartbeats to the client\'s holder (it withdraws after three missed)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l max-backoff -d 'The longest wait between reconnection attempts, in seconds' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l lzo -d 'Offer LZO-compressed jobs (the entry gets `,lzo`)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l hosts-file -d 'Also keep the entry in the client\'s distcc hosts file ($DISTCC_DIR/hosts), in a marked block, so that plain distcc uses it too'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l verbose -d 'Also log every job'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s h -l help -d 'Print help'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s V -l version -d 'Print version'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and not __fish_seen_subcommand_from hold help" -s h -l help -d 'Print help'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and not __fish_seen_subcommand_from hold help" -s V -l version -d 'Print version'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and not __fish_seen_subcommand_from hold help" -f -a "hold" -d 'Record an offer for this user while stdin stays open'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and not __fish_seen_subcommand_from hold help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l id -d 'The offer\'s id (letters and digits)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l entry -d 'The host-list entry offered' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l heartbeat-timeout -d 'Withdraw when stdin brought nothing for this many seconds' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l hosts-file -d 'Also keep a block in $DISTCC_DIR/hosts'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -s h -l help -d 'Print help'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -s V -l version -d 'Print version'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from help" -f -a "hold" -d 'Record an offer for this user while stdin stays open'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand install-links" -l distcc-config -d 'Also a `distcc-config` link (distfarm\'s `config` under Gentoo\'s name)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand install-links" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand install-links" -s V -l version -d 'Print version'
@@ -78,9 +106,12 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand config" -s h -l help -
 complete -c distfarm -n "__fish_distfarm_using_subcommand config" -s V -l version -d 'Print version'
 complete -c distfarm -n "__fish_distfarm_using_subcommand dist-files" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand dist-files" -s V -l version -d 'Print version'
-complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent install-links config dist-files help" -f -a "serve" -d 'Run the distccd-compatible compile server'
-complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent install-links config dist-files help" -f -a "agent" -d 'The per-user agent that keeps SSH connections open (started by the wrapper)'
-complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent install-links config dist-files help" -f -a "install-links" -d 'Create masquerade links (gcc, cc, g++, x86_64-linux-gnu-gcc-12 …) to distfarm in DIR'
-complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent install-links config dist-files help" -f -a "config" -d 'Set or show the host list, DISTCC_VERBOSE and DISTCC_LOG (also as `distcc-config`)'
-complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent install-links config dist-files help" -f -a "dist-files" -d 'Write shell completions, man pages and service files into DIR (for packagers)'
-complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent install-links config dist-files help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent offer offers install-links config dist-files help" -f -a "serve" -d 'Run the distccd-compatible compile server'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent offer offers install-links config dist-files help" -f -a "agent" -d 'The per-user agent that keeps SSH connections open (started by the wrapper)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent offer offers install-links config dist-files help" -f -a "offer" -d 'Lend this machine\'s CPUs to clients that cannot reach it (NAT): connect out to each client\'s sshd and offer a loopback port there'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent offer offers install-links config dist-files help" -f -a "offers" -d 'The client\'s side of an offer (run by `distfarm offer` over SSH)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent offer offers install-links config dist-files help" -f -a "install-links" -d 'Create masquerade links (gcc, cc, g++, x86_64-linux-gnu-gcc-12 …) to distfarm in DIR'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent offer offers install-links config dist-files help" -f -a "config" -d 'Set or show the host list, DISTCC_VERBOSE and DISTCC_LOG (also as `distcc-config`)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent offer offers install-links config dist-files help" -f -a "dist-files" -d 'Write shell completions, man pages and service files into DIR (for packagers)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and not __fish_seen_subcommand_from serve agent offer offers install-links config dist-files help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand help; and __fish_seen_subcommand_from offers" -f -a "hold" -d 'Record an offer for this user while stdin stays open'

@@ -2,7 +2,8 @@
 //! command (`distfarm dist-files DIR`, run by `scripts/gen-dist`) from the command-line
 //! definitions, so they cannot drift from the options: shell completions (bash, zsh, fish),
 //! man pages, a systemd unit for `distfarm serve` with a drop-in for the site's networks and
-//! environment, and an OpenRC init script with its `conf.d`. A test checks that `dist/`
+//! environment, a template unit for `distfarm offer@CLIENT`, and an OpenRC init script with
+//! its `conf.d`. A test checks that `dist/`
 //! holds exactly what this writes.
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,7 @@ pub fn files() -> Vec<(PathBuf, Vec<u8>)> {
         "systemd/distfarm-serve.service.d/site.conf.example".into(),
         SERVE_DROP_IN.into(),
     ));
+    files.push(("systemd/distfarm-offer@.service".into(), OFFER_UNIT.into()));
     files.push(("openrc/init.d/distfarm".into(), OPENRC_INIT.into()));
     files.push(("openrc/conf.d/distfarm".into(), OPENRC_CONF.into()));
     files
@@ -115,6 +117,41 @@ Environment=\"DISTFARM_SERVE_ARGS=--allow 192.168.0.0/24 10.0.0.0/8 --jobs 8\"
 Environment=DISTCCD_PATH=/usr/lib/ccache/bin:/usr/bin
 Environment=CCACHE_DIR=/var/cache/ccache
 ";
+
+/// One offer per client machine (`distfarm-offer@CLIENT`), restarted when it exits.
+const OFFER_UNIT: &str = r#"# distfarm offer: lend this machine's CPUs to CLIENT (the instance name: an ssh_config alias,
+# a host name, or user@host), which connects to nothing: the offer dials out to CLIENT's sshd.
+#
+#   sudo cp dist/systemd/distfarm-offer@.service /etc/systemd/system/
+#   sudo systemctl enable --now distfarm-offer@me@workstation.service
+#
+# The service user (User= below, "distfarm" by default) needs a key CLIENT accepts and
+# CLIENT's host key in ~/.ssh/known_hosts (log in once with ssh as that user). Options for
+# every offer go in /etc/default/distfarm-offer, e.g. DISTFARM_OFFER_ARGS="--slots 8 --lzo".
+[Unit]
+Description=distfarm offer: lend this machine's CPUs to %I
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=simple
+User=distfarm
+EnvironmentFile=-/etc/default/distfarm-offer
+ExecStart=/usr/local/bin/distfarm offer $DISTFARM_OFFER_ARGS %I
+# SIGTERM withdraws the entry on the client and lets running jobs finish (--drain, 60 s).
+KillSignal=SIGTERM
+TimeoutStopSec=90
+# The offer reconnects by itself while it runs; systemd restarts it if it ever exits.
+Restart=on-failure
+RestartSec=10
+Nice=5
+NoNewPrivileges=yes
+PrivateTmp=yes
+ProtectSystem=full
+
+[Install]
+WantedBy=multi-user.target
+"#;
 
 const OPENRC_INIT: &str = "\
 #!/sbin/openrc-run

@@ -7,5 +7,7 @@ pub mod agent;
 pub mod config;
 pub mod dist_files;
 pub mod install_links;
+pub mod offer;
+pub mod offers;
 pub mod serve;
 pub mod wrapper;

@@ -38,10 +38,37 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
     if entries.is_empty() && !inetd {
         entries = AccessList::loopback();
     }
-    let limits = crate::protocol::Limits {
-        io_timeout: env.io_timeout,
-        ..Default::default()
+    let compiling = Compiling {
+        jobs: args.jobs,
+        job_lifetime: args.job_lifetime,
+        compilers: &args.compilers,
+        insecure: args.enable_tcp_insecure,
+        // A one-job process (`--inetd`) would ask gcc for its plan on every job.
+        long_lived: !inetd || args.ssh_session,
     };
+    Ok(ServerSettings {
+        access: AccessList::new(entries),
+        ..compile_settings(env, &compiling)?
+    })
+}
+
+/// The compile options every server of this machine takes (`serve` and `offer`).
+pub struct Compiling<'a> {
+    /// `--jobs`/`--slots`; none or 0: the machine's default.
+    pub jobs: Option<usize>,
+    /// `--job-lifetime` in seconds.
+    pub job_lifetime: Option<u64>,
+    /// `--compiler` entries.
+    pub compilers: &'a [String],
+    /// `--enable-tcp-insecure`.
+    pub insecure: bool,
+    /// The server lives for many jobs, so gcc's plans are worth keeping.
+    pub long_lived: bool,
+}
+
+/// A compile server's settings from the environment and the compile options; who may
+/// connect is the caller's to set.
+pub fn compile_settings(env: &ServerEnv, compiling: &Compiling) -> Result<ServerSettings, String> {
     let command_list = env
         .command_list
         .as_deref()
@@ -50,20 +77,21 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
         .map_err(|e| e.to_string())?;
     let defaults = ServerSettings::local_defaults(env);
     Ok(ServerSettings {
-        access: AccessList::new(entries),
-        jobs: args.jobs.filter(|j| *j > 0).unwrap_or(defaults.jobs),
-        job_lifetime: args.job_lifetime.map(Duration::from_secs),
+        jobs: compiling.jobs.filter(|j| *j > 0).unwrap_or(defaults.jobs),
+        job_lifetime: compiling.job_lifetime.map(Duration::from_secs),
         compilers: CompilerPolicy {
-            extra: args.compilers.clone(),
-            insecure: args.enable_tcp_insecure,
+            extra: compiling.compilers.to_vec(),
+            insecure: compiling.insecure,
             command_list: command_list.map(Arc::new),
             ..defaults.compilers
         },
-        limits,
+        limits: crate::protocol::Limits {
+            io_timeout: env.io_timeout,
+            ..Default::default()
+        },
         header_timeout: defaults.header_timeout.min(env.io_timeout),
         save_temps: env.save_temps,
-        // A one-job process (`--inetd`) would ask gcc for its plan on every job.
-        pass_plans: (!inetd || args.ssh_session).then(Default::default),
+        pass_plans: compiling.long_lived.then(Default::default),
         assembler_guard: std::env::current_exe()
             .ok()
             .map(|exe| Arc::new(WrapperGuard { exe })),
@@ -130,7 +158,7 @@ pub fn main(args: ServeArgs) -> i32 {
 
 /// The settings that replace the compiler whitelist, said once at start: an operator who
 /// turned it off should see that in every log.
-fn say_which_compilers_run(policy: &CompilerPolicy) {
+pub fn say_which_compilers_run(policy: &CompilerPolicy) {
     if let Some(list) = &policy.command_list {
         tracing::info!(
             "DISTCC_CMDLIST {}: only its {} commands run (matched on their last words)",
@@ -147,7 +175,7 @@ fn say_which_compilers_run(policy: &CompilerPolicy) {
 }
 
 /// Whether compilers can run confined (see server/sandbox.rs), said once at start.
-fn confinement_works(wanted: bool, tmpdir: &std::path::Path) -> bool {
+pub fn confinement_works(wanted: bool, tmpdir: &std::path::Path) -> bool {
     let abi = crate::server::sandbox::abi_version();
     if !wanted {
         tracing::warn!("DISTFARM_CONFINE=0: compilers run unconfined");

@@ -94,6 +94,7 @@ Usage:
   gcc [ARGS...]                   through a masquerade link (distfarm install-links DIR)
   distfarm [--help|--version|--show-hosts|-j]
   distfarm serve [OPTIONS]        the compile server (see distfarm serve --help)
+  distfarm offer [USER@]CLIENT    lend this machine's CPUs to CLIENT over SSH (see offer --help)
 
 Options (as the first argument):
   --help          this text
@@ -106,7 +107,8 @@ Subcommands:
 
 Hosts come from DISTCC_HOSTS, else $DISTCC_DIR/hosts (~/.distcc/hosts), else
 /etc/distcc/hosts, in distcc's syntax: localhost/2 box:3632/8,lzo @user@sshbox/4
+followed by the live offers of build machines (`distfarm offer`; DISTFARM_OFFERS=0: none).
 Environment: DISTCC_HOSTS DISTCC_DIR DISTCC_VERBOSE DISTCC_LOG DISTCC_FALLBACK
 DISTCC_BACKOFF_PERIOD DISTCC_IO_TIMEOUT DISTCC_PAUSE_TIME_MSEC DISTCC_SAVE_TEMPS
-DISTCC_SKIP_LOCAL_RETRY DISTCC_SSH DISTCC_NO_REWRITE_CROSS TMPDIR
+DISTCC_SKIP_LOCAL_RETRY DISTCC_SSH DISTCC_NO_REWRITE_CROSS DISTFARM_OFFERS TMPDIR
 ";
