@@ -20,6 +20,7 @@
 //! | [`fake_server`] | `FakeServer`: a fake distcc host that answers garbage, half, or nothing |
 //! | [`wrapper`] | `Work`: a work area and the environment for running the wrapper |
 //! | [`sshd`] | `Sshd`: a real OpenSSH sshd plus a client ssh_config (`farmhost`) |
+//! | [`system_account`] | `SystemAccount`: a throwaway local account, removed on drop (root) |
 //! | [`cproject`] | `CProject`: Lua, zstd and the C++ sample as compile units |
 //! | [`compile`] | `local_object`, `preprocessed_then_compiled`: byte references |
 //! | [`build`] | a `CProject` through a command under test, objects compared with references |
@@ -41,6 +42,7 @@ pub mod process;
 pub mod programs;
 pub mod russh_server;
 pub mod sshd;
+pub mod system_account;
 pub mod wait;
 pub mod wire;
 pub mod wrapper;
@@ -55,7 +57,7 @@ pub use ports::{free_port, wait_for_port};
 pub use process::{ChildGuard, Cmd, ProcessError, text};
 pub use programs::{distfarm_bin, fixture, fixture_path, require, test_path};
 pub use russh_server::{ClientKey, FreezableProxy, KeyKind, SshAgent, TestSshServer};
-pub use sshd::Sshd;
+pub use sshd::{Sshd, SshdBuilder};
 pub use wait::wait_for;
 pub use wrapper::Work;
 
