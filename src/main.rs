@@ -6,7 +6,14 @@ use distfarm::app;
 use distfarm::cli::{Cli, Command, ConfigArgs, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 5] = ["serve", "install-links", "agent", "config", "dist-files"];
+const SUBCOMMANDS: [&str; 6] = [
+    "serve",
+    "install-links",
+    "agent",
+    "config",
+    "keys",
+    "dist-files",
+];
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
@@ -86,6 +93,7 @@ fn run_subcommand(argv: &[String]) -> i32 {
                 app::install_links::main(&dir, distcc_config)
             }
             Command::Config(args) => app::config::main(&args),
+            Command::Keys(args) => app::keys::main(&args),
             Command::DistFiles { dir } => app::dist_files::main(&dir),
             Command::Agent {
                 socket,

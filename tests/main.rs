@@ -14,6 +14,7 @@ mod dist_files;
 mod distcc_config;
 mod distcc_messages;
 mod forward;
+mod keys;
 mod native_cpu_flags;
 mod protocol_fixtures;
 mod server_daemon;

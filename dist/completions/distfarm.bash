@@ -31,6 +31,9 @@ _distfarm() {
             distfarm,install-links)
                 cmd="distfarm__subcmd__install__subcmd__links"
                 ;;
+            distfarm,keys)
+                cmd="distfarm__subcmd__keys"
+                ;;
             distfarm,serve)
                 cmd="distfarm__subcmd__serve"
                 ;;
@@ -49,6 +52,9 @@ _distfarm() {
             distfarm__subcmd__help,install-links)
                 cmd="distfarm__subcmd__help__subcmd__install__subcmd__links"
                 ;;
+            distfarm__subcmd__help,keys)
+                cmd="distfarm__subcmd__help__subcmd__keys"
+                ;;
             distfarm__subcmd__help,serve)
                 cmd="distfarm__subcmd__help__subcmd__serve"
                 ;;
@@ -59,7 +65,7 @@ _distfarm() {
 
     case "${cmd}" in
         distfarm)
-            opts="-h -V --help --version serve agent install-links config dist-files help"
+            opts="-h -V --help --version serve agent install-links config keys dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -143,7 +149,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__help)
-            opts="serve agent install-links config dist-files help"
+            opts="serve agent install-links config keys dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -226,6 +232,20 @@ _distfarm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        distfarm__subcmd__help__subcmd__keys)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         distfarm__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -247,6 +267,28 @@ _distfarm() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__keys)
+            opts="-h -V --for --home --accept-new --dry-run --check --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -7,5 +7,6 @@ pub mod agent;
 pub mod config;
 pub mod dist_files;
 pub mod install_links;
+pub mod keys;
 pub mod serve;
 pub mod wrapper;
