@@ -46,8 +46,13 @@ fn main() {
     std::process::exit(code);
 }
 
-/// distccd's option errors exit 101; `--help`/`--version` exit 0.
+/// distccd's option errors exit 101; `--help`/`--version` exit 0. `--version` says
+/// distfarm, so a client (`distfarm doctor`) can tell it from distcc's own distccd.
 fn parse_server_args(argv: &[String]) -> Result<ServeArgs, i32> {
+    if argv.get(1).is_some_and(|a| a == "--version") {
+        println!("{}", app::version_line());
+        return Err(0);
+    }
     #[derive(Parser)]
     #[command(
         name = "distccd",
