@@ -51,6 +51,8 @@ pub enum Command {
     /// Set up SSH for a service account (portage …): key, ssh config, known_hosts, and the
     /// key installed on each build host.
     Keys(KeysArgs),
+    /// Check every host in the list: reachable, logged in, host key, server, compilers.
+    Doctor(DoctorArgs),
     /// Write shell completions, man pages and service files into DIR (for packagers).
     #[command(hide = true)]
     DistFiles {
@@ -131,6 +133,22 @@ pub struct KeysArgs {
     /// The build hosts, as you reach them with ssh.
     #[arg(value_name = "[USER@]HOST", required = true)]
     pub hosts: Vec<String>,
+}
+
+/// `distfarm doctor`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    about = "Check every host in the list and the flags that keep jobs local",
+    after_help = "One line per host: reachable, logged in, host key pinned, the server and its \
+        version, and each compiler this machine uses with its version and target there. Also \
+        -march=native, -mtune=native and -mcpu=native in CFLAGS, CXXFLAGS and \
+        /etc/portage/make.conf, with the explicit flags they mean here. Exits non-zero when \
+        anything is wrong; each problem comes with its next step."
+)]
+pub struct DoctorArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// distccd's options, with the same names and meanings.

@@ -6,12 +6,13 @@ use distfarm::app;
 use distfarm::cli::{Cli, Command, ConfigArgs, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 6] = [
+const SUBCOMMANDS: [&str; 7] = [
     "serve",
     "install-links",
     "agent",
     "config",
     "keys",
+    "doctor",
     "dist-files",
 ];
 
@@ -99,6 +100,7 @@ fn run_subcommand(argv: &[String]) -> i32 {
             }
             Command::Config(args) => app::config::main(&args),
             Command::Keys(args) => app::keys::main(&args),
+            Command::Doctor(args) => app::doctor::main(&args),
             Command::DistFiles { dir } => app::dist_files::main(&dir),
             Command::Agent {
                 socket,

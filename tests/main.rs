@@ -13,6 +13,7 @@ mod client_locks_monitor;
 mod dist_files;
 mod distcc_config;
 mod distcc_messages;
+mod doctor;
 mod forward;
 mod keys;
 mod native_cpu_flags;

@@ -25,6 +25,9 @@ _distfarm() {
             distfarm,dist-files)
                 cmd="distfarm__subcmd__dist__subcmd__files"
                 ;;
+            distfarm,doctor)
+                cmd="distfarm__subcmd__doctor"
+                ;;
             distfarm,help)
                 cmd="distfarm__subcmd__help"
                 ;;
@@ -46,6 +49,9 @@ _distfarm() {
             distfarm__subcmd__help,dist-files)
                 cmd="distfarm__subcmd__help__subcmd__dist__subcmd__files"
                 ;;
+            distfarm__subcmd__help,doctor)
+                cmd="distfarm__subcmd__help__subcmd__doctor"
+                ;;
             distfarm__subcmd__help,help)
                 cmd="distfarm__subcmd__help__subcmd__help"
                 ;;
@@ -65,7 +71,7 @@ _distfarm() {
 
     case "${cmd}" in
         distfarm)
-            opts="-h -V --help --version serve agent install-links config keys dist-files help"
+            opts="-h -V --help --version serve agent install-links config keys doctor dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -148,8 +154,22 @@ _distfarm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        distfarm__subcmd__doctor)
+            opts="-h -V --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         distfarm__subcmd__help)
-            opts="serve agent install-links config keys dist-files help"
+            opts="serve agent install-links config keys doctor dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -191,6 +211,20 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__help__subcmd__dist__subcmd__files)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__help__subcmd__doctor)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod config;
 pub mod dist_files;
+pub mod doctor;
 pub mod install_links;
 pub mod keys;
 pub mod serve;
