@@ -177,3 +177,39 @@ fn keys_sets_up_a_service_account_once_and_never_replaces_a_pinned_key() {
     assert!(text(&out.stderr).contains("nothing was changed"), "{out:?}");
     assert_eq!(read_text(&known_hosts), pinned);
 }
+
+#[test]
+fn a_host_pinned_nowhere_is_pinned_for_the_account_only_with_accept_new() {
+    let sshd = Sshd::builder().home_authorized_keys().start();
+    let account = SystemAccount::create();
+    let work = crate::support::temp_dir("keys-new");
+    let config = invoker_config(&sshd, &account, work.path());
+    let known_hosts = account.home().join(".ssh/known_hosts");
+
+    let refused = keys(&config)
+        .args(["--for", account.name(), "fresh"])
+        .run_expect_failure();
+    assert!(
+        text(&refused.stderr).contains("--accept-new"),
+        "{refused:?}"
+    );
+    assert!(!known_hosts.exists());
+
+    let out = keys(&config)
+        .args(["--for", account.name(), "--accept-new", "fresh"])
+        .run();
+    assert!(
+        text(&out.stdout).contains("fetched, accepted with --accept-new"),
+        "{out:?}"
+    );
+    assert!(
+        text(&out.stdout).contains(&format!("fresh: {} logs in", account.name())),
+        "{out:?}"
+    );
+    assert_eq!(
+        read_text(&known_hosts).trim(),
+        format!("[127.0.0.1]:{} {}", sshd.port(), sshd.host_key_line())
+    );
+    // The invoking user's own known_hosts is left as it was.
+    assert_eq!(read_text(&work.path().join("empty_known_hosts")), "");
+}
