@@ -1,6 +1,7 @@
 //! The compilers `distfarm doctor` compares: the drivers this machine has (gcc, g++, cc, c++,
-//! clang, clang++) and every versioned or triplet name their links lead to (`gcc` →
-//! `gcc-12` → `x86_64-linux-gnu-gcc-12`), each asked for `-dumpfullversion` (clang, which
+//! clang, clang++), every versioned or triplet name their links lead to (`gcc` →
+//! `gcc-12` → `x86_64-linux-gnu-gcc-12`), and the `<target>-<driver>[-<major>]` names
+//! there are for their targets (`x86_64-pc-linux-gnu-gcc`, which Portage calls), each asked for `-dumpfullversion` (clang, which
 //! ignores it: `-dumpversion`) and `-dumpmachine`, here and — with one shell script over
 //! SSH — on a build host.
 
@@ -40,18 +41,44 @@ pub fn local_compilers(path: &OsStr) -> Vec<LocalCompiler> {
             push_new(&mut names, &name);
         }
     }
-    names
+    let mut compilers: Vec<LocalCompiler> = names
         .into_iter()
-        .filter_map(|name| {
-            let found = crate::executables::find_on_path(&name, path)?;
-            let identity = identity_here(&found)?;
-            Some(LocalCompiler {
-                name,
-                path: found,
-                identity,
-            })
-        })
-        .collect()
+        .filter_map(|name| local_compiler(name, path))
+        .collect();
+    // The names a build asks for by target (Portage calls `${CHOST}-gcc`), which a driver
+    // need not link to (Gentoo's gcc is a wrapper program, not a link).
+    let mut triplet_names = Vec::new();
+    for compiler in &compilers {
+        if !CHECKED_DRIVERS.contains(&compiler.name.as_str()) {
+            continue;
+        }
+        let major = compiler.identity.version.split('.').next().unwrap_or("");
+        let machine = &compiler.identity.machine;
+        for name in [
+            format!("{machine}-{}", compiler.name),
+            format!("{machine}-{}-{major}", compiler.name),
+        ] {
+            if !compilers.iter().any(|c| c.name == name) && !triplet_names.contains(&name) {
+                triplet_names.push(name);
+            }
+        }
+    }
+    compilers.extend(
+        triplet_names
+            .into_iter()
+            .filter_map(|name| local_compiler(name, path)),
+    );
+    compilers
+}
+
+fn local_compiler(name: String, path: &OsStr) -> Option<LocalCompiler> {
+    let found = crate::executables::find_on_path(&name, path)?;
+    let identity = identity_here(&found)?;
+    Some(LocalCompiler {
+        name,
+        path: found,
+        identity,
+    })
 }
 
 fn push_new(names: &mut Vec<String>, name: &str) {

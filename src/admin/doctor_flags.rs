@@ -1,6 +1,6 @@
 //! `-march=native`, `-mtune=native` and `-mcpu=native` where a build picks up its flags:
 //! `CFLAGS` and `CXXFLAGS` in the environment, and `CFLAGS`, `CXXFLAGS` and `COMMON_FLAGS` in
-//! Portage's `make.conf` — each with the explicit flags it means on this machine
+//! Portage's `make.conf` (a file or a directory of files) — each with the explicit flags it means on this machine
 //! (`client::native_flags` asks gcc, as the wrapper does).
 
 use std::ffi::OsString;
@@ -35,10 +35,21 @@ pub fn sources(
             found.push((format!("{name} (environment)"), value.to_string()));
         }
     }
-    if let Ok(text) = std::fs::read_to_string(make_conf) {
-        for (name, value) in assignments(&text) {
-            if MAKE_CONF_VARIABLES.contains(&name.as_str()) {
-                found.push((format!("{}: {name}", make_conf.display()), value));
+    // Portage also takes a directory of files, read in name order.
+    let files: Vec<std::path::PathBuf> = match std::fs::read_dir(make_conf) {
+        Ok(entries) => {
+            let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            files.sort();
+            files
+        }
+        Err(_) => vec![make_conf.to_path_buf()],
+    };
+    for file in files {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            for (name, value) in assignments(&text) {
+                if MAKE_CONF_VARIABLES.contains(&name.as_str()) {
+                    found.push((format!("{}: {name}", file.display()), value));
+                }
             }
         }
     }
