@@ -54,6 +54,11 @@ pub enum Command {
     },
     /// Set or show the host list, DISTCC_VERBOSE and DISTCC_LOG (also as `distcc-config`).
     Config(ConfigArgs),
+    /// Set up SSH for a service account (portage …): key, ssh config, known_hosts, and the
+    /// key installed on each build host.
+    Keys(KeysArgs),
+    /// Check every host in the list: reachable, logged in, host key, server, compilers.
+    Doctor(DoctorArgs),
     /// Write shell completions, man pages and service files into DIR (for packagers).
     #[command(hide = true)]
     DistFiles {
@@ -98,6 +103,58 @@ pub struct ConfigArgs {
     /// The masquerade directory for --update-masquerade.
     #[arg(long, value_name = "DIR", default_value = "/usr/lib/distfarm/bin")]
     pub masquerade_dir: PathBuf,
+}
+
+/// `distfarm keys`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    about = "Set up SSH for a service account such as portage, idempotently",
+    after_help = "For each [USER@]HOST (resolved through your own ssh config): a Host block in \
+        the account's ~/.ssh/config, the host key from your known_hosts pinned in the account's \
+        (a host pinned nowhere is fetched and shown, and pinned only with --accept-new; a \
+        different key already pinned is an error), and the account's key installed in the \
+        host's ~/.ssh/authorized_keys with your own login. Then the account logs in once to \
+        check. A second run changes nothing."
+)]
+pub struct KeysArgs {
+    /// The local account that runs the builds (its home from the password database).
+    #[arg(
+        long = "for",
+        value_name = "ACCOUNT",
+        required_unless_present = "check"
+    )]
+    pub account: Option<String>,
+    /// The account's home, instead of the one in the password database.
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Pin the host key of a host pinned nowhere (after checking the fingerprint shown).
+    #[arg(long)]
+    pub accept_new: bool,
+    /// Print what would be done; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only check that the current account logs in to each host with its own ~/.ssh.
+    #[arg(long, conflicts_with_all = ["account", "accept_new", "dry_run"])]
+    pub check: bool,
+    /// The build hosts, as you reach them with ssh.
+    #[arg(value_name = "[USER@]HOST", required = true)]
+    pub hosts: Vec<String>,
+}
+
+/// `distfarm doctor`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    about = "Check every host in the list and the flags that keep jobs local",
+    after_help = "One line per host: reachable, logged in, host key pinned, the server and its \
+        version, and each compiler this machine uses with its version and target there. Also \
+        -march=native, -mtune=native and -mcpu=native in CFLAGS, CXXFLAGS and \
+        /etc/portage/make.conf, with the explicit flags they mean here. Exits non-zero when \
+        anything is wrong; each problem comes with its next step."
+)]
+pub struct DoctorArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// distccd's options, with the same names and meanings.

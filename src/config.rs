@@ -428,3 +428,20 @@ impl ConfigEnv {
 pub fn search_path() -> std::ffi::OsString {
     std::env::var_os("PATH").unwrap_or_default()
 }
+
+/// What `distfarm doctor` reads besides the client's and SSH's environment: the compiler
+/// flags a build picks up.
+#[derive(Debug, Clone, Default)]
+pub struct DoctorEnv {
+    pub cflags: Option<String>,
+    pub cxxflags: Option<String>,
+}
+
+impl DoctorEnv {
+    pub fn from_env() -> DoctorEnv {
+        DoctorEnv {
+            cflags: std::env::var("CFLAGS").ok(),
+            cxxflags: std::env::var("CXXFLAGS").ok(),
+        }
+    }
+}

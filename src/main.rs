@@ -6,11 +6,13 @@ use distfarm::app;
 use distfarm::cli::{Cli, Command, ConfigArgs, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 7] = [
+const SUBCOMMANDS: [&str; 9] = [
     "serve",
     "install-links",
     "agent",
     "config",
+    "keys",
+    "doctor",
     "dist-files",
     "offer",
     "offers",
@@ -47,8 +49,13 @@ fn main() {
     std::process::exit(code);
 }
 
-/// distccd's option errors exit 101; `--help`/`--version` exit 0.
+/// distccd's option errors exit 101; `--help`/`--version` exit 0. `--version` says
+/// distfarm, so a client (`distfarm doctor`) can tell it from distcc's own distccd.
 fn parse_server_args(argv: &[String]) -> Result<ServeArgs, i32> {
+    if argv.get(1).is_some_and(|a| a == "--version") {
+        println!("{}", app::version_line());
+        return Err(0);
+    }
     #[derive(Parser)]
     #[command(
         name = "distccd",
@@ -94,6 +101,8 @@ fn run_subcommand(argv: &[String]) -> i32 {
                 app::install_links::main(&dir, distcc_config)
             }
             Command::Config(args) => app::config::main(&args),
+            Command::Keys(args) => app::keys::main(&args),
+            Command::Doctor(args) => app::doctor::main(&args),
             Command::DistFiles { dir } => app::dist_files::main(&dir),
             Command::Offer(args) => app::offer::main(args),
             Command::Offers(command) => app::offers::main(command),

@@ -25,11 +25,17 @@ _distfarm() {
             distfarm,dist-files)
                 cmd="distfarm__subcmd__dist__subcmd__files"
                 ;;
+            distfarm,doctor)
+                cmd="distfarm__subcmd__doctor"
+                ;;
             distfarm,help)
                 cmd="distfarm__subcmd__help"
                 ;;
             distfarm,install-links)
                 cmd="distfarm__subcmd__install__subcmd__links"
+                ;;
+            distfarm,keys)
+                cmd="distfarm__subcmd__keys"
                 ;;
             distfarm,offer)
                 cmd="distfarm__subcmd__offer"
@@ -49,11 +55,17 @@ _distfarm() {
             distfarm__subcmd__help,dist-files)
                 cmd="distfarm__subcmd__help__subcmd__dist__subcmd__files"
                 ;;
+            distfarm__subcmd__help,doctor)
+                cmd="distfarm__subcmd__help__subcmd__doctor"
+                ;;
             distfarm__subcmd__help,help)
                 cmd="distfarm__subcmd__help__subcmd__help"
                 ;;
             distfarm__subcmd__help,install-links)
                 cmd="distfarm__subcmd__help__subcmd__install__subcmd__links"
+                ;;
+            distfarm__subcmd__help,keys)
+                cmd="distfarm__subcmd__help__subcmd__keys"
                 ;;
             distfarm__subcmd__help,offer)
                 cmd="distfarm__subcmd__help__subcmd__offer"
@@ -86,7 +98,7 @@ _distfarm() {
 
     case "${cmd}" in
         distfarm)
-            opts="-h -V --help --version serve agent offer offers install-links config dist-files help"
+            opts="-h -V --help --version serve agent offer offers install-links config keys doctor dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -169,8 +181,22 @@ _distfarm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        distfarm__subcmd__doctor)
+            opts="-h -V --json --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         distfarm__subcmd__help)
-            opts="serve agent offer offers install-links config dist-files help"
+            opts="serve agent offer offers install-links config keys doctor dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,6 +251,20 @@ _distfarm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        distfarm__subcmd__help__subcmd__doctor)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         distfarm__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -240,6 +280,20 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__help__subcmd__install__subcmd__links)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__help__subcmd__keys)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -316,6 +370,28 @@ _distfarm() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__keys)
+            opts="-h -V --for --home --accept-new --dry-run --check --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

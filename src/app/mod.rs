@@ -6,8 +6,19 @@
 pub mod agent;
 pub mod config;
 pub mod dist_files;
+pub mod doctor;
 pub mod install_links;
+pub mod keys;
 pub mod offer;
 pub mod offers;
 pub mod serve;
 pub mod wrapper;
+
+/// `distfarm --version`, and `distccd --version` when distccd is a link to distfarm: the
+/// line `distfarm doctor` tells a distfarm server from distcc's `distccd 3.4 …` by.
+pub fn version_line() -> String {
+    format!(
+        "distfarm {} (distcc 3.4 compatible; protocols 1 and 2; default port 3632)",
+        env!("CARGO_PKG_VERSION")
+    )
+}

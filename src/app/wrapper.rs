@@ -35,10 +35,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             0
         }
         Invocation::Version => {
-            println!(
-                "distfarm {} (distcc 3.4 compatible; protocols 1 and 2; default port 3632)",
-                env!("CARGO_PKG_VERSION")
-            );
+            println!("{}", super::version_line());
             0
         }
         Invocation::ShowHosts => with_hosts(&env, |list| {

@@ -56,8 +56,9 @@ fn is_debug_option(arg: &str) -> bool {
     arg.starts_with("-g") && arg != "-g0" && !arg.starts_with("-gno-")
 }
 
-/// What `flag` means for `compiler`: from the cache, or asked and then cached.
-fn meaning(
+/// What `flag` means for `compiler`: from the cache, or asked and then cached. `None` when
+/// the compiler cannot be asked or says nothing more for it.
+pub fn meaning(
     compiler: &Path,
     flag: &str,
     path: Option<&OsString>,

@@ -29,6 +29,7 @@
 //! | [`ssh_client`] | `SshClient`, `RemoteDistfarm`: `distfarm gcc` builds over SSH, agent killed on drop |
 //! | [`fake_ssh`] | `FakeSsh`: an `ssh` on `PATH` that records its command lines |
 //! | [`procs`] | `processes`, `agent_pids`, `kill`: the process table from /proc |
+//! | [`system_account`] | `SystemAccount`: a throwaway local account, removed on drop (root) |
 //! | [`cproject`] | `CProject`: Lua, zstd and the C++ sample as compile units |
 //! | [`compile`] | `local_object`, `preprocessed_then_compiled`, `hello_reference`: byte references |
 //! | [`build`] | a `CProject` through a command under test, objects compared with references |
@@ -56,6 +57,7 @@ pub mod russh_server;
 pub mod ssh_client;
 pub mod sshd;
 pub mod sshd_log;
+pub mod system_account;
 pub mod wait;
 pub mod wire;
 pub mod wrapper;

@@ -38,11 +38,49 @@ pub struct Sshd {
     dir: tempfile::TempDir,
 }
 
+/// Options for an [`Sshd`] beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct SshdBuilder {
+    home_authorized_keys: bool,
+    extra_config: Vec<String>,
+}
+
+impl SshdBuilder {
+    /// Also read each user's own `~/.ssh/authorized_keys` (after the shared file), and make
+    /// the shared file readable by every account: sshd reads it with the user's rights, so
+    /// another local account can log in too.
+    pub fn home_authorized_keys(mut self) -> SshdBuilder {
+        self.home_authorized_keys = true;
+        self
+    }
+
+    /// A line added to sshd_config (e.g. `SetEnv PATH=/some/dir:/usr/bin:/bin`).
+    pub fn config_line(mut self, line: impl Into<String>) -> SshdBuilder {
+        self.extra_config.push(line.into());
+        self
+    }
+
+    #[track_caller]
+    pub fn start(self) -> Sshd {
+        Sshd::start_with(&self)
+    }
+}
+
 impl Sshd {
     /// Generates keys, writes the configurations, starts sshd and waits until
     /// `ssh -F ssh_config farmhost true` succeeds.
     #[track_caller]
     pub fn start() -> Sshd {
+        Sshd::start_with(&SshdBuilder::default())
+    }
+
+    /// An sshd with options: `Sshd::builder().home_authorized_keys().start()`.
+    pub fn builder() -> SshdBuilder {
+        SshdBuilder::default()
+    }
+
+    #[track_caller]
+    fn start_with(options: &SshdBuilder) -> Sshd {
         let sshd = require("sshd", "openssh-server");
         require("ssh", "openssh-client");
         let keygen = require("ssh-keygen", "openssh-client");
@@ -62,12 +100,27 @@ impl Sshd {
         }
         let client_pub = read(&dir.path().join("client_ed25519.pub"));
         write(&dir.path().join("authorized_keys"), &client_pub);
+        if options.home_authorized_keys {
+            set_mode(dir.path(), 0o711);
+            set_mode(&dir.path().join("authorized_keys"), 0o644);
+        }
 
         let mut last_log = String::new();
         for _attempt in 0..5 {
             let port = free_port();
             let paths = Paths(dir.path());
-            write(&paths.sshd_config(), &sshd_config(&paths, port));
+            let mut config = sshd_config(&paths, port);
+            if options.home_authorized_keys {
+                config = config.replace(
+                    "/authorized_keys\n",
+                    "/authorized_keys .ssh/authorized_keys\n",
+                );
+            }
+            for line in &options.extra_config {
+                config.push_str(line);
+                config.push('\n');
+            }
+            write(&paths.sshd_config(), &config);
             write(&paths.ssh_config(), &ssh_config(&paths, port, &user));
             let host_pub = read(&paths.host_public_key());
             write(
@@ -179,6 +232,21 @@ impl Sshd {
     /// and only the first word survives a second connection in the same client process.)
     pub fn distcc_ssh(&self) -> String {
         format!("ssh -F {}", self.ssh_config().display())
+    }
+
+    /// `@farmhost`, the host list entry for this sshd.
+    pub fn distcc_host(&self) -> String {
+        format!("@{ALIAS}")
+    }
+
+    /// The host's public key file (`ssh-ed25519 AAAA… comment`).
+    pub fn host_public_key(&self) -> PathBuf {
+        Paths(self.dir.path()).host_public_key()
+    }
+
+    /// The host's public key as `ssh-ed25519 AAAA…` (no comment), for known_hosts lines.
+    pub fn host_key_line(&self) -> String {
+        key_type_and_blob(&super::files::read_text(&self.host_public_key()))
     }
 
     /// `@farmhost:COMMAND`, e.g. the absolute path of `distfarm` as the remote server.

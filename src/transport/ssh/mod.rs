@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `config` | `~/.ssh/config` (or an explicit file) → [`ResolvedHost`] |
 //! | `known_hosts` | plain, hashed, `[host]:port`, `@revoked` entries; learning new hosts |
+//! | `keyscan` | the key a server offers, for a person to check before it is pinned |
 //! | `handler` | host-key policy (`StrictHostKeyChecking`) inside the russh handler |
 //! | `auth` | ssh-agent and key files, `IdentitiesOnly`, no prompts |
 //! | `connect` | TCP or `ProxyJump` hop, handshake, authentication, timeouts, keepalive |
@@ -22,6 +23,7 @@ mod connection;
 mod error;
 mod forward_routes;
 mod handler;
+mod keyscan;
 pub mod known_hosts;
 mod slots;
 
@@ -34,3 +36,4 @@ pub use connect::connect;
 pub use connection::SshConnection;
 pub use error::SshError;
 pub use forward_routes::{ForwardedConnection, Incoming};
+pub use keyscan::fetch_host_key;
