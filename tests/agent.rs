@@ -449,3 +449,20 @@ async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A socket left by a dead agent is replaced; any other file at the socket's path is not
+/// the agent's to remove.
+#[test]
+fn a_left_over_socket_is_replaced_but_any_other_file_is_kept() {
+    use distfarm::agent::socket::remove_stale_socket;
+    let dir = temp_dir("stale-socket");
+    let path = dir.path().join("sock");
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    remove_stale_socket(&path).unwrap();
+    assert!(!path.exists());
+
+    std::fs::write(&path, b"not a socket").unwrap();
+    let refused = remove_stale_socket(&path).unwrap_err();
+    assert!(refused.to_string().contains("not a socket"), "{refused}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
+}

@@ -23,6 +23,7 @@ mod offer;
 mod protocol_fixtures;
 mod server_confinement;
 mod server_daemon;
+mod server_gcc_passes;
 mod server_hostile;
 mod server_interop;
 mod ssh_build;

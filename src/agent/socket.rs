@@ -73,22 +73,3 @@ pub fn peer_is_us(stream: &UnixStream) -> bool {
         .peer_cred()
         .is_ok_and(|cred| cred.uid() == nix::unistd::Uid::effective().as_raw())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_left_over_socket_is_replaced_but_any_other_file_is_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sock");
-        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
-        remove_stale_socket(&path).unwrap();
-        assert!(!path.exists());
-
-        std::fs::write(&path, b"not a socket").unwrap();
-        let refused = remove_stale_socket(&path).unwrap_err();
-        assert!(refused.to_string().contains("not a socket"), "{refused}");
-        assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
-    }
-}
