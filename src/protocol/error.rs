@@ -18,8 +18,8 @@ pub enum ProtocolError {
     },
     #[error("unsupported protocol version {0}")]
     UnsupportedVersion(u32),
-    #[error("protocol version 3 (pump mode) is not supported by this server yet")]
-    PumpNotSupported,
+    #[error("{what} is not allowed in a file tree: {why}")]
+    BadTreeEntry { what: String, why: &'static str },
     #[error("peer answered version {got} to a version {sent} request")]
     VersionMismatch { sent: u32, got: u32 },
     #[error("cannot decompress {token} body: {detail}")]

@@ -1,12 +1,14 @@
-//! The distcc wire protocol (versions 1 and 2; 3 is recognised and refused) over any
-//! `AsyncRead`/`AsyncWrite`. No sockets, no environment: callers pass streams and limits.
+//! The distcc wire protocol (versions 1, 2 and 3) over any `AsyncRead`/`AsyncWrite`. No
+//! sockets, no environment: callers pass streams and limits.
 //!
 //! Layers: [`token`] frames one 12-byte header and its body; [`lzo`] is the protocol-2 body
-//! compression; [`request`] and [`response`] are the fixed token sequences of one job;
+//! compression; [`request`] and [`response`] are the fixed token sequences of one job, and
+//! [`file_tree`] the source and headers a pump-mode request carries instead of `DOTI`;
 //! [`ssh_launch`] holds the words both ends use when a server is started over SSH.
 
 pub mod agent;
 pub mod error;
+pub mod file_tree;
 pub mod lzo;
 pub mod request;
 pub mod response;
@@ -25,7 +27,8 @@ pub enum Version {
     V1,
     /// LZO1X-1 compressed bodies.
     V2,
-    /// Pump mode: the server preprocesses. Recognised so it can be refused by name.
+    /// Pump mode: LZO bodies, and the client sends its source and headers for the server
+    /// to preprocess.
     V3,
 }
 

@@ -1,4 +1,5 @@
-//! Client → server: `DIST ARGC ARGV… DOTI` (versions 1 and 2).
+//! Client → server: `DIST [CDIR] ARGC ARGV…`, then `DOTI` (versions 1 and 2) or the file
+//! tree of [`file_tree`](super::file_tree) (version 3, pump mode).
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -10,6 +11,9 @@ pub struct RequestHeader {
     pub version: Version,
     /// The number the client put in `DIST`, echoed in `DONE` (distccd answers `DIST 0` with 0).
     pub wire_version: u32,
+    /// The client's working directory (`CDIR`), sent in version 3 only: the server mirrors
+    /// it inside the job's root and compiles there.
+    pub cwd: Option<Vec<u8>>,
     /// Raw argument bytes, argv[0] being the compiler.
     pub argv: Vec<Vec<u8>>,
 }
@@ -27,21 +31,30 @@ impl RequestHeader {
         RequestHeader {
             version,
             wire_version: version.number(),
+            cwd: None,
             argv,
         }
     }
 
-    /// Reads `DIST`, then `ARGC`/`ARGV` for the versions we speak. A version 3 request is
-    /// refused right after `DIST`: its `CDIR` and file list would need a pump-mode job root.
+    /// A version 3 (pump mode) header: the server preprocesses in a mirror of `cwd`.
+    pub fn pump(cwd: Vec<u8>, argv: Vec<Vec<u8>>) -> Self {
+        RequestHeader {
+            cwd: Some(cwd),
+            ..RequestHeader::new(Version::V3, argv)
+        }
+    }
+
+    /// Reads `DIST`, `CDIR` (version 3 only), then `ARGC`/`ARGV`.
     pub async fn read<R: AsyncRead + Unpin>(
         reader: &mut TokenReader<R>,
     ) -> Result<Self, ProtocolError> {
         let wire_version = reader.read_int("DIST").await?;
         let version = Version::from_wire(wire_version)
             .ok_or(ProtocolError::UnsupportedVersion(wire_version))?;
-        if version == Version::V3 {
-            return Err(ProtocolError::PumpNotSupported);
-        }
+        let cwd = match version {
+            Version::V3 => Some(reader.read_string("CDIR").await?),
+            _ => None,
+        };
         let argc = reader.read_int("ARGC").await?;
         let max_args = reader.limits().max_args;
         if argc > max_args {
@@ -58,6 +71,7 @@ impl RequestHeader {
         Ok(RequestHeader {
             version,
             wire_version,
+            cwd,
             argv,
         })
     }
@@ -67,6 +81,9 @@ impl RequestHeader {
         writer: &mut TokenWriter<W>,
     ) -> Result<(), ProtocolError> {
         writer.int(b"DIST", self.wire_version);
+        if let Some(cwd) = &self.cwd {
+            writer.string(b"CDIR", cwd)?;
+        }
         writer.int(b"ARGC", self.argv.len() as u32);
         for arg in &self.argv {
             writer.string(b"ARGV", arg)?;
@@ -159,12 +176,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn version_three_and_unknown_versions_are_refused_by_name() {
-        let mut r = TokenReader::new(&b"DIST00000003CDIR00000001/"[..], Limits::default());
-        assert!(matches!(
-            RequestHeader::read(&mut r).await,
-            Err(ProtocolError::PumpNotSupported)
-        ));
+    async fn version_three_header_carries_the_working_directory() {
+        let header = RequestHeader::pump(b"/home/u/proj".to_vec(), argv(&["gcc", "-c", "a.c"]));
+        let mut w = TokenWriter::new(Vec::new());
+        header.write(&mut w).unwrap();
+        w.flush().await.unwrap();
+        let bytes = w.into_inner();
+        assert!(bytes.starts_with(b"DIST00000003CDIR0000000c/home/u/projARGC00000003"));
+        let back = RequestHeader::read(&mut TokenReader::new(&bytes[..], Limits::default())).await;
+        assert_eq!(back.unwrap(), header);
+    }
+
+    #[tokio::test]
+    async fn unknown_versions_are_refused_by_number() {
         let mut r = TokenReader::new(&b"DIST00000009"[..], Limits::default());
         assert!(matches!(
             RequestHeader::read(&mut r).await,

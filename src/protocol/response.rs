@@ -1,4 +1,4 @@
-//! Server → client: `DONE STAT SERR SOUT DOTO`.
+//! Server → client: `DONE STAT SERR SOUT DOTO`, and in version 3 `DOTD` after a success.
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -12,6 +12,9 @@ pub struct Response {
     pub stdout: Vec<u8>,
     /// The object file; sent only when `status == 0`.
     pub object: Vec<u8>,
+    /// Version 3 only: the dependency file the server's preprocessor wrote, with the
+    /// client's names (`DOTD`, sent after a successful `DOTO`).
+    pub deps: Option<Vec<u8>>,
 }
 
 impl Response {
@@ -42,6 +45,12 @@ impl Response {
         // distccd sends the object only for a successful compile; a failure is DOTO00000000.
         let object: &[u8] = if self.succeeded() { &self.object } else { &[] };
         writer.bulk(b"DOTO", object, compressed)?;
+        // distcc 3.4's client reads DOTD after every successful version 3 job (its body
+        // only when it wants the .d), so one is always sent then, empty if need be.
+        if version == Version::V3 && self.succeeded() {
+            let deps = self.deps.as_deref().unwrap_or_default();
+            writer.bulk(b"DOTD", deps, compressed)?;
+        }
         writer.flush().await
     }
 
@@ -65,12 +74,29 @@ impl Response {
         let body = reader.read_bulk_body("DOTO", doto_len, compressed).await?;
         // Like distcc: an object sent with a failed status is ignored.
         let object = if status == 0 { body } else { Vec::new() };
+        let deps = match (version, status) {
+            (Version::V3, 0) => read_deps(reader).await?,
+            _ => None,
+        };
         Ok(Response {
             status,
             stderr,
             stdout,
             object,
+            deps,
         })
+    }
+}
+
+/// `DOTD`, which a distccd that failed to rewrite its `.d` leaves out (the connection then
+/// just ends): the object stands without it.
+async fn read_deps<R: AsyncRead + Unpin>(
+    reader: &mut TokenReader<R>,
+) -> Result<Option<Vec<u8>>, ProtocolError> {
+    match reader.read_int("DOTD").await {
+        Ok(len) => Ok(Some(reader.read_bulk_body("DOTD", len, true).await?)),
+        Err(ProtocolError::Truncated { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -86,6 +112,7 @@ mod tests {
             stderr: b"error\n".to_vec(),
             stdout: vec![],
             object: b"junk".to_vec(),
+            deps: None,
         };
         let mut w = TokenWriter::new(Vec::new());
         resp.write(&mut w, 1, Version::V1).await.unwrap();
@@ -102,12 +129,41 @@ mod tests {
             stderr: b"warning: x\n".to_vec(),
             stdout: vec![],
             object: vec![7u8; 5000],
+            deps: None,
         };
         let mut w = TokenWriter::new(Vec::new());
         resp.write(&mut w, 2, Version::V2).await.unwrap();
         let bytes = w.into_inner();
         let mut r = TokenReader::new(&bytes[..], Limits::default());
         assert_eq!(Response::read(&mut r, 2, Version::V2).await.unwrap(), resp);
+    }
+
+    #[tokio::test]
+    async fn version_three_success_carries_the_dependency_file() {
+        let resp = Response {
+            object: b"ELF".to_vec(),
+            deps: Some(b"a.o: a.c a.h\n".to_vec()),
+            ..Response::default()
+        };
+        let mut w = TokenWriter::new(Vec::new());
+        resp.write(&mut w, 3, Version::V3).await.unwrap();
+        let bytes = w.into_inner();
+        let mut r = TokenReader::new(&bytes[..], Limits::default());
+        assert_eq!(Response::read(&mut r, 3, Version::V3).await.unwrap(), resp);
+    }
+
+    #[tokio::test]
+    async fn version_three_answer_without_dependency_file_is_accepted() {
+        let resp = Response {
+            object: b"ELF".to_vec(),
+            ..Response::default()
+        };
+        let mut w = TokenWriter::new(Vec::new());
+        resp.write(&mut w, 2, Version::V2).await.unwrap();
+        let mut bytes = w.into_inner();
+        bytes[11] = b'3'; // DONE00000003
+        let mut r = TokenReader::new(&bytes[..], Limits::default());
+        assert_eq!(Response::read(&mut r, 3, Version::V3).await.unwrap(), resp);
     }
 
     #[tokio::test]

@@ -23,6 +23,8 @@ pub struct Limits {
     pub max_decompressed: u64,
     /// Every single read or write must make progress within this time.
     pub io_timeout: Duration,
+    /// Most entries in a pump-mode file tree (`NFIL`).
+    pub max_files: u32,
 }
 
 impl Default for Limits {
@@ -33,6 +35,7 @@ impl Default for Limits {
             max_body: 512 * 1024 * 1024,
             max_decompressed: 1024 * 1024 * 1024,
             io_timeout: Duration::from_secs(300),
+            max_files: 100_000,
         }
     }
 }

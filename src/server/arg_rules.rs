@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::pump_args::{PumpRewrite, Rewritten};
 use super::refusal::Refusal;
 use crate::source_names::preprocessed_extension;
 
@@ -18,10 +19,22 @@ use crate::source_names::preprocessed_extension;
 pub struct PreparedArgs {
     /// Arguments after argv[0].
     pub args: Vec<String>,
+    /// The source: the preprocessed text the server writes (plain modes), or the file the
+    /// client sent in its tree (pump mode).
     pub input: PathBuf,
     pub output: PathBuf,
     /// The source name as the client gave it (for logs).
     pub source_name: String,
+    /// Pump mode: the job's root, the directory the compiler runs in, its `.d` file.
+    pub pump: Option<PumpRewrite>,
+}
+
+impl PreparedArgs {
+    /// Where the compiler runs: the client's directory mirrored in the root (pump mode), or
+    /// the job directory.
+    pub fn workdir<'a>(&'a self, job_dir: &'a Path) -> &'a Path {
+        self.pump.as_ref().map_or(job_dir, |p| p.workdir.as_path())
+    }
 }
 
 /// Options whose value is the next argument (so the value is never taken for a source).
@@ -193,7 +206,25 @@ const REFUSED_PREFIXES: &[(&str, &str)] = &[
     ("-fproc-stat-report", "it writes a report file"),
 ];
 
+/// A plain-mode command line: the input is preprocessed text the server writes.
 pub fn prepare(argv: &[String], job_dir: &Path) -> Result<PreparedArgs, Refusal> {
+    prepare_with(argv, job_dir, None)
+}
+
+/// A pump-mode command line: the compiler preprocesses the files of the job's root.
+pub fn prepare_pump(
+    argv: &[String],
+    job_dir: &Path,
+    rewrite: PumpRewrite,
+) -> Result<PreparedArgs, Refusal> {
+    prepare_with(argv, job_dir, Some(rewrite))
+}
+
+fn prepare_with(
+    argv: &[String],
+    job_dir: &Path,
+    mut pump: Option<PumpRewrite>,
+) -> Result<PreparedArgs, Refusal> {
     let mut args = Vec::with_capacity(argv.len() + 2);
     let mut source: Option<(usize, String)> = None;
     let mut output_seen = false;
@@ -202,7 +233,13 @@ pub fn prepare(argv: &[String], job_dir: &Path) -> Result<PreparedArgs, Refusal>
     let mut words = argv.iter().skip(1).peekable();
 
     while let Some(arg) = words.next() {
-        check_refused(arg)?;
+        if let Some(rewrite) = pump.as_mut()
+            && let Rewritten::Replaced(replaced) = rewrite.rewrite(arg, &mut words)?
+        {
+            args.extend(replaced);
+            continue;
+        }
+        check_refused(arg, pump.is_some())?;
         if arg == "-pipe" {
             // Only a speed hint, and the assembler guard needs the assembly in a file.
             continue;
@@ -218,16 +255,20 @@ pub fn prepare(argv: &[String], job_dir: &Path) -> Result<PreparedArgs, Refusal>
                 return Err(Refusal::new("a second -o", "one compile has one output"));
             }
             output_seen = true;
-            if arg == "-o" {
-                words
+            let value = match arg.as_str() {
+                "-o" => words
                     .next()
-                    .ok_or_else(|| Refusal::new("-o", "it has no value"))?;
+                    .ok_or_else(|| Refusal::new("-o", "it has no value"))?,
+                joined => &joined[2..],
+            };
+            if let Some(rewrite) = pump.as_mut() {
+                rewrite.client_output = Some(value.to_string());
             }
             args.push("-o".to_string());
             args.push(String::new()); // filled in once we know -S or -c
             continue;
         }
-        if let Some(lang) = language_option(arg, &mut words)? {
+        if let Some(lang) = language_option(arg, &mut words, pump.is_none())? {
             args.push("-x".to_string());
             args.push(lang.to_string());
             continue;
@@ -270,22 +311,35 @@ pub fn prepare(argv: &[String], job_dir: &Path) -> Result<PreparedArgs, Refusal>
     let (index, source_name) = source
         .ok_or_else(|| Refusal::new("the command", "it names no C, C++ or Objective-C source"))?;
     let ext = preprocessed_extension(&source_name).expect("checked above");
-    let input = job_dir.join(format!("input{ext}"));
+    let input = match &pump {
+        Some(rewrite) => {
+            args[index] = rewrite.reroot(&source_name);
+            rewrite.workdir.join(&args[index])
+        }
+        None => {
+            let input = job_dir.join(format!("input{ext}"));
+            args[index] = input.to_string_lossy().into_owned();
+            input
+        }
+    };
     let output = job_dir.join(if assembly_output {
         "output.s"
     } else {
         "output.o"
     });
-    args[index] = input.to_string_lossy().into_owned();
     match args.iter().position(|a| a == "-o") {
         Some(i) => args[i + 1] = output.to_string_lossy().into_owned(),
         None => args.extend(["-o".to_string(), output.to_string_lossy().into_owned()]),
+    }
+    if let Some(rewrite) = &pump {
+        rewrite.finish(&mut args);
     }
     Ok(PreparedArgs {
         args,
         input,
         output,
         source_name,
+        pump,
     })
 }
 
@@ -307,7 +361,9 @@ const LONG_OPTIONS_ALLOWED: &[&str] = &[
     "--no-canonical-prefixes",
 ];
 
-fn check_refused(arg: &str) -> Result<(), Refusal> {
+/// Refuses what no compile may do on the server. `pump`: the server preprocesses, so the
+/// include options (already moved into the job's root by `pump_args`) are let through.
+fn check_refused(arg: &str, pump: bool) -> Result<(), Refusal> {
     if arg.starts_with("--") {
         let name = arg.split_once('=').map_or(arg, |(name, _)| name);
         if !LONG_OPTIONS_ALLOWED.contains(&name) {
@@ -344,6 +400,9 @@ fn check_refused(arg: &str) -> Result<(), Refusal> {
         ));
     }
     for (prefix, why) in REFUSED_PREFIXES {
+        if pump && matches!(*prefix, "-include" | "-imacros") {
+            continue;
+        }
         if arg.starts_with(prefix) {
             return Err(Refusal::new(format!("argument {arg:?}"), *why));
         }
@@ -364,11 +423,13 @@ fn check_refused(arg: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// `-x LANG` / `-xLANG`. The input is always preprocessed text, so source languages map to
-/// their `*-cpp-output` forms: gcc then never runs the preprocessor on the server.
+/// `-x LANG` / `-xLANG`. When the input is preprocessed text, source languages map to their
+/// `*-cpp-output` forms: gcc then never runs the preprocessor on the server. In pump mode
+/// the languages stay as they are: there the server preprocesses.
 fn language_option<'a>(
     arg: &str,
     words: &mut impl Iterator<Item = &'a String>,
+    preprocessed: bool,
 ) -> Result<Option<&'static str>, Refusal> {
     let lang = match arg {
         "-x" => words
@@ -380,6 +441,16 @@ fn language_option<'a>(
             _ => return Ok(None),
         },
     };
+    let source_language = match lang {
+        "c" => Some("c"),
+        "c++" => Some("c++"),
+        "objective-c" => Some("objective-c"),
+        "objective-c++" => Some("objective-c++"),
+        _ => None,
+    };
+    if let (false, Some(lang)) = (preprocessed, source_language) {
+        return Ok(Some(lang));
+    }
     let mapped = match lang {
         "c" | "cpp-output" => "cpp-output",
         "c++" | "c++-cpp-output" => "c++-cpp-output",

@@ -98,8 +98,15 @@ impl Captured {
             stderr: tokio::fs::read(self.dir.join("stderr")).await?,
             stdout: tokio::fs::read(self.dir.join("stdout")).await?,
             object: Vec::new(),
+            deps: None,
         };
         if status.success() {
+            if let Some(pump) = &prepared.pump {
+                // A missing .d costs the client only its dependency file, as with distccd.
+                response.deps = tokio::fs::read(&pump.deps).await.ok().map(|deps| {
+                    super::pump_args::client_deps(&deps, &prepared.output, pump.target(), &pump.root)
+                });
+            }
             match tokio::fs::read(&prepared.output).await {
                 Ok(object) => response.object = object,
                 // distccd creates its temporary `.o` before the compiler runs, so a program

@@ -10,6 +10,8 @@ use tokio::sync::Semaphore;
 
 use super::compilers::Resolved;
 use super::job::{self, JobDir, Outcome};
+use super::job_root::JobRoot;
+use super::pump_request::{TreeError, read_tree};
 use super::refusal::Refusal;
 use super::settings::ServerSettings;
 use super::stats::JobStats;
@@ -121,20 +123,6 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             return ResultClass::BadRequest;
         }
     };
-    let source = match request::read_source(&mut reader, header.version).await {
-        Ok(source) => source,
-        Err(e) => return bad_request(peer, &e),
-    };
-    let argv = match utf8_argv(&header) {
-        Ok(argv) => argv,
-        Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
-    };
-    let summary_cmd = || format!("{} {}", header.compiler(), source_name(&argv));
-    *job = Some((
-        header.compiler().to_string(),
-        source_name(&argv).to_string(),
-    ));
-
     let dir = match JobDir::create(&ctx.settings) {
         Ok(dir) => dir,
         Err(e) => {
@@ -148,7 +136,44 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             return refuse(peer, &header, refusal, &mut writer).await;
         }
     };
-    let (compiler, prepared) = match job::admit(&argv, &source, dir.path(), &ctx.settings) {
+    let input = match &header.cwd {
+        None => match request::read_source(&mut reader, header.version).await {
+            Ok(source) => Input::Preprocessed(source),
+            Err(e) => return bad_request(peer, &e),
+        },
+        Some(cwd) => match read_tree(&mut reader, cwd, dir.path()).await {
+            Ok((root, workdir)) => Input::Tree(root, workdir),
+            Err(TreeError::Protocol(e)) => return bad_request(peer, &e),
+            Err(TreeError::Refused(refusal)) => {
+                return refuse(peer, &header, refusal, &mut writer).await;
+            }
+        },
+    };
+    let argv = match utf8_argv(&header) {
+        Ok(argv) => argv,
+        Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
+    };
+    let summary_cmd = || format!("{} {}", header.compiler(), source_name(&argv));
+    *job = Some((
+        header.compiler().to_string(),
+        source_name(&argv).to_string(),
+    ));
+
+    let admitted = match &input {
+        Input::Preprocessed(source) => job::admit(&argv, source, dir.path(), &ctx.settings),
+        // Without confinement the compiler would open whatever the sent files name
+        // (`#include "/etc/passwd"`) and show it in its messages.
+        Input::Tree(..) if !ctx.settings.confine => Err(Refusal::new(
+            "a pump-mode job (protocol 3)",
+            "this server runs compilers unconfined (no Landlock), and a compiler that \
+             preprocesses could read the server's files into its messages; use ',lzo' \
+             without ',cpp' for this host",
+        )),
+        Input::Tree(root, workdir) => {
+            job::admit_pump(&argv, root, workdir.clone(), dir.path(), &ctx.settings)
+        }
+    };
+    let (compiler, prepared) = match admitted {
         Ok((Resolved::Program(compiler), prepared)) => (compiler, prepared),
         Ok((Resolved::Missing { name, why }, _)) => {
             tracing::warn!("client: {peer} cannot run compiler {name:?}: {why}");
@@ -184,7 +209,7 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
     let outcome = job::run(
         &compiler,
         &prepared,
-        &source,
+        input.source(),
         &dir,
         &ctx.settings,
         client_gone,
@@ -244,14 +269,25 @@ fn source_name(argv: &[String]) -> &str {
 }
 
 fn bad_request(peer: Peer, e: &ProtocolError) -> ResultClass {
-    match e {
-        ProtocolError::PumpNotSupported => tracing::warn!(
-            "client: {peer} asked for protocol 3 (pump mode, ',cpp'), which this server does not \
-             speak yet; use ',lzo' without ',cpp' for this host"
-        ),
-        _ => tracing::warn!("client: {peer} sent a bad request: {e}"),
-    }
+    tracing::warn!("client: {peer} sent a bad request: {e}");
     ResultClass::BadRequest
+}
+
+/// What a request brings to compile.
+enum Input {
+    /// Plain modes: the preprocessed source.
+    Preprocessed(Vec<u8>),
+    /// Pump mode: the client's files in a job root, and the mirrored working directory.
+    Tree(JobRoot, std::path::PathBuf),
+}
+
+impl Input {
+    fn source(&self) -> &[u8] {
+        match self {
+            Input::Preprocessed(source) => source,
+            Input::Tree(..) => &[],
+        }
+    }
 }
 
 /// Answers a refused request with a failed job whose stderr says why, so that the client

@@ -2,7 +2,7 @@
 //! the compiler driver, each program as `child` runs it, and collect the answer. The
 //! directory is removed when the job is dropped.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tempfile::TempDir;
@@ -12,6 +12,8 @@ use super::assembly_check;
 use super::child::{Captured, Clock, Ended, confinement};
 use super::compilers::Resolved;
 use super::gcc_passes::{Pass, Passes};
+use super::job_root::JobRoot;
+use super::pump_args::PumpRewrite;
 use super::refusal::Refusal;
 use super::settings::ServerSettings;
 use crate::exit_code::ExitCode;
@@ -91,7 +93,9 @@ async fn start_and_wait(
     settings: &ServerSettings,
     client_gone: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<Outcome> {
-    tokio::fs::write(&prepared.input, source).await?;
+    if prepared.pump.is_none() {
+        tokio::fs::write(&prepared.input, source).await?;
+    }
     let mut client_gone = std::pin::pin!(client_gone);
     let mut clock = Clock {
         client_gone: client_gone.as_mut(),
@@ -100,7 +104,9 @@ async fn start_and_wait(
             .job_lifetime
             .map(|l| tokio::time::Instant::now() + l),
     };
+    // gcc's passes are planned for preprocessed input; a pump-mode job runs the driver.
     if let Some(plans) = &settings.pass_plans
+        && prepared.pump.is_none()
         && assembly_check::is_gcc_driver(compiler)
         && let Some(passes) = plans
             .for_job(
@@ -190,7 +196,7 @@ async fn run_driver<F: Future<Output = ()>>(
         }
     }
     let captured = Captured::create(dir, compiler, settings)?;
-    let mut command = captured.command(compiler, dir, settings)?;
+    let mut command = captured.command(compiler, prepared.workdir(dir), settings)?;
     command.args(&args);
     let status = match clock.wait(command).await? {
         Ended::Exited(status) => status,
@@ -245,7 +251,7 @@ async fn check_generated_assembly(
     let mut command = tokio::process::Command::new(compiler);
     command
         .args(&args)
-        .current_dir(dir)
+        .current_dir(prepared.workdir(dir))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -286,5 +292,22 @@ pub fn admit(
         .resolve(argv.first().map(String::as_str).unwrap_or(""))?;
     let prepared = arg_rules::prepare(argv, job_dir)?;
     arg_rules::check_source(source)?;
+    Ok((compiler, prepared))
+}
+
+/// `admit` for a pump-mode request, whose files are already in `root`: the compiler runs in
+/// `workdir`, the client's directory mirrored there.
+pub fn admit_pump(
+    argv: &[String],
+    root: &JobRoot,
+    workdir: PathBuf,
+    job_dir: &Path,
+    settings: &ServerSettings,
+) -> Result<(Resolved, PreparedArgs), Refusal> {
+    let compiler = settings
+        .compilers
+        .resolve(argv.first().map(String::as_str).unwrap_or(""))?;
+    let rewrite = PumpRewrite::new(root.path(), workdir, job_dir.join("deps.d"));
+    let prepared = arg_rules::prepare_pump(argv, job_dir, rewrite)?;
     Ok((compiler, prepared))
 }

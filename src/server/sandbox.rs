@@ -58,6 +58,12 @@ const SYSTEM: &[&str] = &[
     "/home/linuxbrew/.linuxbrew",
 ];
 
+/// Whether `path` (absolute, without `.` or `..`) lies in the system directories every
+/// confined compiler may read anyway.
+pub fn is_system_path(path: &Path) -> bool {
+    SYSTEM.iter().any(|dir| path.starts_with(dir))
+}
+
 /// The rights a ruleset handles, so that each one not granted is denied: all of ABI 1
 /// (execute, write, read file, read dir, remove dir and file, make char/dir/reg/sock/fifo/
 /// block/sym) and truncation (ABI 3: `truncate(2)`, `O_TRUNC`), which the crate drops where
