@@ -153,7 +153,10 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(argv) => argv,
         Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
     };
-    let summary_cmd = || format!("{} {}", header.compiler(), source_name(&argv));
+    // Pump-mode jobs say so in the summary line, before the command (whose last word is
+    // the source, as in distccd's line).
+    let mode = if header.cwd.is_some() { "mode:pump " } else { "" };
+    let summary_cmd = || format!("{mode}{} {}", header.compiler(), source_name(&argv));
     *job = Some((
         header.compiler().to_string(),
         source_name(&argv).to_string(),

@@ -14,6 +14,7 @@ use super::temp_dir;
 pub struct DistccClient {
     hosts: String,
     ssh: Option<String>,
+    env: Vec<(String, String)>,
     dir: tempfile::TempDir,
 }
 
@@ -27,12 +28,19 @@ impl DistccClient {
         DistccClient {
             hosts: hosts.into(),
             ssh: None,
+            env: Vec::new(),
             dir,
         }
     }
 
     pub fn with_ssh(mut self, distcc_ssh: String) -> DistccClient {
         self.ssh = Some(distcc_ssh);
+        self
+    }
+
+    /// Extra environment for every command (a pump include server's, say).
+    pub fn with_env(mut self, env: Vec<(String, String)>) -> DistccClient {
+        self.env = env;
         self
     }
 
@@ -52,7 +60,8 @@ impl DistccClient {
             .env_remove("DISTCC_LOG")
             .env_remove("DISTCC_SAVE_TEMPS")
             .env_remove("DISTCC_POTENTIAL_HOSTS")
-            .timeout(Duration::from_secs(180));
+            .timeout(Duration::from_secs(180))
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         cmd = match &self.ssh {
             Some(ssh) => cmd.env("DISTCC_SSH", ssh),
             None => cmd.env_remove("DISTCC_SSH"),

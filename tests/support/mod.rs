@@ -53,6 +53,7 @@ pub mod ports;
 pub mod process;
 pub mod procs;
 pub mod programs;
+pub mod real_pump;
 pub mod russh_server;
 pub mod ssh_client;
 pub mod sshd;
