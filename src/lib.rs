@@ -26,6 +26,7 @@ pub mod executables;
 pub mod exit_code;
 pub mod forward;
 pub mod hosts;
+pub mod include_scan;
 pub mod lock_files;
 pub mod logging;
 pub mod monitor;

@@ -1,0 +1,167 @@
+//! What the scanner remembers between jobs (it lives in the long-running agent):
+//!
+//! * per file, its parsed directives, keyed by (device, inode) and checked against size,
+//!   mtime and ctime on every use — a stat, never a re-read of an unchanged file;
+//! * per `(real directory, name)`, where the name resolves: found entries are checked by the
+//!   caller's stat of the file; missing ones carry the mtime of the deepest directory reached
+//!   and are looked up again when it changes, so a header generated mid-build is seen.
+//!
+//! Timestamps have a granularity (a clock tick, a second on some file systems): an entry taken
+//! within [`RACY`] of its file's or directory's mtime is not trusted — the same change could
+//! still land within the same tick — and is checked again next time (git's "racy" rule).
+//!
+//! Both maps are read-mostly behind `RwLock`s; the caches are bounded by emptying them when
+//! they grow past a size no real build reaches.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use super::directives::{self, Directives};
+use super::resolve::Resolved;
+
+/// How close to a timestamp an observation must not be to be trusted.
+pub const RACY: Duration = Duration::from_millis(50);
+
+const MAX_FILES: usize = 500_000;
+const MAX_LOOKUPS: usize = 2_000_000;
+
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<rustc_hash::FxHasher>>;
+
+/// A file's or directory's identity and change time, as compared between uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    pub fn of(meta: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// Whether `now` is far enough past both timestamps that a later change must show.
+    fn settled(&self, now: SystemTime) -> bool {
+        let latest = self.mtime.max(self.ctime);
+        let at = if latest.0 >= 0 {
+            SystemTime::UNIX_EPOCH + Duration::new(latest.0 as u64, latest.1 as u32)
+        } else {
+            SystemTime::UNIX_EPOCH
+        };
+        now.duration_since(at).is_ok_and(|d| d > RACY)
+    }
+}
+
+struct FileEntry {
+    stamp: Stamp,
+    trusted: bool,
+    directives: Arc<Directives>,
+}
+
+#[derive(Default)]
+pub struct FileCache {
+    map: RwLock<FastMap<(u64, u64), FileEntry>>,
+}
+
+impl FileCache {
+    /// The directives of the file at `path` (a real path), parsed again only if it changed.
+    pub fn directives(&self, path: &Path) -> std::io::Result<Arc<Directives>> {
+        let meta = std::fs::metadata(path)?;
+        let stamp = Stamp::of(&meta);
+        let key = (stamp.dev, stamp.ino);
+        if let Some(entry) = read(&self.map).get(&key)
+            && entry.trusted
+            && entry.stamp == stamp
+        {
+            return Ok(entry.directives.clone());
+        }
+        let bytes = std::fs::read(path)?;
+        let directives = Arc::new(directives::parse(&bytes));
+        let trusted = bytes.len() as u64 == stamp.size && stamp.settled(SystemTime::now());
+        let mut map = write(&self.map);
+        if map.len() >= MAX_FILES {
+            map.clear();
+        }
+        map.insert(
+            key,
+            FileEntry {
+                stamp,
+                trusted,
+                directives: directives.clone(),
+            },
+        );
+        Ok(directives)
+    }
+}
+
+/// A cached resolution.
+#[derive(Clone)]
+pub enum Lookup {
+    Found(Arc<Resolved>),
+    Missing {
+        dir: PathBuf,
+        /// `None`: too recent to trust; look again.
+        stamp: Option<Stamp>,
+    },
+}
+
+#[derive(Default)]
+pub struct LookupCache {
+    map: RwLock<FastMap<(Arc<Path>, PathBuf), Lookup>>,
+}
+
+impl LookupCache {
+    pub fn get(&self, dir: &Arc<Path>, name: &Path) -> Option<Lookup> {
+        // A borrowed key would need a custom Borrow impl; building the owned key is cheap
+        // next to the hash and the stat it saves.
+        read(&self.map)
+            .get(&(dir.clone(), name.to_path_buf()))
+            .cloned()
+    }
+
+    pub fn put(&self, dir: &Arc<Path>, name: &Path, lookup: Lookup) {
+        let mut map = write(&self.map);
+        if map.len() >= MAX_LOOKUPS {
+            map.clear();
+        }
+        map.insert((dir.clone(), name.to_path_buf()), lookup);
+    }
+
+    pub fn forget(&self, dir: &Arc<Path>, name: &Path) {
+        write(&self.map).remove(&(dir.clone(), name.to_path_buf()));
+    }
+}
+
+/// The stamp of a directory whose absence result is about to be stored: `None` when it is too
+/// recent to trust, or cannot be read.
+pub fn directory_stamp(dir: &Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(dir).ok()?;
+    let stamp = Stamp::of(&meta);
+    stamp.settled(SystemTime::now()).then_some(stamp)
+}
+
+fn read<K: Hash + Eq, V>(
+    lock: &RwLock<FastMap<K, V>>,
+) -> std::sync::RwLockReadGuard<'_, FastMap<K, V>> {
+    // A panic while holding the lock leaves a map that is still consistent (every write is
+    // one insert or clear), so a poisoned lock is used as is.
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<K: Hash + Eq, V>(
+    lock: &RwLock<FastMap<K, V>>,
+) -> std::sync::RwLockWriteGuard<'_, FastMap<K, V>> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
