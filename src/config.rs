@@ -174,7 +174,20 @@ pub struct ClientEnv {
     pub rewrite_cross: bool,
     /// Unless `DISTFARM_OFFERS=0`: live offers (`distfarm offer`) follow the user's hosts.
     pub offers: bool,
+    /// `CPATH`, `C_INCLUDE_PATH`, `CPLUS_INCLUDE_PATH`, `OBJC_INCLUDE_PATH`,
+    /// `OBJCPLUS_INCLUDE_PATH` where set: they add include directories, so pump mode steps
+    /// aside for them (as distcc's does).
+    pub include_path_vars: Vec<(String, OsString)>,
 }
+
+/// The variables by which the compiler finds more include directories.
+const INCLUDE_PATH_VARS: [&str; 5] = [
+    "CPATH",
+    "C_INCLUDE_PATH",
+    "CPLUS_INCLUDE_PATH",
+    "OBJC_INCLUDE_PATH",
+    "OBJCPLUS_INCLUDE_PATH",
+];
 
 impl ClientEnv {
     pub fn from_env() -> Result<ClientEnv, BadIoTimeout> {
@@ -219,6 +232,10 @@ impl ClientEnv {
             // distcc tests presence only.
             rewrite_cross: std::env::var_os("DISTCC_NO_REWRITE_CROSS").is_none(),
             offers: env_bool(var("DISTFARM_OFFERS").as_deref(), true),
+            include_path_vars: INCLUDE_PATH_VARS
+                .iter()
+                .filter_map(|name| Some((name.to_string(), std::env::var_os(name)?)))
+                .collect(),
         })
     }
 }

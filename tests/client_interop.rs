@@ -4,15 +4,13 @@
 //! log must show that each job really ran there (fallback and local retry are disabled, so a
 //! job that did not go remote fails the build instead of hiding).
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use crate::support::build::{assert_identical, build, lua_references, object_name, references};
+use crate::support::build::{assert_identical, lua_references, references};
 use crate::support::files::read;
-use crate::support::{CProject, Cmd, DistfarmServer, RealDistccd, Work};
+use crate::support::wrapper_client::WrapperClient;
+use crate::support::{CProject, Cmd, DistfarmServer, RealDistccd};
 
 /// Wrapper processes compiling at once (the machine has two cores).
-const CLIENTS: usize = 3;
+use crate::support::wrapper_client::CLIENTS;
 /// Lua's own makefile flag. (At -O0, gcc 12 compiles 13 Lua files differently from their
 /// preprocessed text than from the `.c` itself — the real distcc gives the same objects as we
 /// do — so an -O0 build has no byte reference to compare with.)
@@ -27,7 +25,7 @@ const LUA_EXTRA: [&str; 1] = ["-O2"];
 fn assert_lua_through_real_distccd(options: &str, how: &str) {
     let mut distccd = RealDistccd::start();
     let lua = CProject::lua();
-    let client = Client::new();
+    let client = WrapperClient::new();
     let hosts = format!("{}{options}", distccd.host_spec());
     let objects = client.build(&hosts, &lua, &LUA_EXTRA);
     assert_identical(&lua, &objects, lua_references(), how);
@@ -50,7 +48,7 @@ fn lua_through_real_distccd_with_lzo_matches_local_objects() {
 fn zstd_at_o1_through_real_distccd_with_lzo_matches_local_objects() {
     let mut distccd = RealDistccd::start();
     let zstd = CProject::zstd();
-    let client = Client::new();
+    let client = WrapperClient::new();
     let hosts = format!("{},lzo", distccd.host_spec());
     let extra = ["-O1"];
     let objects = client.build(&hosts, &zstd, &extra);
@@ -71,7 +69,7 @@ fn zstd_at_o1_through_real_distccd_with_lzo_matches_local_objects() {
 fn cxx_sample_through_real_distccd_matches_local_objects() {
     let mut distccd = RealDistccd::start();
     let cxx = CProject::cxx_sample();
-    let client = Client::new();
+    let client = WrapperClient::new();
     let extra = ["-O2"];
     let references = references(&cxx, &extra, CLIENTS);
     for hosts in [distccd.host_spec(), format!("{},lzo", distccd.host_spec())] {
@@ -96,7 +94,7 @@ fn debug_info_build_through_real_distccd_matches_preprocess_then_compile() {
     let lua = CProject::lua();
     let units = ["lapi.c", "lstring.c"];
     let extra = ["-g", "-O1"];
-    let client = Client::new();
+    let client = WrapperClient::new();
     let hosts = format!("{},lzo", distccd.host_spec());
     for source in units {
         let got = client.compile_unit(&hosts, &lua, source, &extra);
@@ -123,7 +121,7 @@ fn debug_info_build_through_real_distccd_matches_preprocess_then_compile() {
 fn lua_through_distfarm_serve_matches_local_objects_with_and_without_lzo() {
     let mut server = DistfarmServer::start(&["--jobs", "2"]);
     let lua = CProject::lua();
-    let client = Client::new();
+    let client = WrapperClient::new();
     for hosts in [server.host_spec(), format!("{},lzo", server.host_spec())] {
         let objects = client.build(&hosts, &lua, &LUA_EXTRA);
         assert_identical(
@@ -155,7 +153,7 @@ fn clang_builds_through_distfarm_serve_and_distccd_match_local_clang() {
     let mut distccd = RealDistccd::start();
     let lua = CProject::lua().first(8).with_compiler("clang");
     let cxx = CProject::cxx_sample().with_compiler("clang++");
-    let client = Client::new();
+    let client = WrapperClient::new();
     let mut jobs = 0;
     for (project, extra) in [(&lua, &LUA_EXTRA[..]), (&cxx, &["-O2"][..])] {
         let want = references(project, extra, 2);
@@ -190,7 +188,7 @@ fn clang_debug_info_names_the_build_directory_not_the_server() {
     let mut distccd = RealDistccd::start();
     let lua = CProject::lua().with_compiler("clang");
     let extra = ["-g", "-O1"];
-    let client = Client::new();
+    let client = WrapperClient::new();
     let units = ["lapi.c", "lstring.c"];
     for hosts in [server.host_spec(), distccd.host_spec()] {
         for source in units {
@@ -242,72 +240,6 @@ fn clang_preprocessed_then_compiled_here(
         .current_dir(project.root())
         .run();
     read(&object)
-}
-
-// ---------------------------------------------------------------------------------------
-// The wrapper under test
-// ---------------------------------------------------------------------------------------
-
-/// A work area for `distfarm` runs (see [`Work`]).
-struct Client {
-    work: Work,
-}
-
-impl Client {
-    fn new() -> Client {
-        Client { work: Work::new() }
-    }
-
-    fn out_dir(&self) -> PathBuf {
-        self.work.path("out")
-    }
-
-    /// `distfarm <compiler> <args…>` in `cwd`, remote or fail: no fallback, no local retry,
-    /// and an environment given in full.
-    fn cmd(&self, hosts: &str, compiler: &str, args: &[String], cwd: &Path) -> Cmd {
-        self.work
-            .distfarm(Some(hosts))
-            .arg(compiler)
-            .args(args)
-            .current_dir(cwd)
-            .env("DISTCC_FALLBACK", "0")
-            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
-            .timeout(Duration::from_secs(180))
-    }
-
-    /// Compiles one unit of `project` through `hosts`; returns its object.
-    fn compile_unit(
-        &self,
-        hosts: &str,
-        project: &CProject,
-        source: &str,
-        extra: &[&str],
-    ) -> Vec<u8> {
-        let unit = project.unit(source);
-        let object = self.out_dir().join(object_name(unit));
-        let args = project.compile_args(unit, extra, &object);
-        self.cmd(hosts, project.compiler, &args, project.root())
-            .run();
-        read(&object)
-    }
-
-    /// Compiles every unit of `project` through `hosts`, `CLIENTS` at a time; returns the
-    /// objects in unit order. A wrapper that prints anything of its own fails the build: a
-    /// distributed compile of clean code is as quiet as a local one.
-    fn build(&self, hosts: &str, project: &CProject, extra: &[&str]) -> Vec<Vec<u8>> {
-        build(project, extra, &self.out_dir(), CLIENTS, |unit, args| {
-            let out = self
-                .cmd(hosts, project.compiler, args, project.root())
-                .output()
-                .unwrap_or_else(|e| panic!("distfarm failed on {}: {e}", unit.source.display()));
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert!(
-                !stderr.contains("distfarm"),
-                "distfarm printed something of its own for {} via {hosts}:\n{stderr}",
-                unit.source.display()
-            );
-        })
-    }
 }
 
 // ---------------------------------------------------------------------------------------

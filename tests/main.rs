@@ -21,6 +21,7 @@ mod keys;
 mod native_cpu_flags;
 mod offer;
 mod protocol_fixtures;
+mod pump_client;
 mod pump_server;
 mod server_confinement;
 mod server_daemon;

@@ -39,7 +39,12 @@ fn pump_build(project: &CProject, extra: &[&str]) -> Vec<Vec<u8>> {
 fn real_pump_client_builds_lua_identical_to_local_every_job_in_pump_mode() {
     let lua = CProject::lua();
     let objects = pump_build(&lua, &["-O2"]);
-    assert_identical(&lua, &objects, lua_references(), "distcc pump → distfarm serve");
+    assert_identical(
+        &lua,
+        &objects,
+        lua_references(),
+        "distcc pump → distfarm serve",
+    );
 }
 
 #[test]
@@ -55,7 +60,12 @@ fn real_pump_client_builds_zstd_identical_to_local() {
     let zstd = CProject::zstd();
     let objects = pump_build(&zstd, &["-O1"]);
     let local = references(&zstd, &["-O1"], 2);
-    assert_identical(&zstd, &objects, &local, "distcc pump → distfarm serve (zstd)");
+    assert_identical(
+        &zstd,
+        &objects,
+        &local,
+        "distcc pump → distfarm serve (zstd)",
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -113,28 +123,50 @@ fn pump_trees_that_reach_outside_the_job_root_are_refused_and_write_nothing_ther
     let cases: Vec<(&str, Vec<Vec<u8>>, &str)> = vec![
         (
             "a climbing NAME",
-            vec![file(&format!("{climb}{v}"), b"owned\n"), file("/p/main.c", MAIN)],
+            vec![
+                file(&format!("{climb}{v}"), b"owned\n"),
+                file("/p/main.c", MAIN),
+            ],
             "climbs",
         ),
         (
             "an outward LINK",
-            vec![link("/p/out", &format!("{}{d}", "../".repeat(40))), file("/p/main.c", MAIN)],
+            vec![
+                link("/p/out", &format!("{}{d}", "../".repeat(40))),
+                file("/p/main.c", MAIN),
+            ],
             "system directory",
         ),
         (
             "a FILE written through a LINK",
-            vec![link("/p/inc", &d), file("/p/inc/victim", b"owned\n"), file("/p/main.c", MAIN)],
+            vec![
+                link("/p/inc", &d),
+                file("/p/inc/victim", b"owned\n"),
+                file("/p/main.c", MAIN),
+            ],
             "symbolic link",
         ),
     ];
     for (what, entries, why) in cases {
-        let reply = exchange(server.port(), &pump_request(entries.len() as u32, &entries), false);
+        let reply = exchange(
+            server.port(),
+            &pump_request(entries.len() as u32, &entries),
+            false,
+        );
         let response = parse_response(&reply.bytes, Version::V3);
         assert!(!response.succeeded(), "{what} was compiled");
         let stderr = stderr_text(&response);
         assert!(stderr.contains(why), "{what}: the refusal says {stderr:?}");
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n", "{what}");
-        assert_eq!(std::fs::read_dir(victim_dir.path()).unwrap().count(), 1, "{what}");
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "precious\n",
+            "{what}"
+        );
+        assert_eq!(
+            std::fs::read_dir(victim_dir.path()).unwrap().count(),
+            1,
+            "{what}"
+        );
     }
     // A count no honest build needs is refused before any entry is read.
     let reply = exchange(server.port(), &pump_request(u32::MAX, &[]), false);
@@ -153,7 +185,10 @@ fn a_pump_job_cannot_read_server_files_through_its_includes() {
     assert!(!response.succeeded());
     // The file's name is in the message; its first line ("root:x:0:0:…") must not be.
     let stderr = stderr_text(&response);
-    assert!(!stderr.contains("root:x:0:0"), "/etc/passwd leaked: {stderr}");
+    assert!(
+        !stderr.contains("root:x:0:0"),
+        "/etc/passwd leaked: {stderr}"
+    );
     assert!(stderr.contains("/etc/passwd"), "{stderr}");
     assert!(server.is_running(), "{}", server.log());
     assert_no_job_directories(server.tmpdir());

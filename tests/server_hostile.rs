@@ -553,10 +553,10 @@ fn protocol_garbage_closes_the_connection_without_an_answer() {
             "connection closed in the middle of DOTI",
         ),
         (
-            "pump (DIST 3)",
+            "pump (DIST 3) then vanish",
             b"DIST00000003CDIR00000001/".to_vec(),
-            false,
-            "protocol 3 (pump mode",
+            true,
+            "connection closed in the middle of",
         ),
         (
             "DIST 9",

@@ -5,6 +5,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::args::{Scan, scan};
 use super::attempt::{self, Attempt};
@@ -14,10 +15,12 @@ use super::job::CompileJob;
 use super::output;
 use super::pick;
 use super::preprocess::{self, SharedSource};
+use super::pump::{self, NotPumped, PumpTree};
 use super::remote::{self, RemoteError};
 use crate::config::{ClientEnv, SshEnv};
 use crate::exit_code::ExitCode;
 use crate::hosts::{HostKind, HostList, HostSpec, HostsError};
+use crate::include_scan::{ScanEnv, Scanner};
 use crate::lock_files as lock;
 use crate::monitor::{Phase, StateFile};
 use crate::protocol::{Limits, Response, Version};
@@ -40,6 +43,11 @@ struct Tries {
     use_agent: bool,
     /// A cut connection was already retried once on its host.
     retried_same_host: bool,
+    /// Pump mode: the files scanned for the first `,cpp` host (shared by later attempts),
+    /// or why the job is preprocessed here instead.
+    pump: Option<Result<Arc<PumpTree>, NotPumped>>,
+    /// A pump-mode attempt failed: the job goes on in plain mode.
+    pump_failed: bool,
 }
 
 pub struct Wrapper<'a> {
@@ -150,16 +158,43 @@ impl Wrapper<'_> {
                 state.set_host(host.hostname(), slot as usize);
                 state.phase(Phase::Connect);
             }
-            let source = tries
-                .source
-                .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
-            let result = match stream.await {
-                Ok(stream) => {
+            let wants_pump = host.protocol_version() == 3 && !tries.pump_failed;
+            let (connected, pump) = if wants_pump {
+                // The scan overlaps the connection, as the preprocessor does in plain mode.
+                tokio::join!(stream, self.pump_tree(job, &mut tries))
+            } else {
+                (stream.await, Ok(None))
+            };
+            let pump = match pump {
+                Ok(pump) => pump,
+                Err(exit) => return exit,
+            };
+            let result = match (connected, &pump) {
+                (Ok(stream), Some(tree)) => {
+                    self.compile_pumped(stream, tree, tries.state.as_ref())
+                        .await
+                }
+                (Ok(stream), None) => {
+                    let source = tries
+                        .source
+                        .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
                     self.compile_on(stream, &host, job, source, tries.state.as_ref())
                         .await
                 }
-                Err(e) => Err(e),
+                (Err(e), _) => Err(e),
             };
+            if pump.is_some() && pump_attempt_failed(&result) {
+                // Perhaps a header the scan missed, or a server that refuses pump mode:
+                // once more in plain mode, on the same host, before anything else.
+                tracing::warn!(
+                    "{}: pump-mode compile on {} failed ({}); retrying in plain mode",
+                    job.input,
+                    host.text,
+                    describe_failure(&result)
+                );
+                tries.pump_failed = true;
+                continue;
+            }
             match result {
                 Ok(response) if response.succeeded() => {
                     let theirs = Identity::of_object(&response.object);
@@ -384,17 +419,10 @@ impl Wrapper<'_> {
         source: &SharedSource,
         state: Option<&StateFile>,
     ) -> Result<Response, RemoteError> {
+        // A `,cpp` host whose job is not pumped gets protocol 2, as in distcc.
         let version = match host.protocol_version() {
             1 => Version::V1,
-            2 => Version::V2,
-            _ => {
-                // One line per job, as distcc warns per job when pump mode cannot be used.
-                tracing::warn!(
-                    "{}: pump mode (,cpp) is not supported yet; sending preprocessed source as with ,lzo",
-                    host.text
-                );
-                Version::V2
-            }
+            _ => Version::V2,
         };
         if let Some(state) = state {
             state.phase(Phase::Send);
@@ -421,6 +449,69 @@ impl Wrapper<'_> {
             bytes
         };
         remote::compile(stream, version, argv, source, limits).await
+    }
+
+    /// The pump-mode request for this job, scanned once: `None` (after one warning naming
+    /// the file and the reason) when the job is preprocessed here instead, which
+    /// `DISTCC_FALLBACK=0` makes an error (`Err` is then the job's exit).
+    async fn pump_tree(
+        &self,
+        job: &CompileJob,
+        tries: &mut Tries,
+    ) -> Result<Option<Arc<PumpTree>>, i32> {
+        if tries.pump.is_none() {
+            let scanned = self.scan(job).await;
+            if let Err(why) = &scanned {
+                if !self.env.fallback {
+                    eprintln!(
+                        "distfarm[{}] ERROR: pump mode cannot be used for {}: {why}, and fallbacks \
+                         are disabled (DISTCC_FALLBACK=0)",
+                        std::process::id(),
+                        job.input
+                    );
+                    return Err(ExitCode::DistccFailed.code());
+                }
+                tracing::warn!(
+                    "pump mode not used for {}: {why}; preprocessing locally",
+                    job.input
+                );
+            }
+            tries.pump = Some(scanned.map(Arc::new));
+        }
+        Ok(tries.pump.as_ref().and_then(|p| p.as_ref().ok()).cloned())
+    }
+
+    /// The include scan and the files it found, off the async threads.
+    async fn scan(&self, job: &CompileJob) -> Result<PumpTree, NotPumped> {
+        let cwd = std::env::current_dir().map_err(|e| NotPumped::NoCwd(e.to_string()))?;
+        let env = ScanEnv {
+            path: self.path.clone(),
+            search_variables: self.env.include_path_vars.clone(),
+        };
+        let job = job.clone();
+        tokio::task::spawn_blocking(move || pump::prepare(&Scanner::new(), &job, &cwd, &env))
+            .await
+            .unwrap_or_else(|e| Err(NotPumped::NoCwd(format!("the scan failed: {e}"))))
+    }
+
+    async fn compile_pumped(
+        &self,
+        stream: BoxStream,
+        tree: &PumpTree,
+        state: Option<&StateFile>,
+    ) -> Result<Response, RemoteError> {
+        if let Some(state) = state {
+            state.phase(Phase::Send);
+        }
+        let limits = Limits {
+            io_timeout: self.env.io_timeout,
+            ..Limits::default()
+        };
+        let response = remote::compile_tree(stream, tree, limits).await?;
+        if let Some(state) = state {
+            state.phase(Phase::Receive);
+        }
+        Ok(response)
     }
 
     /// `DISTCC_SAVE_TEMPS=1`: keep what was sent, as distcc keeps its `distcc_*.i` files.
@@ -467,6 +558,17 @@ impl Wrapper<'_> {
                 );
                 return ExitCode::IoError.code();
             }
+            // Pump mode: the server's preprocessor wrote the dependency file.
+            if let (Some(deps), Some(wanted)) = (&response.deps, &job.dependencies)
+                && let Err(e) = output::write_output(Path::new(&wanted.file), deps)
+            {
+                eprintln!(
+                    "distfarm[{}] ERROR: cannot write {}: {e}",
+                    std::process::id(),
+                    wanted.file
+                );
+                return ExitCode::IoError.code();
+            }
             output::replay(&response.stdout, &response.stderr);
             return 0;
         }
@@ -481,5 +583,24 @@ impl Wrapper<'_> {
             output::exit_code_of_wait_status(response.status)
         );
         self.run_locally(&job.argv).await
+    }
+}
+
+/// Whether a pump-mode attempt ended in a way plain mode on the same host may mend: the
+/// compile failed there, or the server did not take the request.
+fn pump_attempt_failed(result: &Result<Response, RemoteError>) -> bool {
+    match result {
+        Ok(response) => !response.succeeded(),
+        Err(failure) => matches!(failure, RemoteError::Protocol(_)),
+    }
+}
+
+fn describe_failure(result: &Result<Response, RemoteError>) -> String {
+    match result {
+        Ok(response) => format!(
+            "status {}",
+            output::exit_code_of_wait_status(response.status)
+        ),
+        Err(failure) => failure.to_string(),
     }
 }

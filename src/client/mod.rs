@@ -20,6 +20,7 @@ pub mod native_flags;
 pub mod output;
 pub mod pick;
 pub mod preprocess;
+pub mod pump;
 pub mod remote;
 pub mod run;
 pub mod source;

@@ -6,8 +6,12 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use std::os::unix::ffi::OsStrExt;
+
 use super::preprocess::{PreprocessFailure, Preprocessed};
+use super::pump::PumpTree;
 use crate::exit_code::ExitCode;
+use crate::protocol::file_tree;
 use crate::protocol::{
     Limits, ProtocolError, RequestHeader, Response, TokenReader, TokenWriter, Version, request,
 };
@@ -81,6 +85,29 @@ where
     with_timeout(io_timeout, writer.flush()).await?;
     let mut reader = TokenReader::new(read_half, limits);
     Ok(Response::read(&mut reader, header.wire_version, version).await?)
+}
+
+/// Sends a pump-mode job (protocol 3: the command, the working directory and the files)
+/// and returns the server's answer, with its `.d` file.
+pub async fn compile_tree<S>(
+    stream: S,
+    tree: &PumpTree,
+    limits: Limits,
+) -> Result<Response, RemoteError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (read_half, write_half) = tokio::io::split(stream);
+    let mut writer = TokenWriter::new(write_half);
+    let header = RequestHeader::pump(
+        tree.cwd.as_os_str().as_bytes().to_vec(),
+        tree.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+    );
+    header.write(&mut writer)?;
+    file_tree::write_tree(&mut writer, &tree.entries)?;
+    with_timeout(limits.io_timeout, writer.flush()).await?;
+    let mut reader = TokenReader::new(read_half, limits);
+    Ok(Response::read(&mut reader, header.wire_version, Version::V3).await?)
 }
 
 async fn with_timeout<T>(

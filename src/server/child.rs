@@ -104,7 +104,12 @@ impl Captured {
             if let Some(pump) = &prepared.pump {
                 // A missing .d costs the client only its dependency file, as with distccd.
                 response.deps = tokio::fs::read(&pump.deps).await.ok().map(|deps| {
-                    super::pump_args::client_deps(&deps, &prepared.output, pump.target(), &pump.root)
+                    super::pump_args::client_deps(
+                        &deps,
+                        &prepared.output,
+                        pump.target(),
+                        &pump.root,
+                    )
                 });
             }
             match tokio::fs::read(&prepared.output).await {

@@ -155,7 +155,11 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
     };
     // Pump-mode jobs say so in the summary line, before the command (whose last word is
     // the source, as in distccd's line).
-    let mode = if header.cwd.is_some() { "mode:pump " } else { "" };
+    let mode = if header.cwd.is_some() {
+        "mode:pump "
+    } else {
+        ""
+    };
     let summary_cmd = || format!("{mode}{} {}", header.compiler(), source_name(&argv));
     *job = Some((
         header.compiler().to_string(),

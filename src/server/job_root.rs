@@ -110,12 +110,14 @@ impl JobRoot {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(io_refusal(what, e.into())),
         }
-        open_dir(Some(dir), part).map_err(|e| match Errno::from_raw(e.raw_os_error().unwrap_or(0)) {
-            Errno::ELOOP | Errno::ENOTDIR => Refusal::new(
-                what,
-                "it leads through a symbolic link or a file already in the tree",
-            ),
-            _ => io_refusal(what, e),
+        open_dir(Some(dir), part).map_err(|e| {
+            match Errno::from_raw(e.raw_os_error().unwrap_or(0)) {
+                Errno::ELOOP | Errno::ENOTDIR => Refusal::new(
+                    what,
+                    "it leads through a symbolic link or a file already in the tree",
+                ),
+                _ => io_refusal(what, e),
+            }
         })
     }
 
@@ -214,8 +216,14 @@ fn dup(fd: &OwnedFd) -> std::io::Result<OwnedFd> {
 /// include server sends some names twice); never through a link.
 fn write_file(dir: &OwnedFd, name: &OsStr, content: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let fd = openat(Some(dir.as_raw_fd()), name, flags, Mode::from_bits_truncate(0o644))?;
+    let flags =
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = openat(
+        Some(dir.as_raw_fd()),
+        name,
+        flags,
+        Mode::from_bits_truncate(0o644),
+    )?;
     // SAFETY: `openat` returned a new descriptor that nothing else owns.
     let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     file.write_all(content)
@@ -260,7 +268,13 @@ mod tests {
     #[test]
     fn climbing_and_relative_names_are_refused() {
         let (dir, mut root) = root();
-        for name in ["/../victim", "/a/../../victim", "relative/x.h", "/", "/a\0b"] {
+        for name in [
+            "/../victim",
+            "/a/../../victim",
+            "relative/x.h",
+            "/",
+            "/a\0b",
+        ] {
             let refusal = root.add(&file(name, "x")).unwrap_err();
             assert!(refusal.why.contains("path"), "{name}: {refusal}");
         }

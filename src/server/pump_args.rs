@@ -83,7 +83,10 @@ impl PumpRewrite {
         };
         if PATH_OPTIONS.contains(&arg) {
             let value = value_of(arg)?;
-            return Ok(Rewritten::Replaced(vec![arg.to_string(), self.reroot(&value)]));
+            return Ok(Rewritten::Replaced(vec![
+                arg.to_string(),
+                self.reroot(&value),
+            ]));
         }
         // Joined forms. `-iwithprefixbefore` is tried before `-iwithprefix` (distccd 3.4
         // tries them the other way round and leaves the first unrewritten).
@@ -145,7 +148,11 @@ impl PumpRewrite {
     /// since the compiler runs in the mirrored working directory.
     pub fn reroot(&self, path: &str) -> String {
         match path.strip_prefix('/') {
-            Some(rest) => self.root.join(rest.trim_start_matches('/')).to_string_lossy().into_owned(),
+            Some(rest) => self
+                .root
+                .join(rest.trim_start_matches('/'))
+                .to_string_lossy()
+                .into_owned(),
             None => path.to_string(),
         }
     }
@@ -163,12 +170,83 @@ impl PumpRewrite {
 }
 
 /// distccd's `.d` clean-up: the first mention of the server's object name becomes the
-/// client's target, and the root disappears from every path.
+/// client's target, and the root disappears from every path. The first rule is then wrapped
+/// again the way gcc wraps it, since the names it measured were the server's longer ones.
 pub fn client_deps(deps: &[u8], server_object: &Path, client_target: &str, root: &Path) -> Vec<u8> {
     let text = String::from_utf8_lossy(deps);
     let object = server_object.to_string_lossy();
     let text = text.replacen(object.as_ref(), client_target, 1);
-    text.replace(root.to_string_lossy().as_ref(), "").into_bytes()
+    let text = text.replace(root.to_string_lossy().as_ref(), "");
+    rewrap_first_rule(&text).into_bytes()
+}
+
+/// gcc's make_write (libcpp/mkdeps.cc): names after the first go on the same line while the
+/// line stays within 72 columns, otherwise after " \\\n ". Later rules (-MP's phony targets)
+/// are one per line already.
+fn rewrap_first_rule(text: &str) -> String {
+    const COLUMNS: usize = 72;
+    let joined = text.replace("\\\n", "");
+    let (rule, rest) = joined.split_once('\n').unwrap_or((&joined, ""));
+    let Some(colon) = rule
+        .find(": ")
+        .or_else(|| rule.strip_suffix(':').map(str::len))
+    else {
+        return text.to_string();
+    };
+    let targets = make_words(&rule[..colon]);
+    let prerequisites = make_words(&rule[colon + 1..]);
+    let mut out = String::new();
+    let mut column = 0;
+    let write = |out: &mut String, name: &str, column: &mut usize| {
+        if *column > 0 {
+            if *column + name.len() > COLUMNS {
+                out.push_str(" \\\n");
+                *column = 0;
+            }
+            *column += 1;
+            out.push(' ');
+        }
+        *column += name.len();
+        out.push_str(name);
+    };
+    for name in &targets {
+        write(&mut out, name, &mut column);
+    }
+    out.push(':');
+    column += 1;
+    for name in &prerequisites {
+        write(&mut out, name, &mut column);
+    }
+    out.push('\n');
+    out.push_str(rest);
+    out
+}
+
+/// The names of a make rule side: whitespace separates them unless a backslash escapes it.
+fn make_words(side: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut chars = side.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                word.push(c);
+                if let Some(next) = chars.next() {
+                    word.push(next);
+                }
+            }
+            c if c.is_whitespace() => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 #[cfg(test)]
@@ -224,13 +302,19 @@ mod tests {
         let mut r = rewrite();
         let mut out = run(&mut r, "-O2");
         r.finish(&mut out);
-        assert_eq!(out.join(" "), "-ffile-prefix-map=/j/root= -O2 -MMD -MF /j/deps.d");
+        assert_eq!(
+            out.join(" "),
+            "-ffile-prefix-map=/j/root= -O2 -MMD -MF /j/deps.d"
+        );
     }
 
     #[test]
     fn users_prefix_maps_follow_their_files_into_the_root() {
         let mut r = rewrite();
-        let out = run(&mut r, "-fdebug-prefix-map=/home/u/p=. -ffile-prefix-map=rel=x");
+        let out = run(
+            &mut r,
+            "-fdebug-prefix-map=/home/u/p=. -ffile-prefix-map=rel=x",
+        );
         assert_eq!(
             out.join(" "),
             "-fdebug-prefix-map=/j/root/home/u/p=. -ffile-prefix-map=rel=x"
@@ -249,10 +333,37 @@ mod tests {
     #[test]
     fn the_dependency_file_names_the_clients_paths() {
         let deps = b"/j/output.o: m.c /j/root/home/u/p/inc/a.h \\\n /usr/include/stdio.h\n";
-        let out = client_deps(deps, Path::new("/j/output.o"), "out/m.o", Path::new("/j/root"));
+        let out = client_deps(
+            deps,
+            Path::new("/j/output.o"),
+            "out/m.o",
+            Path::new("/j/root"),
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "out/m.o: m.c /home/u/p/inc/a.h \\\n /usr/include/stdio.h\n"
+            "out/m.o: m.c /home/u/p/inc/a.h /usr/include/stdio.h\n"
         );
+    }
+
+    #[test]
+    fn the_dependency_file_is_wrapped_again_at_gccs_width() {
+        let long = "/j/root/usr/include/x86_64-linux-gnu/bits/long-header-name.h";
+        let deps = format!("/j/output.o: m.c \\\n {long} {long} \\\n {long}\n\n{long}:\n");
+        let out = client_deps(
+            deps.as_bytes(),
+            Path::new("/j/output.o"),
+            "m.o",
+            Path::new("/j/root"),
+        );
+        let short = "/usr/include/x86_64-linux-gnu/bits/long-header-name.h";
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("m.o: m.c {short} \\\n {short} \\\n {short}\n\n{short}:\n")
+        );
+    }
+
+    #[test]
+    fn escaped_spaces_stay_inside_one_name() {
+        assert_eq!(make_words(" a\\ b.h  c.h"), vec!["a\\ b.h", "c.h"]);
     }
 }

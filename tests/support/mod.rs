@@ -62,6 +62,7 @@ pub mod system_account;
 pub mod wait;
 pub mod wire;
 pub mod wrapper;
+pub mod wrapper_client;
 
 pub use compile::local_object;
 pub use cproject::CProject;
