@@ -2,6 +2,8 @@
 //! every wrapper with one view of all slots, and carries each job on its own channel.
 //! Started by the first wrapper that needs it; exits when idle.
 
+pub mod builds;
+pub mod ledger;
 pub mod pool;
 pub mod scheduler;
 pub mod server;

@@ -8,16 +8,19 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::{UnixListener, UnixStream};
 
+use super::ledger::Ledger;
 use super::pool::{ConnKey, Pool};
 use super::scheduler::{Candidate, Scheduler};
 use super::socket;
 use crate::hosts::{self, HostKind};
-use crate::protocol::agent::{Channel, JobRequest, Pick};
+use crate::protocol::agent::{AgentRequest, Channel, JobRequest, Pick, write_view};
 use crate::protocol::{Limits, TokenReader, TokenWriter};
 
 pub struct Agent {
     pub scheduler: Arc<Scheduler>,
     pub pool: Pool,
+    /// What `distfarm mon` is shown: running jobs, host counters, builds.
+    pub ledger: Arc<Ledger>,
     /// Wrapper connections being served.
     active: AtomicUsize,
     /// When the last wrapper connection ended (or the agent started).
@@ -31,6 +34,7 @@ impl Agent {
         Agent {
             scheduler: Arc::new(Scheduler::with_lock_dir(lock_dir)),
             pool: Pool::new(account),
+            ledger: Arc::default(),
             active: AtomicUsize::new(0),
             last_done: Mutex::new(Instant::now()),
         }
@@ -55,6 +59,17 @@ pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
     // Checked on a short tick rather than one long sleep, so the clock restarts from the
     // end of the last job, however long ago the last connection arrived.
     let tick = idle.min(Duration::from_millis(500));
+    // Builds end when their make (or ninja …) exits: looked for a few times a second.
+    let builds = {
+        let ledger = agent.ledger.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(BUILD_END_CHECK).await;
+                ledger.builds.end_finished();
+            }
+        })
+    };
+    let _stop_builds = AbortOnDrop(builds);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -82,13 +97,49 @@ pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
     }
 }
 
-async fn serve_wrapper(
-    stream: UnixStream,
-    agent: &Agent,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// How often the agent looks whether a build's driver has exited.
+const BUILD_END_CHECK: Duration = Duration::from_millis(200);
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// One connection: a job, a job's report, or a monitor asking for the view.
+async fn serve_wrapper(stream: UnixStream, agent: &Agent) -> Result<(), Failure> {
     let mut reader = TokenReader::new(stream, Limits::default());
-    let request = JobRequest::read(&mut reader).await?;
-    let mut stream = reader.into_inner();
+    match AgentRequest::read(&mut reader).await? {
+        AgentRequest::Job(request) => serve_job(reader.into_inner(), agent, request).await,
+        AgentRequest::Report(report) => {
+            agent.ledger.report(&report);
+            // The wrapper exits only after this: its build cannot end before its report
+            // is counted.
+            let mut stream = reader.into_inner();
+            let mut w = TokenWriter::new(&mut stream);
+            w.int(b"RACK", 0);
+            w.flush().await?;
+            Ok(())
+        }
+        AgentRequest::View => {
+            let view = agent.ledger.view(&agent.scheduler);
+            let mut stream = reader.into_inner();
+            write_view(&mut TokenWriter::new(&mut stream), &view).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn serve_job(
+    mut stream: UnixStream,
+    agent: &Agent,
+    request: JobRequest,
+) -> Result<(), Failure> {
+    let entry = agent.ledger.job_arrived(request.pid, &request.file);
 
     let mut keys = Vec::new();
     let mut specs = Vec::new();
@@ -105,6 +156,9 @@ async fn serve_wrapper(
             ssh_config: request.ssh_config.clone(),
             auth_sock: request.auth_sock.clone(),
         });
+        agent
+            .ledger
+            .know_host(text, spec.hostname(), "ssh", spec.limit);
         specs.push(spec);
     }
     let lock_names: Vec<_> = specs
@@ -143,12 +197,19 @@ async fn serve_wrapper(
         };
         (index, Some(slot))
     };
+    entry.placed(
+        &request.hosts[index],
+        slot.as_ref().map(|s: &super::scheduler::Slot| s.number),
+    );
     // The wrapper preprocesses while the channel opens.
     Pick::Host { index }
         .write(&mut TokenWriter::new(&mut stream))
         .await?;
     let mut job = match agent.pool.open_job(&keys[index]).await {
-        Ok(job) => job,
+        Ok((job, remote_end)) => {
+            agent.ledger.remote_end(&request.hosts[index], remote_end);
+            job
+        }
         Err(e) => {
             agent
                 .scheduler
@@ -167,6 +228,7 @@ async fn serve_wrapper(
     }
     .write(&mut TokenWriter::new(&mut stream))
     .await?;
+    entry.running();
     crate::forward::splice(&mut stream, &mut job).await?;
     Ok(())
 }

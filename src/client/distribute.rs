@@ -238,10 +238,12 @@ impl Wrapper<'_> {
         let candidates = pick::candidates(hosts, lock_dir, self.env.backoff_period, &tries.tried);
         let attempt = if tries.use_agent && attempt::agent_serves(&candidates, self.env, &self.ssh)
         {
-            attempt::through_agent(&candidates, self.env, &self.ssh, false).await
+            attempt::through_agent(&candidates, self.env, &self.ssh, false, &job.input).await
         } else {
             let pause = self.env.pause_time;
-            match attempt::with_lock(&candidates, lock_dir, pause, self.env, &self.ssh).await {
+            match attempt::with_lock(&candidates, lock_dir, pause, self.env, &self.ssh, &job.input)
+                .await
+            {
                 Ok(attempt) => attempt,
                 Err(e) => {
                     let reason = format!("cannot take a slot lock in {}: {e}", lock_dir.display());

@@ -46,6 +46,14 @@ fn put_name(field: &mut [u8], text: &str) {
     field[..n].copy_from_slice(&bytes[..n]);
 }
 
+/// A source's base name, as distcc's monitor shows it.
+pub fn base_name(source: &str) -> String {
+    Path::new(source)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// This process's state file; removed when dropped (when the job ends, however it ends).
 pub struct StateFile {
     path: PathBuf,
@@ -59,10 +67,7 @@ impl StateFile {
     pub fn new(distcc_dir: &Path, source: &str) -> io::Result<StateFile> {
         let dir = distcc_dir.join("state");
         fs::create_dir_all(&dir)?;
-        let file = Path::new(source)
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file = base_name(source);
         Ok(StateFile {
             path: dir.join(format!("binstate_{}", std::process::id())),
             file,

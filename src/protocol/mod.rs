@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod error;
+pub mod farm_view;
 pub mod file_tree;
 pub mod lzo;
 pub mod request;
