@@ -59,6 +59,11 @@ pub enum Command {
     Keys(KeysArgs),
     /// Check every host in the list: reachable, logged in, host key, server, compilers.
     Doctor(DoctorArgs),
+    /// Show the farm: each host's slots, counters and backoff, the queue and the running
+    /// jobs (from the agent, and from distcc's state files).
+    Mon(MonArgs),
+    /// The live full-screen monitor (`distfarm mon --live`).
+    Top(MonArgs),
     /// Write shell completions, man pages and service files into DIR (for packagers).
     #[command(hide = true)]
     DistFiles {
@@ -155,6 +160,31 @@ pub struct DoctorArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `distfarm mon`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Reads the agent's live view when an agent runs (it is never started for \
+        this), and distcc's state files in $DISTCC_DIR/state otherwise and besides, so jobs of \
+        plain distcc clients sharing the DISTCC_DIR show too. Hosts come from the host list as \
+        a build would read it. --json prints one JSON document per refresh (docs/mon-json.md). \
+        With nothing to show, says so and exits 0."
+)]
+pub struct MonArgs {
+    /// Refresh every SECONDS (fractions allowed) until interrupted; once without.
+    #[arg(value_name = "SECONDS")]
+    pub interval: Option<f64>,
+    /// One JSON document per refresh, one per line.
+    #[arg(long, conflicts_with = "live")]
+    pub json: bool,
+    /// The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`).
+    #[arg(long)]
+    pub live: bool,
+    /// Ask a `distfarm serve` for its per-client counters instead (HOST as in the host
+    /// list: `@host`, `host:port`).
+    #[arg(long, value_name = "HOST", conflicts_with = "live")]
+    pub server: Option<String>,
 }
 
 /// distccd's options, with the same names and meanings.

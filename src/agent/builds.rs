@@ -13,6 +13,7 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::monitor::units::bytes;
 use crate::protocol::farm_view::{BuildId, BuildSummary, JobReport, Outcome};
 
 /// A build without a driver process to watch ends this long after its last report.
@@ -237,16 +238,6 @@ fn counted(list: &[(String, u64)]) -> String {
         .map(|(what, n)| format!("{what} {n}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Bytes in the largest unit that keeps a number of at least 1.
-pub fn bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1} GB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.1} KB", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
 }
 
 #[cfg(test)]

@@ -193,6 +193,7 @@ impl Ledger {
                     .map(|spec| book.hosts.get(spec).map_or(spec.clone(), |h| h.name.clone())),
                 slot: j.slot,
                 elapsed_ms: j.started.elapsed().as_millis() as u64,
+                seen_by: "agent".into(),
             })
             .collect();
         AgentView {

@@ -64,7 +64,13 @@ pub struct JobView {
     /// The host's name; `None` while queued.
     pub host: Option<String>,
     pub slot: Option<u32>,
+    /// Since the job reached the agent; for a job seen only in a state file, since its
+    /// last phase change (all a state file tells).
     pub elapsed_ms: u64,
+    /// `agent`, or `state-file` for jobs the agent does not carry (TCP hosts, local
+    /// compiles, plain distcc clients sharing the `DISTCC_DIR`).
+    #[serde(default)]
+    pub seen_by: String,
 }
 
 /// How one job ended, as its wrapper tells the agent.
