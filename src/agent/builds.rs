@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::monitor::units::bytes;
-use crate::protocol::farm_view::{BuildId, BuildSummary, JobReport, Outcome};
+use crate::protocol::farm_view::{BuildId, BuildSummary, JobReport, Outcome, is_build_tool};
 
 /// A build without a driver process to watch ends this long after its last report.
 pub const QUIET_END: Duration = Duration::from_secs(3);
@@ -54,13 +54,12 @@ impl Builds {
     pub fn report(&self, report: &JobReport) {
         let mut inner = self.inner.lock().expect("builds lock");
         let build = inner.open.entry(report.build.clone()).or_insert_with(|| {
-            let watched = report.build.start != 0;
             Build {
                 started: Instant::now(),
                 last_report: Instant::now(),
                 summary: false,
                 stderr: None,
-                ends_when_quiet: !watched || !is_build_tool(&report.build.name),
+                ends_when_quiet: !is_build_tool(&report.build.name),
                 remote: 0,
                 local: 0,
                 hosts: BTreeMap::new(),
@@ -107,8 +106,11 @@ impl Builds {
             .open
             .iter()
             .filter(|(id, b)| {
-                if b.ends_when_quiet {
-                    b.last_report.elapsed() >= QUIET_END
+                let quiet = b.last_report.elapsed() >= QUIET_END;
+                if id.pid == 0 {
+                    quiet
+                } else if b.ends_when_quiet {
+                    quiet || !driver_alive(id)
                 } else {
                     !driver_alive(id)
                 }
@@ -137,28 +139,9 @@ impl Builds {
     }
 }
 
-/// Build tools whose exit ends a build. Anything else above a wrapper (a shell typed in by
-/// hand) may live on long after its compiles.
-pub fn is_build_tool(name: &str) -> bool {
-    matches!(
-        name,
-        "make" | "gmake" | "bmake" | "pmake" | "remake" | "ninja" | "samu" | "scons" | "jam"
-    )
-}
-
 /// Whether the build's driver is still the process it was (a pid may be reused).
 fn driver_alive(id: &BuildId) -> bool {
-    std::fs::read_to_string(format!("/proc/{}/stat", id.pid))
-        .ok()
-        .and_then(|stat| start_time_of(&stat))
-        .is_some_and(|start| start == id.start)
-}
-
-/// Field 22 of `/proc/PID/stat` (the start time), read after the command name, which may
-/// itself hold spaces and parentheses.
-pub fn start_time_of(stat: &str) -> Option<u64> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(19)?.parse().ok()
+    crate::proc_stat::is_alive(id.pid, id.start)
 }
 
 /// Opened for appending, so that a log file the build writes to is never overwritten.
@@ -243,12 +226,6 @@ fn counted(list: &[(String, u64)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn start_time_is_read_past_a_command_name_with_spaces() {
-        let stat = "4242 (my (odd) make) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
-        assert_eq!(start_time_of(stat), Some(987654));
-    }
 
     #[test]
     fn the_line_names_hosts_local_reasons_and_fallbacks() {

@@ -7,6 +7,7 @@
 pub mod agent_link;
 pub mod args;
 pub mod attempt;
+pub mod build_id;
 pub mod cross_rewrite;
 pub mod distribute;
 pub mod fallback;
@@ -22,6 +23,7 @@ pub mod pick;
 pub mod preprocess;
 pub mod pump;
 pub mod remote;
+pub mod report;
 pub mod run;
 pub mod source;
 

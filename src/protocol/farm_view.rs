@@ -156,3 +156,13 @@ pub struct BuildSummary {
     /// The one line printed for it.
     pub line: String,
 }
+
+/// Build tools: a wrapper's nearest ancestor among these is its build, and the build ends
+/// when it exits. Anything else above a wrapper (a shell typed in by hand) may live on long
+/// after its compiles.
+pub fn is_build_tool(name: &str) -> bool {
+    matches!(
+        name,
+        "make" | "gmake" | "bmake" | "pmake" | "remake" | "ninja" | "samu" | "scons" | "jam"
+    )
+}
