@@ -17,6 +17,7 @@ mod distcc_config;
 mod distcc_messages;
 mod doctor;
 mod forward;
+mod monitor;
 mod keys;
 mod native_cpu_flags;
 mod offer;
