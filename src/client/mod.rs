@@ -21,6 +21,7 @@ pub mod output;
 pub mod pick;
 pub mod preprocess;
 pub mod pump;
+pub mod pump_scan;
 pub mod remote;
 pub mod run;
 pub mod source;

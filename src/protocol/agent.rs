@@ -74,6 +74,14 @@ impl JobRequest {
 
     pub async fn read<R: AsyncRead + Unpin>(r: &mut TokenReader<R>) -> Result<Self, ProtocolError> {
         let version = r.read_int("AGNT").await?;
+        Self::read_after_header(version, r).await
+    }
+
+    /// Reads the rest of a request whose `AGNT` header (with `version`) was already read.
+    pub async fn read_after_header<R: AsyncRead + Unpin>(
+        version: u32,
+        r: &mut TokenReader<R>,
+    ) -> Result<Self, ProtocolError> {
         if version != VERSION {
             return Err(ProtocolError::UnsupportedVersion(version));
         }
