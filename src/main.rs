@@ -3,10 +3,10 @@
 
 use clap::Parser;
 use distfarm::app;
-use distfarm::cli::{Cli, Command, ConfigArgs, ServeArgs};
+use distfarm::cli::{Cli, Command, ConfigArgs, PumpArgs, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 11] = [
+const SUBCOMMANDS: [&str; 12] = [
     "mon",
     "top",
     "serve",
@@ -18,6 +18,7 @@ const SUBCOMMANDS: [&str; 11] = [
     "dist-files",
     "offer",
     "offers",
+    "pump",
 ];
 
 fn main() {
@@ -38,6 +39,10 @@ fn main() {
     } else if name == "distcc-config" {
         parse_config_args(&argv)
             .map(|args| app::config::main(&args))
+            .unwrap_or_else(|code| code)
+    } else if name == "pump" || name == "distcc-pump" {
+        parse_pump_args(&argv)
+            .map(|args| app::pump::main(&args))
             .unwrap_or_else(|code| code)
     } else if is_wrapper_name
         && argv
@@ -86,6 +91,19 @@ fn parse_config_args(argv: &[String]) -> Result<ConfigArgs, i32> {
         .map_err(exit_for_clap_error)
 }
 
+/// `pump` / `distcc-pump` (distcc's names): the options of `distfarm pump`.
+fn parse_pump_args(argv: &[String]) -> Result<PumpArgs, i32> {
+    #[derive(Parser)]
+    #[command(name = "pump", version)]
+    struct Pump {
+        #[command(flatten)]
+        args: PumpArgs,
+    }
+    Pump::try_parse_from(argv)
+        .map(|p| p.args)
+        .map_err(exit_for_clap_error)
+}
+
 fn exit_for_clap_error(e: clap::Error) -> i32 {
     let _ = e.print();
     if e.use_stderr() {
@@ -113,6 +131,7 @@ fn run_subcommand(argv: &[String]) -> i32 {
             Command::DistFiles { dir } => app::dist_files::main(&dir),
             Command::Offer(args) => app::offer::main(args),
             Command::Offers(command) => app::offers::main(command),
+            Command::Pump(args) => app::pump::main(&args),
             Command::Agent {
                 socket,
                 idle,

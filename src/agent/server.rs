@@ -1,5 +1,6 @@
 //! The agent's accept loop: each wrapper connection asks for a host, gets a channel on a
-//! pooled SSH connection, and its job's bytes are spliced through.
+//! pooled SSH connection, and its job's bytes are spliced through — or asks for a pump-mode
+//! job's include scan.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use super::pool::{ConnKey, Pool};
 use super::scheduler::{Candidate, Scheduler};
 use super::socket;
 use crate::hosts::{self, HostKind};
+use crate::include_scan::Scanner;
 use crate::protocol::agent::{AgentRequest, Channel, JobRequest, Pick, write_view};
 use crate::protocol::{Limits, TokenReader, TokenWriter};
 
@@ -21,6 +23,8 @@ pub struct Agent {
     pub pool: Pool,
     /// What `distfarm mon` is shown: running jobs, host counters, builds.
     pub ledger: Arc<Ledger>,
+    /// The include scanner for pump-mode jobs, its caches shared by all of them.
+    pub scanner: Arc<Scanner>,
     /// Wrapper connections being served.
     active: AtomicUsize,
     /// When the last wrapper connection ended (or the agent started).
@@ -35,6 +39,7 @@ impl Agent {
             scheduler: Arc::new(Scheduler::with_lock_dir(lock_dir)),
             pool: Pool::new(account),
             ledger: Arc::default(),
+            scanner: Arc::new(Scanner::new()),
             active: AtomicUsize::new(0),
             last_done: Mutex::new(Instant::now()),
         }
@@ -115,6 +120,10 @@ async fn serve_wrapper(stream: UnixStream, agent: &Agent) -> Result<(), Failure>
     let mut reader = TokenReader::new(stream, Limits::default());
     match AgentRequest::read(&mut reader).await? {
         AgentRequest::Job(request) => serve_job(reader.into_inner(), agent, request).await,
+        AgentRequest::Scan(request) => {
+            let mut stream = reader.into_inner();
+            Ok(super::scan::answer(agent.scanner.clone(), request, &mut stream).await?)
+        }
         AgentRequest::Report(report) => {
             agent.ledger.report(&report);
             // The wrapper exits only after this: its build cannot end before its report

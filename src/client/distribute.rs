@@ -16,12 +16,13 @@ use super::output;
 use super::pick;
 use super::preprocess::{self, SharedSource};
 use super::pump::{self, NotPumped, PumpTree};
+use super::pump_scan;
 use super::remote::{self, RemoteError};
 use super::report::{AttemptNumbers, Reporter};
 use crate::config::{ClientEnv, SshEnv};
 use crate::exit_code::ExitCode;
 use crate::hosts::{HostKind, HostList, HostSpec, HostsError};
-use crate::include_scan::{ScanEnv, Scanner};
+use crate::include_scan::{GiveUp, ScanEnv};
 use crate::lock_files as lock;
 use crate::monitor::{Phase, StateFile};
 use crate::protocol::{Limits, Response, Version};
@@ -534,17 +535,25 @@ impl Wrapper<'_> {
         Ok(tries.pump.as_ref().and_then(|p| p.as_ref().ok()).cloned())
     }
 
-    /// The include scan and the files it found, off the async threads.
+    /// The include scan (in the agent when there is one) and the files it found.
     async fn scan(&self, job: &CompileJob) -> Result<PumpTree, NotPumped> {
+        if let Some(why) = pump::unpumpable(job) {
+            return Err(why);
+        }
         let cwd = std::env::current_dir().map_err(|e| NotPumped::NoCwd(e.to_string()))?;
+        let argv = pump::pump_argv(job);
         let env = ScanEnv {
             path: self.path.clone(),
             search_variables: self.env.include_path_vars.clone(),
         };
-        let job = job.clone();
-        tokio::task::spawn_blocking(move || pump::prepare(&Scanner::new(), &job, &cwd, &env))
+        let closure = pump_scan::closure(self.env, &self.ssh, &cwd, &argv, env).await?;
+        tokio::task::spawn_blocking(move || pump::tree(cwd, argv, &closure))
             .await
-            .unwrap_or_else(|e| Err(NotPumped::NoCwd(format!("the scan failed: {e}"))))
+            .unwrap_or_else(|e| {
+                Err(NotPumped::Scan(GiveUp::new(format!(
+                    "reading the files failed: {e}"
+                ))))
+            })
     }
 
     async fn compile_pumped(

@@ -22,6 +22,7 @@ pub mod output;
 pub mod pick;
 pub mod preprocess;
 pub mod pump;
+pub mod pump_scan;
 pub mod remote;
 pub mod report;
 pub mod run;

@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::job::CompileJob;
-use crate::include_scan::{Closure, GiveUp, ScanEnv, Scanner};
+use crate::include_scan::{Closure, GiveUp};
 use crate::protocol::file_tree::TreeEntry;
 
 /// distcc's name for the empty file that makes a directory exist on the server.
@@ -54,21 +54,16 @@ pub fn pump_argv(job: &CompileJob) -> Vec<String> {
     argv
 }
 
-/// Scans `job` in `cwd` and reads what it needs into a request body.
-pub fn prepare(
-    scanner: &Scanner,
-    job: &CompileJob,
-    cwd: &Path,
-    env: &ScanEnv,
-) -> Result<PumpTree, NotPumped> {
-    if job.preprocessed {
-        return Err(NotPumped::Preprocessed);
-    }
-    let argv = pump_argv(job);
-    let closure = scanner.closure_in(cwd, &argv, env)?;
+/// Why `job` cannot be pumped whatever its includes are.
+pub fn unpumpable(job: &CompileJob) -> Option<NotPumped> {
+    job.preprocessed.then_some(NotPumped::Preprocessed)
+}
+
+/// Reads the closure's files into a request body for `argv` (from [`pump_argv`]) in `cwd`.
+pub fn tree(cwd: PathBuf, argv: Vec<String>, closure: &Closure) -> Result<PumpTree, NotPumped> {
     Ok(PumpTree {
-        cwd: cwd.to_path_buf(),
-        entries: entries(&closure)?,
+        entries: entries(closure)?,
+        cwd,
         argv,
     })
 }

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::agent_scan::ScanRequest;
 use super::farm_view::{AgentView, JobReport};
 use super::{ProtocolError, TokenReader, TokenWriter};
 
@@ -90,12 +91,13 @@ impl JobRequest {
 
     pub async fn read<R: AsyncRead + Unpin>(r: &mut TokenReader<R>) -> Result<Self, ProtocolError> {
         let version = r.read_int("AGNT").await?;
-        Self::read_after_version(r, version).await
+        Self::read_after_header(version, r).await
     }
 
-    async fn read_after_version<R: AsyncRead + Unpin>(
-        r: &mut TokenReader<R>,
+    /// Reads the rest of a request whose `AGNT` header (with `version`) was already read.
+    pub async fn read_after_header<R: AsyncRead + Unpin>(
         version: u32,
+        r: &mut TokenReader<R>,
     ) -> Result<Self, ProtocolError> {
         if version != VERSION {
             return Err(ProtocolError::UnsupportedVersion(version));
@@ -134,6 +136,8 @@ impl JobRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentRequest {
     Job(JobRequest),
+    /// A pump-mode job's include scan.
+    Scan(ScanRequest),
     Report(JobReport),
     View,
 }
@@ -142,7 +146,10 @@ impl AgentRequest {
     pub async fn read<R: AsyncRead + Unpin>(r: &mut TokenReader<R>) -> Result<Self, ProtocolError> {
         match r.read_any().await? {
             (token, version) if &token == b"AGNT" => Ok(AgentRequest::Job(
-                JobRequest::read_after_version(r, version).await?,
+                JobRequest::read_after_header(version, r).await?,
+            )),
+            (token, version) if &token == b"SCAN" => Ok(AgentRequest::Scan(
+                ScanRequest::read_after_header(version, r).await?,
             )),
             (token, len) if &token == b"REPT" => {
                 let body = r.read_body("REPT", len, JSON_LIMIT).await?;

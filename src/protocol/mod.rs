@@ -4,9 +4,11 @@
 //! Layers: [`token`] frames one 12-byte header and its body; [`lzo`] is the protocol-2 body
 //! compression; [`request`] and [`response`] are the fixed token sequences of one job, and
 //! [`file_tree`] the source and headers a pump-mode request carries instead of `DOTI`;
+//! [`agent`] and [`agent_scan`] are what a wrapper and its agent say to each other;
 //! [`ssh_launch`] holds the words both ends use when a server is started over SSH.
 
 pub mod agent;
+pub mod agent_scan;
 pub mod error;
 pub mod farm_view;
 pub mod file_tree;
