@@ -551,3 +551,175 @@ async fn blocking(body: impl FnOnce() + Send + 'static) {
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
 }
+
+// ---------------------------------------------------------------------------------------
+// The live screen, driven in tmux
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_screen_follows_a_build_survives_resizes_and_quits_on_q() {
+    let tmux_bin = require("tmux", "tmux");
+    let farm = MonFarm::start("mon-live").await;
+    blocking(move || {
+        let tmux = Tmux::start(&tmux_bin, &farm);
+        tmux.wait_for_screen("the screen without an agent", |s| {
+            s.contains("no agent running")
+        });
+
+        let mut job = farm.spawn_slow_hello();
+        let screen = tmux.wait_for_screen("the running job on the screen", |s| {
+            s.contains("hello.c") && s.contains("agent ") && s.contains("1/8")
+        });
+        assert!(screen.contains("farmhost"), "{screen}");
+        assert!(screen.contains("jobs: 1 running"), "{screen}");
+
+        tmux.resize(60, 20);
+        let small = tmux.wait_for_screen("the screen redrawn at 60x20", |s| {
+            s.contains(" hosts ") && s.lines().all(|l| l.chars().count() <= 60)
+        });
+        assert!(small.contains("hello.c"), "{small}");
+        tmux.resize(30, 6);
+        tmux.wait_for_screen("the too-small notice", |s| {
+            s.contains("terminal too small")
+        });
+        tmux.resize(100, 30);
+
+        job.wait_timeout(Duration::from_secs(60))
+            .expect("the slow compile finished");
+        let done = tmux.wait_for_screen("the job gone and counted", |s| {
+            s.contains("jobs: 0 running") && s.contains("0/8")
+        });
+        assert!(!done.contains("hello.c"), "{done}");
+
+        // Idle: what the screen costs while nothing happens (a measurement, not a test).
+        let pid = tmux.pane_pid();
+        let before = cpu_ticks(pid);
+        std::thread::sleep(Duration::from_secs(3));
+        let ticks = cpu_ticks(pid) - before;
+        println!(
+            "distfarm top, idle at 4 refreshes/s: {ticks} clock ticks of CPU in 3 s \
+             (~{:.1} % of a core at 100 ticks/s)",
+            ticks as f64 / 3.0
+        );
+
+        tmux.keys("s");
+        tmux.wait_for_screen("the host order to change", |s| s.contains("hosts by busy"));
+        tmux.keys("q");
+        crate::support::wait_for(
+            "the screen to exit on q",
+            Duration::from_secs(10),
+            || (!tmux.alive()).then_some(()),
+            || tmux.capture(),
+        );
+    })
+    .await;
+}
+
+/// A tmux server of its own (`-L`), running `distfarm top` with the farm's environment in a
+/// 100x30 window; killed on drop.
+struct Tmux {
+    bin: PathBuf,
+    socket: String,
+}
+
+impl Tmux {
+    fn start(bin: &Path, farm: &MonFarm) -> Tmux {
+        let socket = format!("distfarm-mon-{}", std::process::id());
+        let script = farm.path("top.sh");
+        let cmd = farm.env(Cmd::new(distfarm_bin()));
+        let exports: String = cmd
+            .to_command()
+            .get_envs()
+            .filter_map(|(k, v)| Some(format!("export {}='{}'\n", k.to_str()?, v?.to_str()?)))
+            .collect();
+        write_script(
+            &script,
+            &format!(
+                "{exports}export TERM=xterm-256color\nexec {} top",
+                distfarm_bin().display()
+            ),
+        );
+        let tmux = Tmux {
+            bin: bin.to_path_buf(),
+            socket,
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "-s",
+            "mon",
+            &script.display().to_string(),
+        ]);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Cmd::new(&self.bin)
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .timeout(Duration::from_secs(10))
+            .output_unchecked()
+            .unwrap_or_else(|e| panic!("tmux {args:?}: {e}"))
+    }
+
+    fn capture(&self) -> String {
+        text(&self.run(&["capture-pane", "-p", "-t", "mon"]).stdout)
+    }
+
+    fn keys(&self, keys: &str) {
+        self.run(&["send-keys", "-t", "mon", keys]);
+    }
+
+    fn resize(&self, width: u16, height: u16) {
+        self.run(&[
+            "resize-window",
+            "-t",
+            "mon",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+        ]);
+    }
+
+    fn alive(&self) -> bool {
+        self.run(&["has-session", "-t", "mon"]).status.success()
+    }
+
+    fn pane_pid(&self) -> u32 {
+        text(&self.run(&["list-panes", "-t", "mon", "-F", "#{pane_pid}"]).stdout)
+            .trim()
+            .parse()
+            .expect("a pane pid")
+    }
+
+    #[track_caller]
+    fn wait_for_screen(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        wait_for(
+            what,
+            Duration::from_secs(20),
+            || {
+                let screen = self.capture();
+                done(&screen).then_some(screen)
+            },
+            || format!("--- screen\n{}", self.capture()),
+        )
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = read_text(Path::new(&format!("/proc/{pid}/stat")));
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
