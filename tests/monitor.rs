@@ -57,7 +57,8 @@ async fn a_slow_compile_is_seen_by_mon_text_json_and_distccmon_text_at_once() {
         assert_eq!(running["host"], "farmhost");
         assert_eq!(running["seen_by"], "agent", "{json:#}");
         assert!(
-            ["connect", "send", "preprocess", "compile"].contains(&running["phase"].as_str().unwrap()),
+            ["connect", "send", "preprocess", "compile"]
+                .contains(&running["phase"].as_str().unwrap()),
             "{running:#}"
         );
         let host = farm_host(&json);
@@ -277,7 +278,10 @@ async fn the_build_summary_counts_what_the_build_did() {
             summary["local_reasons"],
             serde_json::json!([["autoconf test programs are compiled locally", 1]])
         );
-        assert!(summary["bytes_sent"].as_u64().unwrap() > 3 * 200, "{summary:#}");
+        assert!(
+            summary["bytes_sent"].as_u64().unwrap() > 3 * 200,
+            "{summary:#}"
+        );
         let line = summary["line"].as_str().unwrap();
         assert!(
             line.starts_with("distfarm: make[")
@@ -375,7 +379,12 @@ fn mon_with_no_agent_and_no_state_files_says_so_and_exits_0() {
     );
     let json: Value = serde_json::from_slice(&run(true).stdout).unwrap();
     assert_eq!(json["agent"], Value::Null);
-    assert!(json["note"].as_str().unwrap().starts_with("no agent is running"));
+    assert!(
+        json["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("no agent is running")
+    );
     assert_eq!(json["hosts"][0]["spec"], "127.0.0.1:1/2");
     assert_eq!(json["hosts"][0]["busy"], 0);
     assert!(
@@ -480,9 +489,7 @@ impl MonFarm {
             .env("PATH", path);
         let log = std::fs::File::create(self.path("logs/job.log")).unwrap();
         let mut command = cmd.to_command();
-        command
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
+        command.stdout(log.try_clone().unwrap()).stderr(log);
         ChildGuard::spawn(command, "the slow compile")
     }
 
@@ -579,9 +586,7 @@ async fn the_live_screen_follows_a_build_survives_resizes_and_quits_on_q() {
         });
         assert!(small.contains("hello.c"), "{small}");
         tmux.resize(30, 6);
-        tmux.wait_for_screen("the too-small notice", |s| {
-            s.contains("terminal too small")
-        });
+        tmux.wait_for_screen("the too-small notice", |s| s.contains("terminal too small"));
         tmux.resize(100, 30);
 
         job.wait_timeout(Duration::from_secs(60))
@@ -691,10 +696,14 @@ impl Tmux {
     }
 
     fn pane_pid(&self) -> u32 {
-        text(&self.run(&["list-panes", "-t", "mon", "-F", "#{pane_pid}"]).stdout)
-            .trim()
-            .parse()
-            .expect("a pane pid")
+        text(
+            &self
+                .run(&["list-panes", "-t", "mon", "-F", "#{pane_pid}"])
+                .stdout,
+        )
+        .trim()
+        .parse()
+        .expect("a pane pid")
     }
 
     #[track_caller]
@@ -720,6 +729,8 @@ impl Drop for Tmux {
 /// utime + stime of a process, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = read_text(Path::new(&format!("/proc/{pid}/stat")));
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().collect();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .collect();
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }

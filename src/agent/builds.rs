@@ -53,8 +53,10 @@ struct Build {
 impl Builds {
     pub fn report(&self, report: &JobReport) {
         let mut inner = self.inner.lock().expect("builds lock");
-        let build = inner.open.entry(report.build.clone()).or_insert_with(|| {
-            Build {
+        let build = inner
+            .open
+            .entry(report.build.clone())
+            .or_insert_with(|| Build {
                 started: Instant::now(),
                 last_report: Instant::now(),
                 summary: false,
@@ -68,8 +70,7 @@ impl Builds {
                 bytes_received: 0,
                 fallbacks: BTreeMap::new(),
                 local_reasons: BTreeMap::new(),
-            }
-        });
+            });
         build.last_report = Instant::now();
         if report.summary && !build.summary {
             build.summary = true;

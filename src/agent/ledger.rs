@@ -187,10 +187,11 @@ impl Ledger {
                 pid: j.pid,
                 phase: j.phase.to_string(),
                 file: j.file.clone(),
-                host: j
-                    .host
-                    .as_ref()
-                    .map(|spec| book.hosts.get(spec).map_or(spec.clone(), |h| h.name.clone())),
+                host: j.host.as_ref().map(|spec| {
+                    book.hosts
+                        .get(spec)
+                        .map_or(spec.clone(), |h| h.name.clone())
+                }),
                 slot: j.slot,
                 elapsed_ms: j.started.elapsed().as_millis() as u64,
                 seen_by: "agent".into(),

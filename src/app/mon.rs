@@ -39,7 +39,9 @@ pub fn main(args: &MonArgs) -> i32 {
     };
     if let Some(host) = &args.server {
         let ssh = SshEnv::from_env();
-        return runtime.block_on(super::mon_server::main(host, &env, &ssh, args.json, interval));
+        return runtime.block_on(super::mon_server::main(
+            host, &env, &ssh, args.json, interval,
+        ));
     }
     let sources = sources(&env);
     if args.live {

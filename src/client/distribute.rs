@@ -25,8 +25,8 @@ use crate::hosts::{HostKind, HostList, HostSpec, HostsError};
 use crate::include_scan::{GiveUp, ScanEnv};
 use crate::lock_files as lock;
 use crate::monitor::{Phase, StateFile};
-use crate::protocol::{Limits, Response, Version};
 use crate::protocol::farm_view::Outcome;
+use crate::protocol::{Limits, Response, Version};
 use crate::transport::BoxStream;
 use crate::transport::counted::{ByteCounts, Counted};
 use std::time::Instant;
@@ -291,8 +291,15 @@ impl Wrapper<'_> {
             attempt::through_agent(&candidates, self.env, &self.ssh, false, &job.input).await
         } else {
             let pause = self.env.pause_time;
-            match attempt::with_lock(&candidates, lock_dir, pause, self.env, &self.ssh, &job.input)
-                .await
+            match attempt::with_lock(
+                &candidates,
+                lock_dir,
+                pause,
+                self.env,
+                &self.ssh,
+                &job.input,
+            )
+            .await
             {
                 Ok(attempt) => attempt,
                 Err(e) => {

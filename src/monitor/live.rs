@@ -219,14 +219,21 @@ impl Screen {
         let mut hosts: Vec<&HostView> = view.hosts.iter().collect();
         match self.host_order {
             HostOrder::List => {}
-            HostOrder::Busy => hosts.sort_by(|a, b| b.busy.cmp(&a.busy)),
-            HostOrder::Done => hosts.sort_by(|a, b| b.done.cmp(&a.done)),
-            HostOrder::Failed => hosts.sort_by(|a, b| (b.failed + b.refused).cmp(&(a.failed + a.refused))),
+            HostOrder::Busy => hosts.sort_by_key(|h| std::cmp::Reverse(h.busy)),
+            HostOrder::Done => hosts.sort_by_key(|h| std::cmp::Reverse(h.done)),
+            HostOrder::Failed => hosts.sort_by_key(|h| std::cmp::Reverse(h.failed + h.refused)),
         }
         // The sparkline takes what the fixed columns leave.
-        let spark_width = area.width.saturating_sub(24 + 16 + 6 * 3 + 8 + 8).clamp(4, HISTORY as u16);
+        let spark_width = area
+            .width
+            .saturating_sub(24 + 16 + 6 * 3 + 8 + 8)
+            .clamp(4, HISTORY as u16);
         let rows = hosts.iter().map(|h| {
-            let samples = self.history.get(&h.spec).map(|(_, s)| s.as_slice()).unwrap_or(&[]);
+            let samples = self
+                .history
+                .get(&h.spec)
+                .map(|(_, s)| s.as_slice())
+                .unwrap_or(&[]);
             Row::new(vec![
                 cut(&h.spec, 24),
                 busy_bar(h.busy, h.limit, 10),
@@ -250,8 +257,16 @@ impl Screen {
             ],
         )
         .header(
-            Row::new(vec!["HOST", "BUSY", "DONE", "FAIL", "BACKOFF", "MEDIAN", "JOBS/TICK"])
-                .style(Style::new().add_modifier(Modifier::BOLD)),
+            Row::new(vec![
+                "HOST",
+                "BUSY",
+                "DONE",
+                "FAIL",
+                "BACKOFF",
+                "MEDIAN",
+                "JOBS/TICK",
+            ])
+            .style(Style::new().add_modifier(Modifier::BOLD)),
         )
         .block(Block::bordered().title(" hosts "));
         frame.render_widget(table, area);
@@ -261,7 +276,7 @@ impl Screen {
         let mut jobs: Vec<&JobView> = view.jobs.iter().collect();
         match self.job_order {
             JobOrder::Host => {}
-            JobOrder::Elapsed => jobs.sort_by(|a, b| b.elapsed_ms.cmp(&a.elapsed_ms)),
+            JobOrder::Elapsed => jobs.sort_by_key(|j| std::cmp::Reverse(j.elapsed_ms)),
             JobOrder::File => jobs.sort_by(|a, b| a.file.cmp(&b.file)),
         }
         let rows = jobs.iter().map(|j| {
@@ -322,7 +337,7 @@ fn busy_bar(busy: u32, limit: u32, width: usize) -> String {
     let filled = if limit == 0 {
         0
     } else {
-        ((busy.min(limit) as usize * width) + limit as usize - 1) / limit as usize
+        (busy.min(limit) as usize * width).div_ceil(limit as usize)
     };
     format!(
         "{}{} {busy}/{limit}",

@@ -108,7 +108,13 @@ pub fn read_all(distcc_dir: &Path) -> Vec<Record> {
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("binstate_"))
         .filter_map(|e| {
-            let age = e.metadata().ok()?.modified().ok()?.elapsed().unwrap_or_default();
+            let age = e
+                .metadata()
+                .ok()?
+                .modified()
+                .ok()?
+                .elapsed()
+                .unwrap_or_default();
             if age > STALE {
                 return None;
             }

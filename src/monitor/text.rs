@@ -35,8 +35,8 @@ pub fn render(view: &FarmView) -> String {
     if !view.hosts.is_empty() {
         let _ = writeln!(
             out,
-            "{:<30} {:>7} {:>6} {:>5} {:>5} {:>8} {:>7} {:>9} {:>9}  {}",
-            "HOST", "BUSY", "DONE", "FAIL", "REFU", "BACKOFF", "MEDIAN", "SENT", "RECEIVED", "END"
+            "{:<30} {:>7} {:>6} {:>5} {:>5} {:>8} {:>7} {:>9} {:>9}  END",
+            "HOST", "BUSY", "DONE", "FAIL", "REFU", "BACKOFF", "MEDIAN", "SENT", "RECEIVED"
         );
         for host in &view.hosts {
             out += &host_line(host);
