@@ -208,9 +208,10 @@ pub struct MonArgs {
     /// The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`).
     #[arg(long)]
     pub live: bool,
-    /// Ask a `distfarm serve` for its per-client counters instead (HOST as in the host
-    /// list: `@host`, `host:port`).
-    #[arg(long, value_name = "HOST", conflicts_with = "live")]
+    /// Show a `distfarm serve --stats`'s counters per client address instead (jobs,
+    /// failures, refusals with reasons, bytes, compile time); PORT is its --stats-port
+    /// (default 3633), and only clients its --allow list admits get them.
+    #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "live")]
     pub server: Option<String>,
 }
 

@@ -734,3 +734,85 @@ fn cpu_ticks(pid: u32) -> u64 {
         .collect();
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
+
+// ---------------------------------------------------------------------------------------
+// The servers' side
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn mon_server_shows_each_clients_jobs_refusals_and_bytes() {
+    const HELLO: &[u8] = b"# 0 \"foo.c\"\nint printf(const char *, ...);\n\
+        int main(void) { printf(\"hello\\n\"); return 0; }\n";
+    const ARGV: [&str; 5] = ["gcc", "-c", "foo.c", "-o", "foo.o"];
+    let stats_port = free_port();
+    let server = crate::support::DistfarmServer::builder()
+        .env("DISTFARM_CONFINE", "0")
+        .args(&["--stats", "--stats-port", &stats_port.to_string()])
+        .start();
+    assert_eq!(server.compile(&ARGV, HELLO).0.status, 0, "{}", server.log());
+    assert_eq!(server.compile(&ARGV, b"int main( {\n").0.status, 1 << 8);
+    let refused = server
+        .compile(&["sh", "-c", "foo.c", "-o", "foo.o"], HELLO)
+        .0;
+    assert_eq!(refused.status, 113 << 8, "sh is refused");
+
+    let mon = |json: bool| {
+        let mut cmd = Cmd::new(distfarm_bin())
+            .args(["mon", "--server", &format!("127.0.0.1:{stats_port}")])
+            .timeout(Duration::from_secs(20));
+        if json {
+            cmd = cmd.arg("--json");
+        }
+        text(&cmd.run().stdout)
+    };
+    let doc: Value = wait_for(
+        "the server to count three jobs",
+        Duration::from_secs(10),
+        || {
+            let doc: Value = serde_json::from_str(&mon(true)).ok()?;
+            (doc["clients"][0]["jobs"] == 3).then_some(doc)
+        },
+        || format!("{}\n{}", mon(true), server.log()),
+    );
+    assert_eq!(doc["version"], 1);
+    let client = &doc["clients"][0];
+    assert_eq!(client["client"], "127.0.0.1", "{doc:#}");
+    assert_eq!(client["compiled"], 1, "{doc:#}");
+    assert_eq!(client["compile_errors"], 1, "{doc:#}");
+    assert_eq!(client["failures"], 0, "{doc:#}");
+    let refusals = client["refusals"].as_array().unwrap();
+    assert_eq!(refusals.len(), 1, "{doc:#}");
+    assert_eq!(refusals[0][1], 1);
+    assert!(
+        refusals[0][0]
+            .as_str()
+            .unwrap()
+            .starts_with("compiler \"sh\""),
+        "{doc:#}"
+    );
+    assert!(
+        client["bytes_received"].as_u64().unwrap() > 3 * 50,
+        "{doc:#}"
+    );
+    assert!(client["bytes_sent"].as_u64().unwrap() > 100, "{doc:#}");
+    assert!(client["compile_ms"].as_u64().is_some());
+
+    let table = mon(false);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("127.0.0.1"))
+        .unwrap_or_else(|| panic!("{table}"));
+    let numbers: Vec<&str> = row.split_whitespace().take(6).collect();
+    assert_eq!(numbers, ["127.0.0.1", "3", "1", "1", "0", "1"], "{table}");
+    assert!(table.contains("refused 1×: compiler \"sh\""), "{table}");
+    // Nobody on the port: the error says where it looked.
+    let out = Cmd::new(distfarm_bin())
+        .args(["mon", "--server", &format!("127.0.0.1:{}", free_port())])
+        .timeout(Duration::from_secs(20))
+        .run_expect_failure();
+    assert!(
+        text(&out.stderr).contains("cannot reach the statistics port"),
+        "{}",
+        text(&out.stderr)
+    );
+}

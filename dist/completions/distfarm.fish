@@ -119,12 +119,12 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand keys" -s V -l version 
 complete -c distfarm -n "__fish_distfarm_using_subcommand doctor" -l json -d 'Print the report as JSON'
 complete -c distfarm -n "__fish_distfarm_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand doctor" -s V -l version -d 'Print version'
-complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l server -d 'Ask a `distfarm serve` for its per-client counters instead (HOST as in the host list: `@host`, `host:port`)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l server -d 'Show a `distfarm serve --stats`\'s counters per client address instead (jobs, failures, refusals with reasons, bytes, compile time); PORT is its --stats-port (default 3633), and only clients its --allow list admits get them' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l json -d 'One JSON document per refresh, one per line'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l live -d 'The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -s V -l version -d 'Print version'
-complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l server -d 'Ask a `distfarm serve` for its per-client counters instead (HOST as in the host list: `@host`, `host:port`)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l server -d 'Show a `distfarm serve --stats`\'s counters per client address instead (jobs, failures, refusals with reasons, bytes, compile time); PORT is its --stats-port (default 3633), and only clients its --allow list admits get them' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l json -d 'One JSON document per refresh, one per line'
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l live -d 'The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -s h -l help -d 'Print help'

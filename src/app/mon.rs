@@ -5,7 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use crate::cli::MonArgs;
-use crate::config::{ClientEnv, SshEnv};
+use crate::config::ClientEnv;
 use crate::exit_code::ExitCode;
 use crate::monitor::farm::{self, Sources};
 use crate::monitor::{live, text};
@@ -37,11 +37,8 @@ pub fn main(args: &MonArgs) -> i32 {
             return ExitCode::IoError.code();
         }
     };
-    if let Some(host) = &args.server {
-        let ssh = SshEnv::from_env();
-        return runtime.block_on(super::mon_server::main(
-            host, &env, &ssh, args.json, interval,
-        ));
+    if let Some(target) = &args.server {
+        return runtime.block_on(super::mon_server::main(target, args.json, interval));
     }
     let sources = sources(&env);
     if args.live {

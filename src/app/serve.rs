@@ -280,6 +280,7 @@ fn run_daemon(args: &ServeArgs, settings: ServerSettings) -> i32 {
             tracing::info!("statistics (HTTP) on {stats_addr}");
             let server = StatsServer {
                 stats: ctx.stats.clone(),
+                clients: ctx.clients.clone(),
                 access: ctx.settings.access.clone(),
                 max_kids: ctx.settings.jobs,
                 tmpdir: ctx.settings.tmpdir.clone(),

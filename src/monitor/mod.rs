@@ -4,6 +4,7 @@
 
 pub mod farm;
 pub mod live;
+pub mod server_view;
 pub mod state;
 pub mod text;
 pub mod units;

@@ -166,3 +166,33 @@ pub fn is_build_tool(name: &str) -> bool {
         "make" | "gmake" | "bmake" | "pmake" | "remake" | "ninja" | "samu" | "scons" | "jam"
     )
 }
+
+/// What one client address has asked of a server, as `distfarm serve --stats` answers
+/// `GET /clients` (and `distfarm mon --server` shows).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCounters {
+    /// The client's IP address, or `ssh` for jobs that came through SSH (stdin/stdout or
+    /// the session server's socket).
+    pub client: String,
+    /// Connections that carried (or tried to carry) a job.
+    pub jobs: u64,
+    pub compiled: u64,
+    pub compile_errors: u64,
+    /// Bad requests, timeouts, clients gone mid-job, other failures.
+    pub failures: u64,
+    /// Refused jobs per reason, most first.
+    pub refusals: Vec<(String, u64)>,
+    /// Request bytes read and answer bytes written.
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    /// Wall time of its jobs, in milliseconds.
+    pub compile_ms: u64,
+}
+
+/// The `GET /clients` document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerClients {
+    /// 1.
+    pub version: u32,
+    pub clients: Vec<ClientCounters>,
+}

@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Semaphore;
 
+use super::client_stats::{ClientStats, Served};
 use super::compilers::Resolved;
 use super::job::{self, JobDir, Outcome};
 use super::job_root::JobRoot;
@@ -17,6 +18,7 @@ use super::settings::ServerSettings;
 use super::stats::JobStats;
 use crate::exit_code::ExitCode;
 use crate::protocol::{ProtocolError, RequestHeader, Response, TokenReader, TokenWriter, request};
+use crate::transport::counted::{ByteCounts, Counted};
 
 /// Who is on the other end, for the access check and the log.
 #[derive(Debug, Clone, Copy)]
@@ -66,6 +68,8 @@ pub struct ServerContext {
     pub job_slots: Semaphore,
     /// distccd's counters, for `--stats`.
     pub stats: std::sync::Arc<JobStats>,
+    /// Per client address, for `--stats`'s `GET /clients` (`distfarm mon --server`).
+    pub clients: std::sync::Arc<ClientStats>,
 }
 
 impl ServerContext {
@@ -75,6 +79,7 @@ impl ServerContext {
             settings,
             job_slots,
             stats: Default::default(),
+            clients: Default::default(),
         }
     }
 }
@@ -87,11 +92,22 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> ResultClass {
     let started = Instant::now();
     let mut job = None;
-    let class = serve_job(stream, peer, ctx, started, &mut job).await;
+    let mut refused = None;
+    let bytes = std::sync::Arc::new(ByteCounts::default());
+    let stream = Counted::new(stream, bytes.clone());
+    let class = serve_job(stream, peer, ctx, started, &mut job, &mut refused).await;
     let job = job
         .as_ref()
         .map(|(c, s): &(String, String)| (c.as_str(), s.as_str()));
     ctx.stats.record(class, job, started, Instant::now());
+    let served = Served {
+        class,
+        refusal: refused.as_deref(),
+        bytes_received: bytes.received(),
+        bytes_sent: bytes.sent(),
+        time: started.elapsed(),
+    };
+    ctx.clients.record(peer, served);
     class
 }
 
@@ -102,6 +118,7 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
     ctx: &ServerContext,
     started: Instant,
     job: &mut Option<(String, String)>,
+    refused: &mut Option<String>,
 ) -> ResultClass {
     let (read_half, write_half) = tokio::io::split(stream);
     let mut reader = TokenReader::new(read_half, ctx.settings.limits);
@@ -133,7 +150,7 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
                     ctx.settings.tmpdir.display()
                 ),
             );
-            return refuse(peer, &header, refusal, &mut writer).await;
+            return refuse(peer, &header, refusal, &mut writer, refused).await;
         }
     };
     let input = match &header.cwd {
@@ -145,13 +162,13 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             Ok((root, workdir)) => Input::Tree(root, workdir),
             Err(TreeError::Protocol(e)) => return bad_request(peer, &e),
             Err(TreeError::Refused(refusal)) => {
-                return refuse(peer, &header, refusal, &mut writer).await;
+                return refuse(peer, &header, refusal, &mut writer, refused).await;
             }
         },
     };
     let argv = match utf8_argv(&header) {
         Ok(argv) => argv,
-        Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
+        Err(refusal) => return refuse(peer, &header, refusal, &mut writer, refused).await,
     };
     // Pump-mode jobs say so in the summary line, before the command (whose last word is
     // the source, as in distccd's line).
@@ -195,7 +212,7 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             log_summary(peer, class, response.status, started, &summary_cmd());
             return class;
         }
-        Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
+        Err(refusal) => return refuse(peer, &header, refusal, &mut writer, refused).await,
     };
 
     let _slot = ctx
@@ -304,8 +321,10 @@ async fn refuse<W: AsyncWrite + Unpin>(
     header: &RequestHeader,
     refusal: Refusal,
     writer: &mut TokenWriter<W>,
+    refused: &mut Option<String>,
 ) -> ResultClass {
     tracing::warn!("client: {peer} {refusal}");
+    *refused = Some(format!("{}: {}", refusal.what, refusal.why));
     let response = Response::failure(
         ExitCode::AccessDenied.as_wait_status(),
         format!("{refusal}\n").into_bytes(),

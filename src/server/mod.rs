@@ -6,6 +6,7 @@ pub mod access;
 pub mod arg_rules;
 pub mod assembly_check;
 mod child;
+pub mod client_stats;
 pub mod command_list;
 pub mod compilers;
 pub mod connection;
