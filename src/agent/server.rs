@@ -169,8 +169,8 @@ async fn serve_wrapper(
     Pick::Host { index }
         .write(&mut TokenWriter::new(&mut stream))
         .await?;
-    let mut job = match agent.pool.open_job(&keys[index]).await {
-        Ok(job) => job,
+    let (mut job, stores_headers) = match agent.pool.open_job(&keys[index]).await {
+        Ok(opened) => opened,
         Err(e) => {
             agent
                 .scheduler
@@ -186,6 +186,7 @@ async fn serve_wrapper(
     agent.scheduler.clear_backoff(&request.hosts[index]);
     Channel::Open {
         slot: slot.as_ref().map_or(0, |s| s.number),
+        stores_headers,
     }
     .write(&mut TokenWriter::new(&mut stream))
     .await?;
