@@ -74,17 +74,24 @@ impl Pool {
         }
     }
 
-    /// Opens one job's stream on `key`'s connection; a dead connection is replaced once.
-    /// Also says what serves the job there, for the monitor.
-    pub async fn open_job(&self, key: &ConnKey) -> Result<(BoxStream, &'static str), SshError> {
+    /// Opens one job's stream on `key`'s connection, and says whether the far end keeps
+    /// headers ([`Remote::stores_headers`]) and what serves it (for the monitor); a dead connection is replaced once.
+    pub async fn open_job(
+        &self,
+        key: &ConnKey,
+    ) -> Result<(BoxStream, bool, &'static str), SshError> {
         let live = self.get(key).await?;
         match live.open_job().await {
-            Ok(stream) => Ok((stream, remote_end_name(&live.server))),
+            Ok(stream) => Ok((stream, live.stores_headers(), remote_end_name(&live.server))),
             Err(first) => {
                 tracing::info!("{}: {first}; reconnecting", live.conn.description());
                 self.discard(key, &live).await;
                 let fresh = self.get(key).await?;
-                Ok((fresh.open_job().await?, remote_end_name(&fresh.server)))
+                Ok((
+                    fresh.open_job().await?,
+                    fresh.stores_headers(),
+                    remote_end_name(&fresh.server),
+                ))
             }
         }
     }

@@ -214,10 +214,10 @@ async fn serve_job(
     Pick::Host { index }
         .write(&mut TokenWriter::new(&mut stream))
         .await?;
-    let mut job = match agent.pool.open_job(&keys[index]).await {
-        Ok((job, remote_end)) => {
+    let (mut job, stores_headers) = match agent.pool.open_job(&keys[index]).await {
+        Ok((job, stores_headers, remote_end)) => {
             agent.ledger.remote_end(&request.hosts[index], remote_end);
-            job
+            (job, stores_headers)
         }
         Err(e) => {
             agent
@@ -234,6 +234,7 @@ async fn serve_job(
     agent.scheduler.clear_backoff(&request.hosts[index]);
     Channel::Open {
         slot: slot.as_ref().map_or(0, |s| s.number),
+        stores_headers,
     }
     .write(&mut TokenWriter::new(&mut stream))
     .await?;

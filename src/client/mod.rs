@@ -22,6 +22,7 @@ pub mod output;
 pub mod pick;
 pub mod preprocess;
 pub mod pump;
+mod pump_job;
 pub mod pump_scan;
 pub mod remote;
 pub mod report;

@@ -2,10 +2,11 @@
 //! the distcc protocol (4-letter token, 8 hex digits, body).
 //!
 //! ```text
-//! wrapper → agent   AGNT 2   SSHC <ssh config path or "">   AUTH <SSH_AUTH_SOCK or "">
+//! wrapper → agent   AGNT 3   SSHC <ssh config path or "">   AUTH <SSH_AUTH_SOCK or "">
 //!                   BOFF <backoff seconds>   HELD 0|1   PIDN <wrapper pid>
 //!                   FILE <source base name>   NHST n   n × HOST <host spec text>
-//! agent → wrapper   PICK i  then  OPEN slot (the job's bytes follow, spliced to the host)
+//! agent → wrapper   PICK i  then  OPEN slot  STOR 0|1 (the far end keeps headers: pump
+//!                                 trees go by hash; then the job's bytes follow, spliced)
 //!                             or  FAIL <message> (the host could not be reached)
 //!                   NONE <message> (no candidate is usable)
 //!
@@ -23,7 +24,8 @@ use super::agent_scan::ScanRequest;
 use super::farm_view::{AgentView, JobReport};
 use super::{ProtocolError, TokenReader, TokenWriter};
 
-pub const VERSION: u32 = 2;
+/// 3: the wrapper's pid and source (for `distfarm mon`) and the far end's header store.
+pub const VERSION: u32 = 3;
 /// The version of the `VIEW` request.
 pub const VIEW_VERSION: u32 = 1;
 /// The longest JSON body either side accepts.
@@ -60,8 +62,9 @@ pub enum Pick {
 /// The agent's second answer, after `Pick::Host`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Channel {
-    /// The channel is open, in slot `slot`; the job's bytes follow.
-    Open { slot: u32 },
+    /// The channel is open, in slot `slot`; the job's bytes follow. `stores_headers`: a
+    /// distfarm session server is at the far end (see `protocol::hashed_tree`).
+    Open { slot: u32, stores_headers: bool },
     /// The chosen host could not be reached.
     Failed { message: String },
 }
@@ -252,7 +255,13 @@ impl Channel {
         w: &mut TokenWriter<W>,
     ) -> Result<(), ProtocolError> {
         match self {
-            Channel::Open { slot } => w.int(b"OPEN", *slot),
+            Channel::Open {
+                slot,
+                stores_headers,
+            } => {
+                w.int(b"OPEN", *slot);
+                w.int(b"STOR", u32::from(*stores_headers));
+            }
             Channel::Failed { message } => w.string(b"FAIL", message.as_bytes())?,
         }
         w.flush().await
@@ -260,7 +269,10 @@ impl Channel {
 
     pub async fn read<R: AsyncRead + Unpin>(r: &mut TokenReader<R>) -> Result<Self, ProtocolError> {
         match r.read_any().await? {
-            (token, value) if &token == b"OPEN" => Ok(Channel::Open { slot: value }),
+            (token, value) if &token == b"OPEN" => Ok(Channel::Open {
+                slot: value,
+                stores_headers: r.read_int("STOR").await? != 0,
+            }),
             (token, value) if &token == b"FAIL" => Ok(Channel::Failed {
                 message: String::from_utf8_lossy(&r.read_body("FAIL", value, 65536).await?)
                     .into_owned(),
@@ -309,7 +321,10 @@ mod tests {
             assert_eq!(Pick::read(&mut r).await.unwrap(), pick);
         }
         for channel in [
-            Channel::Open { slot: 3 },
+            Channel::Open {
+                slot: 3,
+                stores_headers: true,
+            },
             Channel::Failed {
                 message: "refused".into(),
             },

@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::client_stats::{ClientStats, Served};
 use super::compilers::Resolved;
+use super::header_store::HeaderStore;
 use super::job::{self, JobDir, Outcome};
 use super::job_root::JobRoot;
 use super::pump_request::{TreeError, read_tree};
@@ -70,6 +71,8 @@ pub struct ServerContext {
     pub stats: std::sync::Arc<JobStats>,
     /// Per client address, for `--stats`'s `GET /clients` (`distfarm mon --server`).
     pub clients: std::sync::Arc<ClientStats>,
+    /// Session servers: contents sent before, so a distfarm client sends each header once.
+    pub header_store: Option<HeaderStore>,
 }
 
 impl ServerContext {
@@ -80,7 +83,14 @@ impl ServerContext {
             job_slots,
             stats: Default::default(),
             clients: Default::default(),
+            header_store: None,
         }
+    }
+
+    /// Takes pump trees by content hash (`NHSH`), keeping up to `limit` bytes of contents.
+    pub fn with_header_store(mut self, limit: u64) -> Self {
+        self.header_store = Some(HeaderStore::new(limit));
+        self
     }
 }
 
@@ -158,7 +168,15 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(source) => Input::Preprocessed(source),
             Err(e) => return bad_request(peer, &e),
         },
-        Some(cwd) => match read_tree(&mut reader, cwd, dir.path()).await {
+        Some(cwd) => match read_tree(
+            &mut reader,
+            &mut writer,
+            cwd,
+            dir.path(),
+            ctx.header_store.as_ref(),
+        )
+        .await
+        {
             Ok((root, workdir)) => Input::Tree(root, workdir),
             Err(TreeError::Protocol(e)) => return bad_request(peer, &e),
             Err(TreeError::Refused(refusal)) => {
