@@ -48,6 +48,7 @@ struct Build {
     bytes_received: u64,
     fallbacks: BTreeMap<String, u64>,
     local_reasons: BTreeMap<String, u64>,
+    pump_demotions: BTreeMap<String, u64>,
 }
 
 impl Builds {
@@ -70,6 +71,7 @@ impl Builds {
                 bytes_received: 0,
                 fallbacks: BTreeMap::new(),
                 local_reasons: BTreeMap::new(),
+                pump_demotions: BTreeMap::new(),
             });
         build.last_report = Instant::now();
         if report.summary && !build.summary {
@@ -79,6 +81,9 @@ impl Builds {
         build.wait_ms += report.wait_ms;
         build.bytes_sent += report.bytes_sent;
         build.bytes_received += report.bytes_received;
+        if let Some(why) = &report.pump_demoted {
+            *build.pump_demotions.entry(why.clone()).or_default() += 1;
+        }
         let reason = report.reason.clone().unwrap_or_default();
         match report.outcome {
             Outcome::Compiled | Outcome::CompileError => {
@@ -180,6 +185,7 @@ fn summarize(id: &BuildId, b: &Build) -> BuildSummary {
         bytes_received: b.bytes_received,
         fallbacks,
         local_reasons,
+        pump_demotions: most_first(&b.pump_demotions),
         wall_ms,
         line: String::new(),
     };
@@ -207,6 +213,10 @@ pub fn summary_line(s: &BuildSummary) -> String {
     line += &format!("; fallbacks: {fallbacks}");
     if !s.fallbacks.is_empty() {
         line += &format!(" ({})", counted(&s.fallbacks));
+    }
+    if !s.pump_demotions.is_empty() {
+        let n: u64 = s.pump_demotions.iter().map(|(_, n)| n).sum();
+        line += &format!("; not in pump mode: {n} ({})", counted(&s.pump_demotions));
     }
     line += &format!(
         "; waited {:.1} s for slots; sent {}, received {}",

@@ -240,6 +240,8 @@ impl Wrapper<'_> {
                     host.text,
                     describe_failure(&result)
                 );
+                self.reporter
+                    .pump_demoted(format!("pump-mode compile failed on {}", host.text));
                 tries.pump_failed = true;
                 continue;
             }

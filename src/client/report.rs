@@ -33,6 +33,8 @@ pub struct Reporter {
     idle: Duration,
     /// Waiting for slots since the last report, in milliseconds.
     waited_ms: AtomicU64,
+    /// Why this job left pump mode, told with the next report.
+    pump_demoted: std::sync::Mutex<Option<String>>,
 }
 
 /// One remote attempt's numbers.
@@ -52,7 +54,13 @@ impl Reporter {
             lock_dir: env.distcc_dir.join("lock"),
             idle: ssh.agent_idle,
             waited_ms: AtomicU64::new(0),
+            pump_demoted: Default::default(),
         }
+    }
+
+    /// A `,cpp` job goes in plain mode after all: counted with the next report.
+    pub fn pump_demoted(&self, reason: String) {
+        *self.pump_demoted.lock().expect("report lock") = Some(reason);
     }
 
     /// Time spent waiting for a slot, told with the next report.
@@ -114,6 +122,7 @@ impl Reporter {
             outcome: Outcome::Local,
             reason: None,
             fallback: false,
+            pump_demoted: self.pump_demoted.lock().expect("report lock").take(),
             wait_ms: self.waited_ms.swap(0, Ordering::Relaxed),
             time_ms: 0,
             bytes_sent: 0,

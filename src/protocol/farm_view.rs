@@ -110,6 +110,9 @@ pub struct JobReport {
     /// The local compile followed failed remote attempts (a fallback), rather than being
     /// local from the start (not distributable, `localhost` entry).
     pub fallback: bool,
+    /// A `,cpp` job that went in plain mode instead of pump mode, and why.
+    #[serde(default)]
+    pub pump_demoted: Option<String>,
     /// Waiting for a slot, in milliseconds.
     pub wait_ms: u64,
     /// From the connection to the answer (or the failure).
@@ -152,6 +155,9 @@ pub struct BuildSummary {
     pub fallbacks: Vec<(String, u64)>,
     /// Local from the start, per reason.
     pub local_reasons: Vec<(String, u64)>,
+    /// `,cpp` jobs preprocessed here after all (plain mode), per reason.
+    #[serde(default)]
+    pub pump_demotions: Vec<(String, u64)>,
     pub wall_ms: u64,
     /// The one line printed for it.
     pub line: String,
