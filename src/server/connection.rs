@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Semaphore;
 
+use super::cache::{Lookup, ResultCache};
 use super::compilers::Resolved;
 use super::job::{self, JobDir, Outcome};
 use super::job_root::JobRoot;
@@ -66,6 +67,8 @@ pub struct ServerContext {
     pub job_slots: Semaphore,
     /// distccd's counters, for `--stats`.
     pub stats: std::sync::Arc<JobStats>,
+    /// `--cache`: answers kept for jobs sent again.
+    pub cache: Option<ResultCache>,
 }
 
 impl ServerContext {
@@ -75,7 +78,17 @@ impl ServerContext {
             settings,
             job_slots,
             stats: Default::default(),
+            cache: None,
         }
+    }
+
+    /// With a result cache (opened by the caller, as the server's own user).
+    pub fn with_cache(mut self, cache: Option<ResultCache>) -> Self {
+        if let Some(cache) = &cache {
+            self.stats.show_cache(cache.counters());
+        }
+        self.cache = cache;
+        self
     }
 }
 
@@ -198,6 +211,31 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
         Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
     };
 
+    // A cached answer needs no job slot; an identical job being compiled is waited for.
+    let mut leader = None;
+    if let (Some(cache), Input::Preprocessed(source)) = (&ctx.cache, &input)
+        && let Some(key) = cache
+            .key(&compiler, &prepared, source, dir.path(), &ctx.settings)
+            .await
+    {
+        match cache.lookup(key).await {
+            Lookup::Hit(response) => {
+                let class = match send(peer, &response, &header, &mut writer).await {
+                    true => ResultClass::CompileOk,
+                    false => ResultClass::ClientDisconnect,
+                };
+                let command = format!("cache:hit {}", summary_cmd());
+                log_summary(peer, class, response.status, started, &command);
+                return class;
+            }
+            Lookup::Miss(l) => leader = Some(l),
+        }
+    }
+    let summary_cmd = || match &leader {
+        Some(_) => format!("cache:miss {}", summary_cmd()),
+        None => summary_cmd(),
+    };
+
     let _slot = ctx
         .job_slots
         .acquire()
@@ -241,18 +279,37 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             return ResultClass::ClientDisconnect;
         }
     };
-    let sent = response
-        .write(&mut writer, header.wire_version, header.version)
-        .await;
-    let class = match sent {
-        Ok(()) => class,
-        Err(e) => {
-            tracing::warn!("client: {peer} could not be sent the answer: {e}");
-            ResultClass::ClientDisconnect
-        }
+    let compiled = class == ResultClass::CompileOk;
+    let class = match send(peer, &response, &header, &mut writer).await {
+        true => class,
+        false => ResultClass::ClientDisconnect,
     };
     log_summary(peer, class, response.status, started, &summary_cmd());
+    // After the answer: the client does not wait for the disk. Identical jobs wait until
+    // the leader is dropped here (without storing when the compile failed).
+    if let (Some(leader), true) = (leader, compiled) {
+        leader.store(&response).await;
+    }
     class
+}
+
+/// Sends `response`; false when the client could not be sent it.
+async fn send<W: AsyncWrite + Unpin>(
+    peer: Peer,
+    response: &Response,
+    header: &RequestHeader,
+    writer: &mut TokenWriter<W>,
+) -> bool {
+    match response
+        .write(writer, header.wire_version, header.version)
+        .await
+    {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("client: {peer} could not be sent the answer: {e}");
+            false
+        }
+    }
 }
 
 fn utf8_argv(header: &RequestHeader) -> Result<Vec<String>, Refusal> {
