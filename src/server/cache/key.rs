@@ -156,6 +156,9 @@ mod tests {
             key("/tmp/j", &["-D", "AB"], b""),
             key("/tmp/j", &["-DA", "B"], b"")
         );
-        assert_ne!(key("/tmp/j", &["a", ""], b""), key("/tmp/j", &["", "a"], b""));
+        assert_ne!(
+            key("/tmp/j", &["a", ""], b""),
+            key("/tmp/j", &["", "a"], b"")
+        );
     }
 }
