@@ -510,3 +510,25 @@ fn lzo_and_plain_clients_share_entries() {
     assert_eq!(cc.compiles(), runs, "answered from the cache");
     assert_eq!(lzo, plain);
 }
+
+/// One-job servers (`--inetd`, as sshd starts them) share the directory: the second process
+/// answers from what the first stored.
+#[test]
+fn inetd_jobs_share_the_cache_directory() {
+    use crate::support::inetd::inetd_job_with;
+    use crate::support::wire::{HONEST_ARGV, parse_response, request_bytes};
+    let home = CacheHome::new();
+    let request = request_bytes(Version::V1, &HONEST_ARGV, &source(TRIPLE));
+    let cache = home.dir();
+    let extra = ["--cache", cache.to_str().unwrap()];
+    let mut answers = Vec::new();
+    for expected in [" cache:miss ", " cache:hit "] {
+        let (answer, code, log) = inetd_job_with(home.top.path(), &request, false, &extra);
+        assert_eq!(code, Some(0), "{log}");
+        assert!(log.contains(expected), "{expected:?} in {log}");
+        let answer = parse_response(&answer, Version::V1);
+        assert_compiled(&answer, expected);
+        answers.push(answer);
+    }
+    assert_eq!(answers[0], answers[1]);
+}

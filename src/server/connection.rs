@@ -8,7 +8,7 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Semaphore;
 
-use super::cache::{Lookup, ResultCache};
+use super::cache::{JobInput, Lookup, ResultCache, TreeDigest};
 use super::compilers::Resolved;
 use super::job::{self, JobDir, Outcome};
 use super::job_root::JobRoot;
@@ -149,12 +149,14 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             return refuse(peer, &header, refusal, &mut writer).await;
         }
     };
+    // A pump-mode tree is hashed as it arrives when there is a cache to key.
+    let mut tree_digest = ctx.cache.as_ref().map(|_| TreeDigest::default());
     let input = match &header.cwd {
         None => match request::read_source(&mut reader, header.version).await {
             Ok(source) => Input::Preprocessed(source),
             Err(e) => return bad_request(peer, &e),
         },
-        Some(cwd) => match read_tree(&mut reader, cwd, dir.path()).await {
+        Some(cwd) => match read_tree(&mut reader, cwd, dir.path(), tree_digest.as_mut()).await {
             Ok((root, workdir)) => Input::Tree(root, workdir),
             Err(TreeError::Protocol(e)) => return bad_request(peer, &e),
             Err(TreeError::Refused(refusal)) => {
@@ -213,9 +215,16 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
 
     // A cached answer needs no job slot; an identical job being compiled is waited for.
     let mut leader = None;
-    if let (Some(cache), Input::Preprocessed(source)) = (&ctx.cache, &input)
+    let cache_input = match (&input, &header.cwd) {
+        (Input::Preprocessed(source), _) => Some(JobInput::Preprocessed(source)),
+        (Input::Tree(..), Some(cwd)) => tree_digest
+            .and_then(TreeDigest::finish)
+            .map(|digest| JobInput::Tree { cwd, digest }),
+        (Input::Tree(..), None) => None,
+    };
+    if let (Some(cache), Some(cache_input)) = (&ctx.cache, cache_input)
         && let Some(key) = cache
-            .key(&compiler, &prepared, source, dir.path(), &ctx.settings)
+            .key(&compiler, &prepared, cache_input, dir.path(), &ctx.settings)
             .await
     {
         match cache.lookup(key).await {
@@ -260,6 +269,9 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
         client_gone,
     )
     .await;
+    // Still there for the cache's own look at the job (see `Leader::store`): kept, or
+    // removed only when `dir` goes at the end of this function.
+    let job_dir = dir.path().to_path_buf();
     if ctx.settings.save_temps {
         dir.keep();
     }
@@ -288,7 +300,9 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
     // After the answer: the client does not wait for the disk. Identical jobs wait until
     // the leader is dropped here (without storing when the compile failed).
     if let (Some(leader), true) = (leader, compiled) {
-        leader.store(&response).await;
+        leader
+            .store(&response, &compiler, &prepared, &job_dir, &ctx.settings)
+            .await;
     }
     class
 }

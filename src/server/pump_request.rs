@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use tokio::io::AsyncRead;
 
+use super::cache::TreeDigest;
 use super::job_root::JobRoot;
 use super::refusal::Refusal;
 use crate::protocol::file_tree::{read_count, read_entry};
@@ -20,11 +21,13 @@ pub enum TreeError {
 }
 
 /// Reads `NFIL` and its entries into a root made in `job_dir`; returns the root and the
-/// mirrored working directory, where the compiler will run.
+/// mirrored working directory, where the compiler will run. Each entry is added to `digest`
+/// when there is one (for the result cache's key).
 pub async fn read_tree<R: AsyncRead + Unpin>(
     reader: &mut TokenReader<R>,
     cwd: &[u8],
     job_dir: &std::path::Path,
+    mut digest: Option<&mut TreeDigest>,
 ) -> Result<(JobRoot, PathBuf), TreeError> {
     let limit = reader.limits().max_decompressed;
     let mut root = JobRoot::create(job_dir, limit).map_err(|e| {
@@ -38,6 +41,9 @@ pub async fn read_tree<R: AsyncRead + Unpin>(
     for _ in 0..count {
         let entry = read_entry(reader).await.map_err(TreeError::Protocol)?;
         root.add(&entry).map_err(TreeError::Refused)?;
+        if let Some(digest) = digest.as_deref_mut() {
+            digest.add(&entry);
+        }
     }
     Ok((root, workdir))
 }

@@ -348,6 +348,23 @@ mod tests {
     }
 
     #[test]
+    fn a_server_with_a_cache_adds_its_counters_at_the_end_of_the_page() {
+        let stats = JobStats::default();
+        let plain = stats.page(&machine(), Instant::now());
+        assert!(!plain.contains("dcc_cache"), "{plain}");
+        stats.show_cache(Default::default());
+        let page = stats.page(&machine(), Instant::now());
+        assert!(
+            page.ends_with(
+                "dcc_free_space 900 MB\ndcc_cache_hits 0\ndcc_cache_misses 0\n\
+                 dcc_cache_stored 0\ndcc_cache_dropped 0\ndcc_cache_evicted 0\n\
+                 dcc_cache_bytes 0\n</distccstats>\n"
+            ),
+            "{page}"
+        );
+    }
+
+    #[test]
     fn running_jobs_are_averaged_over_the_minute_before_last() {
         let stats = JobStats::default();
         let t0 = Instant::now();

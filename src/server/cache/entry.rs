@@ -1,15 +1,18 @@
-//! One entry's bytes: the key it answers, in full, and the whole answer, under a SHA-256 of
-//! everything before it. A truncated, altered or foreign entry decodes to a `Damage`, never
-//! to an answer.
+//! One entry's bytes: the key it answers, in full, the whole answer, and the server files it
+//! was made with (pump mode, see `server_files`), under a SHA-256 of everything before it.
+//! A truncated, altered or foreign entry decodes to a `Damage`, never to an answer.
 //!
 //! ```text
 //! MAGIC | key (u64 length, bytes) | status u32 | stderr | stdout | object
-//!       | deps (u8 0/1, then length and bytes when 1) | sha256 of all of the above
+//!       | deps (u8 0/1, then length and bytes when 1)
+//!       | server files (u64 count, then path and identity, each length and bytes)
+//!       | sha256 of all of the above
 //! ```
 //! Integers are little-endian; lengths are u64.
 
 use sha2::{Digest, Sha256};
 
+use super::server_files::Manifest;
 use crate::protocol::Response;
 
 const MAGIC: &[u8; 16] = b"distfarm-cache1\n";
@@ -28,7 +31,14 @@ pub(super) enum Damage {
     OtherKey,
 }
 
-pub(super) fn encode(key: &[u8], response: &Response) -> Vec<u8> {
+/// What an entry holds besides its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Stored {
+    pub(super) response: Response,
+    pub(super) server_files: Manifest,
+}
+
+pub(super) fn encode(key: &[u8], response: &Response, server_files: &Manifest) -> Vec<u8> {
     let size = MAGIC.len()
         + 8 * 5
         + 5
@@ -37,6 +47,10 @@ pub(super) fn encode(key: &[u8], response: &Response) -> Vec<u8> {
         + response.stdout.len()
         + response.object.len()
         + response.deps.as_ref().map_or(0, Vec::len)
+        + server_files
+            .iter()
+            .map(|(p, i)| 16 + p.len() + i.len())
+            .sum::<usize>()
         + CHECKSUM_LEN;
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(MAGIC);
@@ -52,13 +66,18 @@ pub(super) fn encode(key: &[u8], response: &Response) -> Vec<u8> {
             put_bytes(&mut out, deps);
         }
     }
+    out.extend_from_slice(&(server_files.len() as u64).to_le_bytes());
+    for (path, identity) in server_files {
+        put_bytes(&mut out, path);
+        put_bytes(&mut out, identity);
+    }
     let checksum = Sha256::digest(&out);
     out.extend_from_slice(&checksum);
     out
 }
 
 /// The answer in `bytes`, if they are whole and answer exactly `key`.
-pub(super) fn decode(bytes: &[u8], key: &[u8]) -> Result<Response, Damage> {
+pub(super) fn decode(bytes: &[u8], key: &[u8]) -> Result<Stored, Damage> {
     if bytes.len() < MAGIC.len() + CHECKSUM_LEN {
         return Err(Damage::Truncated);
     }
@@ -82,15 +101,24 @@ pub(super) fn decode(bytes: &[u8], key: &[u8]) -> Result<Response, Damage> {
         [1] => Some(reader.bytes()?.to_vec()),
         _ => return Err(Damage::Format),
     };
+    let count = u64::from_le_bytes(reader.take(8)?.try_into().expect("8 bytes"));
+    let mut server_files = Manifest::new();
+    for _ in 0..count {
+        let path = reader.bytes()?.to_vec();
+        server_files.push((path, reader.bytes()?.to_vec()));
+    }
     if !reader.rest.is_empty() {
         return Err(Damage::Format);
     }
-    Ok(Response {
-        status,
-        stderr,
-        stdout,
-        object,
-        deps,
+    Ok(Stored {
+        response: Response {
+            status,
+            stderr,
+            stdout,
+            object,
+            deps,
+        },
+        server_files,
     })
 }
 
@@ -134,27 +162,35 @@ mod tests {
         }
     }
 
+    fn files() -> Manifest {
+        vec![(b"/usr/include/stdio.h".to_vec(), b"identity".to_vec())]
+    }
+
     #[test]
     fn an_entry_answers_its_own_key_with_every_part_of_the_answer() {
-        let bytes = encode(b"key one", &answer());
-        assert_eq!(decode(&bytes, b"key one"), Ok(answer()));
+        let bytes = encode(b"key one", &answer(), &files());
+        let stored = decode(&bytes, b"key one").unwrap();
+        assert_eq!(stored.response, answer());
+        assert_eq!(stored.server_files, files());
         let plain = Response {
             deps: None,
             ..answer()
         };
-        assert_eq!(decode(&encode(b"k", &plain), b"k"), Ok(plain));
+        let stored = decode(&encode(b"k", &plain, &vec![]), b"k").unwrap();
+        assert_eq!(stored.response, plain);
+        assert!(stored.server_files.is_empty());
     }
 
     #[test]
     fn another_key_is_never_answered() {
-        let bytes = encode(b"key one", &answer());
+        let bytes = encode(b"key one", &answer(), &files());
         assert_eq!(decode(&bytes, b"key two"), Err(Damage::OtherKey));
         assert_eq!(decode(&bytes, b"key on"), Err(Damage::OtherKey));
     }
 
     #[test]
     fn truncated_or_altered_entries_are_damaged() {
-        let bytes = encode(b"key", &answer());
+        let bytes = encode(b"key", &answer(), &files());
         for cut in [0, 10, bytes.len() / 2, bytes.len() - 1] {
             assert!(decode(&bytes[..cut], b"key").is_err(), "cut at {cut}");
         }

@@ -5,7 +5,8 @@
 //! own `input.i` into its own `output.o` inside a fresh job directory, so the client's file
 //! names never reach the compiler (its line markers, inside the source, do). The job
 //! directory's random name is replaced by a fixed word; everything else of the command line
-//! stays as the server runs it, in order.
+//! stays as the server runs it, in order. A pump-mode job adds what the server's command line
+//! does not show: the client's working directory, the target its `.d` names, and its files.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -18,6 +19,8 @@ const KEY_FORMAT: &str = "distfarm result cache key 1";
 
 /// Stands for the job directory in the command line.
 const JOB_DIR: &str = "\0JOBDIR\0";
+/// Stands for a pump-mode job's root.
+const ROOT: &str = "\0ROOT\0";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheKey {
@@ -75,7 +78,48 @@ pub(super) fn plain(
     job_dir: &Path,
     source: &[u8],
 ) -> CacheKey {
-    let job_dir = job_dir.to_string_lossy();
+    let mut key = command(toolchain, child_path, args, &[(job_dir, JOB_DIR)]);
+    key.field("source-sha256", &Sha256::digest(source));
+    CacheKey::new(key.into_bytes())
+}
+
+/// What a pump-mode job sends besides its command line.
+pub(super) struct PumpJob<'a> {
+    /// The client's working directory (`CDIR`).
+    pub(super) cwd: &'a [u8],
+    /// The target the answer's `.d` names.
+    pub(super) deps_target: &'a str,
+    /// The job's root, in the command line as the server runs it.
+    pub(super) root: &'a Path,
+    /// See `tree_digest`.
+    pub(super) tree: [u8; 32],
+}
+
+/// A pump-mode job: as `plain`, with the job's root and directory replaced in the command
+/// line, and the client's directory, `.d` target and files instead of a source.
+pub(super) fn pump(
+    toolchain: &[u8],
+    child_path: Option<&OsStr>,
+    args: &[String],
+    job_dir: &Path,
+    job: &PumpJob,
+) -> CacheKey {
+    // The root first: it lies inside the job directory (or is its real path).
+    let places = [(job.root, ROOT), (job_dir, JOB_DIR)];
+    let mut key = command(toolchain, child_path, args, &places);
+    key.field("mode", b"pump")
+        .field("cwd", job.cwd)
+        .field("deps-target", job.deps_target.as_bytes())
+        .field("tree-sha256", &job.tree);
+    CacheKey::new(key.into_bytes())
+}
+
+fn command(
+    toolchain: &[u8],
+    child_path: Option<&OsStr>,
+    args: &[String],
+    places: &[(&Path, &str)],
+) -> KeyBytes {
     let mut key = KeyBytes::default();
     key.field("format", KEY_FORMAT.as_bytes())
         .field("distfarm", env!("CARGO_PKG_VERSION").as_bytes())
@@ -86,10 +130,13 @@ pub(super) fn plain(
         )
         .field("argc", &(args.len() as u64).to_le_bytes());
     for arg in args {
-        key.field("arg", arg.replace(job_dir.as_ref(), JOB_DIR).as_bytes());
+        let mut arg = arg.clone();
+        for (place, word) in places {
+            arg = arg.replace(place.to_string_lossy().as_ref(), word);
+        }
+        key.field("arg", arg.as_bytes());
     }
-    key.field("source-sha256", &Sha256::digest(source));
-    CacheKey::new(key.into_bytes())
+    key
 }
 
 #[cfg(test)]
@@ -147,6 +194,33 @@ mod tests {
             b"int x;",
         );
         assert_ne!(base, other_path);
+    }
+
+    fn pump_key(dir: &str, cwd: &[u8], target: &str, tree: u8) -> CacheKey {
+        let root = format!("{dir}/root");
+        let args = [
+            format!("-ffile-prefix-map={root}="),
+            "-c".to_string(),
+            format!("{root}/p/main.c"),
+            "-o".to_string(),
+            format!("{dir}/output.o"),
+        ];
+        let job = PumpJob {
+            cwd,
+            deps_target: target,
+            root: Path::new(&root),
+            tree: [tree; 32],
+        };
+        pump(b"gcc 12", None, &args, Path::new(dir), &job)
+    }
+
+    #[test]
+    fn a_pump_key_names_the_directory_target_and_tree_but_not_the_job_directory() {
+        let base = pump_key("/tmp/distfarm_a", b"/p", "main.o", 1);
+        assert_eq!(base, pump_key("/tmp/distfarm_b", b"/p", "main.o", 1));
+        assert_ne!(base, pump_key("/tmp/distfarm_a", b"/q", "main.o", 1));
+        assert_ne!(base, pump_key("/tmp/distfarm_a", b"/p", "out/main.o", 1));
+        assert_ne!(base, pump_key("/tmp/distfarm_a", b"/p", "main.o", 2));
     }
 
     #[test]

@@ -8,25 +8,30 @@
 //! are content-addressed files written atomically (`store`), evicted least recently used
 //! (`index`), and two identical jobs arriving together compile once (`in_flight`).
 //!
-//! Only plain-mode jobs (protocols 1 and 2) are cached. A pump-mode job (protocol 3) is
-//! preprocessed here, so its answer also depends on the server's own system headers and on
-//! `__DATE__`/`__TIME__`, which no key built from the request covers: such jobs always compile.
-//! Only successful compiles are kept (their warnings included): a failure is compiled again.
+//! A pump-mode job (protocol 3) is preprocessed here, so its answer also depends on the
+//! server's own system headers: its entry lists them (`server_files`) and is served only while
+//! they are unchanged; and a tree that names `__DATE__` or `__TIME__` is never cached
+//! (`tree_digest`). Only successful compiles are kept (their warnings included): a failure is
+//! compiled again.
 
 mod counters;
 mod dir;
 mod entry;
+mod file_identity;
 mod in_flight;
 mod index;
 mod key;
+mod server_files;
 mod store;
 mod toolchain;
+mod tree_digest;
 
 use std::path::{Path, PathBuf};
 
 pub use counters::CacheCounters;
 pub use dir::CacheDirError;
 pub use key::CacheKey;
+pub use tree_digest::TreeDigest;
 
 use super::arg_rules::PreparedArgs;
 use super::settings::ServerSettings;
@@ -43,6 +48,14 @@ pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 pub struct CacheSettings {
     pub dir: PathBuf,
     pub max_bytes: u64,
+}
+
+/// What a job compiles, for its key.
+pub enum JobInput<'a> {
+    /// Plain modes: the preprocessed source.
+    Preprocessed(&'a [u8]),
+    /// Pump mode: the client's directory and the digest of its files.
+    Tree { cwd: &'a [u8], digest: [u8; 32] },
 }
 
 /// One server's cache, shared by all its connections.
@@ -98,30 +111,36 @@ impl ResultCache {
         self.store.load_index().await;
     }
 
-    /// The key of a plain-mode job, or `None` when the compiler's identity cannot be
-    /// established (the job then compiles uncached).
+    /// The key of a job, or `None` when the compiler's identity cannot be established (the
+    /// job then compiles uncached).
     pub async fn key(
         &self,
         compiler: &Path,
         prepared: &PreparedArgs,
-        source: &[u8],
+        input: JobInput<'_>,
         job_dir: &Path,
         settings: &ServerSettings,
     ) -> Option<CacheKey> {
-        if prepared.pump.is_some() {
-            return None;
-        }
         let toolchain = self
             .toolchains
             .identity(compiler, job_dir, settings)
             .await?;
-        Some(key::plain(
-            &toolchain,
-            settings.child_path.as_deref(),
-            &prepared.args,
-            job_dir,
-            source,
-        ))
+        let child_path = settings.child_path.as_deref();
+        Some(match (input, &prepared.pump) {
+            (JobInput::Preprocessed(source), None) => {
+                key::plain(&toolchain, child_path, &prepared.args, job_dir, source)
+            }
+            (JobInput::Tree { cwd, digest }, Some(pump)) => {
+                let job = key::PumpJob {
+                    cwd,
+                    deps_target: pump.target(),
+                    root: &pump.root,
+                    tree: digest,
+                };
+                key::pump(&toolchain, child_path, &prepared.args, job_dir, &job)
+            }
+            _ => return None,
+        })
     }
 
     /// The stored answer for `key`; or, when there is none, the right to compile it. A job
@@ -156,10 +175,35 @@ impl ResultCache {
 }
 
 impl Leader<'_> {
-    /// Keeps `response` if it is a success; then lets the jobs waiting for it go.
-    pub async fn store(self, response: &Response) {
-        if response.succeeded() {
-            self.cache.store.write(&self.key, response).await;
+    /// Keeps `response` if it is a success (with the server files a pump-mode compile of
+    /// `prepared` read); then lets the jobs waiting for it go.
+    pub async fn store(
+        self,
+        response: &Response,
+        compiler: &Path,
+        prepared: &PreparedArgs,
+        job_dir: &Path,
+        settings: &ServerSettings,
+    ) {
+        if !response.succeeded() {
+            return;
         }
+        let server_files = match prepared.pump {
+            None => Vec::new(),
+            Some(_) => match server_files::read_by(compiler, prepared, job_dir, settings).await {
+                Some(files) => files,
+                None => {
+                    tracing::debug!(
+                        "cache: the headers of {} could not be listed; not kept",
+                        prepared.source_name
+                    );
+                    return;
+                }
+            },
+        };
+        self.cache
+            .store
+            .write(&self.key, response, &server_files)
+            .await;
     }
 }

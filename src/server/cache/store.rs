@@ -13,6 +13,7 @@ use super::dir::{TMP, make_private_dir};
 use super::entry::{self, Damage};
 use super::index::{Index, entry_path};
 use super::key::CacheKey;
+use super::server_files::{self, Manifest};
 use crate::protocol::Response;
 
 pub(super) struct Store {
@@ -31,6 +32,8 @@ struct Inner {
 enum Found {
     Answer(Response),
     Missing,
+    /// Whole, but a server file it was made with has changed since.
+    Stale,
     Damaged(Damage),
     Unreadable(std::io::Error),
 }
@@ -70,10 +73,10 @@ impl Store {
     }
 
     /// Stores `response` as the answer for `key`, then evicts what no longer fits.
-    pub(super) async fn write(&self, key: &CacheKey, response: &Response) {
+    pub(super) async fn write(&self, key: &CacheKey, response: &Response, server_files: &Manifest) {
         let inner = self.inner.clone();
         let key = key.clone();
-        let bytes = entry::encode(key.bytes(), response);
+        let bytes = entry::encode(key.bytes(), response, server_files);
         let _ = tokio::task::spawn_blocking(move || inner.write(&key, &bytes)).await;
     }
 }
@@ -98,6 +101,13 @@ impl Inner {
                 Some(response)
             }
             Found::Missing => None,
+            Found::Stale => {
+                tracing::debug!(
+                    "cache: {} was made with server files that have changed since",
+                    path.display()
+                );
+                None
+            }
             Found::Damaged(damage) => {
                 tracing::warn!(
                     "cache: removed the damaged entry {}: {damage}; the job compiles",
@@ -184,11 +194,12 @@ fn read_entry(path: &Path, key: &CacheKey) -> Found {
         return Found::Unreadable(e);
     }
     match entry::decode(&bytes, key.bytes()) {
-        Ok(response) => {
+        Ok(stored) if !server_files::unchanged(&stored.server_files) => Found::Stale,
+        Ok(stored) => {
             // The entry's last use, for eviction after a restart. The owner may set it
             // through a read-only descriptor.
             let _ = file.set_modified(SystemTime::now());
-            Found::Answer(response)
+            Found::Answer(stored.response)
         }
         Err(damage) => Found::Damaged(damage),
     }

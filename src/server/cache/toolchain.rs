@@ -8,13 +8,12 @@
 //! job, since they can change under an unchanged driver.
 
 use std::collections::HashMap;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::file_identity::file_identity;
 use super::key::KeyBytes;
 use crate::server::child::confinement;
 use crate::server::settings::ServerSettings;
@@ -76,28 +75,6 @@ impl Toolchains {
         }
         Some(key.into_bytes())
     }
-}
-
-/// Path, real path, device, inode, size, modification and change time of the file `path`
-/// names (through links).
-fn file_identity(path: &Path) -> std::io::Result<Vec<u8>> {
-    let meta = std::fs::metadata(path)?;
-    let real = std::fs::canonicalize(path)?;
-    let mut key = KeyBytes::default();
-    key.field("path", path.as_os_str().as_bytes())
-        .field("real", real.as_os_str().as_bytes());
-    for (name, value) in [
-        ("dev", meta.dev() as i64),
-        ("ino", meta.ino() as i64),
-        ("size", meta.size() as i64),
-        ("mtime", meta.mtime()),
-        ("mtime_ns", meta.mtime_nsec()),
-        ("ctime", meta.ctime()),
-        ("ctime_ns", meta.ctime_nsec()),
-    ] {
-        key.field(name, &value.to_le_bytes());
-    }
-    Ok(key.into_bytes())
 }
 
 async fn probe(compiler: &Path, job_dir: &Path, settings: &ServerSettings) -> Option<Probe> {

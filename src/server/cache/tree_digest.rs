@@ -1,0 +1,94 @@
+//! A pump-mode job's files, for its key: every entry's name, kind, and content hash or link
+//! target, in the order the client sent them (a later entry may replace an earlier one, so
+//! the order is part of the tree). Hashed as the entries arrive, since the tree is never
+//! held in memory whole.
+//!
+//! A tree whose files name `__DATE__`, `__TIME__` or `__TIMESTAMP__` is not cached: the
+//! server's preprocessor expands them, so the same files give another answer later (as
+//! ccache, this looks for the words; a macro that pastes one together is not seen).
+
+use memchr::memmem;
+use sha2::{Digest, Sha256};
+
+use crate::protocol::file_tree::TreeEntry;
+
+#[derive(Default)]
+pub struct TreeDigest {
+    hasher: Sha256,
+    reads_clock: bool,
+}
+
+impl TreeDigest {
+    pub fn add(&mut self, entry: &TreeEntry) {
+        match entry {
+            TreeEntry::File { name, content } => {
+                self.field(b"file", name);
+                self.field(b"sha256", &Sha256::digest(content));
+                self.reads_clock |= [b"__DATE__".as_slice(), b"__TIME__", b"__TIMESTAMP__"]
+                    .iter()
+                    .any(|word| memmem::find(content, word).is_some());
+            }
+            TreeEntry::Link { name, target } => {
+                self.field(b"link", name);
+                self.field(b"target", target);
+            }
+        }
+    }
+
+    /// The tree's hash; `None` when its answer depends on the time of the compile.
+    pub fn finish(self) -> Option<[u8; 32]> {
+        (!self.reads_clock).then(|| self.hasher.finalize().into())
+    }
+
+    fn field(&mut self, name: &[u8], value: &[u8]) {
+        self.hasher.update(name);
+        self.hasher.update((value.len() as u64).to_le_bytes());
+        self.hasher.update(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, content: &str) -> TreeEntry {
+        TreeEntry::File {
+            name: name.into(),
+            content: content.into(),
+        }
+    }
+
+    fn digest(entries: &[TreeEntry]) -> Option<[u8; 32]> {
+        let mut digest = TreeDigest::default();
+        entries.iter().for_each(|e| digest.add(e));
+        digest.finish()
+    }
+
+    #[test]
+    fn names_contents_links_and_order_each_change_the_digest() {
+        let base = digest(&[file("/p/a.c", "int a;"), file("/p/b.h", "int b;")]);
+        assert!(base.is_some());
+        for other in [
+            vec![file("/p/a.c", "int a;"), file("/p/c.h", "int b;")],
+            vec![file("/p/a.c", "int a;"), file("/p/b.h", "int c;")],
+            vec![file("/p/b.h", "int b;"), file("/p/a.c", "int a;")],
+            vec![
+                file("/p/a.c", "int a;"),
+                TreeEntry::Link {
+                    name: "/p/b.h".into(),
+                    target: "int b;".into(),
+                },
+            ],
+        ] {
+            assert_ne!(digest(&other), base, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_tree_that_reads_the_clock_has_no_digest() {
+        for word in ["__DATE__", "__TIME__", "__TIMESTAMP__"] {
+            let source = format!("const char *built = {word};");
+            assert_eq!(digest(&[file("/p/a.c", &source)]), None, "{word}");
+        }
+    }
+}
