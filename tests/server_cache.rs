@@ -532,3 +532,210 @@ fn inetd_jobs_share_the_cache_directory() {
     }
     assert_eq!(answers[0], answers[1]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Pump mode (protocol 3): the server preprocesses, with its own system headers
+// ---------------------------------------------------------------------------------------
+
+mod pump {
+    use super::*;
+    use crate::support::wire::{argv_tokens, exchange, parse_response, stderr_text, token};
+
+    /// `gcc -O2 -c main.c -o main.o` in `/p` with `files` (path, content) as the tree.
+    fn request(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut out = token("DIST", 3);
+        out.extend(token("CDIR", 2));
+        out.extend(b"/p");
+        out.extend(argv_tokens(&["gcc", "-O2", "-c", "main.c", "-o", "main.o"]));
+        out.extend(token("NFIL", files.len() as u32));
+        for (path, content) in files {
+            out.extend(token("NAME", path.len() as u32));
+            out.extend(path.as_bytes());
+            let packed = distfarm::protocol::lzo::compress(content);
+            out.extend(token("FILE", packed.len() as u32));
+            out.extend(packed);
+        }
+        out
+    }
+
+    fn job(server: &CachedServer, files: &[(&str, &[u8])]) -> Response {
+        let reply = exchange(server.server.port(), &request(files), false);
+        let response = parse_response(&reply.bytes, Version::V3);
+        assert_eq!(response.status, 0, "{}", stderr_text(&response));
+        response
+    }
+
+    const MAIN: &[u8] = b"#include <limits.h>\n#include \"inc/a.h\"\nint biggest = INT_MAX - A;\n";
+
+    #[test]
+    fn a_pump_job_is_answered_from_the_cache_with_its_dependency_file() {
+        let home = CacheHome::new();
+        let mut server = CachedServer::start_with(DistfarmServer::builder(), &home, &[], &[]);
+        let tree = [
+            ("/p/main.c", MAIN),
+            ("/p/inc/a.h", b"#define A 1\n".as_slice()),
+        ];
+        let first = job(&server, &tree);
+        server.expect_stat("dcc_cache_stored 1");
+        let second = job(&server, &tree);
+        assert_eq!(second, first, "the whole answer, .d included");
+        let deps = String::from_utf8_lossy(first.deps.as_deref().unwrap_or_default()).into_owned();
+        assert!(deps.starts_with("main.o: main.c inc/a.h"), "{deps}");
+
+        let changed = [
+            ("/p/main.c", MAIN),
+            ("/p/inc/a.h", b"#define A 2\n".as_slice()),
+        ];
+        let third = job(&server, &changed);
+        assert_ne!(third.object, first.object, "a changed header compiles");
+        let lines = server.server.compile_ok_lines(3);
+        for (line, expected) in lines
+            .iter()
+            .zip([" cache:miss ", " cache:hit ", " cache:miss "])
+        {
+            assert!(
+                line.contains(expected) && line.contains(" mode:pump "),
+                "{lines:?}"
+            );
+        }
+        server.expect_stat("dcc_cache_hits 1");
+    }
+
+    /// A header of the server's (not sent by the client) changes: the entry made with the
+    /// old one is not served.
+    #[test]
+    fn a_changed_server_header_misses() {
+        let header = ServerHeader::create("#define SERVER_VALUE 1\n");
+        let main = format!("#include <{}>\nint value = SERVER_VALUE;\n", header.name);
+        let tree = [("/p/main.c", main.as_bytes())];
+        let home = CacheHome::new();
+        let server = CachedServer::start_with(DistfarmServer::builder(), &home, &[], &[]);
+        let first = job(&server, &tree);
+        server.expect_stat("dcc_cache_stored 1");
+        assert_eq!(job(&server, &tree), first);
+        server.expect_stat("dcc_cache_hits 1");
+
+        std::thread::sleep(Duration::from_millis(20));
+        header.write("#define SERVER_VALUE 2\n");
+        let after = job(&server, &tree);
+        assert_ne!(after.object, first.object, "compiled with the new header");
+        server.expect_stat("dcc_cache_misses 2");
+        server.expect_stat("dcc_cache_stored 2");
+        assert_eq!(
+            job(&server, &tree),
+            after,
+            "and that answer is cached in turn"
+        );
+    }
+
+    #[test]
+    fn a_tree_that_reads_the_clock_is_compiled_every_time() {
+        let home = CacheHome::new();
+        let server = CachedServer::start_with(DistfarmServer::builder(), &home, &[], &[]);
+        let tree = [("/p/main.c", b"const char *built = __TIME__;\n".as_slice())];
+        job(&server, &tree);
+        job(&server, &tree);
+        server.expect_stat("dcc_cache_hits 0");
+        server.expect_stat("dcc_cache_stored 0");
+    }
+
+    /// The real distcc 3.4 pump client, twice from a fresh client (its own include server and
+    /// `DISTCC_DIR`): the second compile is answered from the cache, in pump mode, and both
+    /// objects and dependency files are a local compile's.
+    #[test]
+    fn a_real_pump_client_gets_cached_answers_identical_to_a_local_compile() {
+        use crate::support::real_pump::RealPump;
+        let home = CacheHome::new();
+        let mut server = CachedServer::start_with(DistfarmServer::builder(), &home, &[], &[]);
+        let hosts = format!("{},cpp,lzo", server.server.host_spec());
+        let work = readable_temp_dir("cached-pump");
+        std::fs::create_dir(work.path().join("inc")).unwrap();
+        std::fs::write(
+            work.path().join("inc/twice.h"),
+            "#define TWICE(x) ((x) * 2)\n",
+        )
+        .unwrap();
+        std::fs::write(
+            work.path().join("unit.c"),
+            "#include <stdio.h>\n#include \"inc/twice.h\"\n\
+             int shout(int n) { return printf(\"%d\\n\", TWICE(n)); }\n",
+        )
+        .unwrap();
+        let args: Vec<String> = ["-O2", "-MD", "-c", "unit.c", "-o", "unit.o"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut outputs = Vec::new();
+        for _ in 0..2 {
+            let pump = RealPump::start(&hosts);
+            let client = DistccClient::new(hosts.clone()).with_env(pump.env());
+            for old in ["unit.o", "unit.d"] {
+                std::fs::remove_file(work.path().join(old)).ok();
+            }
+            client.cmd("gcc", &args, work.path()).run();
+            outputs.push((
+                std::fs::read(work.path().join("unit.o")).unwrap(),
+                std::fs::read_to_string(work.path().join("unit.d")).unwrap(),
+            ));
+        }
+        let lines = server.server.compile_ok_lines(2);
+        for (line, expected) in lines.iter().zip([" cache:miss ", " cache:hit "]) {
+            assert!(
+                line.contains(expected) && line.contains(" mode:pump "),
+                "{lines:?}\n{}",
+                server.server.log()
+            );
+        }
+        let local = local_object("gcc", ["-O2"], Path::new("unit.c"), work.path());
+        assert_eq!(outputs[0].0, local, "the first object is a local compile's");
+        assert_eq!(
+            outputs[1], outputs[0],
+            "the cached object and .d are the first ones"
+        );
+        assert!(
+            outputs[1].1.starts_with("unit.o: unit.c"),
+            "{}",
+            outputs[1].1
+        );
+    }
+
+    /// A header in /usr/local/include (a default include directory that confined compilers
+    /// may read), removed on drop.
+    struct ServerHeader {
+        name: String,
+        path: PathBuf,
+    }
+
+    impl ServerHeader {
+        fn create(content: &str) -> ServerHeader {
+            let name = format!(
+                "distfarm-cache-test-{}-{}.h",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            );
+            let path = Path::new("/usr/local/include").join(&name);
+            let header = ServerHeader { name, path };
+            header.write(content);
+            header
+        }
+
+        fn write(&self, content: &str) {
+            std::fs::write(&self.path, content).unwrap_or_else(|e| {
+                panic!(
+                    "this test writes a server system header, {}: {e} (run the tests as root)",
+                    self.path.display()
+                )
+            });
+            set_mode(&self.path, 0o644);
+        }
+    }
+
+    impl Drop for ServerHeader {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
