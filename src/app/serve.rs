@@ -251,7 +251,8 @@ fn run_inetd(ctx: ServerContext) -> i32 {
 }
 
 fn run_ssh_session(ctx: ServerContext) -> i32 {
-    let ctx = Arc::new(ctx);
+    // One client's jobs for the whole connection: headers sent once are kept.
+    let ctx = Arc::new(ctx.with_header_store(crate::server::header_store::DEFAULT_BYTES));
     match runtime().block_on(crate::server::session::serve(ctx)) {
         Ok(()) => 0,
         Err(e) => {

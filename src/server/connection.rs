@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::cache::{JobInput, Lookup, ResultCache, TreeDigest};
 use super::compilers::Resolved;
+use super::header_store::HeaderStore;
 use super::job::{self, JobDir, Outcome};
 use super::job_root::JobRoot;
 use super::pump_request::{TreeError, read_tree};
@@ -67,6 +68,8 @@ pub struct ServerContext {
     pub job_slots: Semaphore,
     /// distccd's counters, for `--stats`.
     pub stats: std::sync::Arc<JobStats>,
+    /// Session servers: contents sent before, so a distfarm client sends each header once.
+    pub header_store: Option<HeaderStore>,
     /// `--cache`: answers kept for jobs sent again.
     pub cache: Option<ResultCache>,
 }
@@ -78,8 +81,15 @@ impl ServerContext {
             settings,
             job_slots,
             stats: Default::default(),
+            header_store: None,
             cache: None,
         }
+    }
+
+    /// Takes pump trees by content hash (`NHSH`), keeping up to `limit` bytes of contents.
+    pub fn with_header_store(mut self, limit: u64) -> Self {
+        self.header_store = Some(HeaderStore::new(limit));
+        self
     }
 
     /// With a result cache (opened by the caller, as the server's own user).
@@ -156,7 +166,16 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(source) => Input::Preprocessed(source),
             Err(e) => return bad_request(peer, &e),
         },
-        Some(cwd) => match read_tree(&mut reader, cwd, dir.path(), tree_digest.as_mut()).await {
+        Some(cwd) => match read_tree(
+            &mut reader,
+            &mut writer,
+            cwd,
+            dir.path(),
+            ctx.header_store.as_ref(),
+            tree_digest.as_mut(),
+        )
+        .await
+        {
             Ok((root, workdir)) => Input::Tree(root, workdir),
             Err(TreeError::Protocol(e)) => return bad_request(peer, &e),
             Err(TreeError::Refused(refusal)) => {
