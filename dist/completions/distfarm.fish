@@ -51,6 +51,8 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l user -d 'Whe
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l job-lifetime -d 'Kill a compiler that runs longer than this many seconds' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l compiler -d 'Also allow this compiler (a bare name or an absolute path; repeatable)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l stats-port -d 'The statistics port' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l cache -d 'Keep successful answers in DIR (created 0700) and give them again to any client that sends the same job' -r -F
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l cache-size -d 'The most the cache keeps, e.g. 500M or 2G (least recently used go first)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l lifetime -d 'Exit after this many seconds (for tests)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l daemon -d 'Listen on a TCP port (the default unless stdin is a socket)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l inetd -d 'Serve one job on stdin/stdout (how sshd and inetd start it)'

@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Semaphore;
 
+use super::cache::{JobInput, Lookup, ResultCache, TreeDigest};
 use super::client_stats::{ClientStats, Served};
 use super::compilers::Resolved;
 use super::header_store::HeaderStore;
@@ -73,6 +74,8 @@ pub struct ServerContext {
     pub clients: std::sync::Arc<ClientStats>,
     /// Session servers: contents sent before, so a distfarm client sends each header once.
     pub header_store: Option<HeaderStore>,
+    /// `--cache`: answers kept for jobs sent again.
+    pub cache: Option<ResultCache>,
 }
 
 impl ServerContext {
@@ -84,12 +87,22 @@ impl ServerContext {
             stats: Default::default(),
             clients: Default::default(),
             header_store: None,
+            cache: None,
         }
     }
 
     /// Takes pump trees by content hash (`NHSH`), keeping up to `limit` bytes of contents.
     pub fn with_header_store(mut self, limit: u64) -> Self {
         self.header_store = Some(HeaderStore::new(limit));
+        self
+    }
+
+    /// With a result cache (opened by the caller, as the server's own user).
+    pub fn with_cache(mut self, cache: Option<ResultCache>) -> Self {
+        if let Some(cache) = &cache {
+            self.stats.show_cache(cache.counters());
+        }
+        self.cache = cache;
         self
     }
 }
@@ -163,6 +176,8 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             return refuse(peer, &header, refusal, &mut writer, refused).await;
         }
     };
+    // A pump-mode tree is hashed as it arrives when there is a cache to key.
+    let mut tree_digest = ctx.cache.as_ref().map(|_| TreeDigest::default());
     let input = match &header.cwd {
         None => match request::read_source(&mut reader, header.version).await {
             Ok(source) => Input::Preprocessed(source),
@@ -174,6 +189,7 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             cwd,
             dir.path(),
             ctx.header_store.as_ref(),
+            tree_digest.as_mut(),
         )
         .await
         {
@@ -233,6 +249,38 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
         Err(refusal) => return refuse(peer, &header, refusal, &mut writer, refused).await,
     };
 
+    // A cached answer needs no job slot; an identical job being compiled is waited for.
+    let mut leader = None;
+    let cache_input = match (&input, &header.cwd) {
+        (Input::Preprocessed(source), _) => Some(JobInput::Preprocessed(source)),
+        (Input::Tree(..), Some(cwd)) => tree_digest
+            .and_then(TreeDigest::finish)
+            .map(|digest| JobInput::Tree { cwd, digest }),
+        (Input::Tree(..), None) => None,
+    };
+    if let (Some(cache), Some(cache_input)) = (&ctx.cache, cache_input)
+        && let Some(key) = cache
+            .key(&compiler, &prepared, cache_input, dir.path(), &ctx.settings)
+            .await
+    {
+        match cache.lookup(key).await {
+            Lookup::Hit(response) => {
+                let class = match send(peer, &response, &header, &mut writer).await {
+                    true => ResultClass::CompileOk,
+                    false => ResultClass::ClientDisconnect,
+                };
+                let command = format!("cache:hit {}", summary_cmd());
+                log_summary(peer, class, response.status, started, &command);
+                return class;
+            }
+            Lookup::Miss(l) => leader = Some(l),
+        }
+    }
+    let summary_cmd = || match &leader {
+        Some(_) => format!("cache:miss {}", summary_cmd()),
+        None => summary_cmd(),
+    };
+
     let _slot = ctx
         .job_slots
         .acquire()
@@ -257,6 +305,9 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
         client_gone,
     )
     .await;
+    // Still there for the cache's own look at the job (see `Leader::store`): kept, or
+    // removed only when `dir` goes at the end of this function.
+    let job_dir = dir.path().to_path_buf();
     if ctx.settings.save_temps {
         dir.keep();
     }
@@ -276,18 +327,39 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             return ResultClass::ClientDisconnect;
         }
     };
-    let sent = response
-        .write(&mut writer, header.wire_version, header.version)
-        .await;
-    let class = match sent {
-        Ok(()) => class,
-        Err(e) => {
-            tracing::warn!("client: {peer} could not be sent the answer: {e}");
-            ResultClass::ClientDisconnect
-        }
+    let compiled = class == ResultClass::CompileOk;
+    let class = match send(peer, &response, &header, &mut writer).await {
+        true => class,
+        false => ResultClass::ClientDisconnect,
     };
     log_summary(peer, class, response.status, started, &summary_cmd());
+    // After the answer: the client does not wait for the disk. Identical jobs wait until
+    // the leader is dropped here (without storing when the compile failed).
+    if let (Some(leader), true) = (leader, compiled) {
+        leader
+            .store(&response, &compiler, &prepared, &job_dir, &ctx.settings)
+            .await;
+    }
     class
+}
+
+/// Sends `response`; false when the client could not be sent it.
+async fn send<W: AsyncWrite + Unpin>(
+    peer: Peer,
+    response: &Response,
+    header: &RequestHeader,
+    writer: &mut TokenWriter<W>,
+) -> bool {
+    match response
+        .write(writer, header.wire_version, header.version)
+        .await
+    {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("client: {peer} could not be sent the answer: {e}");
+            false
+        }
+    }
 }
 
 fn utf8_argv(header: &RequestHeader) -> Result<Vec<String>, Refusal> {

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod arg_rules;
 pub mod assembly_check;
+pub mod cache;
 mod child;
 pub mod client_stats;
 pub mod command_list;
