@@ -5,6 +5,7 @@
 
 pub mod builds;
 pub mod ledger;
+pub mod packed_files;
 pub mod pool;
 pub mod scan;
 pub mod scheduler;

@@ -25,6 +25,8 @@ pub struct Agent {
     pub ledger: Arc<Ledger>,
     /// The include scanner for pump-mode jobs, its caches shared by all of them.
     pub scanner: Arc<Scanner>,
+    /// The files pump-mode jobs ship, packed once per version.
+    pub packed_files: Arc<super::packed_files::PackedFiles>,
     /// Wrapper connections being served.
     active: AtomicUsize,
     /// When the last wrapper connection ended (or the agent started).
@@ -40,6 +42,7 @@ impl Agent {
             pool: Pool::new(account),
             ledger: Arc::default(),
             scanner: Arc::new(Scanner::new()),
+            packed_files: Default::default(),
             active: AtomicUsize::new(0),
             last_done: Mutex::new(Instant::now()),
         }
@@ -122,7 +125,13 @@ async fn serve_wrapper(stream: UnixStream, agent: &Agent) -> Result<(), Failure>
         AgentRequest::Job(request) => serve_job(reader.into_inner(), agent, request).await,
         AgentRequest::Scan(request) => {
             let mut stream = reader.into_inner();
-            Ok(super::scan::answer(agent.scanner.clone(), request, &mut stream).await?)
+            Ok(super::scan::answer(
+                agent.scanner.clone(),
+                agent.packed_files.clone(),
+                request,
+                &mut stream,
+            )
+            .await?)
         }
         AgentRequest::Report(report) => {
             agent.ledger.report(&report);

@@ -15,6 +15,7 @@ pub mod farm_view;
 pub mod file_tree;
 pub mod hashed_tree;
 pub mod lzo;
+pub mod packed_tree;
 pub mod request;
 pub mod response;
 pub mod ssh_launch;

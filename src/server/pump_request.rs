@@ -164,6 +164,7 @@ mod tests {
     use super::*;
     use crate::protocol::Limits;
     use crate::protocol::hashed_tree::{Listing, content_hash};
+    use crate::protocol::packed_tree::OutgoingEntry;
 
     fn tree(header: &[u8]) -> Vec<TreeEntry> {
         vec![
@@ -201,7 +202,8 @@ mod tests {
         contents: impl Fn(&ContentHash) -> Vec<u8>,
     ) -> (Result<std::path::PathBuf, String>, usize) {
         let job_dir = tempfile::tempdir().unwrap();
-        let listing = Listing::of(entries);
+        let outgoing: Vec<OutgoingEntry> = entries.iter().map(OutgoingEntry::pack).collect();
+        let listing = Listing::of(&outgoing);
         let (client, server) = tokio::io::duplex(1 << 20);
         let (client_read, client_write) = tokio::io::split(client);
         let (server_read, server_write) = tokio::io::split(server);
