@@ -17,6 +17,8 @@ mod distcc_config;
 mod distcc_messages;
 mod doctor;
 mod forward;
+mod include_scan_generated;
+mod include_scan_vs_gcc;
 mod keys;
 mod native_cpu_flags;
 mod offer;

@@ -286,6 +286,10 @@ pub fn parse(argv: &[String], cwd: &Path) -> Result<Command, String> {
                 | "-nobuiltininc"
                 | "--no-standard-includes"
                 | "-no-canonical-prefixes"
+                // Whether gcc pre-includes `stdc-predef.h`.
+                | "-ffreestanding"
+                | "-fhosted"
+                | "-fno-hosted"
         ) || arg.starts_with("-m")
             || arg.starts_with("--target=")
             || arg.starts_with("--gcc-toolchain=")

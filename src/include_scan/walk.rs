@@ -124,6 +124,16 @@ pub(super) fn closure(
         let (res, found) = (hit.res.clone(), hit.found);
         walk.enqueue(&res, found);
     }
+    // The compiler's implicit pre-include (`stdc-predef.h`): searched like `#include <…>`, and
+    // silently skipped when absent, as gcc does.
+    for name in &defaults.preinclude {
+        let name = name.as_os_str().as_encoded_bytes();
+        let hits = walk.search(&start, Kind::Include, false, name)?;
+        if let Some(hit) = hits.first() {
+            let (res, found) = (hit.res.clone(), hit.found);
+            walk.enqueue(&res, found);
+        }
+    }
 
     walk.run(cmd, defaults)?;
     Ok(walk.out.finish(&walk.system))
