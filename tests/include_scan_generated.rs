@@ -136,3 +136,45 @@ fn header_created_after_a_cached_miss_is_seen() {
     assert_covers(&scanner, &compile, &mut tally, "after a symlinked header appeared");
     eprintln!("include scanner vs gcc -M, changing tree: {tally}");
 }
+
+#[test]
+fn header_or_directory_replaced_by_a_symlink_is_followed() {
+    require("gcc", "gcc");
+    let dir = tempfile::tempdir().unwrap();
+    let proj = std::fs::canonicalize(dir.path()).unwrap();
+    write(
+        &proj.join("main.c"),
+        "#include \"swapped.h\"\n#include <config.h>\n#include \"edited.h\"\n\
+         #if __has_include(\"linkdir/x.h\")\n#include \"linkdir/x.h\"\n#endif\n\
+         int main(void) { return 0; }\n",
+    );
+    std::fs::create_dir(proj.join("a")).unwrap();
+    write(&proj.join("b/x.h"), "/* only in b/ */\n");
+    std::os::unix::fs::symlink("a", proj.join("linkdir")).unwrap();
+    write(&proj.join("swapped.h"), "/* a plain file at first */\n");
+    write(&proj.join("gen/config.h"), "/* the first gen/ */\n");
+    write(&proj.join("edited.h"), "#include \"one.h\"\n");
+    write(&proj.join("one.h"), "/* one */\n");
+    write(&proj.join("two.h"), "/* two */\n");
+    let compile = Compile::new("gcc", &proj, &flags(&["-Igen"]), "main.c");
+    let scanner = Scanner::new();
+    let mut tally = Tally::default();
+    std::thread::sleep(SETTLE);
+    assert_covers(&scanner, &compile, &mut tally, "first scan");
+
+    // Replaced in place the way build tools do it (a new name renamed over the old), with no
+    // scan in between: the cached answers for these names are stale.
+    write(&proj.join("elsewhere/swapped.h"), "/* the link's target */\n");
+    std::os::unix::fs::symlink("elsewhere/swapped.h", proj.join("swapped.h.new")).unwrap();
+    std::fs::rename(proj.join("swapped.h.new"), proj.join("swapped.h")).unwrap();
+    write(&proj.join("gen2/config.h"), "/* the second gen/ */\n");
+    std::fs::remove_dir_all(proj.join("gen")).unwrap();
+    std::os::unix::fs::symlink("gen2", proj.join("gen")).unwrap();
+    // A link retargeted: the miss of linkdir/x.h was seen in a/, which has not changed.
+    std::os::unix::fs::symlink("b", proj.join("linkdir.new")).unwrap();
+    std::fs::rename(proj.join("linkdir.new"), proj.join("linkdir")).unwrap();
+    // Same size, other include.
+    write(&proj.join("edited.h"), "#include \"two.h\"\n");
+    assert_covers(&scanner, &compile, &mut tally, "after the swaps");
+    eprintln!("include scanner vs gcc -M, swapped files: {tally}");
+}

@@ -294,3 +294,85 @@ fn scanner_follows_symlinks_dotdot_and_include_next_like_gcc() {
         &[Compile::new("gcc", &proj.join("build"), &absolute, &source)],
     );
 }
+
+#[test]
+fn scanner_resolves_search_order_corners_like_gcc() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = std::fs::canonicalize(dir.path()).unwrap();
+    write(
+        &proj,
+        "src/main.c",
+        "#include \"own.h\"\n\
+         #include <stdio.h>\n\
+         #include <dup.h>\n\
+         #include \"both.h\"\n\
+         #define STR_(x) #x\n\
+         #define STR(x) STR_(x)\n\
+         #define CAT(a, b) a##b\n\
+         #include STR(CAT(gen_, part).h)\n\
+         #include CONFIG_HEADER\n\
+         #include NESTED\n\
+         #if __has_include_next(<next_probe.h>)\n#include <next_probe.h>\n#endif\n\
+         #if 0\n#include \"never_there.h\"\n#endif\n\
+         int main(void) { return 0; }\n",
+    );
+    // Found beside the source, then `#include_next` goes on with the whole chain.
+    write(&proj, "src/own.h", "#include_next \"own.h\"\n");
+    write(&proj, "quote/own.h", "/* the next own.h */\n");
+    // A user stdio.h in -I shadows the system's and passes on to it.
+    write(&proj, "inc/stdio.h", "#include_next <stdio.h>\n");
+    // The same directory as -I and -isystem: gcc keeps only the -isystem entry.
+    write(&proj, "dup/dup.h", "#include_next <dup.h>\n");
+    write(&proj, "after/dup.h", "/* after dup/ */\n");
+    // In -iquote and -I both.
+    write(&proj, "inc/both.h", "/* both */\n");
+    write(&proj, "inc/gen_part.h", "#define NESTED_NAME nested.h\n");
+    write(&proj, "inc/nested.h", "/* through a macro from another header */\n");
+    write(&proj, "inc/cfg.h", "/* -DCONFIG_HEADER=<cfg.h> */\n");
+    write(&proj, "after/next_probe.h", "/* __has_include_next */\n");
+    write(&proj, "chain/forced.h", "#define NESTED STR(NESTED_NAME)\n");
+    let flags = strings(&[
+        "-iquote",
+        "../quote",
+        "-iquote",
+        "../inc",
+        "-I../inc",
+        "-I../dup",
+        "-isystem",
+        "../dup",
+        "-idirafter",
+        "../after",
+        "-I../chain",
+        "-DCONFIG_HEADER=<cfg.h>",
+        // Not in the cwd: found through the chain.
+        "-include",
+        "forced.h",
+    ]);
+    std::fs::create_dir_all(proj.join("build")).unwrap();
+    check_all(
+        "search order corners",
+        &[Compile::new("gcc", &proj.join("build"), &flags, "../src/main.c")],
+    );
+}
+
+#[test]
+fn scanner_uses_the_sysroot_headers_like_gcc() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = std::fs::canonicalize(dir.path()).unwrap();
+    // A minimal sysroot: its own stdio.h, no stdc-predef.h (gcc skips the pre-include).
+    write(&proj, "sysroot/usr/include/stdio.h", "#include <sys/fake.h>\n");
+    write(&proj, "sysroot/usr/include/sys/fake.h", "#include <local_config.h>\n");
+    write(&proj, "sysroot/extra/extra.h", "/* -I=/extra */\n");
+    write(&proj, "include/local_config.h", "/* a user header a system header includes */\n");
+    write(
+        &proj,
+        "main.c",
+        "#include <stdio.h>\n#include <extra.h>\n#include <stddef.h>\nint main(void) { return 0; }\n",
+    );
+    let flags = strings(&["--sysroot=sysroot", "-I=/extra", "-Iinclude"]);
+    let tally = check_all(
+        "--sysroot",
+        &[Compile::new("gcc", &proj, &flags, "main.c")],
+    );
+    assert!(tally.compared >= 5, "{tally}");
+}

@@ -2,9 +2,11 @@
 //!
 //! * per file, its parsed directives, keyed by (device, inode) and checked against size,
 //!   mtime and ctime on every use — a stat, never a re-read of an unchanged file;
-//! * per `(real directory, name)`, where the name resolves: found entries are checked by the
-//!   caller's stat of the file; missing ones carry the mtime of the deepest directory reached
-//!   and are looked up again when it changes, so a header generated mid-build is seen.
+//! * per `(real directory, name)`, where the name resolves: found entries carry the stamp of
+//!   what they resolved to and are resolved again when a stat of the name as spelled shows
+//!   another file (a header or directory replaced by a symlink, or by a new file renamed over
+//!   it); missing ones carry the mtime of the deepest directory reached and are looked up
+//!   again when it changes, so a header generated mid-build is seen.
 //!
 //! Timestamps have a granularity (a clock tick, a second on some file systems): an entry taken
 //! within [`RACY`] of its file's or directory's mtime is not trusted — the same change could
@@ -109,7 +111,11 @@ impl FileCache {
 /// A cached resolution.
 #[derive(Clone)]
 pub enum Lookup {
-    Found(Arc<Resolved>),
+    Found {
+        res: Arc<Resolved>,
+        /// The stamp of `res.real` when it was resolved; `None`: too recent to trust.
+        stamp: Option<Stamp>,
+    },
     Missing {
         dir: PathBuf,
         /// `None`: too recent to trust; look again.
@@ -144,10 +150,10 @@ impl LookupCache {
     }
 }
 
-/// The stamp of a directory whose absence result is about to be stored: `None` when it is too
-/// recent to trust, or cannot be read.
-pub fn directory_stamp(dir: &Path) -> Option<Stamp> {
-    let meta = std::fs::metadata(dir).ok()?;
+/// The stamp of a file or directory whose lookup result is about to be stored: `None` when it
+/// is too recent to trust, or cannot be read.
+pub fn settled_stamp(path: &Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(path).ok()?;
     let stamp = Stamp::of(&meta);
     stamp.settled(SystemTime::now()).then_some(stamp)
 }

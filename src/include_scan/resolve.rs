@@ -31,9 +31,11 @@ pub struct Resolved {
 pub enum Outcome {
     Found(Resolved),
     /// Nothing there. `dir` is the deepest directory reached: creating what is missing
-    /// changes its mtime.
+    /// changes its mtime — unless a symlink on the way is pointed elsewhere, which changes
+    /// only the link's directory, hence `through_link`.
     Missing {
         dir: PathBuf,
+        through_link: bool,
     },
     Loop {
         at: PathBuf,
@@ -106,7 +108,7 @@ pub fn resolve(start: &Path, rel: &Path) -> Outcome {
             }
             Step::Up { last } => {
                 if !cur_is_dir {
-                    return missing_below(&cur);
+                    return missing_below(&cur, &links);
                 }
                 must_dirs.push(cur.clone());
                 cur.pop();
@@ -116,7 +118,7 @@ pub fn resolve(start: &Path, rel: &Path) -> Outcome {
             }
             Step::Name { name, last } => {
                 if !cur_is_dir {
-                    return missing_below(&cur);
+                    return missing_below(&cur, &links);
                 }
                 if last {
                     parent = cur.clone();
@@ -127,7 +129,12 @@ pub fn resolve(start: &Path, rel: &Path) -> Outcome {
                 let path = cur.join(&name);
                 let meta = match std::fs::symlink_metadata(&path) {
                     Ok(meta) => meta,
-                    Err(e) if is_absence(&e) => return Outcome::Missing { dir: cur },
+                    Err(e) if is_absence(&e) => {
+                        return Outcome::Missing {
+                            dir: cur,
+                            through_link: !links.is_empty(),
+                        };
+                    }
                     Err(error) => return Outcome::Failed { path, error },
                 };
                 if meta.file_type().is_symlink() {
@@ -166,9 +173,10 @@ pub fn resolve(start: &Path, rel: &Path) -> Outcome {
 
 /// A component below a non-directory (`file.h/x`): missing, watched through the file's
 /// directory.
-fn missing_below(file: &Path) -> Outcome {
+fn missing_below(file: &Path, links: &[(PathBuf, PathBuf)]) -> Outcome {
     Outcome::Missing {
         dir: file.parent().unwrap_or(Path::new("/")).to_path_buf(),
+        through_link: !links.is_empty(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::cache::{FastMap, Lookup, Stamp, directory_stamp};
+use super::cache::{FastMap, Lookup, Stamp, settled_stamp};
 use super::command::Command;
 use super::defaults::Defaults;
 use super::directives::{Directives, Include, Kind, Operand};
@@ -427,7 +427,14 @@ impl Walk<'_> {
     /// Where `dir/name` resolves, from the cache when it is still valid.
     fn lookup(&mut self, dir: &Arc<Path>, name: &Path) -> Result<Option<Arc<Resolved>>, GiveUp> {
         match self.scanner.lookups.get(dir, name) {
-            Some(Lookup::Found(res)) => return Ok(Some(res)),
+            // The name as spelled must still reach the same file: a link put in place of the
+            // file, or of a directory on the way, leads elsewhere.
+            Some(Lookup::Found {
+                res,
+                stamp: Some(stamp),
+            }) if std::fs::metadata(dir.join(name)).is_ok_and(|m| Stamp::of(&m) == stamp) => {
+                return Ok(Some(res));
+            }
             Some(Lookup::Missing {
                 dir: deepest,
                 stamp: Some(stamp),
@@ -437,13 +444,28 @@ impl Walk<'_> {
         match resolve(dir, name) {
             Outcome::Found(res) => {
                 let res = Arc::new(res);
-                self.scanner
-                    .lookups
-                    .put(dir, name, Lookup::Found(res.clone()));
+                let stamp = settled_stamp(&res.real);
+                self.scanner.lookups.put(
+                    dir,
+                    name,
+                    Lookup::Found {
+                        res: res.clone(),
+                        stamp,
+                    },
+                );
                 Ok(Some(res))
             }
-            Outcome::Missing { dir: deepest } => {
-                let stamp = directory_stamp(&deepest);
+            Outcome::Missing {
+                dir: deepest,
+                through_link,
+            } => {
+                // A miss behind a symlink is not kept: retargeting the link changes nothing
+                // the stamp of `deepest` would show.
+                let stamp = if through_link {
+                    None
+                } else {
+                    settled_stamp(&deepest)
+                };
                 self.scanner.lookups.put(
                     dir,
                     name,
