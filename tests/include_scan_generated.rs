@@ -62,10 +62,17 @@ fn header_generated_by_a_make_rule_is_in_the_closure() {
     // Before the rule ran: `gen` and `config.h` are missing (the compile would fail) and the
     // scanner has cached those misses.
     let before = scanner
-        .closure(&proj, &["gcc", "-Igen", "-Iinclude", "-c", "main.c"].map(String::from), None)
+        .closure(
+            &proj,
+            &["gcc", "-Igen", "-Iinclude", "-c", "main.c"].map(String::from),
+            None,
+        )
         .expect("the scan before generation");
     assert!(
-        before.files.iter().all(|f| !f.starts_with(proj.join("gen"))),
+        before
+            .files
+            .iter()
+            .all(|f| !f.starts_with(proj.join("gen"))),
         "nothing under gen/ can be in the closure yet: {:?}",
         before.files
     );
@@ -78,7 +85,11 @@ fn header_generated_by_a_make_rule_is_in_the_closure() {
     let mut tally = Tally::default();
     assert_covers(&scanner, &compile, &mut tally, "after make generated gen/");
     let after = scanner
-        .closure(&proj, &["gcc", "-Igen", "-Iinclude", "-c", "main.c"].map(String::from), None)
+        .closure(
+            &proj,
+            &["gcc", "-Igen", "-Iinclude", "-c", "main.c"].map(String::from),
+            None,
+        )
         .unwrap();
     assert!(after.files.contains(&proj.join("gen/config.h")));
     assert!(
@@ -116,24 +127,44 @@ fn header_created_after_a_cached_miss_is_seen() {
     // against `override`, the deepest directory reached).
     write(&proj.join("late.h"), "#define LATE 1\n");
     write(&proj.join("override/sub/nested.h"), "/* generated */\n");
-    assert_covers(&scanner, &compile, &mut tally, "after late.h and override/sub/nested.h appeared");
+    assert_covers(
+        &scanner,
+        &compile,
+        &mut tally,
+        "after late.h and override/sub/nested.h appeared",
+    );
 
     // Created right after a scan, within the window where the directory's mtime cannot be
     // trusted to have moved.
     write(&proj.join("racy.h"), "#define RACY 1\n");
-    assert_covers(&scanner, &compile, &mut tally, "after racy.h appeared at once");
+    assert_covers(
+        &scanner,
+        &compile,
+        &mut tally,
+        "after racy.h appeared at once",
+    );
 
     // Removed again: the cached hits must not be used.
     std::fs::remove_file(proj.join("override/sub/nested.h")).unwrap();
     std::fs::remove_file(proj.join("late.h")).unwrap();
-    assert_covers(&scanner, &compile, &mut tally, "after the headers were removed");
+    assert_covers(
+        &scanner,
+        &compile,
+        &mut tally,
+        "after the headers were removed",
+    );
 
     // Replaced by a symlink to another header, after the old file was cached.
     std::thread::sleep(SETTLE);
     write(&proj.join("other/nested.h"), "/* through a link */\n");
     std::fs::create_dir_all(proj.join("override/sub")).unwrap();
     std::os::unix::fs::symlink("../../other/nested.h", proj.join("override/sub/nested.h")).unwrap();
-    assert_covers(&scanner, &compile, &mut tally, "after a symlinked header appeared");
+    assert_covers(
+        &scanner,
+        &compile,
+        &mut tally,
+        "after a symlinked header appeared",
+    );
     eprintln!("include scanner vs gcc -M, changing tree: {tally}");
 }
 
@@ -164,7 +195,10 @@ fn header_or_directory_replaced_by_a_symlink_is_followed() {
 
     // Replaced in place the way build tools do it (a new name renamed over the old), with no
     // scan in between: the cached answers for these names are stale.
-    write(&proj.join("elsewhere/swapped.h"), "/* the link's target */\n");
+    write(
+        &proj.join("elsewhere/swapped.h"),
+        "/* the link's target */\n",
+    );
     std::os::unix::fs::symlink("elsewhere/swapped.h", proj.join("swapped.h.new")).unwrap();
     std::fs::rename(proj.join("swapped.h.new"), proj.join("swapped.h")).unwrap();
     write(&proj.join("gen2/config.h"), "/* the second gen/ */\n");

@@ -45,7 +45,12 @@ fn variants_of(project: &CProject, variants: &[Vec<String>]) -> Vec<Compile> {
     for flags in variants {
         for unit in project.units() {
             let source = unit.source.display().to_string();
-            out.push(Compile::new(project.compiler, project.root(), flags, &source));
+            out.push(Compile::new(
+                project.compiler,
+                project.root(),
+                flags,
+                &source,
+            ));
         }
     }
     out
@@ -190,7 +195,12 @@ fn scanner_covers_gxx_on_cxx_projects() {
     let variants = [
         strings(&["-std=c++17"]),
         // libstdc++'s debug and assertion modes pull in their own headers.
-        strings(&["-std=c++20", "-D_GLIBCXX_DEBUG", "-D_GLIBCXX_ASSERTIONS", "-O2"]),
+        strings(&[
+            "-std=c++20",
+            "-D_GLIBCXX_DEBUG",
+            "-D_GLIBCXX_ASSERTIONS",
+            "-O2",
+        ]),
         // The parallel mode includes <omp.h> and more of bits/.
         strings(&["-std=c++17", "-D_GLIBCXX_PARALLEL", "-fopenmp", "-pthread"]),
     ];
@@ -242,7 +252,11 @@ fn scanner_follows_symlinks_dotdot_and_include_next_like_gcc() {
     write(&proj, "src/local.h", "/* beside the link */\n");
     write(&proj, "inc/a.h", "/* a */\n");
     write(&proj, "inc/real/b.h", "#include \"b_sibling.h\"\n");
-    write(&proj, "inc/real/b_sibling.h", "/* found in real/, through linkdir */\n");
+    write(
+        &proj,
+        "inc/real/b_sibling.h",
+        "/* found in real/, through linkdir */\n",
+    );
     write(&proj, "inc/real/b2.h", "/* computed */\n");
     symlink(&proj, "real", "inc/linkdir");
     std::fs::create_dir_all(proj.join("inc/sub")).unwrap();
@@ -261,7 +275,11 @@ fn scanner_follows_symlinks_dotdot_and_include_next_like_gcc() {
     write(&proj, "wrap/stdint.h", "#include_next <stdint.h>\n");
     write(&proj, "quoted/quoted.h", "/* via -iquote with .. */\n");
     write(&proj, "inc/probed.h", "/* only probed, never included */\n");
-    write(&proj, "inc/fallback.h", "#error not taken when probed.h is shipped\n");
+    write(
+        &proj,
+        "inc/fallback.h",
+        "#error not taken when probed.h is shipped\n",
+    );
     write(&proj, "inc/forced.h", "#define FORCED 1\n");
     std::fs::create_dir_all(proj.join("build")).unwrap();
 
@@ -327,7 +345,11 @@ fn scanner_resolves_search_order_corners_like_gcc() {
     // In -iquote and -I both.
     write(&proj, "inc/both.h", "/* both */\n");
     write(&proj, "inc/gen_part.h", "#define NESTED_NAME nested.h\n");
-    write(&proj, "inc/nested.h", "/* through a macro from another header */\n");
+    write(
+        &proj,
+        "inc/nested.h",
+        "/* through a macro from another header */\n",
+    );
     write(&proj, "inc/cfg.h", "/* -DCONFIG_HEADER=<cfg.h> */\n");
     write(&proj, "after/next_probe.h", "/* __has_include_next */\n");
     write(&proj, "chain/forced.h", "#define NESTED STR(NESTED_NAME)\n");
@@ -351,7 +373,12 @@ fn scanner_resolves_search_order_corners_like_gcc() {
     std::fs::create_dir_all(proj.join("build")).unwrap();
     check_all(
         "search order corners",
-        &[Compile::new("gcc", &proj.join("build"), &flags, "../src/main.c")],
+        &[Compile::new(
+            "gcc",
+            &proj.join("build"),
+            &flags,
+            "../src/main.c",
+        )],
     );
 }
 
@@ -360,19 +387,28 @@ fn scanner_uses_the_sysroot_headers_like_gcc() {
     let dir = tempfile::tempdir().unwrap();
     let proj = std::fs::canonicalize(dir.path()).unwrap();
     // A minimal sysroot: its own stdio.h, no stdc-predef.h (gcc skips the pre-include).
-    write(&proj, "sysroot/usr/include/stdio.h", "#include <sys/fake.h>\n");
-    write(&proj, "sysroot/usr/include/sys/fake.h", "#include <local_config.h>\n");
+    write(
+        &proj,
+        "sysroot/usr/include/stdio.h",
+        "#include <sys/fake.h>\n",
+    );
+    write(
+        &proj,
+        "sysroot/usr/include/sys/fake.h",
+        "#include <local_config.h>\n",
+    );
     write(&proj, "sysroot/extra/extra.h", "/* -I=/extra */\n");
-    write(&proj, "include/local_config.h", "/* a user header a system header includes */\n");
+    write(
+        &proj,
+        "include/local_config.h",
+        "/* a user header a system header includes */\n",
+    );
     write(
         &proj,
         "main.c",
         "#include <stdio.h>\n#include <extra.h>\n#include <stddef.h>\nint main(void) { return 0; }\n",
     );
     let flags = strings(&["--sysroot=sysroot", "-I=/extra", "-Iinclude"]);
-    let tally = check_all(
-        "--sysroot",
-        &[Compile::new("gcc", &proj, &flags, "main.c")],
-    );
+    let tally = check_all("--sysroot", &[Compile::new("gcc", &proj, &flags, "main.c")]);
     assert!(tally.compared >= 5, "{tally}");
 }

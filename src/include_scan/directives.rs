@@ -493,7 +493,7 @@ impl<'a> Lexer<'a> {
                     name.push(c);
                 }
                 let name = name.into_boxed_slice();
-                closed.then(|| match open {
+                closed.then_some(match open {
                     b'"' => Operand::Quoted(name),
                     _ => Operand::Angled(name),
                 })

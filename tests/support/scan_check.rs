@@ -46,7 +46,12 @@ impl Compile {
     fn scanner_argv(&self) -> Vec<String> {
         let mut argv = vec![self.compiler.clone()];
         argv.extend(self.flags.iter().cloned());
-        argv.extend(["-c".into(), self.source.clone(), "-o".into(), "scan-check.o".into()]);
+        argv.extend([
+            "-c".into(),
+            self.source.clone(),
+            "-o".into(),
+            "scan-check.o".into(),
+        ]);
         argv
     }
 }
@@ -101,8 +106,13 @@ pub fn check(scanner: &Scanner, compile: &Compile, tally: &mut Tally) -> Result<
     let closure = scanner
         .closure_in(&compile.cwd, &compile.scanner_argv(), &env)
         .map_err(|e| format!("{compile}: the scanner gave up: {e}"))?;
-    let spelled = gcc_dependencies(&compile.compiler, &compile.cwd, &compile.flags, &compile.source)
-        .map_err(|e| format!("{compile}: {e}"))?;
+    let spelled = gcc_dependencies(
+        &compile.compiler,
+        &compile.cwd,
+        &compile.flags,
+        &compile.source,
+    )
+    .map_err(|e| format!("{compile}: {e}"))?;
 
     let shipped: BTreeSet<&Path> = closure.files.iter().map(PathBuf::as_path).collect();
     let system: BTreeSet<&Path> = closure.system_files.iter().map(PathBuf::as_path).collect();
@@ -237,8 +247,8 @@ pub fn links_crossed(path: &Path) -> Vec<(PathBuf, PathBuf)> {
             }
             Component::Normal(name) => {
                 let next = cur.join(name);
-                let is_link = std::fs::symlink_metadata(&next)
-                    .is_ok_and(|m| m.file_type().is_symlink());
+                let is_link =
+                    std::fs::symlink_metadata(&next).is_ok_and(|m| m.file_type().is_symlink());
                 if is_link && let Ok(target) = std::fs::canonicalize(&next) {
                     out.push((next, target.clone()));
                     cur = target;
@@ -317,7 +327,14 @@ fn rooted(root: &Path, path: &Path) -> PathBuf {
 
 /// Absolute include-path options moved into the root, as a pump server rewrites them.
 fn reroot_flags(root: &Path, flags: &[String]) -> Vec<String> {
-    const PATH_OPTIONS: [&str; 6] = ["-iquote", "-isystem", "-idirafter", "-include", "-imacros", "-I"];
+    const PATH_OPTIONS: [&str; 6] = [
+        "-iquote",
+        "-isystem",
+        "-idirafter",
+        "-include",
+        "-imacros",
+        "-I",
+    ];
     let mut out = Vec::with_capacity(flags.len());
     let mut value_next = false;
     for flag in flags {
