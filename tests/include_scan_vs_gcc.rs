@@ -24,7 +24,7 @@ fn check_all(label: &str, compiles: &[Compile]) -> Tally {
         .iter()
         .filter_map(|compile| check(&scanner, compile, &mut tally).err())
         .collect();
-    eprintln!("include scanner vs gcc -M, {label}: {tally}");
+    eprintln!("include scanner vs the compiler's -M, {label}: {tally}");
     assert!(
         failures.is_empty(),
         "{label}: {} of {} compiles wrong:\n{}",
@@ -210,6 +210,8 @@ fn scanner_covers_gxx_on_cxx_projects() {
         flags.push("-I../cxx".into());
         compiles.push(Compile::new("g++", &scan_cxx, &flags, "algorithms.cpp"));
     }
+    // g++ compiles a `.c` file as C++.
+    compiles.push(Compile::new("g++", &scan_cxx, &[], "compiled_as_cxx.c"));
     check_all("C++ (tests/fixtures/cxx, scan_cxx)", &compiles);
 }
 
@@ -411,4 +413,26 @@ fn scanner_uses_the_sysroot_headers_like_gcc() {
     let flags = strings(&["--sysroot=sysroot", "-I=/extra", "-Iinclude"]);
     let tally = check_all("--sysroot", &[Compile::new("gcc", &proj, &flags, "main.c")]);
     assert!(tally.compared >= 5, "{tally}");
+}
+
+#[test]
+fn scanner_covers_clang_on_lua_and_cxx() {
+    require("clang", "clang");
+    let lua = CProject::lua().with_compiler("clang");
+    let mut compiles = variants_of(&lua, &[lua.units()[0].flags.clone()]);
+    let shapes = CProject::cxx_sample().with_compiler("clang++");
+    compiles.extend(variants_of(&shapes, &[strings(&["-std=c++17"])]));
+    compiles.push(Compile::new(
+        "clang++",
+        &fixture_path("scan_cxx"),
+        &strings(&["-std=c++20", "-D_GLIBCXX_DEBUG", "-I../cxx"]),
+        "algorithms.cpp",
+    ));
+    compiles.push(Compile::new(
+        "clang++",
+        &fixture_path("scan_cxx"),
+        &[],
+        "compiled_as_cxx.c",
+    ));
+    check_all("clang: Lua 5.4 and C++", &compiles);
 }
