@@ -372,16 +372,30 @@ fn scanner_resolves_search_order_corners_like_gcc() {
         "-include",
         "forced.h",
     ]);
+    // The same directories through -iprefix/-iwithprefix…, long spellings, -imacros and a
+    // function-like -D.
+    let spelled_otherwise = strings(&[
+        "-iquote../quote",
+        "--include-directory=../inc",
+        "-iprefix",
+        "../",
+        "-iwithprefixbefore",
+        "dup",
+        "-isystem../dup",
+        "-iwithprefix",
+        "after",
+        "-I",
+        "../chain",
+        "-DHEADER_OF(x)=<x.h>",
+        "-DCONFIG_HEADER=HEADER_OF(cfg)",
+        "-imacros",
+        "forced.h",
+        "--include=forced.h",
+    ]);
     std::fs::create_dir_all(proj.join("build")).unwrap();
-    check_all(
-        "search order corners",
-        &[Compile::new(
-            "gcc",
-            &proj.join("build"),
-            &flags,
-            "../src/main.c",
-        )],
-    );
+    let compiles = [flags, spelled_otherwise]
+        .map(|flags| Compile::new("gcc", &proj.join("build"), &flags, "../src/main.c"));
+    check_all("search order corners", &compiles);
 }
 
 #[test]
