@@ -334,6 +334,7 @@ fn scanner_resolves_search_order_corners_like_gcc() {
          #include NESTED\n\
          #if __has_include_next(<next_probe.h>)\n#include <next_probe.h>\n#endif\n\
          #if 0\n#include \"never_there.h\"\n#endif\n\
+         #include \"bom.h\"\n#include \"old_mac.h\"\n\
          int main(void) { return 0; }\n",
     );
     // Found beside the source, then `#include_next` goes on with the whole chain.
@@ -354,6 +355,15 @@ fn scanner_resolves_search_order_corners_like_gcc() {
     );
     write(&proj, "inc/cfg.h", "/* -DCONFIG_HEADER=<cfg.h> */\n");
     write(&proj, "after/next_probe.h", "/* __has_include_next */\n");
+    // Editors' leftovers: a byte order mark, classic Mac OS line ends.
+    write(&proj, "inc/bom.h", "\u{feff}#include \"after_bom.h\"\n");
+    write(&proj, "inc/after_bom.h", "/* after a BOM */\n");
+    write(
+        &proj,
+        "inc/old_mac.h",
+        "#define OLD_MAC 1\r#include \"after_cr.h\"\r",
+    );
+    write(&proj, "inc/after_cr.h", "/* after a lone CR */\n");
     write(&proj, "chain/forced.h", "#define NESTED STR(NESTED_NAME)\n");
     let flags = strings(&[
         "-iquote",
