@@ -334,7 +334,7 @@ fn scanner_resolves_search_order_corners_like_gcc() {
          #include NESTED\n\
          #if __has_include_next(<next_probe.h>)\n#include <next_probe.h>\n#endif\n\
          #if 0\n#include \"never_there.h\"\n#endif\n\
-         #include \"bom.h\"\n#include \"old_mac.h\"\n\
+         #include \"bom.h\"\n#include \"old_mac.h\"\n#include \"self.h\"\n\
          int main(void) { return 0; }\n",
     );
     // Found beside the source, then `#include_next` goes on with the whole chain.
@@ -364,6 +364,12 @@ fn scanner_resolves_search_order_corners_like_gcc() {
         "#define OLD_MAC 1\r#include \"after_cr.h\"\r",
     );
     write(&proj, "inc/after_cr.h", "/* after a lone CR */\n");
+    // Includes itself once more (X-macro style), through the builtin name of the file.
+    write(
+        &proj,
+        "inc/self.h",
+        "#ifndef SELF_AGAIN\n#define SELF_AGAIN\n#include __FILE__\n#endif\n",
+    );
     write(&proj, "chain/forced.h", "#define NESTED STR(NESTED_NAME)\n");
     let flags = strings(&[
         "-iquote",
