@@ -2,11 +2,12 @@
 //!
 //! * per file, its parsed directives, keyed by (device, inode) and checked against size,
 //!   mtime and ctime on every use — a stat, never a re-read of an unchanged file;
-//! * per `(real directory, name)`, where the name resolves: found entries carry the stamp of
-//!   what they resolved to and are resolved again when a stat of the name as spelled shows
-//!   another file (a header or directory replaced by a symlink, or by a new file renamed over
-//!   it); missing ones carry the mtime of the deepest directory reached and are looked up
-//!   again when it changes, so a header generated mid-build is seen.
+//! * per `(real directory, name)`, where the name resolves: found entries carry the stamps of
+//!   the directories whose entries the resolution read, and are resolved again when one of
+//!   them changed (a header or directory replaced by a symlink, a link retargeted, a new file
+//!   renamed over the old); missing ones carry the mtime of the deepest directory reached and
+//!   are looked up again when it changes, so a header generated mid-build is seen. A job stats
+//!   each directory once, so checking costs a few stats per job, not one per header.
 //!
 //! Timestamps have a granularity (a clock tick, a second on some file systems): an entry taken
 //! within [`RACY`] of its file's or directory's mtime is not trusted — the same change could
@@ -55,7 +56,7 @@ impl Stamp {
     }
 
     /// Whether `now` is far enough past both timestamps that a later change must show.
-    fn settled(&self, now: SystemTime) -> bool {
+    pub fn settled(&self, now: SystemTime) -> bool {
         let latest = self.mtime.max(self.ctime);
         let at = if latest.0 >= 0 {
             SystemTime::UNIX_EPOCH + Duration::new(latest.0 as u64, latest.1 as u32)
@@ -113,8 +114,9 @@ impl FileCache {
 pub enum Lookup {
     Found {
         res: Arc<Resolved>,
-        /// The stamp of `res.real` when it was resolved; `None`: too recent to trust.
-        stamp: Option<Stamp>,
+        /// The stamps of `res.looked_in`, in that order, as the resolution saw them; `None`:
+        /// one was too recent to trust.
+        stamps: Option<Arc<[Stamp]>>,
     },
     Missing {
         dir: PathBuf,

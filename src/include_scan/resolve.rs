@@ -25,6 +25,10 @@ pub struct Resolved {
     /// `(link path, canonical target)`, in the order met.
     pub links: Vec<(PathBuf, PathBuf)>,
     pub must_dirs: Vec<PathBuf>,
+    /// The directories whose entries were read on the way (each once): replacing any name
+    /// the resolution went through — by a link, or a new file renamed over it — changes the
+    /// mtime of one of them.
+    pub looked_in: Vec<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -93,6 +97,7 @@ pub fn resolve(start: &Path, rel: &Path) -> Outcome {
     let mut parent = cur.clone();
     let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut must_dirs: Vec<PathBuf> = Vec::new();
+    let mut looked_in: Vec<PathBuf> = Vec::new();
     // A stack: the next step is at the end.
     let mut todo: Vec<Step> = Vec::new();
     steps_of(rel, true, &mut todo);
@@ -125,6 +130,9 @@ pub fn resolve(start: &Path, rel: &Path) -> Outcome {
                 }
                 if name == OsStr::new(".") {
                     continue;
+                }
+                if !looked_in.contains(&cur) {
+                    looked_in.push(cur.clone());
                 }
                 let path = cur.join(&name);
                 let meta = match std::fs::symlink_metadata(&path) {
@@ -168,6 +176,7 @@ pub fn resolve(start: &Path, rel: &Path) -> Outcome {
         parent: parent.into(),
         links,
         must_dirs,
+        looked_in,
     })
 }
 

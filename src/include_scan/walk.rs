@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::cache::{FastMap, Lookup, Stamp, settled_stamp};
 use super::command::Command;
@@ -427,12 +428,12 @@ impl Walk<'_> {
     /// Where `dir/name` resolves, from the cache when it is still valid.
     fn lookup(&mut self, dir: &Arc<Path>, name: &Path) -> Result<Option<Arc<Resolved>>, GiveUp> {
         match self.scanner.lookups.get(dir, name) {
-            // The name as spelled must still reach the same file: a link put in place of the
-            // file, or of a directory on the way, leads elsewhere.
+            // Every directory the resolution read must be unchanged: a link put in place of
+            // the file or of a directory on the way, or retargeted, leads elsewhere.
             Some(Lookup::Found {
                 res,
-                stamp: Some(stamp),
-            }) if std::fs::metadata(dir.join(name)).is_ok_and(|m| Stamp::of(&m) == stamp) => {
+                stamps: Some(stamps),
+            }) if self.unchanged(&res.looked_in, &stamps) => {
                 return Ok(Some(res));
             }
             Some(Lookup::Missing {
@@ -444,13 +445,13 @@ impl Walk<'_> {
         match resolve(dir, name) {
             Outcome::Found(res) => {
                 let res = Arc::new(res);
-                let stamp = settled_stamp(&res.real);
+                let stamps = self.settled_stamps(&res.looked_in);
                 self.scanner.lookups.put(
                     dir,
                     name,
                     Lookup::Found {
                         res: res.clone(),
-                        stamp,
+                        stamps,
                     },
                 );
                 Ok(Some(res))
@@ -487,6 +488,25 @@ impl Walk<'_> {
                 path.display()
             ))),
         }
+    }
+
+    /// Whether every directory in `dirs` still has its stamp in `stamps`.
+    fn unchanged(&mut self, dirs: &[PathBuf], stamps: &[Stamp]) -> bool {
+        dirs.len() == stamps.len()
+            && dirs
+                .iter()
+                .zip(stamps)
+                .all(|(dir, stamp)| self.dir_stamp(dir) == Some(*stamp))
+    }
+
+    /// The stamps of `dirs` for a resolution about to be cached: this job's (taken at or
+    /// before the resolution, so a change after it still shows), or `None` if one is missing
+    /// or too recent to trust.
+    fn settled_stamps(&mut self, dirs: &[PathBuf]) -> Option<Arc<[Stamp]>> {
+        let now = SystemTime::now();
+        dirs.iter()
+            .map(|dir| self.dir_stamp(dir).filter(|s| s.settled(now)))
+            .collect()
     }
 
     /// The current stamp of a directory, taken once per job.
