@@ -18,6 +18,7 @@ mod distcc_messages;
 mod doctor;
 mod forward;
 mod include_scan_generated;
+mod include_scan_trees;
 mod include_scan_vs_gcc;
 mod keys;
 mod native_cpu_flags;

@@ -21,7 +21,7 @@ use std::path::{Component, Path, PathBuf};
 use distfarm::include_scan::{Closure, ScanEnv, Scanner};
 
 use super::process::{Cmd, text};
-use super::programs::test_path;
+use super::programs::{require, test_path};
 
 /// One compile: `<compiler> FLAGS -c SOURCE`, run in `cwd`.
 #[derive(Clone, Debug)]
@@ -185,6 +185,34 @@ pub fn check(scanner: &Scanner, compile: &Compile, tally: &mut Tally) -> Result<
     tally.distinct_extra.extend(extra.into_iter().cloned());
     tally.distinct_compared.extend(opened);
     Ok(closure)
+}
+
+/// Checks every compile with one scanner (as the agent shares one between jobs), prints the
+/// counts, and fails with every problem found, not just the first.
+#[track_caller]
+pub fn check_all(label: &str, compiles: &[Compile]) -> Tally {
+    require("gcc", "gcc");
+    require("g++", "g++");
+    let scanner = Scanner::new();
+    let mut tally = Tally::default();
+    let failures: Vec<String> = compiles
+        .iter()
+        .filter_map(|compile| check(&scanner, compile, &mut tally).err())
+        .collect();
+    eprintln!("include scanner vs the compiler's -M, {label}: {tally}");
+    assert!(
+        failures.is_empty(),
+        "{label}: {} of {} compiles wrong:\n{}",
+        failures.len(),
+        compiles.len(),
+        failures.join("\n")
+    );
+    tally
+}
+
+/// Owned arguments.
+pub fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
 }
 
 /// The files `<compiler> FLAGS -M SOURCE` lists, as spelled (relative to `cwd` or absolute).
