@@ -59,12 +59,39 @@ pub enum Command {
     Keys(KeysArgs),
     /// Check every host in the list: reachable, logged in, host key, server, compilers.
     Doctor(DoctorArgs),
+    /// Run a build in pump mode, as distcc's `pump` does (also as a `pump` link): checks that
+    /// the host list has `,cpp,lzo` hosts, starts the agent and its include scanner, runs
+    /// COMMAND. distfarm needs no include server: `,cpp` hosts get pump mode anyway.
+    Pump(PumpArgs),
     /// Write shell completions, man pages and service files into DIR (for packagers).
     #[command(hide = true)]
     DistFiles {
         /// Where to write them (the repository's dist/).
         dir: PathBuf,
     },
+}
+
+/// `distfarm pump` (and a `pump`/`distcc-pump` link): distcc-pump's forms.
+#[derive(Debug, Clone, Args)]
+#[command(
+    about = "Run COMMAND in pump mode, as distcc's pump does",
+    after_help = "distfarm scans includes itself (in its agent), so hosts with ,cpp,lzo get         pump-mode jobs with or without this command; it exists for scripts and habits that         call pump. `eval $(distfarm pump --startup)` prints the environment to export;         `--shutdown` is accepted and does nothing."
+)]
+pub struct PumpArgs {
+    /// Print `export` lines for the shell (PATH with distfarm's directory first, and
+    /// DISTCC_HOSTS when set), as `pump --startup` does.
+    #[arg(long, conflicts_with_all = ["shutdown", "command"])]
+    pub startup: bool,
+    /// The end of the `--startup` form; nothing to stop.
+    #[arg(long, conflicts_with = "command")]
+    pub shutdown: bool,
+    /// The build command and its arguments.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<std::ffi::OsString>,
 }
 
 /// Gentoo's `distcc-config` options.

@@ -3,10 +3,10 @@
 
 use clap::Parser;
 use distfarm::app;
-use distfarm::cli::{Cli, Command, ConfigArgs, ServeArgs};
+use distfarm::cli::{Cli, Command, ConfigArgs, PumpArgs, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 9] = [
+const SUBCOMMANDS: [&str; 10] = [
     "serve",
     "install-links",
     "agent",
@@ -16,6 +16,7 @@ const SUBCOMMANDS: [&str; 9] = [
     "dist-files",
     "offer",
     "offers",
+    "pump",
 ];
 
 fn main() {
@@ -36,6 +37,10 @@ fn main() {
     } else if name == "distcc-config" {
         parse_config_args(&argv)
             .map(|args| app::config::main(&args))
+            .unwrap_or_else(|code| code)
+    } else if name == "pump" || name == "distcc-pump" {
+        parse_pump_args(&argv)
+            .map(|args| app::pump::main(&args))
             .unwrap_or_else(|code| code)
     } else if is_wrapper_name
         && argv
@@ -84,6 +89,19 @@ fn parse_config_args(argv: &[String]) -> Result<ConfigArgs, i32> {
         .map_err(exit_for_clap_error)
 }
 
+/// `pump` / `distcc-pump` (distcc's names): the options of `distfarm pump`.
+fn parse_pump_args(argv: &[String]) -> Result<PumpArgs, i32> {
+    #[derive(Parser)]
+    #[command(name = "pump", version)]
+    struct Pump {
+        #[command(flatten)]
+        args: PumpArgs,
+    }
+    Pump::try_parse_from(argv)
+        .map(|p| p.args)
+        .map_err(exit_for_clap_error)
+}
+
 fn exit_for_clap_error(e: clap::Error) -> i32 {
     let _ = e.print();
     if e.use_stderr() {
@@ -106,6 +124,7 @@ fn run_subcommand(argv: &[String]) -> i32 {
             Command::DistFiles { dir } => app::dist_files::main(&dir),
             Command::Offer(args) => app::offer::main(args),
             Command::Offers(command) => app::offers::main(command),
+            Command::Pump(args) => app::pump::main(&args),
             Command::Agent {
                 socket,
                 idle,

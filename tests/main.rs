@@ -26,6 +26,7 @@ mod offer;
 mod protocol_fixtures;
 mod pump_client;
 mod pump_server;
+mod pump_ssh;
 mod server_confinement;
 mod server_daemon;
 mod server_gcc_passes;

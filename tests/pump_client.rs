@@ -119,3 +119,106 @@ fn a_server_that_refuses_pump_mode_gets_the_job_again_in_plain_mode() {
     let lines = server.compile_ok_lines(1);
     assert!(!lines[0].contains("mode:pump"), "{}", server.log());
 }
+
+#[test]
+fn the_agent_scans_includes_and_sees_a_header_generated_after_it_cached_its_absence() {
+    let mut server = DistfarmServer::start(&["--jobs", "2"]);
+    let hosts = format!("{}/2,cpp,lzo", server.host_spec());
+    let work = Work::new();
+    std::fs::write(
+        work.path("generated_user.c"),
+        "#if __has_include(\"generated.h\")\n#include \"generated.h\"\n#else\n#define VALUE 1\n\
+         #endif\nint value(void) { return VALUE; }\n",
+    )
+    .unwrap();
+    let args = ["-O2", "-c", "generated_user.c", "-o", "out/g.o"];
+    let compile = |agent: &str| {
+        work.distfarm(Some(&hosts))
+            .arg("gcc")
+            .args(args)
+            .env("DISTCC_FALLBACK", "0")
+            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
+            .env("DISTFARM_AGENT", agent)
+            .run();
+        work.read("out/g.o")
+    };
+    let local = || {
+        work.gcc().args(args).run();
+        work.read("out/g.o")
+    };
+    let without_header = compile("1");
+    assert_eq!(without_header, local(), "before generated.h exists");
+    let socket = distfarm::config::agent_socket_path(&work.distcc_dir());
+    assert!(
+        !crate::support::procs::agent_pids(&socket).is_empty(),
+        "a pump-mode job starts the agent, which scans for it"
+    );
+    // As a build generates a header: the agent's cached "not there" must not hide it.
+    std::fs::write(work.path("generated.h"), "#define VALUE 42\n").unwrap();
+    let with_header = compile("1");
+    assert_eq!(with_header, local(), "after generated.h appeared");
+    assert_ne!(with_header, without_header);
+    // No agent: the wrapper scans by itself, still in pump mode.
+    assert_eq!(compile("0"), with_header, "scanned without the agent");
+    let lines = server.compile_ok_lines(3);
+    assert!(
+        lines.iter().all(|l| l.contains(" mode:pump ")),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn distfarm_pump_runs_the_build_like_distcc_pump_and_refuses_a_list_without_cpp_hosts() {
+    let work = Work::new();
+    let ran = work.path("out/ran");
+    let build = format!("echo \"$PATH\" > {}; exit 3", ran.display());
+    // A host list with no `,cpp` host: distcc-pump's message, and the build is not run.
+    let out = work
+        .distfarm(Some("127.0.0.1:1/2,lzo"))
+        .args(["pump", "sh", "-c", &build])
+        .run_expect_failure();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("does not contain any hosts with ',cpp' option"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!ran.exists(), "the build ran without a pump-mode host");
+    // Under a `pump` link, as scripts call it: the build's own exit status, distfarm's
+    // directory first on PATH, distcc-pump's progress lines.
+    let link_dir = work.root().join("links");
+    std::fs::create_dir_all(&link_dir).unwrap();
+    let pump = link_dir.join("pump");
+    std::os::unix::fs::symlink(crate::support::programs::distfarm_bin(), &pump).unwrap();
+    let out = work
+        .env(
+            crate::support::process::Cmd::new(&pump),
+            Some("127.0.0.1:1/2,cpp,lzo 127.0.0.2:1"),
+        )
+        .args(["sh", "-c", &build])
+        .run_expect_failure();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .contains("__________Using 2 distcc server(s), of which only 1 support(s) pump mode"),
+        "{}",
+        text(&out.stdout)
+    );
+    let path = text(&work.read("out/ran"));
+    let own_dir = crate::support::programs::distfarm_bin();
+    let own_dir = own_dir.parent().unwrap().to_str().unwrap();
+    assert!(path.starts_with(&format!("{own_dir}:")), "{path}");
+    // The split form: lines to eval; --shutdown has nothing to stop.
+    let out = work
+        .distfarm(Some("127.0.0.1:1/2,cpp,lzo"))
+        .args(["pump", "--startup"])
+        .run();
+    let lines = text(&out.stdout);
+    assert!(
+        lines.contains("export DISTCC_HOSTS='127.0.0.1:1/2,cpp,lzo'")
+            && lines.contains(&format!("export PATH='{own_dir}:")),
+        "{lines}"
+    );
+    work.distfarm(None).args(["pump", "--shutdown"]).run();
+}

@@ -43,6 +43,9 @@ _distfarm() {
             distfarm,offers)
                 cmd="distfarm__subcmd__offers"
                 ;;
+            distfarm,pump)
+                cmd="distfarm__subcmd__pump"
+                ;;
             distfarm,serve)
                 cmd="distfarm__subcmd__serve"
                 ;;
@@ -73,6 +76,9 @@ _distfarm() {
             distfarm__subcmd__help,offers)
                 cmd="distfarm__subcmd__help__subcmd__offers"
                 ;;
+            distfarm__subcmd__help,pump)
+                cmd="distfarm__subcmd__help__subcmd__pump"
+                ;;
             distfarm__subcmd__help,serve)
                 cmd="distfarm__subcmd__help__subcmd__serve"
                 ;;
@@ -98,7 +104,7 @@ _distfarm() {
 
     case "${cmd}" in
         distfarm)
-            opts="-h -V --help --version serve agent offer offers install-links config keys doctor dist-files help"
+            opts="-h -V --help --version serve agent offer offers install-links config keys doctor pump dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -196,7 +202,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__help)
-            opts="serve agent offer offers install-links config keys doctor dist-files help"
+            opts="serve agent offer offers install-links config keys doctor pump dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -338,6 +344,20 @@ _distfarm() {
         distfarm__subcmd__help__subcmd__offers__subcmd__hold)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__help__subcmd__pump)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -528,6 +548,20 @@ _distfarm() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__pump)
+            opts="-h -V --startup --shutdown --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -1,8 +1,10 @@
 //! The per-user agent: keeps one SSH connection per host open, schedules every SSH job of
-//! every wrapper with one view of all slots, and carries each job on its own channel.
+//! every wrapper with one view of all slots, and carries each job on its own channel; and
+//! scans pump-mode jobs' includes with caches that outlive each job.
 //! Started by the first wrapper that needs it; exits when idle.
 
 pub mod pool;
+pub mod scan;
 pub mod scheduler;
 pub mod server;
 pub mod socket;

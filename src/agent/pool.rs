@@ -74,15 +74,17 @@ impl Pool {
         }
     }
 
-    /// Opens one job's stream on `key`'s connection; a dead connection is replaced once.
-    pub async fn open_job(&self, key: &ConnKey) -> Result<BoxStream, SshError> {
+    /// Opens one job's stream on `key`'s connection, and says whether the far end keeps
+    /// headers ([`Remote::stores_headers`]); a dead connection is replaced once.
+    pub async fn open_job(&self, key: &ConnKey) -> Result<(BoxStream, bool), SshError> {
         let live = self.get(key).await?;
         match live.open_job().await {
-            Ok(stream) => Ok(stream),
+            Ok(stream) => Ok((stream, live.stores_headers())),
             Err(first) => {
                 tracing::info!("{}: {first}; reconnecting", live.conn.description());
                 self.discard(key, &live).await;
-                self.get(key).await?.open_job().await
+                let fresh = self.get(key).await?;
+                Ok((fresh.open_job().await?, fresh.stores_headers()))
             }
         }
     }

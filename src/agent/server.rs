@@ -1,5 +1,6 @@
 //! The agent's accept loop: each wrapper connection asks for a host, gets a channel on a
-//! pooled SSH connection, and its job's bytes are spliced through.
+//! pooled SSH connection, and its job's bytes are spliced through — or asks for a pump-mode
+//! job's include scan.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,12 +13,16 @@ use super::pool::{ConnKey, Pool};
 use super::scheduler::{Candidate, Scheduler};
 use super::socket;
 use crate::hosts::{self, HostKind};
+use crate::include_scan::Scanner;
 use crate::protocol::agent::{Channel, JobRequest, Pick};
+use crate::protocol::agent_scan::ScanRequest;
 use crate::protocol::{Limits, TokenReader, TokenWriter};
 
 pub struct Agent {
     pub scheduler: Arc<Scheduler>,
     pub pool: Pool,
+    /// The include scanner for pump-mode jobs, its caches shared by all of them.
+    pub scanner: Arc<Scanner>,
     /// Wrapper connections being served.
     active: AtomicUsize,
     /// When the last wrapper connection ended (or the agent started).
@@ -31,6 +36,7 @@ impl Agent {
         Agent {
             scheduler: Arc::new(Scheduler::with_lock_dir(lock_dir)),
             pool: Pool::new(account),
+            scanner: Arc::new(Scanner::new()),
             active: AtomicUsize::new(0),
             last_done: Mutex::new(Instant::now()),
         }
@@ -87,7 +93,23 @@ async fn serve_wrapper(
     agent: &Agent,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut reader = TokenReader::new(stream, Limits::default());
-    let request = JobRequest::read(&mut reader).await?;
+    let request = match reader.read_any().await? {
+        (token, version) if &token == b"SCAN" => {
+            let request = ScanRequest::read_after_header(version, &mut reader).await?;
+            let mut stream = reader.into_inner();
+            return Ok(super::scan::answer(agent.scanner.clone(), request, &mut stream).await?);
+        }
+        (token, version) if &token == b"AGNT" => {
+            JobRequest::read_after_header(version, &mut reader).await?
+        }
+        (other, _) => {
+            return Err(crate::protocol::ProtocolError::WrongToken {
+                expected: "AGNT",
+                got: String::from_utf8_lossy(&other).into_owned(),
+            }
+            .into());
+        }
+    };
     let mut stream = reader.into_inner();
 
     let mut keys = Vec::new();
@@ -147,8 +169,8 @@ async fn serve_wrapper(
     Pick::Host { index }
         .write(&mut TokenWriter::new(&mut stream))
         .await?;
-    let mut job = match agent.pool.open_job(&keys[index]).await {
-        Ok(job) => job,
+    let (mut job, stores_headers) = match agent.pool.open_job(&keys[index]).await {
+        Ok(opened) => opened,
         Err(e) => {
             agent
                 .scheduler
@@ -164,6 +186,7 @@ async fn serve_wrapper(
     agent.scheduler.clear_backoff(&request.hosts[index]);
     Channel::Open {
         slot: slot.as_ref().map_or(0, |s| s.number),
+        stores_headers,
     }
     .write(&mut TokenWriter::new(&mut stream))
     .await?;

@@ -11,6 +11,7 @@ pub mod install_links;
 pub mod keys;
 pub mod offer;
 pub mod offers;
+pub mod pump;
 pub mod serve;
 pub mod wrapper;
 
@@ -18,7 +19,7 @@ pub mod wrapper;
 /// line `distfarm doctor` tells a distfarm server from distcc's `distccd 3.4 …` by.
 pub fn version_line() -> String {
     format!(
-        "distfarm {} (distcc 3.4 compatible; protocols 1 and 2; default port 3632)",
+        "distfarm {} (distcc 3.4 compatible; protocols 1, 2 and 3; default port 3632)",
         env!("CARGO_PKG_VERSION")
     )
 }

@@ -221,7 +221,10 @@ fn run_inetd(settings: ServerSettings) -> i32 {
 }
 
 fn run_ssh_session(settings: ServerSettings) -> i32 {
-    let ctx = Arc::new(ServerContext::new(settings));
+    // One client's jobs for the whole connection: headers sent once are kept.
+    let ctx = Arc::new(
+        ServerContext::new(settings).with_header_store(crate::server::header_store::DEFAULT_BYTES),
+    );
     match runtime().block_on(crate::server::session::serve(ctx)) {
         Ok(()) => 0,
         Err(e) => {

@@ -9,6 +9,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 
 use crate::protocol::agent::{Channel, JobRequest, Pick};
+use crate::protocol::agent_scan::{ScanAnswer, ScanRequest};
 use crate::protocol::{Limits, ProtocolError, TokenReader, TokenWriter};
 
 /// How long a wrapper waits for a freshly started agent to listen.
@@ -95,4 +96,13 @@ pub async fn channel(
 ) -> Result<(Channel, UnixStream), ProtocolError> {
     let channel = Channel::read(&mut reader).await?;
     Ok((channel, reader.into_inner()))
+}
+
+/// Asks the agent for a pump-mode job's include closure.
+pub async fn scan(
+    mut stream: UnixStream,
+    request: &ScanRequest,
+) -> Result<ScanAnswer, ProtocolError> {
+    request.write(&mut TokenWriter::new(&mut stream)).await?;
+    ScanAnswer::read(&mut TokenReader::new(stream, Limits::default())).await
 }

@@ -18,8 +18,26 @@ use crate::transport::{self, BoxStream, Guarded};
 /// A connection on its way: awaited after the preprocessor has started, so that the two
 /// overlap as in distcc.
 pub type Connecting<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<BoxStream, RemoteError>> + Send + 'a>,
+    Box<dyn std::future::Future<Output = Result<JobStream, RemoteError>> + Send + 'a>,
 >;
+
+/// One job's connection to its host.
+pub struct JobStream {
+    pub stream: BoxStream,
+    /// A distfarm session server is at the far end: it keeps the headers it is sent, so a
+    /// pump-mode tree goes by content hash (`protocol::hashed_tree`).
+    pub stores_headers: bool,
+}
+
+impl JobStream {
+    /// A stream to a server that may be any distccd.
+    fn plain(stream: BoxStream) -> JobStream {
+        JobStream {
+            stream,
+            stores_headers: false,
+        }
+    }
+}
 
 #[allow(clippy::large_enum_variant)] // one short-lived value per attempt
 pub enum Attempt<'a> {
@@ -98,9 +116,12 @@ pub async fn through_agent(
 /// agent that goes away in between is a cut connection (retried once on the same host).
 async fn channel_from_agent(
     reader: crate::protocol::TokenReader<tokio::net::UnixStream>,
-) -> Result<BoxStream, RemoteError> {
+) -> Result<JobStream, RemoteError> {
     match agent_link::channel(reader).await? {
-        (Channel::Open { .. }, stream) => Ok(Box::new(stream)),
+        (Channel::Open { stores_headers, .. }, stream) => Ok(JobStream {
+            stream: Box::new(stream),
+            stores_headers,
+        }),
         (Channel::Failed { message }, _) => Err(RemoteError::Agent(message)),
     }
 }
@@ -137,9 +158,11 @@ pub async fn connect(
     host: &HostSpec,
     env: &ClientEnv,
     ssh: &SshEnv,
-) -> Result<BoxStream, RemoteError> {
+) -> Result<JobStream, RemoteError> {
     Ok(match &host.kind {
-        HostKind::Tcp { host, port } => Box::new(transport::tcp::connect(host, *port).await?),
+        HostKind::Tcp { host, port } => {
+            JobStream::plain(Box::new(transport::tcp::connect(host, *port).await?))
+        }
         HostKind::Ssh {
             user,
             host: name,
@@ -148,7 +171,7 @@ pub async fn connect(
             if env.distcc_ssh.is_some() {
                 let words = transport::ssh_command::ssh_words(env.distcc_ssh.as_deref());
                 let argv = remote_exec::ssh_process::argv(&words, user.as_deref(), name, remote);
-                Box::new(transport::ssh_command::spawn(&argv, name)?)
+                JobStream::plain(Box::new(transport::ssh_command::spawn(&argv, name)?))
             } else {
                 // The slot is ours already; the agent still lends its pooled connection.
                 let through_agent = if agent_serves(&[host], env, ssh) {
@@ -176,9 +199,13 @@ async fn direct_ssh(
     alias: &str,
     end: &RemoteEnd,
     ssh: &SshEnv,
-) -> Result<BoxStream, RemoteError> {
+) -> Result<JobStream, RemoteError> {
     let remote = Remote::connect(alias, user, end, &ssh.settings()).await?;
     let stream = remote.open_job().await?;
+    let stores_headers = remote.stores_headers();
     // The connection must outlive the job's channel.
-    Ok(Box::new(Guarded::new(stream, remote)))
+    Ok(JobStream {
+        stream: Box::new(Guarded::new(stream, remote)),
+        stores_headers,
+    })
 }

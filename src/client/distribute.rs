@@ -20,7 +20,7 @@ use super::remote::{self, RemoteError};
 use crate::config::{ClientEnv, SshEnv};
 use crate::exit_code::ExitCode;
 use crate::hosts::{HostKind, HostList, HostSpec, HostsError};
-use crate::include_scan::{ScanEnv, Scanner};
+
 use crate::lock_files as lock;
 use crate::monitor::{Phase, StateFile};
 use crate::protocol::{Limits, Response, Version};
@@ -28,7 +28,7 @@ use crate::transport::BoxStream;
 
 /// What one job's attempts have learned so far.
 #[derive(Default)]
-struct Tries {
+pub(super) struct Tries {
     /// distcc's monitor record of this job (`distccmon-text` reads it).
     state: Option<StateFile>,
     /// The local preprocessor, started with the first attempt and shared by the others.
@@ -45,7 +45,7 @@ struct Tries {
     retried_same_host: bool,
     /// Pump mode: the files scanned for the first `,cpp` host (shared by later attempts),
     /// or why the job is preprocessed here instead.
-    pump: Option<Result<Arc<PumpTree>, NotPumped>>,
+    pub(super) pump: Option<Result<Arc<PumpTree>, NotPumped>>,
     /// A pump-mode attempt failed: the job goes on in plain mode.
     pump_failed: bool,
 }
@@ -159,26 +159,46 @@ impl Wrapper<'_> {
                 state.phase(Phase::Connect);
             }
             let wants_pump = host.protocol_version() == 3 && !tries.pump_failed;
+            // A `-g` job to an SSH host may go as a tree (below) if a distfarm session
+            // server answers; any other job starts preprocessing while it connects.
+            let tree_if_distfarm = matches!(host.kind, HostKind::Ssh { .. })
+                && !tries.pump_failed
+                && pump::wants_debug_info(&job.argv);
+            if !wants_pump && !tree_if_distfarm {
+                tries
+                    .source
+                    .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
+            }
             let (connected, pump) = if wants_pump {
                 // The scan overlaps the connection, as the preprocessor does in plain mode.
-                tokio::join!(stream, self.pump_tree(job, &mut tries))
+                tokio::join!(stream, self.pump_tree(job, &mut tries, true))
             } else {
                 (stream.await, Ok(None))
             };
-            let pump = match pump {
+            let mut pump = match pump {
                 Ok(pump) => pump,
                 Err(exit) => return exit,
             };
+            // Between distfarm ends a `-g` job goes as a tree too, whatever the host's
+            // options: compiled from its sources, its object is the one a direct local
+            // `gcc -g -c` makes (preprocessed text changes gcc's line tables).
+            if let Ok(connected) = &connected
+                && pump.is_none()
+                && connected.stores_headers
+                && tree_if_distfarm
+            {
+                pump = self.pump_tree(job, &mut tries, false).await.unwrap_or(None);
+            }
             let result = match (connected, &pump) {
-                (Ok(stream), Some(tree)) => {
-                    self.compile_pumped(stream, tree, tries.state.as_ref())
+                (Ok(connected), Some(tree)) => {
+                    self.compile_pumped(connected, tree, tries.state.as_ref())
                         .await
                 }
-                (Ok(stream), None) => {
+                (Ok(connected), None) => {
                     let source = tries
                         .source
                         .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
-                    self.compile_on(stream, &host, job, source, tries.state.as_ref())
+                    self.compile_on(connected.stream, &host, job, source, tries.state.as_ref())
                         .await
                 }
                 (Err(e), _) => Err(e),
@@ -449,69 +469,6 @@ impl Wrapper<'_> {
             bytes
         };
         remote::compile(stream, version, argv, source, limits).await
-    }
-
-    /// The pump-mode request for this job, scanned once: `None` (after one warning naming
-    /// the file and the reason) when the job is preprocessed here instead, which
-    /// `DISTCC_FALLBACK=0` makes an error (`Err` is then the job's exit).
-    async fn pump_tree(
-        &self,
-        job: &CompileJob,
-        tries: &mut Tries,
-    ) -> Result<Option<Arc<PumpTree>>, i32> {
-        if tries.pump.is_none() {
-            let scanned = self.scan(job).await;
-            if let Err(why) = &scanned {
-                if !self.env.fallback {
-                    eprintln!(
-                        "distfarm[{}] ERROR: pump mode cannot be used for {}: {why}, and fallbacks \
-                         are disabled (DISTCC_FALLBACK=0)",
-                        std::process::id(),
-                        job.input
-                    );
-                    return Err(ExitCode::DistccFailed.code());
-                }
-                tracing::warn!(
-                    "pump mode not used for {}: {why}; preprocessing locally",
-                    job.input
-                );
-            }
-            tries.pump = Some(scanned.map(Arc::new));
-        }
-        Ok(tries.pump.as_ref().and_then(|p| p.as_ref().ok()).cloned())
-    }
-
-    /// The include scan and the files it found, off the async threads.
-    async fn scan(&self, job: &CompileJob) -> Result<PumpTree, NotPumped> {
-        let cwd = std::env::current_dir().map_err(|e| NotPumped::NoCwd(e.to_string()))?;
-        let env = ScanEnv {
-            path: self.path.clone(),
-            search_variables: self.env.include_path_vars.clone(),
-        };
-        let job = job.clone();
-        tokio::task::spawn_blocking(move || pump::prepare(&Scanner::new(), &job, &cwd, &env))
-            .await
-            .unwrap_or_else(|e| Err(NotPumped::NoCwd(format!("the scan failed: {e}"))))
-    }
-
-    async fn compile_pumped(
-        &self,
-        stream: BoxStream,
-        tree: &PumpTree,
-        state: Option<&StateFile>,
-    ) -> Result<Response, RemoteError> {
-        if let Some(state) = state {
-            state.phase(Phase::Send);
-        }
-        let limits = Limits {
-            io_timeout: self.env.io_timeout,
-            ..Limits::default()
-        };
-        let response = remote::compile_tree(stream, tree, limits).await?;
-        if let Some(state) = state {
-            state.phase(Phase::Receive);
-        }
-        Ok(response)
     }
 
     /// `DISTCC_SAVE_TEMPS=1`: keep what was sent, as distcc keeps its `distcc_*.i` files.

@@ -21,6 +21,8 @@ pub mod output;
 pub mod pick;
 pub mod preprocess;
 pub mod pump;
+mod pump_job;
+pub mod pump_scan;
 pub mod remote;
 pub mod run;
 pub mod source;

@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::job::CompileJob;
-use crate::include_scan::{Closure, GiveUp, ScanEnv, Scanner};
+use crate::include_scan::{Closure, GiveUp};
 use crate::protocol::file_tree::TreeEntry;
 
 /// distcc's name for the empty file that makes a directory exist on the server.
@@ -54,21 +54,48 @@ pub fn pump_argv(job: &CompileJob) -> Vec<String> {
     argv
 }
 
-/// Scans `job` in `cwd` and reads what it needs into a request body.
-pub fn prepare(
-    scanner: &Scanner,
-    job: &CompileJob,
-    cwd: &Path,
-    env: &ScanEnv,
-) -> Result<PumpTree, NotPumped> {
-    if job.preprocessed {
-        return Err(NotPumped::Preprocessed);
+/// Whether the command asks for debug information: a `-g` option (`-g`, `-g3`, `-ggdb`,
+/// `-gdwarf-4` …) not cancelled by a later `-g0`. `-gno-…`, `-gz…`, `-gcolumn-info` and the
+/// like only tune it and ask for nothing by themselves.
+pub fn wants_debug_info(argv: &[String]) -> bool {
+    let mut wanted = false;
+    for arg in argv.iter().skip(1) {
+        let Some(level) = arg.strip_prefix("-g") else {
+            continue;
+        };
+        if level == "0" {
+            wanted = false;
+        } else if level.is_empty()
+            || level.starts_with(|c: char| c.is_ascii_digit())
+            || [
+                "gdb",
+                "dwarf",
+                "stabs",
+                "xcoff",
+                "vms",
+                "split-dwarf",
+                "btf",
+                "ctf",
+            ]
+            .iter()
+            .any(|kind| level.starts_with(kind))
+        {
+            wanted = true;
+        }
     }
-    let argv = pump_argv(job);
-    let closure = scanner.closure_in(cwd, &argv, env)?;
+    wanted
+}
+
+/// Why `job` cannot be pumped whatever its includes are.
+pub fn unpumpable(job: &CompileJob) -> Option<NotPumped> {
+    job.preprocessed.then_some(NotPumped::Preprocessed)
+}
+
+/// Reads the closure's files into a request body for `argv` (from [`pump_argv`]) in `cwd`.
+pub fn tree(cwd: PathBuf, argv: Vec<String>, closure: &Closure) -> Result<PumpTree, NotPumped> {
     Ok(PumpTree {
-        cwd: cwd.to_path_buf(),
-        entries: entries(&closure)?,
+        entries: entries(closure)?,
+        cwd,
         argv,
     })
 }
@@ -134,6 +161,27 @@ fn bytes(path: &Path) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_info_is_wanted_for_any_g_level_until_a_later_g0() {
+        let argv = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
+        for yes in [
+            "gcc -g -c a.c",
+            "gcc -ggdb3 -c a.c",
+            "gcc -gdwarf-4 -c a.c",
+            "gcc -g0 -g2 a.c",
+        ] {
+            assert!(wants_debug_info(&argv(yes)), "{yes}");
+        }
+        for no in [
+            "gcc -c a.c",
+            "gcc -g -g0 a.c",
+            "gcc -gno-record-gcc-switches -c a.c",
+            "gcc -gz -c a.c",
+        ] {
+            assert!(!wants_debug_info(&argv(no)), "{no}");
+        }
+    }
 
     #[test]
     fn system_links_climb_past_any_server_root_and_name_their_own_directory() {

@@ -11,10 +11,10 @@ use std::os::unix::ffi::OsStrExt;
 use super::preprocess::{PreprocessFailure, Preprocessed};
 use super::pump::PumpTree;
 use crate::exit_code::ExitCode;
-use crate::protocol::file_tree;
 use crate::protocol::{
     Limits, ProtocolError, RequestHeader, Response, TokenReader, TokenWriter, Version, request,
 };
+use crate::protocol::{file_tree, hashed_tree};
 
 /// Why a remote attempt produced no answer.
 #[derive(Debug, thiserror::Error)]
@@ -88,10 +88,13 @@ where
 }
 
 /// Sends a pump-mode job (protocol 3: the command, the working directory and the files)
-/// and returns the server's answer, with its `.d` file.
+/// and returns the server's answer, with its `.d` file. `by_hash`: the server keeps headers
+/// (a distfarm session server), so files go by content hash and only the contents it asks
+/// for follow (`protocol::hashed_tree`).
 pub async fn compile_tree<S>(
     stream: S,
     tree: &PumpTree,
+    by_hash: bool,
     limits: Limits,
 ) -> Result<Response, RemoteError>
 where
@@ -99,15 +102,55 @@ where
 {
     let (read_half, write_half) = tokio::io::split(stream);
     let mut writer = TokenWriter::new(write_half);
+    let mut reader = TokenReader::new(read_half, limits);
     let header = RequestHeader::pump(
         tree.cwd.as_os_str().as_bytes().to_vec(),
         tree.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
     );
     header.write(&mut writer)?;
-    file_tree::write_tree(&mut writer, &tree.entries)?;
+    let files = tree
+        .entries
+        .iter()
+        .filter(|e| matches!(e, file_tree::TreeEntry::File { .. }))
+        .count();
+    let mut contents_sent = files;
+    if by_hash {
+        let listing = hashed_tree::Listing::of(&tree.entries);
+        hashed_tree::write_opening(&mut writer, &listing)?;
+        with_timeout(limits.io_timeout, writer.flush()).await?;
+        let mut reply = read_reply(&mut reader, files, limits).await?;
+        if reply == hashed_tree::Reply::ListingWanted {
+            hashed_tree::write_listing(&mut writer, &listing)?;
+            with_timeout(limits.io_timeout, writer.flush()).await?;
+            reply = read_reply(&mut reader, files, limits).await?;
+        }
+        let hashed_tree::Reply::Missing(missing) = reply else {
+            return Err(ProtocolError::WrongToken {
+                expected: "MISS",
+                got: "LIST again".into(),
+            }
+            .into());
+        };
+        hashed_tree::write_contents(&mut writer, &tree.entries, &listing, &missing)?;
+        contents_sent = missing.len();
+    } else {
+        file_tree::write_tree(&mut writer, &tree.entries)?;
+    }
     with_timeout(limits.io_timeout, writer.flush()).await?;
-    let mut reader = TokenReader::new(read_half, limits);
+    // What DISTCC_LOG shows: how much a build's headers cost on the wire.
+    tracing::info!(
+        "pump tree: {files} files, {contents_sent} contents sent, {} bytes",
+        writer.sent()
+    );
     Ok(Response::read(&mut reader, header.wire_version, Version::V3).await?)
+}
+
+async fn read_reply<R: AsyncRead + Unpin>(
+    reader: &mut TokenReader<R>,
+    files: usize,
+    limits: Limits,
+) -> Result<hashed_tree::Reply, ProtocolError> {
+    with_timeout(limits.io_timeout, hashed_tree::read_reply(reader, files)).await
 }
 
 async fn with_timeout<T>(

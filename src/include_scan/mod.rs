@@ -26,7 +26,7 @@ pub mod resolve;
 mod walk;
 
 use std::ffi::{OsStr, OsString};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Why a job cannot use the scanner; shown to the user, so it names the file or option.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -54,26 +54,8 @@ pub struct ScanEnv {
     pub search_variables: Vec<(String, OsString)>,
 }
 
-/// The files a compile may open, and what a server needs to mirror their paths.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Closure {
-    /// Regular files to ship, as absolute real paths (symlinks resolved): the source,
-    /// `-include`/`-imacros` files and every header reached outside the compiler's default
-    /// directories. The source comes first.
-    pub files: Vec<PathBuf>,
-    /// Symlinks met on the way to a file (shipped or system) or to a search directory:
-    /// `(absolute link path, canonical absolute target)`. None lies under a default directory.
-    pub links: Vec<(PathBuf, PathBuf)>,
-    /// Directories that must exist on the server although no shipped file or link lies below
-    /// them: left by `..`, link targets, search directories that supply nothing, the cwd.
-    /// Sorted; none under a default directory.
-    pub dirs: Vec<PathBuf>,
-    /// The compiler's default include directories (canonical), for system-link entries.
-    pub system_dirs: Vec<PathBuf>,
-    /// Headers under the default directories that the scan followed (not shipped): the
-    /// server's own copies are used. For checks and diagnostics.
-    pub system_files: Vec<PathBuf>,
-}
+/// The scanner's answer is what the agent sends its wrappers: one type for both.
+pub use crate::protocol::agent_scan::Closure;
 
 /// The scanner with its caches. Share one between concurrent jobs (`Arc<Scanner>`).
 #[derive(Default)]

@@ -4,7 +4,8 @@
 //! ```text
 //! wrapper → agent   AGNT 1   SSHC <ssh config path or "">   AUTH <SSH_AUTH_SOCK or "">
 //!                   BOFF <backoff seconds>   HELD 0|1   NHST n   n × HOST <host spec text>
-//! agent → wrapper   PICK i  then  OPEN slot (the job's bytes follow, spliced to the host)
+//! agent → wrapper   PICK i  then  OPEN slot  STOR 0|1 (the far end keeps headers: pump
+//!                                 trees go by hash; then the job's bytes follow, spliced)
 //!                             or  FAIL <message> (the host could not be reached)
 //!                   NONE <message> (no candidate is usable)
 //! ```
@@ -15,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{ProtocolError, TokenReader, TokenWriter};
 
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRequest {
@@ -45,8 +46,9 @@ pub enum Pick {
 /// The agent's second answer, after `Pick::Host`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Channel {
-    /// The channel is open, in slot `slot`; the job's bytes follow.
-    Open { slot: u32 },
+    /// The channel is open, in slot `slot`; the job's bytes follow. `stores_headers`: a
+    /// distfarm session server is at the far end (see `protocol::hashed_tree`).
+    Open { slot: u32, stores_headers: bool },
     /// The chosen host could not be reached.
     Failed { message: String },
 }
@@ -74,6 +76,14 @@ impl JobRequest {
 
     pub async fn read<R: AsyncRead + Unpin>(r: &mut TokenReader<R>) -> Result<Self, ProtocolError> {
         let version = r.read_int("AGNT").await?;
+        Self::read_after_header(version, r).await
+    }
+
+    /// Reads the rest of a request whose `AGNT` header (with `version`) was already read.
+    pub async fn read_after_header<R: AsyncRead + Unpin>(
+        version: u32,
+        r: &mut TokenReader<R>,
+    ) -> Result<Self, ProtocolError> {
         if version != VERSION {
             return Err(ProtocolError::UnsupportedVersion(version));
         }
@@ -138,7 +148,13 @@ impl Channel {
         w: &mut TokenWriter<W>,
     ) -> Result<(), ProtocolError> {
         match self {
-            Channel::Open { slot } => w.int(b"OPEN", *slot),
+            Channel::Open {
+                slot,
+                stores_headers,
+            } => {
+                w.int(b"OPEN", *slot);
+                w.int(b"STOR", u32::from(*stores_headers));
+            }
             Channel::Failed { message } => w.string(b"FAIL", message.as_bytes())?,
         }
         w.flush().await
@@ -146,7 +162,10 @@ impl Channel {
 
     pub async fn read<R: AsyncRead + Unpin>(r: &mut TokenReader<R>) -> Result<Self, ProtocolError> {
         match r.read_any().await? {
-            (token, value) if &token == b"OPEN" => Ok(Channel::Open { slot: value }),
+            (token, value) if &token == b"OPEN" => Ok(Channel::Open {
+                slot: value,
+                stores_headers: r.read_int("STOR").await? != 0,
+            }),
             (token, value) if &token == b"FAIL" => Ok(Channel::Failed {
                 message: String::from_utf8_lossy(&r.read_body("FAIL", value, 65536).await?)
                     .into_owned(),
@@ -193,7 +212,10 @@ mod tests {
             assert_eq!(Pick::read(&mut r).await.unwrap(), pick);
         }
         for channel in [
-            Channel::Open { slot: 3 },
+            Channel::Open {
+                slot: 3,
+                stores_headers: true,
+            },
             Channel::Failed {
                 message: "refused".into(),
             },

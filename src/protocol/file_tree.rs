@@ -30,10 +30,14 @@ pub async fn read_count<R: AsyncRead + Unpin>(
     reader: &mut TokenReader<R>,
 ) -> Result<u32, ProtocolError> {
     let count = reader.read_int("NFIL").await?;
-    let limit = reader.limits().max_files;
+    check_count("NFIL", count, reader.limits().max_files)
+}
+
+/// A tree's entry count (`NFIL`, `NHSH`), refused over `limit` before any entry is read.
+pub fn check_count(token: &'static str, count: u32, limit: u32) -> Result<u32, ProtocolError> {
     if count > limit {
         return Err(ProtocolError::TooLong {
-            token: "NFIL",
+            token,
             len: count.into(),
             limit: limit.into(),
         });

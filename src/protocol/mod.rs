@@ -3,12 +3,16 @@
 //!
 //! Layers: [`token`] frames one 12-byte header and its body; [`lzo`] is the protocol-2 body
 //! compression; [`request`] and [`response`] are the fixed token sequences of one job, and
-//! [`file_tree`] the source and headers a pump-mode request carries instead of `DOTI`;
+//! [`file_tree`] the source and headers a pump-mode request carries instead of `DOTI`
+//! ([`hashed_tree`]: the same by content hash, between distfarm ends);
+//! [`agent`] and [`agent_scan`] are what a wrapper and its agent say to each other;
 //! [`ssh_launch`] holds the words both ends use when a server is started over SSH.
 
 pub mod agent;
+pub mod agent_scan;
 pub mod error;
 pub mod file_tree;
+pub mod hashed_tree;
 pub mod lzo;
 pub mod request;
 pub mod response;

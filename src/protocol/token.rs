@@ -161,6 +161,8 @@ impl<R: AsyncRead + Unpin> TokenReader<R> {
 pub struct TokenWriter<W> {
     inner: W,
     buf: Vec<u8>,
+    /// Bytes flushed so far.
+    sent: u64,
 }
 
 impl<W: AsyncWrite + Unpin> TokenWriter<W> {
@@ -171,7 +173,13 @@ impl<W: AsyncWrite + Unpin> TokenWriter<W> {
         TokenWriter {
             inner,
             buf: Vec::new(),
+            sent: 0,
         }
+    }
+
+    /// How many bytes have left through [`flush`](Self::flush).
+    pub fn sent(&self) -> u64 {
+        self.sent
     }
 
     pub fn into_inner(self) -> W {
@@ -211,6 +219,7 @@ impl<W: AsyncWrite + Unpin> TokenWriter<W> {
 
     pub async fn flush(&mut self) -> Result<(), ProtocolError> {
         self.inner.write_all(&self.buf).await?;
+        self.sent += self.buf.len() as u64;
         self.buf.clear();
         self.inner.flush().await?;
         Ok(())

@@ -61,6 +61,12 @@ impl Remote {
         })
     }
 
+    /// Whether a distfarm session server answers: it keeps the headers it is sent, so a
+    /// pump-mode tree goes to it by content hash.
+    pub fn stores_headers(&self) -> bool {
+        matches!(self.server, RemoteServer::Session { .. })
+    }
+
     /// Opens the byte stream for one job.
     pub async fn open_job(&self) -> Result<BoxStream, SshError> {
         let conn = &self.conn;

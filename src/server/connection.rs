@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Semaphore;
 
 use super::compilers::Resolved;
+use super::header_store::HeaderStore;
 use super::job::{self, JobDir, Outcome};
 use super::job_root::JobRoot;
 use super::pump_request::{TreeError, read_tree};
@@ -66,6 +67,8 @@ pub struct ServerContext {
     pub job_slots: Semaphore,
     /// distccd's counters, for `--stats`.
     pub stats: std::sync::Arc<JobStats>,
+    /// Session servers: contents sent before, so a distfarm client sends each header once.
+    pub header_store: Option<HeaderStore>,
 }
 
 impl ServerContext {
@@ -75,7 +78,14 @@ impl ServerContext {
             settings,
             job_slots,
             stats: Default::default(),
+            header_store: None,
         }
+    }
+
+    /// Takes pump trees by content hash (`NHSH`), keeping up to `limit` bytes of contents.
+    pub fn with_header_store(mut self, limit: u64) -> Self {
+        self.header_store = Some(HeaderStore::new(limit));
+        self
     }
 }
 
@@ -141,7 +151,15 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(source) => Input::Preprocessed(source),
             Err(e) => return bad_request(peer, &e),
         },
-        Some(cwd) => match read_tree(&mut reader, cwd, dir.path()).await {
+        Some(cwd) => match read_tree(
+            &mut reader,
+            &mut writer,
+            cwd,
+            dir.path(),
+            ctx.header_store.as_ref(),
+        )
+        .await
+        {
             Ok((root, workdir)) => Input::Tree(root, workdir),
             Err(TreeError::Protocol(e)) => return bad_request(peer, &e),
             Err(TreeError::Refused(refusal)) => {

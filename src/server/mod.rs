@@ -11,6 +11,7 @@ pub mod compilers;
 pub mod connection;
 pub mod daemon;
 pub mod gcc_passes;
+pub mod header_store;
 pub mod inetd;
 pub mod job;
 pub mod job_root;

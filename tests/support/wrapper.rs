@@ -143,6 +143,17 @@ impl Work {
     }
 }
 
+/// A wrapper with a pump-mode job starts the agent (its include scanner) for this
+/// `DISTCC_DIR`: it goes with the work area.
+impl Drop for Work {
+    fn drop(&mut self) {
+        let socket = distfarm::config::agent_socket_path(&self.distcc_dir());
+        for pid in super::procs::agent_pids(&socket) {
+            super::procs::kill(pid);
+        }
+    }
+}
+
 /// `gcc -O2 -c hello.c -o OUTPUT`, after the wrapper's name.
 pub fn hello_args(output: &str) -> Vec<String> {
     ["gcc", "-O2", "-c", "hello.c", "-o", output]

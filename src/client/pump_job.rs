@@ -1,0 +1,95 @@
+//! The pump-mode parts of one job: the tree it sends (scanned once, in the agent when there
+//! is one) and the exchange that sends it.
+
+use std::sync::Arc;
+
+use super::attempt::JobStream;
+use super::distribute::{Tries, Wrapper};
+use super::job::CompileJob;
+use super::pump::{self, NotPumped, PumpTree};
+use super::pump_scan;
+use super::remote::{self, RemoteError};
+use crate::exit_code::ExitCode;
+use crate::include_scan::{GiveUp, ScanEnv};
+use crate::monitor::{Phase, StateFile};
+use crate::protocol::{Limits, Response};
+
+impl Wrapper<'_> {
+    /// The pump-mode request for this job, scanned once: `None` when the job is
+    /// preprocessed here instead. When the host list `asked` for pump mode, that comes with
+    /// one warning naming the file and the reason, and `DISTCC_FALLBACK=0` makes it an error
+    /// (`Err` is then the job's exit); a tree distfarm chose to send by itself (`-g` between
+    /// distfarm ends) falls back quietly.
+    pub(super) async fn pump_tree(
+        &self,
+        job: &CompileJob,
+        tries: &mut Tries,
+        asked: bool,
+    ) -> Result<Option<Arc<PumpTree>>, i32> {
+        if tries.pump.is_none() {
+            let scanned = self.scan(job).await;
+            if let (Err(why), false) = (&scanned, asked) {
+                tracing::debug!("{} goes preprocessed: {why}", job.input);
+            } else if let Err(why) = &scanned {
+                if !self.env.fallback {
+                    eprintln!(
+                        "distfarm[{}] ERROR: pump mode cannot be used for {}: {why}, and fallbacks \
+                         are disabled (DISTCC_FALLBACK=0)",
+                        std::process::id(),
+                        job.input
+                    );
+                    return Err(ExitCode::DistccFailed.code());
+                }
+                tracing::warn!(
+                    "pump mode not used for {}: {why}; preprocessing locally",
+                    job.input
+                );
+            }
+            tries.pump = Some(scanned.map(Arc::new));
+        }
+        Ok(tries.pump.as_ref().and_then(|p| p.as_ref().ok()).cloned())
+    }
+
+    /// The include scan (in the agent when there is one) and the files it found.
+    pub(super) async fn scan(&self, job: &CompileJob) -> Result<PumpTree, NotPumped> {
+        if let Some(why) = pump::unpumpable(job) {
+            return Err(why);
+        }
+        let cwd = std::env::current_dir().map_err(|e| NotPumped::NoCwd(e.to_string()))?;
+        let argv = pump::pump_argv(job);
+        let env = ScanEnv {
+            path: self.path.clone(),
+            search_variables: self.env.include_path_vars.clone(),
+        };
+        let closure = pump_scan::closure(self.env, &self.ssh, &cwd, &argv, env).await?;
+        tokio::task::spawn_blocking(move || pump::tree(cwd, argv, &closure))
+            .await
+            .unwrap_or_else(|e| {
+                Err(NotPumped::Scan(GiveUp::new(format!(
+                    "reading the files failed: {e}"
+                ))))
+            })
+    }
+
+    /// Sends the tree (by content hash when the far end keeps headers) and reads the answer.
+    pub(super) async fn compile_pumped(
+        &self,
+        connected: JobStream,
+        tree: &PumpTree,
+        state: Option<&StateFile>,
+    ) -> Result<Response, RemoteError> {
+        if let Some(state) = state {
+            state.phase(Phase::Send);
+        }
+        let limits = Limits {
+            io_timeout: self.env.io_timeout,
+            ..Limits::default()
+        };
+        let response =
+            remote::compile_tree(connected.stream, tree, connected.stores_headers, limits).await?;
+        if let Some(state) = state {
+            state.phase(Phase::Receive);
+        }
+        Ok(response)
+    }
+}

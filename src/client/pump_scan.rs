@@ -1,0 +1,43 @@
+//! Where a pump-mode job's include scan runs: in the agent, whose scanner keeps its caches
+//! from job to job (a build's headers are lexed once, not once per file); here, with a
+//! fresh scanner, when the agent is disabled or does not answer.
+
+use std::path::Path;
+
+use super::agent_link;
+use crate::config::{ClientEnv, SshEnv};
+use crate::include_scan::{Closure, GiveUp, ScanEnv, Scanner};
+use crate::protocol::agent_scan::{ScanAnswer, ScanRequest};
+
+/// The files `argv` run in `cwd` may open, or why the scanner cannot tell.
+pub async fn closure(
+    env: &ClientEnv,
+    ssh: &SshEnv,
+    cwd: &Path,
+    argv: &[String],
+    scan_env: ScanEnv,
+) -> Result<Closure, GiveUp> {
+    let request = ScanRequest {
+        cwd: cwd.to_path_buf(),
+        argv: argv.to_vec(),
+        path: scan_env.path.clone(),
+        search_variables: scan_env.search_variables.clone(),
+    };
+    if ssh.agent_enabled {
+        let socket = crate::config::agent_socket_path(&env.distcc_dir);
+        let lock_dir = env.distcc_dir.join("lock");
+        if let Some(stream) = agent_link::connect_or_start(&socket, &lock_dir, ssh.agent_idle).await
+        {
+            match agent_link::scan(stream, &request).await {
+                Ok(ScanAnswer::Found(closure)) => return Ok(closure),
+                Ok(ScanAnswer::GaveUp(reason)) => return Err(GiveUp::new(reason)),
+                Err(e) => tracing::debug!("the agent did not scan ({e}); scanning here"),
+            }
+        }
+    }
+    tokio::task::spawn_blocking(move || {
+        Scanner::new().closure_in(&request.cwd, &request.argv, &scan_env)
+    })
+    .await
+    .unwrap_or_else(|e| Err(GiveUp::new(format!("the scan failed: {e}"))))
+}
