@@ -37,6 +37,9 @@ _distfarm() {
             distfarm,keys)
                 cmd="distfarm__subcmd__keys"
                 ;;
+            distfarm,mon)
+                cmd="distfarm__subcmd__mon"
+                ;;
             distfarm,offer)
                 cmd="distfarm__subcmd__offer"
                 ;;
@@ -48,6 +51,9 @@ _distfarm() {
                 ;;
             distfarm,serve)
                 cmd="distfarm__subcmd__serve"
+                ;;
+            distfarm,top)
+                cmd="distfarm__subcmd__top"
                 ;;
             distfarm__subcmd__help,agent)
                 cmd="distfarm__subcmd__help__subcmd__agent"
@@ -70,6 +76,9 @@ _distfarm() {
             distfarm__subcmd__help,keys)
                 cmd="distfarm__subcmd__help__subcmd__keys"
                 ;;
+            distfarm__subcmd__help,mon)
+                cmd="distfarm__subcmd__help__subcmd__mon"
+                ;;
             distfarm__subcmd__help,offer)
                 cmd="distfarm__subcmd__help__subcmd__offer"
                 ;;
@@ -81,6 +90,9 @@ _distfarm() {
                 ;;
             distfarm__subcmd__help,serve)
                 cmd="distfarm__subcmd__help__subcmd__serve"
+                ;;
+            distfarm__subcmd__help,top)
+                cmd="distfarm__subcmd__help__subcmd__top"
                 ;;
             distfarm__subcmd__help__subcmd__offers,hold)
                 cmd="distfarm__subcmd__help__subcmd__offers__subcmd__hold"
@@ -104,7 +116,7 @@ _distfarm() {
 
     case "${cmd}" in
         distfarm)
-            opts="-h -V --help --version serve agent offer offers install-links config keys doctor pump dist-files help"
+            opts="-h -V --help --version serve agent offer offers install-links config keys doctor mon top pump dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -202,7 +214,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__help)
-            opts="serve agent offer offers install-links config keys doctor pump dist-files help"
+            opts="serve agent offer offers install-links config keys doctor mon top pump dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -313,6 +325,20 @@ _distfarm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        distfarm__subcmd__help__subcmd__mon)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         distfarm__subcmd__help__subcmd__offer)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -383,6 +409,20 @@ _distfarm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        distfarm__subcmd__help__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         distfarm__subcmd__install__subcmd__links)
             opts="-h -V --distcc-config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -409,6 +449,24 @@ _distfarm() {
                     return 0
                     ;;
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__mon)
+            opts="-h -V --json --live --server --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -570,7 +628,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__serve)
-            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --stats --stats-port --lifetime --help --version"
+            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --stats --stats-port --cache --cache-size --lifetime --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -644,7 +702,33 @@ _distfarm() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__top)
+            opts="-h -V --json --live --server --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

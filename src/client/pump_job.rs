@@ -44,6 +44,7 @@ impl Wrapper<'_> {
                     "pump mode not used for {}: {why}; preprocessing locally",
                     job.input
                 );
+                self.reporter.pump_demoted(why.to_string());
             }
             tries.pump = Some(scanned.map(Arc::new));
         }

@@ -11,6 +11,7 @@
 pub mod agent;
 pub mod agent_scan;
 pub mod error;
+pub mod farm_view;
 pub mod file_tree;
 pub mod hashed_tree;
 pub mod lzo;
