@@ -11,8 +11,10 @@ use super::browse::{Browser, Change};
 use super::cache::{self, HostsFile};
 use super::identity::CompilerIdentity;
 
-/// The longest a client waits for the first list (distcc sleeps 1 s unconditionally).
-pub const FIRST_LIST_LIMIT: Duration = Duration::from_secs(1);
+/// The longest a client waits for the first list (distcc sleeps 1 s unconditionally). A
+/// responder answers a query at most once a second per record (RFC 6762 §6), so a query
+/// right after another browser's may be answered only at our second one, a second later.
+pub const FIRST_LIST_LIMIT: Duration = Duration::from_millis(1500);
 /// Once a server was found, this long without news ends the first gathering early.
 const FIRST_LIST_QUIET: Duration = Duration::from_millis(250);
 /// How often the idle rule is checked while nothing happens.
