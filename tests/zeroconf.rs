@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use crate::support::build::{assert_identical, lua_references};
-use crate::support::netns::{Announce, AnnouncedServer, NetPair, SERVER_IP};
+use crate::support::netns::{Announce, AnnouncedServer, NetPair, SERVER_IP, SUBNET, with_avahi};
 use crate::support::wrapper_client::WrapperClient;
-use crate::support::{CProject, Cmd, Work, wait_for};
+use crate::support::{CProject, ChildGuard, Cmd, Work, wait_for};
 
 /// How long a change on the network may take to reach a client's list: the browser's first
 /// list (1.5 s at most), a query answered at its second round (a second later), a little
@@ -195,7 +195,11 @@ fn serve_without_zeroconf_is_not_announced() {
             .args(["serve", "--no-detach", "--log-stderr", "-p", "3640"])
             .args(["--allow", crate::support::netns::SUBNET, "--lifetime", "60"]),
     );
-    let _plain = crate::support::ChildGuard::spawn(plain.to_command(), "plain distfarm serve");
+    let mut plain = plain.to_command();
+    plain
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let _plain = ChildGuard::spawn(plain, "plain distfarm serve");
     let announced = AnnouncedServer::start(
         &net,
         Announce {
@@ -217,4 +221,120 @@ fn serve_without_zeroconf_is_not_announced() {
     std::thread::sleep(Duration::from_secs(1));
     let list = format!("{list}{}", show_hosts(&net, &work, "+zeroconf"));
     assert!(!list.contains(":3640"), "a server without --zeroconf is listed:\n{list}");
+}
+
+#[test]
+fn real_distccd_announced_through_avahi_is_found_and_compiles() {
+    let distccd = crate::support::require("distccd", "distcc");
+    let net = NetPair::new();
+    let logs = crate::support::temp_dir("zeroconf-distccd");
+    let log = logs.path().join("distccd.log");
+    let cmd = net.in_server(with_avahi(
+        "zc-distccd",
+        Cmd::new(distccd)
+            .args(["--daemon", "--no-detach", "--zeroconf", "--log-stderr"])
+            .args(["--log-level", "info", "--allow", SUBNET, "-p", "3632"])
+            .args(["--jobs", "3"])
+            .env("PATH", crate::support::test_path()),
+    ));
+    let mut command = cmd.to_command();
+    let file = std::fs::File::create(&log).expect("distccd log");
+    command
+        .stdout(file.try_clone().expect("dup"))
+        .stderr(file);
+    let _distccd = ChildGuard::spawn(command, "distccd --zeroconf with avahi-daemon");
+    let server_log = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    let work = Work::new();
+    wait_for_list(
+        &net,
+        &work,
+        "+zeroconf",
+        "the real distccd in the list",
+        |list| list == format!("{SERVER_IP}:3632/3\n"),
+        server_log,
+    );
+    let out = net
+        .in_client(
+            work.distfarm(Some("+zeroconf"))
+                .args(["gcc", "-O2", "-c", "hello.c", "-o", "out/hello.o"])
+                .env("DISTCC_FALLBACK", "0")
+                .env("DISTCC_SKIP_LOCAL_RETRY", "1"),
+        )
+        .output()
+        .unwrap_or_else(|e| panic!("{e}\ndistccd log:\n{}", server_log()));
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(work.read("out/hello.o"), work.hello_reference());
+}
+
+#[test]
+fn distfarm_announcement_is_seen_by_avahi_browse_and_the_real_distcc_client() {
+    let distcc = crate::support::require("distcc", "distcc");
+    let avahi_browse = crate::support::require("avahi-browse", "avahi-utils");
+    let net = NetPair::new();
+    let same = AnnouncedServer::start(
+        &net,
+        Announce {
+            hostname: "zc-farm",
+            port: 3632,
+            jobs: 3,
+            cc_version: None,
+        },
+    );
+    let other = AnnouncedServer::start(
+        &net,
+        Announce {
+            hostname: "zc-farm-other",
+            port: 3633,
+            jobs: 5,
+            cc_version: Some("99.1"),
+        },
+    );
+    let work = Work::new();
+    // One Avahi machine: avahi-browse resolves everything announced, then distcc's own
+    // browser (it browses our compiler's subtype) fills its hosts file.
+    let script = format!(
+        "{} -rtp _distcc._tcp; echo ---; {} --show-hosts; sleep 2; {} --show-hosts",
+        avahi_browse.display(),
+        distcc.display(),
+        distcc.display()
+    );
+    let seen = wait_for(
+        "Avahi and distcc to see the distfarm servers",
+        Duration::from_secs(60),
+        || {
+            let out = net
+                .in_client(with_avahi(
+                    "zc-client",
+                    work.env(Cmd::new("sh"), Some("+zeroconf"))
+                        .args(["-c", &script]),
+                ))
+                .output_unchecked()
+                .expect("avahi-browse and distcc ran");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            (text.contains("distcc\\064zc-farm-other;") && text.contains(":3632/3")).then_some(text)
+        },
+        || format!("{}\n{}", same.log(), other.log()),
+    );
+    let (browsed, listed) = seen.split_once("---").expect("the separator");
+    let farm = browsed
+        .lines()
+        .find(|l| l.starts_with("=;") && l.contains("IPv4;distcc\\064zc-farm;"))
+        .unwrap_or_else(|| panic!("avahi-browse did not resolve distcc@zc-farm:\n{browsed}"));
+    for field in [
+        ";10.77.0.1;3632;",
+        "\"txtvers=1\"",
+        "\"jobs=3\"",
+        "\"distcc=3.4\"",
+        "\"cc_machine=",
+        "\"cc_version=",
+    ] {
+        assert!(farm.contains(field), "{field} missing in {farm}");
+    }
+    // distcc lists the matching server with its slots, and leaves out cc 99.1.
+    assert!(
+        listed.contains(&format!("{SERVER_IP}:3632/3")),
+        "distcc --show-hosts:\n{listed}"
+    );
+    assert!(!listed.contains(":3633"), "distcc --show-hosts:\n{listed}");
 }

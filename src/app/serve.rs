@@ -176,7 +176,7 @@ fn announce_settings(args: &ServeArgs, env: &ServerEnv, jobs: usize) -> Announce
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "localhost".into()),
         port: args.port,
-        address: Some(args.listen).filter(|a| !a.is_unspecified()),
+        listen: args.listen,
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         jobs,
         identity,

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use mdns_sd::{DaemonEvent, ServiceDaemon, ServiceInfo, UnregisterStatus};
+use mdns_sd::{DaemonEvent, IfKind, ServiceDaemon, ServiceInfo, UnregisterStatus};
 
 use super::ZeroconfError;
 use super::identity::CompilerIdentity;
@@ -22,8 +22,11 @@ pub struct AnnounceSettings {
     /// `<hostname>.local`.
     pub hostname: String,
     pub port: u16,
-    /// The address the daemon listens on; `None` (it listens on all): every interface's.
-    pub address: Option<IpAddr>,
+    /// The address the daemon listens on. `0.0.0.0` announces every IPv4 address of the
+    /// machine and nothing over IPv6 (a client given an IPv6 address could not connect: a
+    /// browser such as distcc's keeps one address per server, whichever came first); `::`
+    /// every address; anything else that address alone.
+    pub listen: IpAddr,
     pub cpus: usize,
     /// The daemon's slots (distccd's `--jobs`).
     pub jobs: usize,
@@ -55,15 +58,24 @@ impl Announcement {
         };
         let host = format!("{}.local.", dns_host_label(&settings.hostname));
         let txt = super::txt::properties(settings.cpus, settings.jobs, settings.identity.as_ref());
-        let addresses: Vec<IpAddr> = settings.address.into_iter().collect();
         let failed = |e: mdns_sd::Error| ZeroconfError::Announce {
             name: name.clone(),
             reason: e.to_string(),
         };
+        let listen = settings.listen;
+        if listen.is_ipv4() {
+            daemon.disable_interface(IfKind::IPv6).map_err(failed)?;
+        }
+        let addresses: Vec<IpAddr> = Some(listen)
+            .filter(|a| !a.is_unspecified())
+            .into_iter()
+            .collect();
         let mut info = ServiceInfo::new(&ty, &name, &host, &addresses[..], settings.port, &txt[..])
             .map_err(failed)?;
-        if settings.address.is_none() {
+        if listen.is_unspecified() {
             info = info.enable_addr_auto();
+        } else {
+            info.set_interfaces(vec![IfKind::Addr(listen)]);
         }
         let fullname = info.get_fullname().to_string();
         daemon.register(info).map_err(failed)?;

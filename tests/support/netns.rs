@@ -115,6 +115,47 @@ impl Drop for NetPair {
     }
 }
 
+/// Starts a private D-Bus system bus and avahi-daemon, then runs the command: a machine
+/// with Avahi, as distcc built with zeroconf needs one. `$0` is the host name.
+const WITH_AVAHI: &str = r#"set -e
+PATH="$PATH:/usr/sbin:/usr/bin:/sbin:/bin"
+hostname "$0"
+mount -t tmpfs run /run
+mkdir /run/dbus /run/avahi-daemon
+dbus-daemon --system --fork
+avahi-daemon --no-drop-root --no-chroot --no-rlimits -D
+i=0
+until avahi-daemon --check 2>/dev/null; do
+  i=$((i + 1))
+  [ $i -lt 100 ] || { echo "avahi-daemon did not start" >&2; exit 1; }
+  sleep 0.1
+done
+exec "$@"
+"#;
+
+/// `cmd` on a machine of its own with Avahi running (a UTS and mount namespace with its own
+/// `/run`, a D-Bus system bus and avahi-daemon), named `hostname`. Use inside a [`NetPair`]
+/// namespace: its drop ends the daemons with everything else there.
+#[track_caller]
+pub fn with_avahi(hostname: &str, cmd: Cmd) -> Cmd {
+    require("avahi-daemon", "avahi-daemon");
+    require("dbus-daemon", "dbus-daemon");
+    let unshare = require("unshare", "util-linux");
+    cmd.wrapped(
+        unshare,
+        [
+            "--uts",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            WITH_AVAHI,
+            hostname,
+        ],
+    )
+}
+
 /// `distfarm serve --zeroconf` in the server namespace, under its own host name (a UTS
 /// namespace: two servers are two machines to mDNS), its log in a file.
 pub struct AnnouncedServer {
