@@ -393,8 +393,9 @@ pub fn parse(text: &str, origin: &str) -> Result<HostList, HostsError> {
         if token == "+zeroconf" {
             if list.zeroconf.is_some() {
                 // distcc would list every discovered server twice.
-                list.warnings
-                    .push(warn("+zeroconf given twice; its servers are listed once".into()));
+                list.warnings.push(warn(
+                    "+zeroconf given twice; its servers are listed once".into(),
+                ));
             } else {
                 list.zeroconf = Some(list.hosts.len());
             }

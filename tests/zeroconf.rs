@@ -220,7 +220,10 @@ fn serve_without_zeroconf_is_not_announced() {
     );
     std::thread::sleep(Duration::from_secs(1));
     let list = format!("{list}{}", show_hosts(&net, &work, "+zeroconf"));
-    assert!(!list.contains(":3640"), "a server without --zeroconf is listed:\n{list}");
+    assert!(
+        !list.contains(":3640"),
+        "a server without --zeroconf is listed:\n{list}"
+    );
 }
 
 #[test]
@@ -239,9 +242,7 @@ fn real_distccd_announced_through_avahi_is_found_and_compiles() {
     ));
     let mut command = cmd.to_command();
     let file = std::fs::File::create(&log).expect("distccd log");
-    command
-        .stdout(file.try_clone().expect("dup"))
-        .stderr(file);
+    command.stdout(file.try_clone().expect("dup")).stderr(file);
     let _distccd = ChildGuard::spawn(command, "distccd --zeroconf with avahi-daemon");
     let server_log = || std::fs::read_to_string(&log).unwrap_or_default();
 
@@ -263,7 +264,11 @@ fn real_distccd_announced_through_avahi_is_found_and_compiles() {
         )
         .output()
         .unwrap_or_else(|e| panic!("{e}\ndistccd log:\n{}", server_log()));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(work.read("out/hello.o"), work.hello_reference());
 }
 

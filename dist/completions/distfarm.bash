@@ -49,6 +49,9 @@ _distfarm() {
             distfarm,serve)
                 cmd="distfarm__subcmd__serve"
                 ;;
+            distfarm,zeroconf-browser)
+                cmd="distfarm__subcmd__zeroconf__subcmd__browser"
+                ;;
             distfarm__subcmd__help,agent)
                 cmd="distfarm__subcmd__help__subcmd__agent"
                 ;;
@@ -82,6 +85,9 @@ _distfarm() {
             distfarm__subcmd__help,serve)
                 cmd="distfarm__subcmd__help__subcmd__serve"
                 ;;
+            distfarm__subcmd__help,zeroconf-browser)
+                cmd="distfarm__subcmd__help__subcmd__zeroconf__subcmd__browser"
+                ;;
             distfarm__subcmd__help__subcmd__offers,hold)
                 cmd="distfarm__subcmd__help__subcmd__offers__subcmd__hold"
                 ;;
@@ -104,7 +110,7 @@ _distfarm() {
 
     case "${cmd}" in
         distfarm)
-            opts="-h -V --help --version serve agent offer offers install-links config keys doctor pump dist-files help"
+            opts="-h -V --help --version serve agent offer offers install-links config keys doctor pump zeroconf-browser dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -202,7 +208,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__help)
-            opts="serve agent offer offers install-links config keys doctor pump dist-files help"
+            opts="serve agent offer offers install-links config keys doctor pump zeroconf-browser dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -370,6 +376,20 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__help__subcmd__zeroconf__subcmd__browser)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -570,7 +590,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__serve)
-            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --stats --stats-port --lifetime --help --version"
+            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --stats --stats-port --lifetime --zeroconf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -645,6 +665,24 @@ _distfarm() {
                     return 0
                     ;;
                 --lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__zeroconf__subcmd__browser)
+            opts="-h -V --distcc-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --distcc-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

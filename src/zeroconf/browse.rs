@@ -92,7 +92,10 @@ impl Browser {
         match event {
             ServiceEvent::ServiceResolved(service) => {
                 let name = instance_name(&service.fullname);
-                let txt = service.txt_properties.iter().map(|p| (p.key(), p.val_str()));
+                let txt = service
+                    .txt_properties
+                    .iter()
+                    .map(|p| (p.key(), p.val_str()));
                 let addresses = service.addresses.iter().map(|a| a.to_ip_addr()).collect();
                 let found = FoundServer::from_txt(&name, addresses, service.port, txt);
                 let changed = self.servers.get(&service.fullname) != Some(&found);

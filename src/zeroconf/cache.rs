@@ -63,9 +63,7 @@ pub fn read_hosts(dir: &Path) -> io::Result<String> {
     };
     set_lock(&file, nix::libc::F_RDLCK, true)?;
     let mut text = String::new();
-    let read = (&mut file)
-        .take(MAX_HOSTS_BYTES)
-        .read_to_string(&mut text);
+    let read = (&mut file).take(MAX_HOSTS_BYTES).read_to_string(&mut text);
     mark_read(&file);
     let _ = set_lock(&file, nix::libc::F_UNLCK, false);
     read?;
@@ -146,5 +144,9 @@ fn set_lock(file: &File, kind: i32, wait: bool) -> Result<(), nix::errno::Errno>
 /// Sets the access time to now, leaving the modification time: the browser's sign of life.
 fn mark_read(file: &File) {
     use nix::sys::time::TimeSpec;
-    let _ = nix::sys::stat::futimens(file.as_raw_fd(), &TimeSpec::UTIME_NOW, &TimeSpec::UTIME_OMIT);
+    let _ = nix::sys::stat::futimens(
+        file.as_raw_fd(),
+        &TimeSpec::UTIME_NOW,
+        &TimeSpec::UTIME_OMIT,
+    );
 }

@@ -42,8 +42,8 @@ pub fn hosts_text(discovery: &Discovery) -> Result<(String, PathBuf), String> {
 fn start_browser(discovery: &Discovery, dir: &std::path::Path) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
     let log_path = dir.join("browser.log");
-    let log = std::fs::File::create(&log_path)
-        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let log =
+        std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let mut command = Command::new(&discovery.program);
     command
         .arg(BROWSER_SUBCOMMAND)

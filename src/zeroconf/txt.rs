@@ -52,8 +52,14 @@ pub struct FoundServer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Used,
-    OtherVersion { theirs: String, ours: String },
-    OtherMachine { theirs: String, ours: String },
+    OtherVersion {
+        theirs: String,
+        ours: String,
+    },
+    OtherMachine {
+        theirs: String,
+        ours: String,
+    },
     /// It did not say which compiler it has (distccd could not run `cc`): distcc's clients
     /// never see it either (it registers no subtype).
     NoCompiler,

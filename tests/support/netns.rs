@@ -219,7 +219,10 @@ impl AnnouncedServer {
             .stdout(Stdio::from(log_file.try_clone().expect("dup log")))
             .stderr(Stdio::from(log_file));
         let server = AnnouncedServer {
-            child: ChildGuard::spawn(command, format!("distfarm serve --zeroconf ({})", how.hostname)),
+            child: ChildGuard::spawn(
+                command,
+                format!("distfarm serve --zeroconf ({})", how.hostname),
+            ),
             log,
             _dir: dir,
         };

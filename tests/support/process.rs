@@ -111,7 +111,10 @@ impl Cmd {
         S: AsRef<OsStr>,
     {
         let mut args: Vec<OsString> = prefix.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        args.push(std::mem::replace(&mut self.program, program.as_ref().to_owned()));
+        args.push(std::mem::replace(
+            &mut self.program,
+            program.as_ref().to_owned(),
+        ));
         args.append(&mut self.args);
         self.args = args;
         self
