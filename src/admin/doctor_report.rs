@@ -251,16 +251,6 @@ fn string(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strings_are_escaped() {
-        assert_eq!(string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
-    }
-}
-
 fn zeroconf_json(zeroconf: &ZeroconfReport) -> String {
     let optional = |value: Option<&str>| value.map(string).unwrap_or_else(|| "null".into());
     let servers: Vec<String> = zeroconf
@@ -286,4 +276,14 @@ fn zeroconf_json(zeroconf: &ZeroconfReport) -> String {
         },
         servers.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped() {
+        assert_eq!(string("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+    }
 }
