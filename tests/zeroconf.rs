@@ -343,3 +343,42 @@ fn distfarm_announcement_is_seen_by_avahi_browse_and_the_real_distcc_client() {
     );
     assert!(!listed.contains(":3633"), "distcc --show-hosts:\n{listed}");
 }
+
+#[test]
+fn server_that_dies_without_goodbye_leaves_the_list() {
+    let net = NetPair::new();
+    let mut server = AnnouncedServer::start(
+        &net,
+        Announce {
+            hostname: "zc-crashing",
+            port: 3632,
+            jobs: 2,
+            cc_version: None,
+        },
+    );
+    let work = Work::new();
+    wait_for_list(
+        &net,
+        &work,
+        "+zeroconf",
+        "the server in the list",
+        |list| list.contains(":3632/2"),
+        || server.log(),
+    );
+    server.kill();
+    // No goodbye: the browser finds out from its fresh looks (every 10 s; two must miss
+    // it), long before the records expire. A build keeps reading the list meanwhile (a
+    // browser nobody reads exits).
+    let browser_log = work.distcc_dir().join("zeroconf/browser.log");
+    let list = wait_for(
+        "the killed server to leave the list",
+        Duration::from_secs(60),
+        || {
+            std::thread::sleep(Duration::from_millis(500));
+            let list = show_hosts(&net, &work, "+zeroconf");
+            (!list.contains(":3632")).then_some(list)
+        },
+        || std::fs::read_to_string(&browser_log).unwrap_or_default(),
+    );
+    assert_eq!(list, "");
+}

@@ -4,8 +4,15 @@
 use std::path::Path;
 
 pub fn main(distcc_dir: &Path) -> i32 {
-    // stderr is `zeroconf/browser.log` (see zeroconf/discovered.rs).
-    crate::logging::init(tracing::Level::INFO, crate::logging::Sink::Stderr);
+    // stderr is `zeroconf/browser.log` (see zeroconf/discovered.rs); the wrapper's
+    // DISTCC_VERBOSE=1 (inherited) shows every mDNS event there.
+    let verbose = crate::config::ClientEnv::from_env().is_ok_and(|env| env.verbose);
+    let level = if verbose {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
+    crate::logging::init(level, crate::logging::Sink::Stderr);
     let dir = match crate::zeroconf::cache::dir(distcc_dir) {
         Ok(dir) => dir,
         Err(e) => {

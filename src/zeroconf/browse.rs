@@ -82,6 +82,33 @@ impl Browser {
         self.servers.values()
     }
 
+    /// Takes `found` as there now (a fresh look saw it).
+    pub fn confirm(&mut self, found: &FoundServer, fullname: &str) -> bool {
+        if self.servers.get(fullname) == Some(found) {
+            return false;
+        }
+        tracing::info!("zeroconf: {} is there (a fresh look)", found.name);
+        self.servers.insert(fullname.to_string(), found.clone());
+        true
+    }
+
+    /// Forgets a server (fresh looks no longer see it).
+    pub fn forget(&mut self, fullname: &str) -> bool {
+        let gone = self.servers.remove(fullname).is_some();
+        if gone {
+            tracing::info!(
+                "zeroconf: {} no longer answers; left out",
+                instance_name(fullname)
+            );
+        }
+        gone
+    }
+
+    /// The servers there now, with their full DNS-SD names.
+    pub fn servers_by_fullname(&self) -> impl Iterator<Item = (&String, &FoundServer)> {
+        self.servers.iter()
+    }
+
     pub fn stop(self) {
         if let Ok(stopped) = self.daemon.shutdown() {
             let _ = stopped.recv_timeout(Duration::from_secs(1));
@@ -89,6 +116,7 @@ impl Browser {
     }
 
     fn apply(&mut self, event: ServiceEvent) -> bool {
+        tracing::debug!("zeroconf: {event:?}");
         match event {
             ServiceEvent::ServiceResolved(service) => {
                 let name = instance_name(&service.fullname);

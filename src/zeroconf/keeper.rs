@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::browse::{Browser, Change};
 use super::cache::{self, HostsFile};
 use super::identity::CompilerIdentity;
+use super::recheck::Rechecks;
 
 /// The longest a client waits for the first list (distcc sleeps 1 s unconditionally). A
 /// responder answers a query at most once a second per record (RFC 6762 §6), so a query
@@ -63,7 +64,12 @@ pub fn run(
     let start = Instant::now();
     let mut ready_said = false;
     let mut last_news: Option<Instant> = None;
+    // A server that crashed is left out within about 25 s (see recheck.rs).
+    let mut rechecks = Rechecks::default();
     loop {
+        if rechecks.tick(&mut browser) {
+            write(&mut hosts, &browser, identity.as_ref(), dir);
+        }
         let wait = if ready_said {
             IDLE_CHECK
         } else {
@@ -76,10 +82,7 @@ pub fn run(
         match browser.wait(wait) {
             Change::Servers => {
                 last_news = Some(Instant::now());
-                let lines = lines(&browser, identity.as_ref());
-                if let Err(e) = hosts.write(&lines) {
-                    tracing::error!("{}", show(e, "writing the hosts file"));
-                }
+                write(&mut hosts, &browser, identity.as_ref(), dir);
             }
             Change::Nothing => {}
             Change::Stopped => {
@@ -100,6 +103,17 @@ pub fn run(
             browser.stop();
             return Ok(());
         }
+    }
+}
+
+fn write(
+    hosts: &mut HostsFile,
+    browser: &Browser,
+    identity: Option<&CompilerIdentity>,
+    dir: &Path,
+) {
+    if let Err(e) = hosts.write(&lines(browser, identity)) {
+        tracing::error!("{}: writing the hosts file: {e}", dir.display());
     }
 }
 

@@ -23,6 +23,7 @@
 //! | `browse` | watching `_distcc._tcp` and keeping what is there |
 //! | `cache` | distcc's lock and hosts files |
 //! | `keeper` | the background browser process that keeps the hosts file current |
+//! | `recheck` | fresh looks that drop a server which vanished without a goodbye |
 //! | `discovered` | the client's side: make sure a browser runs, read its file |
 
 pub mod announce;
@@ -31,6 +32,7 @@ pub mod cache;
 pub mod discovered;
 pub mod identity;
 pub mod keeper;
+pub mod recheck;
 pub mod txt;
 
 /// The DNS-SD service type (`DCC_DNS_SERVICE_TYPE`), with mdns-sd's domain.

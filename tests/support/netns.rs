@@ -239,6 +239,11 @@ impl AnnouncedServer {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// SIGKILL: a crash, or a machine unplugged; no goodbye goes out.
+    pub fn kill(&mut self) {
+        self.child.kill();
+    }
+
     /// SIGTERM, as an init system stops it; waits for it to exit.
     #[track_caller]
     pub fn stop(&mut self) {
