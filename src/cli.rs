@@ -59,6 +59,11 @@ pub enum Command {
     Keys(KeysArgs),
     /// Check every host in the list: reachable, logged in, host key, server, compilers.
     Doctor(DoctorArgs),
+    /// Show the farm: each host's slots, counters and backoff, the queue and the running
+    /// jobs (from the agent, and from distcc's state files).
+    Mon(MonArgs),
+    /// The live full-screen monitor (`distfarm mon --live`).
+    Top(MonArgs),
     /// Run a build in pump mode, as distcc's `pump` does (also as a `pump` link): checks that
     /// the host list has `,cpp,lzo` hosts, starts the agent and its include scanner, runs
     /// COMMAND. distfarm needs no include server: `,cpp` hosts get pump mode anyway.
@@ -191,6 +196,32 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
+/// `distfarm mon`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Reads the agent's live view when an agent runs (it is never started for \
+        this), and distcc's state files in $DISTCC_DIR/state otherwise and besides, so jobs of \
+        plain distcc clients sharing the DISTCC_DIR show too. Hosts come from the host list as \
+        a build would read it. --json prints one JSON document per refresh (docs/mon-json.md). \
+        With nothing to show, says so and exits 0."
+)]
+pub struct MonArgs {
+    /// Refresh every SECONDS (fractions allowed) until interrupted; once without.
+    #[arg(value_name = "SECONDS")]
+    pub interval: Option<f64>,
+    /// One JSON document per refresh, one per line.
+    #[arg(long, conflicts_with = "live")]
+    pub json: bool,
+    /// The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`).
+    #[arg(long)]
+    pub live: bool,
+    /// Show a `distfarm serve --stats`'s counters per client address instead (jobs,
+    /// failures, refusals with reasons, bytes, compile time); PORT is its --stats-port
+    /// (default 3633), and only clients its --allow list admits get them.
+    #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "live")]
+    pub server: Option<String>,
+}
+
 /// distccd's options, with the same names and meanings.
 #[derive(Debug, Clone, Args)]
 #[command(
@@ -271,6 +302,13 @@ pub struct ServeArgs {
     /// The statistics port.
     #[arg(long, value_name = "PORT", default_value_t = 3633)]
     pub stats_port: u16,
+    /// Keep successful answers in DIR (created 0700) and give them again to any client
+    /// that sends the same job.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// The most the cache keeps, e.g. 500M or 2G (least recently used go first).
+    #[arg(long, value_name = "SIZE", requires = "cache", value_parser = byte_size, default_value = "1G")]
+    pub cache_size: u64,
     /// Exit after this many seconds (for tests).
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub lifetime: Option<u64>,
@@ -279,6 +317,25 @@ pub struct ServeArgs {
     /// list. Clients still need --allow.
     #[arg(long, conflicts_with_all = ["inetd", "ssh_session"])]
     pub zeroconf: bool,
+}
+
+/// `1G`, `500M`, `64K` (powers of 1024) or a number of bytes.
+fn byte_size(text: &str) -> Result<u64, String> {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit: u64 = match &text[digits.len()..].to_ascii_uppercase()[..] {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => 1 << 10,
+        "M" | "MB" | "MIB" => 1 << 20,
+        "G" | "GB" | "GIB" => 1 << 30,
+        "T" | "TB" | "TIB" => 1 << 40,
+        other => return Err(format!("unknown unit {other:?} (use K, M, G or T)")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{text:?} is not a size such as 500M or 1G"))
 }
 
 /// `distfarm offer`'s options.
@@ -353,4 +410,21 @@ pub enum OffersCommand {
         #[arg(long, value_name = "SECONDS", default_value_t = 30)]
         heartbeat_timeout: u64,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_size;
+
+    #[test]
+    fn cache_sizes_take_binary_units_and_refuse_nonsense() {
+        assert_eq!(byte_size("1G"), Ok(1 << 30));
+        assert_eq!(byte_size("500M"), Ok(500 << 20));
+        assert_eq!(byte_size("64k"), Ok(64 << 10));
+        assert_eq!(byte_size("4096"), Ok(4096));
+        for bad in ["", "G", "0", "12X", "-1M", "1.5G", "99999999999T"] {
+            let err = byte_size(bad).unwrap_err();
+            assert!(!err.is_empty(), "{bad}");
+        }
+    }
 }

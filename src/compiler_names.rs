@@ -67,9 +67,46 @@ pub fn is_clang(argv0: &str) -> bool {
     is_versioned(basename(argv0), &CLANG_DRIVERS)
 }
 
+/// Whether the driver named by `argv0` (a name or a path) is a C++ driver, which compiles a
+/// `.c` file as C++: `g++`, `c++`, `clang++`, `g++-12`, `x86_64-linux-gnu-g++-12`.
+pub fn is_cxx_driver(argv0: &str) -> bool {
+    let name = basename(argv0);
+    let name = match name.rsplit_once('-') {
+        Some((head, version))
+            if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit() || b == b'.') =>
+        {
+            head
+        }
+        _ => name,
+    };
+    name.ends_with("++")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cxx_drivers_are_told_from_c_drivers() {
+        for name in [
+            "g++",
+            "c++",
+            "clang++",
+            "g++-12",
+            "/usr/bin/x86_64-linux-gnu-g++-12",
+        ] {
+            assert!(is_cxx_driver(name), "{name}");
+        }
+        for name in [
+            "gcc",
+            "cc",
+            "clang-16",
+            "/usr/bin/x86_64-linux-gnu-gcc-12",
+            "c99",
+        ] {
+            assert!(!is_cxx_driver(name), "{name}");
+        }
+    }
 
     #[test]
     fn gcc_and_clang_families_with_triples_and_versions_are_compilers() {

@@ -178,6 +178,11 @@ pub struct ClientEnv {
     /// `OBJCPLUS_INCLUDE_PATH` where set: they add include directories, so pump mode steps
     /// aside for them (as distcc's does).
     pub include_path_vars: Vec<(String, OsString)>,
+    /// `DISTFARM_SUMMARY=1`: the agent prints one line about each build when it ends.
+    pub summary: bool,
+    /// `DISTFARM_BUILD_ID`: names the build this job belongs to, instead of the make or
+    /// ninja process above the wrapper (see client/build_id.rs).
+    pub build_id: Option<String>,
 }
 
 /// The variables by which the compiler finds more include directories.
@@ -236,6 +241,8 @@ impl ClientEnv {
                 .iter()
                 .filter_map(|name| Some((name.to_string(), std::env::var_os(name)?)))
                 .collect(),
+            summary: env_bool(var("DISTFARM_SUMMARY").as_deref(), false),
+            build_id: var("DISTFARM_BUILD_ID").filter(|id| !id.is_empty()),
         })
     }
 }

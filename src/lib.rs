@@ -31,6 +31,7 @@ pub mod lock_files;
 pub mod logging;
 pub mod monitor;
 pub mod offer;
+pub mod proc_stat;
 pub mod protocol;
 pub mod remote_exec;
 pub mod server;

@@ -49,8 +49,13 @@ pub fn lock_dir(distcc_dir: &Path) -> io::Result<PathBuf> {
 
 /// Whether `backoff_name` was marked within `period`. A period of zero disables backoff.
 pub fn is_backed_off(lock_dir: &Path, backoff_name: &str, period: Duration) -> bool {
+    backoff_left(lock_dir, backoff_name, period).is_some()
+}
+
+/// How much of `backoff_name`'s backoff is left, if it is backed off.
+pub fn backoff_left(lock_dir: &Path, backoff_name: &str, period: Duration) -> Option<Duration> {
     if period.is_zero() {
-        return false;
+        return None;
     }
     fs::metadata(lock_dir.join(backoff_name))
         .and_then(|m| m.modified())
@@ -61,7 +66,8 @@ pub fn is_backed_off(lock_dir: &Path, backoff_name: &str, period: Duration) -> b
                 .ok()
                 .or(Some(Duration::ZERO))
         })
-        .is_some_and(|age| age < period)
+        .filter(|age| *age < period)
+        .map(|age| period - age)
 }
 
 /// Marks a host as failing now (distcc writes one byte to bump the mtime).

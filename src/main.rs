@@ -6,7 +6,9 @@ use distfarm::app;
 use distfarm::cli::{Cli, Command, ConfigArgs, PumpArgs, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 11] = [
+const SUBCOMMANDS: [&str; 13] = [
+    "mon",
+    "top",
     "serve",
     "install-links",
     "agent",
@@ -122,6 +124,11 @@ fn run_subcommand(argv: &[String]) -> i32 {
             Command::Config(args) => app::config::main(&args),
             Command::Keys(args) => app::keys::main(&args),
             Command::Doctor(args) => app::doctor::main(&args),
+            Command::Mon(args) => app::mon::main(&args),
+            Command::Top(mut args) => {
+                args.live = true;
+                app::mon::main(&args)
+            }
             Command::DistFiles { dir } => app::dist_files::main(&dir),
             Command::Offer(args) => app::offer::main(args),
             Command::Offers(command) => app::offers::main(command),

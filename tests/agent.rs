@@ -193,6 +193,8 @@ async fn the_agent_answers_every_request_with_a_host_and_a_channel() {
         auth_sock: None,
         backoff: Duration::from_secs(60),
         slot_held: false,
+        pid: std::process::id(),
+        file: "hello.c".into(),
         hosts: vec![farm.hosts()],
     };
     for round in 0..20 {

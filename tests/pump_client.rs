@@ -222,3 +222,40 @@ fn distfarm_pump_runs_the_build_like_distcc_pump_and_refuses_a_list_without_cpp_
     );
     work.distfarm(None).args(["pump", "--shutdown"]).run();
 }
+
+#[test]
+fn pump_demotions_are_counted_in_the_builds_summary_line() {
+    crate::support::require("make", "make");
+    let server = DistfarmServer::start(&["--jobs", "2"]);
+    let hosts = format!("{}/2,cpp,lzo", server.host_spec());
+    let work = Work::new();
+    std::fs::copy(work.path("hello.c"), work.path("second.c")).unwrap();
+    std::fs::write(
+        work.path("Makefile"),
+        "all: hello.o second.o\n%.o: %.c\n\t$(CC) -O2 -c $< -o $@\n",
+    )
+    .unwrap();
+    let log = work.root().join("make.log");
+    let cc = format!("{} gcc", crate::support::distfarm_bin().display());
+    let shell = format!("make -j2 'CC={cc}' 2>>{}", log.display());
+    work.env(crate::support::Cmd::new("sh"), Some(&hosts))
+        .args(["-c", &shell])
+        .env("DISTFARM_SUMMARY", "1")
+        .env("CPATH", "/nonexistent")
+        .run();
+    let line = crate::support::wait_for(
+        "the summary line in make's stderr",
+        std::time::Duration::from_secs(15),
+        || {
+            crate::support::read_text(&log)
+                .lines()
+                .find(|l| l.starts_with("distfarm: make["))
+                .map(String::from)
+        },
+        || crate::support::read_text(&log),
+    );
+    assert!(
+        line.contains("; not in pump mode: 2 (CPATH is set"),
+        "{line}"
+    );
+}

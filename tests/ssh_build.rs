@@ -188,6 +188,47 @@ fn tcp_command_reaches_a_distccd_daemon_on_the_remote_loopback() {
     );
 }
 
+/// Without the agent (`DISTFARM_AGENT=0`) each wrapper makes its own russh connection, and
+/// the far end is decided by the same code: a real distccd remote gets one `--inetd` command
+/// per job (after the session probe it refuses), a `tcp:PORT` remote a `direct-tcpip`
+/// channel and no command. One login per job either way.
+#[test]
+fn without_the_agent_each_wrapper_reaches_inetd_and_tcp_remotes_the_same_way() {
+    let distccd_program = require("distccd", "distcc");
+    let distccd = RealDistccd::start();
+    let sshd = Sshd::start();
+    let client = SshClient::new(&sshd.ssh_config()).with_env("DISTFARM_AGENT", "0");
+    let lua = CProject::lua().first(3);
+    for (hosts, sessions_per_job, how) in [
+        (
+            format!("@farmhost/2:{}", distccd_program.display()),
+            2,
+            "own connection → real distccd --inetd",
+        ),
+        (
+            format!("@farmhost/2:tcp:{},lzo", distccd.port()),
+            0,
+            "own connection → direct-tcpip → distccd",
+        ),
+    ] {
+        let mark = LogMark::new(&sshd);
+        let objects = client.build(&hosts, &lua, &LUA_EXTRA, 1);
+        assert_identical(&lua, &objects, &lua_references()[..3], how);
+        let log = mark.since(&sshd);
+        let jobs = lua.units().len();
+        assert_eq!(count(&log, LOGIN), jobs, "{how}: one login per job:\n{log}");
+        assert_eq!(
+            count(&log, SESSION),
+            sessions_per_job * jobs,
+            "{how}: remote commands:\n{log}"
+        );
+        assert!(
+            client.agent_pids().is_empty(),
+            "{how}: an agent was started"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Host keys
 // ---------------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ _distfarm() {
             distfarm,keys)
                 cmd="distfarm__subcmd__keys"
                 ;;
+            distfarm,mon)
+                cmd="distfarm__subcmd__mon"
+                ;;
             distfarm,offer)
                 cmd="distfarm__subcmd__offer"
                 ;;
@@ -48,6 +51,9 @@ _distfarm() {
                 ;;
             distfarm,serve)
                 cmd="distfarm__subcmd__serve"
+                ;;
+            distfarm,top)
+                cmd="distfarm__subcmd__top"
                 ;;
             distfarm,zeroconf-browser)
                 cmd="distfarm__subcmd__zeroconf__subcmd__browser"
@@ -73,6 +79,9 @@ _distfarm() {
             distfarm__subcmd__help,keys)
                 cmd="distfarm__subcmd__help__subcmd__keys"
                 ;;
+            distfarm__subcmd__help,mon)
+                cmd="distfarm__subcmd__help__subcmd__mon"
+                ;;
             distfarm__subcmd__help,offer)
                 cmd="distfarm__subcmd__help__subcmd__offer"
                 ;;
@@ -84,6 +93,9 @@ _distfarm() {
                 ;;
             distfarm__subcmd__help,serve)
                 cmd="distfarm__subcmd__help__subcmd__serve"
+                ;;
+            distfarm__subcmd__help,top)
+                cmd="distfarm__subcmd__help__subcmd__top"
                 ;;
             distfarm__subcmd__help,zeroconf-browser)
                 cmd="distfarm__subcmd__help__subcmd__zeroconf__subcmd__browser"
@@ -110,7 +122,7 @@ _distfarm() {
 
     case "${cmd}" in
         distfarm)
-            opts="-h -V --help --version serve agent offer offers install-links config keys doctor pump zeroconf-browser dist-files help"
+            opts="-h -V --help --version serve agent offer offers install-links config keys doctor mon top pump zeroconf-browser dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -208,7 +220,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__help)
-            opts="serve agent offer offers install-links config keys doctor pump zeroconf-browser dist-files help"
+            opts="serve agent offer offers install-links config keys doctor mon top pump zeroconf-browser dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -319,6 +331,20 @@ _distfarm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        distfarm__subcmd__help__subcmd__mon)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         distfarm__subcmd__help__subcmd__offer)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -389,6 +415,20 @@ _distfarm() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        distfarm__subcmd__help__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         distfarm__subcmd__help__subcmd__zeroconf__subcmd__browser)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -429,6 +469,24 @@ _distfarm() {
                     return 0
                     ;;
                 --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__mon)
+            opts="-h -V --json --live --server --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -590,7 +648,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__serve)
-            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --stats --stats-port --lifetime --zeroconf --help --version"
+            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --stats --stats-port --cache --cache-size --lifetime --zeroconf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -664,7 +722,33 @@ _distfarm() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__top)
+            opts="-h -V --json --live --server --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

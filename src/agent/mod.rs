@@ -3,6 +3,9 @@
 //! scans pump-mode jobs' includes with caches that outlive each job.
 //! Started by the first wrapper that needs it; exits when idle.
 
+pub mod builds;
+pub mod ledger;
+pub mod packed_files;
 pub mod pool;
 pub mod scan;
 pub mod scheduler;

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::Account;
 use crate::hosts::RemoteEnd;
-use crate::remote_exec::Remote;
+use crate::remote_exec::{Remote, RemoteServer};
 use crate::transport::BoxStream;
 use crate::transport::ssh::SshError;
 
@@ -75,21 +75,37 @@ impl Pool {
     }
 
     /// Opens one job's stream on `key`'s connection, and says whether the far end keeps
-    /// headers ([`Remote::stores_headers`]); a dead connection is replaced once.
-    pub async fn open_job(&self, key: &ConnKey) -> Result<(BoxStream, bool), SshError> {
+    /// headers ([`Remote::stores_headers`]) and what serves it (for the monitor); a dead connection is replaced once.
+    pub async fn open_job(
+        &self,
+        key: &ConnKey,
+    ) -> Result<(BoxStream, bool, &'static str), SshError> {
         let live = self.get(key).await?;
         match live.open_job().await {
-            Ok(stream) => Ok((stream, live.stores_headers())),
+            Ok(stream) => Ok((stream, live.stores_headers(), remote_end_name(&live.server))),
             Err(first) => {
                 tracing::info!("{}: {first}; reconnecting", live.conn.description());
                 self.discard(key, &live).await;
                 let fresh = self.get(key).await?;
-                Ok((fresh.open_job().await?, fresh.stores_headers()))
+                Ok((
+                    fresh.open_job().await?,
+                    fresh.stores_headers(),
+                    remote_end_name(&fresh.server),
+                ))
             }
         }
     }
 
     pub fn connections(&self) -> usize {
         self.entries.lock().expect("pool lock").len()
+    }
+}
+
+/// The monitor's name for what answers at the far end.
+fn remote_end_name(server: &RemoteServer) -> &'static str {
+    match server {
+        RemoteServer::Session { .. } => "session server",
+        RemoteServer::Inetd { .. } => "inetd",
+        RemoteServer::Daemon { .. } => "daemon tunnel",
     }
 }

@@ -1,16 +1,19 @@
 //! The agent's include scans: one scanner for all of a user's builds, so a header read for
 //! one job is not lexed again for the next (its caches check each file's inode, size and
-//! mtime, and a missing header's directory mtime, so files changed mid-build are seen).
+//! mtime, and a missing header's directory mtime, so files changed mid-build are seen); and
+//! each file to ship goes back packed for the wire, from the agent's cache of packed files.
 
 use tokio::net::UnixStream;
 
+use super::packed_files::PackedFiles;
 use crate::include_scan::{ScanEnv, Scanner};
 use crate::protocol::agent_scan::{ScanAnswer, ScanRequest};
 use crate::protocol::{ProtocolError, TokenWriter};
 
-/// Scans off the async threads and answers the wrapper.
+/// Scans off the async threads and answers the wrapper, with every file to ship packed.
 pub async fn answer(
     scanner: std::sync::Arc<Scanner>,
+    packed_files: std::sync::Arc<PackedFiles>,
     request: ScanRequest,
     stream: &mut UnixStream,
 ) -> Result<(), ProtocolError> {
@@ -19,9 +22,22 @@ pub async fn answer(
             path: request.path,
             search_variables: request.search_variables,
         };
-        match scanner.closure_in(&request.cwd, &request.argv, &env) {
-            Ok(closure) => ScanAnswer::Found(closure),
-            Err(why) => ScanAnswer::GaveUp(why.reason),
+        let closure = match scanner.closure_in(&request.cwd, &request.argv, &env) {
+            Ok(closure) => closure,
+            Err(why) => return ScanAnswer::GaveUp(why.reason),
+        };
+        let packed: Result<Vec<_>, _> = closure
+            .files
+            .iter()
+            .map(|path| {
+                packed_files
+                    .get(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            })
+            .collect();
+        match packed {
+            Ok(packed) => ScanAnswer::Found(closure, packed),
+            Err(why) => ScanAnswer::GaveUp(why),
         }
     })
     .await

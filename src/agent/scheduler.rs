@@ -173,6 +173,23 @@ impl Scheduler {
         }
     }
 
+    /// Per host: slots in use and the backoff time left, for the monitor.
+    pub fn host_states(&self) -> HashMap<String, (u32, Option<Duration>)> {
+        let now = Instant::now();
+        self.hosts
+            .lock()
+            .expect("scheduler lock")
+            .iter()
+            .map(|(key, h)| {
+                let left = h
+                    .backed_off_until
+                    .and_then(|until| until.checked_duration_since(now))
+                    .filter(|d| !d.is_zero());
+                (key.clone(), (h.used.len() as u32, left))
+            })
+            .collect()
+    }
+
     /// Jobs running now, over all hosts.
     pub fn busy(&self) -> u32 {
         self.hosts

@@ -9,20 +9,24 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::{UnixListener, UnixStream};
 
+use super::ledger::Ledger;
 use super::pool::{ConnKey, Pool};
 use super::scheduler::{Candidate, Scheduler};
 use super::socket;
 use crate::hosts::{self, HostKind};
 use crate::include_scan::Scanner;
-use crate::protocol::agent::{Channel, JobRequest, Pick};
-use crate::protocol::agent_scan::ScanRequest;
+use crate::protocol::agent::{AgentRequest, Channel, JobRequest, Pick, write_view};
 use crate::protocol::{Limits, TokenReader, TokenWriter};
 
 pub struct Agent {
     pub scheduler: Arc<Scheduler>,
     pub pool: Pool,
+    /// What `distfarm mon` is shown: running jobs, host counters, builds.
+    pub ledger: Arc<Ledger>,
     /// The include scanner for pump-mode jobs, its caches shared by all of them.
     pub scanner: Arc<Scanner>,
+    /// The files pump-mode jobs ship, packed once per version.
+    pub packed_files: Arc<super::packed_files::PackedFiles>,
     /// Wrapper connections being served.
     active: AtomicUsize,
     /// When the last wrapper connection ended (or the agent started).
@@ -36,7 +40,9 @@ impl Agent {
         Agent {
             scheduler: Arc::new(Scheduler::with_lock_dir(lock_dir)),
             pool: Pool::new(account),
+            ledger: Arc::default(),
             scanner: Arc::new(Scanner::new()),
+            packed_files: Default::default(),
             active: AtomicUsize::new(0),
             last_done: Mutex::new(Instant::now()),
         }
@@ -61,6 +67,17 @@ pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
     // Checked on a short tick rather than one long sleep, so the clock restarts from the
     // end of the last job, however long ago the last connection arrived.
     let tick = idle.min(Duration::from_millis(500));
+    // Builds end when their make (or ninja …) exits: looked for a few times a second.
+    let builds = {
+        let ledger = agent.ledger.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(BUILD_END_CHECK).await;
+                ledger.builds.end_finished();
+            }
+        })
+    };
+    let _stop_builds = AbortOnDrop(builds);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -88,29 +105,59 @@ pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
     }
 }
 
-async fn serve_wrapper(
-    stream: UnixStream,
-    agent: &Agent,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// How often the agent looks whether a build's driver has exited.
+const BUILD_END_CHECK: Duration = Duration::from_millis(200);
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// One connection: a job, a job's report, or a monitor asking for the view.
+async fn serve_wrapper(stream: UnixStream, agent: &Agent) -> Result<(), Failure> {
     let mut reader = TokenReader::new(stream, Limits::default());
-    let request = match reader.read_any().await? {
-        (token, version) if &token == b"SCAN" => {
-            let request = ScanRequest::read_after_header(version, &mut reader).await?;
+    match AgentRequest::read(&mut reader).await? {
+        AgentRequest::Job(request) => serve_job(reader.into_inner(), agent, request).await,
+        AgentRequest::Scan(request) => {
             let mut stream = reader.into_inner();
-            return Ok(super::scan::answer(agent.scanner.clone(), request, &mut stream).await?);
+            Ok(super::scan::answer(
+                agent.scanner.clone(),
+                agent.packed_files.clone(),
+                request,
+                &mut stream,
+            )
+            .await?)
         }
-        (token, version) if &token == b"AGNT" => {
-            JobRequest::read_after_header(version, &mut reader).await?
+        AgentRequest::Report(report) => {
+            agent.ledger.report(&report);
+            // The wrapper exits only after this: its build cannot end before its report
+            // is counted.
+            let mut stream = reader.into_inner();
+            let mut w = TokenWriter::new(&mut stream);
+            w.int(b"RACK", 0);
+            w.flush().await?;
+            Ok(())
         }
-        (other, _) => {
-            return Err(crate::protocol::ProtocolError::WrongToken {
-                expected: "AGNT",
-                got: String::from_utf8_lossy(&other).into_owned(),
-            }
-            .into());
+        AgentRequest::View => {
+            let view = agent.ledger.view(&agent.scheduler);
+            let mut stream = reader.into_inner();
+            write_view(&mut TokenWriter::new(&mut stream), &view).await?;
+            Ok(())
         }
-    };
-    let mut stream = reader.into_inner();
+    }
+}
+
+async fn serve_job(
+    mut stream: UnixStream,
+    agent: &Agent,
+    request: JobRequest,
+) -> Result<(), Failure> {
+    let entry = agent.ledger.job_arrived(request.pid, &request.file);
 
     let mut keys = Vec::new();
     let mut specs = Vec::new();
@@ -127,6 +174,9 @@ async fn serve_wrapper(
             ssh_config: request.ssh_config.clone(),
             auth_sock: request.auth_sock.clone(),
         });
+        agent
+            .ledger
+            .know_host(text, spec.hostname(), "ssh", spec.limit);
         specs.push(spec);
     }
     let lock_names: Vec<_> = specs
@@ -165,12 +215,19 @@ async fn serve_wrapper(
         };
         (index, Some(slot))
     };
+    entry.placed(
+        &request.hosts[index],
+        slot.as_ref().map(|s: &super::scheduler::Slot| s.number),
+    );
     // The wrapper preprocesses while the channel opens.
     Pick::Host { index }
         .write(&mut TokenWriter::new(&mut stream))
         .await?;
     let (mut job, stores_headers) = match agent.pool.open_job(&keys[index]).await {
-        Ok(opened) => opened,
+        Ok((job, stores_headers, remote_end)) => {
+            agent.ledger.remote_end(&request.hosts[index], remote_end);
+            (job, stores_headers)
+        }
         Err(e) => {
             agent
                 .scheduler
@@ -190,6 +247,7 @@ async fn serve_wrapper(
     }
     .write(&mut TokenWriter::new(&mut stream))
     .await?;
+    entry.running();
     crate::forward::splice(&mut stream, &mut job).await?;
     Ok(())
 }

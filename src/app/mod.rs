@@ -9,6 +9,8 @@ pub mod dist_files;
 pub mod doctor;
 pub mod install_links;
 pub mod keys;
+pub mod mon;
+pub mod mon_server;
 pub mod offer;
 pub mod offers;
 pub mod pump;

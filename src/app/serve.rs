@@ -12,6 +12,7 @@ use crate::exit_code::ExitCode;
 use crate::logging::{self, Sink};
 use crate::server::access::{AccessList, Cidr};
 use crate::server::assembly_check::WrapperGuard;
+use crate::server::cache::{CacheSettings, ResultCache};
 use crate::server::command_list::CommandList;
 use crate::server::compilers::CompilerPolicy;
 use crate::server::connection::{ResultClass, ServerContext};
@@ -48,8 +49,22 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
         // A one-job process (`--inetd`) would ask gcc for its plan on every job.
         long_lived: !inetd || args.ssh_session,
     };
+    // Absolute: the daemon changes to `/` when it detaches.
+    let cache = args
+        .cache
+        .as_deref()
+        .map(|dir| {
+            std::path::absolute(dir)
+                .map(|dir| CacheSettings {
+                    dir,
+                    max_bytes: args.cache_size,
+                })
+                .map_err(|e| format!("--cache {}: {e}", dir.display()))
+        })
+        .transpose()?;
     Ok(ServerSettings {
         access: AccessList::new(entries),
+        cache,
         ..compile_settings(env, &compiling)?
     })
 }
@@ -149,15 +164,31 @@ pub fn main(args: ServeArgs) -> i32 {
     if args.stats && (inetd || args.ssh_session) {
         tracing::info!("--stats: only a daemon serves statistics; ignored here");
     }
+    // Opened as the user that serves, so that its files are that user's.
+    let cache = match settings.cache.as_ref().map(ResultCache::open).transpose() {
+        Ok(cache) => cache,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::BadArguments.code();
+        }
+    };
+    if let Some(cache) = &cache {
+        tracing::info!(
+            "result cache in {} (at most {} MB)",
+            cache.dir().display(),
+            args.cache_size >> 20
+        );
+    }
+    let ctx = ServerContext::new(settings).with_cache(cache);
     if args.ssh_session {
-        run_ssh_session(settings)
+        run_ssh_session(ctx)
     } else if inetd {
-        run_inetd(settings)
+        run_inetd(ctx)
     } else {
         let announce = args
             .zeroconf
-            .then(|| announce_settings(&args, &env, settings.jobs));
-        run_daemon(&args, settings, announce)
+            .then(|| announce_settings(&args, &env, ctx.settings.jobs));
+        run_daemon(&args, ctx, announce)
     }
 }
 
@@ -232,8 +263,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("cannot start the tokio runtime")
 }
 
-fn run_inetd(settings: ServerSettings) -> i32 {
-    let ctx = ServerContext::new(settings);
+fn run_inetd(ctx: ServerContext) -> i32 {
     match runtime().block_on(crate::server::inetd::serve_one(&ctx)) {
         Ok(ResultClass::CompileOk | ResultClass::CompileError) => 0,
         Ok(ResultClass::ClientDisconnect) => ExitCode::IoError.code(),
@@ -247,11 +277,9 @@ fn run_inetd(settings: ServerSettings) -> i32 {
     }
 }
 
-fn run_ssh_session(settings: ServerSettings) -> i32 {
+fn run_ssh_session(ctx: ServerContext) -> i32 {
     // One client's jobs for the whole connection: headers sent once are kept.
-    let ctx = Arc::new(
-        ServerContext::new(settings).with_header_store(crate::server::header_store::DEFAULT_BYTES),
-    );
+    let ctx = Arc::new(ctx.with_header_store(crate::server::header_store::DEFAULT_BYTES));
     match runtime().block_on(crate::server::session::serve(ctx)) {
         Ok(()) => 0,
         Err(e) => {
@@ -261,11 +289,7 @@ fn run_ssh_session(settings: ServerSettings) -> i32 {
     }
 }
 
-fn run_daemon(
-    args: &ServeArgs,
-    settings: ServerSettings,
-    announce: Option<AnnounceSettings>,
-) -> i32 {
+fn run_daemon(args: &ServeArgs, ctx: ServerContext, announce: Option<AnnounceSettings>) -> i32 {
     if args.allow.is_empty() && !args.allow_private {
         tracing::warn!("no --allow given: accepting clients from loopback only (127.0.0.0/8, ::1)");
     }
@@ -304,7 +328,16 @@ fn run_daemon(
     runtime().block_on(async move {
         listener.set_nonblocking(true).expect("set_nonblocking");
         let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-        let ctx = Arc::new(ServerContext::new(settings));
+        let ctx = Arc::new(ctx);
+        if ctx.cache.is_some() {
+            // Read the directory now rather than in the first job that stores.
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                if let Some(cache) = &ctx.cache {
+                    cache.load_index().await;
+                }
+            });
+        }
         if let Some(stats_listener) = stats_listener {
             stats_listener
                 .set_nonblocking(true)
@@ -314,6 +347,7 @@ fn run_daemon(
             tracing::info!("statistics (HTTP) on {stats_addr}");
             let server = StatsServer {
                 stats: ctx.stats.clone(),
+                clients: ctx.clients.clone(),
                 access: ctx.settings.access.clone(),
                 max_kids: ctx.settings.jobs,
                 tmpdir: ctx.settings.tmpdir.clone(),

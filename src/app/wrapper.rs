@@ -101,6 +101,7 @@ Options (as the first argument):
 
 Subcommands:
   distfarm serve  the distccd-compatible server (also as a `distccd` link); see serve --help
+  distfarm mon    the farm: hosts, queue, running jobs (--json, --live; `distfarm top`)
 
 Hosts come from DISTCC_HOSTS, else $DISTCC_DIR/hosts (~/.distcc/hosts), else
 /etc/distcc/hosts, in distcc's syntax: localhost/2 box:3632/8,lzo @user@sshbox/4
@@ -109,4 +110,5 @@ followed by the live offers of build machines (`distfarm offer`; DISTFARM_OFFERS
 Environment: DISTCC_HOSTS DISTCC_DIR DISTCC_VERBOSE DISTCC_LOG DISTCC_FALLBACK
 DISTCC_BACKOFF_PERIOD DISTCC_IO_TIMEOUT DISTCC_PAUSE_TIME_MSEC DISTCC_SAVE_TEMPS
 DISTCC_SKIP_LOCAL_RETRY DISTCC_SSH DISTCC_NO_REWRITE_CROSS DISTFARM_OFFERS TMPDIR
+DISTFARM_SUMMARY=1 (one line per build when it ends) DISTFARM_BUILD_ID
 ";

@@ -69,11 +69,13 @@ pub fn agent_serves(candidates: &[&HostSpec], env: &ClientEnv, ssh: &SshEnv) -> 
 
 /// Asks the agent for one of `candidates`. `slot_held`: the wrapper already holds the
 /// host's distcc slot lock (mixed lists), so the agent only opens the channel.
+/// `file` is the job's source, which the monitor shows.
 pub async fn through_agent(
     candidates: &[&HostSpec],
     env: &ClientEnv,
     ssh: &SshEnv,
     slot_held: bool,
+    file: &str,
 ) -> Attempt<'static> {
     let socket = crate::config::agent_socket_path(&env.distcc_dir);
     let request = JobRequest {
@@ -81,6 +83,8 @@ pub async fn through_agent(
         auth_sock: ssh.auth_sock.clone(),
         backoff: env.backoff_period,
         slot_held,
+        pid: std::process::id(),
+        file: crate::monitor::state::base_name(file),
         hosts: candidates.iter().map(|h| h.text.clone()).collect(),
     };
     // Twice: an agent that died (or was killed) between our connect and its answer is
@@ -133,7 +137,9 @@ pub async fn with_lock<'a>(
     pause: Duration,
     env: &'a ClientEnv,
     ssh: &'a SshEnv,
+    file: &str,
 ) -> std::io::Result<Attempt<'a>> {
+    let file = file.to_string();
     Ok(match pick::pick(candidates, lock_dir, pause).await? {
         Choice::NoHost => Attempt::NoHost(None),
         Choice::Localhost { slot, lock } => Attempt::Localhost {
@@ -146,7 +152,7 @@ pub async fn with_lock<'a>(
                 host,
                 slot,
                 _lock: Some(lock),
-                stream: Box::pin(async move { connect(&target, env, ssh).await }),
+                stream: Box::pin(async move { connect(&target, env, ssh, &file).await }),
             }
         }
     })
@@ -158,6 +164,7 @@ pub async fn connect(
     host: &HostSpec,
     env: &ClientEnv,
     ssh: &SshEnv,
+    file: &str,
 ) -> Result<JobStream, RemoteError> {
     Ok(match &host.kind {
         HostKind::Tcp { host, port } => {
@@ -175,7 +182,7 @@ pub async fn connect(
             } else {
                 // The slot is ours already; the agent still lends its pooled connection.
                 let through_agent = if agent_serves(&[host], env, ssh) {
-                    through_agent(&[host], env, ssh, true).await
+                    through_agent(&[host], env, ssh, true, file).await
                 } else {
                     Attempt::AgentUnavailable
                 };

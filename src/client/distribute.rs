@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::args::{Scan, scan};
-use super::attempt::{self, Attempt};
+use super::attempt::{self, Attempt, JobStream};
 use super::fallback::Fallback;
 use super::identity::{self, Identity};
 use super::job::CompileJob;
@@ -17,14 +17,18 @@ use super::pick;
 use super::preprocess::{self, SharedSource};
 use super::pump::{self, NotPumped, PumpTree};
 use super::remote::{self, RemoteError};
+use super::report::{AttemptNumbers, Reporter};
 use crate::config::{ClientEnv, SshEnv};
 use crate::exit_code::ExitCode;
 use crate::hosts::{HostKind, HostList, HostSpec, HostsError};
 
 use crate::lock_files as lock;
 use crate::monitor::{Phase, StateFile};
+use crate::protocol::farm_view::Outcome;
 use crate::protocol::{Limits, Response, Version};
 use crate::transport::BoxStream;
+use crate::transport::counted::{ByteCounts, Counted};
+use std::time::Instant;
 
 /// What one job's attempts have learned so far.
 #[derive(Default)]
@@ -59,6 +63,8 @@ pub struct Wrapper<'a> {
     /// Started by a distfarm child (`_DISTCC_SAFEGUARD`): compile here, take no slot.
     pub nested: bool,
     pub ssh: SshEnv,
+    /// Tells the agent how the job ended (monitor counters, build summary).
+    pub reporter: Reporter,
 }
 
 impl Wrapper<'_> {
@@ -68,8 +74,14 @@ impl Wrapper<'_> {
         }
         let job = match scan(&command) {
             Scan::Distribute(job) => job,
-            Scan::Local(reason) | Scan::NotCompile(reason) => {
+            Scan::Local(reason) => {
                 tracing::debug!("compiling locally: {reason}");
+                let source = super::fallback::source_of(&command);
+                self.reporter.local(source, reason.to_string(), false).await;
+                return self.run_locally(&command).await;
+            }
+            Scan::NotCompile(reason) => {
+                tracing::debug!("running locally: {reason}");
                 return self.run_locally(&command).await;
             }
         };
@@ -141,7 +153,10 @@ impl Wrapper<'_> {
             );
         }
         loop {
-            let attempt = match self.pick(job, hosts, &lock_dir, &mut tries).await {
+            let waiting = Instant::now();
+            let attempt = self.pick(job, hosts, &lock_dir, &mut tries).await;
+            self.reporter.waited(waiting.elapsed());
+            let attempt = match attempt {
                 Ok(attempt) => attempt,
                 Err(exit) => return exit,
             };
@@ -158,6 +173,19 @@ impl Wrapper<'_> {
                 state.set_host(host.hostname(), slot as usize);
                 state.phase(Phase::Connect);
             }
+            let started = Instant::now();
+            let bytes = Arc::new(ByteCounts::default());
+            let stream = async {
+                stream.await.map(|job| JobStream {
+                    stream: Box::new(Counted::new(job.stream, bytes.clone())) as BoxStream,
+                    ..job
+                })
+            };
+            let numbers = || AttemptNumbers {
+                host: &host,
+                started,
+                bytes: &bytes,
+            };
             let wants_pump = host.protocol_version() == 3 && !tries.pump_failed;
             // A `-g` job to an SSH host may go as a tree (below) if a distfarm session
             // server answers; any other job starts preprocessing while it connects.
@@ -195,7 +223,7 @@ impl Wrapper<'_> {
                         .await
                 }
                 (Ok(connected), None) => {
-                    let source = tries
+                    let source: &SharedSource = tries
                         .source
                         .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
                     self.compile_on(connected.stream, &host, job, source, tries.state.as_ref())
@@ -212,6 +240,8 @@ impl Wrapper<'_> {
                     host.text,
                     describe_failure(&result)
                 );
+                self.reporter
+                    .pump_demoted(format!("pump-mode compile failed on {}", host.text));
                 tries.pump_failed = true;
                 continue;
             }
@@ -220,9 +250,16 @@ impl Wrapper<'_> {
                     let theirs = Identity::of_object(&response.object);
                     match (&local_identity, theirs) {
                         (Some(local), Some(theirs)) if *local != theirs => {
+                            let why = format!("its compiler is {theirs}, not {local}");
+                            self.reporter
+                                .remote(&job.input, numbers(), Outcome::Failed, Some(why))
+                                .await;
                             self.foreign_compiler(&host, local, theirs, &mut tries, &identities);
                         }
                         _ => {
+                            self.reporter
+                                .remote(&job.input, numbers(), Outcome::Compiled, None)
+                                .await;
                             return self
                                 .answered(job, &host, slot, response, &tries, &lock_dir)
                                 .await;
@@ -230,6 +267,13 @@ impl Wrapper<'_> {
                     }
                 }
                 Ok(response) => {
+                    let (outcome, why) = match refusal_in(&response.stderr) {
+                        Some(why) => (Outcome::Refused, Some(why)),
+                        None => (Outcome::CompileError, None),
+                    };
+                    self.reporter
+                        .remote(&job.input, numbers(), outcome, why)
+                        .await;
                     return self
                         .answered(job, &host, slot, response, &tries, &lock_dir)
                         .await;
@@ -238,9 +282,17 @@ impl Wrapper<'_> {
                     // The source itself does not preprocess: compiling here shows the user
                     // the same errors a local build would. The host did nothing wrong.
                     tracing::debug!("{}: {failure}; compiling locally to report it", job.input);
+                    let why = format!("preprocessing failed: {failure}");
+                    self.reporter.local(&job.input, why, false).await;
                     return self.run_locally(&job.argv).await;
                 }
-                Err(failure) => self.settle_failure(job, &host, failure, &mut tries, &lock_dir),
+                Err(failure) => {
+                    let why = Some(failure.to_string());
+                    self.reporter
+                        .remote(&job.input, numbers(), Outcome::Failed, why)
+                        .await;
+                    self.settle_failure(job, &host, failure, &mut tries, &lock_dir)
+                }
             }
         }
     }
@@ -258,10 +310,19 @@ impl Wrapper<'_> {
         let candidates = pick::candidates(hosts, lock_dir, self.env.backoff_period, &tries.tried);
         let attempt = if tries.use_agent && attempt::agent_serves(&candidates, self.env, &self.ssh)
         {
-            attempt::through_agent(&candidates, self.env, &self.ssh, false).await
+            attempt::through_agent(&candidates, self.env, &self.ssh, false, &job.input).await
         } else {
             let pause = self.env.pause_time;
-            match attempt::with_lock(&candidates, lock_dir, pause, self.env, &self.ssh).await {
+            match attempt::with_lock(
+                &candidates,
+                lock_dir,
+                pause,
+                self.env,
+                &self.ssh,
+                &job.input,
+            )
+            .await
+            {
                 Ok(attempt) => attempt,
                 Err(e) => {
                     let reason = format!("cannot take a slot lock in {}: {e}", lock_dir.display());
@@ -288,6 +349,8 @@ impl Wrapper<'_> {
                     state.set_host("localhost", slot as usize);
                     state.phase(Phase::Compile);
                 }
+                let why = "the localhost entry won a slot".to_string();
+                self.reporter.local(&job.input, why, false).await;
                 Err(self.run_here(&job.argv))
             }
             connected @ Attempt::Connected { .. } => Ok(connected),
@@ -541,6 +604,15 @@ impl Wrapper<'_> {
         );
         self.run_locally(&job.argv).await
     }
+}
+
+/// The reason, when a failed job's messages say the server refused to run it (distfarm's
+/// refusal, or distccd's refused command) rather than that the compiler failed.
+fn refusal_in(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    text.lines()
+        .find(|line| line.contains("server refused") || line.contains("not in the allow-list"))
+        .map(|line| line.trim().to_string())
 }
 
 /// Whether a pump-mode attempt ended in a way plain mode on the same host may mend: the

@@ -63,7 +63,11 @@ impl Wrapper<'_> {
     /// Says why in distcc 3.4's words (scripts and people grep for them), then distfarm's
     /// detail: "failed to distribute FILE to HOST, running locally instead: REASON".
     pub(super) async fn fall_back(&self, job: &CompileJob, why: Fallback) -> i32 {
-        let on = why.host.map(|h| format!(" to {h}")).unwrap_or_default();
+        let on = why
+            .host
+            .as_ref()
+            .map(|h| format!(" to {h}"))
+            .unwrap_or_default();
         if !self.env.fallback {
             eprintln!(
                 "distfarm[{}] ERROR: failed to distribute {}{on} and fallbacks are disabled (DISTCC_FALLBACK=0): {}",
@@ -78,6 +82,11 @@ impl Wrapper<'_> {
             job.input,
             why.reason
         );
+        let reason = match &why.host {
+            Some(host) => format!("{host}: {}", why.reason),
+            None => why.reason.clone(),
+        };
+        self.reporter.local(&job.input, reason, true).await;
         self.run_locally(&job.argv).await
     }
 
@@ -90,16 +99,7 @@ impl Wrapper<'_> {
                 .ok(),
             Err(_) => None,
         };
-        let mut state = StateFile::new(
-            &self.env.distcc_dir,
-            command
-                .iter()
-                .skip(1)
-                .find(|a| super::source::is_source(a))
-                .map(String::as_str)
-                .unwrap_or(""),
-        )
-        .ok();
+        let mut state = StateFile::new(&self.env.distcc_dir, source_of(command)).ok();
         if let (Some(state), Some((slot, _))) = (&mut state, &_slot) {
             state.set_host("localhost", *slot as usize);
             state.phase(Phase::Compile);
@@ -125,4 +125,14 @@ impl Wrapper<'_> {
             }
         }
     }
+}
+
+/// The source file a command line names (the first), or "".
+pub(super) fn source_of(command: &[String]) -> &str {
+    command
+        .iter()
+        .skip(1)
+        .find(|a| super::source::is_source(a))
+        .map(String::as_str)
+        .unwrap_or("")
 }

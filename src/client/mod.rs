@@ -7,6 +7,7 @@
 pub mod agent_link;
 pub mod args;
 pub mod attempt;
+pub mod build_id;
 pub mod cross_rewrite;
 pub mod distribute;
 pub mod fallback;
@@ -24,6 +25,7 @@ pub mod pump;
 mod pump_job;
 pub mod pump_scan;
 pub mod remote;
+pub mod report;
 pub mod run;
 pub mod source;
 

@@ -8,10 +8,11 @@
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::job::CompileJob;
 use crate::include_scan::{Closure, GiveUp};
-use crate::protocol::file_tree::TreeEntry;
+use crate::protocol::packed_tree::{OutgoingEntry, PackedFile};
 
 /// distcc's name for the empty file that makes a directory exist on the server.
 const FORCING_FILE: &str = "forcing_technique_271828";
@@ -25,7 +26,7 @@ const MAX_SERVER_ROOT_DEPTH: usize = 20;
 pub struct PumpTree {
     pub cwd: PathBuf,
     pub argv: Vec<String>,
-    pub entries: Vec<TreeEntry>,
+    pub entries: Vec<OutgoingEntry>,
 }
 
 /// Why this job is preprocessed here after all (one warning names the file and this).
@@ -35,8 +36,6 @@ pub enum NotPumped {
     Preprocessed,
     #[error("{0}")]
     Scan(#[from] GiveUp),
-    #[error("cannot read {path}: {error}")]
-    Read { path: PathBuf, error: String },
     #[error("the working directory is unknown: {0}")]
     NoCwd(String),
 }
@@ -91,48 +90,51 @@ pub fn unpumpable(job: &CompileJob) -> Option<NotPumped> {
     job.preprocessed.then_some(NotPumped::Preprocessed)
 }
 
-/// Reads the closure's files into a request body for `argv` (from [`pump_argv`]) in `cwd`.
-pub fn tree(cwd: PathBuf, argv: Vec<String>, closure: &Closure) -> Result<PumpTree, NotPumped> {
-    Ok(PumpTree {
-        entries: entries(closure)?,
+/// The request body for `argv` (from [`pump_argv`]) in `cwd`: the closure's files (`packed`
+/// in the same order) and what the server needs to mirror their paths.
+pub fn tree(
+    cwd: PathBuf,
+    argv: Vec<String>,
+    closure: &Closure,
+    packed: &[Arc<PackedFile>],
+) -> PumpTree {
+    PumpTree {
+        entries: entries(closure, packed),
         cwd,
         argv,
-    })
+    }
 }
 
 /// The tree entries for a closure, in distcc's order: files, system links, mirror links,
 /// forcing files.
-pub fn entries(closure: &Closure) -> Result<Vec<TreeEntry>, NotPumped> {
+pub fn entries(closure: &Closure, packed: &[Arc<PackedFile>]) -> Vec<OutgoingEntry> {
     let mut out = Vec::with_capacity(closure.files.len() + closure.links.len() + 8);
-    for path in &closure.files {
-        let content = std::fs::read(path).map_err(|e| NotPumped::Read {
-            path: path.clone(),
-            error: e.to_string(),
-        })?;
-        out.push(TreeEntry::File {
+    for (path, packed) in closure.files.iter().zip(packed) {
+        out.push(OutgoingEntry::File {
             name: bytes(path),
-            content,
+            packed: packed.clone(),
         });
     }
     for dir in outermost(&closure.system_dirs) {
-        out.push(TreeEntry::Link {
+        out.push(OutgoingEntry::Link {
             name: bytes(dir),
             target: system_link_target(dir),
         });
     }
     for (link, target) in &closure.links {
-        out.push(TreeEntry::Link {
+        out.push(OutgoingEntry::Link {
             name: bytes(link),
             target: bytes(target),
         });
     }
+    let empty = Arc::new(PackedFile::of(b""));
     for dir in &closure.dirs {
-        out.push(TreeEntry::File {
+        out.push(OutgoingEntry::File {
             name: bytes(&dir.join(FORCING_FILE)),
-            content: Vec::new(),
+            packed: empty.clone(),
         });
     }
-    Ok(out)
+    out
 }
 
 /// `../` enough times to climb from `<server root><dir>` to `/`, then `dir` again: on the
@@ -224,17 +226,17 @@ mod tests {
             links: vec![("/p/inc/l".into(), "/p/inc/real".into())],
             ..Closure::default()
         };
-        let entries = entries(&closure).unwrap();
+        let entries = entries(&closure, &[]);
         assert_eq!(
             entries,
             [
-                TreeEntry::Link {
+                OutgoingEntry::Link {
                     name: b"/p/inc/l".to_vec(),
                     target: b"/p/inc/real".to_vec()
                 },
-                TreeEntry::File {
+                OutgoingEntry::File {
                     name: b"/p/inc/sub/forcing_technique_271828".to_vec(),
-                    content: vec![]
+                    packed: Arc::new(PackedFile::of(b""))
                 }
             ]
         );

@@ -10,7 +10,7 @@ use super::pump::{self, NotPumped, PumpTree};
 use super::pump_scan;
 use super::remote::{self, RemoteError};
 use crate::exit_code::ExitCode;
-use crate::include_scan::{GiveUp, ScanEnv};
+use crate::include_scan::ScanEnv;
 use crate::monitor::{Phase, StateFile};
 use crate::protocol::{Limits, Response};
 
@@ -44,6 +44,7 @@ impl Wrapper<'_> {
                     "pump mode not used for {}: {why}; preprocessing locally",
                     job.input
                 );
+                self.reporter.pump_demoted(why.to_string());
             }
             tries.pump = Some(scanned.map(Arc::new));
         }
@@ -61,14 +62,8 @@ impl Wrapper<'_> {
             path: self.path.clone(),
             search_variables: self.env.include_path_vars.clone(),
         };
-        let closure = pump_scan::closure(self.env, &self.ssh, &cwd, &argv, env).await?;
-        tokio::task::spawn_blocking(move || pump::tree(cwd, argv, &closure))
-            .await
-            .unwrap_or_else(|e| {
-                Err(NotPumped::Scan(GiveUp::new(format!(
-                    "reading the files failed: {e}"
-                ))))
-            })
+        let (closure, packed) = pump_scan::closure(self.env, &self.ssh, &cwd, &argv, env).await?;
+        Ok(pump::tree(cwd, argv, &closure, &packed))
     }
 
     /// Sends the tree (by content hash when the far end keeps headers) and reads the answer.

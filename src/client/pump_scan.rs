@@ -1,22 +1,26 @@
 //! Where a pump-mode job's include scan runs: in the agent, whose scanner keeps its caches
-//! from job to job (a build's headers are lexed once, not once per file); here, with a
-//! fresh scanner, when the agent is disabled or does not answer.
+//! from job to job (a build's headers are lexed once, not once per file) and which hands back
+//! the files packed for the wire (compressed once per version); here, with a fresh scanner
+//! and reading every file, when the agent is disabled or does not answer.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use super::agent_link;
 use crate::config::{ClientEnv, SshEnv};
 use crate::include_scan::{Closure, GiveUp, ScanEnv, Scanner};
 use crate::protocol::agent_scan::{ScanAnswer, ScanRequest};
+use crate::protocol::packed_tree::PackedFile;
 
-/// The files `argv` run in `cwd` may open, or why the scanner cannot tell.
+/// The files `argv` run in `cwd` may open, each of `files` packed, or why the scanner cannot
+/// tell.
 pub async fn closure(
     env: &ClientEnv,
     ssh: &SshEnv,
     cwd: &Path,
     argv: &[String],
     scan_env: ScanEnv,
-) -> Result<Closure, GiveUp> {
+) -> Result<(Closure, Vec<Arc<PackedFile>>), GiveUp> {
     let request = ScanRequest {
         cwd: cwd.to_path_buf(),
         argv: argv.to_vec(),
@@ -29,14 +33,26 @@ pub async fn closure(
         if let Some(stream) = agent_link::connect_or_start(&socket, &lock_dir, ssh.agent_idle).await
         {
             match agent_link::scan(stream, &request).await {
-                Ok(ScanAnswer::Found(closure)) => return Ok(closure),
+                Ok(ScanAnswer::Found(closure, packed)) if packed.len() == closure.files.len() => {
+                    return Ok((closure, packed));
+                }
+                Ok(ScanAnswer::Found(..)) => tracing::debug!("the agent's answer is short"),
                 Ok(ScanAnswer::GaveUp(reason)) => return Err(GiveUp::new(reason)),
                 Err(e) => tracing::debug!("the agent did not scan ({e}); scanning here"),
             }
         }
     }
     tokio::task::spawn_blocking(move || {
-        Scanner::new().closure_in(&request.cwd, &request.argv, &scan_env)
+        let closure = Scanner::new().closure_in(&request.cwd, &request.argv, &scan_env)?;
+        let packed = closure
+            .files
+            .iter()
+            .map(|path| match std::fs::read(path) {
+                Ok(content) => Ok(Arc::new(PackedFile::of(&content))),
+                Err(e) => Err(GiveUp::new(format!("cannot read {}: {e}", path.display()))),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((closure, packed))
     })
     .await
     .unwrap_or_else(|e| Err(GiveUp::new(format!("the scan failed: {e}"))))

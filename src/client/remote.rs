@@ -11,10 +11,11 @@ use std::os::unix::ffi::OsStrExt;
 use super::preprocess::{PreprocessFailure, Preprocessed};
 use super::pump::PumpTree;
 use crate::exit_code::ExitCode;
+use crate::protocol::hashed_tree;
+use crate::protocol::packed_tree::{self, OutgoingEntry};
 use crate::protocol::{
     Limits, ProtocolError, RequestHeader, Response, TokenReader, TokenWriter, Version, request,
 };
-use crate::protocol::{file_tree, hashed_tree};
 
 /// Why a remote attempt produced no answer.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +112,7 @@ where
     let files = tree
         .entries
         .iter()
-        .filter(|e| matches!(e, file_tree::TreeEntry::File { .. }))
+        .filter(|e| matches!(e, OutgoingEntry::File { .. }))
         .count();
     let mut contents_sent = files;
     if by_hash {
@@ -131,10 +132,10 @@ where
             }
             .into());
         };
-        hashed_tree::write_contents(&mut writer, &tree.entries, &listing, &missing)?;
+        hashed_tree::write_contents(&mut writer, &tree.entries, &missing)?;
         contents_sent = missing.len();
     } else {
-        file_tree::write_tree(&mut writer, &tree.entries)?;
+        packed_tree::write_tree(&mut writer, &tree.entries)?;
     }
     with_timeout(limits.io_timeout, writer.flush()).await?;
     // What DISTCC_LOG shows: how much a build's headers cost on the wire.

@@ -74,6 +74,7 @@ pub async fn compile(
         compiler,
         hosts,
         nested: env.safeguard > 0,
+        reporter: super::report::Reporter::new(env, &ssh),
         ssh,
     };
     wrapper.run(command).await

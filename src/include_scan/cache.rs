@@ -2,9 +2,12 @@
 //!
 //! * per file, its parsed directives, keyed by (device, inode) and checked against size,
 //!   mtime and ctime on every use — a stat, never a re-read of an unchanged file;
-//! * per `(real directory, name)`, where the name resolves: found entries are checked by the
-//!   caller's stat of the file; missing ones carry the mtime of the deepest directory reached
-//!   and are looked up again when it changes, so a header generated mid-build is seen.
+//! * per `(real directory, name)`, where the name resolves: found entries carry the stamps of
+//!   the directories whose entries the resolution read, and are resolved again when one of
+//!   them changed (a header or directory replaced by a symlink, a link retargeted, a new file
+//!   renamed over the old); missing ones carry the mtime of the deepest directory reached and
+//!   are looked up again when it changes, so a header generated mid-build is seen. A job stats
+//!   each directory once, so checking costs a few stats per job, not one per header.
 //!
 //! Timestamps have a granularity (a clock tick, a second on some file systems): an entry taken
 //! within [`RACY`] of its file's or directory's mtime is not trusted — the same change could
@@ -53,7 +56,7 @@ impl Stamp {
     }
 
     /// Whether `now` is far enough past both timestamps that a later change must show.
-    fn settled(&self, now: SystemTime) -> bool {
+    pub fn settled(&self, now: SystemTime) -> bool {
         let latest = self.mtime.max(self.ctime);
         let at = if latest.0 >= 0 {
             SystemTime::UNIX_EPOCH + Duration::new(latest.0 as u64, latest.1 as u32)
@@ -109,7 +112,12 @@ impl FileCache {
 /// A cached resolution.
 #[derive(Clone)]
 pub enum Lookup {
-    Found(Arc<Resolved>),
+    Found {
+        res: Arc<Resolved>,
+        /// The stamps of `res.looked_in`, in that order, as the resolution saw them; `None`:
+        /// one was too recent to trust.
+        stamps: Option<Arc<[Stamp]>>,
+    },
     Missing {
         dir: PathBuf,
         /// `None`: too recent to trust; look again.
@@ -144,10 +152,10 @@ impl LookupCache {
     }
 }
 
-/// The stamp of a directory whose absence result is about to be stored: `None` when it is too
-/// recent to trust, or cannot be read.
-pub fn directory_stamp(dir: &Path) -> Option<Stamp> {
-    let meta = std::fs::metadata(dir).ok()?;
+/// The stamp of a file or directory whose lookup result is about to be stored: `None` when it
+/// is too recent to trust, or cannot be read.
+pub fn settled_stamp(path: &Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(path).ok()?;
     let stamp = Stamp::of(&meta);
     stamp.settled(SystemTime::now()).then_some(stamp)
 }

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::compiler_names::is_cxx_driver;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Language {
     C,
@@ -41,12 +43,15 @@ impl Language {
         }))
     }
 
-    fn from_extension(path: &str) -> Result<Option<Language>, String> {
+    /// The language of a source named `path`; `cxx_driver`: the compiler is `g++`, `c++` or
+    /// `clang++`, which compile a `.c` file as C++.
+    fn from_extension(path: &str, cxx_driver: bool) -> Result<Option<Language>, String> {
         let ext = match path.rsplit_once('.') {
             Some((stem, ext)) if !stem.is_empty() && !ext.contains('/') => ext,
             _ => return Ok(None),
         };
         Ok(Some(match ext {
+            "c" if cxx_driver => Language::Cxx,
             "c" => Language::C,
             "cc" | "cp" | "cxx" | "cpp" | "CPP" | "c++" | "C" => Language::Cxx,
             "m" => Language::ObjC,
@@ -153,6 +158,7 @@ pub fn parse(argv: &[String], cwd: &Path) -> Result<Command, String> {
     // (chain, raw value): `=` and `$SYSROOT` prefixes are applied once the sysroot is known.
     let mut dirs: Vec<(u8, String)> = Vec::new();
 
+    let cxx_driver = argv.first().is_some_and(|a| is_cxx_driver(a));
     let args = normalize(argv.get(1..).unwrap_or_default());
     let mut i = 0;
     while i < args.len() {
@@ -170,7 +176,7 @@ pub fn parse(argv: &[String], cwd: &Path) -> Result<Command, String> {
             let language = match &x_language {
                 Some(Ok(l)) => Some(*l),
                 Some(Err(reason)) => return Err(reason.clone()),
-                None => Language::from_extension(arg)?,
+                None => Language::from_extension(arg, cxx_driver)?,
             };
             if let Some(language) = language {
                 sources.push((arg.to_string(), language));
@@ -286,6 +292,10 @@ pub fn parse(argv: &[String], cwd: &Path) -> Result<Command, String> {
                 | "-nobuiltininc"
                 | "--no-standard-includes"
                 | "-no-canonical-prefixes"
+                // Whether gcc pre-includes `stdc-predef.h`.
+                | "-ffreestanding"
+                | "-fhosted"
+                | "-fno-hosted"
         ) || arg.starts_with("-m")
             || arg.starts_with("--target=")
             || arg.starts_with("--gcc-toolchain=")

@@ -131,3 +131,13 @@ fn wp_dependency_options_are_harmless() {
     let c = parse_line("gcc -Wp,-MD,dep.d,-DX=1 -c a.c").unwrap();
     assert_eq!(c.defines, ["X=1"]);
 }
+
+#[test]
+fn cxx_drivers_compile_dot_c_as_cxx() {
+    let lang = |line: &str| parse_line(line).unwrap().language;
+    assert_eq!(lang("g++ -c a.c"), Some(Language::Cxx));
+    assert_eq!(lang("/usr/bin/clang++-14 -c a.c"), Some(Language::Cxx));
+    assert_eq!(lang("x86_64-linux-gnu-g++-12 -c a.c"), Some(Language::Cxx));
+    assert_eq!(lang("gcc -c a.c"), Some(Language::C));
+    assert_eq!(lang("g++ -x c -c a.c"), Some(Language::C));
+}

@@ -1,7 +1,9 @@
-//! The compiler's own include directories and predefined macros, asked of the compiler once
-//! per distinct (compiler binary, language, options that change them):
-//! `<compiler> [those options] -E -v -dM -x <lang> /dev/null`, whose stderr lists the search
-//! chains and whose stdout is the predefined macros (for computed includes).
+//! The compiler's own include directories, predefined macros and implicit pre-include, asked
+//! of the compiler once per distinct (compiler binary, language, options that change them):
+//! `<compiler> [those options] -E -v -dM -MD -MF <temp> -x <lang> /dev/null`, whose stderr
+//! lists the search chains, whose stdout is the predefined macros (for computed includes) and
+//! whose dependency file names the header gcc reads before every source on glibc targets
+//! (`stdc-predef.h`; none with `-ffreestanding`, `-nostdinc` or clang).
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -35,6 +37,10 @@ pub struct Defaults {
     /// `#include <...> search starts here:`, as printed (clang's may hold `..`).
     pub angle: Vec<PathBuf>,
     pub predefined: Directives,
+    /// Headers the compiler includes before the source, as angle-bracket names searched
+    /// through the whole bracket chain (gcc's `cpp_push_default_include`: a `-I` directory
+    /// holding a `stdc-predef.h` wins over the system's).
+    pub preinclude: Vec<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -93,10 +99,17 @@ fn query(
     args: &[String],
     path_var: Option<&OsStr>,
 ) -> Result<Defaults, String> {
+    let deps = tempfile::Builder::new()
+        .prefix("distfarm-defaults-")
+        .suffix(".d")
+        .tempfile()
+        .map_err(|e| format!("cannot make a temp file for the compiler query: {e}"))?;
     let mut command = Command::new(compiler);
     command
         .args(args)
-        .args(["-E", "-v", "-dM", "-x", language.x_name(), "/dev/null"])
+        .args(["-E", "-v", "-dM", "-MD", "-MT", "q", "-MF"])
+        .arg(deps.path())
+        .args(["-x", language.x_name(), "/dev/null"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -111,7 +124,9 @@ fn query(
     }
     let shown = std::iter::once(compiler.display().to_string())
         .chain(args.iter().cloned())
-        .chain(["-E", "-v", "-dM", "-x", language.x_name(), "/dev/null"].map(String::from))
+        .chain(["-E", "-v", "-dM", "-MD", "-MT", "q", "-MF"].map(String::from))
+        .chain([deps.path().display().to_string()])
+        .chain(["-x", language.x_name(), "/dev/null"].map(String::from))
         .collect::<Vec<_>>()
         .join(" ");
     let child = command
@@ -143,11 +158,32 @@ fn query(
     }
     let (quote, angle) = parse_search_list(&stderr)
         .ok_or_else(|| format!("`{shown}` printed no include search list"))?;
+    // A compiler that writes no dependency file pre-includes nothing we can know of.
+    let rule = std::fs::read_to_string(deps.path()).unwrap_or_default();
+    let preinclude = preinclude_name(&rule, &angle).into_iter().collect();
     Ok(Defaults {
         quote,
         angle,
         predefined: directives::parse(&output.stdout),
+        preinclude,
     })
+}
+
+/// The implicit pre-include in the dependency rule of an empty input (`q: /dev/null
+/// /usr/include/stdc-predef.h …`): the first file after the input, named relative to the
+/// default directory it lies in. Files after it are what it includes in turn.
+pub fn preinclude_name(rule: &str, angle: &[PathBuf]) -> Option<PathBuf> {
+    let joined = rule.replace("\\\n", " ");
+    let (_, prerequisites) = joined.split_once(':')?;
+    let first = prerequisites
+        .split_whitespace()
+        .find(|p| *p != "/dev/null")?;
+    let first = Path::new(first);
+    angle
+        .iter()
+        .find_map(|dir| first.strip_prefix(dir).ok())
+        .filter(|name| !name.as_os_str().is_empty())
+        .map(Path::to_path_buf)
 }
 
 /// The two lists of `-v` output: quote directories and angle directories.
@@ -245,6 +281,20 @@ mod tests {
         let (quote, angle) = parse_search_list(text).unwrap();
         assert_eq!(quote, [PathBuf::from("/q")]);
         assert_eq!(angle, [PathBuf::from("/usr/include")]);
+    }
+
+    #[test]
+    fn preinclude_is_named_relative_to_its_default_directory() {
+        let angle = ["/usr/lib/gcc/x86_64-linux-gnu/12/include", "/usr/include"].map(PathBuf::from);
+        let rule = "q: /dev/null /usr/include/stdc-predef.h \\\n /usr/include/other.h\n";
+        assert_eq!(
+            preinclude_name(rule, &angle),
+            Some(PathBuf::from("stdc-predef.h"))
+        );
+        assert_eq!(preinclude_name("q: /dev/null\n", &angle), None);
+        assert_eq!(preinclude_name("", &angle), None);
+        // Not under a default directory: not something the bracket chain can find by name.
+        assert_eq!(preinclude_name("q: /dev/null /opt/x.h\n", &angle), None);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! is not followed and a real one after a multi-line comment is not missed: line splices
 //! (backslash-newline, also with blanks between), `/* … */` across lines, `//` comments that a
 //! splice extends, string and character literals (ending at an unspliced newline, as an
-//! unterminated one does), C++ raw strings, and `'` digit separators inside numbers.
+//! unterminated one does), C++ raw strings, `'` digit separators inside numbers, a UTF-8 byte
+//! order mark at the start, and `\r` alone as a line end.
 //!
 //! Deliberate over-approximations (more files, never fewer): a `#` that follows a block
 //! comment which began on an earlier line still starts a directive here; trigraphs are not
@@ -73,6 +74,18 @@ impl Directives {
 
 /// The directives of a whole file.
 pub fn parse(src: &[u8]) -> Directives {
+    // libcpp skips a UTF-8 byte order mark at the start of a file.
+    let src = src.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(src);
+    // libcpp ends a line at `\r` as at `\n` (classic Mac OS line ends); the lexer knows only
+    // `\n`, so such a file is lexed from a copy with each lone `\r` made `\n`. Other files
+    // pay one search for `\r`.
+    let copy;
+    let src = if has_lone_cr(src) {
+        copy = lone_cr_to_lf(src);
+        &copy[..]
+    } else {
+        src
+    };
     let mut lexer = Lexer {
         s: src,
         i: 0,
@@ -80,6 +93,20 @@ pub fn parse(src: &[u8]) -> Directives {
     };
     lexer.run();
     lexer.out
+}
+
+fn has_lone_cr(src: &[u8]) -> bool {
+    memchr::memchr_iter(b'\r', src).any(|k| src.get(k + 1) != Some(&b'\n'))
+}
+
+fn lone_cr_to_lf(src: &[u8]) -> Vec<u8> {
+    let mut out = src.to_vec();
+    for k in 0..out.len() {
+        if out[k] == b'\r' && out.get(k + 1) != Some(&b'\n') {
+            out[k] = b'\n';
+        }
+    }
+    out
 }
 
 /// Bytes the plain-text scan must stop at; everything else is skipped in a tight loop.
@@ -493,7 +520,7 @@ impl<'a> Lexer<'a> {
                     name.push(c);
                 }
                 let name = name.into_boxed_slice();
-                closed.then(|| match open {
+                closed.then_some(match open {
                     b'"' => Operand::Quoted(name),
                     _ => Operand::Angled(name),
                 })

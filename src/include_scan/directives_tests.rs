@@ -194,3 +194,26 @@ fn empty_and_odd_input_parses() {
     assert!(parse(b"\\").includes.is_empty());
     assert_eq!(names("#include <a.h>"), ["<a.h>"]);
 }
+
+#[test]
+fn a_byte_order_mark_before_the_first_directive_is_skipped() {
+    assert_eq!(names("\u{feff}#include \"a.h\"\n"), ["\"a.h\""]);
+}
+
+#[test]
+fn a_lone_carriage_return_ends_a_line() {
+    // Classic Mac OS line ends; libcpp takes `\r`, `\n` and `\r\n` alike.
+    assert_eq!(
+        names("/* mac */\r#include \"a.h\"\r#include <b.h>\r"),
+        ["\"a.h\"", "<b.h>"]
+    );
+    assert_eq!(
+        names("#define X \\\r#include \"not_a_directive.h\"\r#include \"c.h\"\r\n"),
+        ["\"c.h\""]
+    );
+    // `\r\n` is one line end, not two.
+    assert_eq!(
+        names("#include \"a.h\" \\\r\n\"more\"\r\n#include \"b.h\"\r\n"),
+        ["\"a.h\"", "\"b.h\""]
+    );
+}

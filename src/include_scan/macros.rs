@@ -24,7 +24,7 @@ pub struct MacroTable<'a> {
 impl<'a> MacroTable<'a> {
     pub fn add(&mut self, define: &'a Define) {
         let list = self.defs.entry(&define.name).or_default();
-        if !list.iter().any(|d| *d == define) {
+        if !list.contains(&define) {
             list.push(define);
         }
     }
@@ -137,47 +137,37 @@ fn tokenize(text: &str) -> Vec<Tok> {
             continue;
         }
         let start = i;
-        let kind = if c.is_ascii_digit()
-            || (c == b'.' && s.get(i + 1).is_some_and(u8::is_ascii_digit))
-        {
-            i += 1;
-            while i < s.len() {
-                if matches!(s[i], b'+' | b'-') && matches!(s[i - 1], b'e' | b'E' | b'p' | b'P') {
+        let kind =
+            if c.is_ascii_digit() || (c == b'.' && s.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+                i = pp_number_end(s, i + 1);
+                TokKind::Number
+            } else if is_ident_byte(c) {
+                while i < s.len() && is_ident_byte(s[i]) {
                     i += 1;
-                } else if is_ident_byte(s[i]) || s[i] == b'.' || s[i] == b'\'' {
-                    i += 1;
-                } else {
-                    break;
                 }
-            }
-            TokKind::Number
-        } else if is_ident_byte(c) {
-            while i < s.len() && is_ident_byte(s[i]) {
+                TokKind::Ident
+            } else if c == b'"' || c == b'\'' {
                 i += 1;
-            }
-            TokKind::Ident
-        } else if c == b'"' || c == b'\'' {
-            i += 1;
-            while i < s.len() && s[i] != c {
-                i += if s[i] == b'\\' { 2 } else { 1 };
-            }
-            i = (i + 1).min(s.len());
-            if c == b'"' {
-                TokKind::Str
+                while i < s.len() && s[i] != c {
+                    i += if s[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(s.len());
+                if c == b'"' {
+                    TokKind::Str
+                } else {
+                    TokKind::Char
+                }
             } else {
-                TokKind::Char
-            }
-        } else {
-            i += if s[i..].starts_with(b"##") {
-                2
-            } else if s[i..].starts_with(b"...") {
-                3
-            } else {
-                // One byte, or one whole UTF-8 character.
-                text[i..].chars().next().map_or(1, char::len_utf8)
+                i += if s[i..].starts_with(b"##") {
+                    2
+                } else if s[i..].starts_with(b"...") {
+                    3
+                } else {
+                    // One byte, or one whole UTF-8 character.
+                    text[i..].chars().next().map_or(1, char::len_utf8)
+                };
+                TokKind::Punct
             };
-            TokKind::Punct
-        };
         toks.push(Tok {
             kind,
             text: text[start..i].to_string(),
@@ -187,6 +177,20 @@ fn tokenize(text: &str) -> Vec<Tok> {
         space = false;
     }
     toks
+}
+
+/// Where a pp-number whose first byte is before `i` ends: it goes on through identifier
+/// bytes, `.`, digit separators and the sign of an exponent (`1e+5`, `0x1p-3`).
+fn pp_number_end(s: &[u8], mut i: usize) -> usize {
+    while i < s.len() {
+        let exponent_sign =
+            matches!(s[i], b'+' | b'-') && matches!(s[i - 1], b'e' | b'E' | b'p' | b'P');
+        if !(exponent_sign || is_ident_byte(s[i]) || s[i] == b'.' || s[i] == b'\'') {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// The header name a fully expanded operand forms, as the preprocessor forms it.
@@ -355,14 +359,15 @@ impl Expander<'_, '_> {
         while i < body.len() {
             self.step()?;
             let tok = &body[i];
-            if def.params.is_some() && tok.is("#") {
-                if let Some(p) = body.get(i + 1).and_then(param_of) {
-                    let mut s = stringify(&bound[p]);
-                    s.space = tok.space;
-                    results.iter_mut().for_each(|r| r.push(s.clone()));
-                    i += 2;
-                    continue;
-                }
+            if def.params.is_some()
+                && tok.is("#")
+                && let Some(p) = body.get(i + 1).and_then(param_of)
+            {
+                let mut s = stringify(&bound[p]);
+                s.space = tok.space;
+                results.iter_mut().for_each(|r| r.push(s.clone()));
+                i += 2;
+                continue;
             }
             match param_of(tok) {
                 Some(p) => {
@@ -371,9 +376,10 @@ impl Expander<'_, '_> {
                     let choices = if pasted {
                         vec![bound[p].clone()]
                     } else {
-                        if !expanded_args.contains_key(&p) {
-                            let e = self.expand(bound[p].clone())?;
-                            expanded_args.insert(p, e);
+                        if let std::collections::hash_map::Entry::Vacant(slot) =
+                            expanded_args.entry(p)
+                        {
+                            slot.insert(self.expand(bound[p].clone())?);
                         }
                         expanded_args[&p].clone()
                     };

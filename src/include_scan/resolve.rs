@@ -25,15 +25,21 @@ pub struct Resolved {
     /// `(link path, canonical target)`, in the order met.
     pub links: Vec<(PathBuf, PathBuf)>,
     pub must_dirs: Vec<PathBuf>,
+    /// The directories whose entries were read on the way (each once): replacing any name
+    /// the resolution went through — by a link, or a new file renamed over it — changes the
+    /// mtime of one of them.
+    pub looked_in: Vec<PathBuf>,
 }
 
 #[derive(Debug)]
 pub enum Outcome {
     Found(Resolved),
     /// Nothing there. `dir` is the deepest directory reached: creating what is missing
-    /// changes its mtime.
+    /// changes its mtime — unless a symlink on the way is pointed elsewhere, which changes
+    /// only the link's directory, hence `through_link`.
     Missing {
         dir: PathBuf,
+        through_link: bool,
     },
     Loop {
         at: PathBuf,
@@ -91,6 +97,7 @@ pub fn resolve(start: &Path, rel: &Path) -> Outcome {
     let mut parent = cur.clone();
     let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut must_dirs: Vec<PathBuf> = Vec::new();
+    let mut looked_in: Vec<PathBuf> = Vec::new();
     // A stack: the next step is at the end.
     let mut todo: Vec<Step> = Vec::new();
     steps_of(rel, true, &mut todo);
@@ -106,7 +113,7 @@ pub fn resolve(start: &Path, rel: &Path) -> Outcome {
             }
             Step::Up { last } => {
                 if !cur_is_dir {
-                    return missing_below(&cur);
+                    return missing_below(&cur, &links);
                 }
                 must_dirs.push(cur.clone());
                 cur.pop();
@@ -116,7 +123,7 @@ pub fn resolve(start: &Path, rel: &Path) -> Outcome {
             }
             Step::Name { name, last } => {
                 if !cur_is_dir {
-                    return missing_below(&cur);
+                    return missing_below(&cur, &links);
                 }
                 if last {
                     parent = cur.clone();
@@ -124,10 +131,18 @@ pub fn resolve(start: &Path, rel: &Path) -> Outcome {
                 if name == OsStr::new(".") {
                     continue;
                 }
+                if !looked_in.contains(&cur) {
+                    looked_in.push(cur.clone());
+                }
                 let path = cur.join(&name);
                 let meta = match std::fs::symlink_metadata(&path) {
                     Ok(meta) => meta,
-                    Err(e) if is_absence(&e) => return Outcome::Missing { dir: cur },
+                    Err(e) if is_absence(&e) => {
+                        return Outcome::Missing {
+                            dir: cur,
+                            through_link: !links.is_empty(),
+                        };
+                    }
                     Err(error) => return Outcome::Failed { path, error },
                 };
                 if meta.file_type().is_symlink() {
@@ -161,14 +176,16 @@ pub fn resolve(start: &Path, rel: &Path) -> Outcome {
         parent: parent.into(),
         links,
         must_dirs,
+        looked_in,
     })
 }
 
 /// A component below a non-directory (`file.h/x`): missing, watched through the file's
 /// directory.
-fn missing_below(file: &Path) -> Outcome {
+fn missing_below(file: &Path, links: &[(PathBuf, PathBuf)]) -> Outcome {
     Outcome::Missing {
         dir: file.parent().unwrap_or(Path::new("/")).to_path_buf(),
+        through_link: !links.is_empty(),
     }
 }
 

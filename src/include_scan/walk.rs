@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use super::cache::{FastMap, Lookup, Stamp, directory_stamp};
+use super::cache::{FastMap, Lookup, Stamp, settled_stamp};
 use super::command::Command;
 use super::defaults::Defaults;
 use super::directives::{Directives, Include, Kind, Operand};
@@ -123,6 +124,16 @@ pub(super) fn closure(
         };
         let (res, found) = (hit.res.clone(), hit.found);
         walk.enqueue(&res, found);
+    }
+    // The compiler's implicit pre-include (`stdc-predef.h`): searched like `#include <…>`, and
+    // silently skipped when absent, as gcc does.
+    for name in &defaults.preinclude {
+        let name = name.as_os_str().as_encoded_bytes();
+        let hits = walk.search(&start, Kind::Include, false, name)?;
+        if let Some(hit) = hits.first() {
+            let (res, found) = (hit.res.clone(), hit.found);
+            walk.enqueue(&res, found);
+        }
     }
 
     walk.run(cmd, defaults)?;
@@ -417,7 +428,14 @@ impl Walk<'_> {
     /// Where `dir/name` resolves, from the cache when it is still valid.
     fn lookup(&mut self, dir: &Arc<Path>, name: &Path) -> Result<Option<Arc<Resolved>>, GiveUp> {
         match self.scanner.lookups.get(dir, name) {
-            Some(Lookup::Found(res)) => return Ok(Some(res)),
+            // Every directory the resolution read must be unchanged: a link put in place of
+            // the file or of a directory on the way, or retargeted, leads elsewhere.
+            Some(Lookup::Found {
+                res,
+                stamps: Some(stamps),
+            }) if self.unchanged(&res.looked_in, &stamps) => {
+                return Ok(Some(res));
+            }
             Some(Lookup::Missing {
                 dir: deepest,
                 stamp: Some(stamp),
@@ -427,13 +445,28 @@ impl Walk<'_> {
         match resolve(dir, name) {
             Outcome::Found(res) => {
                 let res = Arc::new(res);
-                self.scanner
-                    .lookups
-                    .put(dir, name, Lookup::Found(res.clone()));
+                let stamps = self.settled_stamps(&res.looked_in);
+                self.scanner.lookups.put(
+                    dir,
+                    name,
+                    Lookup::Found {
+                        res: res.clone(),
+                        stamps,
+                    },
+                );
                 Ok(Some(res))
             }
-            Outcome::Missing { dir: deepest } => {
-                let stamp = directory_stamp(&deepest);
+            Outcome::Missing {
+                dir: deepest,
+                through_link,
+            } => {
+                // A miss behind a symlink is not kept: retargeting the link changes nothing
+                // the stamp of `deepest` would show.
+                let stamp = if through_link {
+                    None
+                } else {
+                    settled_stamp(&deepest)
+                };
                 self.scanner.lookups.put(
                     dir,
                     name,
@@ -455,6 +488,25 @@ impl Walk<'_> {
                 path.display()
             ))),
         }
+    }
+
+    /// Whether every directory in `dirs` still has its stamp in `stamps`.
+    fn unchanged(&mut self, dirs: &[PathBuf], stamps: &[Stamp]) -> bool {
+        dirs.len() == stamps.len()
+            && dirs
+                .iter()
+                .zip(stamps)
+                .all(|(dir, stamp)| self.dir_stamp(dir) == Some(*stamp))
+    }
+
+    /// The stamps of `dirs` for a resolution about to be cached: this job's (taken at or
+    /// before the resolution, so a change after it still shows), or `None` if one is missing
+    /// or too recent to trust.
+    fn settled_stamps(&mut self, dirs: &[PathBuf]) -> Option<Arc<[Stamp]>> {
+        let now = SystemTime::now();
+        dirs.iter()
+            .map(|dir| self.dir_stamp(dir).filter(|s| s.settled(now)))
+            .collect()
     }
 
     /// The current stamp of a directory, taken once per job.

@@ -26,6 +26,115 @@ pub enum Phase {
     Done = 7,
 }
 
+impl Phase {
+    fn from_wire(n: i32) -> Phase {
+        match n {
+            0 => Phase::Startup,
+            1 => Phase::Blocked,
+            2 => Phase::Connect,
+            3 => Phase::Preprocess,
+            4 => Phase::Send,
+            6 => Phase::Receive,
+            7 => Phase::Done,
+            // distccmon shows anything past Done as Compile.
+            _ => Phase::Compile,
+        }
+    }
+
+    /// The monitor's lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Startup => "startup",
+            Phase::Blocked => "blocked",
+            Phase::Connect => "connect",
+            Phase::Preprocess => "preprocess",
+            Phase::Send => "send",
+            Phase::Compile => "compile",
+            Phase::Receive => "receive",
+            Phase::Done => "done",
+        }
+    }
+}
+
+/// One record read back from `binstate_<pid>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub pid: u32,
+    pub file: String,
+    pub host: String,
+    pub slot: i32,
+    pub phase: Phase,
+    /// How long ago the file was last written.
+    pub age: std::time::Duration,
+}
+
+/// Decodes one record; `None` for a short file, a wrong size or magic (distccmon skips
+/// those too).
+pub fn decode(bytes: &[u8]) -> Option<(u32, String, String, i32, Phase)> {
+    if bytes.len() < RECORD_LEN {
+        return None;
+    }
+    let word = |at: usize| u64::from_ne_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let int = |at: usize| i32::from_ne_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    if word(0) != RECORD_LEN as u64 || word(8) != MAGIC {
+        return None;
+    }
+    let name = |at: usize| {
+        let field = &bytes[at..at + NAME_LEN];
+        let end = field.iter().position(|&b| b == 0).unwrap_or(NAME_LEN);
+        String::from_utf8_lossy(&field[..end]).into_owned()
+    };
+    Some((
+        word(16) as u32,
+        name(24),
+        name(152),
+        int(280),
+        Phase::from_wire(int(284)),
+    ))
+}
+
+/// distccmon's rule: a record older than this is a leftover.
+pub const STALE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The running jobs of every client sharing `distcc_dir` (distcc's and distfarm's), as
+/// `distccmon-text` reads them: stale and undecodable files are skipped, and so are jobs
+/// whose process is gone and jobs already `Done`. Read only: unlike distccmon, a monitor
+/// that merely looks removes nothing. Sorted by host, then slot.
+pub fn read_all(distcc_dir: &Path) -> Vec<Record> {
+    let Ok(entries) = fs::read_dir(distcc_dir.join("state")) else {
+        return Vec::new();
+    };
+    let mut records: Vec<Record> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("binstate_"))
+        .filter_map(|e| {
+            let age = e
+                .metadata()
+                .ok()?
+                .modified()
+                .ok()?
+                .elapsed()
+                .unwrap_or_default();
+            if age > STALE {
+                return None;
+            }
+            let (pid, file, host, slot, phase) = decode(&fs::read(e.path()).ok()?)?;
+            let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None)
+                != Err(nix::errno::Errno::ESRCH);
+            (phase != Phase::Done && alive).then_some(Record {
+                pid,
+                file,
+                host,
+                slot,
+                phase,
+                age,
+            })
+        })
+        .collect();
+    records.sort_by(|a, b| a.host.cmp(&b.host).then(a.slot.cmp(&b.slot)));
+    records
+}
+
 /// Encodes one record in the native LP64 layout.
 pub fn encode(pid: u32, file: &str, host: &str, slot: i32, phase: Phase) -> [u8; RECORD_LEN] {
     let mut out = [0u8; RECORD_LEN];
@@ -46,6 +155,14 @@ fn put_name(field: &mut [u8], text: &str) {
     field[..n].copy_from_slice(&bytes[..n]);
 }
 
+/// A source's base name, as distcc's monitor shows it.
+pub fn base_name(source: &str) -> String {
+    Path::new(source)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// This process's state file; removed when dropped (when the job ends, however it ends).
 pub struct StateFile {
     path: PathBuf,
@@ -59,10 +176,7 @@ impl StateFile {
     pub fn new(distcc_dir: &Path, source: &str) -> io::Result<StateFile> {
         let dir = distcc_dir.join("state");
         fs::create_dir_all(&dir)?;
-        let file = Path::new(source)
-            .file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file = base_name(source);
         Ok(StateFile {
             path: dir.join(format!("binstate_{}", std::process::id())),
             file,
@@ -105,6 +219,19 @@ mod tests {
         assert_eq!(&r[152..161], b"buildbox\0");
         assert_eq!(i32::from_ne_bytes(r[280..284].try_into().unwrap()), 3);
         assert_eq!(i32::from_ne_bytes(r[284..288].try_into().unwrap()), 5);
+    }
+
+    #[test]
+    fn records_read_back_and_bad_ones_are_skipped() {
+        let r = encode(4242, "foo.c", "buildbox", 3, Phase::Receive);
+        assert_eq!(
+            decode(&r),
+            Some((4242, "foo.c".into(), "buildbox".into(), 3, Phase::Receive))
+        );
+        assert_eq!(decode(&r[..200]), None);
+        let mut bad = r;
+        bad[8] ^= 1;
+        assert_eq!(decode(&bad), None);
     }
 
     #[test]

@@ -2,21 +2,34 @@
 //! the distcc protocol (4-letter token, 8 hex digits, body).
 //!
 //! ```text
-//! wrapper → agent   AGNT 1   SSHC <ssh config path or "">   AUTH <SSH_AUTH_SOCK or "">
-//!                   BOFF <backoff seconds>   HELD 0|1   NHST n   n × HOST <host spec text>
+//! wrapper → agent   AGNT 3   SSHC <ssh config path or "">   AUTH <SSH_AUTH_SOCK or "">
+//!                   BOFF <backoff seconds>   HELD 0|1   PIDN <wrapper pid>
+//!                   FILE <source base name>   NHST n   n × HOST <host spec text>
 //! agent → wrapper   PICK i  then  OPEN slot  STOR 0|1 (the far end keeps headers: pump
 //!                                 trees go by hash; then the job's bytes follow, spliced)
 //!                             or  FAIL <message> (the host could not be reached)
 //!                   NONE <message> (no candidate is usable)
+//!
+//! wrapper → agent   REPT <JobReport as JSON>       (a job ended; no answer)
+//! monitor → agent   VIEW 1   agent → monitor   VIEW <AgentView as JSON>
 //! ```
+//!
+//! The first token says which of the three a connection is.
 
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::agent_scan::ScanRequest;
+use super::farm_view::{AgentView, JobReport};
 use super::{ProtocolError, TokenReader, TokenWriter};
 
-pub const VERSION: u32 = 2;
+/// 3: the wrapper's pid and source (for `distfarm mon`) and the far end's header store.
+pub const VERSION: u32 = 3;
+/// The version of the `VIEW` request.
+pub const VIEW_VERSION: u32 = 1;
+/// The longest JSON body either side accepts.
+const JSON_LIMIT: u32 = 16 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRequest {
@@ -28,6 +41,9 @@ pub struct JobRequest {
     /// The wrapper already holds a distcc slot lock for the (single) host: open a channel
     /// without scheduling (lists that mix SSH hosts with TCP hosts or `localhost`).
     pub slot_held: bool,
+    /// The wrapper's pid and source base name, for the monitor.
+    pub pid: u32,
+    pub file: String,
     /// Host spec texts, in the wrapper's order; the agent picks one.
     pub hosts: Vec<String>,
 }
@@ -67,6 +83,8 @@ impl JobRequest {
         w.string(b"AUTH", self.auth_sock.as_deref().unwrap_or("").as_bytes())?;
         w.int(b"BOFF", self.backoff.as_secs().min(u32::MAX.into()) as u32);
         w.int(b"HELD", u32::from(self.slot_held));
+        w.int(b"PIDN", self.pid);
+        w.string(b"FILE", self.file.as_bytes())?;
         w.int(b"NHST", self.hosts.len() as u32);
         for host in &self.hosts {
             w.string(b"HOST", host.as_bytes())?;
@@ -91,6 +109,8 @@ impl JobRequest {
         let auth_sock = optional(r.read_string("AUTH").await?);
         let backoff = Duration::from_secs(r.read_int("BOFF").await?.into());
         let slot_held = r.read_int("HELD").await? != 0;
+        let pid = r.read_int("PIDN").await?;
+        let file = String::from_utf8_lossy(&r.read_string("FILE").await?).into_owned();
         let count = r.read_int("NHST").await?;
         if count > 1000 {
             return Err(ProtocolError::TooLong {
@@ -108,9 +128,96 @@ impl JobRequest {
             auth_sock,
             backoff,
             slot_held,
+            pid,
+            file,
             hosts,
         })
     }
+}
+
+/// What a connection to the agent asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentRequest {
+    Job(JobRequest),
+    /// A pump-mode job's include scan.
+    Scan(ScanRequest),
+    Report(JobReport),
+    View,
+}
+
+impl AgentRequest {
+    pub async fn read<R: AsyncRead + Unpin>(r: &mut TokenReader<R>) -> Result<Self, ProtocolError> {
+        match r.read_any().await? {
+            (token, version) if &token == b"AGNT" => Ok(AgentRequest::Job(
+                JobRequest::read_after_header(version, r).await?,
+            )),
+            (token, version) if &token == b"SCAN" => Ok(AgentRequest::Scan(
+                ScanRequest::read_after_header(version, r).await?,
+            )),
+            (token, len) if &token == b"REPT" => {
+                let body = r.read_body("REPT", len, JSON_LIMIT).await?;
+                Ok(AgentRequest::Report(from_json("REPT", &body)?))
+            }
+            (token, version) if &token == b"VIEW" => {
+                if version != VIEW_VERSION {
+                    return Err(ProtocolError::UnsupportedVersion(version));
+                }
+                Ok(AgentRequest::View)
+            }
+            (other, _) => Err(ProtocolError::WrongToken {
+                expected: "AGNT",
+                got: String::from_utf8_lossy(&other).into_owned(),
+            }),
+        }
+    }
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(
+    token: &'static str,
+    body: &[u8],
+) -> Result<T, ProtocolError> {
+    serde_json::from_slice(body).map_err(|e| ProtocolError::BadBody {
+        token,
+        why: e.to_string(),
+    })
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("plain data serializes")
+}
+
+/// A wrapper's report that one of its jobs ended.
+pub async fn write_report<W: AsyncWrite + Unpin>(
+    w: &mut TokenWriter<W>,
+    report: &JobReport,
+) -> Result<(), ProtocolError> {
+    w.string(b"REPT", &to_json(report))?;
+    w.flush().await
+}
+
+/// A monitor's request for the agent's view.
+pub async fn write_view_request<W: AsyncWrite + Unpin>(
+    w: &mut TokenWriter<W>,
+) -> Result<(), ProtocolError> {
+    w.int(b"VIEW", VIEW_VERSION);
+    w.flush().await
+}
+
+/// The agent's answer to `VIEW`.
+pub async fn write_view<W: AsyncWrite + Unpin>(
+    w: &mut TokenWriter<W>,
+    view: &AgentView,
+) -> Result<(), ProtocolError> {
+    w.string(b"VIEW", &to_json(view))?;
+    w.flush().await
+}
+
+pub async fn read_view<R: AsyncRead + Unpin>(
+    r: &mut TokenReader<R>,
+) -> Result<AgentView, ProtocolError> {
+    let len = r.read_int("VIEW").await?;
+    let body = r.read_body("VIEW", len, JSON_LIMIT).await?;
+    from_json("VIEW", &body)
 }
 
 impl Pick {
@@ -190,6 +297,8 @@ mod tests {
             auth_sock: None,
             backoff: Duration::from_secs(60),
             slot_held: false,
+            pid: 4242,
+            file: "foo.c".into(),
             hosts: vec!["@a/4".into(), "bob@b:/opt/distccd".into()],
         };
         let mut w = TokenWriter::new(Vec::new());

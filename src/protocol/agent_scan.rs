@@ -7,15 +7,18 @@
 //! agent → wrapper   CLOS 0   then five lists, each a count and its paths:
 //!                   NFIL n × FILE   NLNK n × (LNKN LNKT)   NDIR n × DIRN
 //!                   NSYD n × SYSD   NSYF n × SYSF
+//!                   then each FILE's content packed: NFIL n × (PHSH <sha-256>  PLZO <LZO>)
 //!               or  GIVE <why the scanner gave up>
 //! ```
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::packed_tree::PackedFile;
 use super::{ProtocolError, TokenReader, TokenWriter};
 
 pub const VERSION: u32 = 1;
@@ -58,7 +61,8 @@ pub struct Closure {
 /// The agent's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanAnswer {
-    Found(Closure),
+    /// The closure, and each of its `files` packed for the wire, in the same order.
+    Found(Closure, Vec<Arc<PackedFile>>),
     /// The scanner cannot be sure; the job is preprocessed locally. The reason names the
     /// file or option.
     GaveUp(String),
@@ -126,7 +130,7 @@ impl ScanAnswer {
     ) -> Result<(), ProtocolError> {
         match self {
             ScanAnswer::GaveUp(reason) => w.string(b"GIVE", reason.as_bytes())?,
-            ScanAnswer::Found(closure) => {
+            ScanAnswer::Found(closure, packed) => {
                 w.int(b"CLOS", 0);
                 write_paths(w, b"NFIL", b"FILE", &closure.files)?;
                 w.int(b"NLNK", count(closure.links.len())?);
@@ -137,6 +141,11 @@ impl ScanAnswer {
                 write_paths(w, b"NDIR", b"DIRN", &closure.dirs)?;
                 write_paths(w, b"NSYD", b"SYSD", &closure.system_dirs)?;
                 write_paths(w, b"NSYF", b"SYSF", &closure.system_files)?;
+                w.int(b"NFIL", count(packed.len())?);
+                for file in packed {
+                    w.string(b"PHSH", &file.hash)?;
+                    w.string(b"PLZO", &file.lzo)?;
+                }
             }
         }
         w.flush().await
@@ -155,13 +164,28 @@ impl ScanAnswer {
                     let link = path(r.read_string("LNKN").await?);
                     links.push((link, path(r.read_string("LNKT").await?)));
                 }
-                Ok(ScanAnswer::Found(Closure {
+                let closure = Closure {
                     files,
                     links,
                     dirs: read_paths(r, "NDIR", "DIRN").await?,
                     system_dirs: read_paths(r, "NSYD", "SYSD").await?,
                     system_files: read_paths(r, "NSYF", "SYSF").await?,
-                }))
+                };
+                let n = read_count(r, "NFIL").await?;
+                let mut packed = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let hash = r.read_string("PHSH").await?;
+                    let len = hash.len() as u64;
+                    let hash = hash.try_into().map_err(|_| ProtocolError::TooLong {
+                        token: "PHSH",
+                        len,
+                        limit: 32,
+                    })?;
+                    let size = r.read_int("PLZO").await?;
+                    let lzo = r.read_body("PLZO", size, r.limits().max_body).await?;
+                    packed.push(Arc::new(PackedFile { hash, lzo }));
+                }
+                Ok(ScanAnswer::Found(closure, packed))
             }
             (other, _) => Err(ProtocolError::WrongToken {
                 expected: "CLOS",
@@ -251,13 +275,19 @@ mod tests {
                 .unwrap(),
             request
         );
-        let found = ScanAnswer::Found(Closure {
-            files: vec!["/src/lua/lapi.c".into(), "/src/lua/lua.h".into()],
-            links: vec![("/src/l".into(), "/src/lua".into())],
-            dirs: vec!["/src/lua".into()],
-            system_dirs: vec!["/usr/include".into()],
-            system_files: vec!["/usr/include/stdio.h".into()],
-        });
+        let found = ScanAnswer::Found(
+            Closure {
+                files: vec!["/src/lua/lapi.c".into(), "/src/lua/lua.h".into()],
+                links: vec![("/src/l".into(), "/src/lua".into())],
+                dirs: vec!["/src/lua".into()],
+                system_dirs: vec!["/usr/include".into()],
+                system_files: vec!["/usr/include/stdio.h".into()],
+            },
+            vec![
+                Arc::new(PackedFile::of(b"int lua_call;\n")),
+                Arc::new(PackedFile::of(b"")),
+            ],
+        );
         for answer in [found, ScanAnswer::GaveUp("CPATH is set".into())] {
             let mut w = TokenWriter::new(Vec::new());
             answer.write(&mut w).await.unwrap();

@@ -24,6 +24,8 @@ pub enum ProtocolError {
     VersionMismatch { sent: u32, got: u32 },
     #[error("cannot decompress {token} body: {detail}")]
     Decompress { token: &'static str, detail: String },
+    #[error("unreadable {token} body: {why}")]
+    BadBody { token: &'static str, why: String },
     #[error("timed out after {secs} s waiting for the peer")]
     Timeout { secs: u64 },
     #[error("{0}")]

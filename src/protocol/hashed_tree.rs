@@ -20,7 +20,7 @@
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::file_tree::TreeEntry;
+use super::packed_tree::OutgoingEntry;
 use super::token::header;
 use super::{Limits, ProtocolError, TokenReader, TokenWriter};
 
@@ -39,19 +39,16 @@ pub enum HashedEntry {
     Link { name: Vec<u8>, target: Vec<u8> },
 }
 
-/// A tree's listing as it travels in `HLST`, its hash, and each entry's content hash
-/// (`None` for links).
+/// A tree's listing as it travels in `HLST`, and its hash.
 pub struct Listing {
     pub bytes: Vec<u8>,
     pub hash: ContentHash,
-    pub content_hashes: Vec<Option<ContentHash>>,
     pub entries: u32,
 }
 
 impl Listing {
-    pub fn of(entries: &[TreeEntry]) -> Listing {
+    pub fn of(entries: &[OutgoingEntry]) -> Listing {
         let mut bytes = Vec::new();
-        let mut content_hashes = Vec::with_capacity(entries.len());
         let mut put = |token: &[u8; 4], body: &[u8]| {
             bytes.extend_from_slice(&header(token, body.len() as u32));
             bytes.extend_from_slice(body);
@@ -59,21 +56,13 @@ impl Listing {
         for entry in entries {
             put(b"NAME", entry.name());
             match entry {
-                TreeEntry::File { content, .. } => {
-                    let hash = content_hash(content);
-                    put(b"HASH", &hash);
-                    content_hashes.push(Some(hash));
-                }
-                TreeEntry::Link { target, .. } => {
-                    put(b"LINK", target);
-                    content_hashes.push(None);
-                }
+                OutgoingEntry::File { packed, .. } => put(b"HASH", &packed.hash),
+                OutgoingEntry::Link { target, .. } => put(b"LINK", target),
             }
         }
         Listing {
             hash: content_hash(&bytes),
             bytes,
-            content_hashes,
             entries: entries.len() as u32,
         }
     }
@@ -228,23 +217,21 @@ pub async fn read_reply<R: AsyncRead + Unpin>(
 /// tree's files is a protocol error (the server is confused or lying).
 pub fn write_contents<W: AsyncWrite + Unpin>(
     writer: &mut TokenWriter<W>,
-    entries: &[TreeEntry],
-    listing: &Listing,
+    entries: &[OutgoingEntry],
     missing: &[ContentHash],
 ) -> Result<(), ProtocolError> {
     for wanted in missing {
-        let content = entries
+        let packed = entries
             .iter()
-            .zip(&listing.content_hashes)
-            .find_map(|(entry, hash)| match entry {
-                TreeEntry::File { content, .. } if hash.as_ref() == Some(wanted) => Some(content),
+            .find_map(|entry| match entry {
+                OutgoingEntry::File { packed, .. } if packed.hash == *wanted => Some(packed),
                 _ => None,
             })
             .ok_or_else(|| ProtocolError::WrongToken {
                 expected: "a HASH of a file that was sent",
                 got: "an unknown HASH".into(),
             })?;
-        writer.bulk(b"FILE", content, true)?;
+        writer.string(b"FILE", &packed.lzo)?;
     }
     Ok(())
 }
@@ -269,8 +256,9 @@ fn hash_body(token: &'static str, body: Vec<u8>) -> Result<ContentHash, Protocol
 mod tests {
     use super::*;
 
-    fn tree() -> Vec<TreeEntry> {
-        vec![
+    fn tree() -> Vec<OutgoingEntry> {
+        use crate::protocol::file_tree::TreeEntry;
+        [
             TreeEntry::File {
                 name: b"/p/a.c".to_vec(),
                 content: b"#include \"a.h\"\n".repeat(30),
@@ -284,6 +272,9 @@ mod tests {
                 target: b"../../usr/include".to_vec(),
             },
         ]
+        .iter()
+        .map(OutgoingEntry::pack)
+        .collect()
     }
 
     #[tokio::test]
@@ -324,7 +315,7 @@ mod tests {
             panic!("{reply:?}")
         };
         let mut w = TokenWriter::new(Vec::new());
-        write_contents(&mut w, &entries, &listing, &missing).unwrap();
+        write_contents(&mut w, &entries, &missing).unwrap();
         w.flush().await.unwrap();
         let answer = w.into_inner();
         let mut r = TokenReader::new(&answer[..], Limits::default());
@@ -357,9 +348,8 @@ mod tests {
     #[tokio::test]
     async fn a_server_asking_for_an_unknown_hash_or_too_many_is_an_error() {
         let entries = tree();
-        let listing = Listing::of(&entries);
         let mut w = TokenWriter::new(Vec::new());
-        assert!(write_contents(&mut w, &entries, &listing, &[[7u8; 32]]).is_err());
+        assert!(write_contents(&mut w, &entries, &[[7u8; 32]]).is_err());
         let mut w = TokenWriter::new(Vec::new());
         write_missing(&mut w, &[[1u8; 32], [2u8; 32], [3u8; 32]])
             .await

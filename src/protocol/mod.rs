@@ -11,9 +11,11 @@
 pub mod agent;
 pub mod agent_scan;
 pub mod error;
+pub mod farm_view;
 pub mod file_tree;
 pub mod hashed_tree;
 pub mod lzo;
+pub mod packed_tree;
 pub mod request;
 pub mod response;
 pub mod ssh_launch;

@@ -8,6 +8,8 @@ use std::time::Instant;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Semaphore;
 
+use super::cache::{JobInput, Lookup, ResultCache, TreeDigest};
+use super::client_stats::{ClientStats, Served};
 use super::compilers::Resolved;
 use super::header_store::HeaderStore;
 use super::job::{self, JobDir, Outcome};
@@ -18,6 +20,7 @@ use super::settings::ServerSettings;
 use super::stats::JobStats;
 use crate::exit_code::ExitCode;
 use crate::protocol::{ProtocolError, RequestHeader, Response, TokenReader, TokenWriter, request};
+use crate::transport::counted::{ByteCounts, Counted};
 
 /// Who is on the other end, for the access check and the log.
 #[derive(Debug, Clone, Copy)]
@@ -67,8 +70,12 @@ pub struct ServerContext {
     pub job_slots: Semaphore,
     /// distccd's counters, for `--stats`.
     pub stats: std::sync::Arc<JobStats>,
+    /// Per client address, for `--stats`'s `GET /clients` (`distfarm mon --server`).
+    pub clients: std::sync::Arc<ClientStats>,
     /// Session servers: contents sent before, so a distfarm client sends each header once.
     pub header_store: Option<HeaderStore>,
+    /// `--cache`: answers kept for jobs sent again.
+    pub cache: Option<ResultCache>,
 }
 
 impl ServerContext {
@@ -78,13 +85,24 @@ impl ServerContext {
             settings,
             job_slots,
             stats: Default::default(),
+            clients: Default::default(),
             header_store: None,
+            cache: None,
         }
     }
 
     /// Takes pump trees by content hash (`NHSH`), keeping up to `limit` bytes of contents.
     pub fn with_header_store(mut self, limit: u64) -> Self {
         self.header_store = Some(HeaderStore::new(limit));
+        self
+    }
+
+    /// With a result cache (opened by the caller, as the server's own user).
+    pub fn with_cache(mut self, cache: Option<ResultCache>) -> Self {
+        if let Some(cache) = &cache {
+            self.stats.show_cache(cache.counters());
+        }
+        self.cache = cache;
         self
     }
 }
@@ -97,11 +115,22 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> ResultClass {
     let started = Instant::now();
     let mut job = None;
-    let class = serve_job(stream, peer, ctx, started, &mut job).await;
+    let mut refused = None;
+    let bytes = std::sync::Arc::new(ByteCounts::default());
+    let stream = Counted::new(stream, bytes.clone());
+    let class = serve_job(stream, peer, ctx, started, &mut job, &mut refused).await;
     let job = job
         .as_ref()
         .map(|(c, s): &(String, String)| (c.as_str(), s.as_str()));
     ctx.stats.record(class, job, started, Instant::now());
+    let served = Served {
+        class,
+        refusal: refused.as_deref(),
+        bytes_received: bytes.received(),
+        bytes_sent: bytes.sent(),
+        time: started.elapsed(),
+    };
+    ctx.clients.record(peer, served);
     class
 }
 
@@ -112,6 +141,7 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
     ctx: &ServerContext,
     started: Instant,
     job: &mut Option<(String, String)>,
+    refused: &mut Option<String>,
 ) -> ResultClass {
     let (read_half, write_half) = tokio::io::split(stream);
     let mut reader = TokenReader::new(read_half, ctx.settings.limits);
@@ -143,9 +173,11 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
                     ctx.settings.tmpdir.display()
                 ),
             );
-            return refuse(peer, &header, refusal, &mut writer).await;
+            return refuse(peer, &header, refusal, &mut writer, refused).await;
         }
     };
+    // A pump-mode tree is hashed as it arrives when there is a cache to key.
+    let mut tree_digest = ctx.cache.as_ref().map(|_| TreeDigest::default());
     let input = match &header.cwd {
         None => match request::read_source(&mut reader, header.version).await {
             Ok(source) => Input::Preprocessed(source),
@@ -157,19 +189,20 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             cwd,
             dir.path(),
             ctx.header_store.as_ref(),
+            tree_digest.as_mut(),
         )
         .await
         {
             Ok((root, workdir)) => Input::Tree(root, workdir),
             Err(TreeError::Protocol(e)) => return bad_request(peer, &e),
             Err(TreeError::Refused(refusal)) => {
-                return refuse(peer, &header, refusal, &mut writer).await;
+                return refuse(peer, &header, refusal, &mut writer, refused).await;
             }
         },
     };
     let argv = match utf8_argv(&header) {
         Ok(argv) => argv,
-        Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
+        Err(refusal) => return refuse(peer, &header, refusal, &mut writer, refused).await,
     };
     // Pump-mode jobs say so in the summary line, before the command (whose last word is
     // the source, as in distccd's line).
@@ -213,7 +246,39 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             log_summary(peer, class, response.status, started, &summary_cmd());
             return class;
         }
-        Err(refusal) => return refuse(peer, &header, refusal, &mut writer).await,
+        Err(refusal) => return refuse(peer, &header, refusal, &mut writer, refused).await,
+    };
+
+    // A cached answer needs no job slot; an identical job being compiled is waited for.
+    let mut leader = None;
+    let cache_input = match (&input, &header.cwd) {
+        (Input::Preprocessed(source), _) => Some(JobInput::Preprocessed(source)),
+        (Input::Tree(..), Some(cwd)) => tree_digest
+            .and_then(TreeDigest::finish)
+            .map(|digest| JobInput::Tree { cwd, digest }),
+        (Input::Tree(..), None) => None,
+    };
+    if let (Some(cache), Some(cache_input)) = (&ctx.cache, cache_input)
+        && let Some(key) = cache
+            .key(&compiler, &prepared, cache_input, dir.path(), &ctx.settings)
+            .await
+    {
+        match cache.lookup(key).await {
+            Lookup::Hit(response) => {
+                let class = match send(peer, &response, &header, &mut writer).await {
+                    true => ResultClass::CompileOk,
+                    false => ResultClass::ClientDisconnect,
+                };
+                let command = format!("cache:hit {}", summary_cmd());
+                log_summary(peer, class, response.status, started, &command);
+                return class;
+            }
+            Lookup::Miss(l) => leader = Some(l),
+        }
+    }
+    let summary_cmd = || match &leader {
+        Some(_) => format!("cache:miss {}", summary_cmd()),
+        None => summary_cmd(),
     };
 
     let _slot = ctx
@@ -240,6 +305,9 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
         client_gone,
     )
     .await;
+    // Still there for the cache's own look at the job (see `Leader::store`): kept, or
+    // removed only when `dir` goes at the end of this function.
+    let job_dir = dir.path().to_path_buf();
     if ctx.settings.save_temps {
         dir.keep();
     }
@@ -259,18 +327,39 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
             return ResultClass::ClientDisconnect;
         }
     };
-    let sent = response
-        .write(&mut writer, header.wire_version, header.version)
-        .await;
-    let class = match sent {
-        Ok(()) => class,
-        Err(e) => {
-            tracing::warn!("client: {peer} could not be sent the answer: {e}");
-            ResultClass::ClientDisconnect
-        }
+    let compiled = class == ResultClass::CompileOk;
+    let class = match send(peer, &response, &header, &mut writer).await {
+        true => class,
+        false => ResultClass::ClientDisconnect,
     };
     log_summary(peer, class, response.status, started, &summary_cmd());
+    // After the answer: the client does not wait for the disk. Identical jobs wait until
+    // the leader is dropped here (without storing when the compile failed).
+    if let (Some(leader), true) = (leader, compiled) {
+        leader
+            .store(&response, &compiler, &prepared, &job_dir, &ctx.settings)
+            .await;
+    }
     class
+}
+
+/// Sends `response`; false when the client could not be sent it.
+async fn send<W: AsyncWrite + Unpin>(
+    peer: Peer,
+    response: &Response,
+    header: &RequestHeader,
+    writer: &mut TokenWriter<W>,
+) -> bool {
+    match response
+        .write(writer, header.wire_version, header.version)
+        .await
+    {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("client: {peer} could not be sent the answer: {e}");
+            false
+        }
+    }
 }
 
 fn utf8_argv(header: &RequestHeader) -> Result<Vec<String>, Refusal> {
@@ -322,8 +411,10 @@ async fn refuse<W: AsyncWrite + Unpin>(
     header: &RequestHeader,
     refusal: Refusal,
     writer: &mut TokenWriter<W>,
+    refused: &mut Option<String>,
 ) -> ResultClass {
     tracing::warn!("client: {peer} {refusal}");
+    *refused = Some(format!("{}: {}", refusal.what, refusal.why));
     let response = Response::failure(
         ExitCode::AccessDenied.as_wait_status(),
         format!("{refusal}\n").into_bytes(),

@@ -5,7 +5,9 @@
 pub mod access;
 pub mod arg_rules;
 pub mod assembly_check;
+pub mod cache;
 mod child;
+pub mod client_stats;
 pub mod command_list;
 pub mod compilers;
 pub mod connection;

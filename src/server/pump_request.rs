@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::cache::TreeDigest;
 use super::header_store::HeaderStore;
 use super::job_root::JobRoot;
 use super::refusal::Refusal;
@@ -32,13 +33,15 @@ impl From<ProtocolError> for TreeError {
 }
 
 /// Reads `NFIL` (or, with a store, `NHSH`) and its entries into a root made in `job_dir`;
-/// returns the root and the mirrored working directory, where the compiler will run.
+/// returns the root and the mirrored working directory, where the compiler will run. Each
+/// entry is added to `digest` when there is one (for the result cache's key).
 pub async fn read_tree<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     reader: &mut TokenReader<R>,
     writer: &mut TokenWriter<W>,
     cwd: &[u8],
     job_dir: &std::path::Path,
     store: Option<&HeaderStore>,
+    mut digest: Option<&mut TreeDigest>,
 ) -> Result<(JobRoot, PathBuf), TreeError> {
     let limit = reader.limits().max_decompressed;
     let mut root = JobRoot::create(job_dir, limit).map_err(|e| {
@@ -56,11 +59,14 @@ pub async fn read_tree<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
             for _ in 0..count {
                 let entry = read_entry(reader).await?;
                 root.add(&entry).map_err(TreeError::Refused)?;
+                if let Some(digest) = digest.as_deref_mut() {
+                    digest.add(&entry);
+                }
             }
         }
         (b"NHSH", Some(store)) => {
             check_count("NHSH", count, max_files)?;
-            read_hashed(reader, writer, count, store, &mut root).await?;
+            read_hashed(reader, writer, count, store, &mut root, digest).await?;
         }
         _ => {
             return Err(TreeError::Protocol(ProtocolError::WrongToken {
@@ -86,6 +92,7 @@ async fn read_hashed<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     count: u32,
     store: &HeaderStore,
     root: &mut JobRoot,
+    mut digest: Option<&mut TreeDigest>,
 ) -> Result<(), TreeError> {
     let listing_hash = hashed_tree::read_listing_hash(reader).await?;
     let entries = match store.get(&listing_hash) {
@@ -133,11 +140,19 @@ async fn read_hashed<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     );
     for entry in entries {
         let entry = match entry {
-            HashedEntry::File { name, hash } => TreeEntry::File {
-                name,
-                content: known[&hash].as_ref().clone(),
-            },
-            HashedEntry::Link { name, target } => TreeEntry::Link { name, target },
+            HashedEntry::File { name, hash } => {
+                let content = known[&hash].as_ref().clone();
+                if let Some(digest) = digest.as_deref_mut() {
+                    digest.add_file(&name, &hash, &content);
+                }
+                TreeEntry::File { name, content }
+            }
+            HashedEntry::Link { name, target } => {
+                if let Some(digest) = digest.as_deref_mut() {
+                    digest.add_link(&name, &target);
+                }
+                TreeEntry::Link { name, target }
+            }
         };
         root.add(&entry).map_err(TreeError::Refused)?;
     }
@@ -149,6 +164,7 @@ mod tests {
     use super::*;
     use crate::protocol::Limits;
     use crate::protocol::hashed_tree::{Listing, content_hash};
+    use crate::protocol::packed_tree::OutgoingEntry;
 
     fn tree(header: &[u8]) -> Vec<TreeEntry> {
         vec![
@@ -186,7 +202,8 @@ mod tests {
         contents: impl Fn(&ContentHash) -> Vec<u8>,
     ) -> (Result<std::path::PathBuf, String>, usize) {
         let job_dir = tempfile::tempdir().unwrap();
-        let listing = Listing::of(entries);
+        let outgoing: Vec<OutgoingEntry> = entries.iter().map(OutgoingEntry::pack).collect();
+        let listing = Listing::of(&outgoing);
         let (client, server) = tokio::io::duplex(1 << 20);
         let (client_read, client_write) = tokio::io::split(client);
         let (server_read, server_write) = tokio::io::split(server);
@@ -215,7 +232,7 @@ mod tests {
         let server = async {
             let (_, count) = sr.read_any().await.unwrap();
             let mut root = JobRoot::create(job_dir.path(), 1 << 20).unwrap();
-            match read_hashed(&mut sr, &mut sw, count, store, &mut root).await {
+            match read_hashed(&mut sr, &mut sw, count, store, &mut root, None).await {
                 Ok(()) => Ok(root.path().join("p/a.h")),
                 Err(TreeError::Refused(r)) => Err(r.to_string()),
                 Err(TreeError::Protocol(e)) => Err(e.to_string()),

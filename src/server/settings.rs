@@ -45,6 +45,9 @@ pub struct ServerSettings {
     /// How gcc's assembler is otherwise routed through the assembly check. Without one,
     /// assembly is checked by generating it once with `-S` first.
     pub assembler_guard: Option<std::sync::Arc<super::assembly_check::WrapperGuard>>,
+    /// `--cache DIR`: keep answers and give them again (opened by whoever starts the
+    /// server, as its own user: see `ServerContext::with_cache`).
+    pub cache: Option<super::cache::CacheSettings>,
 }
 
 impl ServerSettings {
@@ -69,6 +72,7 @@ impl ServerSettings {
             ccache: env.ccache.clone(),
             pass_plans: None,
             assembler_guard: None,
+            cache: None,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! distccd's job statistics (`stats.c`): counters per result class, the longest job, how many
 //! compiles ran lately and how many at once. Kept by every server; served over HTTP with
-//! `--stats` (`stats_http`). The page is distccd's, field for field.
+//! `--stats` (`stats_http`). The page is distccd's, field for field, plus the result
+//! cache's counters (`dcc_cache_*`) when the server has one.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::cache::CacheCounters;
 use super::connection::ResultClass;
 
 /// distccd's `stats_e` order: the counters as the page lists them.
@@ -21,6 +23,8 @@ const OTHER: usize = 7;
 #[derive(Debug, Default)]
 pub struct JobStats {
     state: Mutex<State>,
+    /// The result cache's counters, when there is a cache.
+    cache: std::sync::OnceLock<std::sync::Arc<CacheCounters>>,
 }
 
 #[derive(Debug)]
@@ -73,6 +77,11 @@ pub struct MachineState {
 }
 
 impl JobStats {
+    /// Shows the result cache's counters on the page too.
+    pub fn show_cache(&self, counters: std::sync::Arc<CacheCounters>) {
+        let _ = self.cache.set(counters);
+    }
+
     /// A connection was accepted (counted before the allow-list check, as distccd does).
     pub fn accepted(&self) {
         self.state.lock().unwrap().counters[TCP_ACCEPT] += 1;
@@ -175,7 +184,7 @@ impl JobStats {
             }
         };
         let c = &state.counters;
-        format!(
+        let page = format!(
             "HTTP/1.0 200 OK\n\
              Content-Type: text/plain\n\
              Connection: close\n\n\
@@ -207,8 +216,7 @@ impl JobStats {
              dcc_max_RSS {}\n\
              dcc_max_RSS_name {}\n\
              dcc_io_rate {}\n\
-             dcc_free_space {} MB\n\
-             </distccstats>\n",
+             dcc_free_space {} MB\n",
             c[TCP_ACCEPT],
             c[REJ_BAD_REQ],
             c[REJ_OVERLOAD],
@@ -236,6 +244,24 @@ impl JobStats {
             machine.max_rss_name,
             machine.io_rate,
             machine.free_space_mb,
+        );
+        page + &self.cache_lines() + "</distccstats>\n"
+    }
+
+    /// The cache's lines, in the page's `key value` form; none without a cache.
+    fn cache_lines(&self) -> String {
+        let Some(counters) = self.cache.get() else {
+            return String::new();
+        };
+        let f = counters.figures();
+        format!(
+            "dcc_cache_hits {}\n\
+             dcc_cache_misses {}\n\
+             dcc_cache_stored {}\n\
+             dcc_cache_dropped {}\n\
+             dcc_cache_evicted {}\n\
+             dcc_cache_bytes {}\n",
+            f.hits, f.misses, f.stored, f.dropped, f.evicted, f.bytes
         )
     }
 }
@@ -319,6 +345,23 @@ mod tests {
         ] {
             assert!(page.lines().any(|l| l == line), "{line} in\n{page}");
         }
+    }
+
+    #[test]
+    fn a_server_with_a_cache_adds_its_counters_at_the_end_of_the_page() {
+        let stats = JobStats::default();
+        let plain = stats.page(&machine(), Instant::now());
+        assert!(!plain.contains("dcc_cache"), "{plain}");
+        stats.show_cache(Default::default());
+        let page = stats.page(&machine(), Instant::now());
+        assert!(
+            page.ends_with(
+                "dcc_free_space 900 MB\ndcc_cache_hits 0\ndcc_cache_misses 0\n\
+                 dcc_cache_stored 0\ndcc_cache_dropped 0\ndcc_cache_evicted 0\n\
+                 dcc_cache_bytes 0\n</distccstats>\n"
+            ),
+            "{page}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::access::AccessList;
+use super::client_stats::ClientStats;
 use super::stats::{JobStats, MachineState};
 
 /// distccd's `--stats-port` default.
@@ -19,6 +20,8 @@ pub const DEFAULT_PORT: u16 = 3633;
 /// What the page needs besides the counters.
 pub struct StatsServer {
     pub stats: Arc<JobStats>,
+    /// Per-client counters, answered as JSON to `GET /clients`.
+    pub clients: Arc<ClientStats>,
     pub access: AccessList,
     pub max_kids: usize,
     /// Where job directories go: its free space is on the page.
@@ -55,13 +58,23 @@ impl StatsServer {
             let server = server.clone();
             let io = io.clone();
             tokio::spawn(async move {
-                let machine = MachineState {
-                    max_kids: server.max_kids,
-                    io_rate: io.lock().unwrap().sample(),
-                    ..read_machine(&server.tmpdir)
+                let page = |request: &[u8]| {
+                    if request.starts_with(CLIENTS_REQUEST) {
+                        let body = serde_json::to_string(&server.clients.snapshot())
+                            .expect("plain data serializes");
+                        return format!(
+                            "HTTP/1.0 200 OK\nContent-Type: application/json\n\
+                             Connection: close\n\n{body}\n"
+                        );
+                    }
+                    let machine = MachineState {
+                        max_kids: server.max_kids,
+                        io_rate: io.lock().unwrap().sample(),
+                        ..read_machine(&server.tmpdir)
+                    };
+                    server.stats.page(&machine, Instant::now())
                 };
-                let page = server.stats.page(&machine, Instant::now());
-                if let Err(e) = answer(stream, page.as_bytes()).await {
+                if let Err(e) = answer(stream, page).await {
                     tracing::debug!("stats: {addr}: {e}");
                 }
             });
@@ -69,12 +82,20 @@ impl StatsServer {
     }
 }
 
+/// The request distfarm adds: the per-client counters as JSON. Anything else gets
+/// distccd's page, as from distccd.
+pub const CLIENTS_REQUEST: &[u8] = b"GET /clients";
+
 /// Reads what the client sent (distccd empties the receive queue so that closing does not
-/// reset the connection), sends the page and closes.
-async fn answer(mut stream: TcpStream, page: &[u8]) -> std::io::Result<()> {
+/// reset the connection), sends the page it asked for and closes.
+async fn answer(mut stream: TcpStream, page: impl FnOnce(&[u8]) -> String) -> std::io::Result<()> {
     let mut request = [0u8; 1024];
-    let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut request)).await;
-    stream.write_all(page).await?;
+    let n = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut request))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(0);
+    stream.write_all(page(&request[..n]).as_bytes()).await?;
     stream.shutdown().await?;
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut request)).await;
     Ok(())

@@ -1,6 +1,7 @@
 //! How to reach a host: a byte stream to a distcc server, whatever carries it. Uses nothing
 //! else in the crate.
 
+pub mod counted;
 pub mod guarded;
 pub mod quick_ack;
 pub mod ssh;

@@ -33,6 +33,7 @@
 //! | [`system_account`] | `SystemAccount`: a throwaway local account, removed on drop (root) |
 //! | [`cproject`] | `CProject`: Lua, zstd and the C++ sample as compile units |
 //! | [`compile`] | `local_object`, `preprocessed_then_compiled`, `hello_reference`: byte references |
+//! | [`scan_check`] | the include scanner's closure checked against `gcc -M` and a mirror replay |
 //! | [`build`] | a `CProject` through a command under test, objects compared with references |
 
 pub mod build;
@@ -57,6 +58,7 @@ pub mod procs;
 pub mod programs;
 pub mod real_pump;
 pub mod russh_server;
+pub mod scan_check;
 pub mod ssh_client;
 pub mod sshd;
 pub mod sshd_log;
