@@ -68,6 +68,13 @@ pub enum Command {
     /// the host list has `,cpp,lzo` hosts, starts the agent and its include scanner, runs
     /// COMMAND. distfarm needs no include server: `,cpp` hosts get pump mode anyway.
     Pump(PumpArgs),
+    /// The background mDNS browser behind `+zeroconf` (started by the wrapper).
+    #[command(hide = true)]
+    ZeroconfBrowser {
+        /// The DISTCC_DIR whose zeroconf/hosts it keeps.
+        #[arg(long)]
+        distcc_dir: PathBuf,
+    },
     /// Write shell completions, man pages and service files into DIR (for packagers).
     #[command(hide = true)]
     DistFiles {
@@ -305,6 +312,11 @@ pub struct ServeArgs {
     /// Exit after this many seconds (for tests).
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub lifetime: Option<u64>,
+    /// Announce this daemon on the local network over mDNS/DNS-SD, as distccd --zeroconf
+    /// (`_distcc._tcp`, its slots and compiler), for clients with +zeroconf in their host
+    /// list. Clients still need --allow.
+    #[arg(long, conflicts_with_all = ["inetd", "ssh_session"])]
+    pub zeroconf: bool,
 }
 
 /// `1G`, `500M`, `64K` (powers of 1024) or a number of bytes.

@@ -408,6 +408,9 @@ pub fn load_hosts(env: &ClientEnv) -> Result<crate::hosts::HostList, crate::host
     for warning in &list.warnings {
         tracing::warn!("{warning}");
     }
+    if list.zeroconf.is_some() {
+        list.insert_discovered(zeroconf_hosts(env));
+    }
     if list.randomize {
         list.shuffle(u64::from(std::process::id()));
     }
@@ -422,6 +425,32 @@ pub fn load_hosts(env: &ClientEnv) -> Result<crate::hosts::HostList, crate::host
         }
     }
     Ok(list)
+}
+
+/// The servers `+zeroconf` stands for (`zeroconf/discovered.rs`): plain TCP entries
+/// `ADDR:PORT/JOBS`. Trouble is logged and means none: the rest of the list still works.
+fn zeroconf_hosts(env: &ClientEnv) -> Vec<crate::hosts::HostSpec> {
+    use crate::zeroconf::discovered::{Discovery, hosts_text};
+    let discovery = Discovery {
+        distcc_dir: env.distcc_dir.clone(),
+        program: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("distfarm")),
+        path: env.path.clone(),
+    };
+    let (text, file) = match hosts_text(&discovery) {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!("+zeroconf: {e}; no discovered servers");
+            return Vec::new();
+        }
+    };
+    let origin = format!("{} (+zeroconf)", file.display());
+    match crate::hosts::parse(&text, &origin) {
+        Ok(found) => found.hosts,
+        Err(e) => {
+            tracing::warn!("{e}; no discovered servers");
+            Vec::new()
+        }
+    }
 }
 
 /// What `distfarm config` (`distcc-config`) needs to know.

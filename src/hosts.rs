@@ -9,8 +9,11 @@
 //!   a host literally named `host=4`), we stop with an error that names the token.
 //! * Where distcc silently ignores text (`host/4x`, `localhost/4,lzo`, `host,lzofoo`), we
 //!   accept the list as distcc does and record a warning in [`HostList::warnings`].
-//! * Features we do not have (`,auth`, `+zeroconf`) are errors that say so, rather than
-//!   hosts that can never work.
+//! * Features we do not have (`,auth`) are errors that say so, rather than hosts that can
+//!   never work.
+//!
+//! `+zeroconf` marks where the servers found by mDNS go ([`HostList::zeroconf`]); filling
+//! them in is `config::load_hosts`'s job (see `zeroconf/`).
 //!
 //! Nothing here reads the environment or the file system: callers pass the values in.
 
@@ -48,6 +51,9 @@ pub struct HostList {
     pub warnings: Vec<String>,
     /// Where the list came from (`$DISTCC_HOSTS` or a file's path), for messages.
     pub origin: String,
+    /// `+zeroconf` was given: the discovered servers go before `hosts[i]` (at the end when
+    /// `i == hosts.len()`), where the token stood.
+    pub zeroconf: Option<usize>,
 }
 
 /// One host entry.
@@ -183,6 +189,7 @@ impl Default for HostList {
             local_slots_cpp: DEFAULT_LOCAL_CPP_SLOTS,
             warnings: Vec::new(),
             origin: String::new(),
+            zeroconf: None,
         }
     }
 }
@@ -207,6 +214,14 @@ impl HostList {
     /// What `distcc --show-hosts` prints, one line per entry.
     pub fn show_hosts(&self) -> impl Iterator<Item = &str> {
         self.hosts.iter().map(|h| h.text.as_str())
+    }
+
+    /// Puts the servers `+zeroconf` found where the token stood (nothing without one).
+    pub fn insert_discovered(&mut self, discovered: Vec<HostSpec>) {
+        if let Some(at) = self.zeroconf {
+            let at = at.min(self.hosts.len());
+            self.hosts.splice(at..at, discovered);
+        }
     }
 
     /// Apply `--randomize` (a no-op without it): reorder the hosts by a pseudo-random key
@@ -288,8 +303,6 @@ pub enum Problem {
     AuthNotSupported,
     #[error("pump mode (',cpp') requires compression (',lzo'): write ,cpp,lzo")]
     CppWithoutLzo,
-    #[error("+zeroconf (mDNS discovery) is not supported by distfarm; list the hosts instead")]
-    ZeroconfNotSupported,
     #[error("unknown list option (known: --randomize, --localslots=N, --localslots_cpp=N)")]
     UnknownListOption,
 }
@@ -376,8 +389,17 @@ pub fn parse(text: &str, origin: &str) -> Result<HostList, HostsError> {
             list.warnings.extend(w.map(&mut warn));
             continue;
         }
+        // Exact, as distcc's `ZEROCONF_MAGIC` (`+zeroconfX` is a host name there too).
         if token == "+zeroconf" {
-            return Err(fail(Problem::ZeroconfNotSupported));
+            if list.zeroconf.is_some() {
+                // distcc would list every discovered server twice.
+                list.warnings.push(warn(
+                    "+zeroconf given twice; its servers are listed once".into(),
+                ));
+            } else {
+                list.zeroconf = Some(list.hosts.len());
+            }
+            continue;
         }
         let (spec, ignored) = host_token(token).map_err(fail)?;
         list.warnings.extend(ignored.map(&mut warn));

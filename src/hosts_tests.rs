@@ -357,8 +357,30 @@ fn unknown_double_dash_token_is_an_error() {
 }
 
 #[test]
-fn zeroconf_is_refused_clearly() {
-    assert_eq!(problem("+zeroconf"), Problem::ZeroconfNotSupported);
+fn zeroconf_marks_where_discovered_servers_go() {
+    let mut list = parse("a +zeroconf b", ENV_ORIGIN).unwrap();
+    assert_eq!(list.zeroconf, Some(1));
+    let found = parse("10.0.0.7:3632/8", "zeroconf").unwrap().hosts;
+    list.insert_discovered(found);
+    assert_eq!(
+        list.show_hosts().collect::<Vec<_>>(),
+        ["a", "10.0.0.7:3632/8", "b"]
+    );
+    assert_eq!(list.hosts[1].limit, 8);
+}
+
+#[test]
+fn zeroconf_twice_warns_and_counts_once() {
+    let list = parse("+zeroconf a +zeroconf", ENV_ORIGIN).unwrap();
+    assert_eq!(list.zeroconf, Some(0));
+    assert_eq!(list.warnings.len(), 1);
+}
+
+#[test]
+fn without_zeroconf_discovered_servers_are_not_added() {
+    let mut list = parse("a", ENV_ORIGIN).unwrap();
+    list.insert_discovered(parse("10.0.0.7:3632/8", "zeroconf").unwrap().hosts);
+    assert_eq!(list.show_hosts().collect::<Vec<_>>(), ["a"]);
 }
 
 #[test]

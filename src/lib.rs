@@ -7,7 +7,7 @@
 //! | layer | modules |
 //! |---|---|
 //! | application: one module per command, the only readers of the command line | [`app`] (with `main.rs` and [`cli`]) |
-//! | the parts | [`client`] (the wrapper), [`server`], [`agent`], [`offer`] (reverse mode, on [`forward`] and [`server`]), [`admin`], [`monitor`] |
+//! | the parts | [`client`] (the wrapper), [`server`], [`agent`], [`offer`] (reverse mode, on [`forward`] and [`server`]), [`admin`], [`monitor`], [`zeroconf`] (mDNS announcing and browsing) |
 //! | the far end of an SSH connection; port forwarding | [`remote_exec`], [`forward`] |
 //! | reaching a host | [`transport`] (TCP, russh, the `ssh` program) |
 //! | facts | [`protocol`] (distcc's wire), [`hosts`] (the host grammar), [`compiler_names`], [`source_names`] |
@@ -38,3 +38,4 @@ pub mod server;
 pub mod source_names;
 pub mod transport;
 pub mod user_files;
+pub mod zeroconf;

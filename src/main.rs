@@ -6,7 +6,7 @@ use distfarm::app;
 use distfarm::cli::{Cli, Command, ConfigArgs, PumpArgs, ServeArgs};
 use distfarm::exit_code::ExitCode;
 
-const SUBCOMMANDS: [&str; 12] = [
+const SUBCOMMANDS: [&str; 13] = [
     "mon",
     "top",
     "serve",
@@ -19,6 +19,7 @@ const SUBCOMMANDS: [&str; 12] = [
     "offer",
     "offers",
     "pump",
+    "zeroconf-browser",
 ];
 
 fn main() {
@@ -132,6 +133,7 @@ fn run_subcommand(argv: &[String]) -> i32 {
             Command::Offer(args) => app::offer::main(args),
             Command::Offers(command) => app::offers::main(command),
             Command::Pump(args) => app::pump::main(&args),
+            Command::ZeroconfBrowser { distcc_dir } => app::zeroconf_browser::main(&distcc_dir),
             Command::Agent {
                 socket,
                 idle,

@@ -38,3 +38,4 @@ mod ssh_build;
 mod ssh_transport;
 mod ssh_transport_sshd;
 mod user_named_paths;
+mod zeroconf;

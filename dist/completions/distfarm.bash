@@ -55,6 +55,9 @@ _distfarm() {
             distfarm,top)
                 cmd="distfarm__subcmd__top"
                 ;;
+            distfarm,zeroconf-browser)
+                cmd="distfarm__subcmd__zeroconf__subcmd__browser"
+                ;;
             distfarm__subcmd__help,agent)
                 cmd="distfarm__subcmd__help__subcmd__agent"
                 ;;
@@ -94,6 +97,9 @@ _distfarm() {
             distfarm__subcmd__help,top)
                 cmd="distfarm__subcmd__help__subcmd__top"
                 ;;
+            distfarm__subcmd__help,zeroconf-browser)
+                cmd="distfarm__subcmd__help__subcmd__zeroconf__subcmd__browser"
+                ;;
             distfarm__subcmd__help__subcmd__offers,hold)
                 cmd="distfarm__subcmd__help__subcmd__offers__subcmd__hold"
                 ;;
@@ -116,7 +122,7 @@ _distfarm() {
 
     case "${cmd}" in
         distfarm)
-            opts="-h -V --help --version serve agent offer offers install-links config keys doctor mon top pump dist-files help"
+            opts="-h -V --help --version serve agent offer offers install-links config keys doctor mon top pump zeroconf-browser dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -214,7 +220,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__help)
-            opts="serve agent offer offers install-links config keys doctor mon top pump dist-files help"
+            opts="serve agent offer offers install-links config keys doctor mon top pump zeroconf-browser dist-files help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -410,6 +416,20 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__help__subcmd__top)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__help__subcmd__zeroconf__subcmd__browser)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -628,7 +648,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__serve)
-            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --stats --stats-port --cache --cache-size --lifetime --help --version"
+            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --stats --stats-port --cache --cache-size --lifetime --zeroconf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -729,6 +749,24 @@ _distfarm() {
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        distfarm__subcmd__zeroconf__subcmd__browser)
+            opts="-h -V --distcc-dir --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --distcc-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -9,6 +9,7 @@
 //! | `doctor_compilers` | which compilers, asked here and over SSH, compared |
 //! | `doctor_flags` | `-march=native` & co. in CFLAGS, CXXFLAGS and make.conf |
 //! | `doctor_report` | the report as text lines or JSON |
+//! | `doctor_zeroconf` | what `+zeroconf` sees on the network, and why a server is not used |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +71,8 @@ pub struct Report {
     pub native_flags: Vec<NativeFlag>,
     /// Problems that belong to no host (no host list, native flags that keep jobs local).
     pub problems: Vec<Problem>,
+    /// What zeroconf sees, when the host list has `+zeroconf`.
+    pub zeroconf: Option<super::doctor_zeroconf::ZeroconfReport>,
 }
 
 impl Report {

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::doctor::{HostReport, Problem, Report};
+use super::doctor_zeroconf::ZeroconfReport;
 
 /// The report as text.
 pub fn text(report: &Report) -> String {
@@ -29,6 +30,9 @@ pub fn text(report: &Report) -> String {
             }
         );
     }
+    if let Some(zeroconf) = &report.zeroconf {
+        zeroconf_text(&mut out, zeroconf);
+    }
     problems(&mut out, &report.problems);
     match report.problem_count() {
         0 => out.push_str("everything looks right\n"),
@@ -38,6 +42,36 @@ pub fn text(report: &Report) -> String {
         }
     }
     out
+}
+
+fn zeroconf_text(out: &mut String, zeroconf: &ZeroconfReport) {
+    let ours = match &zeroconf.compiler {
+        Ok(cc) => format!("this machine's cc is {} for {}", cc.version, cc.machine),
+        Err(e) => e.clone(),
+    };
+    let _ = writeln!(
+        out,
+        "+zeroconf: {ours}; {} server(s) announced",
+        zeroconf.servers.len()
+    );
+    for server in &zeroconf.servers {
+        let _ = writeln!(
+            out,
+            "  {} {} ({}cc {}): {}",
+            server.name,
+            server.entry.as_deref().unwrap_or("(no address)"),
+            server
+                .software
+                .as_deref()
+                .map(|s| format!("{s}, "))
+                .unwrap_or_default(),
+            server.compiler,
+            match &server.not_used {
+                None => "used".to_string(),
+                Some(why) => format!("not used: {why}"),
+            }
+        );
+    }
 }
 
 fn problems(out: &mut String, problems: &[Problem]) {
@@ -109,9 +143,14 @@ pub fn json(report: &Report) -> String {
             flag.with_debug_info
         );
     }
+    out.push_str("\n  ],\n  \"zeroconf\": ");
+    match &report.zeroconf {
+        None => out.push_str("null"),
+        Some(zeroconf) => out.push_str(&zeroconf_json(zeroconf)),
+    }
     let _ = write!(
         out,
-        "\n  ],\n  \"problems\": {}\n}}\n",
+        ",\n  \"problems\": {}\n}}\n",
         problems_json(&report.problems)
     );
     out
@@ -210,6 +249,33 @@ fn string(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+fn zeroconf_json(zeroconf: &ZeroconfReport) -> String {
+    let optional = |value: Option<&str>| value.map(string).unwrap_or_else(|| "null".into());
+    let servers: Vec<String> = zeroconf
+        .servers
+        .iter()
+        .map(|s| {
+            format!(
+                "{{\"name\": {}, \"entry\": {}, \"software\": {}, \"compiler\": {}, \"used\": {}, \"why_not\": {}}}",
+                string(&s.name),
+                optional(s.entry.as_deref()),
+                optional(s.software.as_deref()),
+                string(&s.compiler),
+                s.not_used.is_none(),
+                optional(s.not_used.as_deref())
+            )
+        })
+        .collect();
+    format!(
+        "{{\"compiler\": {}, \"servers\": [{}]}}",
+        match &zeroconf.compiler {
+            Ok(cc) => string(&format!("{} for {}", cc.version, cc.machine)),
+            Err(e) => format!("{{\"error\": {}}}", string(e)),
+        },
+        servers.join(", ")
+    )
 }
 
 #[cfg(test)]

@@ -38,7 +38,12 @@ fn report() -> Report {
     let path = crate::config::search_path();
     let mut list_read = true;
     let hosts = match crate::config::load_hosts(&client) {
-        Ok(list) => list.hosts,
+        Ok(list) => {
+            if list.zeroconf.is_some() {
+                look_at_zeroconf(&mut report, &client);
+            }
+            list.hosts
+        }
         Err(e) => {
             list_read = false;
             report.problems.push(Problem {
@@ -86,4 +91,21 @@ fn report() -> Report {
         .expect("a tokio runtime");
     report.hosts = runtime.block_on(doctor::check_hosts(settings));
     report
+}
+
+/// `+zeroconf` in the list: who announces what, and why each server is used or not.
+fn look_at_zeroconf(report: &mut Report, client: &ClientEnv) {
+    use crate::admin::doctor_zeroconf;
+    use crate::zeroconf::identity::CompilerIdentity;
+    let compiler = CompilerIdentity::of_cc(client.path.as_deref());
+    match doctor_zeroconf::look(compiler) {
+        Ok(seen) => {
+            report.problems.extend(doctor_zeroconf::problems(&seen));
+            report.zeroconf = Some(seen);
+        }
+        Err(e) => report.problems.push(Problem {
+            what: format!("+zeroconf: {e}"),
+            next: "mDNS needs a network interface with multicast on".into(),
+        }),
+    }
 }

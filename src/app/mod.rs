@@ -16,6 +16,7 @@ pub mod offers;
 pub mod pump;
 pub mod serve;
 pub mod wrapper;
+pub mod zeroconf_browser;
 
 /// `distfarm --version`, and `distccd --version` when distccd is a link to distfarm: the
 /// line `distfarm doctor` tells a distfarm server from distcc's `distccd 3.4 …` by.

@@ -19,6 +19,8 @@ use crate::server::connection::{ResultClass, ServerContext};
 use crate::server::process::{self, PidFile};
 use crate::server::settings::ServerSettings;
 use crate::server::stats_http::StatsServer;
+use crate::zeroconf::announce::{AnnounceSettings, Announcement};
+use crate::zeroconf::identity::CompilerIdentity;
 
 /// Inetd mode when asked, or when stdin is a socket and daemon mode was not asked for.
 fn inetd_mode(args: &ServeArgs) -> bool {
@@ -183,7 +185,32 @@ pub fn main(args: ServeArgs) -> i32 {
     } else if inetd {
         run_inetd(ctx)
     } else {
-        run_daemon(&args, ctx)
+        let announce = args
+            .zeroconf
+            .then(|| announce_settings(&args, &env, ctx.settings.jobs));
+        run_daemon(&args, ctx, announce)
+    }
+}
+
+/// What `--zeroconf` announces: this daemon's port and address, its slots, and the compiler
+/// `cc` is where it finds compilers — the same questions distccd asks.
+fn announce_settings(args: &ServeArgs, env: &ServerEnv, jobs: usize) -> AnnounceSettings {
+    let identity = match CompilerIdentity::of_cc(env.compiler_path.as_deref()) {
+        Ok(identity) => Some(identity),
+        Err(e) => {
+            tracing::warn!("zeroconf: {e}");
+            None
+        }
+    };
+    AnnounceSettings {
+        hostname: nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "localhost".into()),
+        port: args.port,
+        listen: args.listen,
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        jobs,
+        identity,
     }
 }
 
@@ -262,7 +289,7 @@ fn run_ssh_session(ctx: ServerContext) -> i32 {
     }
 }
 
-fn run_daemon(args: &ServeArgs, ctx: ServerContext) -> i32 {
+fn run_daemon(args: &ServeArgs, ctx: ServerContext, announce: Option<AnnounceSettings>) -> i32 {
     if args.allow.is_empty() && !args.allow_private {
         tracing::warn!("no --allow given: accepting clients from loopback only (127.0.0.0/8, ::1)");
     }
@@ -327,7 +354,24 @@ fn run_daemon(args: &ServeArgs, ctx: ServerContext) -> i32 {
             };
             tokio::spawn(server.serve(stats_listener));
         }
-        crate::server::serve(listener, ctx, shutdown_signal(lifetime)).await;
+        // After detaching (mDNS runs a thread, which a fork would lose) and once the
+        // listener is up: a client that finds us can connect.
+        let announcement = announce.and_then(|a| match Announcement::start(&a) {
+            Ok(announcement) => Some(announcement),
+            Err(e) => {
+                tracing::error!("{e}; serving without announcing");
+                None
+            }
+        });
+        // Withdrawn as soon as we are asked to stop, before the running jobs drain: no new
+        // client should pick a server that is going away.
+        let shutdown = async move {
+            shutdown_signal(lifetime).await;
+            if let Some(announcement) = announcement {
+                let _ = tokio::task::spawn_blocking(move || announcement.withdraw()).await;
+            }
+        };
+        crate::server::serve(listener, ctx, shutdown).await;
     });
     0
 }

@@ -105,6 +105,7 @@ Subcommands:
 
 Hosts come from DISTCC_HOSTS, else $DISTCC_DIR/hosts (~/.distcc/hosts), else
 /etc/distcc/hosts, in distcc's syntax: localhost/2 box:3632/8,lzo @user@sshbox/4
+(+zeroconf: the servers announced on the LAN with this machine's compiler),
 followed by the live offers of build machines (`distfarm offer`; DISTFARM_OFFERS=0: none).
 Environment: DISTCC_HOSTS DISTCC_DIR DISTCC_VERBOSE DISTCC_LOG DISTCC_FALLBACK
 DISTCC_BACKOFF_PERIOD DISTCC_IO_TIMEOUT DISTCC_PAUSE_TIME_MSEC DISTCC_SAVE_TEMPS

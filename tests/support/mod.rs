@@ -19,6 +19,7 @@
 //! | [`distfarm_server`] | `DistfarmServer`: `distfarm serve` on 127.0.0.1; job directories |
 //! | [`wire`] | raw distcc requests to a server under test, answers parsed |
 //! | [`namespace`] | `with_private_mounts`: one command in a mount namespace of its own (root) |
+//! | [`netns`] | `NetPair`: two network namespaces on a veth pair; `AnnouncedServer` (`serve --zeroconf`) there |
 //! | [`canary`] | `Traps`: canary directories an attack must leave empty; fake toolchains, plugins |
 //! | [`hostile`] | `Case`: hostile requests sent to a server, refusals and canaries checked |
 //! | [`inetd`] | `inetd_job`: one `distfarm serve --inetd` job on pipes |
@@ -50,6 +51,7 @@ pub mod hostile;
 pub mod inetd;
 pub mod lock_holder;
 pub mod namespace;
+pub mod netns;
 pub mod ports;
 pub mod process;
 pub mod procs;

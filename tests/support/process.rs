@@ -103,6 +103,23 @@ impl Cmd {
         self
     }
 
+    /// The same command run through another: `program prefix… <this program> <its args…>`
+    /// (`ip netns exec NS …`), with this command's environment, directory and timeout.
+    pub fn wrapped<I, S>(mut self, program: impl AsRef<OsStr>, prefix: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut args: Vec<OsString> = prefix.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        args.push(std::mem::replace(
+            &mut self.program,
+            program.as_ref().to_owned(),
+        ));
+        args.append(&mut self.args);
+        self.args = args;
+        self
+    }
+
     pub fn get_program(&self) -> &OsStr {
         &self.program
     }

@@ -16,11 +16,22 @@ pub const CLIENTS: usize = 3;
 /// A work area for `distfarm` runs (see [`Work`]).
 pub struct WrapperClient {
     pub work: Work,
+    /// Runs every command through this (`ip netns exec NS`), when set.
+    around: Option<(PathBuf, Vec<String>)>,
 }
 
 impl WrapperClient {
     pub fn new() -> WrapperClient {
-        WrapperClient { work: Work::new() }
+        WrapperClient {
+            work: Work::new(),
+            around: None,
+        }
+    }
+
+    /// Every command through `program prefix…` (e.g. `ip netns exec NS`).
+    pub fn around(mut self, program: PathBuf, prefix: &[&str]) -> WrapperClient {
+        self.around = Some((program, prefix.iter().map(|a| a.to_string()).collect()));
+        self
     }
 
     pub fn out_dir(&self) -> PathBuf {
@@ -30,14 +41,19 @@ impl WrapperClient {
     /// `distfarm <compiler> <args…>` in `cwd`, remote or fail: no fallback, no local retry,
     /// and an environment given in full.
     pub fn cmd(&self, hosts: &str, compiler: &str, args: &[String], cwd: &Path) -> Cmd {
-        self.work
+        let cmd = self
+            .work
             .distfarm(Some(hosts))
             .arg(compiler)
             .args(args)
             .current_dir(cwd)
             .env("DISTCC_FALLBACK", "0")
             .env("DISTCC_SKIP_LOCAL_RETRY", "1")
-            .timeout(Duration::from_secs(180))
+            .timeout(Duration::from_secs(180));
+        match &self.around {
+            Some((program, prefix)) => cmd.wrapped(program, prefix),
+            None => cmd,
+        }
     }
 
     /// Compiles one unit of `project` through `hosts`; returns its object.
