@@ -5,36 +5,15 @@
 //! before and after reading it, so a file changed meanwhile is never kept.
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::include_scan::Stamp;
 use crate::protocol::packed_tree::PackedFile;
 
 /// Packed bytes kept at most; over that the cache starts afresh (a build's headers fit many
 /// times over).
 const LIMIT: usize = 512 << 20;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl Stamp {
-    fn of(meta: &std::fs::Metadata) -> Stamp {
-        Stamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-}
 
 #[derive(Default)]
 pub struct PackedFiles {
@@ -50,7 +29,8 @@ struct Inner {
 impl PackedFiles {
     /// `path` packed, from the cache while the file is unchanged.
     pub fn get(&self, path: &Path) -> std::io::Result<Arc<PackedFile>> {
-        let before = Stamp::of(&std::fs::metadata(path)?);
+        let meta = std::fs::metadata(path)?;
+        let before = Stamp::of(&meta);
         if let Some((stamp, packed)) = self.inner.lock().expect("packed files").files.get(path)
             && *stamp == before
         {
@@ -58,7 +38,7 @@ impl PackedFiles {
         }
         let content = std::fs::read(path)?;
         let packed = Arc::new(PackedFile::of(&content));
-        if Stamp::of(&std::fs::metadata(path)?) == before && content.len() as u64 == before.size {
+        if Stamp::of(&std::fs::metadata(path)?) == before && content.len() as u64 == meta.len() {
             let mut inner = self.inner.lock().expect("packed files");
             if inner.bytes + packed.lzo.len() > LIMIT {
                 inner.files.clear();

@@ -56,6 +56,8 @@ pub struct ScanEnv {
 
 /// The scanner's answer is what the agent sends its wrappers: one type for both.
 pub use crate::protocol::agent_scan::Closure;
+/// A file's identity and change times, as the caches compare them (also the agent's packed files).
+pub use cache::Stamp;
 
 /// The scanner with its caches. Share one between concurrent jobs (`Arc<Scanner>`).
 #[derive(Default)]

@@ -32,6 +32,37 @@ pub(super) fn confinement(
         .flatten()
 }
 
+/// A command for `program` run in `cwd` as every program of a job in `job_dir` runs: the
+/// job's `PATH`, temporary files in the job directory, `confinement` entered, stdin empty,
+/// killed when dropped.
+pub(super) fn job_command(
+    program: &Path,
+    cwd: &Path,
+    job_dir: &Path,
+    confinement: Option<&Confinement>,
+    settings: &ServerSettings,
+) -> std::io::Result<tokio::process::Command> {
+    let mut command = tokio::process::Command::new(program);
+    command
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(path) = &settings.child_path {
+        command.env("PATH", path);
+    }
+    // The driver's temporary files (its `.s`) go where they are removed with the job,
+    // also when the compiler is killed and cannot remove them itself.
+    command.env("TMPDIR", job_dir);
+    if let Some(confinement) = confinement {
+        let enter = confinement.enter_in_child()?;
+        // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
+        unsafe {
+            command.pre_exec(enter);
+        }
+    }
+    Ok(command)
+}
+
 /// The compiler's stdout and stderr, in files of the job directory shared by its passes,
 /// and the confinement every program of the job runs in.
 pub(super) struct Captured {
@@ -63,27 +94,11 @@ impl Captured {
         dir: &Path,
         settings: &ServerSettings,
     ) -> std::io::Result<tokio::process::Command> {
-        let mut command = tokio::process::Command::new(program);
+        let mut command = job_command(program, dir, dir, self.confinement.as_ref(), settings)?;
         command
-            .current_dir(dir)
-            .stdin(Stdio::null())
             .stdout(self.stdout.try_clone()?)
             .stderr(self.stderr.try_clone()?)
-            .process_group(0)
-            .kill_on_drop(true);
-        if let Some(path) = &settings.child_path {
-            command.env("PATH", path);
-        }
-        // The driver's temporary files (its `.s`) go where they are removed with the job,
-        // also when the compiler is killed and cannot remove them itself.
-        command.env("TMPDIR", dir);
-        if let Some(confinement) = &self.confinement {
-            let enter = confinement.enter_in_child()?;
-            // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
-            unsafe {
-                command.pre_exec(enter);
-            }
-        }
+            .process_group(0);
         Ok(command)
     }
 

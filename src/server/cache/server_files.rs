@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::file_identity::file_identity;
 use crate::server::arg_rules::PreparedArgs;
-use crate::server::child::confinement;
+use crate::server::child::{confinement, job_command};
 use crate::server::settings::ServerSettings;
 
 /// A server file and its identity when the answer was made (empty: it did not exist).
@@ -32,28 +32,21 @@ pub(super) async fn read_by(
 ) -> Option<Manifest> {
     let pump = prepared.pump.as_ref()?;
     let deps = job_dir.join(DEPS_FILE);
-    let mut command = tokio::process::Command::new(compiler);
+    let confinement = confinement(job_dir, compiler, settings);
+    let mut command = job_command(
+        compiler,
+        &pump.workdir,
+        job_dir,
+        confinement.as_ref(),
+        settings,
+    )
+    .ok()?;
     command
         .args(dependency_args(&prepared.args))
         .arg("-MF")
         .arg(&deps)
-        .current_dir(&pump.workdir)
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .env("TMPDIR", job_dir)
-        .kill_on_drop(true);
-    if let Some(path) = &settings.child_path {
-        command.env("PATH", path);
-    }
-    let confinement = confinement(job_dir, compiler, settings);
-    if let Some(confinement) = &confinement {
-        let enter = confinement.enter_in_child().ok()?;
-        // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
-        unsafe {
-            command.pre_exec(enter);
-        }
-    }
+        .stderr(Stdio::null());
     let limit = settings.job_lifetime.unwrap_or(Duration::from_secs(300));
     let status = tokio::time::timeout(limit, command.status())
         .await

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::file_identity::file_identity;
 use super::key::KeyBytes;
-use crate::server::child::confinement;
+use crate::server::child::{confinement, job_command};
 use crate::server::settings::ServerSettings;
 
 /// A probe that takes longer than this is not a compiler worth caching for.
@@ -116,26 +116,13 @@ async fn run(
     job_dir: &Path,
     settings: &ServerSettings,
 ) -> Option<(bool, Vec<u8>)> {
-    let mut command = tokio::process::Command::new(compiler);
+    let confinement = confinement(job_dir, compiler, settings);
+    let mut command =
+        job_command(compiler, job_dir, job_dir, confinement.as_ref(), settings).ok()?;
     command
         .args(args)
-        .current_dir(job_dir)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("TMPDIR", job_dir)
-        .kill_on_drop(true);
-    if let Some(path) = &settings.child_path {
-        command.env("PATH", path);
-    }
-    let confinement = confinement(job_dir, compiler, settings);
-    if let Some(confinement) = &confinement {
-        let enter = confinement.enter_in_child().ok()?;
-        // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
-        unsafe {
-            command.pre_exec(enter);
-        }
-    }
+        .stderr(Stdio::piped());
     let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
         .await
         .ok()?
