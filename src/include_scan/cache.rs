@@ -19,11 +19,13 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use super::directives::{self, Directives};
+use super::path_key::{PathKey, bytes_of};
 use super::resolve::Resolved;
 
 /// How close to a timestamp an observation must not be to be trusted.
@@ -119,36 +121,51 @@ pub enum Lookup {
         stamps: Option<Arc<[Stamp]>>,
     },
     Missing {
-        dir: PathBuf,
+        dir: Arc<Path>,
         /// `None`: too recent to trust; look again.
         stamp: Option<Stamp>,
     },
 }
 
+/// Resolutions by real directory, then by the name's bytes: two levels so that a lookup
+/// borrows both (no key is built per lookup), and both hashed as bytes ([`PathKey`]).
 #[derive(Default)]
 pub struct LookupCache {
-    map: RwLock<FastMap<(Arc<Path>, PathBuf), Lookup>>,
+    map: RwLock<FastMap<PathKey, FastMap<Box<[u8]>, Lookup>>>,
+    /// Entries across all directories, for the bound.
+    len: AtomicUsize,
 }
 
 impl LookupCache {
-    pub fn get(&self, dir: &Arc<Path>, name: &Path) -> Option<Lookup> {
-        // A borrowed key would need a custom Borrow impl; building the owned key is cheap
-        // next to the hash and the stat it saves.
+    pub fn get(&self, dir: &Path, name: &Path) -> Option<Lookup> {
         read(&self.map)
-            .get(&(dir.clone(), name.to_path_buf()))
+            .get(bytes_of(dir))?
+            .get(bytes_of(name))
             .cloned()
     }
 
     pub fn put(&self, dir: &Arc<Path>, name: &Path, lookup: Lookup) {
         let mut map = write(&self.map);
-        if map.len() >= MAX_LOOKUPS {
+        if self.len.load(Ordering::Relaxed) >= MAX_LOOKUPS {
             map.clear();
+            self.len.store(0, Ordering::Relaxed);
         }
-        map.insert((dir.clone(), name.to_path_buf()), lookup);
+        let names = match map.get_mut(bytes_of(dir)) {
+            Some(names) => names,
+            None => map.entry(PathKey::from(dir.clone())).or_default(),
+        };
+        if names.insert(bytes_of(name).into(), lookup).is_none() {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    pub fn forget(&self, dir: &Arc<Path>, name: &Path) {
-        write(&self.map).remove(&(dir.clone(), name.to_path_buf()));
+    pub fn forget(&self, dir: &Path, name: &Path) {
+        let mut map = write(&self.map);
+        if let Some(names) = map.get_mut(bytes_of(dir))
+            && names.remove(bytes_of(name)).is_some()
+        {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -18,6 +18,7 @@
 //! jobs, and `walk` puts one job's closure together.
 
 mod cache;
+mod path_key;
 pub mod command;
 pub mod defaults;
 pub mod directives;

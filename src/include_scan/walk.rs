@@ -13,6 +13,7 @@ use super::command::Command;
 use super::defaults::Defaults;
 use super::directives::{Directives, Include, Kind, Operand};
 use super::macros::{self, Header, MacroTable};
+use super::path_key::{PathKey, bytes_of, is_within};
 use super::resolve::{Outcome, Resolved, name_path, resolve};
 use super::{Closure, GiveUp, Scanner};
 
@@ -33,8 +34,8 @@ enum Found {
 /// searches differently, so it is visited once per way.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct State {
-    file: Arc<Path>,
-    quote_dir: Arc<Path>,
+    file: PathKey,
+    quote_dir: PathKey,
     found: Found,
 }
 
@@ -44,12 +45,13 @@ struct Hit {
     found: Found,
 }
 
+/// Where a search looks; the searched name is the inner key of [`Walk::memo`], so a memo hit
+/// borrows it instead of building a key.
 #[derive(Hash, PartialEq, Eq)]
 struct SearchKey {
-    own: Option<Arc<Path>>,
+    own: Option<PathKey>,
     start: usize,
     all: bool,
-    name: Box<[u8]>,
 }
 
 /// Visits past this many are a runaway (a real C++ file reaches a few thousand).
@@ -86,7 +88,7 @@ pub(super) fn closure(
     };
     walk.build_chain(cmd, defaults, &cwd_real.real, &root)?;
     walk.out.record_path(&cwd_real, &walk.system);
-    walk.out.must_dirs.insert(cwd_real.real.to_path_buf());
+    walk.out.must_dir(&cwd_real.real);
 
     // The source.
     let source = match walk.lookup(&cwd_real.real, &cmd.source)? {
@@ -109,8 +111,8 @@ pub(super) fn closure(
 
     // `-imacros` and `-include`: the cwd first, then the quote chain.
     let start = State {
-        file: source.real.clone(),
-        quote_dir: cwd_real.real.clone(),
+        file: source.real.clone().into(),
+        quote_dir: cwd_real.real.clone().into(),
         found: Found::NoSearch,
     };
     for forced in &cmd.forced {
@@ -146,11 +148,12 @@ struct Walk<'s> {
     bracket_start: usize,
     /// The default directories' real paths: files below are not shipped.
     system: Vec<Arc<Path>>,
-    dir_stamps: FastMap<PathBuf, Option<Stamp>>,
-    memo: FastMap<SearchKey, Arc<[Hit]>>,
+    /// Each directory's stamp, taken once per job.
+    dir_stamps: FastMap<Box<[u8]>, Option<Stamp>>,
+    memo: FastMap<SearchKey, FastMap<Box<[u8]>, Arc<[Hit]>>>,
     visited: FastSet<State>,
     queue: Vec<State>,
-    parsed: FastMap<Arc<Path>, Arc<Directives>>,
+    parsed: FastMap<PathKey, Arc<Directives>>,
     pending: Vec<(State, Include)>,
     out: Output,
 }
@@ -209,7 +212,7 @@ impl Walk<'_> {
         for res in quote.iter().chain(&bracket).chain(&system) {
             self.out.record_path(res, &self.system);
             if !self.is_system(&res.real) {
-                self.out.must_dirs.insert(res.real.to_path_buf());
+                self.out.must_dir(&res.real);
             }
             self.chain.push(res.real.clone());
         }
@@ -218,12 +221,11 @@ impl Walk<'_> {
 
     fn enqueue(&mut self, res: &Arc<Resolved>, found: Found) {
         let state = State {
-            file: res.real.clone(),
-            quote_dir: res.parent.clone(),
+            file: res.real.clone().into(),
+            quote_dir: res.parent.clone().into(),
             found,
         };
-        if !self.visited.contains(&state) {
-            self.visited.insert(state.clone());
+        if self.visited.insert(state.clone()) {
             self.queue.push(state);
         }
     }
@@ -253,8 +255,13 @@ impl Walk<'_> {
 
     fn visit(&mut self, state: State) -> Result<(), GiveUp> {
         let directives = self
-            .directives_of(&state.file)
-            .map_err(|e| GiveUp::new(format!("cannot read {}: {e}", state.file.display())))?;
+            .directives_of(state.file.path())
+            .map_err(|e| {
+                GiveUp::new(format!(
+                    "cannot read {}: {e}",
+                    state.file.path().display()
+                ))
+            })?;
         for include in &directives.includes {
             match &include.operand {
                 Operand::Quoted(name) => self.include(&state, include.kind, true, name)?,
@@ -302,8 +309,8 @@ impl Walk<'_> {
             let Operand::Computed(text) = &include.operand else {
                 continue;
             };
-            let in_system = self.is_system(&state.file);
-            let shown = || format!("`#include {text}` in {}", state.file.display());
+            let in_system = self.is_system(state.file.path());
+            let shown = || format!("`#include {text}` in {}", state.file.path().display());
             let evaluation = match macros::evaluate(text, &table) {
                 Ok(e) => e,
                 Err(_) if in_system => continue,
@@ -349,7 +356,6 @@ impl Walk<'_> {
                 own: None,
                 start: usize::MAX,
                 all: false,
-                name: name.into(),
             }
         } else {
             let (own, start) = match (next, from.found) {
@@ -362,10 +368,9 @@ impl Walk<'_> {
                 own,
                 start,
                 all: next,
-                name: name.into(),
             }
         };
-        if let Some(hits) = self.memo.get(&key) {
+        if let Some(hits) = self.memo.get(&key).and_then(|names| names.get(name)) {
             return Ok(hits.clone());
         }
         let mut candidates: Vec<(Arc<Path>, Found)> = Vec::new();
@@ -373,7 +378,7 @@ impl Walk<'_> {
             candidates.push((Path::new("/").into(), Found::NoSearch));
         } else {
             if let Some(own) = &key.own {
-                candidates.push((own.clone(), Found::OwnDir));
+                candidates.push((own.path().clone(), Found::OwnDir));
             }
             for (i, dir) in self.chain.iter().enumerate().skip(key.start) {
                 candidates.push((dir.clone(), Found::Chain(i)));
@@ -390,7 +395,10 @@ impl Walk<'_> {
             }
         }
         let hits: Arc<[Hit]> = hits.into();
-        self.memo.insert(key, hits.clone());
+        self.memo
+            .entry(key)
+            .or_default()
+            .insert(name.into(), hits.clone());
         Ok(hits)
     }
 
@@ -471,7 +479,7 @@ impl Walk<'_> {
                     dir,
                     name,
                     Lookup::Missing {
-                        dir: deepest,
+                        dir: deepest.into(),
                         stamp,
                     },
                 );
@@ -511,57 +519,66 @@ impl Walk<'_> {
 
     /// The current stamp of a directory, taken once per job.
     fn dir_stamp(&mut self, dir: &Path) -> Option<Stamp> {
-        if let Some(stamp) = self.dir_stamps.get(dir) {
+        if let Some(stamp) = self.dir_stamps.get(bytes_of(dir)) {
             return *stamp;
         }
         let stamp = std::fs::metadata(dir).ok().map(|m| Stamp::of(&m));
-        self.dir_stamps.insert(dir.to_path_buf(), stamp);
+        self.dir_stamps.insert(bytes_of(dir).into(), stamp);
         stamp
     }
 
     fn directives_of(&mut self, file: &Arc<Path>) -> std::io::Result<Arc<Directives>> {
-        if let Some(d) = self.parsed.get(file) {
+        if let Some(d) = self.parsed.get(bytes_of(file)) {
             return Ok(d.clone());
         }
         let d = self.scanner.files.directives(file)?;
-        self.parsed.insert(file.clone(), d.clone());
+        self.parsed.insert(file.clone().into(), d.clone());
         Ok(d)
     }
 }
 
+/// Whether `path` is in or below one of `dirs` (all normalised real paths).
 fn is_under(path: &Path, dirs: &[Arc<Path>]) -> bool {
-    dirs.iter().any(|d| path.starts_with(d))
+    dirs.iter().any(|d| is_within(path, d))
 }
 
 #[derive(Default)]
 struct Output {
     files: Vec<PathBuf>,
-    file_set: FastSet<Arc<Path>>,
+    file_set: FastSet<PathKey>,
     system_files: Vec<PathBuf>,
     links: Vec<(PathBuf, PathBuf)>,
-    link_set: FastSet<PathBuf>,
-    must_dirs: FastSet<PathBuf>,
+    link_set: FastSet<Box<[u8]>>,
+    must_dirs: FastMap<Box<[u8]>, PathBuf>,
 }
 
 impl Output {
     /// The links and directories a resolution crossed, outside the default directories.
     fn record_path(&mut self, res: &Resolved, system: &[Arc<Path>]) {
         for (link, target) in &res.links {
-            if !is_under(link, system) && self.link_set.insert(link.clone()) {
+            if !is_under(link, system) && self.link_set.insert(bytes_of(link).into()) {
                 self.links.push((link.clone(), target.clone()));
             }
         }
         for dir in &res.must_dirs {
             if !is_under(dir, system) {
-                self.must_dirs.insert(dir.clone());
+                self.must_dir(dir);
             }
+        }
+    }
+
+    /// A directory the server must create (though it may hold nothing shipped).
+    fn must_dir(&mut self, dir: &Path) {
+        if !self.must_dirs.contains_key(bytes_of(dir)) {
+            self.must_dirs.insert(bytes_of(dir).into(), dir.to_path_buf());
         }
     }
 
     /// A file reached: shipped, or noted as a system header.
     fn record(&mut self, res: &Arc<Resolved>, system: &[Arc<Path>]) {
         self.record_path(res, system);
-        if self.file_set.insert(res.real.clone()) {
+        if !self.file_set.contains(bytes_of(&res.real)) {
+            self.file_set.insert(res.real.clone().into());
             if is_under(&res.real, system) {
                 self.system_files.push(res.real.to_path_buf());
             } else {
@@ -572,11 +589,11 @@ impl Output {
 
     fn finish(self, system: &[Arc<Path>]) -> Closure {
         // A directory that holds a shipped file or a link is created for it anyway.
-        let mut implied: FastSet<&Path> = FastSet::default();
+        let mut implied: FastSet<&[u8]> = FastSet::default();
         for path in self.files.iter().chain(self.links.iter().map(|(l, _)| l)) {
             let mut dir = path.parent();
             while let Some(d) = dir {
-                if !implied.insert(d) {
+                if !implied.insert(bytes_of(d)) {
                     break;
                 }
                 dir = d.parent();
@@ -584,9 +601,8 @@ impl Output {
         }
         let mut dirs: Vec<PathBuf> = self
             .must_dirs
-            .iter()
-            .filter(|d| !implied.contains(d.as_path()))
-            .cloned()
+            .into_values()
+            .filter(|d| !implied.contains(bytes_of(d)))
             .collect();
         dirs.sort();
         Closure {
