@@ -276,15 +276,23 @@ fn keys_for_a_host_behind_a_proxy_jump_installs_the_key_on_both_and_logs_in_thro
         "{first:?}"
     );
 
-    // The account's Host block carries the jump as the invoking user's config resolves it.
+    // The account's Host block carries the jump as the invoking user's config resolves it:
+    // an entry of its own, with the account's key.
     let ssh_config = read_text(&ssh_dir.join("config"));
-    for line in [
-        "Host farmhost".to_string(),
-        format!("Port {}", target.port()),
-        format!("User {name}"),
-        format!("ProxyJump {}@127.0.0.1:{}", jump.name(), bastion.port()),
+    let key_file = format!("    IdentityFile {}\n", ssh_dir.join("id_ed25519").display());
+    for entry in [
+        format!(
+            "Host farmhost\n    HostName 127.0.0.1\n    Port {}\n    User {name}\n    \
+             ProxyJump farmhost-jump1\n",
+            target.port()
+        ),
+        format!(
+            "Host farmhost-jump1\n    HostName 127.0.0.1\n    Port {}\n    User {}\n{key_file}",
+            bastion.port(),
+            jump.name()
+        ),
     ] {
-        assert!(ssh_config.contains(&line), "{line:?} in\n{ssh_config}");
+        assert!(ssh_config.contains(&entry), "{entry:?} in\n{ssh_config}");
     }
     // Both host keys pinned for the account, each under its own name.
     let known_hosts = read_text(&ssh_dir.join("known_hosts"));
@@ -397,7 +405,7 @@ fn keys_with_home_writes_there_and_the_account_logs_in_from_there() {
 }
 
 #[test]
-fn keys_with_home_and_a_proxy_jump_gives_the_jump_the_accounts_key_too() {
+fn keys_with_home_through_a_proxy_jump_lets_plain_openssh_log_in_through_the_jump() {
     let bastion = Sshd::builder().home_authorized_keys().start();
     let target = Sshd::builder().home_authorized_keys().start();
     let account = SystemAccount::create();
