@@ -270,7 +270,10 @@ fn doctor_names_native_flags_where_they_come_from_and_what_they_mean_here() {
     assert_eq!(meaning_in(&cflags), meaning_in(&make_conf));
     let tune = meaning_in(&cxxflags);
     assert!(tune.contains(&mtune), "{mtune} in {cxxflags}");
-    assert!(!tune.contains(&march), "-mtune=native sets no -march: {cxxflags}");
+    assert!(
+        !tune.contains(&march),
+        "-mtune=native sets no -march: {cxxflags}"
+    );
 
     // With -g the job stays here: a problem, and the flags to write instead.
     assert!(

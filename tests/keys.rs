@@ -279,7 +279,10 @@ fn keys_for_a_host_behind_a_proxy_jump_installs_the_key_on_both_and_logs_in_thro
     // The account's Host block carries the jump as the invoking user's config resolves it:
     // an entry of its own, with the account's key.
     let ssh_config = read_text(&ssh_dir.join("config"));
-    let key_file = format!("    IdentityFile {}\n", ssh_dir.join("id_ed25519").display());
+    let key_file = format!(
+        "    IdentityFile {}\n",
+        ssh_dir.join("id_ed25519").display()
+    );
     for entry in [
         format!(
             "Host farmhost\n    HostName 127.0.0.1\n    Port {}\n    User {name}\n    \
@@ -381,7 +384,10 @@ fn keys_with_home_writes_there_and_the_account_logs_in_from_there() {
     // config, logs in as the account whatever its home.
     let ssh_config = ssh_dir.join("config");
     assert!(
-        read_text(&ssh_config).contains(&format!("IdentityFile {}", ssh_dir.join("id_ed25519").display())),
+        read_text(&ssh_config).contains(&format!(
+            "IdentityFile {}",
+            ssh_dir.join("id_ed25519").display()
+        )),
         "{}",
         read_text(&ssh_config)
     );
