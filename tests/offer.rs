@@ -165,15 +165,15 @@ fn an_lzo_offer_is_entered_with_lzo_and_compiles_identically() {
 fn sigint_withdraws_the_offer_and_lets_the_running_job_finish() {
     let sshd = Sshd::start();
     let client = client_without_hosts();
-    // A unit that takes gcc a few seconds at -O2.
-    let slow: String = (0..6000)
+    // A unit that takes gcc a second or more at -O2 (long enough to be caught running).
+    let slow: String = (0..1500)
         .map(|i| {
             format!("int f{i}(int x) {{ for (int k = 0; k < x; k++) x ^= k * {i}; return x; }}\n")
         })
         .collect();
     std::fs::write(client.path("slow.c"), slow).unwrap();
     let port = free_port();
-    let mut offer = Offer::start(&sshd, &client, &["--slots", "1", "--drain", "60"], port);
+    let mut offer = Offer::start(&sshd, &client, &["--slots", "1", "--drain", "300"], port);
     let entry = format!("127.0.0.1:{port}/1");
     offer.wait_offered(&entry, 1);
     let args = ["-O2", "-c", "slow.c", "-o", "out/slow.o"];
@@ -184,7 +184,7 @@ fn sigint_withdraws_the_offer_and_lets_the_running_job_finish() {
             .env("DISTCC_SKIP_LOCAL_RETRY", "1")
             .arg("gcc")
             .args(args)
-            .timeout(Duration::from_secs(120)),
+            .timeout(Duration::from_secs(300)),
         "slow",
     );
     let offer_pid = offer.child.id() as i32;
@@ -206,7 +206,7 @@ fn sigint_withdraws_the_offer_and_lets_the_running_job_finish() {
         "the running job was not left to finish:\n{}",
         offer.log()
     );
-    let status = offer.child.wait_timeout(Duration::from_secs(90));
+    let status = offer.child.wait_timeout(Duration::from_secs(300));
     assert!(
         status.is_some(),
         "the offer exits after its job:\n{}",
