@@ -53,12 +53,24 @@ impl RemoteError {
     /// distcc's exit code for a job that ends with this failure (`DISTCC_FALLBACK=0`).
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            RemoteError::Protocol(p) => p.exit_code(),
+            RemoteError::Protocol(p) => protocol_exit_code(p),
             RemoteError::Preprocess(_) => ExitCode::DistccFailed,
             RemoteError::Transport(_) | RemoteError::Ssh(_) | RemoteError::Agent(_) => {
                 ExitCode::ConnectFailed
             }
         }
+    }
+}
+
+/// distcc's exit code for a broken exchange: the peer hung up mid-job, the link failed or
+/// went quiet, or what came back was not the protocol. (Here rather than in `protocol`,
+/// which knows the wire and nothing of what the wrapper makes of its failures.)
+fn protocol_exit_code(failure: &ProtocolError) -> ExitCode {
+    match failure {
+        ProtocolError::Truncated { .. } => ExitCode::Truncated,
+        ProtocolError::Io(_) | ProtocolError::Decompress { .. } => ExitCode::IoError,
+        ProtocolError::Timeout { .. } => ExitCode::IoError,
+        _ => ExitCode::ProtocolError,
     }
 }
 

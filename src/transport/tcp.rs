@@ -1,6 +1,7 @@
-//! TCP connections, made one way for every caller (a distccd, an SSH server): every resolved
-//! address in turn, within a connect timeout, with Nagle off (a request is a few small writes
-//! then a wait; Nagle and delayed ACK would add ~40 ms to each round trip).
+//! TCP connections, made one way for every caller (a distccd, an SSH server, a statistics
+//! port, a forwarded port's target, a local offer): every resolved address in turn, within a
+//! connect timeout, with Nagle off (a request is a few small writes then a wait; Nagle and
+//! delayed ACK would add ~40 ms to each round trip).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -54,6 +55,40 @@ pub async fn connect_within(
     tokio::time::timeout(timeout, attempt)
         .await
         .unwrap_or(Err(TcpFailure::TimedOut(timeout)))
+}
+
+/// [`connect_within`] for a caller without a runtime (reading the host list, which asks
+/// whether each local offer still listens): the same addresses in the same order, Nagle off,
+/// every attempt within what is left of `timeout`. The name lookup itself is not bounded
+/// (std has no timeout for it); such callers pass addresses.
+pub fn connect_within_blocking(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<std::net::TcpStream, TcpFailure> {
+    use std::net::ToSocketAddrs;
+    let deadline = std::time::Instant::now() + timeout;
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(TcpFailure::Resolve)?;
+    let mut last = TcpFailure::NoAddress;
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(TcpFailure::TimedOut(timeout));
+        }
+        match std::net::TcpStream::connect_timeout(&addr, left) {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => {
+                return Err(TcpFailure::TimedOut(timeout));
+            }
+            Err(error) => last = TcpFailure::Refused { addr, error },
+        }
+    }
+    Err(last)
 }
 
 /// A distccd's port, as distcc connects to it.
