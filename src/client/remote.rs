@@ -176,3 +176,23 @@ async fn with_timeout<T>(
             secs: limit.as_secs(),
         }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_exchange_maps_to_distccs_exit_codes() {
+        let code = |e: ProtocolError| RemoteError::Protocol(e).exit_code();
+        assert_eq!(
+            code(ProtocolError::Truncated { context: "DOTO" }),
+            ExitCode::Truncated
+        );
+        assert_eq!(code(ProtocolError::Timeout { secs: 1 }), ExitCode::IoError);
+        assert_eq!(code(std::io::Error::other("x").into()), ExitCode::IoError);
+        assert_eq!(
+            code(ProtocolError::UnsupportedVersion(9)),
+            ExitCode::ProtocolError
+        );
+    }
+}

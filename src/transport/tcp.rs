@@ -100,3 +100,24 @@ pub async fn connect(host: &str, port: u16) -> Result<TcpStream, TransportError>
             detail: failure.to_string(),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_blocking_connect_reaches_a_listener_and_names_a_closed_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stream = connect_within_blocking("127.0.0.1", port, Duration::from_secs(2)).unwrap();
+        assert!(
+            stream.nodelay().unwrap(),
+            "Nagle is off, as for every connection"
+        );
+        drop(listener);
+        match connect_within_blocking("127.0.0.1", port, Duration::from_secs(2)) {
+            Err(TcpFailure::Refused { addr, .. }) => assert_eq!(addr.port(), port),
+            other => panic!("a closed port is refused: {other:?}"),
+        }
+    }
+}
