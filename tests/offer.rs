@@ -147,6 +147,87 @@ fn stopping_an_offer_removes_its_entry() {
     assert_eq!(show_hosts(&client, None), ["localhost/2"]);
 }
 
+/// `--lzo`: the entry says `,lzo`, jobs go compressed (protocol 2) and are identical.
+#[test]
+fn an_lzo_offer_is_entered_with_lzo_and_compiles_identically() {
+    let sshd = Sshd::start();
+    let client = client_without_hosts();
+    let port = free_port();
+    let offer = Offer::start(&sshd, &client, &["--slots", "2", "--lzo"], port);
+    let entry = format!("127.0.0.1:{port}/2,lzo");
+    offer.wait_offered(&entry, 1);
+    assert_eq!(show_hosts(&client, None), [entry.as_str()]);
+    hello_through(&client, &entry, &offer);
+}
+
+/// SIGINT while a job compiles: the offer withdraws its entry at once, lets the job finish
+/// (within `--drain`), and exits; the client gets its object.
+#[test]
+fn sigint_withdraws_the_offer_and_lets_the_running_job_finish() {
+    let sshd = Sshd::start();
+    let client = client_without_hosts();
+    // A unit that takes gcc a few seconds at -O2.
+    let slow: String = (0..6000)
+        .map(|i| {
+            format!("int f{i}(int x) {{ for (int k = 0; k < x; k++) x ^= k * {i}; return x; }}\n")
+        })
+        .collect();
+    std::fs::write(client.path("slow.c"), slow).unwrap();
+    let port = free_port();
+    let mut offer = Offer::start(&sshd, &client, &["--slots", "1", "--drain", "60"], port);
+    let entry = format!("127.0.0.1:{port}/1");
+    offer.wait_offered(&entry, 1);
+    let args = ["-O2", "-c", "slow.c", "-o", "out/slow.o"];
+    let mut build = client.spawn(
+        client
+            .distfarm(Some(&entry))
+            .env("DISTCC_FALLBACK", "0")
+            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
+            .arg("gcc")
+            .args(args)
+            .timeout(Duration::from_secs(120)),
+        "slow",
+    );
+    let offer_pid = offer.child.id() as i32;
+    wait_for(
+        "the offer's compiler to run",
+        Duration::from_secs(30),
+        || (compilers_under(offer_pid) > 0).then_some(()),
+        || offer.log(),
+    );
+    offer.child.signal(Signal::SIGINT);
+    wait_for(
+        "the entry to go while the job runs",
+        Duration::from_secs(10),
+        || entry_files(&client).is_empty().then_some(()),
+        || offer.log(),
+    );
+    assert!(
+        compilers_under(offer_pid) > 0,
+        "the running job was not left to finish:\n{}",
+        offer.log()
+    );
+    let status = offer.child.wait_timeout(Duration::from_secs(90));
+    assert!(
+        status.is_some(),
+        "the offer exits after its job:\n{}",
+        offer.log()
+    );
+    let finished = build.wait_timeout(Duration::from_secs(30));
+    assert!(
+        finished.is_some_and(|s| s.success()),
+        "the client's compile failed: {finished:?}\n{}\n{}",
+        client.logs(),
+        offer.log()
+    );
+    client
+        .gcc()
+        .args(["-O2", "-c", "slow.c", "-o", "out/local.o"])
+        .run();
+    assert_eq!(client.read("out/slow.o"), client.read("out/local.o"));
+    assert_eq!(offer.jobs_served(), 1, "{}", offer.log());
+}
+
 /// The sshd processes serving the link are killed: the offer notices, reconnects on its own
 /// and registers again within 60 s, and jobs go through it again.
 #[test]
