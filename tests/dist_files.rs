@@ -30,7 +30,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn dist_holds_exactly_what_the_command_line_generates() {
     let mut expected: Vec<PathBuf> = Vec::new();
-    for (path, contents) in distfarm::admin::dist_files::files() {
+    for (path, contents) in distfarm::app::dist_files::files() {
         let on_disk = std::fs::read(dist().join(&path)).unwrap_or_default();
         assert!(
             on_disk == contents,

@@ -16,6 +16,7 @@ use nix::sys::signal::Signal;
 
 use crate::support::build::{assert_identical, build, lua_references};
 use crate::support::files::read_text;
+use crate::support::procs::{descendants, kill, processes};
 use crate::support::wire;
 use crate::support::{
     CProject, ChildGuard, Cmd, Sshd, Work, distfarm_bin, free_port, require, temp_dir, text,
@@ -640,50 +641,6 @@ fn two_client_config(a: &Sshd, b: &Sshd, dir: &Path) -> PathBuf {
     file
 }
 
-struct Process {
-    pid: i32,
-    ppid: i32,
-    comm: String,
-}
-
-fn processes() -> Vec<Process> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let ppid = stat[close + 1..]
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        all.push(Process {
-            pid,
-            ppid,
-            comm: stat[open + 1..close].to_string(),
-        });
-    }
-    all
-}
-
-fn descendants(root: i32, all: &[Process]) -> Vec<&Process> {
-    let mut found = Vec::new();
-    let mut parents = vec![root];
-    while let Some(parent) = parents.pop() {
-        for p in all.iter().filter(|p| p.ppid == parent) {
-            found.push(p);
-            parents.push(p.pid);
-        }
-    }
-    found
-}
-
 /// Compilers (`cc1`) running under `root`.
 fn compilers_under(root: i32) -> usize {
     let all = processes();
@@ -705,8 +662,4 @@ fn sshd_session_processes(sshd: &Sshd) -> Vec<i32> {
         .filter(|p| p.comm.starts_with("sshd"))
         .map(|p| p.pid)
         .collect()
-}
-
-fn kill(pid: i32) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
 }
