@@ -87,7 +87,10 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 #[command(
     about = "Run COMMAND in pump mode, as distcc's pump does",
-    after_help = "distfarm scans includes itself (in its agent), so hosts with ,cpp,lzo get         pump-mode jobs with or without this command; it exists for scripts and habits that         call pump. `eval $(distfarm pump --startup)` prints the environment to export;         `--shutdown` is accepted and does nothing."
+    after_help = "distfarm scans includes itself (in its agent), so hosts with ,cpp,lzo get \
+        pump-mode jobs with or without this command; it exists for scripts and habits that \
+        call pump. `eval $(distfarm pump --startup)` prints the environment to export; \
+        `--shutdown` is accepted and does nothing."
 )]
 pub struct PumpArgs {
     /// Print `export` lines for the shell (PATH with distfarm's directory first, and

@@ -30,7 +30,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn dist_holds_exactly_what_the_command_line_generates() {
     let mut expected: Vec<PathBuf> = Vec::new();
-    for (path, contents) in distfarm::admin::dist_files::files() {
+    for (path, contents) in distfarm::app::dist_files::files() {
         let on_disk = std::fs::read(dist().join(&path)).unwrap_or_default();
         assert!(
             on_disk == contents,
@@ -101,12 +101,16 @@ fn the_drop_in_options_start_a_server_for_those_networks() {
 
 #[test]
 fn the_shell_files_parse() {
-    for (shell, file) in [
-        ("bash", "completions/distfarm.bash"),
-        ("sh", "openrc/init.d/distfarm"),
-        ("sh", "openrc/conf.d/distfarm"),
+    // (shell, its Debian package, file): zsh and fish are no base packages, so a missing one
+    // fails with the command that installs it rather than skipping.
+    for (shell, package, file) in [
+        ("bash", "bash", "completions/distfarm.bash"),
+        ("zsh", "zsh", "completions/_distfarm"),
+        ("fish", "fish", "completions/distfarm.fish"),
+        ("sh", "dash", "openrc/init.d/distfarm"),
+        ("sh", "dash", "openrc/conf.d/distfarm"),
     ] {
-        let out = Cmd::new(shell)
+        let out = Cmd::new(require(shell, package))
             .arg("-n")
             .arg(dist().join(file))
             .output_unchecked()

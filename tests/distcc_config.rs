@@ -109,3 +109,38 @@ fn update_masquerade_links_every_compiler_and_drops_stale_links_only() {
         distfarm_bin().canonicalize().unwrap()
     );
 }
+
+#[test]
+fn install_links_with_distcc_config_makes_a_link_that_answers_as_distcc_config() {
+    let work = Work::new();
+    let dir = work.root().join("links");
+    let out = work
+        .distfarm(None)
+        .env("PATH", "/usr/bin:/bin")
+        .args(["install-links", "--distcc-config"])
+        .arg(&dir)
+        .run();
+    let link = dir.join("distcc-config");
+    assert!(
+        link.symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink()),
+        "{} is not a link: {out:?}",
+        link.display()
+    );
+    assert_eq!(
+        link.canonicalize().unwrap(),
+        distfarm_bin().canonicalize().unwrap()
+    );
+    assert!(
+        text(&out.stdout).contains(&link.display().to_string()),
+        "install-links lists {}: {out:?}",
+        link.display()
+    );
+
+    // Run by that name, it is Gentoo's distcc-config on the files distcc reads.
+    let list = "@a/8 b:3700/4,lzo";
+    std::fs::create_dir_all(work.distcc_dir()).unwrap();
+    std::fs::write(work.distcc_dir().join("hosts"), format!("{list}\n")).unwrap();
+    let got = work.env(Cmd::new(&link), None).arg("--get-hosts").run();
+    assert_eq!(text(&got.stdout).trim(), list, "{got:?}");
+}

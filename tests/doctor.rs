@@ -1,11 +1,14 @@
 //! `distfarm doctor` against four SSH hosts on the real OpenSSH sshd: a good one, one whose
 //! `gcc` (a wrapper script first on sshd's PATH) reports another version, one where nothing
 //! listens, and one whose host key is pinned nowhere. One line per host, each problem with
-//! its next step, a non-zero exit, and the same facts as JSON.
+//! its next step, a non-zero exit, and the same facts as JSON. And the native CPU flags a
+//! build picks up (`CFLAGS`, `CXXFLAGS`, /etc/portage/make.conf), each named with where it
+//! came from and the explicit flags it stands for on this machine.
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::support::namespace::with_private_mounts;
 use crate::support::{Cmd, Sshd, distfarm_bin, free_port, text, write_script};
 
 /// The four hosts in one ssh config, as the invoking user would have them.
@@ -141,4 +144,151 @@ fn doctor_exits_0_when_every_host_is_right() {
         .run();
     let report = text(&out.stdout);
     assert!(report.ends_with("everything looks right\n"), "{report}");
+}
+
+/// What this machine's gcc says `flag` (`-march` or `-mtune`) resolves to with `=native`:
+/// `gcc -march=native -Q --help=target` prints `  -march=   znver3`.
+fn resolved_here(flag: &str) -> String {
+    let out = Cmd::new("gcc")
+        .args([&format!("{flag}=native"), "-Q", "--help=target"])
+        .run();
+    let help = text(&out.stdout);
+    let value = help
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&format!("{flag}=")))
+        .unwrap_or_else(|| panic!("gcc -Q --help=target names no {flag}:\n{help}"))
+        .trim()
+        .to_string();
+    format!("{flag}={value}")
+}
+
+/// The explicit flags a report line gives for a native flag: `… means FLAGS here…`.
+fn meaning_in(line: &str) -> Vec<String> {
+    let (_, rest) = line
+        .split_once(" means ")
+        .unwrap_or_else(|| panic!("no meaning in {line:?}"));
+    let (flags, _) = rest
+        .split_once(" here")
+        .unwrap_or_else(|| panic!("no meaning in {line:?}"));
+    flags.split_whitespace().map(String::from).collect()
+}
+
+/// `gcc -O3 FLAGS -S` of vector code: where the CPU's features show.
+fn vector_assembly(dir: &Path, flags: &[String]) -> String {
+    let source = dir.join("vec.c");
+    std::fs::write(
+        &source,
+        "float dot(const float *a, const float *b, int n) {\n\
+         float s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n",
+    )
+    .unwrap();
+    let out = dir.join("vec.s");
+    Cmd::new("gcc")
+        .arg("-O3")
+        .args(flags)
+        .args(["-S", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .run();
+    crate::support::read_text(&out)
+}
+
+/// Doctor run in a private mount namespace where /etc is an overlay holding `make_conf` as
+/// /etc/portage/make.conf (the path doctor reads is fixed); the machine's /etc is untouched.
+fn doctor_with_make_conf(make_conf: &str, work: &Path) -> std::process::Output {
+    let conf = work.join("make.conf");
+    std::fs::write(&conf, make_conf).unwrap();
+    let (upper, scratch) = (work.join("etc-upper"), work.join("etc-work"));
+    std::fs::create_dir_all(&upper).unwrap();
+    std::fs::create_dir_all(&scratch).unwrap();
+    let script = r#"conf=$1 upper=$2 scratch=$3; shift 3
+mount -t overlay distfarm-test -o "lowerdir=/etc,upperdir=$upper,workdir=$scratch" /etc || exit 90
+mkdir -p /etc/portage && cp "$conf" /etc/portage/make.conf || exit 91
+exec "$@""#;
+    with_private_mounts(script)
+        .arg(&conf)
+        .arg(&upper)
+        .arg(&scratch)
+        .arg(distfarm_bin())
+        .arg("doctor")
+        .env("DISTCC_HOSTS", "localhost")
+        .env("DISTCC_DIR", work.join("distcc"))
+        .env("CFLAGS", "-O2 -march=native")
+        .env("CXXFLAGS", "-O2 -mtune=native -g")
+        .timeout(Duration::from_secs(120))
+        .output_unchecked()
+        .unwrap()
+}
+
+#[test]
+fn doctor_names_native_flags_where_they_come_from_and_what_they_mean_here() {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "this test mounts over /etc/portage in a private mount namespace: run the tests as \
+         root (scripts/test under sudo; CI runs as root)"
+    );
+    let work = crate::support::temp_dir("doctor-native");
+    let out = doctor_with_make_conf(
+        "# by the test\nCOMMON_FLAGS=\"-O2 -pipe -march=native\"\nCFLAGS=\"${COMMON_FLAGS}\"\n\
+         MAKEOPTS=\"-j2\"\n",
+        work.path(),
+    );
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let line = |origin: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with(origin))
+            .unwrap_or_else(|| panic!("no line for {origin}:\n{report}"))
+            .to_string()
+    };
+    let (march, mtune) = (resolved_here("-march"), resolved_here("-mtune"));
+
+    // Each place is named with its flag; the one variable that is only a reference is not.
+    let cflags = line("CFLAGS (environment): -march=native means ");
+    let make_conf = line("/etc/portage/make.conf: COMMON_FLAGS: -march=native means ");
+    let cxxflags = line("CXXFLAGS (environment): -mtune=native means ");
+    assert!(
+        !report.contains("make.conf: CFLAGS"),
+        "${{COMMON_FLAGS}} itself holds no flag:\n{report}"
+    );
+    for native in [&cflags, &make_conf] {
+        let explicit = meaning_in(native);
+        assert!(explicit.contains(&march), "{march} in {native}");
+        assert!(explicit.contains(&mtune), "{mtune} in {native}");
+        assert!(
+            native.ends_with("distfarm sends those flags instead, so the jobs distribute"),
+            "{native}"
+        );
+        // What they stand for is what -march=native does here: the same vector code.
+        assert_eq!(
+            vector_assembly(work.path(), &explicit),
+            vector_assembly(work.path(), &["-march=native".to_string()]),
+            "{explicit:?} compile as -march=native does"
+        );
+    }
+    assert_eq!(meaning_in(&cflags), meaning_in(&make_conf));
+    let tune = meaning_in(&cxxflags);
+    assert!(tune.contains(&mtune), "{mtune} in {cxxflags}");
+    assert!(
+        !tune.contains(&march),
+        "-mtune=native sets no -march: {cxxflags}"
+    );
+
+    // With -g the job stays here: a problem, and the flags to write instead.
+    assert!(
+        report.contains(
+            "  problem: CXXFLAGS (environment): -mtune=native with debug info (-g): distfarm \
+             compiles such jobs here"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!(
+            "     next: replace -mtune=native in CXXFLAGS (environment) with: {}\n",
+            tune.join(" ")
+        )),
+        "{report}"
+    );
+    assert!(report.ends_with("1 problem\n"), "{report}");
 }

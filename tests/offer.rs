@@ -16,6 +16,7 @@ use nix::sys::signal::Signal;
 
 use crate::support::build::{assert_identical, build, lua_references};
 use crate::support::files::read_text;
+use crate::support::procs::{descendants, kill, processes};
 use crate::support::wire;
 use crate::support::{
     CProject, ChildGuard, Cmd, Sshd, Work, distfarm_bin, free_port, require, temp_dir, text,
@@ -144,6 +145,87 @@ fn stopping_an_offer_removes_its_entry() {
     );
     assert_eq!(read_text(&client.distcc_dir().join("hosts")), own);
     assert_eq!(show_hosts(&client, None), ["localhost/2"]);
+}
+
+/// `--lzo`: the entry says `,lzo`, jobs go compressed (protocol 2) and are identical.
+#[test]
+fn an_lzo_offer_is_entered_with_lzo_and_compiles_identically() {
+    let sshd = Sshd::start();
+    let client = client_without_hosts();
+    let port = free_port();
+    let offer = Offer::start(&sshd, &client, &["--slots", "2", "--lzo"], port);
+    let entry = format!("127.0.0.1:{port}/2,lzo");
+    offer.wait_offered(&entry, 1);
+    assert_eq!(show_hosts(&client, None), [entry.as_str()]);
+    hello_through(&client, &entry, &offer);
+}
+
+/// SIGINT while a job compiles: the offer withdraws its entry at once, lets the job finish
+/// (within `--drain`), and exits; the client gets its object.
+#[test]
+fn sigint_withdraws_the_offer_and_lets_the_running_job_finish() {
+    let sshd = Sshd::start();
+    let client = client_without_hosts();
+    // A unit that takes gcc a second or more at -O2 (long enough to be caught running).
+    let slow: String = (0..1500)
+        .map(|i| {
+            format!("int f{i}(int x) {{ for (int k = 0; k < x; k++) x ^= k * {i}; return x; }}\n")
+        })
+        .collect();
+    std::fs::write(client.path("slow.c"), slow).unwrap();
+    let port = free_port();
+    let mut offer = Offer::start(&sshd, &client, &["--slots", "1", "--drain", "300"], port);
+    let entry = format!("127.0.0.1:{port}/1");
+    offer.wait_offered(&entry, 1);
+    let args = ["-O2", "-c", "slow.c", "-o", "out/slow.o"];
+    let mut build = client.spawn(
+        client
+            .distfarm(Some(&entry))
+            .env("DISTCC_FALLBACK", "0")
+            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
+            .arg("gcc")
+            .args(args)
+            .timeout(Duration::from_secs(300)),
+        "slow",
+    );
+    let offer_pid = offer.child.id() as i32;
+    wait_for(
+        "the offer's compiler to run",
+        Duration::from_secs(30),
+        || (compilers_under(offer_pid) > 0).then_some(()),
+        || offer.log(),
+    );
+    offer.child.signal(Signal::SIGINT);
+    wait_for(
+        "the entry to go while the job runs",
+        Duration::from_secs(10),
+        || entry_files(&client).is_empty().then_some(()),
+        || offer.log(),
+    );
+    assert!(
+        compilers_under(offer_pid) > 0,
+        "the running job was not left to finish:\n{}",
+        offer.log()
+    );
+    let status = offer.child.wait_timeout(Duration::from_secs(300));
+    assert!(
+        status.is_some(),
+        "the offer exits after its job:\n{}",
+        offer.log()
+    );
+    let finished = build.wait_timeout(Duration::from_secs(30));
+    assert!(
+        finished.is_some_and(|s| s.success()),
+        "the client's compile failed: {finished:?}\n{}\n{}",
+        client.logs(),
+        offer.log()
+    );
+    client
+        .gcc()
+        .args(["-O2", "-c", "slow.c", "-o", "out/local.o"])
+        .run();
+    assert_eq!(client.read("out/slow.o"), client.read("out/local.o"));
+    assert_eq!(offer.jobs_served(), 1, "{}", offer.log());
 }
 
 /// The sshd processes serving the link are killed: the offer notices, reconnects on its own
@@ -559,50 +641,6 @@ fn two_client_config(a: &Sshd, b: &Sshd, dir: &Path) -> PathBuf {
     file
 }
 
-struct Process {
-    pid: i32,
-    ppid: i32,
-    comm: String,
-}
-
-fn processes() -> Vec<Process> {
-    let mut all = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let ppid = stat[close + 1..]
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        all.push(Process {
-            pid,
-            ppid,
-            comm: stat[open + 1..close].to_string(),
-        });
-    }
-    all
-}
-
-fn descendants(root: i32, all: &[Process]) -> Vec<&Process> {
-    let mut found = Vec::new();
-    let mut parents = vec![root];
-    while let Some(parent) = parents.pop() {
-        for p in all.iter().filter(|p| p.ppid == parent) {
-            found.push(p);
-            parents.push(p.pid);
-        }
-    }
-    found
-}
-
 /// Compilers (`cc1`) running under `root`.
 fn compilers_under(root: i32) -> usize {
     let all = processes();
@@ -624,8 +662,4 @@ fn sshd_session_processes(sshd: &Sshd) -> Vec<i32> {
         .filter(|p| p.comm.starts_with("sshd"))
         .map(|p| p.pid)
         .collect()
-}
-
-fn kill(pid: i32) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
 }

@@ -1,6 +1,7 @@
 //! The files a packager or an administrator installs beside the binary, written by one
 //! command (`distfarm dist-files DIR`, run by `scripts/gen-dist`) from the command-line
-//! definitions, so they cannot drift from the options: shell completions (bash, zsh, fish),
+//! definitions (handed down by the application layer, the only one that knows the command
+//! line), so they cannot drift from the options: shell completions (bash, zsh, fish),
 //! man pages, a systemd unit for `distfarm serve` with a drop-in for the site's networks and
 //! environment, a template unit for `distfarm offer@CLIENT`, and an OpenRC init script with
 //! its `conf.d`. A test checks that `dist/`
@@ -8,11 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 
-/// Every file, as (path under the output directory, contents).
-pub fn files() -> Vec<(PathBuf, Vec<u8>)> {
+/// Every file, as (path under the output directory, contents), for the command line
+/// `cli` (the whole `distfarm` command).
+pub fn files(cli: &clap::Command) -> Vec<(PathBuf, Vec<u8>)> {
     let mut files = Vec::new();
     for (shell, name) in [
         (Shell::Bash, "distfarm.bash"),
@@ -20,15 +21,10 @@ pub fn files() -> Vec<(PathBuf, Vec<u8>)> {
         (Shell::Fish, "distfarm.fish"),
     ] {
         let mut text = Vec::new();
-        clap_complete::generate(
-            shell,
-            &mut crate::cli::Cli::command(),
-            "distfarm",
-            &mut text,
-        );
+        clap_complete::generate(shell, &mut cli.clone(), "distfarm", &mut text);
         files.push((Path::new("completions").join(name), text));
     }
-    for (name, page) in man_pages() {
+    for (name, page) in man_pages(cli) {
         files.push((Path::new("man").join(name), page));
     }
     files.push(("systemd/distfarm-serve.service".into(), SERVE_UNIT.into()));
@@ -43,8 +39,7 @@ pub fn files() -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 /// `distfarm.1`, and `distfarm-SUBCOMMAND.1` for each visible subcommand.
-fn man_pages() -> Vec<(String, Vec<u8>)> {
-    let top = crate::cli::Cli::command();
+fn man_pages(top: &clap::Command) -> Vec<(String, Vec<u8>)> {
     let mut pages = vec![("distfarm.1".to_string(), render(top.clone()))];
     for sub in top.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("distfarm-{}", sub.get_name());
@@ -62,10 +57,10 @@ fn render(command: clap::Command) -> Vec<u8> {
     page
 }
 
-/// Writes every file under `dir`; returns their paths.
-pub fn write_all(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// Writes every file for the command line `cli` under `dir`; returns their paths.
+pub fn write_all(dir: &Path, cli: &clap::Command) -> std::io::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    for (path, contents) in files() {
+    for (path, contents) in files(cli) {
         let path = dir.join(path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;

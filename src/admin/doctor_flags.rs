@@ -1,12 +1,12 @@
 //! `-march=native`, `-mtune=native` and `-mcpu=native` where a build picks up its flags:
 //! `CFLAGS` and `CXXFLAGS` in the environment, and `CFLAGS`, `CXXFLAGS` and `COMMON_FLAGS` in
 //! Portage's `make.conf` (a file or a directory of files) — each with the explicit flags it means on this machine
-//! (`client::native_flags` asks gcc, as the wrapper does).
+//! ([`crate::native_flags`] asks gcc, as the wrapper does).
 
 use std::ffi::OsString;
 use std::path::Path;
 
-use crate::client::native_flags::{self, NATIVE_FLAGS};
+use crate::native_flags::{self, NATIVE_FLAGS};
 
 /// Variables of make.conf that reach the compiler.
 const MAKE_CONF_VARIABLES: [&str; 3] = ["COMMON_FLAGS", "CFLAGS", "CXXFLAGS"];

@@ -84,10 +84,7 @@ pub async fn plan(settings: &KeysSettings, out: &mut dyn Write) -> (Vec<HostPlan
                 Err(problem) => problems.push(format!("{spec}: {problem}")),
             }
         }
-        let block = files::host_block(
-            &alias.to_lowercase(),
-            &block_options(&host, &settings.target),
-        );
+        let block = host_blocks(&alias.to_lowercase(), &host, &settings.target);
         plans.push(HostPlan {
             alias: alias.to_lowercase(),
             host,
@@ -106,41 +103,56 @@ pub fn split_spec(spec: &str) -> (Option<&str>, &str) {
     }
 }
 
-/// The `Host` block's options: where the invoking user's config says the host is, and the
-/// account's own key and known_hosts (absolute, so `--home` holds for plain `ssh` too).
-fn block_options(host: &ResolvedHost, target: &Target) -> Vec<(&'static str, String)> {
-    let mut options = vec![
+/// The `Host` entries for `alias`: the build host where the invoking user's config says it
+/// is, and each `ProxyJump` hop under an alias of its own (`ALIAS-jump1`, …). A hop written
+/// as `user@host:port` would get none of the account's options: OpenSSH connects to it with
+/// its defaults, the key and known_hosts in the password database's home, which is not the
+/// account's own with `--home`. Its own entry names them by absolute path, as the build
+/// host's does.
+fn host_blocks(alias: &str, host: &ResolvedHost, target: &Target) -> String {
+    let hop_aliases: Vec<String> = (1..=host.proxy_jump.len())
+        .map(|n| format!("{alias}-jump{n}"))
+        .collect();
+    let mut options = place(host);
+    if !hop_aliases.is_empty() {
+        options.push(("ProxyJump", hop_aliases.join(",")));
+    }
+    if let Some(key_alias) = &host.host_key_alias {
+        options.push(("HostKeyAlias", key_alias.clone()));
+    }
+    options.extend(account_options(target));
+    let mut entries = vec![(alias.to_string(), options)];
+    for (hop, hop_alias) in host.proxy_jump.iter().zip(hop_aliases) {
+        // No HostKeyAlias: the account pins a hop under its host name (see `pins_for`).
+        let mut options = place(hop);
+        options.extend(account_options(target));
+        entries.push((hop_alias, options));
+    }
+    files::host_blocks(alias, &entries)
+}
+
+/// Where a host is: `HostName`, `Port`, `User`.
+fn place(host: &ResolvedHost) -> Vec<(&'static str, String)> {
+    vec![
         ("HostName", host.host_name.clone()),
         ("Port", host.port.to_string()),
         ("User", host.user.clone()),
-    ];
-    if !host.proxy_jump.is_empty() {
-        let hops: Vec<String> = host
-            .proxy_jump
-            .iter()
-            .map(|h| {
-                let name = if h.host_name.contains(':') {
-                    format!("[{}]", h.host_name)
-                } else {
-                    h.host_name.clone()
-                };
-                format!("{}@{name}:{}", h.user, h.port)
-            })
-            .collect();
-        options.push(("ProxyJump", hops.join(",")));
-    }
-    if let Some(alias) = &host.host_key_alias {
-        options.push(("HostKeyAlias", alias.clone()));
-    }
-    options.push(("IdentityFile", target.key_file().display().to_string()));
-    options.push(("IdentitiesOnly", "yes".into()));
-    options.push((
-        "UserKnownHostsFile",
-        target.known_hosts().display().to_string(),
-    ));
-    options.push(("StrictHostKeyChecking", "yes".into()));
-    options.push(("BatchMode", "yes".into()));
-    options
+    ]
+}
+
+/// The account's own key and known_hosts (absolute, so `--home` holds for plain `ssh` too),
+/// and no questions asked.
+fn account_options(target: &Target) -> Vec<(&'static str, String)> {
+    vec![
+        ("IdentityFile", target.key_file().display().to_string()),
+        ("IdentitiesOnly", "yes".into()),
+        (
+            "UserKnownHostsFile",
+            target.known_hosts().display().to_string(),
+        ),
+        ("StrictHostKeyChecking", "yes".into()),
+        ("BatchMode", "yes".into()),
+    ]
 }
 
 /// The keys to pin for `reached` (the build host, or a hop reached through `hops`).
@@ -152,7 +164,7 @@ async fn pins_for(
     out: &mut dyn Write,
 ) -> Result<Vec<Pin>, String> {
     let invoker_name = known_hosts::lookup_name(&reached.known_hosts_name(), reached.port);
-    // A hop is written as `user@host:port`, so the account looks it up by its host name; the
+    // A hop's entry has no HostKeyAlias, so the account looks it up by its host name; the
     // build host keeps its HostKeyAlias in the block.
     let account_name = if is_target {
         invoker_name.clone()

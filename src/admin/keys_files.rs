@@ -200,9 +200,18 @@ pub fn pin(target: &Target, name: &str, key: &PublicKey) -> Result<(), FileError
 
 /// The `Host` block distfarm writes for `alias`, between markers so a later run finds it.
 pub fn host_block(alias: &str, options: &[(&str, String)]) -> String {
-    let mut text = format!("{}\nHost {alias}\n", begin_marker(alias));
-    for (name, value) in options {
-        text.push_str(&format!("    {name} {value}\n"));
+    host_blocks(alias, &[(alias.to_string(), options.to_vec())])
+}
+
+/// The `Host` entries distfarm writes for `alias` (the build host's, then one per jump host
+/// it goes through), between the markers of `alias`: written and replaced as one.
+pub fn host_blocks(alias: &str, entries: &[(String, Vec<(&str, String)>)]) -> String {
+    let mut text = format!("{}\n", begin_marker(alias));
+    for (host, options) in entries {
+        text.push_str(&format!("Host {host}\n"));
+        for (name, value) in options {
+            text.push_str(&format!("    {name} {value}\n"));
+        }
     }
     text.push_str(&end_marker(alias));
     text.push('\n');

@@ -103,7 +103,7 @@ pub struct Match<'a> {
 }
 
 // Reasons a job stays local. Shown to users, so they say why.
-// The native flags reach the scan only when they could not be expanded (native_flags.rs).
+// The native flags reach the scan only when they could not be expanded (`crate::native_flags`).
 pub const MARCH_NATIVE: &str =
     "-march=native generates code for this machine (kept with -g, or for clang)";
 pub const MTUNE_NATIVE: &str = "-mtune=native tunes for this machine (kept with -g, or for clang)";

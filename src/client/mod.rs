@@ -17,7 +17,6 @@ pub mod invocation;
 pub mod job;
 pub mod local;
 pub mod masquerade;
-pub mod native_flags;
 pub mod output;
 pub mod pick;
 pub mod preprocess;

@@ -53,12 +53,24 @@ impl RemoteError {
     /// distcc's exit code for a job that ends with this failure (`DISTCC_FALLBACK=0`).
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            RemoteError::Protocol(p) => p.exit_code(),
+            RemoteError::Protocol(p) => protocol_exit_code(p),
             RemoteError::Preprocess(_) => ExitCode::DistccFailed,
             RemoteError::Transport(_) | RemoteError::Ssh(_) | RemoteError::Agent(_) => {
                 ExitCode::ConnectFailed
             }
         }
+    }
+}
+
+/// distcc's exit code for a broken exchange: the peer hung up mid-job, the link failed or
+/// went quiet, or what came back was not the protocol. (Here rather than in `protocol`,
+/// which knows the wire and nothing of what the wrapper makes of its failures.)
+fn protocol_exit_code(failure: &ProtocolError) -> ExitCode {
+    match failure {
+        ProtocolError::Truncated { .. } => ExitCode::Truncated,
+        ProtocolError::Io(_) | ProtocolError::Decompress { .. } => ExitCode::IoError,
+        ProtocolError::Timeout { .. } => ExitCode::IoError,
+        _ => ExitCode::ProtocolError,
     }
 }
 
@@ -163,4 +175,24 @@ async fn with_timeout<T>(
         .unwrap_or(Err(ProtocolError::Timeout {
             secs: limit.as_secs(),
         }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_exchange_maps_to_distccs_exit_codes() {
+        let code = |e: ProtocolError| RemoteError::Protocol(e).exit_code();
+        assert_eq!(
+            code(ProtocolError::Truncated { context: "DOTO" }),
+            ExitCode::Truncated
+        );
+        assert_eq!(code(ProtocolError::Timeout { secs: 1 }), ExitCode::IoError);
+        assert_eq!(code(std::io::Error::other("x").into()), ExitCode::IoError);
+        assert_eq!(
+            code(ProtocolError::UnsupportedVersion(9)),
+            ExitCode::ProtocolError
+        );
+    }
 }

@@ -9,9 +9,9 @@ use super::cross_rewrite;
 use super::distribute::Wrapper;
 use super::invocation::Invocation;
 use super::masquerade;
-use super::native_flags;
 use crate::config::{ClientEnv, SshEnv};
 use crate::exit_code::ExitCode;
+use crate::native_flags;
 
 /// Compiles `command` (the compiler and its arguments) here or on the farm, as the
 /// invocation `how` asks; returns the exit code.

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use super::splice;
 use crate::transport::ssh::{ForwardedConnection, Incoming, SshConnection, SshError};
+use crate::transport::tcp;
 
 /// A port the remote listens on for us. Dropping it stops routing connections here (the
 /// remote keeps listening until [`cancel`](Self::cancel) or the connection ends).
@@ -64,10 +65,12 @@ impl RemoteForward {
         tasks.wait().await;
     }
 
-    /// What `ssh -R PORT:TARGET` does: every forwarded connection is spliced to `target`.
+    /// What `ssh -R PORT:TARGET` does: every forwarded connection is spliced to `target`
+    /// (reached as every TCP connection is, within distcc's connect timeout).
     pub async fn to_local(self, target: SocketAddr) {
         self.serve(move |mut forwarded| async move {
-            match tokio::net::TcpStream::connect(target).await {
+            let host = target.ip().to_string();
+            match tcp::connect_within(&host, target.port(), tcp::CONNECT_TIMEOUT).await {
                 Ok(mut local) => {
                     let _ = splice(&mut forwarded.stream, &mut local).await;
                 }

@@ -6,10 +6,10 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::units::{bytes, duration};
 use crate::protocol::farm_view::ServerClients;
+use crate::transport::tcp;
 
 /// distccd's `--stats-port` default.
 pub const DEFAULT_STATS_PORT: u16 = 3633;
@@ -52,13 +52,12 @@ pub fn parse_target(text: &str) -> (String, u16) {
 pub async fn fetch(host: &str, port: u16) -> Result<ServerClients, ServerViewError> {
     let target = format!("{host}:{port}");
     let exchange = async {
-        let mut stream =
-            TcpStream::connect((host, port))
-                .await
-                .map_err(|e| ServerViewError::Connect {
-                    target: target.clone(),
-                    detail: e.to_string(),
-                })?;
+        let mut stream = tcp::connect_within(host, port, TIMEOUT)
+            .await
+            .map_err(|failure| ServerViewError::Connect {
+                target: target.clone(),
+                detail: failure.to_string(),
+            })?;
         let _ = stream.write_all(b"GET /clients HTTP/1.0\r\n\r\n").await;
         let mut answer = Vec::new();
         let _ = stream.read_to_end(&mut answer).await;

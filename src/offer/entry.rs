@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::transport::tcp;
+
 /// The subdirectory of `$DISTCC_DIR` holding one file per offer.
 pub const OFFERS_DIR: &str = "offers";
 /// Entry files end with this; anything else in the directory is ignored.
@@ -165,8 +167,7 @@ fn holder_runs(entry: &Entry) -> bool {
 fn address_answers(entry: &Entry) -> bool {
     match entry.address() {
         Some(Address::Tcp(port)) => {
-            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-            std::net::TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).is_ok()
+            tcp::connect_within_blocking("127.0.0.1", port, CONNECT_TIMEOUT).is_ok()
         }
         Some(Address::Unix(path)) => std::os::unix::net::UnixStream::connect(path).is_ok(),
         None => false,

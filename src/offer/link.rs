@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use super::prefixed::Prefixed;
@@ -248,5 +248,18 @@ async fn serve_one(incoming: ForwardedConnection, server: Arc<ServerContext>) {
         .parse()
         .map(Peer::Tcp)
         .unwrap_or(Peer::NotSocket);
-    connection::serve(Prefixed::new(first[..n].to_vec(), stream), peer, &server).await;
+    let mut stream = Prefixed::new(first[..n].to_vec(), stream);
+    connection::serve(&mut stream, peer, &server).await;
+    // The answer may still sit in the channel's buffers: end our side and wait for the
+    // client to close its, so that an offer stopping right after this job (SIGINT, drain)
+    // does not cut the connection under the answer.
+    let _ = stream.shutdown().await;
+    let mut rest = [0u8; 256];
+    let _ = tokio::time::timeout(ANSWER_DELIVERY, async {
+        while matches!(stream.read(&mut rest).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
+
+/// How long a served connection waits for its client to hang up after the answer.
+const ANSWER_DELIVERY: Duration = Duration::from_secs(30);

@@ -1,5 +1,3 @@
-use crate::exit_code::ExitCode;
-
 /// Everything that can go wrong while reading or writing the distcc protocol. None of these
 /// is a compile failure: they all mean the peer or the link misbehaved.
 #[derive(Debug, thiserror::Error)]
@@ -30,16 +28,4 @@ pub enum ProtocolError {
     Timeout { secs: u64 },
     #[error("{0}")]
     Io(#[from] std::io::Error),
-}
-
-impl ProtocolError {
-    /// The distcc exit code this failure maps to.
-    pub fn exit_code(&self) -> ExitCode {
-        match self {
-            ProtocolError::Truncated { .. } => ExitCode::Truncated,
-            ProtocolError::Io(_) | ProtocolError::Decompress { .. } => ExitCode::IoError,
-            ProtocolError::Timeout { .. } => ExitCode::IoError,
-            _ => ExitCode::ProtocolError,
-        }
-    }
 }

@@ -12,6 +12,10 @@
 //! - or, for `@host:tcp:PORT`, a remote daemon reached through a `direct-tcpip` channel.
 //!
 //! Through `DISTCC_SSH` the same ends are reached with the `ssh` program ([`ssh_process`]).
+//!
+//! Uses [`crate::transport`] to reach the host, and only facts besides (see the layer table in
+//! `lib.rs`): the entry's [`RemoteEnd`] and the launch words both
+//! ends speak ([`crate::protocol::ssh_launch`]).
 
 mod detect;
 pub mod ssh_process;

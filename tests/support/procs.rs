@@ -49,6 +49,19 @@ pub fn processes() -> Vec<Process> {
     all
 }
 
+/// The processes under `root` (children, their children, …), from one reading of `all`.
+pub fn descendants(root: i32, all: &[Process]) -> Vec<&Process> {
+    let mut found = Vec::new();
+    let mut parents = vec![root];
+    while let Some(parent) = parents.pop() {
+        for p in all.iter().filter(|p| p.ppid == parent) {
+            found.push(p);
+            parents.push(p.pid);
+        }
+    }
+    found
+}
+
 /// Running `distfarm agent --socket <socket>` processes. (A zombie has an empty command line:
 /// it is not counted.)
 pub fn agent_pids(socket: &Path) -> Vec<i32> {

@@ -3,7 +3,8 @@
 //! each of them means on this machine — the options its driver hands `cc1` beyond those of a
 //! plain run — and sends those instead, so the job distributes and its object is the one a
 //! local build makes. The answer is kept in `$DISTCC_DIR/native/`, per compiler file (path,
-//! size, modification time) and flag.
+//! size, modification time) and flag. Shared by the wrapper (`client::run`) and `distfarm
+//! doctor` (`admin::doctor_flags`), which shows what the flags of a build mean here.
 //!
 //! Not for gcc with debug info: gcc records the switches in `DW_AT_producer` in its driver's
 //! order, which an explicit list given on the command line cannot reproduce; such jobs stay
