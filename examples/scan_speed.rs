@@ -13,7 +13,10 @@ fn main() {
         }
         None => 200,
     };
-    assert!(!args.is_empty(), "usage: scan_speed [ROUNDS] COMPILER ARGS...");
+    assert!(
+        !args.is_empty(),
+        "usage: scan_speed [ROUNDS] COMPILER ARGS..."
+    );
     let cwd = std::env::current_dir().expect("the working directory");
     let path = std::env::var_os("PATH");
     let scanner = distfarm::include_scan::Scanner::new();

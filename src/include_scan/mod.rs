@@ -18,11 +18,11 @@
 //! jobs, and `walk` puts one job's closure together.
 
 mod cache;
-mod path_key;
 pub mod command;
 pub mod defaults;
 pub mod directives;
 pub mod macros;
+mod path_key;
 pub mod resolve;
 mod walk;
 

@@ -254,14 +254,9 @@ impl Walk<'_> {
     }
 
     fn visit(&mut self, state: State) -> Result<(), GiveUp> {
-        let directives = self
-            .directives_of(state.file.path())
-            .map_err(|e| {
-                GiveUp::new(format!(
-                    "cannot read {}: {e}",
-                    state.file.path().display()
-                ))
-            })?;
+        let directives = self.directives_of(state.file.path()).map_err(|e| {
+            GiveUp::new(format!("cannot read {}: {e}", state.file.path().display()))
+        })?;
         for include in &directives.includes {
             match &include.operand {
                 Operand::Quoted(name) => self.include(&state, include.kind, true, name)?,
@@ -570,7 +565,8 @@ impl Output {
     /// A directory the server must create (though it may hold nothing shipped).
     fn must_dir(&mut self, dir: &Path) {
         if !self.must_dirs.contains_key(bytes_of(dir)) {
-            self.must_dirs.insert(bytes_of(dir).into(), dir.to_path_buf());
+            self.must_dirs
+                .insert(bytes_of(dir).into(), dir.to_path_buf());
         }
     }
 
