@@ -35,6 +35,8 @@ const MAX_FILES: usize = 500_000;
 const MAX_LOOKUPS: usize = 2_000_000;
 
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<rustc_hash::FxHasher>>;
+/// A map by a name's bytes (looked up with a borrowed `&[u8]`).
+pub type ByName<V> = FastMap<Box<[u8]>, V>;
 
 /// A file's or directory's identity and change time, as compared between uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +133,7 @@ pub enum Lookup {
 /// borrows both (no key is built per lookup), and both hashed as bytes ([`PathKey`]).
 #[derive(Default)]
 pub struct LookupCache {
-    map: RwLock<FastMap<PathKey, FastMap<Box<[u8]>, Lookup>>>,
+    map: RwLock<FastMap<PathKey, ByName<Lookup>>>,
     /// Entries across all directories, for the bound.
     len: AtomicUsize,
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::cache::{FastMap, Lookup, Stamp, settled_stamp};
+use super::cache::{ByName, FastMap, Lookup, Stamp, settled_stamp};
 use super::command::Command;
 use super::defaults::Defaults;
 use super::directives::{Directives, Include, Kind, Operand};
@@ -150,7 +150,7 @@ struct Walk<'s> {
     system: Vec<Arc<Path>>,
     /// Each directory's stamp, taken once per job.
     dir_stamps: FastMap<Box<[u8]>, Option<Stamp>>,
-    memo: FastMap<SearchKey, FastMap<Box<[u8]>, Arc<[Hit]>>>,
+    memo: FastMap<SearchKey, ByName<Arc<[Hit]>>>,
     visited: FastSet<State>,
     queue: Vec<State>,
     parsed: FastMap<PathKey, Arc<Directives>>,
