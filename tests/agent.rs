@@ -25,7 +25,7 @@ use crate::support::compile::hello_reference;
 use crate::support::files::{read, read_text, set_mode};
 use crate::support::lock_holder::hold_lock;
 use crate::support::procs::{agent_pids, kill};
-use crate::support::russh_server::{KeyKind, write_client_key};
+use crate::support::russh_server::start_farmhost;
 use crate::support::{Cmd, TestSshServer, distfarm_bin, fixture_path, temp_dir, test_path, text};
 
 /// Jobs in the "many wrappers" build, and wrappers at once.
@@ -316,30 +316,8 @@ impl Farm {
     /// strict host key checking, a `distccd` symlink to distfarm, and empty work dirs.
     async fn start(label: &str) -> Farm {
         let dir = temp_dir(label);
-        let key = write_client_key(dir.path(), "id_ed25519", KeyKind::Ed25519);
-        let server = TestSshServer::start(vec![key.public.clone()]).await;
-        let known_hosts = dir.path().join("known_hosts");
-        std::fs::write(
-            &known_hosts,
-            format!("{}\n", server.known_hosts_line("127.0.0.1")),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("ssh_config"),
-            format!(
-                "Host farmhost\n  HostName 127.0.0.1\n  Port {}\n  User builder\n  \
-                 IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
-                 GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
-                server.port(),
-                key.path.display(),
-                known_hosts.display()
-            ),
-        )
-        .unwrap();
-        // The remote drops root to `nobody`: its directory must be world-readable.
+        let server = start_farmhost(dir.path()).await;
         let remote = dir.path().join("remote");
-        std::fs::create_dir(&remote).unwrap();
-        std::os::unix::fs::symlink(distfarm_bin(), remote.join("distccd")).unwrap();
         set_mode(dir.path(), 0o755);
         set_mode(&remote, 0o755);
         for sub in ["distcc_dir", "tmp", "out"] {

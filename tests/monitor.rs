@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::procs::{agent_pids, kill};
-use crate::support::russh_server::{KeyKind, write_client_key};
+use crate::support::russh_server::start_farmhost;
 use crate::support::{
     ChildGuard, Cmd, TestSshServer, distfarm_bin, fixture_path, free_port, read_text, require,
     set_mode, temp_dir, test_path, text, wait_for, write_script,
@@ -405,29 +405,7 @@ struct MonFarm {
 impl MonFarm {
     async fn start(label: &str) -> MonFarm {
         let dir = temp_dir(label);
-        let key = write_client_key(dir.path(), "id_ed25519", KeyKind::Ed25519);
-        let server = TestSshServer::start(vec![key.public.clone()]).await;
-        let known_hosts = dir.path().join("known_hosts");
-        std::fs::write(
-            &known_hosts,
-            format!("{}\n", server.known_hosts_line("127.0.0.1")),
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("ssh_config"),
-            format!(
-                "Host farmhost\n  HostName 127.0.0.1\n  Port {}\n  User builder\n  \
-                 IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
-                 GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
-                server.port(),
-                key.path.display(),
-                known_hosts.display()
-            ),
-        )
-        .unwrap();
-        let remote = dir.path().join("remote");
-        std::fs::create_dir(&remote).unwrap();
-        std::os::unix::fs::symlink(distfarm_bin(), remote.join("distccd")).unwrap();
+        let server = start_farmhost(dir.path()).await;
         let slow = dir.path().join("slow");
         std::fs::create_dir(&slow).unwrap();
         let gcc = which("gcc");
@@ -440,7 +418,7 @@ impl MonFarm {
             ),
         );
         set_mode(dir.path(), 0o755);
-        set_mode(&remote, 0o755);
+        set_mode(&dir.path().join("remote"), 0o755);
         for sub in ["distcc_dir", "tmp", "out", "logs"] {
             std::fs::create_dir(dir.path().join(sub)).unwrap();
         }

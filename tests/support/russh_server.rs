@@ -752,3 +752,33 @@ impl SshAgent {
             .run();
     }
 }
+
+/// The in-process SSH server as a build host: it accepts a fresh ed25519 key written in
+/// `dir`, `dir/ssh_config` reaches it as `farmhost` (user `builder`, strict host key
+/// checking against `dir/known_hosts`), and `dir/remote/distccd` links to distfarm.
+pub async fn start_farmhost(dir: &Path) -> TestSshServer {
+    let key = write_client_key(dir, "id_ed25519", KeyKind::Ed25519);
+    let server = TestSshServer::start(vec![key.public.clone()]).await;
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!("{}\n", server.known_hosts_line("127.0.0.1")),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ssh_config"),
+        format!(
+            "Host farmhost\n  HostName 127.0.0.1\n  Port {}\n  User builder\n  \
+             IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
+             GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
+            server.port(),
+            key.path.display(),
+            known_hosts.display()
+        ),
+    )
+    .unwrap();
+    let remote = dir.join("remote");
+    std::fs::create_dir(&remote).unwrap();
+    std::os::unix::fs::symlink(super::distfarm_bin(), remote.join("distccd")).unwrap();
+    server
+}
