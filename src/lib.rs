@@ -11,7 +11,7 @@
 //! | shared by the parts (none uses a part, except as said below) | [`config`], [`include_scan`], [`native_flags`] (the wrapper's and `doctor`'s), [`executables`], [`lock_files`], [`proc_stat`], [`user_files`], [`logging`] |
 //! | the far end of an SSH connection; port forwarding | [`remote_exec`], [`forward`] |
 //! | reaching a host | [`transport`] (TCP, russh, the `ssh` program) |
-//! | facts | [`protocol`] (distcc's wire, and the words of a server started over SSH), [`hosts`] (the host grammar, with [`hosts::RemoteEnd`]), [`exit_code`] (distcc's exit codes), [`compiler_names`], [`source_names`] |
+//! | facts | [`protocol`] (distcc's wire, and the words of a server started over SSH), [`hosts`] (the host grammar, with [`hosts::RemoteEnd`]), [`exit_code`] (distcc's exit codes), [`compiler_names`], [`source_names`], [`debug_info`] |
 //!
 //! The facts use nothing else in the crate, and every layer above may use them: they are
 //! what two ends must agree on (the wire, the host grammar, the exit codes), not code that
@@ -33,6 +33,7 @@ pub mod cli;
 pub mod client;
 pub mod compiler_names;
 pub mod config;
+pub mod debug_info;
 pub mod executables;
 pub mod exit_code;
 pub mod forward;

@@ -33,7 +33,7 @@ pub fn expand(
     let has_native = command.iter().any(|a| NATIVE_FLAGS.contains(&a.as_str()));
     if !has_native
         || crate::compiler_names::is_clang(&command[0])
-        || command.iter().any(|a| is_debug_option(a))
+        || crate::debug_info::asked_for(command.iter().skip(1).map(String::as_str))
     {
         return;
     }
@@ -50,11 +50,6 @@ pub fn expand(
     }
     tracing::debug!("native CPU flags expanded for {}", compiler.display());
     *command = expanded;
-}
-
-/// `-g`, `-g2`, `-ggdb`, `-gdwarf-5` … turn debug info on; `-g0` and `-gno-…` do not.
-fn is_debug_option(arg: &str) -> bool {
-    arg.starts_with("-g") && arg != "-g0" && !arg.starts_with("-gno-")
 }
 
 /// What `flag` means for `compiler`: from the cache, or asked and then cached. `None` when
@@ -163,15 +158,5 @@ mod tests {
                 vec!["-mtune=znver3"],
             ]
         );
-    }
-
-    #[test]
-    fn debug_options_are_told_from_their_negations() {
-        for yes in ["-g", "-g3", "-ggdb", "-gdwarf-5", "-gsplit-dwarf"] {
-            assert!(is_debug_option(yes), "{yes}");
-        }
-        for no in ["-g0", "-gno-record-gcc-switches", "-O2"] {
-            assert!(!is_debug_option(no), "{no}");
-        }
     }
 }

@@ -91,9 +91,7 @@ pub fn native_flags(
     let mut found = Vec::new();
     for (origin, text) in sources {
         let words: Vec<&str> = text.split_whitespace().collect();
-        let with_debug_info = words
-            .iter()
-            .any(|w| w.starts_with("-g") && *w != "-g0" && !w.starts_with("-gno-"));
+        let with_debug_info = crate::debug_info::asked_for(words.iter().copied());
         for word in &words {
             if NATIVE_FLAGS.contains(word) {
                 let explicit =

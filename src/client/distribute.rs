@@ -15,7 +15,7 @@ use super::job::CompileJob;
 use super::output;
 use super::pick;
 use super::preprocess::{self, SharedSource};
-use super::pump::{self, NotPumped, PumpTree};
+use super::pump::{NotPumped, PumpTree};
 use super::remote::{self, RemoteError};
 use super::report::{AttemptNumbers, Reporter};
 use crate::config::{ClientEnv, SshEnv};
@@ -191,7 +191,7 @@ impl Wrapper<'_> {
             // server answers; any other job starts preprocessing while it connects.
             let tree_if_distfarm = matches!(host.kind, HostKind::Ssh { .. })
                 && !tries.pump_failed
-                && pump::wants_debug_info(&job.argv);
+                && crate::debug_info::asked_for(job.argv.iter().skip(1).map(String::as_str));
             if !wants_pump && !tree_if_distfarm {
                 tries
                     .source

@@ -53,38 +53,6 @@ pub fn pump_argv(job: &CompileJob) -> Vec<String> {
     argv
 }
 
-/// Whether the command asks for debug information: a `-g` option (`-g`, `-g3`, `-ggdb`,
-/// `-gdwarf-4` …) not cancelled by a later `-g0`. `-gno-…`, `-gz…`, `-gcolumn-info` and the
-/// like only tune it and ask for nothing by themselves.
-pub fn wants_debug_info(argv: &[String]) -> bool {
-    let mut wanted = false;
-    for arg in argv.iter().skip(1) {
-        let Some(level) = arg.strip_prefix("-g") else {
-            continue;
-        };
-        if level == "0" {
-            wanted = false;
-        } else if level.is_empty()
-            || level.starts_with(|c: char| c.is_ascii_digit())
-            || [
-                "gdb",
-                "dwarf",
-                "stabs",
-                "xcoff",
-                "vms",
-                "split-dwarf",
-                "btf",
-                "ctf",
-            ]
-            .iter()
-            .any(|kind| level.starts_with(kind))
-        {
-            wanted = true;
-        }
-    }
-    wanted
-}
-
 /// Why `job` cannot be pumped whatever its includes are.
 pub fn unpumpable(job: &CompileJob) -> Option<NotPumped> {
     job.preprocessed.then_some(NotPumped::Preprocessed)
@@ -163,27 +131,6 @@ fn bytes(path: &Path) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn debug_info_is_wanted_for_any_g_level_until_a_later_g0() {
-        let argv = |line: &str| line.split(' ').map(String::from).collect::<Vec<_>>();
-        for yes in [
-            "gcc -g -c a.c",
-            "gcc -ggdb3 -c a.c",
-            "gcc -gdwarf-4 -c a.c",
-            "gcc -g0 -g2 a.c",
-        ] {
-            assert!(wants_debug_info(&argv(yes)), "{yes}");
-        }
-        for no in [
-            "gcc -c a.c",
-            "gcc -g -g0 a.c",
-            "gcc -gno-record-gcc-switches -c a.c",
-            "gcc -gz -c a.c",
-        ] {
-            assert!(!wants_debug_info(&argv(no)), "{no}");
-        }
-    }
 
     #[test]
     fn system_links_climb_past_any_server_root_and_name_their_own_directory() {
