@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::file_tree::check_count;
+use super::hashed_tree::hash_body;
 use super::packed_tree::PackedFile;
 use super::{ProtocolError, TokenReader, TokenWriter};
 
@@ -174,13 +176,7 @@ impl ScanAnswer {
                 let n = read_count(r, "NFIL").await?;
                 let mut packed = Vec::with_capacity(n);
                 for _ in 0..n {
-                    let hash = r.read_string("PHSH").await?;
-                    let len = hash.len() as u64;
-                    let hash = hash.try_into().map_err(|_| ProtocolError::TooLong {
-                        token: "PHSH",
-                        len,
-                        limit: 32,
-                    })?;
+                    let hash = hash_body("PHSH", r.read_string("PHSH").await?)?;
                     let size = r.read_int("PLZO").await?;
                     let lzo = r.read_body("PLZO", size, r.limits().max_body).await?;
                     packed.push(Arc::new(PackedFile { hash, lzo }));
@@ -211,14 +207,7 @@ async fn read_count<R: AsyncRead + Unpin>(
     token: &'static str,
 ) -> Result<usize, ProtocolError> {
     let n = r.read_int(token).await?;
-    if n > MAX_ENTRIES {
-        return Err(ProtocolError::TooLong {
-            token,
-            len: n.into(),
-            limit: MAX_ENTRIES.into(),
-        });
-    }
-    Ok(n as usize)
+    Ok(check_count(token, n, MAX_ENTRIES)? as usize)
 }
 
 fn write_paths<W: AsyncWrite + Unpin>(

@@ -243,7 +243,8 @@ pub async fn read_content<R: AsyncRead + Unpin>(
     reader.read_bulk("FILE", true).await
 }
 
-fn hash_body(token: &'static str, body: Vec<u8>) -> Result<ContentHash, ProtocolError> {
+/// A 32-byte hash body, or a length error naming `token`.
+pub(super) fn hash_body(token: &'static str, body: Vec<u8>) -> Result<ContentHash, ProtocolError> {
     let len = body.len() as u64;
     body.try_into().map_err(|_| ProtocolError::TooLong {
         token,
