@@ -100,19 +100,13 @@ fn start_agent(env: &ClientEnv) {
     if !ssh.agent_enabled {
         return;
     }
-    let socket = crate::config::agent_socket_path(&env.distcc_dir);
-    let lock_dir = env.distcc_dir.join("lock");
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     else {
         return;
     };
-    let started = runtime.block_on(crate::client::agent_link::connect_or_start(
-        &socket,
-        &lock_dir,
-        ssh.agent_idle,
-    ));
+    let started = runtime.block_on(crate::client::agent_link::reach(env, &ssh));
     if started.is_none() {
         tracing::warn!("the agent did not start; every job scans its own includes");
     }

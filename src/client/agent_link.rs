@@ -8,12 +8,19 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 
+use crate::config::{ClientEnv, SshEnv};
 use crate::protocol::agent::{Channel, JobRequest, Pick};
 use crate::protocol::agent_scan::{ScanAnswer, ScanRequest};
 use crate::protocol::{Limits, ProtocolError, TokenReader, TokenWriter};
 
 /// How long a wrapper waits for a freshly started agent to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The agent of `env`'s `DISTCC_DIR`, started if nobody listens (`None`: no agent).
+pub async fn reach(env: &ClientEnv, ssh: &SshEnv) -> Option<UnixStream> {
+    let socket = crate::config::agent_socket_path(&env.distcc_dir);
+    connect_or_start(&socket, &env.distcc_dir.join("lock"), ssh.agent_idle).await
+}
 
 pub async fn connect_or_start(
     socket: &Path,

@@ -77,7 +77,6 @@ pub async fn through_agent(
     slot_held: bool,
     file: &str,
 ) -> Attempt<'static> {
-    let socket = crate::config::agent_socket_path(&env.distcc_dir);
     let request = JobRequest {
         ssh_config: ssh.config_file.clone(),
         auth_sock: ssh.auth_sock.clone(),
@@ -90,9 +89,7 @@ pub async fn through_agent(
     // Twice: an agent that died (or was killed) between our connect and its answer is
     // replaced by a fresh one on the second try.
     for _ in 0..2 {
-        let lock_dir = env.distcc_dir.join("lock");
-        let Some(stream) = agent_link::connect_or_start(&socket, &lock_dir, ssh.agent_idle).await
-        else {
+        let Some(stream) = agent_link::reach(env, ssh).await else {
             return Attempt::AgentUnavailable;
         };
         let (pick, reader) = match agent_link::ask(stream, &request).await {

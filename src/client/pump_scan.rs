@@ -27,19 +27,16 @@ pub async fn closure(
         path: scan_env.path.clone(),
         search_variables: scan_env.search_variables.clone(),
     };
-    if ssh.agent_enabled {
-        let socket = crate::config::agent_socket_path(&env.distcc_dir);
-        let lock_dir = env.distcc_dir.join("lock");
-        if let Some(stream) = agent_link::connect_or_start(&socket, &lock_dir, ssh.agent_idle).await
-        {
-            match agent_link::scan(stream, &request).await {
-                Ok(ScanAnswer::Found(closure, packed)) if packed.len() == closure.files.len() => {
-                    return Ok((closure, packed));
-                }
-                Ok(ScanAnswer::Found(..)) => tracing::debug!("the agent's answer is short"),
-                Ok(ScanAnswer::GaveUp(reason)) => return Err(GiveUp::new(reason)),
-                Err(e) => tracing::debug!("the agent did not scan ({e}); scanning here"),
+    if ssh.agent_enabled
+        && let Some(stream) = agent_link::reach(env, ssh).await
+    {
+        match agent_link::scan(stream, &request).await {
+            Ok(ScanAnswer::Found(closure, packed)) if packed.len() == closure.files.len() => {
+                return Ok((closure, packed));
             }
+            Ok(ScanAnswer::Found(..)) => tracing::debug!("the agent's answer is short"),
+            Ok(ScanAnswer::GaveUp(reason)) => return Err(GiveUp::new(reason)),
+            Err(e) => tracing::debug!("the agent did not scan ({e}); scanning here"),
         }
     }
     tokio::task::spawn_blocking(move || {
