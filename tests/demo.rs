@@ -240,3 +240,63 @@ fn demo_interrupted_mid_build_leaves_no_process_and_no_file() {
     assert_eq!(processes_naming(&work), Vec::<String>::new(), "{report}");
     assert_eq!(entries(&setup.tmp), Vec::<String>::new(), "{report}");
 }
+
+/// A user who is not root (a throwaway account with a home of its own) runs the demo: no
+/// sudo is needed when the packages are there, every way builds, and the user's `~/.ssh` is
+/// neither read nor written. The script and binary are copied where that user can read them.
+#[test]
+fn tiny_project_demo_runs_as_a_user_other_than_root_and_leaves_its_ssh_dir_alone() {
+    require_peers();
+    let user = crate::support::system_account::SystemAccount::create();
+    let setup = setup("demo-user", 3, 2);
+    let shared = setup.root.path().join("shared");
+    std::fs::create_dir_all(shared.join("scripts")).expect("mkdir");
+    for name in ["demo", "demo-lib.sh"] {
+        std::fs::copy(
+            manifest_dir().join("scripts").join(name),
+            shared.join("scripts").join(name),
+        )
+        .expect("copy the demo");
+    }
+    std::fs::copy(distfarm_bin(), shared.join("distfarm")).expect("copy distfarm");
+    for dir in [&shared, &shared.join("scripts")] {
+        set_mode(dir, 0o755);
+    }
+    set_mode(&setup.tmp, 0o777);
+    let ssh_dir = user.home().join(".ssh");
+    std::fs::create_dir(&ssh_dir).expect("mkdir .ssh");
+    let known = ssh_dir.join("known_hosts");
+    std::fs::write(&known, "# the user's own\n").expect("write known_hosts");
+    let owner = Some(nix::unistd::Uid::from_raw(user.uid()));
+    for path in [&ssh_dir, &known] {
+        nix::unistd::chown(path.as_path(), owner, None).expect("chown");
+    }
+    let out = user
+        .run_as(shared.join("scripts/demo"))
+        .env("PATH", crate::support::test_path())
+        .env("LC_ALL", "C")
+        .env("DEMO_DISTFARM", shared.join("distfarm"))
+        .env("DEMO_PROJECT", &setup.project)
+        .env("DEMO_SMALL_JOBS", "2")
+        .env("DEMO_NO_INSTALL", "1")
+        .env("TMPDIR", &setup.tmp)
+        .timeout(Duration::from_secs(240))
+        .run();
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        stdout
+            .matches("3 of 3 objects are byte-identical to local gcc -c")
+            .count(),
+        3,
+        "--- stdout\n{stdout}\n--- stderr\n{}",
+        text(&out.stderr)
+    );
+    let in_ssh_dir: Vec<String> = std::fs::read_dir(&ssh_dir)
+        .expect("the user's .ssh")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(in_ssh_dir, ["known_hosts"]);
+    assert_eq!(text(&std::fs::read(&known).unwrap()), "# the user's own\n");
+    assert_eq!(entries(&setup.tmp), Vec::<String>::new(), "{stdout}");
+}
