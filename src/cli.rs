@@ -349,6 +349,8 @@ fn byte_size(text: &str) -> Result<u64, String> {
     there to record `127.0.0.1:PORT/N` for that user (`distfarm --show-hosts` lists it; \
     DISTFARM_OFFERS=0 leaves it out). The SSH connection is made as for `@host` entries: \
     ~/.ssh/config (or DISTFARM_SSH_CONFIG), strict known_hosts, ssh-agent or key files. \
+    A dead link is noticed within ServerAliveInterval × ServerAliveCountMax (without them \
+    in the ssh config: 10 s × 3 = 30 s), and the offer reconnects. \
     Compilers are found on DISTCCD_PATH or PATH, as for `distfarm serve`; DISTCC_CMDLIST, \
     TMPDIR, DISTCC_IO_TIMEOUT and DISTFARM_CONFINE apply too."
 )]
@@ -360,13 +362,19 @@ pub struct OfferArgs {
     #[arg(long, value_name = "N")]
     pub slots: Option<usize>,
     /// The loopback port on each client (default: the first free one of 3640-3699).
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", conflicts_with = "socket")]
     pub port: Option<u16>,
+    /// Forward a Unix socket instead of a port, in the client user's private (0700)
+    /// $DISTCC_DIR/offers: only that user can send jobs. The entry is unix:PATH/N, which
+    /// distfarm clients use and plain distcc cannot. Needs distfarm on the client.
+    #[arg(long)]
+    pub socket: bool,
     /// Offer LZO-compressed jobs (the entry gets `,lzo`).
     #[arg(long)]
     pub lzo: bool,
     /// Also keep the entry in the client's distcc hosts file ($DISTCC_DIR/hosts), in a
-    /// marked block, so that plain distcc uses it too.
+    /// marked block, so that plain distcc uses it too (not with --socket: plain distcc
+    /// cannot use a socket).
     #[arg(long)]
     pub hosts_file: bool,
     /// How to run distfarm on the client (a path, or `env DISTCC_DIR=... distfarm`).
@@ -403,10 +411,15 @@ pub enum OffersCommand {
         /// The offer's id (letters and digits).
         #[arg(long)]
         id: String,
-        /// The host-list entry offered.
+        /// The host-list entry offered; with --socket, what follows the socket's path
+        /// (/N[,lzo]).
         #[arg(long)]
         entry: String,
-        /// Also keep a block in $DISTCC_DIR/hosts.
+        /// Place a socket in $DISTCC_DIR/offers (0700) and say its path; record the entry
+        /// unix:PATH/N once the next line arrives.
+        #[arg(long)]
+        socket: bool,
+        /// Also keep a block in $DISTCC_DIR/hosts (not for --socket entries).
         #[arg(long)]
         hosts_file: bool,
         /// Withdraw when stdin brought nothing for this many seconds.

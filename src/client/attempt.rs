@@ -1,6 +1,6 @@
 //! How one attempt gets a connection for a job: through the agent (SSH hosts, scheduled by
-//! the agent's queue), or by taking a distcc slot lock and connecting here (TCP hosts, mixed
-//! lists, `DISTCC_SSH`, or no agent).
+//! the agent's queue), or by taking a distcc slot lock and connecting here (TCP hosts, local
+//! socket hosts, mixed lists, `DISTCC_SSH`, or no agent).
 
 use std::path::Path;
 use std::time::Duration;
@@ -192,6 +192,9 @@ pub async fn connect(
                 }
             }
         }
+        HostKind::Unix { path } => JobStream::plain(Box::new(
+            transport::unix_socket::connect(Path::new(path)).await?,
+        )),
         HostKind::Local => unreachable!("localhost is compiled here, never connected to"),
     })
 }
