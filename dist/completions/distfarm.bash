@@ -498,7 +498,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__offer)
-            opts="-N -h -V --slots --port --lzo --hosts-file --client-command --compiler --job-lifetime --drain --nice --verbose --heartbeat --max-backoff --help --version"
+            opts="-N -h -V --slots --port --socket --lzo --hosts-file --client-command --compiler --job-lifetime --drain --nice --verbose --heartbeat --max-backoff --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -608,7 +608,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__offers__subcmd__hold)
-            opts="-h -V --id --entry --hosts-file --heartbeat-timeout --help --version"
+            opts="-h -V --id --entry --socket --hosts-file --heartbeat-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

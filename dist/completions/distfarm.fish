@@ -82,8 +82,9 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l drain -d 'On
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s N -l nice -d 'Lower this process\'s priority by this much' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l heartbeat -d 'Seconds between heartbeats to the client\'s holder (it withdraws after three missed)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l max-backoff -d 'The longest wait between reconnection attempts, in seconds' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l socket -d 'Forward a Unix socket instead of a port, in the client user\'s private (0700) $DISTCC_DIR/offers: only that user can send jobs. The entry is unix:PATH/N, which distfarm clients use and plain distcc cannot. Needs distfarm on the client'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l lzo -d 'Offer LZO-compressed jobs (the entry gets `,lzo`)'
-complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l hosts-file -d 'Also keep the entry in the client\'s distcc hosts file ($DISTCC_DIR/hosts), in a marked block, so that plain distcc uses it too'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l hosts-file -d 'Also keep the entry in the client\'s distcc hosts file ($DISTCC_DIR/hosts), in a marked block, so that plain distcc uses it too (not with --socket: plain distcc cannot use a socket)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l verbose -d 'Also log every job'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s V -l version -d 'Print version'
@@ -92,9 +93,10 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and not __fish
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and not __fish_seen_subcommand_from hold help" -f -a "hold" -d 'Record an offer for this user while stdin stays open'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and not __fish_seen_subcommand_from hold help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l id -d 'The offer\'s id (letters and digits)' -r
-complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l entry -d 'The host-list entry offered' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l entry -d 'The host-list entry offered; with --socket, what follows the socket\'s path (/N[,lzo])' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l heartbeat-timeout -d 'Withdraw when stdin brought nothing for this many seconds' -r
-complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l hosts-file -d 'Also keep a block in $DISTCC_DIR/hosts'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l socket -d 'Place a socket in $DISTCC_DIR/offers (0700) and say its path; record the entry unix:PATH/N once the next line arrives'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l hosts-file -d 'Also keep a block in $DISTCC_DIR/hosts (not for --socket entries)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -s V -l version -d 'Print version'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from help" -f -a "hold" -d 'Record an offer for this user while stdin stays open'
