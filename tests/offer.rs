@@ -525,9 +525,18 @@ fn a_socket_offer_compiles_lua_for_its_user_and_refuses_another_user() {
     {
         use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
         let dir = std::fs::metadata(&offers).unwrap();
-        assert_eq!(dir.permissions().mode() & 0o777, 0o700, "the socket's directory");
+        assert_eq!(
+            dir.permissions().mode() & 0o777,
+            0o700,
+            "the socket's directory"
+        );
         assert_eq!(dir.uid(), nix::unistd::Uid::effective().as_raw());
-        assert!(std::fs::symlink_metadata(&socket).unwrap().file_type().is_socket());
+        assert!(
+            std::fs::symlink_metadata(&socket)
+                .unwrap()
+                .file_type()
+                .is_socket()
+        );
     }
 
     let lua = CProject::lua();
@@ -541,7 +550,11 @@ fn a_socket_offer_compiles_lua_for_its_user_and_refuses_another_user() {
             .arg("gcc")
             .args(args);
         if let Err(e) = cmd.output() {
-            panic!("distfarm on {}: {e}\n{}", unit.source.display(), offer.log());
+            panic!(
+                "distfarm on {}: {e}\n{}",
+                unit.source.display(),
+                offer.log()
+            );
         }
     });
     assert_identical(&lua, &objects, lua_references(), "distfarm → socket offer");
@@ -579,8 +592,16 @@ fn a_socket_offer_compiles_lua_for_its_user_and_refuses_another_user() {
 
     offer.child.signal(Signal::SIGTERM);
     let status = offer.child.wait_timeout(Duration::from_secs(30));
-    assert!(status.is_some(), "the offer exits after SIGTERM:\n{}", offer.log());
-    assert_eq!(entry_files(&client), Vec::<PathBuf>::new(), "the entry is gone");
+    assert!(
+        status.is_some(),
+        "the offer exits after SIGTERM:\n{}",
+        offer.log()
+    );
+    assert_eq!(
+        entry_files(&client),
+        Vec::<PathBuf>::new(),
+        "the entry is gone"
+    );
     assert!(!socket.exists(), "the socket is gone");
     assert_eq!(show_hosts(&client, None), Vec::<String>::new());
 }
@@ -620,7 +641,11 @@ fn a_killed_socket_offers_entry_is_ignored_and_cleaned_up() {
     assert!(socket.exists(), "nobody removed the socket");
 
     assert_eq!(show_hosts(&client, Some("localhost/1")), ["localhost/1"]);
-    assert_eq!(entry_files(&client), Vec::<PathBuf>::new(), "the dead entry is removed");
+    assert_eq!(
+        entry_files(&client),
+        Vec::<PathBuf>::new(),
+        "the dead entry is removed"
+    );
     assert!(!socket.exists(), "the dead socket is removed");
 }
 
@@ -639,6 +664,34 @@ fn a_socket_offer_refuses_the_distcc_hosts_file() {
         "{stderr}"
     );
     assert!(!client.distcc_dir().join("hosts").exists());
+}
+
+/// `--socket` with no distfarm on the client: there is no one to make the socket's private
+/// directory, so nothing is offered, and the offer says why (and keeps trying).
+#[test]
+fn a_socket_offer_without_distfarm_on_the_client_says_what_is_missing() {
+    let sshd = Sshd::start();
+    let client = Work::new();
+    let offer = Offer::spawn(
+        &sshd.ssh_config(),
+        "/nonexistent/distfarm",
+        &["farmhost", "--socket", "--slots", "2"],
+        &client,
+    );
+    wait_for(
+        "the reason",
+        UP,
+        || offer.log().contains("reconnecting").then_some(()),
+        || offer.log(),
+    );
+    let log = offer.log();
+    assert!(
+        log.contains("cannot offer: --socket needs distfarm on the client")
+            && log.contains("was not found there"),
+        "{log}"
+    );
+    assert!(!log.contains("offered as"), "{log}");
+    assert_eq!(entry_files(&client), Vec::<PathBuf>::new());
 }
 
 // ---------------------------------------------------------------------------------------

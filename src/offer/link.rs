@@ -33,6 +33,8 @@ enum Ended {
     Withdrawn,
     Lost(String),
     Failed(String),
+    /// Connected, but the forward or the socket's place could not be had.
+    NotOffered(String),
 }
 
 /// Offers to `client` until `shutdown`; reconnects whenever the link is lost.
@@ -69,6 +71,7 @@ pub async fn run(
             }
             Ended::Lost(why) => say(Event::Lost { why }),
             Ended::Failed(why) => say(Event::CannotConnect { why }),
+            Ended::NotOffered(why) => say(Event::CannotOffer { why }),
         }
         if started.elapsed() >= STABLE {
             backoff = FIRST_BACKOFF;
@@ -117,7 +120,7 @@ async fn session(
             }
             Err(why) => {
                 conn.disconnect().await;
-                return Ended::Failed(why);
+                return Ended::NotOffered(why);
             }
         }
     } else {
@@ -125,7 +128,7 @@ async fn session(
             Ok(forward) => forward,
             Err(why) => {
                 conn.disconnect().await;
-                return Ended::Failed(why);
+                return Ended::NotOffered(why);
             }
         };
         *last_port = Some(forward.port());

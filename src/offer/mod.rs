@@ -108,6 +108,10 @@ pub enum Event {
     CannotConnect {
         why: String,
     },
+    /// Connected, but the client would not listen for us.
+    CannotOffer {
+        why: String,
+    },
     Lost {
         why: String,
     },
@@ -134,6 +138,7 @@ impl fmt::Display for Event {
                 why_not.as_deref().unwrap_or("no answer")
             ),
             Event::CannotConnect { why } => write!(f, "cannot connect: {why}"),
+            Event::CannotOffer { why } => write!(f, "cannot offer: {why}"),
             Event::Lost { why } => write!(f, "lost: {why}"),
             Event::Reconnecting { after } => {
                 write!(f, "reconnecting in {} s", after.as_secs().max(1))
