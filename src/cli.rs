@@ -441,7 +441,10 @@ mod tests {
         let serve = super::Cli::try_parse_from(["distfarm", "serve", "--daemon", "--zeroconf"]);
         assert!(serve.is_ok(), "{:?}", serve.err());
         let offer = super::Cli::try_parse_from(["distfarm", "offer", "--zeroconf", "me@client"]);
-        let err = offer.err().expect("offer --zeroconf is refused").to_string();
+        let err = offer
+            .err()
+            .expect("offer --zeroconf is refused")
+            .to_string();
         assert!(err.contains("--zeroconf"), "{err}");
     }
 

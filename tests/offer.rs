@@ -649,6 +649,31 @@ fn a_killed_socket_offers_entry_is_ignored_and_cleaned_up() {
     assert!(!socket.exists(), "the dead socket is removed");
 }
 
+/// Sockets in `offers/` that nobody listens on (an offer that died before recording its
+/// entry) are removed by the next distfarm run; a file of the same kind of name that is not
+/// a socket, and a socket that still listens, are left alone.
+#[test]
+fn dead_offer_sockets_are_removed_and_nothing_else_is() {
+    let client = client_without_hosts();
+    let offers = client.distcc_dir().join("offers");
+    std::fs::create_dir(&offers).unwrap();
+    let dead = offers.join("0123abcd.sock");
+    drop(std::os::unix::net::UnixListener::bind(&dead).unwrap()); // the file stays
+    let listening = offers.join("4567cdef.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&listening).unwrap();
+    let not_a_socket = offers.join("89abcdef.sock");
+    std::fs::write(&not_a_socket, "mine\n").unwrap();
+
+    assert_eq!(show_hosts(&client, Some("localhost/1")), ["localhost/1"]);
+    assert!(!dead.exists(), "the dead socket is removed");
+    assert!(listening.exists(), "a listening socket is kept");
+    assert_eq!(
+        read_text(&not_a_socket),
+        "mine\n",
+        "a plain file is never removed"
+    );
+}
+
 /// `--socket --hosts-file` is refused before anything starts: plain distcc cannot use a
 /// socket entry, so it must never be written into the distcc hosts file.
 #[test]
