@@ -12,7 +12,9 @@ use crate::exit_code::ExitCode;
 use crate::logging::{self, Sink};
 use crate::server::access::{AccessList, Cidr};
 use crate::server::assembly_check::WrapperGuard;
+use crate::protocol::ssh_launch;
 use crate::server::cache::{CacheSettings, ResultCache};
+use crate::server::client_counters_here;
 use crate::server::command_list::CommandList;
 use crate::server::compilers::CompilerPolicy;
 use crate::server::connection::{ResultClass, ServerContext};
@@ -146,6 +148,9 @@ pub fn main(args: ServeArgs) -> i32 {
             return ExitCode::BadArguments.code();
         }
     };
+    if args.client_counters {
+        return client_counters(&env, args.stats_port);
+    }
     let settings = match settings(&args, &env, inetd) {
         Ok(s) => s,
         Err(e) => {
@@ -189,6 +194,34 @@ pub fn main(args: ServeArgs) -> i32 {
             .zeroconf
             .then(|| announce_settings(&args, &env, ctx.settings.jobs));
         run_daemon(&args, ctx, announce)
+    }
+}
+
+/// `--client-counters`: this machine's servers' counters on stdout as one JSON document, or
+/// why there are none on stderr with [`ssh_launch::NO_COUNTERS_STATUS`].
+fn client_counters(env: &ServerEnv, stats_port: u16) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("distfarm: cannot start: {e}");
+            return ExitCode::IoError.code();
+        }
+    };
+    match runtime.block_on(client_counters_here::collect(&env.tmpdir, stats_port)) {
+        Ok(counters) => {
+            println!(
+                "{}",
+                serde_json::to_string(&counters).expect("plain data serializes")
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("distfarm: {e}");
+            ssh_launch::NO_COUNTERS_STATUS as i32
+        }
     }
 }
 
