@@ -149,7 +149,7 @@ pub fn main(args: ServeArgs) -> i32 {
         }
     };
     if args.client_counters {
-        return client_counters(&env, args.stats_port);
+        return client_counters(&env, &args);
     }
     let settings = match settings(&args, &env, inetd) {
         Ok(s) => s,
@@ -198,8 +198,14 @@ pub fn main(args: ServeArgs) -> i32 {
 }
 
 /// `--client-counters`: this machine's servers' counters on stdout as one JSON document, or
-/// why there are none on stderr with [`ssh_launch::NO_COUNTERS_STATUS`].
-fn client_counters(env: &ServerEnv, stats_port: u16) -> i32 {
+/// why there are none on stderr with [`ssh_launch::NO_COUNTERS_STATUS`]. As the user the
+/// servers run as: started as root, a session server has become `--user` (or distcc,
+/// nobody), and its private directory is that user's.
+fn client_counters(env: &ServerEnv, args: &ServeArgs) -> i32 {
+    if let Err(e) = process::drop_root(args.user.as_deref()) {
+        eprintln!("distfarm: {e}");
+        return ExitCode::SetuidFailed.code();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -210,7 +216,7 @@ fn client_counters(env: &ServerEnv, stats_port: u16) -> i32 {
             return ExitCode::IoError.code();
         }
     };
-    match runtime.block_on(client_counters_here::collect(&env.tmpdir, stats_port)) {
+    match runtime.block_on(client_counters_here::collect(&env.tmpdir, args.stats_port)) {
         Ok(counters) => {
             println!(
                 "{}",

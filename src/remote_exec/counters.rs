@@ -68,7 +68,8 @@ pub async fn fetch(
 ) -> Result<ServerClients, CountersError> {
     let resolved = ssh::resolve(alias, user, None, settings)?;
     let conn = ssh::connect(&resolved, settings).await?;
-    let host = conn.description();
+    // Named as the user wrote it, and where that led.
+    let host = format!("{alias} ({})", conn.description());
     let answer = match end {
         RemoteEnd::Program(command) => from_program(&conn, &host, command).await,
         RemoteEnd::Daemon { host: daemon, .. } => from_daemon(&conn, &host, daemon).await,
