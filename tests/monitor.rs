@@ -351,6 +351,78 @@ async fn the_summary_line_goes_to_the_builds_stderr() {
     .await;
 }
 
+/// `distfarm --summary gcc` (a wrapper option before the compiler, as distcc's own) asks for
+/// the line without DISTFARM_SUMMARY: the build's numbers, matching what the agent counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_option_prints_the_builds_line_with_its_real_numbers() {
+    let make = require("make", "make");
+    let farm = MonFarm::start("mon-summary-option").await;
+    blocking(move || {
+        let build = farm.path("build");
+        std::fs::create_dir(&build).unwrap();
+        for name in ["a", "b", "c", "conftest"] {
+            std::fs::copy(fixture_path("hello.c"), build.join(format!("{name}.c"))).unwrap();
+        }
+        std::fs::copy(fixture_path("hello.h"), build.join("hello.h")).unwrap();
+        std::fs::write(
+            build.join("Makefile"),
+            "all: a.o b.o c.o conftest.o\n%.o: %.c\n\t$(CC) -O2 -c $< -o $@\n",
+        )
+        .unwrap();
+        // No DISTFARM_SUMMARY in the farm's environment: the option alone asks for the line.
+        let cc = format!("{} --summary gcc", distfarm_bin().display());
+        let out = farm
+            .env(Cmd::new(make))
+            .args(["-j2".to_string(), format!("CC={cc}")])
+            .current_dir(&build)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}\n{}", farm.logs()));
+        let make_stderr = text(&out.stderr);
+        for name in ["a", "b", "c", "conftest"] {
+            let object = build.join(format!("{name}.o"));
+            assert_eq!(
+                std::fs::read(&object).unwrap_or_default(),
+                crate::support::local_object(
+                    "gcc",
+                    ["-O2"],
+                    Path::new(&format!("{name}.c")),
+                    &build
+                ),
+                "{name}.o is gcc's: the option did not reach the compiler\n{make_stderr}"
+            );
+        }
+        let json = farm.mon_json();
+        let summary = json["builds"]
+            .as_array()
+            .and_then(|b| b.iter().find(|b| b["name"] == "make").cloned())
+            .unwrap_or_else(|| panic!("no make build in {json:#}\n{make_stderr}"));
+        let line = summary["line"].as_str().unwrap();
+        assert!(
+            make_stderr.lines().any(|l| l == line),
+            "make's stderr should carry the summary line {line:?}:\n{make_stderr}"
+        );
+        assert!(
+            line.contains(
+                ": 4 jobs, 3 remote (farmhost 3), 1 local (autoconf test programs are compiled \
+                 locally 1); fallbacks: 0;"
+            ),
+            "{line}"
+        );
+        // The bytes in the line are the host's: every remote job of the build went there.
+        let host = farm_host(&json);
+        assert_eq!(host["done"], 3, "{host:#}");
+        assert_eq!(
+            summary["bytes_sent"], host["bytes_sent"],
+            "{summary:#}\n{host:#}"
+        );
+        assert_eq!(
+            summary["bytes_received"], host["bytes_received"],
+            "{summary:#}\n{host:#}"
+        );
+    })
+    .await;
+}
+
 #[test]
 fn mon_with_no_agent_and_no_state_files_says_so_and_exits_0() {
     let dir = temp_dir("mon-nothing");
