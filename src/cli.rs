@@ -226,6 +226,10 @@ pub struct MonArgs {
     /// only clients its --allow list admits.
     #[arg(long, value_name = "@HOST|HOST[:PORT]", conflicts_with = "live")]
     pub server: Option<String>,
+    /// The daemon's --stats-port that --server asks (default 3633): for a HOST without
+    /// :PORT, and the daemon of an SSH host.
+    #[arg(long, value_name = "PORT", requires = "server")]
+    pub stats_port: Option<u16>,
 }
 
 /// distccd's options, with the same names and meanings.

@@ -1028,3 +1028,59 @@ fn mon_server_over_openssh_shows_what_a_build_sent_through_the_session_server() 
     let table = mon(&["--server", &entry]);
     check_counters_match_the_agents(&doc, &agent_view, &table);
 }
+
+/// A daemon on the SSH host is asked too: through the connection for an `@host:tcp:PORT`
+/// entry (as its jobs go), and by the remote distfarm for `@host:COMMAND`, on the
+/// `--stats-port` given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mon_server_over_ssh_asks_the_daemon_on_its_stats_port() {
+    const HELLO: &[u8] = b"# 0 \"foo.c\"\nint main(void) { return 0; }\n";
+    let farm = MonFarm::start("mon-server-daemon").await;
+    blocking(move || {
+        let stats_port = free_port();
+        let server = crate::support::DistfarmServer::builder()
+            .env("DISTFARM_CONFINE", "0")
+            .args(&["--stats", "--stats-port", &stats_port.to_string()])
+            .start();
+        let argv = ["gcc", "-c", "foo.c", "-o", "foo.o"];
+        assert_eq!(server.compile(&argv, HELLO).0.status, 0, "{}", server.log());
+        let mon = |entry: &str| {
+            let out = farm
+                .env(Cmd::new(distfarm_bin()))
+                .args(["mon", "--json", "--stats-port", &stats_port.to_string()])
+                .args(["--server", entry])
+                .timeout(Duration::from_secs(30))
+                .output()
+                .unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
+            let json = text(&out.stdout);
+            serde_json::from_str::<Value>(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+        };
+        let daemon_client = |doc: &Value| {
+            let clients = doc["clients"].as_array().unwrap();
+            assert_eq!(clients.len(), 1, "{doc:#}");
+            assert_eq!(clients[0]["client"], "127.0.0.1", "{doc:#}");
+            assert_eq!(clients[0]["jobs"], 1, "{doc:#}");
+            assert_eq!(clients[0]["compiled"], 1, "{doc:#}");
+        };
+        let tunnelled = wait_for(
+            "the daemon to count the job",
+            Duration::from_secs(10),
+            || {
+                let doc = mon(&format!("@farmhost:tcp:{}", server.port()));
+                (doc["clients"][0]["jobs"] == 1).then_some(doc)
+            },
+            || server.log(),
+        );
+        daemon_client(&tunnelled);
+
+        let remote = remote_with_own_tmpdir(&farm.path("remote"));
+        let gathered = mon(&format!("@farmhost:{remote}"));
+        daemon_client(&gathered);
+        assert_eq!(
+            gathered["servers"],
+            serde_json::json!([format!("daemon 127.0.0.1:{stats_port}")]),
+            "no session server of ours runs there, the daemon does: {gathered:#}"
+        );
+    })
+    .await;
+}

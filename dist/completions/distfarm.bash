@@ -480,13 +480,17 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__mon)
-            opts="-h -V --json --live --server --help --version"
+            opts="-h -V --json --live --server --stats-port --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stats-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -742,13 +746,17 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__top)
-            opts="-h -V --json --live --server --help --version"
+            opts="-h -V --json --live --server --stats-port --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stats-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

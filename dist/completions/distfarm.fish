@@ -125,11 +125,13 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand doctor" -l json -d 'Pr
 complete -c distfarm -n "__fish_distfarm_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l server -d 'Show a server\'s counters per client instead (jobs, failures, refusals with reasons, bytes, compile time). An SSH entry as in the host list (@host, user@host, @host:COMMAND, @host:tcp:PORT) is reached as its jobs are, and the distfarm there answers for your session servers and its daemon\'s --stats port; HOST[:PORT] asks a `distfarm serve --stats` over TCP (PORT its --stats-port, default 3633), which answers only clients its --allow list admits' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l stats-port -d 'The daemon\'s --stats-port that --server asks (default 3633): for a HOST without :PORT, and the daemon of an SSH host' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l json -d 'One JSON document per refresh, one per line'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l live -d 'The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -s V -l version -d 'Print version'
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l server -d 'Show a server\'s counters per client instead (jobs, failures, refusals with reasons, bytes, compile time). An SSH entry as in the host list (@host, user@host, @host:COMMAND, @host:tcp:PORT) is reached as its jobs are, and the distfarm there answers for your session servers and its daemon\'s --stats port; HOST[:PORT] asks a `distfarm serve --stats` over TCP (PORT its --stats-port, default 3633), which answers only clients its --allow list admits' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l stats-port -d 'The daemon\'s --stats-port that --server asks (default 3633): for a HOST without :PORT, and the daemon of an SSH host' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l json -d 'One JSON document per refresh, one per line'
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l live -d 'The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -s h -l help -d 'Print help'

@@ -9,8 +9,18 @@ use crate::config::SshEnv;
 use crate::exit_code::ExitCode;
 use crate::monitor::server_view::{self, ServerViewError, Target};
 
-pub async fn main(target: &str, json: bool, interval: Option<Duration>) -> i32 {
-    let target = match Target::parse(target) {
+/// What `mon --server` was asked.
+pub struct Asked<'a> {
+    pub target: &'a str,
+    /// `--stats-port`.
+    pub stats_port: Option<u16>,
+    pub json: bool,
+    pub interval: Option<Duration>,
+}
+
+pub async fn main(asked: &Asked<'_>) -> i32 {
+    let (json, interval) = (asked.json, asked.interval);
+    let target = match Target::parse(asked.target, asked.stats_port) {
         Ok(target) => target,
         Err(e) => {
             eprintln!("distfarm mon --server: {e}");

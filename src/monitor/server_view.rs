@@ -27,11 +27,12 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Target {
     /// A statistics port over TCP.
     Stats { host: String, port: u16 },
-    /// An SSH host entry.
+    /// An SSH host entry, and the statistics port of the daemon there.
     Ssh {
         user: Option<String>,
         host: String,
         end: RemoteEnd,
+        stats_port: Option<u16>,
     },
 }
 
@@ -55,10 +56,12 @@ pub enum ServerViewError {
 
 impl Target {
     /// An entry with `@` is an SSH host in the host-list grammar; anything else is
-    /// `HOST`, `HOST:PORT` or `[V6]:PORT`, a statistics port.
-    pub fn parse(text: &str) -> Result<Target, ServerViewError> {
+    /// `HOST`, `HOST:PORT` or `[V6]:PORT`, a statistics port. `stats_port` (`--stats-port`)
+    /// is the port of a `HOST` without one, and of the daemon on an SSH host.
+    pub fn parse(text: &str, stats_port: Option<u16>) -> Result<Target, ServerViewError> {
         if !text.contains('@') {
             let (host, port) = parse_stats_target(text);
+            let port = port.or(stats_port).unwrap_or(DEFAULT_STATS_PORT);
             return Ok(Target::Stats { host, port });
         }
         let bad = |detail: String| ServerViewError::BadEntry {
@@ -73,6 +76,7 @@ impl Target {
                     user,
                     host,
                     end: remote,
+                    stats_port,
                 })
             }
             _ => Err(bad("give one entry such as @host or user@host".to_string())),
@@ -91,23 +95,20 @@ impl Target {
     }
 }
 
-/// `HOST`, `HOST:PORT`, `[V6]:PORT` → (host, port).
-fn parse_stats_target(text: &str) -> (String, u16) {
+/// `HOST`, `HOST:PORT`, `[V6]:PORT` → (host, port if given).
+fn parse_stats_target(text: &str) -> (String, Option<u16>) {
     if let Some(rest) = text.strip_prefix('[')
         && let Some((host, port)) = rest.split_once("]:")
         && let Ok(port) = port.parse()
     {
-        return (host.to_string(), port);
+        return (host.to_string(), Some(port));
     }
     match text.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => match port.parse() {
-            Ok(port) => (host.to_string(), port),
-            Err(_) => (text.to_string(), DEFAULT_STATS_PORT),
+            Ok(port) => (host.to_string(), Some(port)),
+            Err(_) => (text.to_string(), None),
         },
-        _ => (
-            text.trim_matches(['[', ']']).to_string(),
-            DEFAULT_STATS_PORT,
-        ),
+        _ => (text.trim_matches(['[', ']']).to_string(), None),
     }
 }
 
@@ -115,9 +116,12 @@ fn parse_stats_target(text: &str) -> (String, u16) {
 pub async fn fetch(target: &Target, ssh: &SshSettings) -> Result<ServerClients, ServerViewError> {
     match target {
         Target::Stats { host, port } => fetch_stats(host, *port).await,
-        Target::Ssh { user, host, end } => {
-            Ok(counters::fetch(host, user.as_deref(), end, ssh).await?)
-        }
+        Target::Ssh {
+            user,
+            host,
+            end,
+            stats_port,
+        } => Ok(counters::fetch(host, user.as_deref(), end, *stats_port, ssh).await?),
     }
 }
 
@@ -184,10 +188,12 @@ mod tests {
             host: host.into(),
             port,
         };
-        assert_eq!(Target::parse("box").unwrap(), stats("box", 3633));
-        assert_eq!(Target::parse("box:4000").unwrap(), stats("box", 4000));
-        assert_eq!(Target::parse("[::1]:4000").unwrap(), stats("::1", 4000));
-        assert_eq!(Target::parse("::1").unwrap(), stats("::1", 3633));
+        assert_eq!(Target::parse("box", None).unwrap(), stats("box", 3633));
+        assert_eq!(Target::parse("box:4000", None).unwrap(), stats("box", 4000));
+        assert_eq!(Target::parse("[::1]:4000", None).unwrap(), stats("::1", 4000));
+        assert_eq!(Target::parse("::1", None).unwrap(), stats("::1", 3633));
+        assert_eq!(Target::parse("box", Some(5000)).unwrap(), stats("box", 5000));
+        assert_eq!(Target::parse("box:4000", Some(5000)).unwrap(), stats("box", 4000));
     }
 
     #[test]
@@ -196,22 +202,23 @@ mod tests {
             user: user.map(String::from),
             host: "box".into(),
             end,
+            stats_port: None,
         };
         let program = |p: &str| RemoteEnd::Program(p.into());
         assert_eq!(
-            Target::parse("@box").unwrap(),
+            Target::parse("@box", None).unwrap(),
             ssh(None, program("distccd"))
         );
         assert_eq!(
-            Target::parse("bob@box").unwrap(),
+            Target::parse("bob@box", None).unwrap(),
             ssh(Some("bob"), program("distccd"))
         );
         assert_eq!(
-            Target::parse("@box/8:/opt/bin/distccd").unwrap(),
+            Target::parse("@box/8:/opt/bin/distccd", None).unwrap(),
             ssh(None, program("/opt/bin/distccd"))
         );
         assert_eq!(
-            Target::parse("@box:tcp:3632").unwrap(),
+            Target::parse("@box:tcp:3632", None).unwrap(),
             ssh(
                 None,
                 RemoteEnd::Daemon {
@@ -220,10 +227,10 @@ mod tests {
                 }
             )
         );
-        assert_eq!(Target::parse("bob@box").unwrap().describe(), "bob@box");
+        assert_eq!(Target::parse("bob@box", None).unwrap().describe(), "bob@box");
         for bad in ["@box @other", "@", "@box,auth"] {
             assert!(
-                matches!(Target::parse(bad), Err(ServerViewError::BadEntry { .. })),
+                matches!(Target::parse(bad, None), Err(ServerViewError::BadEntry { .. })),
                 "{bad}"
             );
         }

@@ -5,7 +5,8 @@
 //! For `@host[:COMMAND]` the remote program (the jobs' server, `distccd` by default) is run
 //! with [`ssh_launch::COUNTERS_FLAG`]: a distfarm there answers for this user's session
 //! servers and the daemon on its statistics port. For `@host:tcp:[HOST:]PORT` the daemon's
-//! statistics port (3633) is asked through a `direct-tcpip` channel, like its jobs.
+//! statistics port (3633 unless told) is asked through a `direct-tcpip` channel, like its
+//! jobs.
 
 use std::time::Duration;
 
@@ -15,7 +16,8 @@ use crate::protocol::farm_view::ServerClients;
 use crate::protocol::ssh_launch;
 use crate::transport::ssh::{self, SshError, SshSettings};
 
-/// distccd's `--stats-port` default, where a daemon behind `:tcp:` entries is asked.
+/// distccd's `--stats-port` default, where a daemon behind `:tcp:` entries is asked unless
+/// told otherwise.
 const DEFAULT_STATS_PORT: u16 = 3633;
 /// The remote program starts, looks and answers within this.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -59,11 +61,13 @@ pub enum CountersError {
     Timeout { host: String, what: String },
 }
 
-/// Connects to `alias` as a job would and asks what serves `end` there for its counters.
+/// Connects to `alias` as a job would and asks what serves `end` there for its counters;
+/// `stats_port` is the daemon's there (default 3633).
 pub async fn fetch(
     alias: &str,
     user: Option<&str>,
     end: &RemoteEnd,
+    stats_port: Option<u16>,
     settings: &SshSettings,
 ) -> Result<ServerClients, CountersError> {
     let resolved = ssh::resolve(alias, user, None, settings)?;
@@ -71,8 +75,11 @@ pub async fn fetch(
     // Named as the user wrote it, and where that led.
     let host = format!("{alias} ({})", conn.description());
     let answer = match end {
-        RemoteEnd::Program(command) => from_program(&conn, &host, command).await,
-        RemoteEnd::Daemon { host: daemon, .. } => from_daemon(&conn, &host, daemon).await,
+        RemoteEnd::Program(command) => from_program(&conn, &host, command, stats_port).await,
+        RemoteEnd::Daemon { host: daemon, .. } => {
+            let port = stats_port.unwrap_or(DEFAULT_STATS_PORT);
+            from_daemon(&conn, &host, daemon, port).await
+        }
     };
     conn.disconnect().await;
     answer
@@ -82,8 +89,12 @@ async fn from_program(
     conn: &ssh::SshConnection,
     host: &str,
     command: &str,
+    stats_port: Option<u16>,
 ) -> Result<ServerClients, CountersError> {
-    let line = format!("{command} {}", ssh_launch::COUNTERS_FLAG);
+    let mut line = format!("{command} {}", ssh_launch::COUNTERS_FLAG);
+    if let Some(port) = stats_port {
+        line.push_str(&format!(" --stats-port {port}"));
+    }
     let (stdout, exit) = tokio::time::timeout(ANSWER_TIMEOUT, conn.run(&line, b""))
         .await
         .map_err(|_| CountersError::Timeout {
@@ -126,11 +137,12 @@ async fn from_daemon(
     conn: &ssh::SshConnection,
     host: &str,
     daemon: &str,
+    port: u16,
 ) -> Result<ServerClients, CountersError> {
-    let what = format!("the statistics port {daemon}:{DEFAULT_STATS_PORT}");
+    let what = format!("the statistics port {daemon}:{port}");
     let asked = async {
         let stream = conn
-            .direct_tcpip(daemon, DEFAULT_STATS_PORT)
+            .direct_tcpip(daemon, port)
             .await
             .map_err(|e| CountersError::NoServer {
                 host: host.to_string(),
