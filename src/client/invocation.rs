@@ -233,10 +233,16 @@ mod tests {
         assert_eq!(invocation("distcc", rest), Invocation::Implicit);
         // Only in front: after the compiler it is the compiler's argument.
         let a = args("gcc --summary -c x.c");
-        assert_eq!(wrapper_options("distfarm", &a), (WrapperOptions::default(), &a[..]));
+        assert_eq!(
+            wrapper_options("distfarm", &a),
+            (WrapperOptions::default(), &a[..])
+        );
         // Through a masquerade link every word is the compiler's.
         let a = args("--summary -c x.c");
-        assert_eq!(wrapper_options("gcc", &a), (WrapperOptions::default(), &a[..]));
+        assert_eq!(
+            wrapper_options("gcc", &a),
+            (WrapperOptions::default(), &a[..])
+        );
         let a = args("--summary");
         let (_, rest) = wrapper_options("distfarm", &a);
         assert_eq!(invocation("distfarm", rest), Invocation::MissingOperand);

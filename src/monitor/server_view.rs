@@ -51,7 +51,7 @@ pub enum ServerViewError {
     #[error("{text:?} is not an SSH host entry: {detail}")]
     BadEntry { text: String, detail: String },
     #[error(transparent)]
-    Ssh(#[from] CountersError),
+    Ssh(Box<CountersError>),
 }
 
 impl Target {
@@ -71,14 +71,12 @@ impl Target {
         let list = hosts::parse(text, "--server").map_err(|e| bad(e.to_string()))?;
         let one = list.hosts.len() == 1 && list.zeroconf.is_none();
         match list.hosts.into_iter().next().map(|h| h.kind) {
-            Some(HostKind::Ssh { user, host, remote }) if one => {
-                Ok(Target::Ssh {
-                    user,
-                    host,
-                    end: remote,
-                    stats_port,
-                })
-            }
+            Some(HostKind::Ssh { user, host, remote }) if one => Ok(Target::Ssh {
+                user,
+                host,
+                end: remote,
+                stats_port,
+            }),
             _ => Err(bad("give one entry such as @host or user@host".to_string())),
         }
     }
@@ -121,7 +119,9 @@ pub async fn fetch(target: &Target, ssh: &SshSettings) -> Result<ServerClients, 
             host,
             end,
             stats_port,
-        } => Ok(counters::fetch(host, user.as_deref(), end, *stats_port, ssh).await?),
+        } => counters::fetch(host, user.as_deref(), end, *stats_port, ssh)
+            .await
+            .map_err(|e| ServerViewError::Ssh(Box::new(e))),
     }
 }
 
@@ -190,10 +190,19 @@ mod tests {
         };
         assert_eq!(Target::parse("box", None).unwrap(), stats("box", 3633));
         assert_eq!(Target::parse("box:4000", None).unwrap(), stats("box", 4000));
-        assert_eq!(Target::parse("[::1]:4000", None).unwrap(), stats("::1", 4000));
+        assert_eq!(
+            Target::parse("[::1]:4000", None).unwrap(),
+            stats("::1", 4000)
+        );
         assert_eq!(Target::parse("::1", None).unwrap(), stats("::1", 3633));
-        assert_eq!(Target::parse("box", Some(5000)).unwrap(), stats("box", 5000));
-        assert_eq!(Target::parse("box:4000", Some(5000)).unwrap(), stats("box", 4000));
+        assert_eq!(
+            Target::parse("box", Some(5000)).unwrap(),
+            stats("box", 5000)
+        );
+        assert_eq!(
+            Target::parse("box:4000", Some(5000)).unwrap(),
+            stats("box", 4000)
+        );
     }
 
     #[test]
@@ -227,10 +236,16 @@ mod tests {
                 }
             )
         );
-        assert_eq!(Target::parse("bob@box", None).unwrap().describe(), "bob@box");
+        assert_eq!(
+            Target::parse("bob@box", None).unwrap().describe(),
+            "bob@box"
+        );
         for bad in ["@box @other", "@", "@box,auth"] {
             assert!(
-                matches!(Target::parse(bad, None), Err(ServerViewError::BadEntry { .. })),
+                matches!(
+                    Target::parse(bad, None),
+                    Err(ServerViewError::BadEntry { .. })
+                ),
                 "{bad}"
             );
         }

@@ -126,7 +126,10 @@ mod tests {
         assert_eq!(all.servers, ["session server a", "daemon 127.0.0.1:3633"]);
         assert_eq!(all.clients.len(), 2);
         let ssh = &all.clients[1];
-        assert_eq!((ssh.client.as_str(), ssh.jobs, ssh.bytes_received), ("ssh", 5, 50));
+        assert_eq!(
+            (ssh.client.as_str(), ssh.jobs, ssh.bytes_received),
+            ("ssh", 5, 50)
+        );
         assert_eq!(
             ssh.refusals,
             vec![("x".to_string(), 3), ("y".to_string(), 2)]

@@ -141,15 +141,15 @@ async fn from_daemon(
 ) -> Result<ServerClients, CountersError> {
     let what = format!("the statistics port {daemon}:{port}");
     let asked = async {
-        let stream = conn
-            .direct_tcpip(daemon, port)
-            .await
-            .map_err(|e| CountersError::NoServer {
-                host: host.to_string(),
-                message: format!(
-                    "nothing answers on {what} (start the daemon there with --stats): {e}"
-                ),
-            })?;
+        let stream =
+            conn.direct_tcpip(daemon, port)
+                .await
+                .map_err(|e| CountersError::NoServer {
+                    host: host.to_string(),
+                    message: format!(
+                        "nothing answers on {what} (start the daemon there with --stats): {e}"
+                    ),
+                })?;
         Ok::<_, CountersError>(client_counters::ask(stream).await)
     };
     let answer = tokio::time::timeout(ANSWER_TIMEOUT, asked)

@@ -82,7 +82,9 @@ async fn daemon(port: u16) -> Result<ServerClients, Option<String>> {
             .await
             .map_err(|_| None)?;
         client_counters::ask(stream).await.map_err(|e| match e {
-            AskError::NoAnswer => Some("closed without counters (does its --allow list admit 127.0.0.1?)".to_string()),
+            AskError::NoAnswer => {
+                Some("closed without counters (does its --allow list admit 127.0.0.1?)".to_string())
+            }
             e => Some(e.to_string()),
         })
     };
