@@ -219,11 +219,18 @@ pub struct MonArgs {
     /// The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`).
     #[arg(long)]
     pub live: bool,
-    /// Show a `distfarm serve --stats`'s counters per client address instead (jobs,
-    /// failures, refusals with reasons, bytes, compile time); PORT is its --stats-port
-    /// (default 3633), and only clients its --allow list admits get them.
-    #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "live")]
+    /// Show a server's counters per client instead (jobs, failures, refusals with reasons,
+    /// bytes, compile time). An SSH entry as in the host list (@host, user@host,
+    /// @host:COMMAND, @host:tcp:PORT) is reached as its jobs are, and the distfarm there
+    /// answers for your session servers and its daemon's --stats port; HOST[:PORT] asks a
+    /// `distfarm serve --stats` over TCP (PORT its --stats-port, default 3633), which answers
+    /// only clients its --allow list admits.
+    #[arg(long, value_name = "@HOST|HOST[:PORT]", conflicts_with = "live")]
     pub server: Option<String>,
+    /// The daemon's --stats-port that --server asks (default 3633): for a HOST without
+    /// :PORT, and the daemon of an SSH host.
+    #[arg(long, value_name = "PORT", requires = "server")]
+    pub stats_port: Option<u16>,
 }
 
 /// distccd's options, with the same names and meanings.
@@ -300,10 +307,15 @@ pub struct ServeArgs {
     /// Serve every job of one SSH connection from one process (started by distfarm's agent).
     #[arg(long, hide = true, conflicts_with_all = ["daemon", "inetd"])]
     pub ssh_session: bool,
+    /// Print the per-client counters of this machine's distfarm servers that this user may
+    /// see (their session servers, the daemon on --stats-port) as JSON and exit (run over
+    /// SSH by `distfarm mon --server @host`).
+    #[arg(long, hide = true, conflicts_with_all = ["daemon", "inetd", "ssh_session"])]
+    pub client_counters: bool,
     /// Serve distccd's statistics page over HTTP (daemon only; clients from --allow).
     #[arg(long)]
     pub stats: bool,
-    /// The statistics port.
+    /// The statistics port (also where --client-counters asks the daemon).
     #[arg(long, value_name = "PORT", default_value_t = 3633)]
     pub stats_port: u16,
     /// Keep successful answers in DIR (created 0700) and give them again to any client

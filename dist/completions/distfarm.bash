@@ -480,13 +480,17 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__mon)
-            opts="-h -V --json --live --server --help --version"
+            opts="-h -V --json --live --server --stats-port --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stats-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -648,7 +652,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__serve)
-            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --stats --stats-port --cache --cache-size --lifetime --zeroconf --help --version"
+            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --client-counters --stats --stats-port --cache --cache-size --lifetime --zeroconf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -742,13 +746,17 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__top)
-            opts="-h -V --json --live --server --help --version"
+            opts="-h -V --json --live --server --stats-port --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stats-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

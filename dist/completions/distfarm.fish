@@ -51,7 +51,7 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s P -l pid-fil
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l user -d 'When started as root, run as this user (default: distcc, else nobody)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l job-lifetime -d 'Kill a compiler that runs longer than this many seconds' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l compiler -d 'Also allow this compiler (a bare name or an absolute path; repeatable)' -r
-complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l stats-port -d 'The statistics port' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l stats-port -d 'The statistics port (also where --client-counters asks the daemon)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l cache -d 'Keep successful answers in DIR (created 0700) and give them again to any client that sends the same job' -r -F
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l cache-size -d 'The most the cache keeps, e.g. 500M or 2G (least recently used go first)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l lifetime -d 'Exit after this many seconds (for tests)' -r
@@ -64,6 +64,7 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l log-stderr -
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l verbose -d 'Log at debug level'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l enable-tcp-insecure -d 'As distccd: no compiler whitelist; any program on DISTCCD_PATH/PATH or any absolute path runs as the compiler (distcc passes it over SSH). Argument rules and confinement still apply'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l ssh-session -d 'Serve every job of one SSH connection from one process (started by distfarm\'s agent)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l client-counters -d 'Print the per-client counters of this machine\'s distfarm servers that this user may see (their session servers, the daemon on --stats-port) as JSON and exit (run over SSH by `distfarm mon --server @host`)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l stats -d 'Serve distccd\'s statistics page over HTTP (daemon only; clients from --allow)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l zeroconf -d 'Announce this daemon on the local network over mDNS/DNS-SD, as distccd --zeroconf (`_distcc._tcp`, its slots and compiler), for clients with +zeroconf in their host list. Clients still need --allow'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s h -l help -d 'Print help'
@@ -125,12 +126,14 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand keys" -s V -l version 
 complete -c distfarm -n "__fish_distfarm_using_subcommand doctor" -l json -d 'Print the report as JSON'
 complete -c distfarm -n "__fish_distfarm_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand doctor" -s V -l version -d 'Print version'
-complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l server -d 'Show a `distfarm serve --stats`\'s counters per client address instead (jobs, failures, refusals with reasons, bytes, compile time); PORT is its --stats-port (default 3633), and only clients its --allow list admits get them' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l server -d 'Show a server\'s counters per client instead (jobs, failures, refusals with reasons, bytes, compile time). An SSH entry as in the host list (@host, user@host, @host:COMMAND, @host:tcp:PORT) is reached as its jobs are, and the distfarm there answers for your session servers and its daemon\'s --stats port; HOST[:PORT] asks a `distfarm serve --stats` over TCP (PORT its --stats-port, default 3633), which answers only clients its --allow list admits' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l stats-port -d 'The daemon\'s --stats-port that --server asks (default 3633): for a HOST without :PORT, and the daemon of an SSH host' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l json -d 'One JSON document per refresh, one per line'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l live -d 'The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -s V -l version -d 'Print version'
-complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l server -d 'Show a `distfarm serve --stats`\'s counters per client address instead (jobs, failures, refusals with reasons, bytes, compile time); PORT is its --stats-port (default 3633), and only clients its --allow list admits get them' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l server -d 'Show a server\'s counters per client instead (jobs, failures, refusals with reasons, bytes, compile time). An SSH entry as in the host list (@host, user@host, @host:COMMAND, @host:tcp:PORT) is reached as its jobs are, and the distfarm there answers for your session servers and its daemon\'s --stats port; HOST[:PORT] asks a `distfarm serve --stats` over TCP (PORT its --stats-port, default 3633), which answers only clients its --allow list admits' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l stats-port -d 'The daemon\'s --stats-port that --server asks (default 3633): for a HOST without :PORT, and the daemon of an SSH host' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l json -d 'One JSON document per refresh, one per line'
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l live -d 'The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -s h -l help -d 'Print help'

@@ -10,9 +10,11 @@ use crate::cli::ServeArgs;
 use crate::config::ServerEnv;
 use crate::exit_code::ExitCode;
 use crate::logging::{self, Sink};
+use crate::protocol::ssh_launch;
 use crate::server::access::{AccessList, Cidr};
 use crate::server::assembly_check::WrapperGuard;
 use crate::server::cache::{CacheSettings, ResultCache};
+use crate::server::client_counters_here;
 use crate::server::command_list::CommandList;
 use crate::server::compilers::CompilerPolicy;
 use crate::server::connection::{ResultClass, ServerContext};
@@ -146,6 +148,9 @@ pub fn main(args: ServeArgs) -> i32 {
             return ExitCode::BadArguments.code();
         }
     };
+    if args.client_counters {
+        return client_counters(&env, &args);
+    }
     let settings = match settings(&args, &env, inetd) {
         Ok(s) => s,
         Err(e) => {
@@ -189,6 +194,40 @@ pub fn main(args: ServeArgs) -> i32 {
             .zeroconf
             .then(|| announce_settings(&args, &env, ctx.settings.jobs));
         run_daemon(&args, ctx, announce)
+    }
+}
+
+/// `--client-counters`: this machine's servers' counters on stdout as one JSON document, or
+/// why there are none on stderr with [`ssh_launch::NO_COUNTERS_STATUS`]. As the user the
+/// servers run as: started as root, a session server has become `--user` (or distcc,
+/// nobody), and its private directory is that user's.
+fn client_counters(env: &ServerEnv, args: &ServeArgs) -> i32 {
+    if let Err(e) = process::drop_root(args.user.as_deref()) {
+        eprintln!("distfarm: {e}");
+        return ExitCode::SetuidFailed.code();
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("distfarm: cannot start: {e}");
+            return ExitCode::IoError.code();
+        }
+    };
+    match runtime.block_on(client_counters_here::collect(&env.tmpdir, args.stats_port)) {
+        Ok(counters) => {
+            println!(
+                "{}",
+                serde_json::to_string(&counters).expect("plain data serializes")
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("distfarm: {e}");
+            ssh_launch::NO_COUNTERS_STATUS as i32
+        }
     }
 }
 

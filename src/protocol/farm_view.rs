@@ -200,5 +200,9 @@ pub struct ClientCounters {
 pub struct ServerClients {
     /// 1.
     pub version: u32,
+    /// The servers whose counters these are, when they were gathered from several (the
+    /// session servers and the daemon of an SSH host); absent from a single server's answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<String>,
     pub clients: Vec<ClientCounters>,
 }

@@ -1,6 +1,6 @@
 //! Per-client-address counters: jobs, failures, refusals with their reasons, bytes and
-//! compile time. `--stats` answers them as JSON at `GET /clients` (stats_http.rs), for
-//! `distfarm mon --server`.
+//! compile time. `--stats` answers them as JSON at `GET /clients` (stats_http.rs) and a session
+//! server on its counters socket (session.rs), for `distfarm mon --server`.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -85,6 +85,7 @@ impl ClientStats {
             .collect();
         ServerClients {
             version: 1,
+            servers: Vec::new(),
             clients,
         }
     }

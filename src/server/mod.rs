@@ -7,6 +7,7 @@ pub mod arg_rules;
 pub mod assembly_check;
 pub mod cache;
 mod child;
+pub mod client_counters_here;
 pub mod client_stats;
 pub mod command_list;
 pub mod compilers;
