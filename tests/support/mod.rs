@@ -70,6 +70,7 @@ pub mod wrapper_client;
 
 pub use compile::local_object;
 pub use cproject::CProject;
+pub use daemon::{IDENTITY_PROBE, is_identity_probe};
 pub use distccd::RealDistccd;
 pub use distfarm_server::DistfarmServer;
 pub use fake_server::FakeServer;
