@@ -96,22 +96,7 @@ fn lua_compiles_through_an_offer_with_plain_distcc_and_with_distfarm() {
         offer.log()
     );
 
-    let objects = build(&lua, &LUA_EXTRA, out.path(), 4, |unit, args| {
-        let cmd = client
-            .distfarm(None)
-            .current_dir(lua.root())
-            .env("DISTCC_FALLBACK", "0")
-            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
-            .arg("gcc")
-            .args(args);
-        if let Err(e) = cmd.output() {
-            panic!(
-                "distfarm on {}: {e}\n{}",
-                unit.source.display(),
-                offer.log()
-            );
-        }
-    });
+    let objects = distfarm_build(&client, &lua, out.path(), &offer);
     assert_identical(&lua, &objects, lua_references(), "distfarm → offer");
     assert!(offer.jobs_served() >= served + lua.units().len());
 }
@@ -544,22 +529,7 @@ fn a_socket_offer_compiles_lua_for_its_user_and_refuses_another_user() {
 
     let lua = CProject::lua();
     let out = temp_dir("offer-out");
-    let objects = build(&lua, &LUA_EXTRA, out.path(), 4, |unit, args| {
-        let cmd = client
-            .distfarm(None)
-            .current_dir(lua.root())
-            .env("DISTCC_FALLBACK", "0")
-            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
-            .arg("gcc")
-            .args(args);
-        if let Err(e) = cmd.output() {
-            panic!(
-                "distfarm on {}: {e}\n{}",
-                unit.source.display(),
-                offer.log()
-            );
-        }
-    });
+    let objects = distfarm_build(&client, &lua, out.path(), &offer);
     assert_identical(&lua, &objects, lua_references(), "distfarm → socket offer");
     let served = offer.jobs_served();
     assert_eq!(served, lua.units().len(), "{}", offer.log());
@@ -894,6 +864,27 @@ fn show_hosts(client: &Work, hosts: Option<&str>) -> Vec<String> {
 }
 
 /// `distfarm gcc -O2 -c hello.c` remote-or-fail through `entry` alone.
+/// `project` built by distfarm with the client's own host list (offers included), remote or
+/// fail; the objects in unit order.
+fn distfarm_build(client: &Work, project: &CProject, out: &Path, offer: &Offer) -> Vec<Vec<u8>> {
+    build(project, &LUA_EXTRA, out, 4, |unit, args| {
+        let cmd = client
+            .distfarm(None)
+            .current_dir(project.root())
+            .env("DISTCC_FALLBACK", "0")
+            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
+            .arg("gcc")
+            .args(args);
+        if let Err(e) = cmd.output() {
+            panic!(
+                "distfarm on {}: {e}\n{}",
+                unit.source.display(),
+                offer.log()
+            );
+        }
+    })
+}
+
 fn hello_through(client: &Work, entry: &str, offer: &Offer) {
     let before = offer.jobs_served();
     let out = client
