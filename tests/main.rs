@@ -5,6 +5,7 @@
 mod support;
 
 mod agent;
+mod agent_faults;
 mod client_environment;
 mod client_fallback;
 mod client_interop;

@@ -10,6 +10,9 @@ use super::{ProtocolError, lzo};
 
 pub const HEADER_LEN: usize = 12;
 
+/// How much of a body is allocated before any of it has arrived.
+const BODY_FIRST_CHUNK: usize = 64 * 1024;
+
 /// Upper bounds checked before anything is allocated. The defaults are generous for real
 /// compiles (a preprocessed translation unit of hundreds of MB is already absurd) and stop a
 /// lying length from exhausting memory.
@@ -122,8 +125,16 @@ impl<R: AsyncRead + Unpin> TokenReader<R> {
                 limit: limit.into(),
             });
         }
-        let mut body = vec![0u8; len as usize];
-        self.fill(&mut body, token).await?;
+        // Memory follows the bytes that arrive, not the length a peer claims: a peer that
+        // announces 16 MB and sends nothing costs 64 KB, and a body grows by doubling.
+        let len = len as usize;
+        let mut body = Vec::with_capacity(len.min(BODY_FIRST_CHUNK));
+        while body.len() < len {
+            let start = body.len();
+            let chunk = (len - start).min(start.max(BODY_FIRST_CHUNK));
+            body.resize(start + chunk, 0);
+            self.fill(&mut body[start..], token).await?;
+        }
         Ok(body)
     }
 
