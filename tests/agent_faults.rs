@@ -452,3 +452,133 @@ impl std::fmt::Display for Memory {
         )
     }
 }
+
+/// An agent with no descriptor left for another wrapper (its `ulimit -n` reached) waits for
+/// jobs to end instead of retrying `accept` at once for ever (a core spent spinning), and
+/// serves again when descriptors free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_out_of_descriptors_waits_without_spinning_and_then_serves() {
+    use std::os::unix::process::CommandExt;
+    let farm = Farm::start("agent-nofile").await;
+    std::fs::create_dir_all(farm.socket().parent().unwrap()).unwrap();
+    // Started here, not by a wrapper, to give it a low descriptor limit.
+    let mut agent = std::process::Command::new(crate::support::distfarm_bin());
+    agent
+        .args(["agent", "--socket"])
+        .arg(farm.socket())
+        .args(["--idle", "60", "--lock-dir"])
+        .arg(farm.path("distcc_dir/lock"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(farm.path("agent-nofile.log")).unwrap());
+    unsafe {
+        agent.pre_exec(|| {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, 64, 64)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut agent = agent.spawn().unwrap();
+    let pid = agent.id() as i32;
+    let mut ready = [0u8; 1];
+    std::io::Read::read(agent.stdout.as_mut().unwrap(), &mut ready).unwrap();
+    farm.hello_build(1, 1, &[]).await;
+
+    // Idle peers take every descriptor the agent has, and more wait in its listen queue.
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        idle.push(connect_when_accepted(&farm.socket()).await);
+    }
+    let saturated = wait_for(Duration::from_secs(10), || open_fds(pid) >= 60).await;
+    assert!(saturated, "the agent holds {} descriptors", open_fds(pid));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cpu_before = cpu_ticks(pid);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let spent = cpu_ticks(pid) - cpu_before;
+    // Ten failed accepts a second cost nothing; a loop retrying at once takes whatever CPU
+    // it can get (tens of ticks in 3 s even on a loaded machine).
+    assert!(
+        spent < 10,
+        "the agent spent {spent} CPU ticks in 3 s while out of descriptors\n--- agent log\n{}",
+        read_text_lossy(&farm.path("agent-nofile.log"))
+    );
+
+    drop(idle);
+    let outputs = farm.hello_build(2, 2, &[]).await;
+    assert!(outputs.iter().all(|(_, o)| *o == *hello_reference()));
+    assert_eq!(farm.agent_pids(), vec![pid], "the same agent serves again");
+    assert!(
+        read_text_lossy(&farm.path("agent-nofile.log")).contains("ulimit -n"),
+        "the agent says why it cannot take more wrappers"
+    );
+    crate::support::procs::kill(pid);
+    let _ = agent.wait();
+}
+
+/// A live agent whose listen queue is full (a burst of wrappers, or an agent paused for a
+/// moment) is waited for: the wrapper neither starts a second agent nor goes around it with
+/// an SSH connection of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrapper_waits_for_an_agent_whose_queue_is_full() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let farm = Farm::start("agent-busy").await;
+    farm.hello_build(1, 1, &[]).await;
+    let pid = agent_pid(&farm);
+    kill(Pid::from_raw(pid), Signal::SIGSTOP).unwrap();
+    let resume = scopeguard_continue(pid);
+    // Fill the listen queue of the paused agent until the kernel refuses more.
+    let mut queued = Vec::new();
+    loop {
+        match UnixStream::connect(farm.socket()).await {
+            Ok(stream) => queued.push(stream),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("{e}"),
+        }
+        assert!(queued.len() < 20_000, "the listen queue never filled");
+    }
+    let cmd = farm.hello("busy.o", &[]);
+    let wrapper = std::thread::spawn(move || cmd.output().unwrap());
+    // Longer than a wrapper waits for a freshly started agent (3 s).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    drop(resume);
+    drop(queued);
+    let out = tokio::task::spawn_blocking(move || wrapper.join().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(read(&farm.path("out/busy.o")), *hello_reference());
+    assert_eq!(
+        farm.server.stats().connections(),
+        1,
+        "the job went through the agent's connection, not one of its own\n--- agent log\n{}",
+        farm.agent_log()
+    );
+    assert_eq!(farm.agent_pids(), vec![pid]);
+}
+
+/// SIGCONT to `pid` when dropped, whatever the test did.
+fn scopeguard_continue(pid: i32) -> impl Drop {
+    struct Continue(i32);
+    impl Drop for Continue {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.0),
+                nix::sys::signal::Signal::SIGCONT,
+            );
+        }
+    }
+    Continue(pid)
+}
+
+/// User and system CPU time of `pid`, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after `pid (comm) `.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn read_text_lossy(path: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
+}
