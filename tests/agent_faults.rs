@@ -537,8 +537,9 @@ async fn a_wrapper_waits_for_an_agent_whose_queue_is_full() {
     }
     let cmd = farm.hello("busy.o", &[]);
     let wrapper = std::thread::spawn(move || cmd.output().unwrap());
-    // Longer than a wrapper waits for a freshly started agent (3 s).
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Well past the 3 s a wrapper waits for a freshly started agent, with room for the
+    // wrapper's own start on a loaded machine.
+    tokio::time::sleep(Duration::from_secs(10)).await;
     drop(resume);
     drop(queued);
     let out = tokio::task::spawn_blocking(move || wrapper.join().unwrap())
