@@ -239,6 +239,7 @@ async fn a_silent_link_sends_the_job_to_the_next_host_within_the_io_timeout() {
         .unwrap();
     let waited = started.elapsed();
     let stderr = text(&out.stderr);
+    eprintln!("moved on from the silent host in {waited:?} (DISTCC_IO_TIMEOUT=2)");
     assert!(
         out.status.success(),
         "{stderr}\n--- agent log\n{}",
@@ -286,6 +287,7 @@ async fn a_silent_only_host_falls_back_to_a_local_compile_within_the_io_timeout(
         .unwrap();
     let waited = started.elapsed();
     let stderr = text(&out.stderr);
+    eprintln!("fell back from the silent host in {waited:?} (DISTCC_IO_TIMEOUT=2)");
     assert!(out.status.success(), "{stderr}");
     assert_eq!(read(&farm.path("out/local.o")), *hello_reference());
     assert!(
@@ -301,6 +303,42 @@ async fn a_silent_only_host_falls_back_to_a_local_compile_within_the_io_timeout(
     let outputs = farm.hello_build(2, 2, &[]).await;
     assert!(outputs.iter().all(|(_, o)| *o == *hello_reference()));
     assert_eq!(farm.agent_pids(), vec![pid]);
+}
+
+/// A job whose link goes silent after its channel opened: its wrapper gives up (its
+/// `DISTCC_IO_TIMEOUT`) and leaves, and the agent gives the job's slot back at once rather
+/// than wait for a host that may never answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_cut_off_by_a_silent_link_gives_its_slot_back_when_its_wrapper_leaves() {
+    let (farm, proxy) = farm_with_a_freezable_host("agent-silent-slot").await;
+    let silent = format!("@frozenhost/1:{}", farm.path("remote/distccd").display());
+    let warm = farm
+        .hello("warm.o", &[("DISTCC_HOSTS", &silent)])
+        .output()
+        .unwrap();
+    assert!(warm.status.success(), "{}", text(&warm.stderr));
+    let request = job_request(&farm, &silent);
+    let (mut stream, channel) = send_and_wait_for_channel(&farm, &request).await;
+    assert!(matches!(channel, Channel::Open { .. }), "{channel:?}");
+    proxy.freeze();
+    // The job's first bytes go out; nothing comes back; the wrapper leaves.
+    stream.write_all(b"DIST00000001").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(stream);
+
+    // The one slot of the entry is free for the next job.
+    let mut next = UnixStream::connect(farm.socket()).await.unwrap();
+    request
+        .write(&mut TokenWriter::new(&mut next))
+        .await
+        .unwrap();
+    let mut reader = TokenReader::new(next, Limits::default());
+    let pick = tokio::time::timeout(Duration::from_secs(10), Pick::read(&mut reader)).await;
+    assert!(
+        matches!(pick, Ok(Ok(Pick::Host { index: 0 }))),
+        "the next job got {pick:?}: the silent job still holds the slot\n--- agent log\n{}",
+        farm.agent_log()
+    );
 }
 
 // ---------------------------------------------------------------------------------------
