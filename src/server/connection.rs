@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use super::cache::{JobInput, Lookup, ResultCache, TreeDigest};
 use super::client_stats::{ClientStats, Served};
 use super::compilers::Resolved;
+use super::confinement::ConfinementMode;
 use super::header_store::HeaderStore;
 use super::job::{self, JobDir, Outcome};
 use super::job_root::JobRoot;
@@ -221,9 +222,9 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
         Input::Preprocessed(source) => job::admit(&argv, source, dir.path(), &ctx.settings),
         // Without confinement the compiler would open whatever the sent files name
         // (`#include "/etc/passwd"`) and show it in its messages.
-        Input::Tree(..) if !ctx.settings.confine => Err(Refusal::new(
+        Input::Tree(..) if ctx.settings.confinement == ConfinementMode::Unconfined => Err(Refusal::new(
             "a pump-mode job (protocol 3)",
-            "this server runs compilers unconfined (no Landlock), and a compiler that \
+            "this server runs compilers unconfined, and a compiler that \
              preprocesses could read the server's files into its messages; use ',lzo' \
              without ',cpp' for this host",
         )),

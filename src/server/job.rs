@@ -262,12 +262,8 @@ async fn check_generated_assembly(
     }
     let confinement = confinement(dir, compiler, settings);
     if let Some(confinement) = &confinement {
-        let Ok(enter) = confinement.enter_in_child() else {
+        if confinement.apply(command.as_std_mut()).is_err() {
             return Ok(()); // as when the check cannot start: the job's own run says why
-        };
-        // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
-        unsafe {
-            command.pre_exec(enter);
         }
     }
     if command.status().await.is_ok_and(|s| s.success()) {

@@ -1,0 +1,545 @@
+//! The confinement for kernels without Landlock (before 5.13, the LSM left out, some
+//! containers): every program of a job starts in a mount namespace of its own — inside a
+//! user namespace when the server is not root, which is what lets an unprivileged server
+//! make one — whose root is an empty tmpfs holding only the places `sandbox::allowed_places`
+//! lists, each bound at its own path: the system directories and the compiler's
+//! installation read-only, `/dev/null` and the job directory writable; the root itself is
+//! made read-only. Nothing else exists there: no `/etc/passwd`, no `/home`, and no `/proc`
+//! (a `/proc/PID/root` of one of the server's processes would lead back to the real root).
+//! A compiler cannot name a file it cannot see, however its assembler is told to.
+//!
+//! Everything is prepared in the server, before the fork: the paths as `CString`s, each
+//! mount's flags (a read-only bind keeps the flags of the mount it comes from: inside a user
+//! namespace the kernel refuses to drop them), the uid and gid maps as bytes. What a child
+//! runs between fork and exec, where it must not allocate or take a lock, is `Jail::enter`:
+//! system calls through `nix` on `&CStr` (which it hands to the kernel as they are) and
+//! `libc`, with a stack buffer for the working directory, and an error returned as the
+//! `Errno` it is. Each program then execs with no capabilities left (the bounding set is
+//! emptied, `no_new_privs` set), so it cannot undo a mount or make new ones.
+
+use std::ffi::{CStr, CString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::stat::Mode;
+use nix::sys::statvfs::{FsFlags, statvfs};
+use nix::unistd::{Uid, chdir, mkdir, pivot_root, symlinkat};
+
+use super::sandbox::{Rights, allowed_places};
+use crate::config::CcacheEnv;
+
+/// The directory in each job directory on which a program's new root is mounted (in its
+/// own namespace only: outside, it stays empty and goes with the job directory).
+const ROOT_DIR: &str = ".jail-root";
+
+/// The new root of one job's programs, ready to be entered.
+#[derive(Debug)]
+pub struct Jail {
+    /// Where the tmpfs that becomes `/` is mounted before the switch.
+    root: CString,
+    /// What is made in it, parents before children.
+    places: Vec<Place>,
+    /// `None` when the server is root and needs no user namespace.
+    maps: Option<UserMaps>,
+}
+
+/// The contents of `/proc/self/uid_map` and `gid_map`: the server's own ids, mapped to
+/// themselves, so that the job's files stay the server's.
+#[derive(Debug)]
+struct UserMaps {
+    uid: Vec<u8>,
+    gid: Vec<u8>,
+}
+
+/// One allowed place as it appears in the new root.
+#[derive(Debug)]
+struct Place {
+    /// The directories to make above `target` (in the new root), outermost first.
+    parents: Vec<CString>,
+    /// Its path in the new root.
+    target: CString,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// `source` bound here; made read-only with these flags (with the mounts below it:
+    /// `/usr` may hold others), or left writable (without them: the job directory holds
+    /// the mount point of the new root itself).
+    Bind {
+        source: CString,
+        is_dir: bool,
+        read_only: Option<MsFlags>,
+    },
+    /// A symbolic link with these contents (`/lib` → `usr/lib` on merged-/usr systems).
+    Symlink { contents: CString },
+}
+
+impl Jail {
+    /// The new root for compiling in `job_dir` with `compiler` and the other `programs` a
+    /// job runs, and what ccache needs when the compiler is ccache (as Landlock allows).
+    pub fn for_job(
+        job_dir: &Path,
+        compiler: &Path,
+        programs: &[&Path],
+        ccache: &CcacheEnv,
+    ) -> std::io::Result<Jail> {
+        let root = job_dir.join(ROOT_DIR);
+        match std::fs::create_dir(&root) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+        let mut wanted = allowed_places(job_dir, compiler, programs, ccache);
+        // The compiler is started by the name it was given (ccache goes by it), which may
+        // be a link in a directory of its own.
+        if let Some(dir) = compiler.parent().filter(|_| compiler.is_absolute()) {
+            wanted.push((dir.to_path_buf(), Rights::ReadAndRun));
+        }
+        // Where the kernel says the job directory is (its `getcwd`), if that differs.
+        if let Ok(real) = job_dir.canonicalize() {
+            wanted.push((real, Rights::Everything));
+        }
+        let places = plan(wanted)
+            .iter()
+            .map(|place| place.in_root(&root))
+            .collect::<std::io::Result<_>>()?;
+        let maps = (!Uid::effective().is_root()).then(|| UserMaps {
+            uid: format!("{0} {0} 1\n", Uid::effective()).into_bytes(),
+            gid: format!("{0} {0} 1\n", nix::unistd::Gid::effective()).into_bytes(),
+        });
+        Ok(Jail {
+            root: c_path(&root)?,
+            places,
+            maps,
+        })
+    }
+
+    /// What a child runs between fork and exec, in the working directory its program is to
+    /// have (in the job directory): enters the new root and gives up every capability.
+    /// See the module comment for why this is safe there.
+    pub fn enter(&self) -> Result<(), Errno> {
+        let mut cwd_buf = [0u8; 4096];
+        // SAFETY: the buffer is valid for its length; getcwd writes a terminated string.
+        if unsafe { nix::libc::getcwd(cwd_buf.as_mut_ptr().cast(), cwd_buf.len()) }.is_null() {
+            return Err(Errno::last());
+        }
+        let cwd = CStr::from_bytes_until_nul(&cwd_buf).map_err(|_| Errno::ENAMETOOLONG)?;
+        match &self.maps {
+            Some(maps) => {
+                unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS)?;
+                // A server that gave up root is not dumpable, and its /proc/self files then
+                // belong to root: it could not write its own maps.
+                set_dumpable()?;
+                write_file(c"/proc/self/setgroups", b"deny")?;
+                write_file(c"/proc/self/uid_map", &maps.uid)?;
+                write_file(c"/proc/self/gid_map", &maps.gid)?;
+            }
+            None => unshare(CloneFlags::CLONE_NEWNS)?,
+        }
+        // Nothing mounted here may show outside, nor the other way round.
+        mount(
+            NONE,
+            c"/",
+            NONE,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            NONE,
+        )?;
+        mount(
+            Some(c"tmpfs"),
+            self.root.as_c_str(),
+            Some(c"tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(c"mode=0755,size=1m"),
+        )?;
+        for place in &self.places {
+            place.make()?;
+        }
+        // The old root goes entirely: stacked under the new one, then detached.
+        chdir(self.root.as_c_str())?;
+        pivot_root(c".", c".")?;
+        umount2(c".", MntFlags::MNT_DETACH)?;
+        mount(
+            NONE,
+            c"/",
+            NONE,
+            MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV,
+            NONE,
+        )?;
+        // The working directory set before still points into the old root.
+        chdir(cwd)?;
+        drop_capabilities()
+    }
+}
+
+/// An absent optional path for `mount`.
+const NONE: Option<&CStr> = None;
+
+impl Place {
+    /// Makes this place in the new root (in the child).
+    fn make(&self) -> Result<(), Errno> {
+        for dir in &self.parents {
+            make_dir(dir)?;
+        }
+        match &self.kind {
+            Kind::Symlink { contents } => {
+                match symlinkat(contents.as_c_str(), None, self.target.as_c_str()) {
+                    Ok(()) | Err(Errno::EEXIST) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            Kind::Bind {
+                source,
+                is_dir,
+                read_only,
+            } => {
+                if *is_dir {
+                    make_dir(&self.target)?;
+                } else {
+                    // Already there when it lies in a place bound before: then the mount
+                    // below is all that counts.
+                    if let Ok(fd) = nix::fcntl::open(
+                        self.target.as_c_str(),
+                        OFlag::O_CREAT | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+                        Mode::from_bits_truncate(0o644),
+                    ) {
+                        let _ = nix::unistd::close(fd);
+                    }
+                }
+                let recursive = if read_only.is_some() {
+                    MsFlags::MS_REC
+                } else {
+                    MsFlags::empty()
+                };
+                mount(
+                    Some(source.as_c_str()),
+                    self.target.as_c_str(),
+                    NONE,
+                    MsFlags::MS_BIND | recursive,
+                    NONE,
+                )?;
+                if let Some(flags) = read_only {
+                    mount(
+                        NONE,
+                        self.target.as_c_str(),
+                        NONE,
+                        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | *flags,
+                        NONE,
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn make_dir(dir: &CStr) -> Result<(), Errno> {
+    match mkdir(dir, Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `bytes` to the file `path` in one `write`, as the kernel wants its id maps.
+fn write_file(path: &CStr, bytes: &[u8]) -> Result<(), Errno> {
+    let fd = nix::fcntl::open(path, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty())?;
+    // SAFETY: `fd` was just opened here and is closed below, after its last use.
+    let written = nix::unistd::write(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, bytes);
+    let _ = nix::unistd::close(fd);
+    match written {
+        Ok(n) if n == bytes.len() => Ok(()),
+        Ok(_) => Err(Errno::EIO),
+        Err(e) => Err(e),
+    }
+}
+
+fn set_dumpable() -> Result<(), Errno> {
+    // SAFETY: prctl with integer arguments only.
+    Errno::result(unsafe { nix::libc::prctl(nix::libc::PR_SET_DUMPABLE, 1, 0, 0, 0) }).map(drop)
+}
+
+/// Empties the bounding set (the program then execs with no capabilities, even as root),
+/// clears the ambient ones, and sets `no_new_privs` (no set-uid program gives any back).
+fn drop_capabilities() -> Result<(), Errno> {
+    use nix::libc::{PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, PR_CAPBSET_DROP, prctl};
+    for cap in 0..64 {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0 {
+            match Errno::last() {
+                Errno::EINVAL => break, // past the last capability this kernel knows
+                e => return Err(e),
+            }
+        }
+    }
+    // SAFETY: prctl with integer arguments only. Older kernels without ambient
+    // capabilities have none to clear.
+    let _ = unsafe { prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
+    // SAFETY: prctl with integer arguments only.
+    Errno::result(unsafe { prctl(nix::libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(drop)
+}
+
+/// One allowed place, before it is turned into paths of the new root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Planned {
+    Bind {
+        path: PathBuf,
+        rights: Rights,
+        is_dir: bool,
+    },
+    Symlink {
+        path: PathBuf,
+        contents: PathBuf,
+    },
+}
+
+impl Planned {
+    fn path(&self) -> &Path {
+        match self {
+            Planned::Bind { path, .. } | Planned::Symlink { path, .. } => path,
+        }
+    }
+
+    /// Its paths in the new root at `root`, and the flags of its read-only remount, which
+    /// must keep those the kernel locks (`nosuid`, `nodev`, `noexec`, the atime ones).
+    fn in_root(&self, root: &Path) -> std::io::Result<Place> {
+        let path = self.path();
+        let inside = |p: &Path| c_path(&root.join(p.strip_prefix("/").unwrap_or(p)));
+        let parents = path
+            .ancestors()
+            .skip(1)
+            .filter(|p| p.parent().is_some())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .map(inside)
+            .collect::<std::io::Result<_>>()?;
+        let kind = match self {
+            Planned::Symlink { contents, .. } => Kind::Symlink {
+                contents: c_path(contents)?,
+            },
+            Planned::Bind {
+                path,
+                rights,
+                is_dir,
+            } => Kind::Bind {
+                source: c_path(path)?,
+                is_dir: *is_dir,
+                read_only: match rights {
+                    Rights::Everything => None,
+                    Rights::ReadAndRun => Some(kept_flags(path)),
+                    Rights::Read => Some(kept_flags(path) | MsFlags::MS_NOEXEC),
+                },
+            },
+        };
+        Ok(Place {
+            parents,
+            target: inside(path)?,
+            kind,
+        })
+    }
+}
+
+/// The flags of the mount `path` is on that a bind of it must keep, plus `nosuid` and
+/// `nodev`, which a read-only view of the system never needs.
+fn kept_flags(path: &Path) -> MsFlags {
+    let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    let Ok(stat) = statvfs(path) else {
+        return flags;
+    };
+    let on = stat.flags();
+    if on.contains(FsFlags::ST_NOEXEC) {
+        flags |= MsFlags::MS_NOEXEC;
+    }
+    if on.contains(FsFlags::ST_NOATIME) {
+        flags |= MsFlags::MS_NOATIME;
+    } else if on.contains(FsFlags::ST_RELATIME) {
+        flags |= MsFlags::MS_RELATIME;
+    } else {
+        flags |= MsFlags::MS_STRICTATIME;
+    }
+    if on.contains(FsFlags::ST_NODIRATIME) {
+        flags |= MsFlags::MS_NODIRATIME;
+    }
+    flags
+}
+
+/// The places to make, parents first: those that do not exist are left out, a symbolic
+/// link is made as a link (and what it points to is bound at its own path), and a place
+/// inside one already bound with at least its rights is left to that one.
+fn plan(wanted: Vec<(PathBuf, Rights)>) -> Vec<Planned> {
+    let mut found: Vec<Planned> = Vec::new();
+    let mut queue = wanted;
+    while let Some((path, rights)) = queue.pop() {
+        if !path.is_absolute() || path.components().any(|c| c.as_os_str() == "..") {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue; // nothing there to show
+        };
+        if meta.file_type().is_symlink() {
+            if let (Ok(contents), Ok(real)) = (std::fs::read_link(&path), path.canonicalize()) {
+                found.push(Planned::Symlink { path, contents });
+                queue.push((real, rights));
+            }
+        } else {
+            found.push(Planned::Bind {
+                path,
+                rights,
+                is_dir: meta.is_dir(),
+            });
+        }
+    }
+    found.sort_by(|a, b| a.path().cmp(b.path()));
+    let mut kept: Vec<Planned> = Vec::new();
+    for place in found {
+        let covered = kept.iter_mut().any(|before| match (before, &place) {
+            (Planned::Symlink { path, .. }, _) => place.path().starts_with(&*path),
+            (
+                Planned::Bind {
+                    path: before_path,
+                    rights: before_rights,
+                    ..
+                },
+                Planned::Bind { path, rights, .. },
+            ) if before_path == path => {
+                *before_rights = (*before_rights).max(*rights);
+                true
+            }
+            (
+                Planned::Bind {
+                    path: before_path,
+                    rights: before_rights,
+                    ..
+                },
+                place,
+            ) => {
+                place.path().starts_with(&*before_path)
+                    && match place {
+                        Planned::Bind { rights, .. } => *before_rights >= *rights,
+                        Planned::Symlink { .. } => true, // seen through the bind
+                    }
+            }
+        });
+        if !covered {
+            kept.push(place);
+        }
+    }
+    kept
+}
+
+fn c_path(path: &Path) -> std::io::Result<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{}: a path with a NUL byte", path.display()),
+        )
+    })
+}
+
+/// Whether a program can start in a jail here, and if not, why: user namespaces may be
+/// disabled (`kernel.unprivileged_userns_clone=0`, `user.max_user_namespaces=0`, an
+/// AppArmor rule) or a container's system-call filter may refuse `unshare` or `mount`.
+pub fn works(tmpdir: &Path) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::Builder::new()
+        .prefix("distfarm-probe-")
+        .tempdir_in(tmpdir)
+        .map_err(|e| format!("cannot make a directory in {}: {e}", tmpdir.display()))?;
+    let jail = Jail::for_job(
+        dir.path(),
+        Path::new("/bin/true"),
+        &[],
+        &CcacheEnv::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut command = std::process::Command::new("/bin/true");
+    command.current_dir(dir.path());
+    // SAFETY: `enter` neither allocates nor locks (see the module comment).
+    unsafe {
+        command.pre_exec(move || jail.enter().map_err(Into::into));
+    }
+    match command.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(format!("a confined /bin/true failed: {status}")),
+        Err(e) => Err(format!("a confined program could not start: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bind(path: &str, rights: Rights) -> Planned {
+        Planned::Bind {
+            path: path.into(),
+            rights,
+            is_dir: true,
+        }
+    }
+
+    #[test]
+    fn places_inside_a_bound_one_with_as_many_rights_are_left_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = dir.path().join("job");
+        std::fs::create_dir(&job).unwrap();
+        let job = job.canonicalize().unwrap();
+        let root = job.parent().unwrap().to_path_buf();
+        let planned = plan(vec![
+            (root.clone(), Rights::ReadAndRun),
+            (job.clone(), Rights::Everything),
+            (root.join("missing"), Rights::Everything),
+            (root.clone(), Rights::Read),
+            (job.clone(), Rights::Read),
+        ]);
+        let root = root.to_str().unwrap();
+        let job = job.to_str().unwrap();
+        assert_eq!(
+            planned,
+            vec![
+                bind(root, Rights::ReadAndRun),
+                bind(job, Rights::Everything)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_symbolic_link_is_made_as_a_link_and_its_target_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(base.join("real")).unwrap();
+        std::os::unix::fs::symlink("real", base.join("link")).unwrap();
+        let planned = plan(vec![(base.join("link"), Rights::ReadAndRun)]);
+        assert_eq!(
+            planned,
+            vec![
+                Planned::Symlink {
+                    path: base.join("link"),
+                    contents: "real".into()
+                },
+                bind(base.join("real").to_str().unwrap(), Rights::ReadAndRun),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_place_in_the_new_root_has_its_parents_made_first() {
+        let place = bind("/a/b/c", Rights::Everything)
+            .in_root(Path::new("/j/.jail-root"))
+            .unwrap();
+        assert_eq!(place.target.as_c_str(), c"/j/.jail-root/a/b/c");
+        assert_eq!(
+            place.parents,
+            vec![
+                CString::from(c"/j/.jail-root/a"),
+                CString::from(c"/j/.jail-root/a/b")
+            ]
+        );
+    }
+}
