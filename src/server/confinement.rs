@@ -36,53 +36,76 @@ pub enum Wanted {
 /// says which confinement compilers will run in; `Err` says why the server must not start.
 /// Run as the user that serves: a namespace that root can make, another user may not.
 pub fn choose(wanted: Wanted, tmpdir: &Path) -> Result<ConfinementMode, String> {
-    if wanted == Wanted::Unconfined {
-        tracing::warn!(
-            "compilers run UNCONFINED as asked (--unconfined or DISTFARM_CONFINE=0): they may \
-             read any file this server's user can and write wherever it may; only the text \
-             check of the assembly they generate stands"
-        );
-        return Ok(ConfinementMode::Unconfined);
+    let (mode, said) = decide(
+        wanted,
+        || landlock_works(tmpdir),
+        || mount_jail::works(tmpdir),
+    )?;
+    if mode == ConfinementMode::Unconfined {
+        tracing::warn!("{said}");
+    } else {
+        tracing::info!("{said}");
     }
-    let landlock = match wanted {
-        Wanted::Auto | Wanted::Landlock => landlock_works(tmpdir),
-        _ => Err("not tried (--confinement namespaces)".to_string()),
-    };
-    if let Ok(abi) = landlock {
-        tracing::info!("compilers run confined with Landlock (ABI {abi})");
-        return Ok(ConfinementMode::Landlock);
-    }
-    let landlock_why = landlock.unwrap_err();
-    if wanted == Wanted::Landlock {
-        return Err(format!(
-            "--confinement landlock: Landlock does not work here: {landlock_why}"
-        ));
-    }
-    match mount_jail::works(tmpdir) {
-        Ok(()) => {
-            tracing::info!(
-                "compilers run confined in a mount namespace{} that shows them only the system \
-                 directories, their installation and their job directory (Landlock: \
-                 {landlock_why})",
-                if nix::unistd::Uid::effective().is_root() {
-                    ""
-                } else {
-                    " (in a user namespace)"
-                }
-            );
-            Ok(ConfinementMode::Namespaces)
+    Ok(mode)
+}
+
+/// The choice `choose` makes from what the probes find (Landlock's ABI, or why it does not
+/// work; whether a mount namespace does), with what the server says at start about it.
+/// A probe runs only when its answer matters.
+pub fn decide(
+    wanted: Wanted,
+    landlock: impl FnOnce() -> Result<i64, String>,
+    namespaces: impl FnOnce() -> Result<(), String>,
+) -> Result<(ConfinementMode, String), String> {
+    const SHOWN: &str = "that shows them only the system directories, their installation and \
+        their job directory";
+    let landlock_why = match wanted {
+        Wanted::Unconfined => {
+            return Ok((
+                ConfinementMode::Unconfined,
+                "compilers run UNCONFINED as asked (--unconfined or DISTFARM_CONFINE=0): they \
+                 may read any file this server's user can and write wherever it may; only the \
+                 text check of the assembly they generate stands"
+                    .to_string(),
+            ));
         }
-        Err(why) if wanted == Wanted::Namespaces => Err(format!(
+        Wanted::Namespaces => None,
+        Wanted::Auto | Wanted::Landlock => match landlock() {
+            Ok(abi) => {
+                return Ok((
+                    ConfinementMode::Landlock,
+                    format!("compilers run confined with Landlock (ABI {abi})"),
+                ));
+            }
+            Err(why) if wanted == Wanted::Landlock => {
+                return Err(format!(
+                    "--confinement landlock: Landlock does not work here: {why}"
+                ));
+            }
+            Err(why) => Some(why),
+        },
+    };
+    match (namespaces(), landlock_why) {
+        (Ok(()), None) => Ok((
+            ConfinementMode::Namespaces,
+            format!("compilers run confined in a mount namespace {SHOWN} (--confinement namespaces)"),
+        )),
+        (Ok(()), Some(landlock_why)) => Ok((
+            ConfinementMode::Namespaces,
+            format!(
+                "compilers run confined in a mount namespace {SHOWN}, since Landlock does not \
+                 work here: {landlock_why}"
+            ),
+        )),
+        (Err(why), None) => Err(format!(
             "--confinement namespaces: a mount namespace does not work here: {why}"
         )),
-        Err(why) => Err(format!(
+        (Err(why), Some(landlock_why)) => Err(format!(
             "no confinement for compilers works here, so this server will not start. \
-             Landlock: {landlock_why}. Mount namespace: {why} (unprivileged user namespaces \
-             may be disabled: sysctl kernel.unprivileged_userns_clone, \
-             user.max_user_namespaces, an AppArmor restriction, or a container's system-call \
-             filter). Unconfined, a compiler can read any file this server's user can read \
-             into its answer and write wherever that user may. To run compilers unconfined \
-             anyway, start with --unconfined (or DISTFARM_CONFINE=0)."
+             Landlock: {landlock_why}. Mount namespace: {why}. Unconfined, a compiler could \
+             read any file this server's user can read into its answer and write wherever \
+             that user may. To run compilers unconfined anyway, start with --unconfined (or \
+             DISTFARM_CONFINE=0)."
         )),
     }
 }
@@ -166,5 +189,58 @@ impl JobConfinement {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn landlock_missing() -> Result<i64, String> {
+        Err("this kernel has none".into())
+    }
+
+    fn no_namespaces() -> Result<(), String> {
+        Err("unshare: EPERM".into())
+    }
+
+    #[test]
+    fn landlock_is_chosen_where_it_works_and_namespaces_are_not_even_tried() {
+        let (mode, said) = decide(Wanted::Auto, || Ok(6), || panic!("tried")).unwrap();
+        assert_eq!(mode, ConfinementMode::Landlock);
+        assert!(said.contains("Landlock (ABI 6)"), "{said}");
+    }
+
+    #[test]
+    fn without_landlock_a_mount_namespace_is_chosen_and_the_server_says_why() {
+        let (mode, said) = decide(Wanted::Auto, landlock_missing, || Ok(())).unwrap();
+        assert_eq!(mode, ConfinementMode::Namespaces);
+        assert!(said.contains("mount namespace") && said.contains("has none"), "{said}");
+    }
+
+    #[test]
+    fn with_no_confinement_at_all_the_server_refuses_and_names_the_way_out() {
+        let why = decide(Wanted::Auto, landlock_missing, no_namespaces).unwrap_err();
+        for needle in ["will not start", "has none", "EPERM", "--unconfined"] {
+            assert!(why.contains(needle), "{needle:?} missing from: {why}");
+        }
+    }
+
+    #[test]
+    fn a_forced_confinement_is_the_only_one_tried_and_refuses_if_it_fails() {
+        let (mode, _) = decide(Wanted::Namespaces, || panic!("tried"), || Ok(())).unwrap();
+        assert_eq!(mode, ConfinementMode::Namespaces);
+        let why = decide(Wanted::Namespaces, || panic!("tried"), no_namespaces).unwrap_err();
+        assert!(why.starts_with("--confinement namespaces"), "{why}");
+        let why = decide(Wanted::Landlock, landlock_missing, || panic!("tried")).unwrap_err();
+        assert!(why.starts_with("--confinement landlock"), "{why}");
+    }
+
+    #[test]
+    fn unconfined_as_asked_tries_nothing_and_says_so() {
+        let (mode, said) =
+            decide(Wanted::Unconfined, || panic!("tried"), || panic!("tried")).unwrap();
+        assert_eq!(mode, ConfinementMode::Unconfined);
+        assert!(said.contains("UNCONFINED"), "{said}");
     }
 }
