@@ -97,8 +97,8 @@ pub struct Confinement {
 impl Confinement {
     /// Rules for compiling in `job_dir` with `compiler` and the other `programs` a job runs
     /// (distfarm itself when it guards the assembler), and, when the compiler is ccache, the
-    /// places `ccache` names; `None` where the kernel has no Landlock (or refuses a rule),
-    /// and then compilers run unconfined.
+    /// places `ccache` names; `None` where the kernel has no Landlock (or refuses the job
+    /// directory's rule), and then the job's programs do not start (see `confinement`).
     pub fn for_job(
         job_dir: &Path,
         compiler: &Path,
