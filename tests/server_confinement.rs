@@ -149,13 +149,19 @@ fn a_program_in_the_mount_namespace_sees_the_system_and_its_job_but_nothing_else
         job.path(),
     );
     assert!(ok, "system headers, /dev/null and the job directory: {err}");
-    assert!(job.path().join("out").exists(), "the job directory is the real one");
+    assert!(
+        job.path().join("out").exists(),
+        "the job directory is the real one"
+    );
     let secret_file = secret.path().join("secret");
     let denied = [
         format!("cat {}", secret_file.display()),
         "cat /etc/passwd".to_string(),
         format!("echo x > {}/planted", secret.path().display()),
-        format!("perl -e 'truncate(\"{}\", 0) or exit 1'", secret_file.display()),
+        format!(
+            "perl -e 'truncate(\"{}\", 0) or exit 1'",
+            secret_file.display()
+        ),
         // The new root itself is read-only, and so are the system directories.
         "echo x > /planted".to_string(),
         "echo x > /usr/planted".to_string(),
@@ -170,7 +176,10 @@ fn a_program_in_the_mount_namespace_sees_the_system_and_its_job_but_nothing_else
         assert!(!ok, "allowed in the jail: {script}");
     }
     assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), "s3cret");
-    assert!(!secret.path().join("planted").exists(), "wrote outside the job");
+    assert!(
+        !secret.path().join("planted").exists(),
+        "wrote outside the job"
+    );
     assert!(!Path::new("/planted").exists() && !Path::new("/usr/planted").exists());
 }
 
@@ -197,7 +206,11 @@ fn leaks(response: &Response) -> bool {
     let needles: [&[u8]; 2] = [b"root:x:0:0", b"user-s3cret-marker"];
     [&response.object, &response.stderr, &response.stdout]
         .iter()
-        .any(|body| needles.iter().any(|n| body.windows(n.len()).any(|w| w == *n)))
+        .any(|body| {
+            needles
+                .iter()
+                .any(|n| body.windows(n.len()).any(|w| w == *n))
+        })
 }
 
 /// A compiler allowed by name that tries every way to put `/etc/passwd` and `secret` into
@@ -229,8 +242,7 @@ fn leaking_compiler(dir: &Path, secret: &Path, canary: &Path) -> String {
 }
 
 #[test]
-fn in_the_mount_namespace_a_compiler_cannot_read_server_or_user_files_nor_write_outside_its_job()
-{
+fn in_the_mount_namespace_a_compiler_cannot_read_server_or_user_files_nor_write_outside_its_job() {
     let traps = Traps::new();
     let canary = traps.canary("namespaces");
     let (_secret_dir, secret) = user_secret();

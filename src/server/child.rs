@@ -11,8 +11,8 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use super::arg_rules::PreparedArgs;
-use super::job::Outcome;
 use super::confinement::JobConfinement;
+use super::job::Outcome;
 use super::settings::ServerSettings;
 use crate::exit_code::ExitCode;
 use crate::protocol::Response;

@@ -88,7 +88,9 @@ pub fn decide(
     match (namespaces(), landlock_why) {
         (Ok(()), None) => Ok((
             ConfinementMode::Namespaces,
-            format!("compilers run confined in a mount namespace {SHOWN} (--confinement namespaces)"),
+            format!(
+                "compilers run confined in a mount namespace {SHOWN} (--confinement namespaces)"
+            ),
         )),
         (Ok(()), Some(landlock_why)) => Ok((
             ConfinementMode::Namespaces,
@@ -215,7 +217,10 @@ mod tests {
     fn without_landlock_a_mount_namespace_is_chosen_and_the_server_says_why() {
         let (mode, said) = decide(Wanted::Auto, landlock_missing, || Ok(())).unwrap();
         assert_eq!(mode, ConfinementMode::Namespaces);
-        assert!(said.contains("mount namespace") && said.contains("has none"), "{said}");
+        assert!(
+            said.contains("mount namespace") && said.contains("has none"),
+            "{said}"
+        );
     }
 
     #[test]

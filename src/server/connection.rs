@@ -222,12 +222,14 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
         Input::Preprocessed(source) => job::admit(&argv, source, dir.path(), &ctx.settings),
         // Without confinement the compiler would open whatever the sent files name
         // (`#include "/etc/passwd"`) and show it in its messages.
-        Input::Tree(..) if ctx.settings.confinement == ConfinementMode::Unconfined => Err(Refusal::new(
-            "a pump-mode job (protocol 3)",
-            "this server runs compilers unconfined, and a compiler that \
+        Input::Tree(..) if ctx.settings.confinement == ConfinementMode::Unconfined => {
+            Err(Refusal::new(
+                "a pump-mode job (protocol 3)",
+                "this server runs compilers unconfined, and a compiler that \
              preprocesses could read the server's files into its messages; use ',lzo' \
              without ',cpp' for this host",
-        )),
+            ))
+        }
         Input::Tree(root, workdir) => {
             job::admit_pump(&argv, root, workdir.clone(), dir.path(), &ctx.settings)
         }
