@@ -261,10 +261,10 @@ async fn check_generated_assembly(
         command.env("PATH", path);
     }
     let confinement = confinement(dir, compiler, settings);
-    if let Some(confinement) = &confinement {
-        if confinement.apply(command.as_std_mut()).is_err() {
-            return Ok(()); // as when the check cannot start: the job's own run says why
-        }
+    if let Some(confinement) = &confinement
+        && confinement.apply(command.as_std_mut()).is_err()
+    {
+        return Ok(()); // as when the check cannot start: the job's own run says why
     }
     if command.status().await.is_ok_and(|s| s.success()) {
         let text = tokio::fs::read(&check).await.unwrap_or_default();
