@@ -292,6 +292,9 @@ enum Planned {
         path: PathBuf,
         rights: Rights,
         is_dir: bool,
+        /// A device (`/dev/null`): writable through a read-only mount, which keeps its
+        /// owner (root, when the server is) from changing its mode or owner for everyone.
+        is_device: bool,
     },
     Symlink {
         path: PathBuf,
@@ -328,10 +331,14 @@ impl Planned {
                 path,
                 rights,
                 is_dir,
+                is_device,
             } => Kind::Bind {
                 source: c_path(path)?,
                 is_dir: *is_dir,
                 read_only: match rights {
+                    Rights::Everything if *is_device => {
+                        Some(kept_flags(path).difference(MsFlags::MS_NODEV))
+                    }
                     Rights::Everything => None,
                     Rights::ReadAndRun => Some(kept_flags(path)),
                     Rights::Read => Some(kept_flags(path) | MsFlags::MS_NOEXEC),
@@ -389,10 +396,12 @@ fn plan(wanted: Vec<(PathBuf, Rights)>) -> Vec<Planned> {
                 queue.push((real, rights));
             }
         } else {
+            use std::os::unix::fs::FileTypeExt;
             found.push(Planned::Bind {
                 path,
                 rights,
                 is_dir: meta.is_dir(),
+                is_device: meta.file_type().is_char_device() || meta.file_type().is_block_device(),
             });
         }
     }
@@ -481,6 +490,7 @@ mod tests {
             path: path.into(),
             rights,
             is_dir: true,
+            is_device: false,
         }
     }
 
