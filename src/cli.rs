@@ -475,10 +475,10 @@ mod tests {
         let serve = super::Cli::try_parse_from(["distfarm", "serve", "--daemon", "--zeroconf"]);
         assert!(serve.is_ok(), "{:?}", serve.err());
         let offer = super::Cli::try_parse_from(["distfarm", "offer", "--zeroconf", "me@client"]);
-        let err = offer
-            .err()
-            .expect("offer --zeroconf is refused")
-            .to_string();
+        let Err(err) = offer else {
+            panic!("offer --zeroconf is refused");
+        };
+        let err = err.to_string();
         assert!(err.contains("--zeroconf"), "{err}");
     }
 
