@@ -20,6 +20,7 @@ pub mod inetd;
 pub mod job;
 pub mod job_root;
 pub mod mount_jail;
+mod mount_plan;
 pub mod process;
 pub mod pump_args;
 pub mod pump_request;
