@@ -141,7 +141,7 @@ async fn peers_sending_garbage_neither_crash_nor_grow_the_agent() {
         ("a scan of another version", b"SCAN00000063".to_vec()),
         ("a scan cut short", b"SCAN00000001CDIR00000010/tmp".to_vec()),
     ];
-    let mut host_list = |count: &str, host: &str| {
+    let host_list = |count: &str, host: &str| {
         let mut bytes = valid.clone();
         let at = find(&bytes, b"NHST").unwrap();
         bytes.truncate(at);
