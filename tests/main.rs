@@ -5,6 +5,7 @@
 mod support;
 
 mod agent;
+mod client_cpp_plans;
 mod client_environment;
 mod client_fallback;
 mod client_interop;

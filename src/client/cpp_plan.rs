@@ -128,9 +128,9 @@ pub fn fill(template: &Pass, values: &[(String, String)]) -> Pass {
         if !text.contains(MARK) {
             return text.to_string();
         }
-        values
-            .iter()
-            .fold(text.to_string(), |t, (token, value)| t.replace(token, value))
+        values.iter().fold(text.to_string(), |t, (token, value)| {
+            t.replace(token, value)
+        })
     };
     Pass {
         program: template.program.clone(),
@@ -244,7 +244,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(shape_a.probe_args, shape_b.probe_args);
-        let want = preprocessor_pass(&report("x/y/b.c", "b.c", "b", "deps/b.d", "lib/b.o")).unwrap();
+        let want =
+            preprocessor_pass(&report("x/y/b.c", "b.c", "b", "deps/b.d", "lib/b.o")).unwrap();
         assert_eq!(fill(&template, &shape_b.values), want);
         let options = &want.env.last().unwrap().1;
         assert!(options.contains("'deps/b.d'"), "{options}");

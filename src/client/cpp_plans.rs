@@ -68,11 +68,13 @@ pub fn lookup(dir: &Path, request: &Request) -> Found {
         return Found::Driver;
     };
     let file = dir.join(file_name(&key));
-    let learn = || Found::Unknown(Learn {
-        file: file.clone(),
-        key: key.clone(),
-        shape: shape.clone(),
-    });
+    let learn = || {
+        Found::Unknown(Learn {
+            file: file.clone(),
+            key: key.clone(),
+            shape: shape.clone(),
+        })
+    };
     let Ok(text) = std::fs::read_to_string(&file) else {
         return learn();
     };
@@ -98,7 +100,10 @@ impl Learn {
                 && crate::executables::is_real_program(&template.program))
             .then_some(template)
         });
-        let text = match template.as_ref().and_then(|t| Some((t, identity(&t.program)?))) {
+        let text = match template
+            .as_ref()
+            .and_then(|t| Some((t, identity(&t.program)?)))
+        {
             Some((template, program)) => write_plan(&self.key, template, &program),
             None => format!("{}driver\n", key_part(&self.key)),
         };
@@ -171,7 +176,10 @@ fn key(request: &Request, shape: &Shape) -> Option<String> {
         format!("compiler {compiler}"),
         format!("file {size} {mtime} {}", resolved.to_str()?),
         format!("form {}", shape.input_form),
-        format!("path {}", request.path.map(|p| p.to_str()).unwrap_or(Some(""))?),
+        format!(
+            "path {}",
+            request.path.map(|p| p.to_str()).unwrap_or(Some(""))?
+        ),
     ];
     // The driver looks for programs and specs relative to the working directory for these.
     if request
@@ -194,7 +202,10 @@ fn key(request: &Request, shape: &Shape) -> Option<String> {
 /// A file's size and modification time (seconds.nanoseconds).
 fn identity(file: &Path) -> Option<(u64, String)> {
     let meta = std::fs::metadata(file).ok()?;
-    Some((meta.size(), format!("{}.{:09}", meta.mtime(), meta.mtime_nsec())))
+    Some((
+        meta.size(),
+        format!("{}.{:09}", meta.mtime(), meta.mtime_nsec()),
+    ))
 }
 
 /// The plan file's name: the key's SHA-256 in hex.
@@ -296,11 +307,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let program = dir.path().join("cc1");
         std::fs::write(&program, "x").unwrap();
-        let text = write_plan(
-            "k\n",
-            &template(&program),
-            &identity(&program).unwrap(),
-        );
+        let text = write_plan("k\n", &template(&program), &identity(&program).unwrap());
         std::fs::write(&program, "longer").unwrap();
         assert_eq!(read_plan(&text, "k\n"), None);
     }
