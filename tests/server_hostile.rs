@@ -456,8 +456,8 @@ fn confined_compilers_cannot_read_server_files_or_write_outside_the_job() {
     let (response, _) = compile(confined.port(), Version::V1, &argv, HELLO);
     assert!(
         !has_root_line(&response),
-        "a confined compiler read /etc/passwd (Landlock ABI of this kernel: {abi}; without it \
-         compilers run unconfined)"
+        "a confined compiler read /etc/passwd (Landlock ABI of this kernel: {abi}; a server \
+         without it confines them in a mount namespace, tested in server_confinement.rs)"
     );
     assert!(
         canary_files(&canary).is_empty(),

@@ -261,14 +261,10 @@ async fn check_generated_assembly(
         command.env("PATH", path);
     }
     let confinement = confinement(dir, compiler, settings);
-    if let Some(confinement) = &confinement {
-        let Ok(enter) = confinement.enter_in_child() else {
-            return Ok(()); // as when the check cannot start: the job's own run says why
-        };
-        // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
-        unsafe {
-            command.pre_exec(enter);
-        }
+    if let Some(confinement) = &confinement
+        && confinement.apply(command.as_std_mut()).is_err()
+    {
+        return Ok(()); // as when the check cannot start: the job's own run says why
     }
     if command.status().await.is_ok_and(|s| s.success()) {
         let text = tokio::fs::read(&check).await.unwrap_or_default();
