@@ -60,10 +60,10 @@ pub fn shape(args: &[String], input: &str) -> Option<Shape> {
             }
             w if w == input => {
                 inputs += 1;
-                let (probe, form, named) = input_words(input)?;
-                values.extend(named);
-                input_form = form;
-                probe_args.push(probe);
+                let words = input_words(input)?;
+                values.extend(words.tokens);
+                input_form = words.form;
+                probe_args.push(words.probe);
             }
             _ => probe_args.push(word.clone()),
         }
@@ -76,9 +76,17 @@ pub fn shape(args: &[String], input: &str) -> Option<Shape> {
     })
 }
 
-/// The source file's probe word, its form, and the tokens it fills: `DIR/STEM.ext` (the
-/// extension stays: it chooses the language).
-fn input_words(input: &str) -> Option<(String, &'static str, Vec<(String, String)>)> {
+/// What the source file's name becomes in the probe.
+struct InputWords {
+    /// `DIR/STEM.ext` (the extension stays: it chooses the language).
+    probe: String,
+    /// `bare`, `relative` or `absolute`.
+    form: &'static str,
+    /// The tokens it fills, with this job's words.
+    tokens: Vec<(String, String)>,
+}
+
+fn input_words(input: &str) -> Option<InputWords> {
     let (dir, file) = match input.rsplit_once('/') {
         Some((dir, file)) => (Some(dir), file),
         None => (None, input),
@@ -103,7 +111,11 @@ fn input_words(input: &str) -> Option<(String, &'static str, Vec<(String, String
             (format!("{root}{DIR}/{STEM}.{ext}"), form)
         }
     };
-    Some((probe, form, named))
+    Some(InputWords {
+        probe,
+        form,
+        tokens: named,
+    })
 }
 
 /// The preprocessor pass in a `-###` report: exactly one compiler-proper program, named by

@@ -599,12 +599,12 @@ impl Wrapper<'_> {
     fn preprocessor_route(&self, job: &CompileJob, args: &[String]) -> preprocess::Route {
         let clang = crate::compiler_names::is_clang(job.compiler())
             || crate::compiler_names::is_clang(&self.compiler.to_string_lossy());
-        let Ok(cwd) = std::env::current_dir() else {
-            return preprocess::Route::Driver;
-        };
         if !self.env.cpp_plans || clang {
             return preprocess::Route::Driver;
         }
+        let Ok(cwd) = std::env::current_dir() else {
+            return preprocess::Route::Driver;
+        };
         let request = cpp_plans::Request {
             compiler: &self.compiler,
             args,
