@@ -255,3 +255,36 @@ fn later_jobs_skip_the_driver_and_a_compiler_changed_on_disk_is_asked_again() {
     assert_eq!(runs_with("-###"), 4);
     assert_eq!(runs_with("-E"), 6);
 }
+
+/// A planned pass that ends as no preprocessor ends (an internal compiler error's status, a
+/// signal) is run again through the driver; status 1 is a preprocessing error as it stands.
+#[tokio::test]
+async fn a_planned_pass_that_ends_strangely_leaves_the_job_to_the_driver() {
+    use distfarm::client::preprocess::{Route, start};
+    use distfarm::driver_report::Pass;
+    let work = Work::new();
+    let path = crate::support::test_path();
+    let gcc = distfarm::executables::find_on_path("gcc", &path).expect("gcc is installed");
+    let hello = work.path("hello.c").display().to_string();
+    let args = ["-O2", "-E", hello.as_str()].map(String::from);
+    let driver = work.gcc().args(&args).run().stdout;
+    let ending = |how: &str| {
+        let script = work.root().join(format!("cc1-{}", how.replace(' ', "-")));
+        write_script(&script, how);
+        Route::Plan(Pass {
+            program: script,
+            args: Vec::new(),
+            env: Vec::new(),
+        })
+    };
+    for how in ["exit 4", "kill -SEGV $$"] {
+        let ran = start(&gcc, &args, Some(&path), 0, ending(how)).await;
+        assert_eq!(
+            ran.map(|p| p.text).ok(),
+            Some(driver.clone()),
+            "a pass that ends with `{how}`"
+        );
+    }
+    let failed = start(&gcc, &args, Some(&path), 0, ending("exit 1")).await;
+    assert!(failed.is_err(), "status 1 is the preprocessor's answer");
+}
