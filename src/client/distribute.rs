@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::args::{Scan, scan};
 use super::attempt::{self, Attempt, JobStream};
+use super::cpp_plans;
 use super::fallback::Fallback;
 use super::identity::{self, Identity};
 use super::job::CompileJob;
@@ -577,11 +578,13 @@ impl Wrapper<'_> {
             };
         }
         let cpp_slots = self.hosts.as_ref().map(|h| h.local_slots_cpp).unwrap_or(8);
+        let args = &job.preprocess_argv()[1..];
         let run = preprocess::start(
             &self.compiler,
-            &job.preprocess_argv()[1..],
+            args,
             self.path.as_ref(),
             self.env.safeguard,
+            self.preprocessor_route(job, args),
         );
         let lock_dir = lock_dir.to_path_buf();
         let pause = self.env.pause_time;
@@ -589,6 +592,32 @@ impl Wrapper<'_> {
             let _slot = pick::local_slot(cpp_slots, &lock_dir, pause).await.ok();
             run.await
         })
+    }
+
+    /// Whether this job's preprocessor runs from a plan (gcc-family compilers; clang's
+    /// driver runs itself), and whether one must be learned first.
+    fn preprocessor_route(&self, job: &CompileJob, args: &[String]) -> preprocess::Route {
+        let clang = crate::compiler_names::is_clang(job.compiler())
+            || crate::compiler_names::is_clang(&self.compiler.to_string_lossy());
+        if !self.env.cpp_plans || clang {
+            return preprocess::Route::Driver;
+        }
+        let Ok(cwd) = std::env::current_dir() else {
+            return preprocess::Route::Driver;
+        };
+        let request = cpp_plans::Request {
+            compiler: &self.compiler,
+            args,
+            input: &job.input,
+            path: self.path.as_deref(),
+            key_env: &self.env.cpp_plan_env,
+            cwd: &cwd,
+        };
+        match cpp_plans::lookup(&self.env.distcc_dir.join("cpp-plans"), &request) {
+            cpp_plans::Found::Plan(pass) => preprocess::Route::Plan(pass),
+            cpp_plans::Found::Driver => preprocess::Route::Driver,
+            cpp_plans::Found::Unknown(learn) => preprocess::Route::Learn(learn),
+        }
     }
 
     async fn compile_on(
