@@ -67,6 +67,34 @@ fn serve_cmd() -> Cmd {
         .timeout(Duration::from_secs(30))
 }
 
+/// A server whose user cannot write its TMPDIR could run no job: it says so and does not
+/// start (as root it serves as nobody, and a root-only directory is not nobody's).
+#[test]
+fn a_tmpdir_the_serving_user_cannot_write_stops_the_server_with_the_reason() {
+    let private = crate::support::temp_dir("root-only-tmp");
+    set_mode(private.path(), 0o700);
+    let out = serve_cmd()
+        .env("TMPDIR", private.path())
+        .args([
+            "--no-detach",
+            "--listen",
+            "127.0.0.1",
+            "--lifetime",
+            "5",
+            "--log-stderr",
+        ])
+        .args(["--port", &crate::support::free_port().to_string()])
+        .output_unchecked()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(100), "{stderr}");
+    assert!(
+        stderr.contains("cannot write in TMPDIR")
+            && stderr.contains(&*private.path().to_string_lossy()),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn unknown_option_exits_101_and_names_the_option() {
     let (_dir, distccd) = distccd_link();

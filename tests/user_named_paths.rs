@@ -159,19 +159,24 @@ fn as_unprivileged_user(work: &Work, cmd: Cmd) -> Cmd {
 fn server_pid_file_on_a_null_device_is_not_removed_at_exit() {
     require_root();
     let work = Work::new();
-    let serve = Cmd::new(crate::support::distfarm_bin()).args([
-        "serve",
-        "--no-detach",
-        "--listen",
-        "127.0.0.1",
-        "--port",
-        &free_port().to_string(),
-        "--lifetime",
-        "1",
-        "--log-stderr",
-        "--pid-file",
-        "../dev/null",
-    ]);
+    // The server runs as nobody: its TMPDIR must be one nobody may write.
+    let tmpdir = crate::support::files::readable_temp_dir("serve-tmp");
+    crate::support::set_mode(tmpdir.path(), 0o1777);
+    let serve = Cmd::new(crate::support::distfarm_bin())
+        .env("TMPDIR", tmpdir.path())
+        .args([
+            "serve",
+            "--no-detach",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            &free_port().to_string(),
+            "--lifetime",
+            "1",
+            "--log-stderr",
+            "--pid-file",
+            "../dev/null",
+        ]);
     let (out, what) = with_null_device(&work, serve);
     assert_still_null_device(&what, &work, "a server with --pid-file on it exited");
     assert!(out.status.success(), "{out:?}");

@@ -166,6 +166,21 @@ pub fn main(args: ServeArgs) -> i32 {
         tracing::error!("{e}");
         return ExitCode::SetuidFailed.code();
     }
+    // Every job's directory is made there, and the confinement probes use it too: a server
+    // that cannot write it could run nothing, so it says why now rather than at each job.
+    if let Err(e) = tempfile::tempdir_in(&settings.tmpdir) {
+        let why = format!(
+            "cannot write in TMPDIR {} as the user this server runs as: {e}; no job could \
+             run. Point TMPDIR at a directory that user may write (or choose the user with \
+             --user)",
+            settings.tmpdir.display()
+        );
+        tracing::error!("{why}");
+        if inetd && args.log_file.is_none() && !args.log_stderr {
+            eprintln!("distfarm serve: {why}");
+        }
+        return ExitCode::DistccFailed.code();
+    }
     // As the user that serves: what root may confine with, another user may not.
     let wanted = wanted_confinement(args.confinement, args.unconfined, env.confine);
     settings.confinement = match confinement::choose(wanted, &settings.tmpdir) {
