@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::agent_scan::ScanRequest;
+use super::token::claimed_capacity;
 use super::farm_view::{AgentView, JobReport};
 use super::{ProtocolError, TokenReader, TokenWriter};
 
@@ -119,7 +120,7 @@ impl JobRequest {
                 limit: 1000,
             });
         }
-        let mut hosts = Vec::with_capacity(count as usize);
+        let mut hosts = Vec::with_capacity(claimed_capacity(count));
         for _ in 0..count {
             hosts.push(String::from_utf8_lossy(&r.read_string("HOST").await?).into_owned());
         }

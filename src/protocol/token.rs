@@ -40,6 +40,16 @@ impl Default for Limits {
     }
 }
 
+/// The most a body read allocates before its bytes arrive (see [`TokenReader::read_body`]):
+/// every argument and most objects fit, and a lying length costs no more than this.
+pub const FIRST_BODY_READ: usize = 256 * 1024;
+
+/// The capacity to reserve for a list of `claimed` items the peer announced: what arrives
+/// fills the rest, so a count that lies costs no more than a small list.
+pub fn claimed_capacity(claimed: u32) -> usize {
+    claimed.min(1024) as usize
+}
+
 /// Formats a packet header: token plus 8 lowercase hex digits.
 pub fn header(token: &[u8; 4], value: u32) -> [u8; HEADER_LEN] {
     let mut out = [0u8; HEADER_LEN];
@@ -109,6 +119,10 @@ impl<R: AsyncRead + Unpin> TokenReader<R> {
     }
 
     /// Reads exactly `len` body bytes after checking `len` against `limit`.
+    ///
+    /// `len` is the peer's claim: the buffer grows with the bytes that arrive (at most
+    /// doubling, never past `len`), so a length that lies and then stops costs
+    /// [`FIRST_BODY_READ`] bytes, not `limit`.
     pub async fn read_body(
         &mut self,
         token: &'static str,
@@ -122,9 +136,30 @@ impl<R: AsyncRead + Unpin> TokenReader<R> {
                 limit: limit.into(),
             });
         }
-        let mut body = vec![0u8; len as usize];
-        self.fill(&mut body, token).await?;
-        Ok(body)
+        let len = len as usize;
+        let mut body = Vec::with_capacity(len.min(FIRST_BODY_READ));
+        let inner = &mut self.inner;
+        let read_all = async {
+            while body.len() < len {
+                if body.len() == body.capacity() {
+                    body.reserve_exact(body.len().min(len - body.len()));
+                }
+                let room = (body.capacity() - body.len()).min(len - body.len());
+                if (&mut *inner).take(room as u64).read_buf(&mut body).await? == 0 {
+                    return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+                }
+            }
+            Ok(())
+        };
+        let secs = self.limits.io_timeout.as_secs();
+        match tokio::time::timeout(self.limits.io_timeout, read_all).await {
+            Err(_) => Err(ProtocolError::Timeout { secs }),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(ProtocolError::Truncated { context: token })
+            }
+            Ok(Err(e)) => Err(e.into()),
+            Ok(Ok(())) => Ok(body),
+        }
     }
 
     /// A string token (`ARGV`, `CDIR`, `NAME`, `LINK`): never compressed.
