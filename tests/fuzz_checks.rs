@@ -58,7 +58,24 @@ fn run(target: &str) {
         body(&bytes);
     }
     for bytes in random_inputs(target) {
-        body(&bytes);
+        if let Err(panic) = std::panic::catch_unwind(|| body(&bytes)) {
+            keep_failure(target, &bytes);
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// A pseudo-random input that broke a target is written to
+/// target/fuzz-failures/TARGET/INDEX-LEN, ready to become fuzz/regressions/TARGET/NAME.
+fn keep_failure(target: &str, bytes: &[u8]) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/fuzz-failures")
+        .join(target);
+    let _ = std::fs::create_dir_all(&dir);
+    let name = format!("{:016x}", bytes.iter().fold(0u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)));
+    let path = dir.join(name);
+    if std::fs::write(&path, bytes).is_ok() {
+        eprintln!("{target}: the failing input is {}", path.display());
     }
 }
 

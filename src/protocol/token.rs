@@ -339,6 +339,57 @@ mod tests {
         ));
     }
 
+    /// Bytes `ARGV7fffffff` promises but never sends, and the largest buffer it was
+    /// offered to read into.
+    struct Liar {
+        header: &'static [u8],
+        largest_read: usize,
+    }
+
+    impl AsyncRead for Liar {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.largest_read = self.largest_read.max(buf.remaining());
+            let n = self.header.len().min(buf.remaining());
+            buf.put_slice(&self.header[..n]);
+            self.header = &self.header[n..];
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lying_body_length_is_not_allocated_before_its_bytes_arrive() {
+        let limits = Limits {
+            max_arg_len: u32::MAX,
+            ..Limits::default()
+        };
+        let liar = Liar {
+            header: b"ARGV7fffffffsome bytes, then the end",
+            largest_read: 0,
+        };
+        let mut r = TokenReader::new(liar, limits);
+        assert!(matches!(
+            r.read_string("ARGV").await,
+            Err(ProtocolError::Truncated { .. })
+        ));
+        let largest = r.into_inner().largest_read;
+        assert!(largest <= FIRST_BODY_READ, "a {largest}-byte read buffer");
+    }
+
+    #[tokio::test]
+    async fn a_body_longer_than_the_first_read_arrives_whole() {
+        let body: Vec<u8> = (0..FIRST_BODY_READ * 5 + 7).map(|i| i as u8).collect();
+        let mut w = TokenWriter::new(Vec::new());
+        w.string(b"DOTO", &body).unwrap();
+        w.flush().await.unwrap();
+        let bytes = w.into_inner();
+        let mut r = TokenReader::new(&bytes[..], Limits::default());
+        assert_eq!(r.read_bulk("DOTO", false).await.unwrap(), body);
+    }
+
     #[tokio::test]
     async fn empty_compressed_bulk_has_no_body() {
         let mut w = TokenWriter::new(Vec::new());
