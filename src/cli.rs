@@ -68,7 +68,8 @@ pub enum Command {
     /// the host list has `,cpp,lzo` hosts, starts the agent and its include scanner, runs
     /// COMMAND. distfarm needs no include server: `,cpp` hosts get pump mode anyway.
     Pump(PumpArgs),
-    /// The background mDNS browser behind `+zeroconf` (started by the wrapper).
+    /// The background mDNS browser behind `+zeroconf` (started by the wrapper when the agent,
+    /// which browses otherwise, is disabled).
     #[command(hide = true)]
     ZeroconfBrowser {
         /// The DISTCC_DIR whose zeroconf/hosts it keeps.
@@ -418,6 +419,18 @@ pub enum OffersCommand {
 #[cfg(test)]
 mod tests {
     use super::byte_size;
+    use clap::Parser;
+
+    #[test]
+    fn an_offer_cannot_be_announced_over_zeroconf() {
+        // A reverse tunnel's port is on the client's loopback: announcing it would send the
+        // LAN to a port that is not there. `serve` has the flag; `offer` must not grow it.
+        let serve = super::Cli::try_parse_from(["distfarm", "serve", "--daemon", "--zeroconf"]);
+        assert!(serve.is_ok(), "{:?}", serve.err());
+        let offer = super::Cli::try_parse_from(["distfarm", "offer", "--zeroconf", "me@client"]);
+        let err = offer.err().expect("offer --zeroconf is refused").to_string();
+        assert!(err.contains("--zeroconf"), "{err}");
+    }
 
     #[test]
     fn cache_sizes_take_binary_units_and_refuse_nonsense() {

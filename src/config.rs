@@ -430,11 +430,17 @@ pub fn load_hosts(env: &ClientEnv) -> Result<crate::hosts::HostList, crate::host
 /// The servers `+zeroconf` stands for (`zeroconf/discovered.rs`): plain TCP entries
 /// `ADDR:PORT/JOBS`. Trouble is logged and means none: the rest of the list still works.
 fn zeroconf_hosts(env: &ClientEnv) -> Vec<crate::hosts::HostSpec> {
-    use crate::zeroconf::discovered::{Discovery, hosts_text};
+    use crate::zeroconf::discovered::{AgentPlace, Discovery, hosts_text};
+    let ssh = SshEnv::from_env();
     let discovery = Discovery {
         distcc_dir: env.distcc_dir.clone(),
         program: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("distfarm")),
         path: env.path.clone(),
+        agent: ssh.agent_enabled.then(|| AgentPlace {
+            socket: agent_socket_path(&env.distcc_dir),
+            lock_dir: env.distcc_dir.join("lock"),
+            idle: ssh.agent_idle,
+        }),
     };
     let (text, file) = match hosts_text(&discovery) {
         Ok(found) => found,

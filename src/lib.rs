@@ -7,7 +7,7 @@
 //! | layer | modules |
 //! |---|---|
 //! | application: one module per command, the only readers of the command line | [`app`] (with `main.rs` and [`cli`]) |
-//! | the parts | [`client`] (the wrapper), [`server`], [`agent`], [`offer`] (reverse mode, on [`forward`] and [`server`]), [`admin`], [`monitor`], [`zeroconf`] (mDNS announcing and browsing) |
+//! | the parts | [`client`] (the wrapper), [`server`], [`agent`], [`offer`] (reverse mode, on [`forward`] and [`server`]), [`admin`], [`monitor`], [`zeroconf`] (mDNS announcing and browsing; its browser runs in the agent, which `+zeroconf` starts through [`agent::launch`]) |
 //! | shared by the parts (none uses a part, except as said below) | [`config`], [`include_scan`], [`native_flags`] (the wrapper's and `doctor`'s), [`executables`], [`lock_files`], [`proc_stat`], [`user_files`], [`logging`] |
 //! | the far end of an SSH connection; port forwarding | [`remote_exec`], [`forward`] |
 //! | reaching a host | [`transport`] (TCP, russh, the `ssh` program) |

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::support::build::{assert_identical, lua_references};
 use crate::support::netns::{Announce, AnnouncedServer, NetPair, SERVER_IP, SUBNET, with_avahi};
+use crate::support::procs::{agent_pids, fcntl_lock_holder, kill, processes};
 use crate::support::wrapper_client::WrapperClient;
 use crate::support::{CProject, ChildGuard, Cmd, Work, wait_for};
 
@@ -30,7 +31,6 @@ fn wait_for_list(
     wanted: impl Fn(&str) -> bool,
     server_logs: impl Fn() -> String,
 ) -> String {
-    let browser_log = work.distcc_dir().join("zeroconf/browser.log");
     wait_for(
         what,
         SEEN_WITHIN,
@@ -40,12 +40,24 @@ fn wait_for_list(
         },
         || {
             format!(
-                "last list: {:?}\nbrowser log:\n{}\nserver logs:\n{}",
+                "last list: {:?}\n{}\nserver logs:\n{}",
                 show_hosts(net, work, hosts),
-                std::fs::read_to_string(&browser_log).unwrap_or_default(),
+                browser_logs(work),
                 server_logs()
             )
         },
+    )
+}
+
+/// What the browser said: the agent's log, or the browser process's when the agent is off.
+fn browser_logs(work: &Work) -> String {
+    let agent_log =
+        distfarm::config::agent_socket_path(&work.distcc_dir()).with_file_name("agent.log");
+    let process_log = work.distcc_dir().join("zeroconf/browser.log");
+    format!(
+        "agent log:\n{}\nbrowser process log:\n{}",
+        std::fs::read_to_string(agent_log).unwrap_or_default(),
+        std::fs::read_to_string(process_log).unwrap_or_default()
     )
 }
 
@@ -369,7 +381,6 @@ fn server_that_dies_without_goodbye_leaves_the_list() {
     // No goodbye: the browser finds out from its fresh looks (every 10 s; two must miss
     // it), long before the records expire. A build keeps reading the list meanwhile (a
     // browser nobody reads exits).
-    let browser_log = work.distcc_dir().join("zeroconf/browser.log");
     let list = wait_for(
         "the killed server to leave the list",
         Duration::from_secs(60),
@@ -378,7 +389,94 @@ fn server_that_dies_without_goodbye_leaves_the_list() {
             let list = show_hosts(&net, &work, "+zeroconf");
             (!list.contains(":3632")).then_some(list)
         },
-        || std::fs::read_to_string(&browser_log).unwrap_or_default(),
+        || browser_logs(&work),
     );
     assert_eq!(list, "");
+}
+
+#[test]
+fn the_agent_browses_for_plus_zeroconf_and_with_the_agent_off_a_browser_process_does() {
+    let net = NetPair::new();
+    let server = AnnouncedServer::start(
+        &net,
+        Announce {
+            hostname: "zc-agent",
+            port: 3632,
+            jobs: 2,
+            cc_version: None,
+        },
+    );
+    let browsers = |work: &Work| -> Vec<i32> {
+        let dir = work.distcc_dir().to_string_lossy().into_owned();
+        processes()
+            .into_iter()
+            .filter(|p| p.args.iter().any(|a| a == "zeroconf-browser") && p.args.contains(&dir))
+            .map(|p| p.pid)
+            .collect()
+    };
+    let lock = |work: &Work| work.distcc_dir().join("zeroconf/lock");
+
+    // With the agent (the default): the agent holds distcc's browser lock, nothing else runs.
+    let work = Work::new();
+    wait_for_list(
+        &net,
+        &work,
+        "+zeroconf",
+        "the server in the list",
+        |list| list.contains(":3632/2"),
+        || server.log(),
+    );
+    let agents = agent_pids(&distfarm::config::agent_socket_path(&work.distcc_dir()));
+    assert_eq!(agents.len(), 1, "one agent for the DISTCC_DIR");
+    assert_eq!(
+        fcntl_lock_holder(&lock(&work)),
+        Some(agents[0]),
+        "the agent holds the browser lock\n{}",
+        browser_logs(&work)
+    );
+    assert_eq!(browsers(&work), Vec::<i32>::new(), "no browser process");
+
+    // DISTFARM_AGENT=0: distcc's way, a browser process of its own.
+    let without_agent = Work::new();
+    let list = net
+        .in_client(
+            without_agent
+                .distfarm(Some("+zeroconf"))
+                .env("DISTFARM_AGENT", "0")
+                .arg("--show-hosts"),
+        )
+        .run();
+    let browser = browsers(&without_agent);
+    let _stop_browser = KillOnDrop(browser.clone());
+    assert_eq!(browser.len(), 1, "one browser process");
+    assert_eq!(fcntl_lock_holder(&lock(&without_agent)), Some(browser[0]));
+    assert!(
+        agent_pids(&distfarm::config::agent_socket_path(
+            &without_agent.distcc_dir()
+        ))
+        .is_empty(),
+        "no agent with DISTFARM_AGENT=0"
+    );
+    // Its first list may come a query later; the file it keeps is the same.
+    if !String::from_utf8_lossy(&list.stdout).contains(":3632/2") {
+        wait_for_list(
+            &net,
+            &without_agent,
+            "+zeroconf",
+            "the server in the browser process's list",
+            |list| list.contains(":3632/2"),
+            || server.log(),
+        );
+    }
+}
+
+/// Kills the processes when the test ends, however it ends.
+struct KillOnDrop(Vec<i32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            kill(*pid);
+        }
+    }
 }

@@ -1,9 +1,12 @@
 //! The per-user agent: keeps one SSH connection per host open, schedules every SSH job of
 //! every wrapper with one view of all slots, and carries each job on its own channel; and
-//! scans pump-mode jobs' includes with caches that outlive each job.
+//! scans pump-mode jobs' includes with caches that outlive each job; and, for `+zeroconf`,
+//! browses for the LAN's servers while builds read the list.
 //! Started by the first wrapper that needs it; exits when idle.
 
+pub mod browse;
 pub mod builds;
+pub mod launch;
 pub mod ledger;
 pub mod packed_files;
 pub mod pool;

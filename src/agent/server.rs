@@ -15,7 +15,9 @@ use super::scheduler::{Candidate, Scheduler};
 use super::socket;
 use crate::hosts::{self, HostKind};
 use crate::include_scan::Scanner;
-use crate::protocol::agent::{AgentRequest, Channel, JobRequest, Pick, write_view};
+use crate::protocol::agent::{
+    AgentRequest, Channel, JobRequest, Pick, write_browse_answer, write_view,
+};
 use crate::protocol::{Limits, TokenReader, TokenWriter};
 
 pub struct Agent {
@@ -27,6 +29,8 @@ pub struct Agent {
     pub scanner: Arc<Scanner>,
     /// The files pump-mode jobs ship, packed once per version.
     pub packed_files: Arc<super::packed_files::PackedFiles>,
+    /// `+zeroconf`'s browser.
+    pub browsing: super::browse::Browsing,
     /// Wrapper connections being served.
     active: AtomicUsize,
     /// When the last wrapper connection ended (or the agent started).
@@ -43,6 +47,7 @@ impl Agent {
             ledger: Arc::default(),
             scanner: Arc::new(Scanner::new()),
             packed_files: Default::default(),
+            browsing: Default::default(),
             active: AtomicUsize::new(0),
             last_done: Mutex::new(Instant::now()),
         }
@@ -50,8 +55,13 @@ impl Agent {
 }
 
 impl Agent {
-    /// No wrapper connected, and none for `idle`.
+    /// No wrapper connected, and none for `idle`, and no build reading the zeroconf list.
     fn idle_for(&self, idle: Duration) -> bool {
+        if self.browsing.running() {
+            // The clock starts again when the browser stops.
+            *self.last_done.lock().expect("idle clock") = Instant::now();
+            return false;
+        }
         self.active.load(Ordering::SeqCst) == 0
             && self.last_done.lock().expect("idle clock").elapsed() >= idle
     }
@@ -147,6 +157,12 @@ async fn serve_wrapper(stream: UnixStream, agent: &Agent) -> Result<(), Failure>
             let view = agent.ledger.view(&agent.scheduler);
             let mut stream = reader.into_inner();
             write_view(&mut TokenWriter::new(&mut stream), &view).await?;
+            Ok(())
+        }
+        AgentRequest::Browse(request) => {
+            let answer = agent.browsing.answer(request).await;
+            let mut stream = reader.into_inner();
+            write_browse_answer(&mut TokenWriter::new(&mut stream), answer).await?;
             Ok(())
         }
     }

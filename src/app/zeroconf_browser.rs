@@ -1,5 +1,6 @@
 //! `distfarm zeroconf-browser --distcc-dir DIR` (hidden; started by a wrapper whose host
-//! list has `+zeroconf`): keeps `DIR/zeroconf/hosts` current until no job reads it.
+//! list has `+zeroconf` when the agent is disabled): keeps `DIR/zeroconf/hosts` current
+//! until no job reads it.
 
 use std::path::Path;
 
@@ -22,7 +23,14 @@ pub fn main(distcc_dir: &Path) -> i32 {
     };
     let path = crate::config::search_path();
     let identity = crate::zeroconf::identity::CompilerIdentity::of_cc(Some(&path));
-    match crate::zeroconf::keeper::run(&dir, identity, &mut std::io::stdout()) {
+    // The line the starting wrapper waits for (see zeroconf/discovered.rs).
+    let mut say_ready = || {
+        use std::io::Write;
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "{}", crate::zeroconf::discovered::READY_LINE);
+        let _ = stdout.flush();
+    };
+    match crate::zeroconf::keeper::run(&dir, identity, &mut say_ready) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!("zeroconf browser: {e}");

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UnixStream;
 
-use super::agent_link;
 use crate::config::{ClientEnv, SshEnv};
 use crate::hosts::{HostKind, HostSpec};
 use crate::protocol::agent::write_report;
@@ -138,7 +137,8 @@ impl Reporter {
         }
         let sent = tokio::time::timeout(ACK_TIMEOUT, async {
             let stream = if self.summary {
-                agent_link::connect_or_start(&self.socket, &self.lock_dir, self.idle).await
+                crate::agent::launch::connect_or_start(&self.socket, &self.lock_dir, self.idle)
+                    .await
             } else {
                 UnixStream::connect(&self.socket).await.ok()
             };

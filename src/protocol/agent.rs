@@ -12,9 +12,12 @@
 //!
 //! wrapper → agent   REPT <JobReport as JSON>       (a job ended; no answer)
 //! monitor → agent   VIEW 1   agent → monitor   VIEW <AgentView as JSON>
+//! wrapper → agent   BRWS <BrowseRequest as JSON>  (`+zeroconf`: keep the discovered list)
+//!                   agent → wrapper   REDY 0 (the first list is in the file)
+//!                                 or  NRDY <message> (browsing could not start)
 //! ```
 //!
-//! The first token says which of the three a connection is.
+//! The first token says which kind a connection is.
 
 use std::time::Duration;
 
@@ -144,6 +147,51 @@ pub enum AgentRequest {
     Scan(ScanRequest),
     Report(JobReport),
     View,
+    /// `+zeroconf`: browse for servers and keep `<distcc_dir>/zeroconf/hosts` current.
+    Browse(BrowseRequest),
+}
+
+/// What the agent browses for: the `DISTCC_DIR` whose zeroconf files it keeps, and the
+/// wrapper's `PATH`, where `cc` says which servers fit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BrowseRequest {
+    /// `OsString`s, not paths: they serialize whatever their bytes.
+    pub distcc_dir: std::ffi::OsString,
+    pub path: Option<std::ffi::OsString>,
+}
+
+/// Sends a `BRWS` request and waits for its answer: `Err` carries the agent's reason.
+pub async fn browse<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    request: &BrowseRequest,
+) -> Result<Result<(), String>, ProtocolError> {
+    let mut w = TokenWriter::new(&mut *stream);
+    w.string(b"BRWS", &to_json(request))?;
+    w.flush().await?;
+    let mut r = TokenReader::new(stream, super::Limits::default());
+    match r.read_any().await? {
+        (token, _) if &token == b"REDY" => Ok(Ok(())),
+        (token, len) if &token == b"NRDY" => {
+            let body = r.read_body("NRDY", len, JSON_LIMIT).await?;
+            Ok(Err(String::from_utf8_lossy(&body).into_owned()))
+        }
+        (other, _) => Err(ProtocolError::WrongToken {
+            expected: "REDY",
+            got: String::from_utf8_lossy(&other).into_owned(),
+        }),
+    }
+}
+
+/// The agent's answer to `BRWS`.
+pub async fn write_browse_answer<W: AsyncWrite + Unpin>(
+    w: &mut TokenWriter<W>,
+    answer: Result<(), String>,
+) -> Result<(), ProtocolError> {
+    match answer {
+        Ok(()) => w.int(b"REDY", 0),
+        Err(message) => w.string(b"NRDY", message.as_bytes())?,
+    }
+    w.flush().await
 }
 
 impl AgentRequest {
@@ -164,6 +212,10 @@ impl AgentRequest {
                     return Err(ProtocolError::UnsupportedVersion(version));
                 }
                 Ok(AgentRequest::View)
+            }
+            (token, len) if &token == b"BRWS" => {
+                let body = r.read_body("BRWS", len, JSON_LIMIT).await?;
+                Ok(AgentRequest::Browse(from_json("BRWS", &body)?))
             }
             (other, _) => Err(ProtocolError::WrongToken {
                 expected: "AGNT",

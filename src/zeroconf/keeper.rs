@@ -1,9 +1,9 @@
-//! The background browser (`distfarm zeroconf-browser`, started by the first client that
-//! needs it): holds the browser lock, keeps the hosts file equal to the matching servers on
-//! the network, and exits once no client has read the file for [`cache::IDLE_LIMIT`] —
-//! distcc's `daemon_proc`, so that each job reads a file instead of browsing.
+//! The browser, run by the agent (or, with the agent disabled, by `distfarm
+//! zeroconf-browser`) for the first client that needs it: holds the browser lock, keeps the
+//! hosts file equal to the matching servers on the network, and stops once no client has
+//! read the file for [`cache::IDLE_LIMIT`] — distcc's `daemon_proc`, so that each job reads
+//! a file instead of browsing.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -21,20 +21,14 @@ const FIRST_LIST_QUIET: Duration = Duration::from_millis(250);
 /// How often the idle rule is checked while nothing happens.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
-/// The line that tells the starting client the first list is in the file.
-pub const READY_LINE: &str = "ready";
-
-/// Runs until idle. `ready` gets [`READY_LINE`] once the first list is written (at once
-/// when another browser already holds the lock: its file is current).
+/// Runs until idle. `ready` is called once the first list is written (at once when another
+/// browser already holds the lock: its file is current).
 pub fn run(
     dir: &Path,
     identity: Result<CompilerIdentity, String>,
-    ready: &mut dyn Write,
+    ready: &mut dyn FnMut(),
 ) -> Result<(), String> {
-    let say_ready = |ready: &mut dyn Write| {
-        let _ = writeln!(ready, "{READY_LINE}");
-        let _ = ready.flush();
-    };
+    let say_ready = |ready: &mut dyn FnMut()| ready();
     let show = |e: std::io::Error, what: &str| format!("{}: {what}: {e}", dir.display());
     let Some(_lock) = cache::take_browser_lock(dir).map_err(|e| show(e, "lock"))? else {
         tracing::info!("zeroconf: another browser keeps {}", dir.display());

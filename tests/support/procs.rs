@@ -97,3 +97,17 @@ pub fn kill(pid: i32) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The process holding an `fcntl` lock on `path`, from /proc/locks (`N: POSIX ADVISORY WRITE
+/// PID MAJ:MIN:INODE START END`).
+pub fn fcntl_lock_holder(path: &Path) -> Option<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(path).ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (kind, pid, file) = (fields.get(1)?, fields.get(4)?, fields.get(5)?);
+        let on_inode = file.rsplit(':').next()?.parse::<u64>().ok()? == inode;
+        (*kind == "POSIX" && on_inode).then(|| pid.parse().ok())?
+    })
+}

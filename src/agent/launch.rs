@@ -1,0 +1,76 @@
+//! Starting the agent: connect to its socket, or start `distfarm agent` and wait until it
+//! listens. Used by wrappers (jobs, pump scans, reports) and by `+zeroconf`, whose browsing
+//! the agent does.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::UnixStream;
+
+/// How long a wrapper waits for a freshly started agent to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub async fn connect_or_start(
+    socket: &Path,
+    lock_dir: &Path,
+    idle: Duration,
+) -> Option<UnixStream> {
+    if let Ok(stream) = UnixStream::connect(socket).await {
+        return Some(stream);
+    }
+    let me = std::env::current_exe().ok()?;
+    let log = socket.with_file_name("agent.log");
+    if let Some(dir) = socket.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .ok();
+    let spawned = tokio::process::Command::new(me)
+        .arg("agent")
+        .arg("--socket")
+        .arg(socket)
+        .arg("--idle")
+        .arg(idle.as_secs().to_string())
+        .arg("--lock-dir")
+        .arg(lock_dir)
+        .stdin(Stdio::null())
+        // The agent says one line here once it listens, so nobody polls for the socket.
+        .stdout(Stdio::piped())
+        .stderr(log_file.map(Stdio::from).unwrap_or_else(Stdio::null))
+        // Its own process group: a Ctrl-C meant for the build must not kill the agent.
+        .process_group(0)
+        // It outlives this build: don't hold the build directory open.
+        .current_dir("/")
+        .spawn();
+    let mut agent = match spawned {
+        Ok(agent) => agent,
+        Err(e) => {
+            tracing::debug!("cannot start the agent: {e}");
+            return None;
+        }
+    };
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    if let Some(mut ready) = agent.stdout.take() {
+        // A line: it listens. End of file: it exited, maybe because another wrapper's agent
+        // won the race, which then listens soon.
+        let mut byte = [0u8; 1];
+        let _ = tokio::time::timeout_at(deadline, ready.read(&mut byte)).await;
+    }
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(stream) = UnixStream::connect(socket).await {
+            return Some(stream);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tracing::debug!(
+        "the agent did not start listening on {} within {:?}",
+        socket.display(),
+        START_TIMEOUT
+    );
+    None
+}
