@@ -23,7 +23,12 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<_> = entries
         .map(|e| e.expect("a directory entry").path())
         .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != ".gitkeep"))
-        .map(|p| (p.display().to_string(), std::fs::read(&p).expect("readable")))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                std::fs::read(&p).expect("readable"),
+            )
+        })
         .collect();
     files.sort();
     files
@@ -31,9 +36,9 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// xorshift64*: the same inputs on every run and machine.
 fn random_inputs(target: &str) -> impl Iterator<Item = Vec<u8>> {
-    let mut state = target
-        .bytes()
-        .fold(0x9e37_79b9_7f4a_7c15_u64, |s, b| (s ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let mut state = target.bytes().fold(0x9e37_79b9_7f4a_7c15_u64, |s, b| {
+        (s ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     let mut next = move || {
         state ^= state >> 12;
         state ^= state << 25;
@@ -52,7 +57,10 @@ fn run(target: &str) {
         .find(|(name, _)| *name == target)
         .expect("a known target");
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
-    let replayed = [fuzz.join("seeds").join(target), fuzz.join("regressions").join(target)];
+    let replayed = [
+        fuzz.join("seeds").join(target),
+        fuzz.join("regressions").join(target),
+    ];
     for (name, bytes) in replayed.iter().flat_map(|dir| files(dir)) {
         eprintln!("{target}: {name}");
         body(&bytes);
@@ -72,7 +80,12 @@ fn keep_failure(target: &str, bytes: &[u8]) {
         .join("target/fuzz-failures")
         .join(target);
     let _ = std::fs::create_dir_all(&dir);
-    let name = format!("{:016x}", bytes.iter().fold(0u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)));
+    let name = format!(
+        "{:016x}",
+        bytes
+            .iter()
+            .fold(0u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100_0000_01b3))
+    );
     let path = dir.join(name);
     if std::fs::write(&path, bytes).is_ok() {
         eprintln!("{target}: the failing input is {}", path.display());
@@ -90,7 +103,14 @@ fn every_target_is_run_here() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/fuzz_targets");
     let mut on_disk: Vec<String> = std::fs::read_dir(dir)
         .expect("fuzz/fuzz_targets")
-        .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     on_disk.sort();
     let mut listed: Vec<String> = targets.iter().map(|t| t.to_string()).collect();

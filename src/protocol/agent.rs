@@ -24,8 +24,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::agent_scan::ScanRequest;
-use super::token::claimed_capacity;
 use super::farm_view::{AgentView, JobReport};
+use super::token::claimed_capacity;
 use super::{ProtocolError, TokenReader, TokenWriter};
 
 /// 3: the wrapper's pid and source (for `distfarm mon`) and the far end's header store.

@@ -1,6 +1,6 @@
 //! The agent's unix socket, both ways. The agent reads the first token and then a job
-//! request (`AGNT`), an include-scan request (`SCAN`), a report (`REPT`, JSON) or a monitor's
-//! `VIEW`; a wrapper reads `PICK`/`NONE`, then `OPEN`+`STOR`/`FAIL`, or the scan's answer
+//! request (`AGNT`), an include-scan request (`SCAN`), a report (`REPT`, JSON), a monitor's
+//! `VIEW` or a zeroconf browse request (`BRWS`, JSON); a wrapper reads `PICK`/`NONE`, then `OPEN`+`STOR`/`FAIL`, or the scan's answer
 //! (`CLOS` and its lists, or `GIVE`), and a monitor the `VIEW` JSON. Everything the writers
 //! produce reads back equal; a local peer sending garbage gets an error, never a panic.
 
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use distfarm::protocol::agent::{self, AgentRequest, Channel, JobRequest, Pick};
+use distfarm::protocol::agent::{self, AgentRequest, BrowseRequest, Channel, JobRequest, Pick};
 use distfarm::protocol::agent_scan::{Closure, ScanAnswer, ScanRequest};
 use distfarm::protocol::packed_tree::PackedFile;
 use distfarm::protocol::{ProtocolError, TokenWriter};
@@ -50,12 +50,21 @@ pub enum Message {
     },
     Report(Vec<u8>),
     View(u32),
+    Browse {
+        distcc_dir: Vec<u8>,
+        path: Option<Vec<u8>>,
+    },
+    /// A `BRWS` body that may not be JSON at all.
+    BrowseText(Vec<u8>),
     Other([u8; 4], u32),
 }
 
 #[derive(Arbitrary, Debug)]
 pub enum Answer {
-    Pick { index: u32, channel: ChannelAnswer },
+    Pick {
+        index: u32,
+        channel: ChannelAnswer,
+    },
     NoHost(String),
     Found {
         files: Vec<Vec<u8>>,
@@ -162,6 +171,21 @@ fn request(message: Message, corruptions: &[Corruption]) {
             block_on(w.flush()).expect("to memory");
             (version == agent::VIEW_VERSION).then_some(AgentRequest::View)
         }
+        Message::Browse { distcc_dir, path } => {
+            let browse = BrowseRequest {
+                distcc_dir: OsString::from_vec(distcc_dir),
+                path: path.map(OsString::from_vec),
+            };
+            let json = serde_json::to_vec(&browse).expect("plain data serializes");
+            w.string(b"BRWS", &json).expect("short");
+            block_on(w.flush()).expect("to memory");
+            Some(AgentRequest::Browse(browse))
+        }
+        Message::BrowseText(body) => {
+            w.string(b"BRWS", &body).expect("short");
+            block_on(w.flush()).expect("to memory");
+            None
+        }
         Message::Other(token, value) => {
             w.int(&token, value);
             block_on(w.flush()).expect("to memory");
@@ -204,7 +228,8 @@ fn answer_read(answer: Answer, corruptions: &[Corruption]) {
                 })
             });
             if corruptions.is_empty() {
-                let long_failure = matches!(&channel, Channel::Failed { message } if message.len() > 65536);
+                let long_failure =
+                    matches!(&channel, Channel::Failed { message } if message.len() > 65536);
                 if !long_failure {
                     assert_eq!(got.expect("reads back"), (pick, channel));
                 }

@@ -13,31 +13,155 @@ use distfarm::server::pump_args::PumpRewrite;
 use super::structured;
 
 const WORDS: &[&str] = &[
-    "-c", "-S", "-E", "-o", "-ofoo.o", "-x", "c", "c++", "assembler", "assembler-with-cpp",
-    "-xc", "-xassembler", "-I", "-I/usr/include", "-I../x", "-iquote", "-isystem", "-include",
-    "/p/a.h", "-imacros", "-MD", "-MMD", "-MF", "/p/a.d", "-MT", "-MQ", "-D", "-DX", "-B",
-    "-B/tmp", "-wrapper", "-fplugin=x.so", "-fpass-plugin=x", "-specs=x", "--specs=x",
-    "-specs", "@file", "--param", "--param=x=1", "--sysroot", "--sysroot=/", "--prefix=/tmp",
-    "--output", "--std=c11", "-Xclang", "-load", "-plugin", "-emit-obj", "-mllvm", "-Xlinker",
-    "-Xassembler", "-Xarch_x86_64", "-Wa,-adhln=x", "-Wa,-g", "-Wa,--MD,x", "-Wa,@x",
-    "-fcompare-debug", "-fself-test=x", "-gcc-toolchain", "-ccc-gcc-name", "-fmodule-file=x",
-    "-fcrash-diagnostics-dir=x", "-fproc-stat-report", "-aux-info", "-dumpdir", "-dumpbase",
-    "-pipe", "-O2", "-g", "-Wall", "a.c", "b.c", "a.i", "a.ii", "a.cpp", "a.s", "a.S", "x.mi",
-    "/p/src/a.c", "../a.c", "src/a.c", "-T", "/etc/passwd", "-e", "main", "-u", "-z", "-G",
-    "-target", "x86_64-linux-gnu", "-arch", "-L", "-l",
+    "-c",
+    "-S",
+    "-E",
+    "-o",
+    "-ofoo.o",
+    "-x",
+    "c",
+    "c++",
+    "assembler",
+    "assembler-with-cpp",
+    "-xc",
+    "-xassembler",
+    "-I",
+    "-I/usr/include",
+    "-I../x",
+    "-iquote",
+    "-isystem",
+    "-include",
+    "/p/a.h",
+    "-imacros",
+    "-MD",
+    "-MMD",
+    "-MF",
+    "/p/a.d",
+    "-MT",
+    "-MQ",
+    "-D",
+    "-DX",
+    "-B",
+    "-B/tmp",
+    "-wrapper",
+    "-fplugin=x.so",
+    "-fpass-plugin=x",
+    "-specs=x",
+    "--specs=x",
+    "-specs",
+    "@file",
+    "--param",
+    "--param=x=1",
+    "--sysroot",
+    "--sysroot=/",
+    "--prefix=/tmp",
+    "--output",
+    "--std=c11",
+    "-Xclang",
+    "-load",
+    "-plugin",
+    "-emit-obj",
+    "-mllvm",
+    "-Xlinker",
+    "-Xassembler",
+    "-Xarch_x86_64",
+    "-Wa,-adhln=x",
+    "-Wa,-g",
+    "-Wa,--MD,x",
+    "-Wa,@x",
+    "-fcompare-debug",
+    "-fself-test=x",
+    "-gcc-toolchain",
+    "-ccc-gcc-name",
+    "-fmodule-file=x",
+    "-fcrash-diagnostics-dir=x",
+    "-fproc-stat-report",
+    "-aux-info",
+    "-dumpdir",
+    "-dumpbase",
+    "-pipe",
+    "-O2",
+    "-g",
+    "-Wall",
+    "a.c",
+    "b.c",
+    "a.i",
+    "a.ii",
+    "a.cpp",
+    "a.s",
+    "a.S",
+    "x.mi",
+    "/p/src/a.c",
+    "../a.c",
+    "src/a.c",
+    "-T",
+    "/etc/passwd",
+    "-e",
+    "main",
+    "-u",
+    "-z",
+    "-G",
+    "-target",
+    "x86_64-linux-gnu",
+    "-arch",
+    "-L",
+    "-l",
 ];
 const COMPILERS: &[&str] = &["gcc", "cc", "clang", "g++"];
 /// Options that must never reach a compiler on the server (a few of each kind).
 const NEVER: &[&str] = &[
-    "-B", "-wrapper", "-fplugin", "-fpass-plugin", "-specs", "--specs", "@", "--prefix",
-    "--output", "-fcompare-debug", "-Xarch", "-ccc-", "-dumpdir", "-aux-info", "-Wp,",
+    "-B",
+    "-wrapper",
+    "-fplugin",
+    "-fpass-plugin",
+    "-specs",
+    "--specs",
+    "@",
+    "--prefix",
+    "--output",
+    "-fcompare-debug",
+    "-Xarch",
+    "-ccc-",
+    "-dumpdir",
+    "-aux-info",
+    "-Wp,",
 ];
 /// Options whose value is the next word (so that word is not an option).
 const VALUE_NEXT: &[&str] = &[
-    "-o", "-x", "-I", "-D", "-U", "-isystem", "-idirafter", "-iquote", "-iprefix",
-    "-iwithprefix", "-iwithprefixbefore", "-isysroot", "--sysroot", "-L", "-l", "-Xlinker",
-    "-Xassembler", "-Xpreprocessor", "-Xclang", "-mllvm", "-target", "--target", "-arch",
-    "--param", "-T", "-u", "-z", "-e", "-G", "-MF", "-MT", "-MQ", "-include", "-imacros",
+    "-o",
+    "-x",
+    "-I",
+    "-D",
+    "-U",
+    "-isystem",
+    "-idirafter",
+    "-iquote",
+    "-iprefix",
+    "-iwithprefix",
+    "-iwithprefixbefore",
+    "-isysroot",
+    "--sysroot",
+    "-L",
+    "-l",
+    "-Xlinker",
+    "-Xassembler",
+    "-Xpreprocessor",
+    "-Xclang",
+    "-mllvm",
+    "-target",
+    "--target",
+    "-arch",
+    "--param",
+    "-T",
+    "-u",
+    "-z",
+    "-e",
+    "-G",
+    "-MF",
+    "-MT",
+    "-MQ",
+    "-include",
+    "-imacros",
 ];
 
 #[derive(Arbitrary, Debug)]
@@ -69,9 +193,17 @@ pub fn check(input: Input) {
     };
     if let Ok(prepared) = &prepared {
         let inside = |p: &Path| p.starts_with(job_dir);
-        assert!(inside(&prepared.output), "{argv:?}: output {:?}", prepared.output);
+        assert!(
+            inside(&prepared.output),
+            "{argv:?}: output {:?}",
+            prepared.output
+        );
         if !input.pump {
-            assert!(inside(&prepared.input), "{argv:?}: input {:?}", prepared.input);
+            assert!(
+                inside(&prepared.input),
+                "{argv:?}: input {:?}",
+                prepared.input
+            );
         }
         let outputs: Vec<&String> = prepared
             .args
@@ -80,13 +212,20 @@ pub fn check(input: Input) {
             .filter(|(o, _)| *o == "-o")
             .map(|(_, v)| v)
             .collect();
-        assert_eq!(outputs, [&prepared.output.to_string_lossy().into_owned()], "{argv:?}");
+        assert_eq!(
+            outputs,
+            [&prepared.output.to_string_lossy().into_owned()],
+            "{argv:?}"
+        );
         let mut words = prepared.args.iter();
         while let Some(word) = words.next() {
             assert_ne!(word, "-E", "{argv:?}: preprocessing is the client's job");
             if let Some(never) = NEVER.iter().find(|n| word.starts_with(**n)) {
                 let pump_include = input.pump && word.starts_with("-include");
-                assert!(pump_include, "{argv:?} reached the compiler with {word:?} ({never})");
+                assert!(
+                    pump_include,
+                    "{argv:?} reached the compiler with {word:?} ({never})"
+                );
             }
             if VALUE_NEXT.contains(&word.as_str()) {
                 words.next();

@@ -11,14 +11,38 @@ use distfarm::server::assembly_check::check_assembly;
 use super::{Word, structured};
 
 const DIRECTIVES: &[&str] = &[
-    ".incbin", ".include", ".macro", ".irp", ".irpc", ".altmacro", ".text", ".globl", ".byte",
-    ".string", ".ascii", ".section", ".endm", ".rept", ".incbinx", ".includes", ".file",
+    ".incbin",
+    ".include",
+    ".macro",
+    ".irp",
+    ".irpc",
+    ".altmacro",
+    ".text",
+    ".globl",
+    ".byte",
+    ".string",
+    ".ascii",
+    ".section",
+    ".endm",
+    ".rept",
+    ".incbinx",
+    ".includes",
+    ".file",
 ];
 /// The first six are refused.
 const REFUSED: usize = 6;
 const ARGS: &[&str] = &[
-    "\"/etc/passwd\"", "\"a\\\"b\"", "\"/*\"", "\"#\"", "'a", "'\\'", "x, y", "0x10", "\\x",
-    "\".inc\" \"bin\"", "\"\\x2eincbin\"",
+    "\"/etc/passwd\"",
+    "\"a\\\"b\"",
+    "\"/*\"",
+    "\"#\"",
+    "'a",
+    "'\\'",
+    "x, y",
+    "0x10",
+    "\\x",
+    "\".inc\" \"bin\"",
+    "\"\\x2eincbin\"",
 ];
 
 #[derive(Arbitrary, Debug)]
@@ -116,14 +140,25 @@ pub fn check(input: Input) {
     for line in &input.lines {
         let (line_text, refused) = line.text();
         must_refuse |= clean && refused;
-        clean &= line.raw.is_none() && line.args.iter().all(|a| a.index as usize % (ARGS.len() + ARGS.len() / 3 + 1) < ARGS.len());
+        clean &= line.raw.is_none()
+            && line
+                .args
+                .iter()
+                .all(|a| a.index as usize % (ARGS.len() + ARGS.len() / 3 + 1) < ARGS.len());
         text.push_str(&line_text);
         text.push('\n');
     }
     let verdict = check_assembly(text.as_bytes());
     if must_refuse {
-        assert!(verdict.is_err(), "gas would read a refused directive in:\n{text}");
+        assert!(
+            verdict.is_err(),
+            "gas would read a refused directive in:\n{text}"
+        );
     }
     let upper = check_assembly(text.to_ascii_uppercase().as_bytes());
-    assert_eq!(verdict.is_err(), upper.is_err(), "case changed the verdict on:\n{text}");
+    assert_eq!(
+        verdict.is_err(),
+        upper.is_err(),
+        "case changed the verdict on:\n{text}"
+    );
 }

@@ -12,13 +12,62 @@ use distfarm::hosts::{self, HostList};
 use super::{Word, structured};
 
 const PIECES: &[&str] = &[
-    "localhost", "@", "bob@", "build1", "[::1]", "[fe80::1%eth0]", "::1", "[", "]", ":", ":3632",
-    ":0", ":65536", ":99999", "/", "/4", "/0", "/-3", "/4x", ",lzo", ",cpp", ",down", ",auth",
-    ",lzofoo", ",", ":distccd", ":/opt/bin/distccd", ":tcp:3632", ":tcp:10.0.0.1:3632", ":tcp:",
-    ":tcp:host:", "--randomize", "--localslots=", "--localslots_cpp=", "--localslots/", "8",
-    "--other", "+zeroconf", "+zeroconfX", "=", "10.0.0.2", "host.example", "-", "%",
+    "localhost",
+    "@",
+    "bob@",
+    "build1",
+    "[::1]",
+    "[fe80::1%eth0]",
+    "::1",
+    "[",
+    "]",
+    ":",
+    ":3632",
+    ":0",
+    ":65536",
+    ":99999",
+    "/",
+    "/4",
+    "/0",
+    "/-3",
+    "/4x",
+    ",lzo",
+    ",cpp",
+    ",down",
+    ",auth",
+    ",lzofoo",
+    ",",
+    ":distccd",
+    ":/opt/bin/distccd",
+    ":tcp:3632",
+    ":tcp:10.0.0.1:3632",
+    ":tcp:",
+    ":tcp:host:",
+    "--randomize",
+    "--localslots=",
+    "--localslots_cpp=",
+    "--localslots/",
+    "8",
+    "--other",
+    "+zeroconf",
+    "+zeroconfX",
+    "=",
+    "10.0.0.2",
+    "host.example",
+    "-",
+    "%",
 ];
-const SPACES: &[&str] = &[" ", "\t", "\n", "\r\n", "\x0b", "\x0c", "  ", "# a comment\n", "#"];
+const SPACES: &[&str] = &[
+    " ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\x0b",
+    "\x0c",
+    "  ",
+    "# a comment\n",
+    "#",
+];
 
 #[derive(Arbitrary, Debug)]
 pub struct Input {
@@ -75,7 +124,11 @@ fn written_back_out(list: &HostList) {
         let again = hosts::parse(&host.text, "again")
             .unwrap_or_else(|e| panic!("{:?} parsed once but not again: {e}", host.text));
         assert_eq!(again.hosts.as_slice(), std::slice::from_ref(host));
-        let _ = (host.lock_name(0), host.backoff_name(), host.protocol_version());
+        let _ = (
+            host.lock_name(0),
+            host.backoff_name(),
+            host.protocol_version(),
+        );
     }
     let _ = list.total_slots();
 }

@@ -23,8 +23,24 @@ const KEYS: &[&str] = &[
 ];
 const MARKERS: &[&str] = &["@revoked", "@cert-authority", "@other", "#", "@"];
 const PATTERNS: &[&str] = &[
-    "build1", "BUILD1", "build?", "b*", "*", "*.example", "x.example", "!build1", "!*",
-    "[build1]:2222", "[*]:2222", "[build1]:22", "10.0.0.2", "::1", "", "?", "**", "b*1",
+    "build1",
+    "BUILD1",
+    "build?",
+    "b*",
+    "*",
+    "*.example",
+    "x.example",
+    "!build1",
+    "!*",
+    "[build1]:2222",
+    "[*]:2222",
+    "[build1]:22",
+    "10.0.0.2",
+    "::1",
+    "",
+    "?",
+    "**",
+    "b*1",
 ];
 const HOSTS: &[&str] = &["build1", "Build1", "x.example", "10.0.0.2", "::1", "b1", ""];
 const SPACES: &[&str] = &[" ", "\t", "  ", " \t "];
@@ -50,7 +66,10 @@ pub struct Line {
 pub enum Pattern {
     Plain(Word),
     /// `|1|salt|hmac` of this host name.
-    Hashed { name: Word, salt: [u8; 20] },
+    Hashed {
+        name: Word,
+        salt: [u8; 20],
+    },
 }
 
 impl Pattern {
@@ -134,7 +153,11 @@ fn base64(bytes: &[u8]) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {
@@ -158,7 +181,10 @@ pub fn check(input: Input) {
     }
     let text: Vec<String> = input.lines.iter().map(Line::text).collect();
     let text = text.join("\n");
-    let name = lookup_name(input.host.pick(HOSTS), if input.port_2222 { 2222 } else { 22 });
+    let name = lookup_name(
+        input.host.pick(HOSTS),
+        if input.port_2222 { 2222 } else { 22 },
+    );
     let found = entries_in(&name, Path::new("/fuzz/known_hosts"), &text);
     for entry in &found {
         let line = &input.lines[entry.line - 1];
@@ -170,7 +196,9 @@ pub fn check(input: Input) {
         );
         assert_eq!(
             entry.revoked,
-            line.marker.as_ref().is_some_and(|m| m.pick(MARKERS) == "@revoked")
+            line.marker
+                .as_ref()
+                .is_some_and(|m| m.pick(MARKERS) == "@revoked")
         );
     }
     let offered_text = KEYS[input.offered as usize % 3];
@@ -181,7 +209,11 @@ pub fn check(input: Input) {
     match verdict(&found, &offered) {
         Verdict::Trusted => assert!(found.iter().any(|k| !k.revoked && same(&k))),
         Verdict::Revoked { line, .. } => {
-            assert!(found.iter().any(|k| k.revoked && k.line == line && same(&k)))
+            assert!(
+                found
+                    .iter()
+                    .any(|k| k.revoked && k.line == line && same(&k))
+            )
         }
         Verdict::Changed { .. } => assert!(!found.iter().any(|k| same(&k))),
         Verdict::OtherTypes(_) | Verdict::Unknown => {

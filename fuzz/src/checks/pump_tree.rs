@@ -48,14 +48,26 @@ impl Name {
     pub fn bytes(&self) -> Vec<u8> {
         let parts: Vec<&str> = self.parts.iter().map(|w| w.pick(COMPONENTS)).collect();
         let joined = parts.join("/");
-        if self.relative { joined } else { format!("/{joined}") }.into_bytes()
+        if self.relative {
+            joined
+        } else {
+            format!("/{joined}")
+        }
+        .into_bytes()
     }
 }
 
 #[derive(Arbitrary, Debug)]
 pub enum Entry {
-    File { name: Name, content: Body },
-    Link { name: Name, target: Word, built: Option<Name> },
+    File {
+        name: Name,
+        content: Body,
+    },
+    Link {
+        name: Name,
+        target: Word,
+        built: Option<Name>,
+    },
 }
 
 impl Entry {
@@ -171,7 +183,11 @@ fn check_confined(dir: &Path, root: &Path) {
             let path = entry.expect("an entry").path();
             let meta = std::fs::symlink_metadata(&path).expect("metadata");
             let allowed = path == dir.join("job") || path.starts_with(&root);
-            assert!(allowed, "{} was created outside the job's root", path.display());
+            assert!(
+                allowed,
+                "{} was created outside the job's root",
+                path.display()
+            );
             if meta.is_symlink() {
                 check_link(&path, &root);
             } else if meta.is_dir() {

@@ -11,19 +11,80 @@ use distfarm::transport::ssh::{SshSettings, resolve_text};
 use super::{Word, structured};
 
 const KEYWORDS: &[&str] = &[
-    "Host", "Match", "HostName", "Port", "User", "IdentityFile", "IdentitiesOnly",
-    "UserKnownHostsFile", "GlobalKnownHostsFile", "HostKeyAlias", "HashKnownHosts",
-    "StrictHostKeyChecking", "ConnectTimeout", "ServerAliveInterval", "ServerAliveCountMax",
-    "ProxyJump", "Compression", "IdentityAgent", "ProxyCommand", "CanonicalizeHostname",
-    "ciphers", "=", "#",
+    "Host",
+    "Match",
+    "HostName",
+    "Port",
+    "User",
+    "IdentityFile",
+    "IdentitiesOnly",
+    "UserKnownHostsFile",
+    "GlobalKnownHostsFile",
+    "HostKeyAlias",
+    "HashKnownHosts",
+    "StrictHostKeyChecking",
+    "ConnectTimeout",
+    "ServerAliveInterval",
+    "ServerAliveCountMax",
+    "ProxyJump",
+    "Compression",
+    "IdentityAgent",
+    "ProxyCommand",
+    "CanonicalizeHostname",
+    "ciphers",
+    "=",
+    "#",
 ];
 const VALUES: &[&str] = &[
-    "*", "build1", "b*", "!bad", "all", "originalhost", "host", "exec", "true", "%h", "%p", "%r",
-    "%u", "%n", "%d", "%%", "%", "~", "~/.ssh/id_ed25519", "yes", "no", "accept-new", "ask",
-    "off", "none", "22", "0", "65536", "-1", "10", "me@bastion:2222", "ssh://[::1]:2200",
-    "a,b,c", "[", "@x", "\"quoted value\"", "SSH_AUTH_SOCK", ",",
+    "*",
+    "build1",
+    "b*",
+    "!bad",
+    "all",
+    "originalhost",
+    "host",
+    "exec",
+    "true",
+    "%h",
+    "%p",
+    "%r",
+    "%u",
+    "%n",
+    "%d",
+    "%%",
+    "%",
+    "~",
+    "~/.ssh/id_ed25519",
+    "yes",
+    "no",
+    "accept-new",
+    "ask",
+    "off",
+    "none",
+    "22",
+    "0",
+    "65536",
+    "-1",
+    "10",
+    "me@bastion:2222",
+    "ssh://[::1]:2200",
+    "a,b,c",
+    "[",
+    "@x",
+    "\"quoted value\"",
+    "SSH_AUTH_SOCK",
+    ",",
 ];
-const ALIASES: &[&str] = &["build1", "BUILD1", "a", "b", "bastion", "x.example", "::1", ""];
+const ALIASES: &[&str] = &[
+    "build1",
+    "BUILD1",
+    "a",
+    "b",
+    "bastion",
+    "x.example",
+    "::1",
+    "",
+];
 
 #[derive(Arbitrary, Debug)]
 pub struct Input {
@@ -47,7 +108,11 @@ impl Input {
         for line in &self.lines {
             let keyword = line.keyword.pick(KEYWORDS);
             // `Include` reads other files (globbed) from this machine: not input here.
-            if keyword.trim_start().to_ascii_lowercase().starts_with("include") {
+            if keyword
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("include")
+            {
                 continue;
             }
             if line.indent {
@@ -69,7 +134,10 @@ pub fn fuzz(bytes: &[u8]) {
 
 pub fn check(input: Input) {
     let text = input.text();
-    if text.lines().any(|l| l.trim_start().to_ascii_lowercase().starts_with("include")) {
+    if text
+        .lines()
+        .any(|l| l.trim_start().to_ascii_lowercase().starts_with("include"))
+    {
         return;
     }
     let settings = SshSettings {
@@ -95,6 +163,10 @@ pub fn check(input: Input) {
     if let Some(port) = input.port {
         assert_eq!(host.port, port, "ssh -p must win over the file");
     }
-    assert!(host.proxy_jump.len() <= 16, "a jump chain of {}", host.proxy_jump.len());
+    assert!(
+        host.proxy_jump.len() <= 16,
+        "a jump chain of {}",
+        host.proxy_jump.len()
+    );
     let _ = (host.known_hosts_name(), host.description());
 }

@@ -60,12 +60,26 @@ impl Body {
 /// One change to well-formed bytes. Positions wrap around the length.
 #[derive(Arbitrary, Debug, Clone)]
 pub enum Corruption {
-    Flip { at: u16, xor: u8 },
-    Truncate { at: u16 },
-    Insert { at: u16, bytes: Vec<u8> },
-    Remove { at: u16, len: u8 },
+    Flip {
+        at: u16,
+        xor: u8,
+    },
+    Truncate {
+        at: u16,
+    },
+    Insert {
+        at: u16,
+        bytes: Vec<u8>,
+    },
+    Remove {
+        at: u16,
+        len: u8,
+    },
     /// Rewrites the value of the `nth` packet header (4 letters, 8 hex digits): lying lengths.
-    Lie { nth: u8, value: u32 },
+    Lie {
+        nth: u8,
+        value: u32,
+    },
 }
 
 pub fn corrupt(mut bytes: Vec<u8>, corruptions: &[Corruption]) -> Vec<u8> {
