@@ -494,3 +494,16 @@ fn reasons_are_exposed() {
     assert_eq!(run("gcc -c x.c").reason(), None);
     assert_eq!(run("gcc -E x.c").reason(), Some(PREPROCESS_ONLY));
 }
+
+#[test]
+fn a_stripped_option_whose_value_the_scan_reads_stays_local() {
+    // Found by the client_args fuzz target: `-I -S` made the scan see -S, and remote_argv
+    // then stripped `-I -S`, so the server was sent a command with no -c or -S at all.
+    assert_eq!(local("g++ c.C -I -S"), STRIPPED_VALUE);
+    assert_eq!(local("gcc -c x.c -D -c"), STRIPPED_VALUE);
+    assert_eq!(local("gcc -c x.c -D y.c"), TWO_INPUTS); // distcc's reason comes first
+    assert_eq!(local("gcc -c x.c -L -o x.o"), STRIPPED_VALUE);
+    // Values the scan does not read are stripped with their option as before.
+    let j = job("gcc -c x.c -I inc -D X=1 -o x.o");
+    assert_eq!(j.remote_argv(), argv("gcc -c x.c -o x.o"));
+}

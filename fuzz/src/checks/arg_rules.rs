@@ -205,32 +205,23 @@ pub fn check(input: Input) {
                 prepared.input
             );
         }
-        let outputs: Vec<&String> = prepared
-            .args
-            .iter()
-            .zip(prepared.args.iter().skip(1))
-            .filter(|(o, _)| *o == "-o")
-            .map(|(_, v)| v)
-            .collect();
-        assert_eq!(
-            outputs,
-            [&prepared.output.to_string_lossy().into_owned()],
-            "{argv:?}"
-        );
+        // Walk the words as the compiler will: an option's separate value is no option.
+        let mut outputs = Vec::new();
         let mut words = prepared.args.iter();
         while let Some(word) = words.next() {
             assert_ne!(word, "-E", "{argv:?}: preprocessing is the client's job");
             if let Some(never) = NEVER.iter().find(|n| word.starts_with(**n)) {
                 let pump_include = input.pump && word.starts_with("-include");
-                assert!(
-                    pump_include,
-                    "{argv:?} reached the compiler with {word:?} ({never})"
-                );
+                assert!(pump_include, "{argv:?} reached the compiler with {word:?} ({never})");
             }
-            if VALUE_NEXT.contains(&word.as_str()) {
+            if word == "-o" {
+                outputs.extend(words.next());
+            } else if VALUE_NEXT.contains(&word.as_str()) {
                 words.next();
             }
         }
+        let output = prepared.output.to_string_lossy().into_owned();
+        assert_eq!(outputs, [&output], "{argv:?}: {:?}", prepared.args);
         let _: PathBuf = prepared.workdir(job_dir).to_path_buf();
     }
     let source_check = check_source(&input.source);

@@ -77,7 +77,8 @@ pub struct Directive {
 }
 
 fn block_comment(text: &str) -> String {
-    format!("/*{}*/", text.replace("*/", "").replace('\n', " "))
+    // Without any '/', the text can neither close the comment early nor open another.
+    format!("/*{}*/", text.replace(['/', '\n'], " "))
 }
 
 impl Line {

@@ -113,8 +113,8 @@ impl Line {
     fn text(&self) -> String {
         let space = self.space.pick(SPACES);
         let mut words = Vec::new();
-        if let Some(marker) = &self.marker {
-            words.push(marker.pick(MARKERS).to_string());
+        if let Some(marker) = self.marker() {
+            words.push(marker);
         }
         let patterns: Vec<String> = self.patterns.iter().map(Pattern::text).collect();
         words.push(patterns.join(","));
@@ -123,6 +123,16 @@ impl Line {
             words.push(comment.replace(['\n', '\r'], " "));
         }
         words.join(space).replace(['\n', '\r'], " ")
+    }
+
+    /// The marker word: free text is made one (`@…`), else it would be a host pattern.
+    fn marker(&self) -> Option<String> {
+        let word = self.marker.as_ref()?.pick(MARKERS);
+        let word: String = word.chars().filter(|c| !c.is_whitespace()).collect();
+        Some(match word.starts_with(['@', '#']) {
+            true => word,
+            false => format!("@{word}"),
+        })
     }
 
     /// The reference: may an entry from this line be found for `name`?
@@ -190,15 +200,14 @@ pub fn check(input: Input) {
         let line = &input.lines[entry.line - 1];
         assert!(
             line.may_match(&name),
-            "line {} ({:?}) was taken for {name:?}",
+            "line {} ({:?}, {:?}) was taken for {name:?}",
             entry.line,
-            line.text()
+            line.text(),
+            line.patterns
         );
         assert_eq!(
             entry.revoked,
-            line.marker
-                .as_ref()
-                .is_some_and(|m| m.pick(MARKERS) == "@revoked")
+            line.marker().is_some_and(|m| m == "@revoked")
         );
     }
     let offered_text = KEYS[input.offered as usize % 3];

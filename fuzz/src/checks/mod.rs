@@ -26,9 +26,12 @@ pub mod reply;
 pub mod request;
 pub mod ssh_config;
 
+/// A target's body: whatever bytes libFuzzer (or the stable replay) hands it.
+pub type Body = fn(&[u8]);
+
 /// Every target: its name (as in `fuzz_targets/NAME.rs`, `seeds/NAME/`, `regressions/NAME/`)
 /// and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("request", request::fuzz),
     ("reply", reply::fuzz),
     ("lzo", lzo::fuzz),
