@@ -174,7 +174,10 @@ fn an_option_value_spelled_dash_o_is_not_taken_for_the_output() {
     // "-o", and panicked when the only one was another option's value at the end.
     let prepared = prepare(&argv("gcc -c a.c -I -o"), job()).unwrap();
     let output = prepared.output.to_string_lossy().into_owned();
-    assert_eq!(prepared.args[prepared.args.len() - 2..], ["-o", output.as_str()]);
+    assert_eq!(
+        prepared.args[prepared.args.len() - 2..],
+        ["-o", output.as_str()]
+    );
     let prepared = prepare(&argv("gcc -c a.c -D -o -o x.o"), job()).unwrap();
     let n = prepared.args.len();
     assert_eq!(prepared.args[2..4], ["-D", "-o"]);

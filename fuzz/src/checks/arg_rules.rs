@@ -212,7 +212,10 @@ pub fn check(input: Input) {
             assert_ne!(word, "-E", "{argv:?}: preprocessing is the client's job");
             if let Some(never) = NEVER.iter().find(|n| word.starts_with(**n)) {
                 let pump_include = input.pump && word.starts_with("-include");
-                assert!(pump_include, "{argv:?} reached the compiler with {word:?} ({never})");
+                assert!(
+                    pump_include,
+                    "{argv:?} reached the compiler with {word:?} ({never})"
+                );
             }
             if word == "-o" {
                 outputs.extend(words.next());
