@@ -200,8 +200,10 @@ pub fn scan(argv: &[String]) -> Scan {
                 // we accept only the C-family languages a server can compile from
                 // preprocessed text (a subset of what distcc lets through).
                 match (m.value, next) {
-                    // `-x` as the last word: ignored, as distcc does; the compiler complains.
-                    (Value::Next, None) => {}
+                    // `-x` as the last word: distcc ignores it, but the `-o` it appends
+                    // for a derived output would become the language; the compiler
+                    // complains about it here instead.
+                    (Value::Next, None) => return give_up(MISSING_VALUE),
                     (Value::Next, Some(lang)) if language_distributable(lang) => {}
                     _ => return give_up(LANGUAGE),
                 }
