@@ -111,7 +111,18 @@ fn plain(word: &Word) -> String {
 
 impl Line {
     fn text(&self) -> String {
-        let space = self.space.pick(SPACES);
+        // Free text separates only by its whitespace (else it would add a field).
+        let space: String = self
+            .space
+            .pick(SPACES)
+            .chars()
+            .filter(|c| c.is_whitespace())
+            .collect();
+        let space = if space.is_empty() {
+            " "
+        } else {
+            space.as_str()
+        };
         let mut words = Vec::new();
         if let Some(marker) = self.marker() {
             words.push(marker);
