@@ -510,3 +510,12 @@ fn a_stripped_option_whose_value_the_scan_reads_stays_local() {
     let j = job("gcc -c x.c -I inc -D X=1 -o x.o");
     assert_eq!(j.remote_argv(), argv("gcc -c x.c -o x.o"));
 }
+
+#[test]
+fn a_kept_options_value_is_never_stripped_from_it() {
+    // Found by the client_args fuzz target: `-Xassembler -DX=1` lost its value to the
+    // strip, and the server's `-Xassembler` took the next word (`-o`) instead.
+    let j = job("gcc -c a.i -Xassembler -DX=1 -DY");
+    assert_eq!(j.remote_argv(), argv("gcc -c a.i -Xassembler -DX=1 -o a.o"));
+    assert!(matches!(scan(&j.remote_argv()), Scan::Distribute(_)));
+}
