@@ -115,6 +115,7 @@ pub fn scan(argv: &[String]) -> Scan {
     let mut input: Option<usize> = None;
     let mut output: Option<String> = None;
     let mut stripped_value_read = false;
+    let mut value_missing = false;
     let mut i = 1;
     while i < argv.len() {
         let a = argv[i].as_str();
@@ -229,9 +230,12 @@ pub fn scan(argv: &[String]) -> Scan {
             // such an option with its value, so a value the scan reads (`-I -S`, `-D a.c`)
             // would make the server see another command than the one decided on here.
             Category::PreprocessorOnly | Category::LinkerOnly | Category::Dependency => {
-                if m.value == Value::Next && next.is_some_and(scan_reads) {
-                    // Decided last, so that distcc's own reasons come first.
-                    stripped_value_read = true;
+                // Decided last, so that distcc's own reasons come first. A missing value
+                // would be the `-o` appended for a derived output.
+                match (m.value, next) {
+                    (Value::Next, Some(v)) if scan_reads(v) => stripped_value_read = true,
+                    (Value::Next, None) => value_missing = true,
+                    _ => {}
                 }
             }
         }
@@ -267,6 +271,9 @@ pub fn scan(argv: &[String]) -> Scan {
     }
     if stripped_value_read {
         return Scan::Local(STRIPPED_VALUE);
+    }
+    if value_missing {
+        return Scan::Local(MISSING_VALUE);
     }
     let preprocessed = source::is_preprocessed(&input_name);
     let preprocessed_ext =

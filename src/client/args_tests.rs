@@ -314,6 +314,9 @@ fn x_as_the_last_word_stays_local() {
     // `-o` appended after it becomes its language on the server (`-x -o a.o`).
     assert_eq!(local("gcc -c -x"), MISSING_VALUE);
     assert_eq!(local("gcc -c a.i -x"), MISSING_VALUE);
+    // Likewise any option whose value would be that `-o`.
+    assert_eq!(local("cc d.M -c -Xclang -Xpreprocessor"), MISSING_VALUE);
+    assert_eq!(local("cc -c a.c -I"), MISSING_VALUE);
 }
 
 #[test]
