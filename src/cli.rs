@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -219,11 +219,18 @@ pub struct MonArgs {
     /// The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`).
     #[arg(long)]
     pub live: bool,
-    /// Show a `distfarm serve --stats`'s counters per client address instead (jobs,
-    /// failures, refusals with reasons, bytes, compile time); PORT is its --stats-port
-    /// (default 3633), and only clients its --allow list admits get them.
-    #[arg(long, value_name = "HOST[:PORT]", conflicts_with = "live")]
+    /// Show a server's counters per client instead (jobs, failures, refusals with reasons,
+    /// bytes, compile time). An SSH entry as in the host list (@host, user@host,
+    /// @host:COMMAND, @host:tcp:PORT) is reached as its jobs are, and the distfarm there
+    /// answers for your session servers and its daemon's --stats port; HOST[:PORT] asks a
+    /// `distfarm serve --stats` over TCP (PORT its --stats-port, default 3633), which answers
+    /// only clients its --allow list admits.
+    #[arg(long, value_name = "@HOST|HOST[:PORT]", conflicts_with = "live")]
     pub server: Option<String>,
+    /// The daemon's --stats-port that --server asks (default 3633): for a HOST without
+    /// :PORT, and the daemon of an SSH host.
+    #[arg(long, value_name = "PORT", requires = "server")]
+    pub stats_port: Option<u16>,
 }
 
 /// distccd's options, with the same names and meanings.
@@ -232,9 +239,10 @@ pub struct MonArgs {
     about = "The distccd-compatible compile server",
     after_help = "Environment: DISTCCD_PATH (where compilers are found), TMPDIR (job directories), \
         DISTCC_IO_TIMEOUT, DISTCC_SAVE_TEMPS, DISTCC_CMDLIST and DISTCC_CMDLIST_NUMWORDS (the only \
-        commands that run), as distccd; DISTFARM_CONFINE=0 runs compilers \
-        without the Landlock confinement (read only the system and their installation, \
-        write only the job directory)."
+        commands that run), as distccd; DISTFARM_CONFINE=0 is --unconfined. Compilers run \
+        confined (they read only the system and their installation, and write only their job \
+        directory): with Landlock where it works, else in a mount namespace; with neither, \
+        the server refuses to start unless given --unconfined."
 )]
 pub struct ServeArgs {
     /// Listen on a TCP port (the default unless stdin is a socket).
@@ -300,10 +308,15 @@ pub struct ServeArgs {
     /// Serve every job of one SSH connection from one process (started by distfarm's agent).
     #[arg(long, hide = true, conflicts_with_all = ["daemon", "inetd"])]
     pub ssh_session: bool,
+    /// Print the per-client counters of this machine's distfarm servers that this user may
+    /// see (their session servers, the daemon on --stats-port) as JSON and exit (run over
+    /// SSH by `distfarm mon --server @host`).
+    #[arg(long, hide = true, conflicts_with_all = ["daemon", "inetd", "ssh_session"])]
+    pub client_counters: bool,
     /// Serve distccd's statistics page over HTTP (daemon only; clients from --allow).
     #[arg(long)]
     pub stats: bool,
-    /// The statistics port.
+    /// The statistics port (also where --client-counters asks the daemon).
     #[arg(long, value_name = "PORT", default_value_t = 3633)]
     pub stats_port: u16,
     /// Keep successful answers in DIR (created 0700) and give them again to any client
@@ -316,6 +329,15 @@ pub struct ServeArgs {
     /// Exit after this many seconds (for tests).
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub lifetime: Option<u64>,
+    /// How compilers are confined: auto (Landlock if it works, else a mount namespace,
+    /// else refuse to start), or only landlock or only namespaces (refuse to start if it
+    /// does not work).
+    #[arg(long, value_name = "HOW", value_enum, default_value_t = ConfinementArg::Auto)]
+    pub confinement: ConfinementArg,
+    /// Run compilers unconfined: they may then read any file this server's user can (and
+    /// send it back in an answer) and write wherever it may. Also DISTFARM_CONFINE=0.
+    #[arg(long, conflicts_with = "confinement")]
+    pub unconfined: bool,
     /// Announce this daemon on the local network over mDNS/DNS-SD, as distccd --zeroconf
     /// (`_distcc._tcp`, its slots and compiler), for clients with +zeroconf in their host
     /// list. Clients still need --allow.
@@ -350,6 +372,8 @@ fn byte_size(text: &str) -> Result<u64, String> {
     there to record `127.0.0.1:PORT/N` for that user (`distfarm --show-hosts` lists it; \
     DISTFARM_OFFERS=0 leaves it out). The SSH connection is made as for `@host` entries: \
     ~/.ssh/config (or DISTFARM_SSH_CONFIG), strict known_hosts, ssh-agent or key files. \
+    A dead link is noticed within ServerAliveInterval × ServerAliveCountMax (without them \
+    in the ssh config: 10 s × 3 = 30 s), and the offer reconnects. \
     Compilers are found on DISTCCD_PATH or PATH, as for `distfarm serve`; DISTCC_CMDLIST, \
     TMPDIR, DISTCC_IO_TIMEOUT and DISTFARM_CONFINE apply too."
 )]
@@ -361,13 +385,19 @@ pub struct OfferArgs {
     #[arg(long, value_name = "N")]
     pub slots: Option<usize>,
     /// The loopback port on each client (default: the first free one of 3640-3699).
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", conflicts_with = "socket")]
     pub port: Option<u16>,
+    /// Forward a Unix socket instead of a port, in the client user's private (0700)
+    /// $DISTCC_DIR/offers: only that user can send jobs. The entry is unix:PATH/N, which
+    /// distfarm clients use and plain distcc cannot. Needs distfarm on the client.
+    #[arg(long)]
+    pub socket: bool,
     /// Offer LZO-compressed jobs (the entry gets `,lzo`).
     #[arg(long)]
     pub lzo: bool,
     /// Also keep the entry in the client's distcc hosts file ($DISTCC_DIR/hosts), in a
-    /// marked block, so that plain distcc uses it too.
+    /// marked block, so that plain distcc uses it too (not with --socket: plain distcc
+    /// cannot use a socket).
     #[arg(long)]
     pub hosts_file: bool,
     /// How to run distfarm on the client (a path, or `env DISTCC_DIR=... distfarm`).
@@ -394,6 +424,18 @@ pub struct OfferArgs {
     /// The longest wait between reconnection attempts, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub max_backoff: u64,
+    /// Run compilers unconfined, as `distfarm serve --unconfined` (without it, an offer
+    /// where no confinement works refuses to start). Also DISTFARM_CONFINE=0.
+    #[arg(long)]
+    pub unconfined: bool,
+}
+
+/// `--confinement`: how a server confines its compilers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfinementArg {
+    Auto,
+    Landlock,
+    Namespaces,
 }
 
 /// The client's side of an offer.
@@ -404,10 +446,15 @@ pub enum OffersCommand {
         /// The offer's id (letters and digits).
         #[arg(long)]
         id: String,
-        /// The host-list entry offered.
+        /// The host-list entry offered; with --socket, what follows the socket's path
+        /// (/N[,lzo]).
         #[arg(long)]
         entry: String,
-        /// Also keep a block in $DISTCC_DIR/hosts.
+        /// Place a socket in $DISTCC_DIR/offers (0700) and say its path; record the entry
+        /// unix:PATH/N once the next line arrives.
+        #[arg(long)]
+        socket: bool,
+        /// Also keep a block in $DISTCC_DIR/hosts (not for --socket entries).
         #[arg(long)]
         hosts_file: bool,
         /// Withdraw when stdin brought nothing for this many seconds.
@@ -428,7 +475,10 @@ mod tests {
         let serve = super::Cli::try_parse_from(["distfarm", "serve", "--daemon", "--zeroconf"]);
         assert!(serve.is_ok(), "{:?}", serve.err());
         let offer = super::Cli::try_parse_from(["distfarm", "offer", "--zeroconf", "me@client"]);
-        let err = offer.err().expect("offer --zeroconf is refused").to_string();
+        let Err(err) = offer else {
+            panic!("offer --zeroconf is refused");
+        };
+        let err = err.to_string();
         assert!(err.contains("--zeroconf"), "{err}");
     }
 

@@ -39,8 +39,8 @@ pub struct ServerEnv {
     pub io_timeout: Duration,
     /// `DISTCCD_PATH` if set, else `PATH`: where compilers are found and what they inherit.
     pub compiler_path: Option<OsString>,
-    /// Unless `DISTFARM_CONFINE=0`: compilers run confined with Landlock where the kernel
-    /// has it (see server/sandbox.rs).
+    /// Unless `DISTFARM_CONFINE=0` (the same as `--unconfined`): compilers run confined
+    /// (see server/confinement.rs).
     pub confine: bool,
     /// `DISTCC_CMDLIST`: the file listing the only commands the server runs (an empty value
     /// counts as unset).
@@ -183,7 +183,36 @@ pub struct ClientEnv {
     /// `DISTFARM_BUILD_ID`: names the build this job belongs to, instead of the make or
     /// ninja process above the wrapper (see client/build_id.rs).
     pub build_id: Option<String>,
+    /// Unless `DISTFARM_CPP_PLANS=0`: a gcc job's preprocessor runs `cc1 -E` directly from
+    /// the plan the driver gave once for its command shape (see client/cpp_plans.rs).
+    pub cpp_plans: bool,
+    /// The variables set among those that may change what gcc's driver plans for the
+    /// preprocessor or what the preprocessor reads: part of a plan's key.
+    pub cpp_plan_env: Vec<(String, OsString)>,
 }
+
+/// Variables that may change the driver's preprocessor plan, or what `cc1 -E` reads
+/// (which a plan then runs with the same values): where the driver finds its programs,
+/// include directories, dependency output, the locale, a debug-compare run.
+const CPP_PLAN_VARS: [&str; 17] = [
+    "GCC_EXEC_PREFIX",
+    "COMPILER_PATH",
+    "LIBRARY_PATH",
+    "GCC_COMPARE_DEBUG",
+    "CPATH",
+    "C_INCLUDE_PATH",
+    "CPLUS_INCLUDE_PATH",
+    "OBJC_INCLUDE_PATH",
+    "OBJCPLUS_INCLUDE_PATH",
+    "DEPENDENCIES_OUTPUT",
+    "SUNPRO_DEPENDENCIES",
+    "SOURCE_DATE_EPOCH",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_MESSAGES",
+    "LANGUAGE",
+];
 
 /// The variables by which the compiler finds more include directories.
 const INCLUDE_PATH_VARS: [&str; 5] = [
@@ -243,6 +272,11 @@ impl ClientEnv {
                 .collect(),
             summary: env_bool(var("DISTFARM_SUMMARY").as_deref(), false),
             build_id: var("DISTFARM_BUILD_ID").filter(|id| !id.is_empty()),
+            cpp_plans: env_bool(var("DISTFARM_CPP_PLANS").as_deref(), true),
+            cpp_plan_env: CPP_PLAN_VARS
+                .iter()
+                .filter_map(|name| Some((name.to_string(), std::env::var_os(name)?)))
+                .collect(),
         })
     }
 }

@@ -12,6 +12,9 @@
 //! * Features we do not have (`,auth`) are errors that say so, rather than hosts that can
 //!   never work.
 //!
+//! `unix:PATH[/N][,lzo]` is distfarm's own form (a server on a local Unix socket, as
+//! `distfarm offer --socket` registers it); distcc refuses it (its port would be empty).
+//!
 //! `+zeroconf` marks where the servers found by mDNS go ([`HostList::zeroconf`]); filling
 //! them in is `config::load_hosts`'s job (see `zeroconf/`).
 //!
@@ -84,6 +87,9 @@ pub enum HostKind {
         host: String,
         remote: RemoteEnd,
     },
+    /// `unix:PATH[/N][,OPTIONS]` (distfarm's form, what `distfarm offer --socket` registers):
+    /// a server listening on a Unix socket of this machine. Plain distcc has no such form.
+    Unix { path: String },
 }
 
 /// What answers at the far end of an SSH entry. Which way a job then reaches it (a session
@@ -138,6 +144,7 @@ impl HostSpec {
         match &self.kind {
             HostKind::Local => "localhost",
             HostKind::Tcp { host, .. } | HostKind::Ssh { host, .. } => host,
+            HostKind::Unix { path } => path,
         }
     }
 
@@ -170,6 +177,10 @@ impl HostSpec {
             HostKind::Local => format!("{prefix}_localhost_{slot}"),
             HostKind::Tcp { host, port } => format!("{prefix}_tcp_{host}_{port}_{slot}"),
             HostKind::Ssh { host, .. } => format!("{prefix}_ssh_{host}_{slot}"),
+            // A file name cannot hold the path's slashes.
+            HostKind::Unix { path } => {
+                format!("{prefix}_unix_{}_{slot}", path.replace('/', "_"))
+            }
         }
     }
 }
@@ -305,6 +316,8 @@ pub enum Problem {
     CppWithoutLzo,
     #[error("unknown list option (known: --randomize, --localslots=N, --localslots_cpp=N)")]
     UnknownListOption,
+    #[error("a socket entry names a socket file, as in unix:/run/user/1000/distfarm.sock/4")]
+    BadSocketPath,
 }
 
 /// Where the host list text came from, and the text.
@@ -473,7 +486,17 @@ fn host_token(token: &str) -> Result<(HostSpec, Option<String>), Problem> {
     };
     // Classification as in hosts.c: `localhost` or `localhost/…` is local; any `@` makes an
     // SSH host; everything else (including `localhost:3632` and `localhost,lzo`) is TCP.
-    let rest = if token == "localhost" || token.starts_with("localhost/") {
+    // `unix:/…` only: `unix:3632` stays a TCP host named `unix`, as in distcc.
+    let socket = token
+        .strip_prefix(UNIX_PREFIX)
+        .filter(|s| s.starts_with('/'));
+    let rest = if let Some(socket) = socket {
+        let (path, rest) = socket_path(socket, &mut spec.limit)?;
+        spec.kind = HostKind::Unix {
+            path: path.to_string(),
+        };
+        options(rest, &mut spec)?
+    } else if token == "localhost" || token.starts_with("localhost/") {
         spec.limit = DEFAULT_LOCALHOST_SLOTS;
         let (rest, _) = limit(&token["localhost".len()..], &mut spec.limit)?;
         if rest.starts_with(',') {
@@ -541,6 +564,27 @@ fn host_token(token: &str) -> Result<(HostSpec, Option<String>), Problem> {
     };
     let warning = (!rest.is_empty()).then(|| format!("ignoring \"{rest}\" (as distcc does)"));
     Ok((spec, warning))
+}
+
+/// Socket entries start with this (distcc itself would refuse `unix:/…` for its empty port).
+pub const UNIX_PREFIX: &str = "unix:";
+
+/// `/PATH[/N]` up to the first `,`: the path, and the rest from that `,`. The limit is a
+/// last path component made of digits only, so a socket whose own name is a number must be
+/// written with its limit (`unix:/dir/7/4`).
+fn socket_path<'a>(s: &'a str, slots: &mut u32) -> Result<(&'a str, &'a str), Problem> {
+    let (spec, rest) = take_until(s, &[',']);
+    let path = match spec.rsplit_once('/') {
+        Some((path, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            limit(&spec[path.len()..], slots)?;
+            path
+        }
+        _ => spec,
+    };
+    if path.is_empty() || path.ends_with('/') {
+        return Err(Problem::BadSocketPath);
+    }
+    Ok((path, rest))
 }
 
 fn take_until<'a>(s: &'a str, stops: &[char]) -> (&'a str, &'a str) {

@@ -501,3 +501,31 @@ fn no_source_at_all_is_not_set() {
     assert!(matches!(&err, HostsError::NotSet { tried } if tried.len() == 2));
     assert!(err.to_string().contains("/etc/distcc/hosts"));
 }
+
+#[test]
+fn socket_entries_name_a_path_a_limit_and_options() {
+    let spec = one("unix:/run/user/1000/distfarm/offer-ab.sock/4,lzo");
+    assert_eq!(
+        spec.kind,
+        HostKind::Unix {
+            path: "/run/user/1000/distfarm/offer-ab.sock".into()
+        }
+    );
+    assert_eq!((spec.limit, spec.lzo), (4, true));
+    assert_eq!(spec.protocol_version(), 2);
+    let bare = one("unix:/tmp/d/s.sock");
+    assert_eq!(bare.hostname(), "/tmp/d/s.sock");
+    assert_eq!(bare.limit, DEFAULT_REMOTE_SLOTS);
+    // A socket named by a number needs its limit written out.
+    assert_eq!(one("unix:/tmp/d/7/2").hostname(), "/tmp/d/7");
+    assert_eq!(one("unix:/tmp/d/s/1").lock_name(0), "cpu_unix__tmp_d_s_0");
+}
+
+#[test]
+fn unix_without_a_slash_stays_a_tcp_host_and_bad_socket_entries_are_errors() {
+    assert_eq!(one("unix:3632").kind, tcp("unix", 3632));
+    assert_eq!(problem("unix:/"), Problem::BadSocketPath);
+    assert_eq!(problem("unix:/tmp/d/"), Problem::BadSocketPath);
+    assert_eq!(problem("unix:/tmp/s/0"), Problem::BadLimit("/0".into()));
+    assert_eq!(problem("unix:/tmp/s,auth"), Problem::AuthNotSupported);
+}

@@ -58,8 +58,8 @@ async fn many_wrappers_share_one_ssh_connection_and_one_remote_session() {
     );
     assert_eq!(
         stats.direct_streamlocal.load(Ordering::SeqCst),
-        JOBS,
-        "one direct-streamlocal channel per job"
+        JOBS + 1,
+        "one direct-streamlocal channel per job, and one that asked which compiler runs there"
     );
     assert_eq!(farm.agent_pids().len(), 1, "one agent served every wrapper");
 }
@@ -169,10 +169,11 @@ async fn agent_disabled_makes_every_wrapper_connect_by_itself() {
 
     assert!(outputs.iter().all(|(_, o)| *o == *hello_reference()));
     let stats = farm.server.stats();
-    assert_eq!(stats.connections(), jobs, "one SSH connection per job");
+    // And one more for the connection that asked which compiler runs there.
+    assert_eq!(stats.connections(), jobs + 1, "one SSH connection per job");
     assert_eq!(
         stats.sessions(),
-        jobs,
+        jobs + 1,
         "one `distccd --inetd` per job (no session server without the agent)"
     );
     assert!(farm.agent_pids().is_empty(), "no agent was started");
@@ -306,15 +307,15 @@ async fn scheduler_skips_a_slot_whose_lock_another_program_holds() {
 // The farm: server, key, configuration, remote, DISTCC_DIR
 // ---------------------------------------------------------------------------------------
 
-struct Farm {
-    dir: tempfile::TempDir,
-    server: TestSshServer,
+pub(crate) struct Farm {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) server: TestSshServer,
 }
 
 impl Farm {
     /// A server that accepts a fresh key, an ssh_config whose `farmhost` reaches it with
     /// strict host key checking, a `distccd` symlink to distfarm, and empty work dirs.
-    async fn start(label: &str) -> Farm {
+    pub(crate) async fn start(label: &str) -> Farm {
         let dir = temp_dir(label);
         let server = start_farmhost(dir.path()).await;
         let remote = dir.path().join("remote");
@@ -326,29 +327,29 @@ impl Farm {
         Farm { dir, server }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn hosts(&self) -> String {
+    pub(crate) fn hosts(&self) -> String {
         format!("@farmhost/8:{}", self.path("remote/distccd").display())
     }
 
-    fn socket(&self) -> PathBuf {
+    pub(crate) fn socket(&self) -> PathBuf {
         distfarm::config::agent_socket_path(&self.path("distcc_dir"))
     }
 
-    fn agent_log(&self) -> String {
+    pub(crate) fn agent_log(&self) -> String {
         read_text(&self.socket().with_file_name("agent.log"))
     }
 
     /// Running `distfarm agent --socket <our socket>` processes.
-    fn agent_pids(&self) -> Vec<i32> {
+    pub(crate) fn agent_pids(&self) -> Vec<i32> {
         agent_pids(&self.socket())
     }
 
     /// `distfarm gcc -O2 -c hello.c -o out/<output>`, remote or fail, environment in full.
-    fn hello(&self, output: &str, env: &[(&str, &str)]) -> Cmd {
+    pub(crate) fn hello(&self, output: &str, env: &[(&str, &str)]) -> Cmd {
         let mut cmd = Cmd::new(distfarm_bin())
             .args(["gcc", "-O2", "-c", "hello.c", "-o"])
             .arg(self.path("out").join(output))
@@ -373,7 +374,7 @@ impl Farm {
 
     /// `jobs` compiles of hello.c by as many wrapper processes, `workers` at a time (off the
     /// async threads: the server runs on them). Returns (output name, object) in order.
-    async fn hello_build(
+    pub(crate) async fn hello_build(
         &self,
         jobs: usize,
         workers: usize,
@@ -417,7 +418,7 @@ impl Drop for Farm {
     }
 }
 
-async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if done() {

@@ -5,6 +5,8 @@
 mod support;
 
 mod agent;
+mod agent_faults;
+mod client_cpp_plans;
 mod client_environment;
 mod client_fallback;
 mod client_interop;

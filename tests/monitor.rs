@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::known_compiler::gcc_known_on;
 use crate::support::procs::{agent_pids, kill};
 use crate::support::russh_server::start_farmhost;
 use crate::support::{
@@ -346,6 +347,78 @@ async fn the_summary_line_goes_to_the_builds_stderr() {
         assert!(
             all.contains("MAKE-EXITED"),
             "appended, not written over: {all}"
+        );
+    })
+    .await;
+}
+
+/// `distfarm --summary gcc` (a wrapper option before the compiler, as distcc's own) asks for
+/// the line without DISTFARM_SUMMARY: the build's numbers, matching what the agent counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summary_option_prints_the_builds_line_with_its_real_numbers() {
+    let make = require("make", "make");
+    let farm = MonFarm::start("mon-summary-option").await;
+    blocking(move || {
+        let build = farm.path("build");
+        std::fs::create_dir(&build).unwrap();
+        for name in ["a", "b", "c", "conftest"] {
+            std::fs::copy(fixture_path("hello.c"), build.join(format!("{name}.c"))).unwrap();
+        }
+        std::fs::copy(fixture_path("hello.h"), build.join("hello.h")).unwrap();
+        std::fs::write(
+            build.join("Makefile"),
+            "all: a.o b.o c.o conftest.o\n%.o: %.c\n\t$(CC) -O2 -c $< -o $@\n",
+        )
+        .unwrap();
+        // No DISTFARM_SUMMARY in the farm's environment: the option alone asks for the line.
+        let cc = format!("{} --summary gcc", distfarm_bin().display());
+        let out = farm
+            .env(Cmd::new(make))
+            .args(["-j2".to_string(), format!("CC={cc}")])
+            .current_dir(&build)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}\n{}", farm.logs()));
+        let make_stderr = text(&out.stderr);
+        for name in ["a", "b", "c", "conftest"] {
+            let object = build.join(format!("{name}.o"));
+            assert_eq!(
+                std::fs::read(&object).unwrap_or_default(),
+                crate::support::local_object(
+                    "gcc",
+                    ["-O2"],
+                    Path::new(&format!("{name}.c")),
+                    &build
+                ),
+                "{name}.o is gcc's: the option did not reach the compiler\n{make_stderr}"
+            );
+        }
+        let json = farm.mon_json();
+        let summary = json["builds"]
+            .as_array()
+            .and_then(|b| b.iter().find(|b| b["name"] == "make").cloned())
+            .unwrap_or_else(|| panic!("no make build in {json:#}\n{make_stderr}"));
+        let line = summary["line"].as_str().unwrap();
+        assert!(
+            make_stderr.lines().any(|l| l == line),
+            "make's stderr should carry the summary line {line:?}:\n{make_stderr}"
+        );
+        assert!(
+            line.contains(
+                ": 4 jobs, 3 remote (farmhost 3), 1 local (autoconf test programs are compiled \
+                 locally 1); fallbacks: 0;"
+            ),
+            "{line}"
+        );
+        // The bytes in the line are the host's: every remote job of the build went there.
+        let host = farm_host(&json);
+        assert_eq!(host["done"], 3, "{host:#}");
+        assert_eq!(
+            summary["bytes_sent"], host["bytes_sent"],
+            "{summary:#}\n{host:#}"
+        );
+        assert_eq!(
+            summary["bytes_received"], host["bytes_received"],
+            "{summary:#}\n{host:#}"
         );
     })
     .await;
@@ -793,4 +866,226 @@ fn mon_server_shows_each_clients_jobs_refusals_and_bytes() {
         "{}",
         text(&out.stderr)
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The servers' side over SSH: `mon --server @host`
+// ---------------------------------------------------------------------------------------
+
+/// `DIR/distccd-here`: the distfarm under test as the remote `distccd`, with a `TMPDIR` of
+/// its own (`DIR/remote-tmp`), so that its session servers are the only ones
+/// `--client-counters` finds (the suite's other tests run theirs, as the same user, in the
+/// shared TMPDIR).
+fn remote_with_own_tmpdir(dir: &Path) -> String {
+    let tmp = dir.join("remote-tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // Started as root, the remote server becomes nobody, as distccd does.
+    set_mode(&tmp, 0o1777);
+    let link = dir.join("distccd");
+    if !link.exists() {
+        std::os::unix::fs::symlink(distfarm_bin(), &link).unwrap();
+    }
+    let script = dir.join("distccd-here");
+    write_script(
+        &script,
+        &format!(
+            "TMPDIR='{}'; export TMPDIR\nexec '{}' \"$@\"",
+            tmp.display(),
+            link.display()
+        ),
+    );
+    script.display().to_string()
+}
+
+/// What `mon --server` shows must be what went through the session server: the agent's
+/// own counters for the host (one job, the bytes it sent and got back) are the witness.
+fn check_counters_match_the_agents(doc: &Value, agent_host: &Value, table: &str) {
+    assert_eq!(doc["version"], 1, "{doc:#}");
+    let servers = doc["servers"].as_array().expect("servers named");
+    assert_eq!(servers.len(), 1, "one session server: {doc:#}");
+    assert!(
+        servers[0].as_str().unwrap().starts_with("session server "),
+        "{doc:#}"
+    );
+    let clients = doc["clients"].as_array().unwrap();
+    assert_eq!(clients.len(), 1, "{doc:#}");
+    let ssh = &clients[0];
+    assert_eq!(ssh["client"], "ssh", "{doc:#}");
+    assert_eq!(ssh["jobs"], 1, "{doc:#}");
+    assert_eq!(ssh["compiled"], 1, "{doc:#}");
+    assert_eq!(
+        (&ssh["compile_errors"], &ssh["failures"]),
+        (&Value::from(0), &Value::from(0)),
+        "{doc:#}"
+    );
+    assert_eq!(agent_host["done"], 1, "{agent_host:#}");
+    assert_eq!(
+        ssh["bytes_received"], agent_host["bytes_sent"],
+        "the server got what the agent sent: {doc:#}\n{agent_host:#}"
+    );
+    assert_eq!(
+        ssh["bytes_sent"], agent_host["bytes_received"],
+        "the agent got what the server sent: {doc:#}\n{agent_host:#}"
+    );
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("ssh "))
+        .unwrap_or_else(|| panic!("no ssh row:\n{table}"));
+    let numbers: Vec<&str> = row.split_whitespace().take(6).collect();
+    assert_eq!(numbers, ["ssh", "1", "1", "0", "0", "0"], "{table}");
+    assert!(table.contains("session server "), "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mon_server_over_ssh_shows_what_a_build_sent_through_the_session_server() {
+    let farm = MonFarm::start("mon-server-ssh").await;
+    blocking(move || {
+        let remote = remote_with_own_tmpdir(&farm.path("remote"));
+        let entry = format!("@farmhost:{remote}");
+        let distfarm = || {
+            farm.env(Cmd::new(distfarm_bin()))
+                .env("DISTCC_HOSTS", format!("@farmhost/8:{remote}"))
+        };
+        // As after an earlier build: the job is all the server sees.
+        gcc_known_on(&farm.path("distcc_dir"), &format!("@farmhost/8:{remote}"));
+        distfarm()
+            .args(["gcc", "-O2", "-c", "hello.c", "-o"])
+            .arg(farm.path("out/hello.o"))
+            .current_dir(fixture_path(""))
+            .run();
+        // The agent keeps the connection, so its session server lives on with its counters.
+        let agent_json = text(&distfarm().args(["mon", "--json"]).run().stdout);
+        let agent_view = farm_host(&serde_json::from_str(&agent_json).unwrap());
+        let mon = |args: &[&str]| {
+            distfarm()
+                .args(["mon", "--server", &entry])
+                .args(args)
+                .timeout(Duration::from_secs(30))
+                .output()
+                .unwrap_or_else(|e| panic!("{e}\n{}", farm.logs()))
+        };
+        let json = text(&mon(&["--json"]).stdout);
+        let doc: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        let table = text(&mon(&[]).stdout);
+        check_counters_match_the_agents(&doc, &agent_view, &table);
+
+        // The remote has no such program, it is not distfarm, or no server runs there.
+        let fails = |entry: &str| {
+            let out = farm
+                .env(Cmd::new(distfarm_bin()))
+                .args(["mon", "--server", entry])
+                .timeout(Duration::from_secs(30))
+                .run_expect_failure();
+            text(&out.stderr)
+        };
+        let missing = fails("@farmhost:/nonexistent/distccd");
+        assert!(
+            missing.contains("farmhost") && missing.contains("no program \"/nonexistent/distccd\""),
+            "{missing}"
+        );
+        let not_distfarm = fails("@farmhost:/bin/false");
+        assert!(not_distfarm.contains("is not distfarm"), "{not_distfarm}");
+        let idle = farm.path("idle");
+        std::fs::create_dir(&idle).unwrap();
+        let empty = remote_with_own_tmpdir(&idle);
+        let nothing = fails(&format!("@farmhost:{empty}"));
+        assert!(
+            nothing.contains("no distfarm server with counters runs here"),
+            "{nothing}"
+        );
+        // Only what the SSH config allows: an unknown alias is an SSH error, not a guess.
+        let unknown = fails("@nosuchhost.invalid");
+        assert!(unknown.contains("nosuchhost.invalid"), "{unknown}");
+    })
+    .await;
+}
+
+#[test]
+fn mon_server_over_openssh_shows_what_a_build_sent_through_the_session_server() {
+    use crate::support::Sshd;
+    use crate::support::files::readable_temp_dir;
+    use crate::support::ssh_client::SshClient;
+
+    let sshd = Sshd::start();
+    let remote_dir = readable_temp_dir("mon-remote");
+    let remote = remote_with_own_tmpdir(remote_dir.path());
+    let client = SshClient::new(&sshd.ssh_config());
+    let hosts = format!("@farmhost/4:{remote}");
+    // As after an earlier build: the job is all the server sees.
+    gcc_known_on(&client.distcc_dir(), &hosts);
+    let out = client.hello(&hosts, "hello.o").run();
+    assert!(client.out("hello.o").exists(), "{}", text(&out.stderr));
+
+    let mon = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let out = client
+            .cmd(&hosts, "mon", &args, &fixture_path(""))
+            .timeout(Duration::from_secs(30))
+            .output()
+            .unwrap_or_else(|e| panic!("{e}\n--- agent log\n{}", client.agent_log()));
+        text(&out.stdout)
+    };
+    let agent_json: Value = serde_json::from_str(&mon(&["--json"])).unwrap();
+    let agent_view = farm_host(&agent_json);
+    let entry = format!("@farmhost:{remote}");
+    let json = mon(&["--server", &entry, "--json"]);
+    let doc: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    let table = mon(&["--server", &entry]);
+    check_counters_match_the_agents(&doc, &agent_view, &table);
+}
+
+/// A daemon on the SSH host is asked too: through the connection for an `@host:tcp:PORT`
+/// entry (as its jobs go), and by the remote distfarm for `@host:COMMAND`, on the
+/// `--stats-port` given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mon_server_over_ssh_asks_the_daemon_on_its_stats_port() {
+    const HELLO: &[u8] = b"# 0 \"foo.c\"\nint main(void) { return 0; }\n";
+    let farm = MonFarm::start("mon-server-daemon").await;
+    blocking(move || {
+        let stats_port = free_port();
+        let server = crate::support::DistfarmServer::builder()
+            .env("DISTFARM_CONFINE", "0")
+            .args(&["--stats", "--stats-port", &stats_port.to_string()])
+            .start();
+        let argv = ["gcc", "-c", "foo.c", "-o", "foo.o"];
+        assert_eq!(server.compile(&argv, HELLO).0.status, 0, "{}", server.log());
+        let mon = |entry: &str| {
+            let out = farm
+                .env(Cmd::new(distfarm_bin()))
+                .args(["mon", "--json", "--stats-port", &stats_port.to_string()])
+                .args(["--server", entry])
+                .timeout(Duration::from_secs(30))
+                .output()
+                .unwrap_or_else(|e| panic!("{e}\n{}", server.log()));
+            let json = text(&out.stdout);
+            serde_json::from_str::<Value>(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+        };
+        let daemon_client = |doc: &Value| {
+            let clients = doc["clients"].as_array().unwrap();
+            assert_eq!(clients.len(), 1, "{doc:#}");
+            assert_eq!(clients[0]["client"], "127.0.0.1", "{doc:#}");
+            assert_eq!(clients[0]["jobs"], 1, "{doc:#}");
+            assert_eq!(clients[0]["compiled"], 1, "{doc:#}");
+        };
+        let tunnelled = wait_for(
+            "the daemon to count the job",
+            Duration::from_secs(10),
+            || {
+                let doc = mon(&format!("@farmhost:tcp:{}", server.port()));
+                (doc["clients"][0]["jobs"] == 1).then_some(doc)
+            },
+            || server.log(),
+        );
+        daemon_client(&tunnelled);
+
+        let remote = remote_with_own_tmpdir(&farm.path("remote"));
+        let gathered = mon(&format!("@farmhost:{remote}"));
+        daemon_client(&gathered);
+        assert_eq!(
+            gathered["servers"],
+            serde_json::json!([format!("daemon 127.0.0.1:{stats_port}")]),
+            "no session server of ours runs there, the daemon does: {gathered:#}"
+        );
+    })
+    .await;
 }

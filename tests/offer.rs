@@ -17,10 +17,11 @@ use nix::sys::signal::Signal;
 use crate::support::build::{assert_identical, build, lua_references};
 use crate::support::files::read_text;
 use crate::support::procs::{descendants, kill, processes};
+use crate::support::system_account::SystemAccount;
 use crate::support::wire;
 use crate::support::{
-    CProject, ChildGuard, Cmd, Sshd, Work, distfarm_bin, free_port, require, temp_dir, text,
-    wait_for,
+    CProject, ChildGuard, Cmd, Sshd, Work, distfarm_bin, free_port, is_identity_probe, require,
+    temp_dir, text, wait_for,
 };
 
 const LUA_EXTRA: [&str; 1] = ["-O2"];
@@ -95,22 +96,7 @@ fn lua_compiles_through_an_offer_with_plain_distcc_and_with_distfarm() {
         offer.log()
     );
 
-    let objects = build(&lua, &LUA_EXTRA, out.path(), 4, |unit, args| {
-        let cmd = client
-            .distfarm(None)
-            .current_dir(lua.root())
-            .env("DISTCC_FALLBACK", "0")
-            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
-            .arg("gcc")
-            .args(args);
-        if let Err(e) = cmd.output() {
-            panic!(
-                "distfarm on {}: {e}\n{}",
-                unit.source.display(),
-                offer.log()
-            );
-        }
-    });
+    let objects = distfarm_build(&client, &lua, out.path(), &offer);
     assert_identical(&lua, &objects, lua_references(), "distfarm → offer");
     assert!(offer.jobs_served() >= served + lua.units().len());
 }
@@ -177,6 +163,9 @@ fn sigint_withdraws_the_offer_and_lets_the_running_job_finish() {
     let mut offer = Offer::start(&sshd, &client, &["--slots", "1", "--drain", "300"], port);
     let entry = format!("127.0.0.1:{port}/1");
     offer.wait_offered(&entry, 1);
+    // A first job: the client then knows the offer's compiler, so the compiler caught
+    // running below is the slow job's, not the probe that asks which compiler it is.
+    hello_through(&client, &entry, &offer);
     let args = ["-O2", "-c", "slow.c", "-o", "out/slow.o"];
     let mut build = client.spawn(
         client
@@ -225,7 +214,7 @@ fn sigint_withdraws_the_offer_and_lets_the_running_job_finish() {
         .args(["-O2", "-c", "slow.c", "-o", "out/local.o"])
         .run();
     assert_eq!(client.read("out/slow.o"), client.read("out/local.o"));
-    assert_eq!(offer.jobs_served(), 1, "{}", offer.log());
+    assert_eq!(offer.jobs_served(), 2, "{}", offer.log());
 }
 
 /// The sshd processes serving the link are killed: the offer notices, reconnects on its own
@@ -496,6 +485,277 @@ fn without_distfarm_on_the_client_the_offer_prints_the_entry_to_add() {
 }
 
 // ---------------------------------------------------------------------------------------
+// --socket: a Unix socket in the client user's private directory
+// ---------------------------------------------------------------------------------------
+
+/// `--socket`: the offer registers `unix:$DISTCC_DIR/offers/ID.sock/4`, a socket in a 0700
+/// directory of the client's user; `--show-hosts` lists it; Lua compiles through it
+/// (remote-or-fail, identical to local); another local user is refused by the socket's
+/// directory and gets no job run; stopping the offer removes the entry and the socket.
+#[test]
+fn a_socket_offer_compiles_lua_for_its_user_and_refuses_another_user() {
+    let sshd = Sshd::start();
+    let client = client_without_hosts();
+    let mut offer = Offer::start_socket(&sshd, &client, &["--slots", "4"]);
+    offer.wait_offered("unix:", 1);
+    let listed = show_hosts(&client, None);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let entry = listed[0].clone();
+    let socket = socket_of(&entry);
+    let offers = client.distcc_dir().join("offers");
+    assert_eq!(socket.parent(), Some(offers.as_path()), "{entry}");
+    assert!(entry.ends_with(".sock/4"), "{entry}");
+    assert!(
+        offer.log().contains(&format!("offered as {entry}")),
+        "{}",
+        offer.log()
+    );
+    {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+        let dir = std::fs::metadata(&offers).unwrap();
+        assert_eq!(
+            dir.permissions().mode() & 0o777,
+            0o700,
+            "the socket's directory"
+        );
+        assert_eq!(dir.uid(), nix::unistd::Uid::effective().as_raw());
+        assert!(
+            std::fs::symlink_metadata(&socket)
+                .unwrap()
+                .file_type()
+                .is_socket()
+        );
+    }
+
+    let lua = CProject::lua();
+    let out = temp_dir("offer-out");
+    let objects = distfarm_build(&client, &lua, out.path(), &offer);
+    assert_identical(&lua, &objects, lua_references(), "distfarm → socket offer");
+    let served = offer.jobs_served();
+    assert_eq!(served, lua.units().len(), "{}", offer.log());
+
+    // Another user: everything up to the offers directory is open to it, that one is not.
+    for dir in [client.root(), client.distcc_dir().as_path()] {
+        crate::support::files::set_mode(dir, 0o755);
+    }
+    let other = SystemAccount::create();
+    let area = crate::support::files::readable_temp_dir("offer-other");
+    let open = crate::support::files::open_dir(area.path(), "work");
+    std::fs::copy(client.path("hello.c"), open.join("hello.c")).unwrap();
+    std::fs::copy(client.path("hello.h"), open.join("hello.h")).unwrap();
+    let bin = area.path().join("distfarm");
+    std::fs::copy(distfarm_bin(), &bin).unwrap();
+    let refused = other
+        .run_as(&bin)
+        .current_dir(&open)
+        .env("PATH", crate::support::test_path())
+        .env("LC_ALL", "C")
+        .env("TMPDIR", &open)
+        .env("DISTCC_DIR", open.join("distcc_dir"))
+        .env("DISTCC_HOSTS", &entry)
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_SKIP_LOCAL_RETRY", "1")
+        .args(["gcc", "-O2", "-c", "hello.c", "-o", "hello.o"])
+        .timeout(Duration::from_secs(60))
+        .run_expect_failure();
+    let stderr = text(&refused.stderr);
+    assert!(stderr.contains("Permission denied"), "{stderr}");
+    assert!(!open.join("hello.o").exists());
+    assert_eq!(offer.jobs_served(), served, "no job ran for the other user");
+
+    offer.child.signal(Signal::SIGTERM);
+    let status = offer.child.wait_timeout(Duration::from_secs(30));
+    assert!(
+        status.is_some(),
+        "the offer exits after SIGTERM:\n{}",
+        offer.log()
+    );
+    assert_eq!(
+        entry_files(&client),
+        Vec::<PathBuf>::new(),
+        "the entry is gone"
+    );
+    assert!(!socket.exists(), "the socket is gone");
+    assert_eq!(show_hosts(&client, None), Vec::<String>::new());
+}
+
+/// A `--socket` offer and its holder die by `kill -9`: the entry left behind is not listed
+/// (its socket refuses connections once sshd's session is gone) and is removed by the next
+/// distfarm run on the client, with its socket.
+#[test]
+fn a_killed_socket_offers_entry_is_ignored_and_cleaned_up() {
+    let sshd = Sshd::start();
+    let client = client_without_hosts();
+    let mut offer = Offer::start_socket(&sshd, &client, &["--slots", "2"]);
+    offer.wait_offered("unix:", 1);
+    let files = entry_files(&client);
+    assert_eq!(files.len(), 1);
+    let entry = show_hosts(&client, None).remove(0);
+    let socket = socket_of(&entry);
+    hello_through(&client, &entry, &offer);
+    let holder = holder_pid(&files[0]);
+
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(holder), Signal::SIGSTOP).unwrap();
+    offer.child.kill();
+    kill(holder);
+    wait_for(
+        "sshd to stop listening on the dead offer's socket",
+        Duration::from_secs(20),
+        || {
+            matches!(
+                std::os::unix::net::UnixStream::connect(&socket),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+            )
+            .then_some(())
+        },
+        || sshd.log(),
+    );
+    assert_eq!(entry_files(&client), files, "nobody withdrew the entry");
+    assert!(socket.exists(), "nobody removed the socket");
+
+    assert_eq!(show_hosts(&client, Some("localhost/1")), ["localhost/1"]);
+    assert_eq!(
+        entry_files(&client),
+        Vec::<PathBuf>::new(),
+        "the dead entry is removed"
+    );
+    assert!(!socket.exists(), "the dead socket is removed");
+}
+
+/// Sockets in `offers/` that nobody listens on (an offer that died before recording its
+/// entry) are removed by the next distfarm run; a file of the same kind of name that is not
+/// a socket, and a socket that still listens, are left alone.
+#[test]
+fn dead_offer_sockets_are_removed_and_nothing_else_is() {
+    let client = client_without_hosts();
+    let offers = client.distcc_dir().join("offers");
+    std::fs::create_dir(&offers).unwrap();
+    let dead = offers.join("0123abcd.sock");
+    drop(std::os::unix::net::UnixListener::bind(&dead).unwrap()); // the file stays
+    let listening = offers.join("4567cdef.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&listening).unwrap();
+    let not_a_socket = offers.join("89abcdef.sock");
+    std::fs::write(&not_a_socket, "mine\n").unwrap();
+
+    assert_eq!(show_hosts(&client, Some("localhost/1")), ["localhost/1"]);
+    assert!(!dead.exists(), "the dead socket is removed");
+    assert!(listening.exists(), "a listening socket is kept");
+    assert_eq!(
+        read_text(&not_a_socket),
+        "mine\n",
+        "a plain file is never removed"
+    );
+}
+
+/// `--socket --hosts-file` is refused before anything starts: plain distcc cannot use a
+/// socket entry, so it must never be written into the distcc hosts file.
+#[test]
+fn a_socket_offer_refuses_the_distcc_hosts_file() {
+    let client = Work::new();
+    let out = client
+        .env(Cmd::new(distfarm_bin()), None)
+        .args(["offer", "--socket", "--hosts-file", "somebody@somewhere"])
+        .run_expect_failure();
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("plain distcc") && stderr.contains("cannot use a Unix socket"),
+        "{stderr}"
+    );
+    assert!(!client.distcc_dir().join("hosts").exists());
+}
+
+/// `--socket` with no distfarm on the client: there is no one to make the socket's private
+/// directory, so nothing is offered, and the offer says why (and keeps trying).
+#[test]
+fn a_socket_offer_without_distfarm_on_the_client_says_what_is_missing() {
+    let sshd = Sshd::start();
+    let client = Work::new();
+    let offer = Offer::spawn(
+        &sshd.ssh_config(),
+        "/nonexistent/distfarm",
+        &["farmhost", "--socket", "--slots", "2"],
+        &client,
+    );
+    wait_for(
+        "the reason",
+        UP,
+        || offer.log().contains("reconnecting").then_some(()),
+        || offer.log(),
+    );
+    let log = offer.log();
+    assert!(
+        log.contains("cannot offer: --socket needs distfarm on the client")
+            && log.contains("was not found there"),
+        "{log}"
+    );
+    assert!(!log.contains("offered as"), "{log}");
+    assert_eq!(entry_files(&client), Vec::<PathBuf>::new());
+}
+
+// ---------------------------------------------------------------------------------------
+// Keepalives
+// ---------------------------------------------------------------------------------------
+
+/// The sshd processes serving the link are frozen (SIGSTOP: no reset, no FIN, just
+/// silence). With `ServerAliveInterval 1` and `ServerAliveCountMax 2` the offer says
+/// "lost" within about 2 s, and once the processes run again it reconnects and registers
+/// again, and jobs go through it.
+#[test]
+fn a_frozen_link_is_noticed_by_keepalives_and_the_offer_comes_back() {
+    let sshd = Sshd::start();
+    let client = client_without_hosts();
+    let dir = temp_dir("offer-keepalive");
+    let config = dir.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "ServerAliveInterval 1\nServerAliveCountMax 2\n{}",
+            read_text(&sshd.ssh_config())
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let command = format!(
+        "env DISTCC_DIR={} {}",
+        client.distcc_dir().display(),
+        distfarm_bin().display()
+    );
+    let offer = Offer::spawn(
+        &config,
+        &command,
+        &["farmhost", "--slots", "2", "--port", &port.to_string()],
+        &client,
+    );
+    let entry = format!("127.0.0.1:{port}/2");
+    offer.wait_offered(&entry, 1);
+
+    let frozen = Frozen::stop(sshd_session_processes(&sshd));
+    assert!(!frozen.0.is_empty(), "sshd serves the offer's connection");
+    let stopped_at = Instant::now();
+    wait_for(
+        "the offer to notice the frozen link",
+        Duration::from_secs(15),
+        || offer.log().contains(": lost: ").then_some(()),
+        || offer.log(),
+    );
+    let noticed = stopped_at.elapsed();
+    assert!(
+        noticed < Duration::from_secs(10),
+        "noticed after {noticed:?} with keepalives every 1 s, 2 unanswered allowed:\n{}",
+        offer.log()
+    );
+    drop(frozen); // SIGCONT: the old session finds its peer gone and frees the port
+    offer.wait_offered(&entry, 2);
+    wait_for(
+        "the new registration",
+        Duration::from_secs(40),
+        || (show_hosts(&client, None) == [entry.as_str()]).then_some(()),
+        || offer.log(),
+    );
+    hello_through(&client, &entry, &offer);
+}
+
+// ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
 
@@ -507,6 +767,18 @@ struct Offer {
 }
 
 impl Offer {
+    /// A `--socket` offer to `farmhost` that registers in `client`'s `DISTCC_DIR`.
+    fn start_socket(sshd: &Sshd, client: &Work, args: &[&str]) -> Offer {
+        let command = format!(
+            "env DISTCC_DIR={} {}",
+            client.distcc_dir().display(),
+            distfarm_bin().display()
+        );
+        let mut all = vec!["farmhost", "--socket"];
+        all.extend(args);
+        Offer::spawn(&sshd.ssh_config(), &command, &all, client)
+    }
+
     /// An offer to `farmhost` (the sshd) that registers in `client`'s `DISTCC_DIR`.
     fn start(sshd: &Sshd, client: &Work, args: &[&str], port: u16) -> Offer {
         let command = format!(
@@ -568,8 +840,12 @@ impl Offer {
     }
 
     /// Jobs compiled through this offer.
+    /// Jobs compiled (the wrappers' compiler identity probes are not jobs).
     fn jobs_served(&self) -> usize {
-        self.log().matches("COMPILE_OK").count()
+        self.log()
+            .lines()
+            .filter(|l| l.contains("COMPILE_OK") && !is_identity_probe(l))
+            .count()
     }
 }
 
@@ -588,6 +864,27 @@ fn show_hosts(client: &Work, hosts: Option<&str>) -> Vec<String> {
 }
 
 /// `distfarm gcc -O2 -c hello.c` remote-or-fail through `entry` alone.
+/// `project` built by distfarm with the client's own host list (offers included), remote or
+/// fail; the objects in unit order.
+fn distfarm_build(client: &Work, project: &CProject, out: &Path, offer: &Offer) -> Vec<Vec<u8>> {
+    build(project, &LUA_EXTRA, out, 4, |unit, args| {
+        let cmd = client
+            .distfarm(None)
+            .current_dir(project.root())
+            .env("DISTCC_FALLBACK", "0")
+            .env("DISTCC_SKIP_LOCAL_RETRY", "1")
+            .arg("gcc")
+            .args(args);
+        if let Err(e) = cmd.output() {
+            panic!(
+                "distfarm on {}: {e}\n{}",
+                unit.source.display(),
+                offer.log()
+            );
+        }
+    })
+}
+
 fn hello_through(client: &Work, entry: &str, offer: &Offer) {
     let before = offer.jobs_served();
     let out = client
@@ -648,6 +945,34 @@ fn compilers_under(root: i32) -> usize {
         .iter()
         .filter(|p| p.comm == "cc1")
         .count()
+}
+
+/// The socket of a `unix:PATH/N` entry.
+fn socket_of(entry: &str) -> PathBuf {
+    let rest = entry.strip_prefix("unix:").expect("a socket entry");
+    let (path, limit) = rest.rsplit_once('/').expect("PATH/N");
+    assert!(limit.parse::<u32>().is_ok(), "{entry}");
+    PathBuf::from(path)
+}
+
+/// Processes stopped with SIGSTOP; continued (SIGCONT) when dropped, whatever the test did.
+struct Frozen(Vec<i32>);
+
+impl Frozen {
+    fn stop(pids: Vec<i32>) -> Frozen {
+        for &pid in &pids {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGSTOP);
+        }
+        Frozen(pids)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGCONT);
+        }
+    }
 }
 
 /// The sshd processes serving the open connections of `sshd`.

@@ -480,13 +480,17 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__mon)
-            opts="-h -V --json --live --server --help --version"
+            opts="-h -V --json --live --server --stats-port --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stats-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -498,7 +502,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__offer)
-            opts="-N -h -V --slots --port --lzo --hosts-file --client-command --compiler --job-lifetime --drain --nice --verbose --heartbeat --max-backoff --help --version"
+            opts="-N -h -V --slots --port --socket --lzo --hosts-file --client-command --compiler --job-lifetime --drain --nice --verbose --heartbeat --max-backoff --unconfined --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -608,7 +612,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__offers__subcmd__hold)
-            opts="-h -V --id --entry --hosts-file --heartbeat-timeout --help --version"
+            opts="-h -V --id --entry --socket --hosts-file --heartbeat-timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -648,7 +652,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__serve)
-            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --stats --stats-port --cache --cache-size --lifetime --zeroconf --help --version"
+            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --client-counters --stats --stats-port --cache --cache-size --lifetime --confinement --unconfined --zeroconf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -734,6 +738,10 @@ _distfarm() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --confinement)
+                    COMPREPLY=($(compgen -W "auto landlock namespaces" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -742,13 +750,17 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__top)
-            opts="-h -V --json --live --server --help --version"
+            opts="-h -V --json --live --server --stats-port --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stats-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

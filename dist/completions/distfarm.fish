@@ -51,10 +51,13 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s P -l pid-fil
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l user -d 'When started as root, run as this user (default: distcc, else nobody)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l job-lifetime -d 'Kill a compiler that runs longer than this many seconds' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l compiler -d 'Also allow this compiler (a bare name or an absolute path; repeatable)' -r
-complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l stats-port -d 'The statistics port' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l stats-port -d 'The statistics port (also where --client-counters asks the daemon)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l cache -d 'Keep successful answers in DIR (created 0700) and give them again to any client that sends the same job' -r -F
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l cache-size -d 'The most the cache keeps, e.g. 500M or 2G (least recently used go first)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l lifetime -d 'Exit after this many seconds (for tests)' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l confinement -d 'How compilers are confined: auto (Landlock if it works, else a mount namespace, else refuse to start), or only landlock or only namespaces (refuse to start if it does not work)' -r -f -a "auto\t''
+landlock\t''
+namespaces\t''"
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l daemon -d 'Listen on a TCP port (the default unless stdin is a socket)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l inetd -d 'Serve one job on stdin/stdout (how sshd and inetd start it)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l no-detach -d 'Stay in the foreground'
@@ -64,7 +67,9 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l log-stderr -
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l verbose -d 'Log at debug level'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l enable-tcp-insecure -d 'As distccd: no compiler whitelist; any program on DISTCCD_PATH/PATH or any absolute path runs as the compiler (distcc passes it over SSH). Argument rules and confinement still apply'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l ssh-session -d 'Serve every job of one SSH connection from one process (started by distfarm\'s agent)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l client-counters -d 'Print the per-client counters of this machine\'s distfarm servers that this user may see (their session servers, the daemon on --stats-port) as JSON and exit (run over SSH by `distfarm mon --server @host`)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l stats -d 'Serve distccd\'s statistics page over HTTP (daemon only; clients from --allow)'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l unconfined -d 'Run compilers unconfined: they may then read any file this server\'s user can (and send it back in an answer) and write wherever it may. Also DISTFARM_CONFINE=0'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l zeroconf -d 'Announce this daemon on the local network over mDNS/DNS-SD, as distccd --zeroconf (`_distcc._tcp`, its slots and compiler), for clients with +zeroconf in their host list. Clients still need --allow'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s V -l version -d 'Print version'
@@ -82,9 +87,11 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l drain -d 'On
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s N -l nice -d 'Lower this process\'s priority by this much' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l heartbeat -d 'Seconds between heartbeats to the client\'s holder (it withdraws after three missed)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l max-backoff -d 'The longest wait between reconnection attempts, in seconds' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l socket -d 'Forward a Unix socket instead of a port, in the client user\'s private (0700) $DISTCC_DIR/offers: only that user can send jobs. The entry is unix:PATH/N, which distfarm clients use and plain distcc cannot. Needs distfarm on the client'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l lzo -d 'Offer LZO-compressed jobs (the entry gets `,lzo`)'
-complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l hosts-file -d 'Also keep the entry in the client\'s distcc hosts file ($DISTCC_DIR/hosts), in a marked block, so that plain distcc uses it too'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l hosts-file -d 'Also keep the entry in the client\'s distcc hosts file ($DISTCC_DIR/hosts), in a marked block, so that plain distcc uses it too (not with --socket: plain distcc cannot use a socket)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l verbose -d 'Also log every job'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l unconfined -d 'Run compilers unconfined, as `distfarm serve --unconfined` (without it, an offer where no confinement works refuses to start). Also DISTFARM_CONFINE=0'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s V -l version -d 'Print version'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and not __fish_seen_subcommand_from hold help" -s h -l help -d 'Print help'
@@ -92,9 +99,10 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and not __fish
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and not __fish_seen_subcommand_from hold help" -f -a "hold" -d 'Record an offer for this user while stdin stays open'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and not __fish_seen_subcommand_from hold help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l id -d 'The offer\'s id (letters and digits)' -r
-complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l entry -d 'The host-list entry offered' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l entry -d 'The host-list entry offered; with --socket, what follows the socket\'s path (/N[,lzo])' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l heartbeat-timeout -d 'Withdraw when stdin brought nothing for this many seconds' -r
-complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l hosts-file -d 'Also keep a block in $DISTCC_DIR/hosts'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l socket -d 'Place a socket in $DISTCC_DIR/offers (0700) and say its path; record the entry unix:PATH/N once the next line arrives'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -l hosts-file -d 'Also keep a block in $DISTCC_DIR/hosts (not for --socket entries)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from hold" -s V -l version -d 'Print version'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and __fish_seen_subcommand_from help" -f -a "hold" -d 'Record an offer for this user while stdin stays open'
@@ -123,12 +131,14 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand keys" -s V -l version 
 complete -c distfarm -n "__fish_distfarm_using_subcommand doctor" -l json -d 'Print the report as JSON'
 complete -c distfarm -n "__fish_distfarm_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand doctor" -s V -l version -d 'Print version'
-complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l server -d 'Show a `distfarm serve --stats`\'s counters per client address instead (jobs, failures, refusals with reasons, bytes, compile time); PORT is its --stats-port (default 3633), and only clients its --allow list admits get them' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l server -d 'Show a server\'s counters per client instead (jobs, failures, refusals with reasons, bytes, compile time). An SSH entry as in the host list (@host, user@host, @host:COMMAND, @host:tcp:PORT) is reached as its jobs are, and the distfarm there answers for your session servers and its daemon\'s --stats port; HOST[:PORT] asks a `distfarm serve --stats` over TCP (PORT its --stats-port, default 3633), which answers only clients its --allow list admits' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l stats-port -d 'The daemon\'s --stats-port that --server asks (default 3633): for a HOST without :PORT, and the daemon of an SSH host' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l json -d 'One JSON document per refresh, one per line'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -l live -d 'The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand mon" -s V -l version -d 'Print version'
-complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l server -d 'Show a `distfarm serve --stats`\'s counters per client address instead (jobs, failures, refusals with reasons, bytes, compile time); PORT is its --stats-port (default 3633), and only clients its --allow list admits get them' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l server -d 'Show a server\'s counters per client instead (jobs, failures, refusals with reasons, bytes, compile time). An SSH entry as in the host list (@host, user@host, @host:COMMAND, @host:tcp:PORT) is reached as its jobs are, and the distfarm there answers for your session servers and its daemon\'s --stats port; HOST[:PORT] asks a `distfarm serve --stats` over TCP (PORT its --stats-port, default 3633), which answers only clients its --allow list admits' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l stats-port -d 'The daemon\'s --stats-port that --server asks (default 3633): for a HOST without :PORT, and the daemon of an SSH host' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l json -d 'One JSON document per refresh, one per line'
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -l live -d 'The full-screen live view (q quits; h, j, b, f sort; also `distfarm top`)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand top" -s h -l help -d 'Print help'

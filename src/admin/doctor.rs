@@ -122,8 +122,31 @@ async fn check_host(spec: &HostSpec, settings: &DoctorSettings) -> HostReport {
             report.kind = "ssh";
             check_ssh(spec, user.as_deref(), host, remote, settings, &mut report).await;
         }
+        HostKind::Unix { path } => {
+            report.kind = "unix";
+            check_socket(path, &mut report).await;
+        }
     }
     report
+}
+
+async fn check_socket(path: &str, report: &mut HostReport) {
+    report.compilers_unchecked =
+        Some("a socket entry (an offer) runs no command but a compile".into());
+    match crate::transport::unix_socket::connect(std::path::Path::new(path)).await {
+        Ok(_) => {
+            report.reachable = Some(true);
+            report.server = Some(format!("a server accepts on {path}"));
+        }
+        Err(e) => {
+            report.reachable = Some(false);
+            report.problems.push(Problem {
+                what: e.to_string(),
+                next: "is the offer (`distfarm offer --socket`) still running?                        `distfarm --show-hosts` drops entries of offers that are gone"
+                    .into(),
+            });
+        }
+    }
 }
 
 async fn check_tcp(host: &str, port: u16, report: &mut HostReport) {

@@ -11,14 +11,22 @@ use tokio::net::UnixStream;
 
 /// How long a wrapper waits for a freshly started agent to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a wrapper waits for a live agent whose listen queue is full.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn connect_or_start(
     socket: &Path,
     lock_dir: &Path,
     idle: Duration,
 ) -> Option<UnixStream> {
-    if let Ok(stream) = UnixStream::connect(socket).await {
-        return Some(stream);
+    match UnixStream::connect(socket).await {
+        Ok(stream) => return Some(stream),
+        // The agent lives but its listen queue is full (a burst of wrappers): wait for it
+        // rather than start a second one or go around it.
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            return wait_while_busy(socket).await;
+        }
+        Err(_) => {}
     }
     let me = std::env::current_exe().ok()?;
     let log = socket.with_file_name("agent.log");
@@ -71,6 +79,29 @@ pub async fn connect_or_start(
         "the agent did not start listening on {} within {:?}",
         socket.display(),
         START_TIMEOUT
+    );
+    None
+}
+
+/// Connects to an agent whose listen queue is full, retrying until it takes us; `None`
+/// (the wrapper then connects by itself) if it has not within [`BUSY_TIMEOUT`] or it died.
+async fn wait_while_busy(socket: &Path) -> Option<UnixStream> {
+    let deadline = tokio::time::Instant::now() + BUSY_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        match UnixStream::connect(socket).await {
+            Ok(stream) => return Some(stream),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                tracing::debug!("the busy agent on {} went away: {e}", socket.display());
+                return None;
+            }
+        }
+    }
+    tracing::debug!(
+        "the agent on {} was too busy to take a connection for {:?}",
+        socket.display(),
+        BUSY_TIMEOUT
     );
     None
 }

@@ -38,6 +38,7 @@ pub async fn serve(
             return crate::exit_code::ExitCode::BindFailed.code();
         }
     };
+    raise_open_file_limit();
     let listener = match socket::bind(socket_path) {
         Ok(l) => l,
         Err(e) => {
@@ -66,5 +67,18 @@ fn say_ready(socket_path: &Path) {
     let _ = std::io::stdout().flush();
     if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
         let _ = nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 1);
+    }
+}
+
+/// Every waiting wrapper holds one descriptor of the agent's (and a running job one more):
+/// a `make -j` far wider than the usual soft limit of 1024 must queue, not be refused. The
+/// soft limit is raised to the hard one, which the administrator set.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+    {
+        tracing::debug!("agent: cannot raise the open file limit from {soft} to {hard}: {e}");
     }
 }

@@ -88,6 +88,7 @@ pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
         })
     };
     let _stop_builds = AbortOnDrop(builds);
+    let mut out_of_descriptors = false;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -99,7 +100,26 @@ pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
                 continue;
             }
         };
-        let Ok((stream, _)) = accepted else { continue };
+        let stream = match accepted {
+            Ok((stream, _)) => {
+                out_of_descriptors = false;
+                stream
+            }
+            Err(e) => {
+                // Out of descriptors (or memory): the listener stays readable, so trying
+                // again at once would spin a core until a job ends. Pause; the waiting
+                // wrappers stay in the listen queue meanwhile.
+                if !out_of_descriptors {
+                    tracing::warn!(
+                        "agent: cannot accept a wrapper's connection: {e}; waiting for jobs \
+                         to end (raise `ulimit -n` for more wrappers at once)"
+                    );
+                    out_of_descriptors = true;
+                }
+                tokio::time::sleep(ACCEPT_PAUSE).await;
+                continue;
+            }
+        };
         if !socket::peer_is_us(&stream) {
             tracing::warn!("agent: refused a connection from another user");
             continue;
@@ -114,6 +134,9 @@ pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
         });
     }
 }
+
+/// How long the agent waits after `accept` failed (no descriptor left) before trying again.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// How often the agent looks whether a build's driver has exited.
 const BUILD_END_CHECK: Duration = Duration::from_millis(200);
@@ -132,15 +155,19 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 async fn serve_wrapper(stream: UnixStream, agent: &Agent) -> Result<(), Failure> {
     let mut reader = TokenReader::new(stream, Limits::default());
     match AgentRequest::read(&mut reader).await? {
-        AgentRequest::Job(request) => serve_job(reader.into_inner(), agent, request).await,
+        AgentRequest::Job(request) => {
+            Box::pin(serve_job(reader.into_inner(), agent, request)).await
+        }
         AgentRequest::Scan(request) => {
             let mut stream = reader.into_inner();
-            Ok(super::scan::answer(
+            // Boxed, as the other large steps are: a queued job's task holds only what it
+            // needs while it waits (10,000 queued wrappers must not cost a GB).
+            Ok(Box::pin(super::scan::answer(
                 agent.scanner.clone(),
                 agent.packed_files.clone(),
                 request,
                 &mut stream,
-            )
+            ))
             .await?)
         }
         AgentRequest::Report(report) => {
@@ -160,7 +187,7 @@ async fn serve_wrapper(stream: UnixStream, agent: &Agent) -> Result<(), Failure>
             Ok(())
         }
         AgentRequest::Browse(request) => {
-            let answer = agent.browsing.answer(request).await;
+            let answer = Box::pin(agent.browsing.answer(request)).await;
             let mut stream = reader.into_inner();
             write_browse_answer(&mut TokenWriter::new(&mut stream), answer).await?;
             Ok(())
@@ -239,7 +266,20 @@ async fn serve_job(
     Pick::Host { index }
         .write(&mut TokenWriter::new(&mut stream))
         .await?;
-    let (mut job, stores_headers) = match agent.pool.open_job(&keys[index]).await {
+    // A wrapper that gives up while the channel opens (its DISTCC_IO_TIMEOUT over a silent
+    // link, or Ctrl-C) takes its slot back with it.
+    let mut probe = [0u8; 1];
+    let opened = tokio::select! {
+        opened = Box::pin(agent.pool.open_job(&keys[index])) => opened,
+        _ = stream.read(&mut probe) => {
+            tracing::info!(
+                "agent: {}: the wrapper gave up while the channel was opening",
+                request.hosts[index]
+            );
+            return Ok(());
+        }
+    };
+    let (mut job, stores_headers) = match opened {
         Ok((job, stores_headers, remote_end)) => {
             agent.ledger.remote_end(&request.hosts[index], remote_end);
             (job, stores_headers)
@@ -264,6 +304,32 @@ async fn serve_job(
     .write(&mut TokenWriter::new(&mut stream))
     .await?;
     entry.running();
-    crate::forward::splice(&mut stream, &mut job).await?;
+    Box::pin(carry(&mut stream, &mut job)).await?;
     Ok(())
+}
+
+/// Carries a job's bytes both ways until one side is done. A wrapper never half-closes:
+/// its end of file means it has its answer or has given up (a timeout, Ctrl-C), and then
+/// nobody waits for the host, whose link may have gone silent — waiting for its end too
+/// would hold the job's slot until SSH noticed, if ever.
+async fn carry(
+    wrapper: &mut UnixStream,
+    job: &mut crate::transport::BoxStream,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let (mut from_wrapper, mut to_wrapper) = wrapper.split();
+    let (mut from_host, mut to_host) = tokio::io::split(job);
+    let up = async {
+        tokio::io::copy(&mut from_wrapper, &mut to_host).await?;
+        let _ = to_host.shutdown().await;
+        Ok(())
+    };
+    let down = async {
+        tokio::io::copy(&mut from_host, &mut to_wrapper).await?;
+        Ok(())
+    };
+    tokio::select! {
+        done = up => done,
+        done = down => done,
+    }
 }

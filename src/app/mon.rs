@@ -38,7 +38,13 @@ pub fn main(args: &MonArgs) -> i32 {
         }
     };
     if let Some(target) = &args.server {
-        return runtime.block_on(super::mon_server::main(target, args.json, interval));
+        let asked = super::mon_server::Asked {
+            target,
+            stats_port: args.stats_port,
+            json: args.json,
+            interval,
+        };
+        return runtime.block_on(super::mon_server::main(&asked));
     }
     let sources = sources(&env);
     if args.live {

@@ -1,23 +1,42 @@
-//! `distfarm mon --server HOST[:PORT]`: a server's per-client counters, once or every
-//! SECONDS, as text or JSON.
+//! `distfarm mon --server TARGET`: a server's per-client counters, once or every SECONDS,
+//! as text or JSON; TARGET an SSH host entry (`@host`, `user@host`), reached as its jobs
+//! are, or a statistics port (`HOST[:PORT]`).
 
 use std::io::Write;
 use std::time::Duration;
 
+use crate::config::SshEnv;
 use crate::exit_code::ExitCode;
-use crate::monitor::server_view;
+use crate::monitor::server_view::{self, ServerViewError, Target};
 
-pub async fn main(target: &str, json: bool, interval: Option<Duration>) -> i32 {
-    let (host, port) = server_view::parse_target(target);
+/// What `mon --server` was asked.
+pub struct Asked<'a> {
+    pub target: &'a str,
+    /// `--stats-port`.
+    pub stats_port: Option<u16>,
+    pub json: bool,
+    pub interval: Option<Duration>,
+}
+
+pub async fn main(asked: &Asked<'_>) -> i32 {
+    let (json, interval) = (asked.json, asked.interval);
+    let target = match Target::parse(asked.target, asked.stats_port) {
+        Ok(target) => target,
+        Err(e) => {
+            eprintln!("distfarm mon --server: {e}");
+            return ExitCode::BadHostSpec.code();
+        }
+    };
+    let ssh = SshEnv::from_env().settings();
     loop {
-        let shown = match server_view::fetch(&host, port).await {
+        let shown = match server_view::fetch(&target, &ssh).await {
             Ok(clients) if json => {
                 serde_json::to_string(&clients).expect("plain data serializes") + "\n"
             }
-            Ok(clients) => server_view::render(&format!("{host}:{port}"), &clients),
+            Ok(clients) => server_view::render(&target.describe(), &clients),
             Err(e) => {
                 eprintln!("distfarm mon --server: {e}");
-                return ExitCode::ConnectFailed.code();
+                return exit_code(&e).code();
             }
         };
         let mut stdout = std::io::stdout().lock();
@@ -30,5 +49,13 @@ pub async fn main(target: &str, json: bool, interval: Option<Duration>) -> i32 {
         }
         drop(stdout);
         tokio::time::sleep(every).await;
+    }
+}
+
+fn exit_code(e: &ServerViewError) -> ExitCode {
+    match e {
+        ServerViewError::BadEntry { .. } => ExitCode::BadHostSpec,
+        ServerViewError::Unreadable { .. } => ExitCode::ProtocolError,
+        _ => ExitCode::ConnectFailed,
     }
 }

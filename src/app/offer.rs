@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::serve;
-use crate::cli::OfferArgs;
+use crate::cli::{ConfinementArg, OfferArgs};
 use crate::config::{ServerEnv, SshEnv};
 use crate::exit_code::ExitCode;
 use crate::offer::{Client, OfferSettings};
@@ -26,6 +26,15 @@ pub fn main(args: OfferArgs) -> i32 {
         eprintln!("distfarm offer: a client is [USER@]HOST, e.g. me@workstation");
         return ExitCode::BadArguments.code();
     };
+    if args.socket && args.hosts_file {
+        eprintln!(
+            "distfarm offer: --socket and --hosts-file cannot go together: plain distcc, \
+             which reads the hosts file, cannot use a Unix socket entry (unix:PATH/N). \
+             distfarm clients find a --socket offer by themselves (`distfarm --show-hosts`); \
+             for plain distcc, offer a port (drop --socket)."
+        );
+        return ExitCode::BadArguments.code();
+    }
     let server = match server_settings(&args) {
         Ok(server) => server,
         Err(e) => {
@@ -37,6 +46,7 @@ pub fn main(args: OfferArgs) -> i32 {
         clients,
         slots: server.jobs,
         port: args.port,
+        socket: args.socket,
         lzo: args.lzo,
         hosts_file: args.hosts_file,
         client_command: args.client_command.clone(),
@@ -77,7 +87,8 @@ fn server_settings(args: &OfferArgs) -> Result<ServerSettings, String> {
         long_lived: true,
     };
     let mut settings = serve::compile_settings(&env, &compiling)?;
-    settings.confine = serve::confinement_works(env.confine, &env.tmpdir);
+    let wanted = serve::wanted_confinement(ConfinementArg::Auto, args.unconfined, env.confine);
+    settings.confinement = crate::server::confinement::choose(wanted, &env.tmpdir)?;
     serve::say_which_compilers_run(&settings.compilers);
     Ok(settings)
 }

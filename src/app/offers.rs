@@ -13,6 +13,7 @@ pub fn main(command: OffersCommand) -> i32 {
     let OffersCommand::Hold {
         id,
         entry,
+        socket,
         hosts_file,
         heartbeat_timeout,
     } = command;
@@ -26,6 +27,7 @@ pub fn main(command: OffersCommand) -> i32 {
     let settings = HoldSettings {
         distcc_dir: env.distcc_dir,
         host: entry,
+        socket,
         id,
         hosts_file,
         heartbeat_timeout: Duration::from_secs(heartbeat_timeout.max(1)),

@@ -6,15 +6,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::ServeArgs;
+use crate::cli::{ConfinementArg, ServeArgs};
 use crate::config::ServerEnv;
 use crate::exit_code::ExitCode;
 use crate::logging::{self, Sink};
+use crate::protocol::ssh_launch;
 use crate::server::access::{AccessList, Cidr};
 use crate::server::assembly_check::WrapperGuard;
 use crate::server::cache::{CacheSettings, ResultCache};
+use crate::server::client_counters_here;
 use crate::server::command_list::CommandList;
 use crate::server::compilers::CompilerPolicy;
+use crate::server::confinement;
 use crate::server::connection::{ResultClass, ServerContext};
 use crate::server::process::{self, PidFile};
 use crate::server::settings::ServerSettings;
@@ -146,6 +149,9 @@ pub fn main(args: ServeArgs) -> i32 {
             return ExitCode::BadArguments.code();
         }
     };
+    if args.client_counters {
+        return client_counters(&env, &args);
+    }
     let settings = match settings(&args, &env, inetd) {
         Ok(s) => s,
         Err(e) => {
@@ -155,12 +161,24 @@ pub fn main(args: ServeArgs) -> i32 {
     };
     let mut settings = settings;
     say_which_compilers_run(&settings.compilers);
-    settings.confine = confinement_works(settings.confine, &settings.tmpdir);
     process::lower_priority(args.nice);
     if let Err(e) = process::drop_root(args.user.as_deref()) {
         tracing::error!("{e}");
         return ExitCode::SetuidFailed.code();
     }
+    // As the user that serves: what root may confine with, another user may not.
+    let wanted = wanted_confinement(args.confinement, args.unconfined, env.confine);
+    settings.confinement = match confinement::choose(wanted, &settings.tmpdir) {
+        Ok(mode) => mode,
+        Err(why) => {
+            tracing::error!("{why}");
+            if inetd && args.log_file.is_none() && !args.log_stderr {
+                // Nothing is logged here: say it where the client sees it.
+                eprintln!("distfarm serve: {why}");
+            }
+            return ExitCode::DistccFailed.code();
+        }
+    };
     if args.stats && (inetd || args.ssh_session) {
         tracing::info!("--stats: only a daemon serves statistics; ignored here");
     }
@@ -189,6 +207,40 @@ pub fn main(args: ServeArgs) -> i32 {
             .zeroconf
             .then(|| announce_settings(&args, &env, ctx.settings.jobs));
         run_daemon(&args, ctx, announce)
+    }
+}
+
+/// `--client-counters`: this machine's servers' counters on stdout as one JSON document, or
+/// why there are none on stderr with [`ssh_launch::NO_COUNTERS_STATUS`]. As the user the
+/// servers run as: started as root, a session server has become `--user` (or distcc,
+/// nobody), and its private directory is that user's.
+fn client_counters(env: &ServerEnv, args: &ServeArgs) -> i32 {
+    if let Err(e) = process::drop_root(args.user.as_deref()) {
+        eprintln!("distfarm: {e}");
+        return ExitCode::SetuidFailed.code();
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("distfarm: cannot start: {e}");
+            return ExitCode::IoError.code();
+        }
+    };
+    match runtime.block_on(client_counters_here::collect(&env.tmpdir, args.stats_port)) {
+        Ok(counters) => {
+            println!(
+                "{}",
+                serde_json::to_string(&counters).expect("plain data serializes")
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("distfarm: {e}");
+            ssh_launch::NO_COUNTERS_STATUS as i32
+        }
     }
 }
 
@@ -232,27 +284,18 @@ pub fn say_which_compilers_run(policy: &CompilerPolicy) {
     }
 }
 
-/// Whether compilers can run confined (see server/sandbox.rs), said once at start.
-pub fn confinement_works(wanted: bool, tmpdir: &std::path::Path) -> bool {
-    let abi = crate::server::sandbox::abi_version();
-    if !wanted {
-        tracing::warn!("DISTFARM_CONFINE=0: compilers run unconfined");
-        false
-    } else if abi == 0 {
-        tracing::warn!(
-            "this kernel has no Landlock: compilers run unconfined, and the assembly they \
-             generate is only checked as text"
-        );
-        false
-    } else if !crate::server::sandbox::works(tmpdir) {
-        tracing::warn!(
-            "Landlock (ABI {abi}) is there but a confined program could not start (a \
-             container's system-call filter?): compilers run unconfined"
-        );
-        false
-    } else {
-        tracing::info!("compilers run confined with Landlock (ABI {abi})");
-        true
+/// The confinement asked for by `--confinement`, `--unconfined` and `DISTFARM_CONFINE`
+/// (`confine_env`): a confinement named on the command line wins over the environment.
+pub fn wanted_confinement(
+    arg: ConfinementArg,
+    unconfined: bool,
+    confine_env: bool,
+) -> confinement::Wanted {
+    match arg {
+        ConfinementArg::Landlock => confinement::Wanted::Landlock,
+        ConfinementArg::Namespaces => confinement::Wanted::Namespaces,
+        ConfinementArg::Auto if unconfined || !confine_env => confinement::Wanted::Unconfined,
+        ConfinementArg::Auto => confinement::Wanted::Auto,
     }
 }
 

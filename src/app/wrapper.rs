@@ -2,7 +2,7 @@
 //! informational options (`--help`, `--version`, `--show-hosts`, `-j`), and a compile handed
 //! to the client.
 
-use crate::client::invocation::{Invocation, invocation};
+use crate::client::invocation::{Invocation, invocation, wrapper_options};
 use crate::client::run;
 use crate::config::{ClientEnv, SshEnv, load_hosts};
 use crate::exit_code::ExitCode;
@@ -10,7 +10,7 @@ use crate::hosts::HostList;
 
 /// The wrapper: `distfarm gcc …`, `distfarm --show-hosts`, or a `gcc` masquerade link.
 pub fn main(argv: Vec<String>) -> i32 {
-    let env = match ClientEnv::from_env() {
+    let mut env = match ClientEnv::from_env() {
         Ok(env) => env,
         Err(e) => {
             eprintln!("distfarm: {e}");
@@ -27,7 +27,9 @@ pub fn main(argv: Vec<String>) -> i32 {
     crate::logging::init_wrapper(level, env.log_file.as_deref());
 
     let argv0 = argv.first().cloned().unwrap_or_else(|| "distfarm".into());
-    let rest = &argv[1.min(argv.len())..];
+    let (options, rest) = wrapper_options(&argv0, &argv[1.min(argv.len())..]);
+    // `--summary` asks what DISTFARM_SUMMARY=1 asks.
+    env.summary |= options.summary;
     let how = invocation(&argv0, rest);
     match how {
         Invocation::Help => {
@@ -89,6 +91,7 @@ Usage:
   distfarm COMPILER [ARGS...]     e.g. distfarm gcc -O2 -c foo.c -o foo.o
   distfarm [ARGS...]              the compiler is cc
   gcc [ARGS...]                   through a masquerade link (distfarm install-links DIR)
+  distfarm --summary COMPILER [ARGS...]   the same, and one line per build when it ends
   distfarm [--help|--version|--show-hosts|-j]
   distfarm serve [OPTIONS]        the compile server (see distfarm serve --help)
   distfarm offer [USER@]CLIENT    lend this machine's CPUs to CLIENT over SSH (see offer --help)
@@ -98,6 +101,8 @@ Options (as the first argument):
   --version       version and protocols
   --show-hosts    the host list in use, one entry per line
   -j              the number of jobs the host list can run at once
+  --summary       before the compiler: when the build ends, one line of its numbers on its
+                  standard error (as DISTFARM_SUMMARY=1), e.g. make CC='distfarm --summary gcc'
 
 Subcommands:
   distfarm serve  the distccd-compatible server (also as a `distccd` link); see serve --help
@@ -111,4 +116,5 @@ Environment: DISTCC_HOSTS DISTCC_DIR DISTCC_VERBOSE DISTCC_LOG DISTCC_FALLBACK
 DISTCC_BACKOFF_PERIOD DISTCC_IO_TIMEOUT DISTCC_PAUSE_TIME_MSEC DISTCC_SAVE_TEMPS
 DISTCC_SKIP_LOCAL_RETRY DISTCC_SSH DISTCC_NO_REWRITE_CROSS DISTFARM_OFFERS TMPDIR
 DISTFARM_SUMMARY=1 (one line per build when it ends) DISTFARM_BUILD_ID
+DISTFARM_CPP_PLANS=0 (preprocess through gcc's driver every time, not cc1 -E from a plan)
 ";

@@ -1,6 +1,6 @@
 //! How one attempt gets a connection for a job: through the agent (SSH hosts, scheduled by
-//! the agent's queue), or by taking a distcc slot lock and connecting here (TCP hosts, mixed
-//! lists, `DISTCC_SSH`, or no agent).
+//! the agent's queue), or by taking a distcc slot lock and connecting here (TCP hosts, local
+//! socket hosts, mixed lists, `DISTCC_SSH`, or no agent).
 
 use std::path::Path;
 use std::time::Duration;
@@ -104,7 +104,7 @@ pub async fn through_agent(
                 host: candidates[index].clone(),
                 slot: 0,
                 _lock: None,
-                stream: Box::pin(channel_from_agent(reader)),
+                stream: Box::pin(channel_from_agent(reader, env.io_timeout)),
             },
             Pick::NoHost { message } => Attempt::NoHost(Some(message)),
             Pick::Host { .. } => Attempt::AgentUnavailable,
@@ -115,10 +115,20 @@ pub async fn through_agent(
 
 /// The agent's second answer: the open channel, or why the host could not be reached. An
 /// agent that goes away in between is a cut connection (retried once on the same host).
+/// The agent gets `io_timeout` (`DISTCC_IO_TIMEOUT`) to open it: over a link gone silent
+/// it would otherwise wait out SSH's own timeouts while the job could move on.
 async fn channel_from_agent(
     reader: crate::protocol::TokenReader<tokio::net::UnixStream>,
+    io_timeout: std::time::Duration,
 ) -> Result<JobStream, RemoteError> {
-    match agent_link::channel(reader).await? {
+    let Ok(answer) = tokio::time::timeout(io_timeout, agent_link::channel(reader)).await else {
+        return Err(RemoteError::Agent(format!(
+            "opening a channel timed out after {} s (DISTCC_IO_TIMEOUT); the link to the \
+             host may be down",
+            io_timeout.as_secs()
+        )));
+    };
+    match answer? {
         (Channel::Open { stores_headers, .. }, stream) => Ok(JobStream {
             stream: Box::new(stream),
             stores_headers,
@@ -192,6 +202,9 @@ pub async fn connect(
                 }
             }
         }
+        HostKind::Unix { path } => JobStream::plain(Box::new(
+            transport::unix_socket::connect(Path::new(path)).await?,
+        )),
         HostKind::Local => unreachable!("localhost is compiled here, never connected to"),
     })
 }

@@ -1,6 +1,7 @@
 //! How the wrapper was called (distcc 3.4 `distcc.c main`, `implicit.c`): as itself with a
 //! compiler (`distfarm gcc -c x.c`), as itself without one (`distfarm -c x.c` → `cc`), or
-//! under a compiler's name through a symlink (masquerade: `gcc -c x.c`).
+//! under a compiler's name through a symlink (masquerade: `gcc -c x.c`); and the wrapper's own
+//! options before the compiler (`distfarm --summary gcc -c x.c`).
 
 use super::source;
 
@@ -25,6 +26,37 @@ pub enum Invocation {
     Implicit,
     /// Called as `gcc`, `cc`, `x86_64-linux-gnu-g++`…: the compiler is that basename.
     Masquerade { name: String },
+}
+
+/// The wrapper's own options, given before the compiler as distcc's leading options are
+/// (`distfarm --summary gcc -c x.c`). Only under the wrapper's own name: through a
+/// masquerade link every argument is the compiler's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WrapperOptions {
+    /// `--summary`: as `DISTFARM_SUMMARY=1`, the build's summary line when it ends.
+    pub summary: bool,
+}
+
+/// The option that asks for the build's summary line.
+pub const SUMMARY_OPTION: &str = "--summary";
+
+/// Takes the wrapper's own options off the front of `args`; the rest is classified by
+/// [`invocation`]. No compiler is named `--summary` and no compiler option is spelt so, so
+/// taking it never takes a word of a compile's command line.
+pub fn wrapper_options<'a>(argv0: &str, args: &'a [String]) -> (WrapperOptions, &'a [String]) {
+    let mut options = WrapperOptions::default();
+    if !is_wrapper_name(crate::compiler_names::basename(argv0)) {
+        return (options, args);
+    }
+    let mut rest = args;
+    while let Some((first, after)) = rest.split_first() {
+        match first.as_str() {
+            SUMMARY_OPTION => options.summary = true,
+            _ => break,
+        }
+        rest = after;
+    }
+    (options, rest)
 }
 
 /// The compiler `distcc -c x.c` runs.
@@ -181,6 +213,39 @@ mod tests {
                 compiler: "gcc".into()
             }
         );
+    }
+
+    #[test]
+    fn leading_summary_options_are_the_wrappers_and_the_rest_is_the_compile() {
+        let a = args("--summary gcc -c x.c");
+        let (options, rest) = wrapper_options("/usr/bin/distfarm", &a);
+        assert!(options.summary);
+        assert_eq!(rest, args("gcc -c x.c"));
+        assert_eq!(
+            invocation("distfarm", rest),
+            Invocation::Explicit {
+                compiler: "gcc".into()
+            }
+        );
+        let a = args("--summary -c x.c");
+        let (options, rest) = wrapper_options("distcc", &a);
+        assert!(options.summary);
+        assert_eq!(invocation("distcc", rest), Invocation::Implicit);
+        // Only in front: after the compiler it is the compiler's argument.
+        let a = args("gcc --summary -c x.c");
+        assert_eq!(
+            wrapper_options("distfarm", &a),
+            (WrapperOptions::default(), &a[..])
+        );
+        // Through a masquerade link every word is the compiler's.
+        let a = args("--summary -c x.c");
+        assert_eq!(
+            wrapper_options("gcc", &a),
+            (WrapperOptions::default(), &a[..])
+        );
+        let a = args("--summary");
+        let (_, rest) = wrapper_options("distfarm", &a);
+        assert_eq!(invocation("distfarm", rest), Invocation::MissingOperand);
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //! `cross_rewrite`), what each compiler option is (`flags`), what file names mean
 //! (`source`), the distribute/local/not-a-compile decision (`args`), the command lines a job
 //! derives (`job`), and the run itself (`run` → `distribute` → `attempt`, `preprocess`,
-//! `remote`, `output`, or `local` and `fallback`).
+//! `remote`, `output`, or `local` and `fallback`); `cpp_plan` and `cpp_plans` let the
+//! preprocessor run without gcc's driver.
 
 pub mod agent_link;
 pub mod args;
 pub mod attempt;
 pub mod build_id;
+pub mod cpp_plan;
+pub mod cpp_plans;
 pub mod cross_rewrite;
 pub mod distribute;
 pub mod fallback;

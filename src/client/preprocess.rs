@@ -1,11 +1,17 @@
 //! The local preprocessor run that feeds a remote compile: the same command line with `-E`
 //! instead of `-c`/`-S` and no `-o`, its output captured. Its messages are held back and
 //! shown once: with the remote result, or not at all when a local re-run will print them.
+//!
+//! For gcc, the preprocessor is usually run without the driver: `cc1 -E` from the plan the
+//! driver stated once for this command's shape (`cpp_plan`, `cpp_plans`).
 
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
+
+use super::cpp_plans;
+use crate::driver_report::Pass;
 
 /// Why preprocessing produced no source. Not a host failure: the compile is re-run locally,
 /// which reports the same errors the user would have seen.
@@ -43,14 +49,85 @@ pub struct Preprocessed {
     pub messages: Vec<u8>,
 }
 
+/// How this job's preprocessor runs.
+pub enum Route {
+    /// Through the compiler driver (`gcc -E …`).
+    Driver,
+    /// `cc1 -E` directly, from the plan for this command's shape (see `cpp_plans`).
+    Plan(Pass),
+    /// Through the driver, while the driver is asked once for a plan for later jobs.
+    Learn(cpp_plans::Learn),
+}
+
 /// Starts the preprocessor now and returns a future of its output.
+///
+/// From a plan, a pass that ends with status 0 or 1 is the answer (1 is a preprocessing
+/// error, which the driver would have ended with too); any other end (a signal, an internal
+/// compiler error) runs the driver after all, so that the user sees what it says.
 pub fn start(
     compiler: &Path,
     args: &[String],
     path: Option<&OsString>,
     safeguard: u32,
+    route: Route,
 ) -> impl std::future::Future<Output = Result<Preprocessed, PreprocessFailure>> + use<> {
-    let mut command = tokio::process::Command::new(compiler);
+    let compiler = compiler.to_path_buf();
+    let args = args.to_vec();
+    let path = path.cloned();
+    let (planned, learn) = match route {
+        Route::Driver => (None, None),
+        Route::Plan(pass) => (Some(pass), None),
+        Route::Learn(learn) => (None, Some(learn)),
+    };
+    let planned = planned.map(|pass| {
+        let child = command(&pass.program, &pass.args, path.as_ref(), safeguard)
+            .envs(pass.env.iter().map(|(n, v)| (n, v)))
+            .spawn();
+        (pass, child)
+    });
+    let driver = planned
+        .is_none()
+        .then(|| command(&compiler, &args, path.as_ref(), safeguard).spawn());
+    let asked = learn.map(|learn| {
+        let env = cpp_plans::AskEnv {
+            path: path.clone(),
+            safeguard,
+        };
+        learn.ask(compiler.clone(), args.clone(), env)
+    });
+    async move {
+        let driver = match (planned, driver) {
+            (Some((pass, child)), _) => {
+                let (ran, finished) = finish(&pass.program, &pass.args, child).await;
+                if finished {
+                    return ran;
+                }
+                tracing::debug!(
+                    "{}; running the driver for its own messages",
+                    ran.err().map(|e| e.to_string()).unwrap_or_default()
+                );
+                command(&compiler, &args, path.as_ref(), safeguard).spawn()
+            }
+            (None, Some(child)) => child,
+            (None, None) => unreachable!("one of the two is started"),
+        };
+        let ran = finish(&compiler, &args, driver);
+        match asked {
+            Some(asked) => tokio::join!(ran, asked).0.0,
+            None => ran.await.0,
+        }
+    }
+}
+
+/// The preprocessor command: output and messages captured, no input, and the recursion
+/// guard one deeper (a compiler that is a wrapper must not come back to us).
+fn command(
+    program: &Path,
+    args: &[String],
+    path: Option<&OsString>,
+    safeguard: u32,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
     command
         .args(args)
         .stdin(Stdio::null())
@@ -61,33 +138,48 @@ pub fn start(
     if let Some(path) = path {
         command.env("PATH", path);
     }
-    let program = compiler.display().to_string();
-    let command_line = std::iter::once(program.clone())
+    command
+}
+
+/// Waits for a started preprocessor. The flag says whether it ended as a preprocessor
+/// ends: started, and exited with status 0 or 1.
+async fn finish(
+    program: &Path,
+    args: &[String],
+    child: std::io::Result<tokio::process::Child>,
+) -> (Result<Preprocessed, PreprocessFailure>, bool) {
+    let name = program.display().to_string();
+    let spawned = match child {
+        Ok(child) => child.wait_with_output().await,
+        Err(error) => Err(error),
+    };
+    let output = match spawned {
+        Ok(output) => output,
+        Err(error) => {
+            let failure = PreprocessFailure::Spawn {
+                program: name,
+                error,
+            };
+            return (Err(failure), false);
+        }
+    };
+    if output.status.success() {
+        let done = Preprocessed {
+            text: output.stdout,
+            messages: output.stderr,
+        };
+        return (Ok(done), true);
+    }
+    let command = std::iter::once(name)
         .chain(args.iter().cloned())
         .collect::<Vec<_>>()
         .join(" ");
-    let child = command.spawn();
-    async move {
-        let child = child.map_err(|error| PreprocessFailure::Spawn {
-            program: program.clone(),
-            error,
-        })?;
-        let output = child
-            .wait_with_output()
-            .await
-            .map_err(|error| PreprocessFailure::Spawn { program, error })?;
-        if output.status.success() {
-            Ok(Preprocessed {
-                text: output.stdout,
-                messages: output.stderr,
-            })
-        } else {
-            Err(PreprocessFailure::Failed {
-                command: command_line,
-                status: output.status,
-            })
-        }
-    }
+    let ordinary = output.status.code() == Some(1);
+    let failure = PreprocessFailure::Failed {
+        command,
+        status: output.status,
+    };
+    (Err(failure), ordinary)
 }
 
 type SourceResult = Result<Arc<Preprocessed>, Arc<PreprocessFailure>>;

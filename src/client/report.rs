@@ -79,6 +79,7 @@ impl Reporter {
         let host = attempt.host;
         let transport = match host.kind {
             HostKind::Ssh { .. } => "ssh",
+            HostKind::Unix { .. } => "unix",
             _ => "tcp",
         };
         self.send(JobReport {

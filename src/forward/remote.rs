@@ -1,5 +1,5 @@
-//! `ssh -R`: the remote side listens on a port and every connection it accepts comes back
-//! over the SSH connection, to be served here — spliced to a local address, or handed to a
+//! `ssh -R`: the remote side listens on a port (or a Unix socket) and every connection it
+//! accepts comes back over the SSH connection, to be served here — spliced to a local address, or handed to a
 //! service such as the in-process compile server (`distfarm offer`).
 
 use std::future::Future;
@@ -9,14 +9,24 @@ use super::splice;
 use crate::transport::ssh::{ForwardedConnection, Incoming, SshConnection, SshError};
 use crate::transport::tcp;
 
-/// A port the remote listens on for us. Dropping it stops routing connections here (the
-/// remote keeps listening until [`cancel`](Self::cancel) or the connection ends).
+/// A port or socket the remote listens on for us. Dropping it stops routing connections
+/// here (the remote keeps listening until [`cancel`](Self::cancel) or the connection ends).
 #[derive(Debug)]
 pub struct RemoteForward {
     conn: SshConnection,
-    address: String,
-    port: u32,
+    at: ListenAt,
     incoming: Incoming,
+}
+
+/// Where the remote listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAt {
+    Port {
+        address: String,
+        port: u32,
+    },
+    /// A Unix socket's path on the remote.
+    Socket(String),
 }
 
 impl RemoteForward {
@@ -30,19 +40,47 @@ impl RemoteForward {
         let (port, incoming) = conn.listen_remote(address, port).await?;
         Ok(RemoteForward {
             conn: conn.clone(),
-            address: address.to_string(),
-            port,
+            at: ListenAt::Port {
+                address: address.to_string(),
+                port,
+            },
             incoming,
         })
     }
 
-    /// The port the remote listens on (the allocated one when 0 was asked for).
-    pub fn port(&self) -> u16 {
-        self.port as u16
+    /// Asks the remote to listen on the Unix socket `path` (a file that must not exist yet;
+    /// sshd makes it with the user's rights, so its directory decides who may connect).
+    pub async fn request_socket(
+        conn: &SshConnection,
+        path: &str,
+    ) -> Result<RemoteForward, SshError> {
+        let incoming = conn.listen_remote_socket(path).await?;
+        Ok(RemoteForward {
+            conn: conn.clone(),
+            at: ListenAt::Socket(path.to_string()),
+            incoming,
+        })
     }
 
+    /// The port the remote listens on (the allocated one when 0 was asked for); 0 for a
+    /// socket.
+    pub fn port(&self) -> u16 {
+        match &self.at {
+            ListenAt::Port { port, .. } => *port as u16,
+            ListenAt::Socket(_) => 0,
+        }
+    }
+
+    /// The address listened on, or the socket's path.
     pub fn address(&self) -> &str {
-        &self.address
+        match &self.at {
+            ListenAt::Port { address, .. } => address,
+            ListenAt::Socket(path) => path,
+        }
+    }
+
+    pub fn listens_at(&self) -> &ListenAt {
+        &self.at
     }
 
     /// The next forwarded connection; `None` once the SSH connection is gone.
@@ -86,12 +124,18 @@ impl RemoteForward {
 
     /// Asks the remote to stop listening.
     pub async fn cancel(self) -> Result<(), SshError> {
-        self.conn.cancel_remote(&self.address, self.port).await
+        match &self.at {
+            ListenAt::Port { address, port } => self.conn.cancel_remote(address, *port).await,
+            ListenAt::Socket(path) => self.conn.cancel_remote_socket(path).await,
+        }
     }
 }
 
 impl Drop for RemoteForward {
     fn drop(&mut self) {
-        self.conn.forget_remote(&self.address, self.port);
+        match &self.at {
+            ListenAt::Port { address, port } => self.conn.forget_remote(address, *port),
+            ListenAt::Socket(path) => self.conn.forget_remote_socket(path),
+        }
     }
 }

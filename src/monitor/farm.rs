@@ -95,6 +95,7 @@ pub fn combine(sources: &Sources, agent: Option<AgentView>, records: Vec<Record>
                 HostKind::Local => "local",
                 HostKind::Tcp { .. } => "tcp",
                 HostKind::Ssh { .. } => "ssh",
+                HostKind::Unix { .. } => "unix",
             }
             .into(),
             limit: spec.limit,

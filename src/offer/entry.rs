@@ -13,6 +13,10 @@ use crate::transport::tcp;
 pub const OFFERS_DIR: &str = "offers";
 /// Entry files end with this; anything else in the directory is ignored.
 pub const EXTENSION: &str = "entry";
+/// `--socket` offers' sockets (beside their entry files) end with this.
+pub const SOCKET_EXTENSION: &str = "sock";
+/// The longest path a Unix socket address holds (`sun_path` is 108 bytes with its NUL).
+pub const SOCKET_PATH_MAX: usize = 107;
 /// How long a liveness check waits for the offered port to accept a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
 
@@ -90,6 +94,14 @@ pub fn path(distcc_dir: &Path, id: &str) -> PathBuf {
     distcc_dir
         .join(OFFERS_DIR)
         .join(format!("{id}.{EXTENSION}"))
+}
+
+/// `$DISTCC_DIR/offers/ID.sock`: where a `--socket` offer's jobs arrive. A fresh id per
+/// registration gives a fresh path, which sshd needs (it does not replace a file).
+pub fn socket_path(distcc_dir: &Path, id: &str) -> PathBuf {
+    distcc_dir
+        .join(OFFERS_DIR)
+        .join(format!("{id}.{SOCKET_EXTENSION}"))
 }
 
 /// The first line of an offer's block in the hosts file.

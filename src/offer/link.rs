@@ -1,4 +1,5 @@
-//! One client: connect out, forward a loopback port there, register, serve every forwarded
+//! One client: connect out, forward a loopback port (or, with `--socket`, a Unix socket in
+//! the user's private directory) there, register, serve every forwarded
 //! connection, and when the link is lost (keepalives, or the connection closing) start
 //! again with a capped backoff — until the offer is stopped, which withdraws the entry and
 //! lets running jobs finish.
@@ -20,7 +21,7 @@ use crate::transport::ssh::{
 };
 
 /// Without `ServerAliveInterval` in the ssh config, a dead link is noticed within
-/// 10 s × `ServerAliveCountMax` (3): 30 s.
+/// 10 s × `ServerAliveCountMax` (3): 30 s (see [`keepalive`]).
 const OFFER_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// The first wait before reconnecting; doubled up to `max_backoff`.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -32,6 +33,8 @@ enum Ended {
     Withdrawn,
     Lost(String),
     Failed(String),
+    /// Connected, but the forward or the socket's place could not be had.
+    NotOffered(String),
 }
 
 /// Offers to `client` until `shutdown`; reconnects whenever the link is lost.
@@ -68,6 +71,7 @@ pub async fn run(
             }
             Ended::Lost(why) => say(Event::Lost { why }),
             Ended::Failed(why) => say(Event::CannotConnect { why }),
+            Ended::NotOffered(why) => say(Event::CannotOffer { why }),
         }
         if started.elapsed() >= STABLE {
             backoff = FIRST_BACKOFF;
@@ -104,45 +108,61 @@ async fn session(
     say(Event::Connected {
         to: conn.description(),
     });
-    let mut forward = match forward(&conn, settings.port, *last_port).await {
-        Ok(forward) => forward,
-        Err(why) => {
-            conn.disconnect().await;
-            return Ended::Failed(why);
+    let (mut forward, mut holder, request_host) = if settings.socket {
+        match offer_socket(&conn, settings, id).await {
+            Ok((forward, holder, host)) => {
+                say(Event::Offered {
+                    host,
+                    registered: true,
+                    why_not: None,
+                });
+                (forward, Some(holder), None)
+            }
+            Err(why) => {
+                conn.disconnect().await;
+                return Ended::NotOffered(why);
+            }
         }
+    } else {
+        let forward = match forward(&conn, settings.port, *last_port).await {
+            Ok(forward) => forward,
+            Err(why) => {
+                conn.disconnect().await;
+                return Ended::NotOffered(why);
+            }
+        };
+        *last_port = Some(forward.port());
+        let host = format!("127.0.0.1:{}{}", forward.port(), entry_suffix(settings));
+        (forward, None, Some(host))
     };
-    *last_port = Some(forward.port());
-    let host = format!(
-        "127.0.0.1:{}/{}{}",
-        forward.port(),
-        settings.slots,
-        if settings.lzo { ",lzo" } else { "" }
-    );
-    let request = Request {
+    let request = request_host.as_deref().map(|host| Request {
         command: &settings.client_command,
-        host: &host,
+        host,
+        socket: false,
         id,
         hosts_file: settings.hosts_file,
         heartbeat_timeout: settings.heartbeat * 3,
-    };
-    let mut holder = match registration::register(&conn, &request).await {
-        Registration::Held(holder) => {
-            say(Event::Offered {
-                host: host.clone(),
-                registered: true,
-                why_not: None,
-            });
-            Some(holder)
-        }
-        Registration::NotHeld(why) => {
-            say(Event::Offered {
-                host: host.clone(),
-                registered: false,
-                why_not: Some(why),
-            });
-            None
-        }
-    };
+    });
+    if let Some(request) = &request {
+        holder = match registration::register(&conn, request).await {
+            Registration::Held(holder) => {
+                say(Event::Offered {
+                    host: request.host.to_string(),
+                    registered: true,
+                    why_not: None,
+                });
+                Some(holder)
+            }
+            Registration::NotHeld(why) => {
+                say(Event::Offered {
+                    host: request.host.to_string(),
+                    registered: false,
+                    why_not: Some(why),
+                });
+                None
+            }
+        };
+    }
     let was_held = holder.is_some();
 
     let jobs = tokio_util::task::TaskTracker::new();
@@ -165,8 +185,12 @@ async fn session(
                     None => !was_held,
                 };
                 if !alive {
-                    // The holder went away while the link stayed: register again.
-                    holder = match registration::register(&conn, &request).await {
+                    // The holder went away while the link stayed: register again. A
+                    // socket's holder owned the socket's place: start over for a new one.
+                    let Some(request) = &request else {
+                        break "the holder on the client went away".to_string();
+                    };
+                    holder = match registration::register(&conn, request).await {
                         Registration::Held(h) => Some(h),
                         Registration::NotHeld(why) => {
                             tracing::debug!("{client}: registering again failed: {why}");
@@ -193,8 +217,56 @@ async fn session(
     Ended::Lost(lost)
 }
 
+/// `/N[,lzo]`: what every entry of this offer ends with.
+fn entry_suffix(settings: &OfferSettings) -> String {
+    format!(
+        "/{}{}",
+        settings.slots,
+        if settings.lzo { ",lzo" } else { "" }
+    )
+}
+
+/// `--socket`: the holder places the socket in its private directory and names it, sshd is
+/// asked to listen there, and the holder records `unix:PATH/N`. Without a holder there is
+/// no private place to put the socket, so no offer.
+async fn offer_socket(
+    conn: &SshConnection,
+    settings: &OfferSettings,
+    id: &str,
+) -> Result<(RemoteForward, registration::Holder, String), String> {
+    let suffix = entry_suffix(settings);
+    let request = Request {
+        command: &settings.client_command,
+        host: &suffix,
+        socket: true,
+        id,
+        hosts_file: false,
+        heartbeat_timeout: settings.heartbeat * 3,
+    };
+    let (mut holder, path) = registration::start_socket(conn, &request)
+        .await
+        .map_err(|why| {
+            format!(
+                "--socket needs distfarm on the client to place the socket in a private \
+                 directory, and it did not answer ({why})"
+            )
+        })?;
+    let forward = match RemoteForward::request_socket(conn, &path).await {
+        Ok(forward) => forward,
+        Err(e) => {
+            holder.withdraw().await;
+            return Err(e.to_string());
+        }
+    };
+    let host = holder
+        .confirm_socket(request.command)
+        .await
+        .map_err(|why| format!("the holder did not record {path}: {why}"))?;
+    Ok((forward, holder, host))
+}
+
 /// Connects as `ssh` would (config, known_hosts, agent or keys), noticing a dead link within
-/// 30 s unless the config says otherwise.
+/// `ServerAliveInterval × ServerAliveCountMax`: 30 s unless the config says otherwise.
 async fn connect(client: &Client, settings: &OfferSettings) -> Result<SshConnection, SshError> {
     let mut host = ssh::resolve(&client.host, client.user.as_deref(), None, &settings.ssh)?;
     if host.keepalive_interval == Some(DEFAULT_KEEPALIVE_INTERVAL)
@@ -202,7 +274,24 @@ async fn connect(client: &Client, settings: &OfferSettings) -> Result<SshConnect
     {
         host.keepalive_interval = Some(OFFER_KEEPALIVE_INTERVAL);
     }
+    if let Some(interval) = host.keepalive_interval {
+        (host.keepalive_interval, host.keepalive_max) = {
+            let (interval, max) = keepalive(interval, host.keepalive_max);
+            (Some(interval), max)
+        };
+    }
     ssh::connect(&host, &settings.ssh).await
+}
+
+/// russh's keepalive settings that give up on a silent link after `interval × count_max`.
+/// russh (like OpenSSH's own client) gives up when its timer fires once more after `max`
+/// unanswered keepalives, i.e. after (max + 1) intervals; and a `max` of 0 never gives up,
+/// where `ServerAliveCountMax 0` means at the first silence.
+pub fn keepalive(interval: Duration, count_max: usize) -> (Duration, usize) {
+    match count_max {
+        0 | 1 => (interval / 2, 1),
+        n => (interval, n - 1),
+    }
 }
 
 /// A loopback listener on the client: `fixed` if given, else the port used last time, else

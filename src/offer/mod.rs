@@ -1,7 +1,8 @@
 //! Reverse mode: `distfarm offer [USER@]CLIENT…` lends this machine's CPUs to clients that
 //! cannot reach it (NAT, firewalls). For each client it connects *out* to the client's sshd
 //! with the same SSH stack as `@host` entries, asks for a remote forward of a loopback port
-//! there, registers `127.0.0.1:PORT/N` for the client's user, and serves every forwarded
+//! there (or, with `--socket`, a Unix socket only the client's user may reach), registers
+//! `127.0.0.1:PORT/N` (`unix:PATH/N`) for the client's user, and serves every forwarded
 //! connection with the in-process server (compiler policy, argument rules, confinement).
 //!
 //! | file | job |
@@ -73,6 +74,9 @@ pub struct OfferSettings {
     pub slots: usize,
     /// The client port; `None`: the first free one of [`PORT_RANGE`].
     pub port: Option<u16>,
+    /// Forward a Unix socket in the client user's 0700 `$DISTCC_DIR/offers` instead of a
+    /// port: only that user can send jobs (entry `unix:PATH/N`; distfarm clients only).
+    pub socket: bool,
     /// Offer `,lzo` (protocol 2).
     pub lzo: bool,
     /// Also keep the entry in the client's distcc hosts file.
@@ -104,6 +108,10 @@ pub enum Event {
     CannotConnect {
         why: String,
     },
+    /// Connected, but the client would not listen for us.
+    CannotOffer {
+        why: String,
+    },
     Lost {
         why: String,
     },
@@ -130,6 +138,7 @@ impl fmt::Display for Event {
                 why_not.as_deref().unwrap_or("no answer")
             ),
             Event::CannotConnect { why } => write!(f, "cannot connect: {why}"),
+            Event::CannotOffer { why } => write!(f, "cannot offer: {why}"),
             Event::Lost { why } => write!(f, "lost: {why}"),
             Event::Reconnecting { after } => {
                 write!(f, "reconnecting in {} s", after.as_secs().max(1))
@@ -195,6 +204,19 @@ mod tests {
         );
         assert_eq!(Client::parse("box").unwrap().to_string(), "box");
         assert_eq!(Client::parse("me@"), None);
+    }
+
+    #[test]
+    fn keepalives_give_up_after_interval_times_count() {
+        use link::keepalive;
+        let s = Duration::from_secs;
+        // russh gives up after (max + 1) intervals.
+        let gives_up = |(interval, max): (Duration, usize)| interval * (max as u32 + 1);
+        assert_eq!(keepalive(s(10), 3), (s(10), 2));
+        assert_eq!(gives_up(keepalive(s(10), 3)), s(30));
+        assert_eq!(gives_up(keepalive(s(1), 2)), s(2));
+        assert_eq!(gives_up(keepalive(s(4), 1)), s(4));
+        assert_eq!(gives_up(keepalive(s(4), 0)), s(4));
     }
 
     #[test]

@@ -188,6 +188,9 @@ pub struct ClientCounters {
     pub failures: u64,
     /// Refused jobs per reason, most first.
     pub refusals: Vec<(String, u64)>,
+    /// Jobs answered from the server's result cache (`serve --cache`), without a compile.
+    #[serde(default)]
+    pub cache_hits: u64,
     /// Request bytes read and answer bytes written.
     pub bytes_received: u64,
     pub bytes_sent: u64,
@@ -200,5 +203,9 @@ pub struct ClientCounters {
 pub struct ServerClients {
     /// 1.
     pub version: u32,
+    /// The servers whose counters these are, when they were gathered from several (the
+    /// session servers and the daemon of an SSH host); absent from a single server's answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub servers: Vec<String>,
     pub clients: Vec<ClientCounters>,
 }

@@ -6,10 +6,12 @@
 //! [`file_tree`] the source and headers a pump-mode request carries instead of `DOTI`
 //! ([`hashed_tree`]: the same by content hash, between distfarm ends);
 //! [`agent`] and [`agent_scan`] are what a wrapper and its agent say to each other;
+//! [`client_counters`] is a server's per-client counters asked for and answered;
 //! [`ssh_launch`] holds the words both ends use when a server is started over SSH.
 
 pub mod agent;
 pub mod agent_scan;
+pub mod client_counters;
 pub mod error;
 pub mod farm_view;
 pub mod file_tree;

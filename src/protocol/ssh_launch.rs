@@ -1,6 +1,7 @@
 //! The words a client and a server agree on when a server is started over SSH: the flags
-//! distcc appends for a per-job server, and the greeting of a distfarm session server. Both
-//! ends read them from here, so they cannot drift apart.
+//! distcc appends for a per-job server, the greeting of a distfarm session server, and the
+//! question for a remote's counters. Both ends read them from here, so they cannot drift
+//! apart.
 
 /// What distcc appends to the remote command: serve one job on stdin/stdout, and run the
 /// SSH-authenticated user's compiler by whatever name it has.
@@ -8,6 +9,17 @@ pub const INETD_FLAGS: [&str; 2] = ["--inetd", "--enable-tcp-insecure"];
 
 /// The flag that asks a distfarm remote for one session server per connection.
 pub const SESSION_FLAG: &str = "--ssh-session";
+
+/// The flag that asks a distfarm remote for the per-client counters of its servers (the
+/// session servers of the SSH user, the daemon on its statistics port), as one
+/// `ServerClients` JSON document on stdout: `distfarm mon --server @host`.
+pub const COUNTERS_FLAG: &str = "--client-counters";
+
+/// How a distfarm remote asked for counters exits when it has none to give (no session
+/// server of this user runs there, and no daemon answers on the statistics port): distcc's
+/// "no hosts" status, so that it is told apart from a missing program (127) and a distccd
+/// that refuses the flag. A line on stderr says what was looked at.
+pub const NO_COUNTERS_STATUS: u32 = 116;
 
 /// The first line a session server prints: this word, a space, its socket path. A remote
 /// that prints anything else (a real distccd refuses the flag) is not distfarm.

@@ -10,6 +10,9 @@ use super::{ProtocolError, lzo};
 
 pub const HEADER_LEN: usize = 12;
 
+/// How much of a body is allocated before any of it has arrived.
+const BODY_FIRST_CHUNK: usize = 64 * 1024;
+
 /// Upper bounds checked before anything is allocated. The defaults are generous for real
 /// compiles (a preprocessed translation unit of hundreds of MB is already absurd) and stop a
 /// lying length from exhausting memory.
@@ -39,10 +42,6 @@ impl Default for Limits {
         }
     }
 }
-
-/// The most a body read allocates before its bytes arrive (see [`TokenReader::read_body`]):
-/// every argument and most objects fit, and a lying length costs no more than this.
-pub const FIRST_BODY_READ: usize = 256 * 1024;
 
 /// The capacity to reserve for a list of `claimed` items the peer announced: what arrives
 /// fills the rest, so a count that lies costs no more than a small list.
@@ -119,10 +118,6 @@ impl<R: AsyncRead + Unpin> TokenReader<R> {
     }
 
     /// Reads exactly `len` body bytes after checking `len` against `limit`.
-    ///
-    /// `len` is the peer's claim: the buffer grows with the bytes that arrive (at most
-    /// doubling, never past `len`), so a length that lies and then stops costs
-    /// [`FIRST_BODY_READ`] bytes, not `limit`.
     pub async fn read_body(
         &mut self,
         token: &'static str,
@@ -136,30 +131,17 @@ impl<R: AsyncRead + Unpin> TokenReader<R> {
                 limit: limit.into(),
             });
         }
+        // Memory follows the bytes that arrive, not the length a peer claims: a peer that
+        // announces 16 MB and sends nothing costs 64 KB, and a body grows by doubling.
         let len = len as usize;
-        let mut body = Vec::with_capacity(len.min(FIRST_BODY_READ));
-        let inner = &mut self.inner;
-        let read_all = async {
-            while body.len() < len {
-                if body.len() == body.capacity() {
-                    body.reserve_exact(body.len().min(len - body.len()));
-                }
-                let room = (body.capacity() - body.len()).min(len - body.len());
-                if (&mut *inner).take(room as u64).read_buf(&mut body).await? == 0 {
-                    return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
-                }
-            }
-            Ok(())
-        };
-        let secs = self.limits.io_timeout.as_secs();
-        match tokio::time::timeout(self.limits.io_timeout, read_all).await {
-            Err(_) => Err(ProtocolError::Timeout { secs }),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                Err(ProtocolError::Truncated { context: token })
-            }
-            Ok(Err(e)) => Err(e.into()),
-            Ok(Ok(())) => Ok(body),
+        let mut body = Vec::with_capacity(len.min(BODY_FIRST_CHUNK));
+        while body.len() < len {
+            let start = body.len();
+            let chunk = (len - start).min(start.max(BODY_FIRST_CHUNK));
+            body.resize(start + chunk, 0);
+            self.fill(&mut body[start..], token).await?;
         }
+        Ok(body)
     }
 
     /// A string token (`ARGV`, `CDIR`, `NAME`, `LINK`): never compressed.
@@ -376,12 +358,12 @@ mod tests {
             Err(ProtocolError::Truncated { .. })
         ));
         let largest = r.into_inner().largest_read;
-        assert!(largest <= FIRST_BODY_READ, "a {largest}-byte read buffer");
+        assert!(largest <= BODY_FIRST_CHUNK, "a {largest}-byte read buffer");
     }
 
     #[tokio::test]
     async fn a_body_longer_than_the_first_read_arrives_whole() {
-        let body: Vec<u8> = (0..FIRST_BODY_READ * 5 + 7).map(|i| i as u8).collect();
+        let body: Vec<u8> = (0..BODY_FIRST_CHUNK * 5 + 7).map(|i| i as u8).collect();
         let mut w = TokenWriter::new(Vec::new());
         w.string(b"DOTO", &body).unwrap();
         w.flush().await.unwrap();

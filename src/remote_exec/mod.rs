@@ -12,11 +12,14 @@
 //! - or, for `@host:tcp:PORT`, a remote daemon reached through a `direct-tcpip` channel.
 //!
 //! Through `DISTCC_SSH` the same ends are reached with the `ssh` program ([`ssh_process`]).
+//! The same ends answer their per-client counters to `distfarm mon --server @host`
+//! ([`counters`]).
 //!
 //! Uses [`crate::transport`] to reach the host, and only facts besides (see the layer table in
 //! `lib.rs`): the entry's [`RemoteEnd`] and the launch words both
 //! ends speak ([`crate::protocol::ssh_launch`]).
 
+pub mod counters;
 mod detect;
 pub mod ssh_process;
 

@@ -17,7 +17,9 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::sandbox::Confinement;
+use super::confinement::JobConfinement;
+pub use crate::driver_report::Pass;
+use crate::driver_report::{COMPILERS_PROPER, driver_must_run, parse_report};
 
 /// Stands for the job directory in cached plans; NUL never appears in an argument.
 const JOB_DIR: &str = "\0job-dir\0";
@@ -27,28 +29,6 @@ pub const ASSEMBLY_FILE: &str = "distfarm-pass.s";
 const MAX_PLANS: usize = 512;
 /// How long the driver may take to say what it would run.
 const ASK_TIMEOUT: Duration = Duration::from_secs(5);
-/// Lines of a `-###` report that describe the compiler rather than a pass.
-const REPORT_HEADERS: &[&str] = &[
-    "Using built-in specs.",
-    "Reading specs from ",
-    "Target: ",
-    "Configured with: ",
-    "Thread model: ",
-    "Supported LTO compression algorithms: ",
-    "gcc version ",
-];
-/// The compiler-proper programs whose output is assembly.
-const COMPILERS_PROPER: &[&str] = &["cc1", "cc1plus", "cc1obj", "cc1objplus"];
-
-/// One program the driver would run, exactly as it would run it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pass {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    /// What the driver adds to the environment of this pass (`COLLECT_GCC`, …).
-    pub env: Vec<(String, String)>,
-}
-
 /// The passes of one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Passes {
@@ -105,7 +85,7 @@ impl PassPlans {
         output: &Path,
         job_dir: &Path,
         path: Option<&OsStr>,
-        confine: impl FnOnce() -> Option<Confinement>,
+        confine: impl FnOnce() -> Option<JobConfinement>,
     ) -> Option<Passes> {
         let dir = job_dir.to_str()?;
         let key = (
@@ -132,14 +112,6 @@ impl PassPlans {
     }
 }
 
-/// Whether `arg` changes what the driver prints or runs beyond the plain passes.
-fn driver_must_run(arg: &str) -> bool {
-    arg.contains('\n')
-        || matches!(arg, "-v" | "--verbose" | "-###" | "-Q")
-        || arg.starts_with("-save-temps")
-        || arg.starts_with("-time")
-}
-
 /// The driver's plan for this job: `Ok(None)` when the driver should run it itself.
 async fn ask_driver(
     compiler: &Path,
@@ -147,7 +119,7 @@ async fn ask_driver(
     output: &Path,
     job_dir: &Path,
     path: Option<&OsStr>,
-    confinement: Option<Confinement>,
+    confinement: Option<JobConfinement>,
 ) -> Result<Option<Passes>, Transient> {
     if args.iter().any(|a| driver_must_run(a)) {
         return Ok(None);
@@ -168,11 +140,9 @@ async fn ask_driver(
         command.env("PATH", path);
     }
     if let Some(confinement) = &confinement {
-        let enter = confinement.enter_in_child().map_err(|_| Transient)?;
-        // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
-        unsafe {
-            command.pre_exec(enter);
-        }
+        confinement
+            .apply(command.as_std_mut())
+            .map_err(|_| Transient)?;
     }
     let Ok(Ok(report)) = tokio::time::timeout(ASK_TIMEOUT, command.output()).await else {
         return Err(Transient); // a busy machine: ask again for the next job of this shape
@@ -188,68 +158,6 @@ async fn ask_driver(
 
 /// The driver could not be asked this time (it did not start, or took too long).
 struct Transient;
-
-/// The passes in a `-###` report, each with the environment the driver set before it;
-/// `None` if the report holds anything else.
-fn parse_report(report: &str) -> Option<Vec<Pass>> {
-    let mut env: Vec<(String, String)> = Vec::new();
-    let mut passes = Vec::new();
-    for line in report.lines() {
-        if let Some(command) = line.strip_prefix(' ') {
-            let mut words = split_command(command)?.into_iter();
-            passes.push(Pass {
-                program: PathBuf::from(words.next()?),
-                args: words.collect(),
-                env: env.clone(),
-            });
-        } else if let Some((name, value)) = env_assignment(line) {
-            env.retain(|(n, _)| n != name);
-            env.push((name.to_string(), value.to_string()));
-        } else if !REPORT_HEADERS.iter().any(|h| line.starts_with(h)) {
-            return None;
-        }
-    }
-    Some(passes)
-}
-
-/// `NAME=VALUE` as the driver prints what it puts in the environment.
-fn env_assignment(line: &str) -> Option<(&str, &str)> {
-    let (name, value) = line.split_once('=')?;
-    let mut chars = name.chars();
-    let first = chars.next()?;
-    ((first.is_ascii_uppercase() || first == '_')
-        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
-    .then_some((name, value))
-}
-
-/// Splits a command as gcc prints it: words separated by one space, a word with characters
-/// other than `[A-Za-z0-9_/.-]` in double quotes with `"`, `\` and `$` escaped by `\`.
-fn split_command(line: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut chars = line.chars().peekable();
-    while chars.peek().is_some() {
-        let mut word = String::new();
-        if chars.next_if_eq(&'"').is_some() {
-            loop {
-                match chars.next()? {
-                    '"' => break,
-                    '\\' => word.push(chars.next()?),
-                    c => word.push(c),
-                }
-            }
-        } else {
-            while let Some(c) = chars.next_if(|c| *c != ' ') {
-                word.push(c);
-            }
-        }
-        words.push(word);
-        match chars.next() {
-            None | Some(' ') => {}
-            Some(_) => return None,
-        }
-    }
-    Some(words)
-}
 
 /// Turns the reported passes into a plan, with the assembly written to `assembly`.
 fn plan(passes: Vec<Pass>, output: &Path, assembly: &Path, path: Option<&OsStr>) -> Option<Passes> {
@@ -311,56 +219,6 @@ fn count(args: &[String], word: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const REPORT: &str = "Using built-in specs.\n\
-COLLECT_GCC=gcc\n\
-OFFLOAD_TARGET_NAMES=nvptx-none:amdgcn-amdhsa\n\
-Target: x86_64-linux-gnu\n\
-Configured with: ../src/configure -v\n\
-Thread model: posix\n\
-Supported LTO compression algorithms: zlib zstd\n\
-gcc version 12.2.0 (Debian 12.2.0-14+deb12u1) \n\
-COLLECT_GCC_OPTIONS='-O2' '-c' '-o' '/j/output.o'\n \
-/usr/lib/gcc/x86_64-linux-gnu/12/cc1 -fpreprocessed /j/input.i -quiet \"-mtune=generic\" -O2 -o /tmp/ccX.s\n\
-COLLECT_GCC_OPTIONS='-O2' '-c' '-o' '/j/output.o'\n \
-as --64 -o /j/output.o /tmp/ccX.s\n\
-COMPILER_PATH=/usr/lib/gcc/x86_64-linux-gnu/12/\n";
-
-    #[test]
-    fn commands_split_like_gcc_prints_them() {
-        assert_eq!(
-            split_command(r#"cc1 -o /tmp/x.s "-mtune=generic" "a \"b\" \\ \$c" """#).unwrap(),
-            [
-                "cc1",
-                "-o",
-                "/tmp/x.s",
-                "-mtune=generic",
-                r#"a "b" \ $c"#,
-                ""
-            ]
-        );
-        assert!(split_command(r#"cc1 "unclosed"#).is_none());
-        assert!(split_command(r#"cc1 "a"b"#).is_none());
-    }
-
-    #[test]
-    fn a_report_gives_each_pass_the_environment_set_before_it() {
-        let passes = parse_report(REPORT).unwrap();
-        assert_eq!(passes.len(), 2);
-        assert_eq!(passes[0].args[3], "-mtune=generic");
-        assert_eq!(passes[1].program, PathBuf::from("as"));
-        let names: Vec<&str> = passes[1].env.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(
-            names,
-            ["COLLECT_GCC", "OFFLOAD_TARGET_NAMES", "COLLECT_GCC_OPTIONS"]
-        );
-    }
-
-    #[test]
-    fn a_driver_message_in_the_report_leaves_the_job_to_the_driver() {
-        let report = format!("gcc: warning: -pipe ignored\n{REPORT}");
-        assert!(parse_report(&report).is_none());
-    }
 
     #[test]
     fn only_compiler_proper_then_assembler_reading_its_output_is_planned() {

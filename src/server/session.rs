@@ -6,6 +6,11 @@
 //!
 //! A real distccd does not know the option and exits, which is how the agent tells a
 //! distfarm remote from a distcc one.
+//!
+//! Beside the job socket, a second one answers this server's per-client counters
+//! (`GET /clients`), for `distccd --client-counters` run over SSH by `distfarm mon --server
+//! @host` (client_counters_here.rs). Both live in the same private directory, so only the
+//! SSH user reaches them.
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -15,16 +20,23 @@ use tokio::net::UnixListener;
 use tokio_util::task::TaskTracker;
 
 use super::connection::{self, Peer, ServerContext};
-use crate::protocol::ssh_launch;
+use super::stats_http;
+use crate::protocol::{client_counters, ssh_launch};
+
+/// A session server's private directory in TMPDIR starts with this.
+pub const DIR_PREFIX: &str = "distfarm-session-";
+/// Its counters socket, in that directory.
+pub const COUNTERS_SOCKET: &str = "counters";
 
 pub async fn serve(ctx: Arc<ServerContext>) -> std::io::Result<()> {
     let dir = tempfile::Builder::new()
-        .prefix("distfarm-session-")
+        .prefix(DIR_PREFIX)
         .tempdir_in(&ctx.settings.tmpdir)?;
     // Only this account (the SSH user) may reach the socket.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
     let socket = dir.path().join("sock");
     let listener = UnixListener::bind(&socket)?;
+    let counters = UnixListener::bind(dir.path().join(COUNTERS_SOCKET))?;
     let mut stdout = tokio::io::stdout();
     stdout
         .write_all(ssh_launch::session_greeting(&socket.display().to_string()).as_bytes())
@@ -45,6 +57,16 @@ pub async fn serve(ctx: Arc<ServerContext>) -> std::io::Result<()> {
                 let Ok((stream, _)) = accepted else { continue };
                 let ctx = ctx.clone();
                 tracker.spawn(async move { connection::serve(stream, Peer::NotSocket, &ctx).await });
+            }
+            accepted = counters.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let clients = ctx.clients.clone();
+                tokio::spawn(async move {
+                    let page = |_: &[u8]| client_counters::answer(&clients.snapshot());
+                    if let Err(e) = stats_http::answer(stream, page).await {
+                        tracing::debug!("ssh session: counters: {e}");
+                    }
+                });
             }
             _ = &mut stdin_closed => break,
         }

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 
 use super::access::AccessList;
 use super::client_stats::ClientStats;
 use super::stats::{JobStats, MachineState};
+use crate::protocol::client_counters;
 
 /// distccd's `--stats-port` default.
 pub const DEFAULT_PORT: u16 = 3633;
@@ -59,13 +60,8 @@ impl StatsServer {
             let io = io.clone();
             tokio::spawn(async move {
                 let page = |request: &[u8]| {
-                    if request.starts_with(CLIENTS_REQUEST) {
-                        let body = serde_json::to_string(&server.clients.snapshot())
-                            .expect("plain data serializes");
-                        return format!(
-                            "HTTP/1.0 200 OK\nContent-Type: application/json\n\
-                             Connection: close\n\n{body}\n"
-                        );
+                    if request.starts_with(client_counters::REQUEST_PREFIX) {
+                        return client_counters::answer(&server.clients.snapshot());
                     }
                     let machine = MachineState {
                         max_kids: server.max_kids,
@@ -82,13 +78,14 @@ impl StatsServer {
     }
 }
 
-/// The request distfarm adds: the per-client counters as JSON. Anything else gets
-/// distccd's page, as from distccd.
-pub const CLIENTS_REQUEST: &[u8] = b"GET /clients";
-
 /// Reads what the client sent (distccd empties the receive queue so that closing does not
-/// reset the connection), sends the page it asked for and closes.
-async fn answer(mut stream: TcpStream, page: impl FnOnce(&[u8]) -> String) -> std::io::Result<()> {
+/// reset the connection), sends the page it asked for and closes. `GET /clients` (the
+/// per-client counters as JSON, distfarm's addition) is answered the same way here and on a
+/// session server's counters socket.
+pub(super) async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    page: impl FnOnce(&[u8]) -> String,
+) -> std::io::Result<()> {
     let mut request = [0u8; 1024];
     let n = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut request))
         .await

@@ -7,6 +7,7 @@ pub mod quick_ack;
 pub mod ssh;
 pub mod ssh_command;
 pub mod tcp;
+pub mod unix_socket;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 

@@ -233,6 +233,68 @@ impl SshConnection {
         }
     }
 
+    /// Asks the server to listen on the Unix socket `path` and to send every connection it
+    /// accepts there back to us (like `ssh -R PATH:…`; OpenSSH's
+    /// `streamlocal-forward@openssh.com`, allowed by `AllowStreamLocalForwarding`, the
+    /// default). sshd creates the socket as the logged-in user, with its umask, and does not
+    /// replace an existing file (`StreamLocalBindUnlink no`): ask for a fresh path.
+    pub async fn listen_remote_socket(&self, path: &str) -> Result<Incoming, SshError> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let forwards = &self.inner.forwards;
+        forwards.insert_socket(path, tx);
+        let request = self.inner.handle.streamlocal_forward(path);
+        match tokio::time::timeout(self.inner.open_timeout, request).await {
+            Ok(Ok(())) => Ok(rx),
+            Ok(Err(e)) => {
+                forwards.remove_socket(path);
+                if self.is_closed() {
+                    return Err(self.closed(&e.to_string()));
+                }
+                Err(SshError::Channel {
+                    host: self.inner.description.clone(),
+                    kind: "streamlocal-forward",
+                    detail: format!("the server refused to listen on the socket {path} ({e})"),
+                    hint: "does a file of that name exist there, and may this user write its                            directory? sshd needs AllowStreamLocalForwarding yes (the default)"
+                        .into(),
+                })
+            }
+            Err(_) => {
+                forwards.remove_socket(path);
+                Err(SshError::Timeout {
+                    host: self.inner.description.clone(),
+                    what: "a remote socket forward request",
+                    after: self.inner.open_timeout,
+                })
+            }
+        }
+    }
+
+    /// Stops routing connections of the socket `path` to us.
+    pub fn forget_remote_socket(&self, path: &str) {
+        self.inner.forwards.remove_socket(path);
+    }
+
+    /// Asks the server to stop listening on the socket `path` (sshd leaves the file).
+    pub async fn cancel_remote_socket(&self, path: &str) -> Result<(), SshError> {
+        self.forget_remote_socket(path);
+        let cancel = self.inner.handle.cancel_streamlocal_forward(path);
+        match tokio::time::timeout(self.inner.open_timeout, cancel).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) if self.is_closed() => Err(self.closed(&e.to_string())),
+            Ok(Err(e)) => Err(SshError::Channel {
+                host: self.inner.description.clone(),
+                kind: "cancel-streamlocal-forward",
+                detail: format!("the server refused to stop listening on {path} ({e})"),
+                hint: "it stops when this connection closes".into(),
+            }),
+            Err(_) => Err(SshError::Timeout {
+                host: self.inner.description.clone(),
+                what: "cancelling a remote socket forward",
+                after: self.inner.open_timeout,
+            }),
+        }
+    }
+
     /// True once the connection (or a ProxyJump hop under it) is gone; open a new one.
     pub fn is_closed(&self) -> bool {
         self.inner.handle.is_closed() || self.inner.hops.iter().any(|h| h.is_closed())

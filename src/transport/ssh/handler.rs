@@ -245,6 +245,19 @@ impl client::Handler for ClientHandler {
         Ok(())
     }
 
+    async fn server_channel_open_forwarded_streamlocal(
+        &mut self,
+        channel: russh::Channel<client::Msg>,
+        socket_path: &str,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        self.forwards
+            .route_socket(channel, socket_path, reply, &self.policy.host)
+            .await;
+        Ok(())
+    }
+
     async fn disconnected(
         &mut self,
         reason: client::DisconnectReason<Self::Error>,
