@@ -52,6 +52,7 @@ pub const ASSEMBLER_FILES: &str =
 pub const RESPONSE_FILE: &str =
     "@file response files are not expanded; the compiler reads them here";
 pub const MISSING_VALUE: &str = "an option is missing its value";
+pub const STRIPPED_VALUE: &str = "a preprocessor or linker option takes a value that reads as an option or a file (-I -S, -D -c): the server would see another command";
 pub const COMPILER_IS_OPTION: &str = "the compiler name starts with '-'";
 pub const NO_COMPILER: &str = "empty command line";
 
@@ -113,6 +114,8 @@ pub fn scan(argv: &[String]) -> Scan {
     let mut mode_s = false;
     let mut input: Option<usize> = None;
     let mut output: Option<String> = None;
+    let mut stripped_value_read = false;
+    let mut value_missing = false;
     let mut i = 1;
     while i < argv.len() {
         let a = argv[i].as_str();
@@ -198,8 +201,10 @@ pub fn scan(argv: &[String]) -> Scan {
                 // we accept only the C-family languages a server can compile from
                 // preprocessed text (a subset of what distcc lets through).
                 match (m.value, next) {
-                    // `-x` as the last word: ignored, as distcc does; the compiler complains.
-                    (Value::Next, None) => {}
+                    // `-x` as the last word: distcc ignores it, but the `-o` it appends
+                    // for a derived output would become the language; the compiler
+                    // complains about it here instead.
+                    (Value::Next, None) => return give_up(MISSING_VALUE),
                     (Value::Next, Some(lang)) if language_distributable(lang) => {}
                     _ => return give_up(LANGUAGE),
                 }
@@ -221,8 +226,18 @@ pub fn scan(argv: &[String]) -> Scan {
                 }
             }
             // Not looked at by the scan, and their separate values are not skipped (distcc
-            // doesn't either, and the server repeats this scan).
-            Category::PreprocessorOnly | Category::LinkerOnly | Category::Dependency => {}
+            // doesn't either, and the server repeats this scan). But `remote_argv` strips
+            // such an option with its value, so a value the scan reads (`-I -S`, `-D a.c`)
+            // would make the server see another command than the one decided on here.
+            Category::PreprocessorOnly | Category::LinkerOnly | Category::Dependency => {
+                // Decided last, so that distcc's own reasons come first. A missing value
+                // would be the `-o` appended for a derived output.
+                match (m.value, next) {
+                    (Value::Next, Some(v)) if scan_reads(v) => stripped_value_read = true,
+                    (Value::Next, None) => value_missing = true,
+                    _ => {}
+                }
+            }
         }
         i += 1;
     }
@@ -254,6 +269,12 @@ pub fn scan(argv: &[String]) -> Scan {
     if output == "-" {
         return Scan::Local(OUTPUT_TO_STDOUT);
     }
+    if stripped_value_read {
+        return Scan::Local(STRIPPED_VALUE);
+    }
+    if value_missing {
+        return Scan::Local(MISSING_VALUE);
+    }
     let preprocessed = source::is_preprocessed(&input_name);
     let preprocessed_ext =
         source::preprocessed_extension(&input_name).expect("a source has an extension");
@@ -273,6 +294,16 @@ pub fn scan(argv: &[String]) -> Scan {
         preprocessed_ext,
         dependencies: if preprocessed { None } else { dependencies },
     })
+}
+
+/// Whether the scan gives `word` a meaning of its own: an option it knows, a response
+/// file, a source, or an object taken for the output.
+fn scan_reads(word: &str) -> bool {
+    if word.starts_with('-') {
+        flags::lookup(word).is_some()
+    } else {
+        word.starts_with('@') || source::is_source(word) || word.ends_with(".o")
+    }
 }
 
 /// The `-x` languages we distribute: C, C++, Objective-C(++) and their preprocessed forms.

@@ -309,8 +309,14 @@ fn joined_x_runs_locally() {
 }
 
 #[test]
-fn x_as_the_last_word_is_ignored_like_distcc() {
-    assert_eq!(local("gcc -c -x"), NO_INPUT);
+fn x_as_the_last_word_stays_local() {
+    // distcc ignores it; found by the client_args fuzz target: with a derived output the
+    // `-o` appended after it becomes its language on the server (`-x -o a.o`).
+    assert_eq!(local("gcc -c -x"), MISSING_VALUE);
+    assert_eq!(local("gcc -c a.i -x"), MISSING_VALUE);
+    // Likewise any option whose value would be that `-o`.
+    assert_eq!(local("cc d.M -c -Xclang -Xpreprocessor"), MISSING_VALUE);
+    assert_eq!(local("cc -c a.c -I"), MISSING_VALUE);
 }
 
 #[test]
@@ -493,4 +499,26 @@ fn compiler_starting_with_dash_is_refused() {
 fn reasons_are_exposed() {
     assert_eq!(run("gcc -c x.c").reason(), None);
     assert_eq!(run("gcc -E x.c").reason(), Some(PREPROCESS_ONLY));
+}
+
+#[test]
+fn a_stripped_option_whose_value_the_scan_reads_stays_local() {
+    // Found by the client_args fuzz target: `-I -S` made the scan see -S, and remote_argv
+    // then stripped `-I -S`, so the server was sent a command with no -c or -S at all.
+    assert_eq!(local("g++ c.C -I -S"), STRIPPED_VALUE);
+    assert_eq!(local("gcc -c x.c -D -c"), STRIPPED_VALUE);
+    assert_eq!(local("gcc -c x.c -D y.c"), TWO_INPUTS); // distcc's reason comes first
+    assert_eq!(local("gcc -c x.c -L -o x.o"), STRIPPED_VALUE);
+    // Values the scan does not read are stripped with their option as before.
+    let j = job("gcc -c x.c -I inc -D X=1 -o x.o");
+    assert_eq!(j.remote_argv(), argv("gcc -c x.c -o x.o"));
+}
+
+#[test]
+fn a_kept_options_value_is_never_stripped_from_it() {
+    // Found by the client_args fuzz target: `-Xassembler -DX=1` lost its value to the
+    // strip, and the server's `-Xassembler` took the next word (`-o`) instead.
+    let j = job("gcc -c a.i -Xassembler -DX=1 -DY");
+    assert_eq!(j.remote_argv(), argv("gcc -c a.i -Xassembler -DX=1 -o a.o"));
+    assert!(matches!(scan(&j.remote_argv()), Scan::Distribute(_)));
 }

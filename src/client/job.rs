@@ -119,9 +119,9 @@ impl CompileJob {
     }
 
     /// The argv sent to the server: preprocessor, dependency and linker options removed
-    /// (with their separate values) exactly as distcc's `dcc_strip_local_args` does, plus
-    /// `-Xpreprocessor X`. The source name and `-o OUTPUT` stay; the server substitutes its
-    /// own files for them.
+    /// (with their separate values) as distcc's `dcc_strip_local_args` does, plus
+    /// `-Xpreprocessor X`; the separate value of an option that stays stays with it. The
+    /// source name and `-o OUTPUT` stay; the server substitutes its own files for them.
     pub fn remote_argv(&self) -> Vec<String> {
         let mut out = Vec::with_capacity(self.argv.len());
         let mut words = self.argv.iter();
@@ -131,6 +131,13 @@ impl CompileJob {
                     if m.value == Value::Next {
                         words.next();
                     }
+                }
+                // A kept option keeps its separate value, whatever that looks like
+                // (`-Xassembler -DX`): stripping the value would hand the option the next
+                // word instead. distcc's strip does not know this and breaks such lines.
+                Some(m) if m.value == Value::Next => {
+                    out.push(word.clone());
+                    out.extend(words.next().cloned());
                 }
                 _ => out.push(word.clone()),
             }

@@ -25,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::agent_scan::ScanRequest;
 use super::farm_view::{AgentView, JobReport};
+use super::token::claimed_capacity;
 use super::{ProtocolError, TokenReader, TokenWriter};
 
 /// 3: the wrapper's pid and source (for `distfarm mon`) and the far end's header store.
@@ -122,7 +123,7 @@ impl JobRequest {
                 limit: 1000,
             });
         }
-        let mut hosts = Vec::with_capacity(count as usize);
+        let mut hosts = Vec::with_capacity(claimed_capacity(count));
         for _ in 0..count {
             hosts.push(String::from_utf8_lossy(&r.read_string("HOST").await?).into_owned());
         }

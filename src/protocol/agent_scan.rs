@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::file_tree::check_count;
 use super::hashed_tree::hash_body;
 use super::packed_tree::PackedFile;
+use super::token::claimed_capacity;
 use super::{ProtocolError, TokenReader, TokenWriter};
 
 pub const VERSION: u32 = 1;
@@ -103,14 +104,14 @@ impl ScanRequest {
         }
         let cwd = path(r.read_string("SCWD").await?);
         let n = read_count(r, "NARG").await?;
-        let mut argv = Vec::with_capacity(n);
+        let mut argv = Vec::with_capacity(capacity(n));
         for _ in 0..n {
             argv.push(String::from_utf8_lossy(&r.read_string("ARGV").await?).into_owned());
         }
         let path_var =
             Some(OsString::from_vec(r.read_string("PATH").await?)).filter(|p| !p.is_empty());
         let n = read_count(r, "NVAR").await?;
-        let mut search_variables = Vec::with_capacity(n);
+        let mut search_variables = Vec::with_capacity(capacity(n));
         for _ in 0..n {
             let name = String::from_utf8_lossy(&r.read_string("VARN").await?).into_owned();
             let value = OsString::from_vec(r.read_string("VARV").await?);
@@ -161,7 +162,7 @@ impl ScanAnswer {
             (token, _) if &token == b"CLOS" => {
                 let files = read_paths(r, "NFIL", "FILE").await?;
                 let n = read_count(r, "NLNK").await?;
-                let mut links = Vec::with_capacity(n);
+                let mut links = Vec::with_capacity(capacity(n));
                 for _ in 0..n {
                     let link = path(r.read_string("LNKN").await?);
                     links.push((link, path(r.read_string("LNKT").await?)));
@@ -174,7 +175,7 @@ impl ScanAnswer {
                     system_files: read_paths(r, "NSYF", "SYSF").await?,
                 };
                 let n = read_count(r, "NFIL").await?;
-                let mut packed = Vec::with_capacity(n);
+                let mut packed = Vec::with_capacity(capacity(n));
                 for _ in 0..n {
                     let hash = hash_body("PHSH", r.read_string("PHSH").await?)?;
                     let size = r.read_int("PLZO").await?;
@@ -210,6 +211,11 @@ async fn read_count<R: AsyncRead + Unpin>(
     Ok(check_count(token, n, MAX_ENTRIES)? as usize)
 }
 
+/// The capacity for a list of `n` entries the peer announced (see `claimed_capacity`).
+fn capacity(n: usize) -> usize {
+    claimed_capacity(n.try_into().unwrap_or(u32::MAX))
+}
+
 fn write_paths<W: AsyncWrite + Unpin>(
     w: &mut TokenWriter<W>,
     count_token: &[u8; 4],
@@ -229,7 +235,7 @@ async fn read_paths<R: AsyncRead + Unpin>(
     token: &'static str,
 ) -> Result<Vec<PathBuf>, ProtocolError> {
     let n = read_count(r, count_token).await?;
-    let mut paths = Vec::with_capacity(n);
+    let mut paths = Vec::with_capacity(capacity(n));
     for _ in 0..n {
         paths.push(path(r.read_string(token).await?));
     }

@@ -21,7 +21,7 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::packed_tree::OutgoingEntry;
-use super::token::header;
+use super::token::{claimed_capacity, header};
 use super::{Limits, ProtocolError, TokenReader, TokenWriter};
 
 /// A SHA-256 of a file's content, or of a listing.
@@ -124,7 +124,7 @@ pub async fn parse_listing(
     limits: Limits,
 ) -> Result<Vec<HashedEntry>, ProtocolError> {
     let mut reader = TokenReader::new(bytes, limits);
-    let mut parsed = Vec::with_capacity(entries as usize);
+    let mut parsed = Vec::with_capacity(claimed_capacity(entries));
     for _ in 0..entries {
         parsed.push(read_entry(&mut reader).await?);
     }
@@ -200,7 +200,7 @@ pub async fn read_reply<R: AsyncRead + Unpin>(
                     limit: files as u64,
                 });
             }
-            let mut missing = Vec::with_capacity(count as usize);
+            let mut missing = Vec::with_capacity(claimed_capacity(count));
             for _ in 0..count {
                 missing.push(hash_body("HASH", reader.read_string("HASH").await?)?);
             }

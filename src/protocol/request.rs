@@ -3,6 +3,7 @@
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::token::claimed_capacity;
 use super::{ProtocolError, TokenReader, TokenWriter, Version};
 
 /// What precedes the source: the version and the compiler command line.
@@ -64,7 +65,7 @@ impl RequestHeader {
                 limit: max_args.into(),
             });
         }
-        let mut argv = Vec::with_capacity(argc as usize);
+        let mut argv = Vec::with_capacity(claimed_capacity(argc));
         for _ in 0..argc {
             argv.push(reader.read_string("ARGV").await?);
         }

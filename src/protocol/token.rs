@@ -43,6 +43,12 @@ impl Default for Limits {
     }
 }
 
+/// The capacity to reserve for a list of `claimed` items the peer announced: what arrives
+/// fills the rest, so a count that lies costs no more than a small list.
+pub fn claimed_capacity(claimed: u32) -> usize {
+    claimed.min(1024) as usize
+}
+
 /// Formats a packet header: token plus 8 lowercase hex digits.
 pub fn header(token: &[u8; 4], value: u32) -> [u8; HEADER_LEN] {
     let mut out = [0u8; HEADER_LEN];
@@ -313,6 +319,57 @@ mod tests {
             r.read_string("ARGV").await,
             Err(ProtocolError::TooLong { .. })
         ));
+    }
+
+    /// Bytes `ARGV7fffffff` promises but never sends, and the largest buffer it was
+    /// offered to read into.
+    struct Liar {
+        header: &'static [u8],
+        largest_read: usize,
+    }
+
+    impl AsyncRead for Liar {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.largest_read = self.largest_read.max(buf.remaining());
+            let n = self.header.len().min(buf.remaining());
+            buf.put_slice(&self.header[..n]);
+            self.header = &self.header[n..];
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lying_body_length_is_not_allocated_before_its_bytes_arrive() {
+        let limits = Limits {
+            max_arg_len: u32::MAX,
+            ..Limits::default()
+        };
+        let liar = Liar {
+            header: b"ARGV7fffffffsome bytes, then the end",
+            largest_read: 0,
+        };
+        let mut r = TokenReader::new(liar, limits);
+        assert!(matches!(
+            r.read_string("ARGV").await,
+            Err(ProtocolError::Truncated { .. })
+        ));
+        let largest = r.into_inner().largest_read;
+        assert!(largest <= BODY_FIRST_CHUNK, "a {largest}-byte read buffer");
+    }
+
+    #[tokio::test]
+    async fn a_body_longer_than_the_first_read_arrives_whole() {
+        let body: Vec<u8> = (0..BODY_FIRST_CHUNK * 5 + 7).map(|i| i as u8).collect();
+        let mut w = TokenWriter::new(Vec::new());
+        w.string(b"DOTO", &body).unwrap();
+        w.flush().await.unwrap();
+        let bytes = w.into_inner();
+        let mut r = TokenReader::new(&bytes[..], Limits::default());
+        assert_eq!(r.read_bulk("DOTO", false).await.unwrap(), body);
     }
 
     #[tokio::test]

@@ -228,6 +228,7 @@ fn prepare_with(
     let mut args = Vec::with_capacity(argv.len() + 2);
     let mut source: Option<(usize, String)> = None;
     let mut output_seen = false;
+    let mut output_at: Option<usize> = None;
     let mut compiles = false;
     let mut assembly_output = false;
     let mut words = argv.iter().skip(1).peekable();
@@ -265,7 +266,10 @@ fn prepare_with(
                 rewrite.client_output = Some(value.to_string());
             }
             args.push("-o".to_string());
-            args.push(String::new()); // filled in once we know -S or -c
+            // Filled in once we know -S or -c; found by its place, since "-o" may also be
+            // the value of another option (`-I -o`).
+            output_at = Some(args.len());
+            args.push(String::new());
             continue;
         }
         if let Some(lang) = language_option(arg, &mut words, pump.is_none())? {
@@ -327,8 +331,8 @@ fn prepare_with(
     } else {
         "output.o"
     });
-    match args.iter().position(|a| a == "-o") {
-        Some(i) => args[i + 1] = output.to_string_lossy().into_owned(),
+    match output_at {
+        Some(i) => args[i] = output.to_string_lossy().into_owned(),
         None => args.extend(["-o".to_string(), output.to_string_lossy().into_owned()]),
     }
     if let Some(rewrite) = &pump {

@@ -167,3 +167,19 @@ fn sources_that_pull_in_server_files_are_refused() {
     assert!(check_source(b"#pragma GCC pch_preprocess \"/x.gch\"").is_err());
     assert!(check_source(b"int main(void) { return 0; }").is_ok());
 }
+
+#[test]
+fn an_option_value_spelled_dash_o_is_not_taken_for_the_output() {
+    // Found by the arg_rules fuzz target: the server looked the output up by searching for
+    // "-o", and panicked when the only one was another option's value at the end.
+    let prepared = prepare(&argv("gcc -c a.c -I -o"), job()).unwrap();
+    let output = prepared.output.to_string_lossy().into_owned();
+    assert_eq!(
+        prepared.args[prepared.args.len() - 2..],
+        ["-o", output.as_str()]
+    );
+    let prepared = prepare(&argv("gcc -c a.c -D -o -o x.o"), job()).unwrap();
+    let n = prepared.args.len();
+    assert_eq!(prepared.args[2..4], ["-D", "-o"]);
+    assert_eq!(prepared.args[n - 2..], ["-o", output.as_str()]);
+}

@@ -121,6 +121,22 @@ pub fn resolve(
     loaded.resolve(alias, user_override, port_override, settings, 0, true)
 }
 
+/// [`resolve`] with the configuration text already in hand (`path` names it in messages):
+/// the parse and the resolution without the file reads. An `Include` in `text` is still
+/// read from disk, as ssh2-config does.
+pub fn resolve_text(
+    text: &str,
+    path: &Path,
+    alias: &str,
+    user_override: Option<&str>,
+    port_override: Option<u16>,
+    settings: &SshSettings,
+) -> Result<ResolvedHost, SshError> {
+    let (converted, warnings) = convert_match_blocks(text, path);
+    let loaded = Loaded::parse(path.to_path_buf(), converted, warnings, settings)?;
+    loaded.resolve(alias, user_override, port_override, settings, 0, true)
+}
+
 struct Loaded {
     config: SshConfig,
     path: PathBuf,
@@ -129,7 +145,7 @@ struct Loaded {
 
 impl Loaded {
     fn load(settings: &SshSettings) -> Result<Loaded, SshError> {
-        let (path, mut text) = match &settings.config_file {
+        let (path, text) = match &settings.config_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| SshError::Config {
                     path: path.clone(),
@@ -158,7 +174,16 @@ impl Loaded {
                 warnings.extend(system_warnings);
             }
         }
-        text = converted;
+        Loaded::parse(path, converted, warnings, settings)
+    }
+
+    /// Parses configuration text whose `Match` blocks were already converted.
+    fn parse(
+        path: PathBuf,
+        text: String,
+        warnings: Vec<String>,
+        settings: &SshSettings,
+    ) -> Result<Loaded, SshError> {
         let config = SshConfig::default()
             .home_dir(&settings.home)
             .parse(

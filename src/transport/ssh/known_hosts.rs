@@ -60,28 +60,36 @@ pub fn entries_for(name: &str, files: &[PathBuf]) -> Vec<KnownKey> {
                 continue;
             }
         };
-        for (index, line) in text.lines().enumerate() {
-            let Some(entry) = parse_line(line) else {
-                if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
-                    tracing::debug!(
-                        "{}:{}: unreadable known_hosts line",
-                        file.display(),
-                        index + 1
-                    );
-                }
-                continue;
-            };
-            if entry.marker() == Some(&Marker::CertAuthority) {
-                continue; // we never ask for host certificates
+        found.extend(entries_in(name, file, &text));
+    }
+    found
+}
+
+/// The entries of one known_hosts file's `text` (read from `file`, which the entries and
+/// messages name) whose host patterns match `name`, in line order.
+pub fn entries_in(name: &str, file: &Path, text: &str) -> Vec<KnownKey> {
+    let mut found = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let Some(entry) = parse_line(line) else {
+            if !line.trim().is_empty() && !line.trim_start().starts_with('#') {
+                tracing::debug!(
+                    "{}:{}: unreadable known_hosts line",
+                    file.display(),
+                    index + 1
+                );
             }
-            if patterns_match(entry.host_patterns(), name) {
-                found.push(KnownKey {
-                    file: file.clone(),
-                    line: index + 1,
-                    revoked: entry.marker() == Some(&Marker::Revoked),
-                    key: entry.public_key().clone(),
-                });
-            }
+            continue;
+        };
+        if entry.marker() == Some(&Marker::CertAuthority) {
+            continue; // we never ask for host certificates
+        }
+        if patterns_match(entry.host_patterns(), name) {
+            found.push(KnownKey {
+                file: file.to_path_buf(),
+                line: index + 1,
+                revoked: entry.marker() == Some(&Marker::Revoked),
+                key: entry.public_key().clone(),
+            });
         }
     }
     found

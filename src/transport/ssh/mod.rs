@@ -30,7 +30,7 @@ mod slots;
 pub use channel_io::{ExecStream, ExitWatch, RemoteExit, Stderr, StderrSink, TunnelStream};
 pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_MAX, ResolvedHost,
-    SshSettings, StrictHostKeyChecking, resolve,
+    SshSettings, StrictHostKeyChecking, resolve, resolve_text,
 };
 pub use connect::connect;
 pub use connection::SshConnection;

@@ -1,0 +1,293 @@
+//! The agent's unix socket, both ways. The agent reads the first token and then a job
+//! request (`AGNT`), an include-scan request (`SCAN`), a report (`REPT`, JSON), a monitor's
+//! `VIEW` or a zeroconf browse request (`BRWS`, JSON); a wrapper reads `PICK`/`NONE`, then `OPEN`+`STOR`/`FAIL`, or the scan's answer
+//! (`CLOS` and its lists, or `GIVE`), and a monitor the `VIEW` JSON. Everything the writers
+//! produce reads back equal; a local peer sending garbage gets an error, never a panic.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arbitrary::Arbitrary;
+use distfarm::protocol::agent::{self, AgentRequest, BrowseRequest, Channel, JobRequest, Pick};
+use distfarm::protocol::agent_scan::{Closure, ScanAnswer, ScanRequest};
+use distfarm::protocol::packed_tree::PackedFile;
+use distfarm::protocol::{ProtocolError, TokenWriter};
+
+use super::memory::bounded;
+use super::wire::{Corruption, block_on, corrupt, reader};
+
+#[derive(Arbitrary, Debug)]
+pub enum Input {
+    Request {
+        message: Message,
+        corruptions: Vec<Corruption>,
+    },
+    Answer {
+        answer: Answer,
+        corruptions: Vec<Corruption>,
+    },
+}
+
+#[derive(Arbitrary, Debug)]
+pub enum Message {
+    Job {
+        ssh_config: String,
+        auth_sock: String,
+        backoff: u32,
+        slot_held: bool,
+        pid: u32,
+        file: String,
+        hosts: Vec<String>,
+    },
+    Scan {
+        cwd: Vec<u8>,
+        argv: Vec<String>,
+        path: Vec<u8>,
+        variables: Vec<(String, Vec<u8>)>,
+    },
+    Report(Vec<u8>),
+    View(u32),
+    Browse {
+        distcc_dir: Vec<u8>,
+        path: Option<Vec<u8>>,
+    },
+    /// A `BRWS` body that may not be JSON at all.
+    BrowseText(Vec<u8>),
+    Other([u8; 4], u32),
+}
+
+#[derive(Arbitrary, Debug)]
+pub enum Answer {
+    Pick {
+        index: u32,
+        channel: ChannelAnswer,
+    },
+    NoHost(String),
+    Found {
+        files: Vec<Vec<u8>>,
+        links: Vec<(Vec<u8>, Vec<u8>)>,
+        dirs: Vec<Vec<u8>>,
+        system_dirs: Vec<Vec<u8>>,
+        system_files: Vec<Vec<u8>>,
+        packed: Vec<([u8; 32], Vec<u8>)>,
+    },
+    GaveUp(String),
+    View(Vec<u8>),
+}
+
+#[derive(Arbitrary, Debug)]
+pub enum ChannelAnswer {
+    Open { slot: u32, stores_headers: bool },
+    Failed(String),
+}
+
+fn path(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(OsString::from_vec(bytes.to_vec()))
+}
+
+fn paths(list: &[Vec<u8>]) -> Vec<PathBuf> {
+    list.iter().map(|p| path(p)).collect()
+}
+
+/// The bytes `$write` (an async write to the `TokenWriter` named `$w`) produced.
+macro_rules! written {
+    ($w:ident => $write:expr) => {{
+        let mut $w = TokenWriter::new(Vec::new());
+        block_on($write).expect("well-formed input encodes");
+        $w.into_inner()
+    }};
+}
+
+pub fn fuzz(bytes: &[u8]) {
+    super::structured(bytes, check);
+}
+
+pub fn check(input: Input) {
+    match input {
+        Input::Request {
+            message,
+            corruptions,
+        } => request(message, &corruptions),
+        Input::Answer {
+            answer,
+            corruptions,
+        } => answer_read(answer, &corruptions),
+    }
+}
+
+fn request(message: Message, corruptions: &[Corruption]) {
+    let mut w = TokenWriter::new(Vec::new());
+    let expected = match message {
+        Message::Job {
+            ssh_config,
+            auth_sock,
+            backoff,
+            slot_held,
+            pid,
+            file,
+            hosts,
+        } => {
+            let job = JobRequest {
+                ssh_config: Some(ssh_config).filter(|s| !s.is_empty()),
+                auth_sock: Some(auth_sock).filter(|s| !s.is_empty()),
+                backoff: Duration::from_secs(backoff.into()),
+                slot_held,
+                pid,
+                file,
+                hosts,
+            };
+            block_on(job.write(&mut w)).expect("to memory");
+            // The agent takes at most 1,000 hosts.
+            (job.hosts.len() <= 1000).then_some(AgentRequest::Job(job))
+        }
+        Message::Scan {
+            cwd,
+            argv,
+            path: path_var,
+            variables,
+        } => {
+            let scan = ScanRequest {
+                cwd: path(&cwd),
+                argv,
+                path: Some(OsString::from_vec(path_var)).filter(|p| !p.is_empty()),
+                search_variables: variables
+                    .into_iter()
+                    .map(|(n, v)| (n, OsString::from_vec(v)))
+                    .collect(),
+            };
+            block_on(scan.write(&mut w)).expect("to memory");
+            Some(AgentRequest::Scan(scan))
+        }
+        Message::Report(json) => {
+            w.string(b"REPT", &json).expect("short");
+            block_on(w.flush()).expect("to memory");
+            None
+        }
+        Message::View(version) => {
+            w.int(b"VIEW", version);
+            block_on(w.flush()).expect("to memory");
+            (version == agent::VIEW_VERSION).then_some(AgentRequest::View)
+        }
+        Message::Browse { distcc_dir, path } => {
+            let browse = BrowseRequest {
+                distcc_dir: OsString::from_vec(distcc_dir),
+                path: path.map(OsString::from_vec),
+            };
+            let json = serde_json::to_vec(&browse).expect("plain data serializes");
+            w.string(b"BRWS", &json).expect("short");
+            block_on(w.flush()).expect("to memory");
+            Some(AgentRequest::Browse(browse))
+        }
+        Message::BrowseText(body) => {
+            w.string(b"BRWS", &body).expect("short");
+            block_on(w.flush()).expect("to memory");
+            None
+        }
+        Message::Other(token, value) => {
+            w.int(&token, value);
+            block_on(w.flush()).expect("to memory");
+            None
+        }
+    };
+    let sent = corrupt(w.into_inner(), corruptions);
+    let got = bounded("agent request", sent.len(), || {
+        block_on(AgentRequest::read(&mut reader(&sent)))
+    });
+    if let (Some(expected), true) = (expected, corruptions.is_empty()) {
+        assert_eq!(got.expect("a well-formed request reads back"), expected);
+    }
+}
+
+fn answer_read(answer: Answer, corruptions: &[Corruption]) {
+    match answer {
+        Answer::Pick { index, channel } => {
+            let pick = Pick::Host {
+                index: index as usize,
+            };
+            let channel = match channel {
+                ChannelAnswer::Open {
+                    slot,
+                    stores_headers,
+                } => Channel::Open {
+                    slot,
+                    stores_headers,
+                },
+                ChannelAnswer::Failed(message) => Channel::Failed { message },
+            };
+            let mut sent = written!(w => pick.write(&mut w));
+            sent.extend(written!(w => channel.write(&mut w)));
+            let sent = corrupt(sent, corruptions);
+            let got = bounded("agent answer", sent.len(), || {
+                block_on(async {
+                    let mut r = reader(&sent);
+                    let pick = Pick::read(&mut r).await?;
+                    Ok::<_, ProtocolError>((pick, Channel::read(&mut r).await?))
+                })
+            });
+            if corruptions.is_empty() {
+                let long_failure =
+                    matches!(&channel, Channel::Failed { message } if message.len() > 65536);
+                if !long_failure {
+                    assert_eq!(got.expect("reads back"), (pick, channel));
+                }
+            }
+        }
+        Answer::NoHost(message) => {
+            let pick = Pick::NoHost { message };
+            let sent = corrupt(written!(w => pick.write(&mut w)), corruptions);
+            let got = bounded("agent answer", sent.len(), || {
+                block_on(Pick::read(&mut reader(&sent)))
+            });
+            if corruptions.is_empty() {
+                assert_eq!(got.expect("reads back"), pick);
+            }
+        }
+        Answer::Found {
+            files,
+            links,
+            dirs,
+            system_dirs,
+            system_files,
+            packed,
+        } => {
+            let closure = Closure {
+                files: paths(&files),
+                links: links.iter().map(|(l, t)| (path(l), path(t))).collect(),
+                dirs: paths(&dirs),
+                system_dirs: paths(&system_dirs),
+                system_files: paths(&system_files),
+            };
+            let packed = packed
+                .into_iter()
+                .map(|(hash, lzo)| Arc::new(PackedFile { hash, lzo }))
+                .collect();
+            scan_answer(ScanAnswer::Found(closure, packed), corruptions);
+        }
+        Answer::GaveUp(why) => scan_answer(ScanAnswer::GaveUp(why), corruptions),
+        Answer::View(json) => {
+            let mut w = TokenWriter::new(Vec::new());
+            w.string(b"VIEW", &json).expect("short");
+            block_on(w.flush()).expect("to memory");
+            let sent = corrupt(w.into_inner(), corruptions);
+            let _ = bounded("agent view", sent.len(), || {
+                block_on(agent::read_view(&mut reader(&sent)))
+            });
+        }
+    }
+}
+
+fn scan_answer(answer: ScanAnswer, corruptions: &[Corruption]) {
+    let sent = corrupt(written!(w => answer.write(&mut w)), corruptions);
+    let got = bounded("scan answer", sent.len(), || {
+        block_on(ScanAnswer::read(&mut reader(&sent)))
+    });
+    if corruptions.is_empty() {
+        let long = matches!(&answer, ScanAnswer::GaveUp(why) if why.len() > 65536);
+        if !long {
+            assert_eq!(got.expect("reads back"), answer);
+        }
+    }
+}
