@@ -53,6 +53,10 @@ pub(super) fn job_command(
     // The driver's temporary files (its `.s`) go where they are removed with the job,
     // also when the compiler is killed and cannot remove them itself.
     command.env("TMPDIR", job_dir);
+    // SAFETY: the hook only calls setrlimit: no allocation, no lock (see job_limits.rs).
+    unsafe {
+        command.pre_exec(settings.job_limits.in_child());
+    }
     if let Some(confinement) = confinement {
         let enter = confinement.enter_in_child()?;
         // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
@@ -103,10 +107,14 @@ impl Captured {
     }
 
     /// The answer for a compiler that exited with `status`.
+    /// A compiler killed by a signal, or one that ran out of memory, is told so in its
+    /// stderr, with the server's limit it ran into.
     pub(super) async fn answer(
         &self,
+        program: &Path,
         status: std::process::ExitStatus,
         prepared: &PreparedArgs,
+        settings: &ServerSettings,
     ) -> std::io::Result<Outcome> {
         let mut response = Response {
             status: status.into_raw() as u32,
@@ -115,6 +123,23 @@ impl Captured {
             object: Vec::new(),
             deps: None,
         };
+        let limits = &settings.job_limits;
+        let program = program.file_name().unwrap_or(program.as_os_str());
+        if let Some(signal) = status.signal() {
+            let said = limits.explain(&program.to_string_lossy(), signal);
+            response.stderr.extend_from_slice(said.as_bytes());
+        } else if !status.success()
+            && let Some(said) = limits.explain_memory(&response.stderr)
+        {
+            response.stderr.extend_from_slice(said.as_bytes());
+        }
+        if !status.success()
+            && let Some(said) = super::disk_full::explain(&self.dir)
+        {
+            response.status = crate::exit_code::ExitCode::IoError.as_wait_status();
+            response.stderr.extend_from_slice(said.as_bytes());
+            return Ok(Outcome::Failed(response));
+        }
         if status.success() {
             if let Some(pump) = &prepared.pump {
                 // A missing .d costs the client only its dependency file, as with distccd.

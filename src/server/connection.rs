@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use super::cache::{JobInput, Lookup, ResultCache, TreeDigest};
 use super::client_stats::{ClientStats, Served};
@@ -76,6 +77,8 @@ pub struct ServerContext {
     pub header_store: Option<HeaderStore>,
     /// `--cache`: answers kept for jobs sent again.
     pub cache: Option<ResultCache>,
+    /// Cancelled when the server stops: connections still sending their request go.
+    pub stopping: CancellationToken,
 }
 
 impl ServerContext {
@@ -88,6 +91,7 @@ impl ServerContext {
             clients: Default::default(),
             header_store: None,
             cache: None,
+            stopping: CancellationToken::new(),
         }
     }
 
@@ -147,12 +151,14 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
     let mut reader = TokenReader::new(read_half, ctx.settings.limits);
     let mut writer = TokenWriter::new(write_half);
 
-    let header = match tokio::time::timeout(
-        ctx.settings.header_timeout,
-        RequestHeader::read(&mut reader),
-    )
-    .await
-    {
+    let header = tokio::select! {
+        read = tokio::time::timeout(ctx.settings.header_timeout, RequestHeader::read(&mut reader)) => read,
+        _ = ctx.stopping.cancelled() => {
+            tracing::info!("client: {peer} dropped before its request: the server is stopping");
+            return ResultClass::ClientDisconnect;
+        }
+    };
+    let header = match header {
         Ok(Ok(header)) => header,
         Ok(Err(e)) => return bad_request(peer, &e),
         Err(_) => {
@@ -178,27 +184,40 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
     };
     // A pump-mode tree is hashed as it arrives when there is a cache to key.
     let mut tree_digest = ctx.cache.as_ref().map(|_| TreeDigest::default());
-    let input = match &header.cwd {
-        None => match request::read_source(&mut reader, header.version).await {
-            Ok(source) => Input::Preprocessed(source),
-            Err(e) => return bad_request(peer, &e),
-        },
-        Some(cwd) => match read_tree(
-            &mut reader,
-            &mut writer,
-            cwd,
-            dir.path(),
-            ctx.header_store.as_ref(),
-            tree_digest.as_mut(),
-        )
-        .await
-        {
-            Ok((root, workdir)) => Input::Tree(root, workdir),
-            Err(TreeError::Protocol(e)) => return bad_request(peer, &e),
-            Err(TreeError::Refused(refusal)) => {
-                return refuse(peer, &header, refusal, &mut writer, refused).await;
-            }
-        },
+    // The whole request within DISTCC_IO_TIMEOUT: a sender that trickles a byte now and
+    // then makes progress on every read, and would otherwise hold its connection for ever.
+    let request_time = ctx.settings.limits.io_timeout;
+    let read_input = async {
+        match &header.cwd {
+            None => request::read_source(&mut reader, header.version)
+                .await
+                .map(Input::Preprocessed)
+                .map_err(TreeError::Protocol),
+            Some(cwd) => read_tree(
+                &mut reader,
+                &mut writer,
+                cwd,
+                dir.path(),
+                ctx.header_store.as_ref(),
+                tree_digest.as_mut(),
+            )
+            .await
+            .map(|(root, workdir)| Input::Tree(root, workdir)),
+        }
+    };
+    let input = match tokio::time::timeout_at((started + request_time).into(), read_input).await {
+        Ok(Ok(input)) => input,
+        Ok(Err(TreeError::Protocol(e))) => return bad_request(peer, &e),
+        Ok(Err(TreeError::Refused(refusal))) => {
+            return refuse(peer, &header, refusal, &mut writer, refused).await;
+        }
+        Err(_) => {
+            tracing::warn!(
+                "client: {peer} sent no complete request within {} s (DISTCC_IO_TIMEOUT); dropped",
+                request_time.as_secs()
+            );
+            return ResultClass::BadRequest;
+        }
     };
     let argv = match utf8_argv(&header) {
         Ok(argv) => argv,

@@ -8,8 +8,10 @@ use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use super::connection::{self, Peer, ServerContext};
+use super::per_address::PerAddress;
 
-/// Serves connections on `listener` until `shutdown` resolves, then waits for running jobs.
+/// Serves connections on `listener` until `shutdown` resolves, then waits for running jobs
+/// (at most `--stop-timeout`).
 pub async fn serve(
     listener: TcpListener,
     ctx: Arc<ServerContext>,
@@ -33,6 +35,7 @@ pub async fn serve(
     );
     // Connections beyond this wait in the kernel's backlog rather than in our memory.
     let connections = Arc::new(Semaphore::new(settings.max_connections.max(1)));
+    let per_address = PerAddress::new(settings.max_per_address);
     let tracker = TaskTracker::new();
     tokio::pin!(shutdown);
     loop {
@@ -60,13 +63,35 @@ pub async fn serve(
             );
             continue;
         }
+        let Some(address_slot) = per_address.admit(addr.ip()) else {
+            tracing::warn!(
+                "client: {addr} closed: {} already holds {} connections (--max-per-address)",
+                addr.ip(),
+                per_address.limit()
+            );
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let ctx = ctx.clone();
         tracker.spawn(async move {
             connection::serve(stream, Peer::Tcp(addr), &ctx).await;
-            drop(permit);
+            drop((permit, address_slot));
         });
     }
+    // New clients are refused from now on (connection refused: they go to another server),
+    // clients that have not sent their request yet are dropped, and running jobs finish.
+    drop(listener);
+    ctx.stopping.cancel();
     tracker.close();
-    tracker.wait().await;
+    if tokio::time::timeout(settings.stop_timeout, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "{} connections still running after {} s (--stop-timeout): exiting, their \
+             compilers are killed",
+            tracker.len(),
+            settings.stop_timeout.as_secs()
+        );
+    }
 }
