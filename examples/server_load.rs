@@ -88,12 +88,15 @@ struct Counts {
     honest_mismatch: AtomicUsize,
     honest_max_ms: AtomicU64,
     idle_dropped: AtomicUsize,
+    idle_open: AtomicUsize,
+    idle_most_open: AtomicUsize,
     idle_connects_failed: AtomicUsize,
     slow_dropped: AtomicUsize,
     lies_told: AtomicUsize,
     vanished: AtomicUsize,
     trees_sent: AtomicUsize,
     trees_answered: AtomicUsize,
+    tree_max_ms: AtomicU64,
 }
 
 /// One Lua unit: the request's command line, its preprocessed source and the object a local
@@ -220,10 +223,14 @@ async fn run(load: Load) -> bool {
     let samples = sampler.await.expect("sampler");
 
     // After the storm: the server must be back where it started.
-    let settled = wait_until(Duration::from_secs(15), || {
+    // Data the abusers left in socket buffers is still read (an aborted pump tree is
+    // written file by file) before those connections end.
+    let settling = Instant::now();
+    let settled = wait_until(Duration::from_secs(60), || {
         fd_count(pid) <= fds_before && job_dirs(&tmpdir) == 0 && children(pid).is_empty()
     })
     .await;
+    let settle_ms = settling.elapsed().as_millis();
     let fds_after = fd_count(pid);
     let dirs_after = job_dirs(&tmpdir);
     let children_after = children(pid).len();
@@ -266,11 +273,11 @@ async fn run(load: Load) -> bool {
             format!("a new honest job answered in {last_ms} ms"),
             last_ok && last_ms < 1000,
         ),
-        ("settled within 15 s".to_string(), settled),
+        (format!("back to its baseline {settle_ms} ms after the abusers left"), settled),
     ];
     println!("\nabuse during {} s:", load.seconds);
     let abuse = [
-        ("idle connections held", load.idle),
+        ("idle connections (most open at once)", counts.idle_most_open.load(Ordering::Relaxed)),
         ("idle connections dropped by the server", counts.idle_dropped.load(Ordering::Relaxed)),
         ("idle connects that failed", counts.idle_connects_failed.load(Ordering::Relaxed)),
         ("slow senders (a byte a second)", load.slow),
@@ -283,11 +290,12 @@ async fn run(load: Load) -> bool {
     for (what, n) in abuse {
         println!("  {what:<46} {n:>8}");
     }
-    println!(
-        "  {:<46} {:>8}",
-        "slowest honest job (ms)",
-        counts.honest_max_ms.load(Ordering::Relaxed)
-    );
+    for (what, ms) in [
+        ("slowest honest job (ms)", &counts.honest_max_ms),
+        ("slowest pump tree answered (ms)", &counts.tree_max_ms),
+    ] {
+        println!("  {what:<46} {:>8}", ms.load(Ordering::Relaxed));
+    }
     println!("\nchecks:");
     let mut all = true;
     for (what, passed) in &checks {
@@ -620,6 +628,16 @@ async fn idle(port: u16, from: Ipv4Addr, counts: &Counts, stop: &AtomicBool) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         };
+        let open = counts.idle_open.fetch_add(1, Ordering::Relaxed) + 1;
+        counts.idle_most_open.fetch_max(open, Ordering::Relaxed);
+        // Counted as closed also when the task is aborted at the end.
+        struct Open<'a>(&'a AtomicUsize);
+        impl Drop for Open<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        let _open = Open(&counts.idle_open);
         let mut byte = [0u8; 1];
         let _ = stream.read(&mut byte).await;
         counts.idle_dropped.fetch_add(1, Ordering::Relaxed);
@@ -768,6 +786,7 @@ async fn pump_trees(port: u16, from: Ipv4Addr, entries: usize, counts: &Counts, 
             continue;
         };
         counts.trees_sent.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
         let exchange = async {
             stream.write_all(&request).await?;
             let mut answer = Vec::new();
@@ -778,6 +797,8 @@ async fn pump_trees(port: u16, from: Ipv4Addr, entries: usize, counts: &Counts, 
             && parse(&answer, Version::V3).await.is_some()
         {
             counts.trees_answered.fetch_add(1, Ordering::Relaxed);
+            let ms = started.elapsed().as_millis() as u64;
+            counts.tree_max_ms.fetch_max(ms, Ordering::Relaxed);
         }
     }
 }

@@ -230,6 +230,9 @@ impl<F: Future<Output = ()>> Clock<'_, F> {
             status = child.wait() => Ok(Ended::Exited(status?)),
             _ = self.client_gone.as_mut() => {
                 kill_group();
+                // Its job slot is given back only once it is gone: a killed compiler still
+                // running beside the next job would make one more than --jobs.
+                let _ = child.wait().await;
                 Ok(Ended::ClientGone)
             }
             _ = expired => {

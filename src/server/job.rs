@@ -57,6 +57,23 @@ impl JobDir {
     }
 }
 
+impl Drop for JobDir {
+    /// Removes the directory on a blocking thread when there is a runtime: a pump-mode
+    /// root of 100,000 files takes seconds to remove, which would stall every connection
+    /// served by this worker thread.
+    fn drop(&mut self) {
+        let Some(dir) = self.dir.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || drop(dir));
+            }
+            Err(_) => drop(dir),
+        }
+    }
+}
+
 /// Runs `compiler` on the prepared arguments. `client_gone` resolves if the client hangs up,
 /// which kills the compiler: nobody is waiting for its answer.
 pub async fn run(
