@@ -31,14 +31,14 @@ const HELLO: &[u8] = b"# 0 \"foo.c\"\nint printf(const char *, ...);\n\
 
 /// A fake compiler for the server to run: the script `name` in a 0755 directory of its own,
 /// beside a world-writable `marks/` directory (`{marks}` in the script) for its evidence.
-struct FakeCompiler {
-    dir: tempfile::TempDir,
-    marks: PathBuf,
-    path: String,
+pub(crate) struct FakeCompiler {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) marks: PathBuf,
+    pub(crate) path: String,
 }
 
 impl FakeCompiler {
-    fn new(name: &str, script: &str) -> FakeCompiler {
+    pub(crate) fn new(name: &str, script: &str) -> FakeCompiler {
         let dir = readable_temp_dir(name);
         let marks = open_dir(dir.path(), "marks");
         let path = dir.path().join(name);
@@ -57,7 +57,7 @@ impl FakeCompiler {
 /// A server whose compilers run unconfined: fake compilers leave their evidence (`marks/`)
 /// outside the job directory, where a confined compiler may not write. Confinement has its
 /// own tests (server_hostile.rs, server_confinement.rs).
-fn unconfined() -> crate::support::distfarm_server::ServeBuilder {
+pub(crate) fn unconfined() -> crate::support::distfarm_server::ServeBuilder {
     DistfarmServer::builder().env("DISTFARM_CONFINE", "0")
 }
 
@@ -383,7 +383,7 @@ fn detached_daemon_returns_at_once_serves_and_stops_by_its_pid_file() {
     );
 }
 
-fn is_zombie(pid: nix::unistd::Pid) -> bool {
+pub(crate) fn is_zombie(pid: nix::unistd::Pid) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map(|s| {
             s.lines()

@@ -134,7 +134,7 @@ impl Captured {
             response.stderr.extend_from_slice(said.as_bytes());
         }
         if !status.success()
-            && let Some(said) = super::disk_full::explain(&self.dir)
+            && let Some(said) = super::disk_full::explain(&self.dir, &response.stderr)
         {
             response.status = crate::exit_code::ExitCode::IoError.as_wait_status();
             response.stderr.extend_from_slice(said.as_bytes());
@@ -219,6 +219,9 @@ impl<F: Future<Output = ()>> Clock<'_, F> {
                 let _ = killpg(pid, Signal::SIGKILL);
             }
         };
+        // If this wait is dropped (the server stops before the job ends), the programs the
+        // compiler started go with it, not only the compiler (`kill_on_drop`).
+        let mut group = GroupGuard(pid);
         let deadline = self.deadline;
         let expired = async {
             match deadline {
@@ -227,7 +230,10 @@ impl<F: Future<Output = ()>> Clock<'_, F> {
             }
         };
         tokio::select! {
-            status = child.wait() => Ok(Ended::Exited(status?)),
+            status = child.wait() => {
+                group.0 = None; // reaped: its group id may be reused
+                Ok(Ended::Exited(status?))
+            }
             _ = self.client_gone.as_mut() => {
                 kill_group();
                 // Its job slot is given back only once it is gone: a killed compiler still
@@ -240,6 +246,17 @@ impl<F: Future<Output = ()>> Clock<'_, F> {
                 let _ = child.wait().await;
                 Ok(Ended::TimedOut)
             }
+        }
+    }
+}
+
+/// Kills a job's process group when dropped, unless disarmed.
+struct GroupGuard(Option<Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = killpg(pid, Signal::SIGKILL);
         }
     }
 }

@@ -111,18 +111,53 @@ impl ServerContext {
     }
 }
 
+/// A connection that has not sent its command line yet, as the daemon sees it: it may be
+/// told to go (the server is stopping, or full and this is its oldest such connection),
+/// which it does only while it is still waiting for that command line.
+#[derive(Clone, Default)]
+pub struct HeaderWait {
+    pub go: CancellationToken,
+    /// Set once the command line is in (or the connection has ended).
+    pub past: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HeaderWait {
+    pub fn is_past(&self) -> bool {
+        self.past.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn pass(&self) {
+        self.past.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Serves one job on `stream`, counts it in the statistics and returns how it ended.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     peer: Peer,
     ctx: &ServerContext,
 ) -> ResultClass {
+    let wait = HeaderWait {
+        go: ctx.stopping.clone(),
+        ..Default::default()
+    };
+    serve_unless_told(stream, peer, ctx, &wait).await
+}
+
+/// `serve`, leaving before its command line is in if `wait.go` is cancelled.
+pub async fn serve_unless_told<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: Peer,
+    ctx: &ServerContext,
+    wait: &HeaderWait,
+) -> ResultClass {
     let started = Instant::now();
     let mut job = None;
     let mut refused = None;
     let bytes = std::sync::Arc::new(ByteCounts::default());
     let stream = Counted::new(stream, bytes.clone());
-    let class = serve_job(stream, peer, ctx, started, &mut job, &mut refused).await;
+    let class = serve_job(stream, peer, ctx, wait, started, &mut job, &mut refused).await;
+    wait.pass();
     let job = job
         .as_ref()
         .map(|(c, s): &(String, String)| (c.as_str(), s.as_str()));
@@ -143,6 +178,7 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     peer: Peer,
     ctx: &ServerContext,
+    wait: &HeaderWait,
     started: Instant,
     job: &mut Option<(String, String)>,
     refused: &mut Option<String>,
@@ -153,11 +189,17 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
 
     let header = tokio::select! {
         read = tokio::time::timeout(ctx.settings.header_timeout, RequestHeader::read(&mut reader)) => read,
-        _ = ctx.stopping.cancelled() => {
-            tracing::info!("client: {peer} dropped before its request: the server is stopping");
+        _ = wait.go.cancelled() => {
+            let why = if ctx.stopping.is_cancelled() {
+                "the server is stopping"
+            } else {
+                "the server is full and this was its oldest connection without a request"
+            };
+            tracing::info!("client: {peer} dropped before its command line: {why}");
             return ResultClass::ClientDisconnect;
         }
     };
+    wait.pass();
     let header = match header {
         Ok(Ok(header)) => header,
         Ok(Err(e)) => return bad_request(peer, &e),

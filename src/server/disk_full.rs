@@ -3,12 +3,14 @@
 
 use std::path::Path;
 
-/// The line for the client when the file system of `job_dir` has no space (or no inodes)
-/// left for an unprivileged writer.
-pub fn explain(job_dir: &Path) -> Option<String> {
-    let stat = nix::sys::statvfs::statvfs(job_dir).ok()?;
-    let full = stat.blocks_available() == 0 || stat.files_available() == 0;
-    full.then(|| message(job_dir))
+/// The line for the client when a failed compiler said it had no space, or the file system
+/// of `job_dir` has no space (or no inodes) left.
+pub fn explain(job_dir: &Path, stderr: &[u8]) -> Option<String> {
+    // A driver removes its partial files before it exits, so the space may be back by now.
+    let said = memchr::memmem::find(stderr, b"No space left on device").is_some();
+    let full = nix::sys::statvfs::statvfs(job_dir)
+        .is_ok_and(|s| s.blocks_available() == 0 || s.files_available() == 0);
+    (said || full).then(|| message(job_dir))
 }
 
 /// Whether `error` says the disk is full.
