@@ -192,10 +192,11 @@ async fn run(load: Load) -> bool {
             vanisher(port, address(32), n, &units, &counts, &stop).await
         }));
     }
+    let mut trees = Vec::new();
     for _ in 0..load.trees {
         let (counts, stop) = (counts.clone(), stop.clone());
         let entries = load.tree_entries;
-        tasks.push(tokio::spawn(async move {
+        trees.push(tokio::spawn(async move {
             pump_trees(port, address(33), entries, &counts, &stop).await
         }));
     }
@@ -213,11 +214,16 @@ async fn run(load: Load) -> bool {
         );
     }
     stop.store(true, Ordering::Relaxed);
-    // Abusers stop at once (their sockets close); honest jobs finish the one they are in.
+    // Abusers stop at once (their sockets close); pump trees and honest jobs finish the one
+    // they are in (an aborted tree would still be read from the socket's buffers, file by
+    // file, which tells nothing new).
     for task in &tasks {
         task.abort();
     }
     for task in tasks {
+        let _ = task.await;
+    }
+    for task in trees {
         let _ = task.await;
     }
     let samples = sampler.await.expect("sampler");
