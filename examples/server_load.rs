@@ -9,7 +9,7 @@
 //!
 //! cargo build --release && cargo run --release --example server_load -- [--seconds 60]
 //!     [--jobs 2] [--idle 1000] [--slow 40] [--liars 20] [--vanish 6] [--trees 1]
-//!     [--tree-entries 100000] [--rss-bound-mb 512]
+//!     [--tree-entries 100000] [--rss-bound-mb 128]
 //!
 //! Run as root the server drops to `distcc`/`nobody`; its TMPDIR is a 01777 directory here.
 //! Each kind of client connects from its own loopback address (127.0.0.x), as separate
@@ -54,7 +54,7 @@ impl Load {
             vanish: 6,
             trees: 1,
             tree_entries: 100_000,
-            rss_bound_mb: 512,
+            rss_bound_mb: 128,
         };
         let args: Vec<String> = std::env::args().skip(1).collect();
         for pair in args.chunks(2) {
