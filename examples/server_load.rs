@@ -25,7 +25,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use distfarm::protocol::file_tree::{TreeEntry, write_tree};
-use distfarm::protocol::{Limits, Request, RequestHeader, Response, TokenReader, TokenWriter, Version};
+use distfarm::protocol::{
+    Limits, Request, RequestHeader, Response, TokenReader, TokenWriter, Version,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -134,7 +136,12 @@ async fn run(load: Load) -> bool {
 
     eprintln!("preparing Lua's sources (gcc -E, and gcc -c of each for the reference) …");
     let units = Arc::new(lua_units(&work.path().join("lua")));
-    let (mut server, port) = start_server(&distfarm, &tmpdir, &work.path().join("server.log"), load.jobs);
+    let (mut server, port) = start_server(
+        &distfarm,
+        &tmpdir,
+        &work.path().join("server.log"),
+        load.jobs,
+    );
     let pid = server.id();
     let log = work.path().join("server.log");
 
@@ -173,7 +180,9 @@ async fn run(load: Load) -> bool {
     for n in 0..load.idle {
         let (counts, stop) = (counts.clone(), stop.clone());
         let from = address(10 + (n / 125) as u8);
-        tasks.push(tokio::spawn(async move { idle(port, from, &counts, &stop).await }));
+        tasks.push(tokio::spawn(async move {
+            idle(port, from, &counts, &stop).await
+        }));
     }
     for n in 0..load.slow {
         let (counts, stop) = (counts.clone(), stop.clone());
@@ -184,7 +193,9 @@ async fn run(load: Load) -> bool {
     }
     for n in 0..load.liars {
         let (counts, stop) = (counts.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move { liar(port, address(31), n, &counts, &stop).await }));
+        tasks.push(tokio::spawn(async move {
+            liar(port, address(31), n, &counts, &stop).await
+        }));
     }
     for n in 0..load.vanish {
         let (units, counts, stop) = (units.clone(), counts.clone(), stop.clone());
@@ -252,7 +263,9 @@ async fn run(load: Load) -> bool {
     let checks: Vec<(String, bool)> = vec![
         (format!("server alive after {} s", load.seconds), alive),
         (
-            format!("honest jobs: {ok_jobs} identical to local gcc, {failed} failed, {mismatched} different"),
+            format!(
+                "honest jobs: {ok_jobs} identical to local gcc, {failed} failed, {mismatched} different"
+            ),
             ok_jobs > 0 && failed == 0 && mismatched == 0,
         ),
         (
@@ -273,25 +286,55 @@ async fn run(load: Load) -> bool {
             format!("descriptors: {fds_before} before, {fds_after} after"),
             fds_after <= fds_before,
         ),
-        (format!("job directories left: {dirs_after}"), dirs_after == 0),
-        (format!("child processes left: {children_after}"), children_after == 0),
+        (
+            format!("job directories left: {dirs_after}"),
+            dirs_after == 0,
+        ),
+        (
+            format!("child processes left: {children_after}"),
+            children_after == 0,
+        ),
         (
             format!("a new honest job answered in {last_ms} ms"),
             last_ok && last_ms < 1000,
         ),
-        (format!("back to its baseline {settle_ms} ms after the abusers left"), settled),
+        (
+            format!("back to its baseline {settle_ms} ms after the abusers left"),
+            settled,
+        ),
     ];
     println!("\nabuse during {} s:", load.seconds);
     let abuse = [
-        ("idle connections (most open at once)", counts.idle_most_open.load(Ordering::Relaxed)),
-        ("idle connections dropped by the server", counts.idle_dropped.load(Ordering::Relaxed)),
-        ("idle connects that failed", counts.idle_connects_failed.load(Ordering::Relaxed)),
+        (
+            "idle connections (most open at once)",
+            counts.idle_most_open.load(Ordering::Relaxed),
+        ),
+        (
+            "idle connections dropped by the server",
+            counts.idle_dropped.load(Ordering::Relaxed),
+        ),
+        (
+            "idle connects that failed",
+            counts.idle_connects_failed.load(Ordering::Relaxed),
+        ),
         ("slow senders (a byte a second)", load.slow),
-        ("slow senders dropped by the server", counts.slow_dropped.load(Ordering::Relaxed)),
-        ("lying lengths sent", counts.lies_told.load(Ordering::Relaxed)),
-        ("clients vanished mid-request/compile/answer", counts.vanished.load(Ordering::Relaxed)),
+        (
+            "slow senders dropped by the server",
+            counts.slow_dropped.load(Ordering::Relaxed),
+        ),
+        (
+            "lying lengths sent",
+            counts.lies_told.load(Ordering::Relaxed),
+        ),
+        (
+            "clients vanished mid-request/compile/answer",
+            counts.vanished.load(Ordering::Relaxed),
+        ),
         ("pump trees sent", counts.trees_sent.load(Ordering::Relaxed)),
-        ("pump trees answered", counts.trees_answered.load(Ordering::Relaxed)),
+        (
+            "pump trees answered",
+            counts.trees_answered.load(Ordering::Relaxed),
+        ),
     ];
     for (what, n) in abuse {
         println!("  {what:<46} {n:>8}");
@@ -308,7 +351,10 @@ async fn run(load: Load) -> bool {
         println!("  [{}] {what}", if *passed { "ok" } else { "FAIL" });
         all &= passed;
     }
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
     let _ = tokio::task::spawn_blocking(move || server.wait()).await;
     if !all {
         let text = read(&log);
@@ -327,7 +373,10 @@ async fn run(load: Load) -> bool {
 
 fn distfarm_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
     let distfarm = dir.join("distfarm");
     assert!(
         distfarm.exists(),
@@ -491,18 +540,22 @@ fn lua_units(scratch: &Path) -> Vec<Unit> {
         let stem = name.trim_end_matches(".c");
         let preprocessed = scratch.join(format!("{stem}.i"));
         let object = scratch.join(format!("{stem}.o"));
-        run_ok(Command::new("gcc")
-            .args(["-std=gnu99", "-DLUA_COMPAT_5_3", "-DLUA_USE_LINUX", "-E"])
-            .arg(&name)
-            .arg("-o")
-            .arg(&preprocessed)
-            .current_dir(&root));
-        run_ok(Command::new("gcc")
-            .args(COMPILE_FLAGS)
-            .arg("-c")
-            .arg(&preprocessed)
-            .arg("-o")
-            .arg(&object));
+        run_ok(
+            Command::new("gcc")
+                .args(["-std=gnu99", "-DLUA_COMPAT_5_3", "-DLUA_USE_LINUX", "-E"])
+                .arg(&name)
+                .arg("-o")
+                .arg(&preprocessed)
+                .current_dir(&root),
+        );
+        run_ok(
+            Command::new("gcc")
+                .args(COMPILE_FLAGS)
+                .arg("-c")
+                .arg(&preprocessed)
+                .arg("-o")
+                .arg(&object),
+        );
         let mut argv = vec!["gcc".to_string()];
         argv.extend(COMPILE_FLAGS.iter().map(|f| f.to_string()));
         argv.extend(["-c".into(), name.clone(), "-o".into(), format!("{stem}.o")]);
@@ -564,12 +617,17 @@ async fn encode(header: RequestHeader, source: &[u8]) -> Vec<u8> {
 }
 
 fn header(version: Version, argv: &[String]) -> RequestHeader {
-    RequestHeader::new(version, argv.iter().map(|a| a.as_bytes().to_vec()).collect())
+    RequestHeader::new(
+        version,
+        argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
+    )
 }
 
 async fn parse(bytes: &[u8], version: Version) -> Option<Response> {
     let mut reader = TokenReader::new(bytes, Limits::default());
-    Response::read(&mut reader, version.number(), version).await.ok()
+    Response::read(&mut reader, version.number(), version)
+        .await
+        .ok()
 }
 
 /// One whole job from 127.0.0.1; true when its object is the local one.
@@ -604,7 +662,10 @@ async fn honest_job(port: u16, unit: &Unit, version: Version, counts: &Counts) -
             true
         }
         Some(response) if response.status == 0 => {
-            eprintln!("honest job {}: the object differs from local gcc's", unit.name);
+            eprintln!(
+                "honest job {}: the object differs from local gcc's",
+                unit.name
+            );
             counts.honest_mismatch.fetch_add(1, Ordering::Relaxed);
             false
         }
@@ -619,7 +680,11 @@ async fn honest_job(port: u16, unit: &Unit, version: Version, counts: &Counts) -
             false
         }
         None => {
-            eprintln!("honest job {}: no answer ({} bytes)", unit.name, bytes.len());
+            eprintln!(
+                "honest job {}: no answer ({} bytes)",
+                unit.name,
+                bytes.len()
+            );
             counts.honest_failed.fetch_add(1, Ordering::Relaxed);
             false
         }
@@ -668,7 +733,11 @@ async fn slow_sender(
             continue;
         };
         let (mut read_half, mut write_half) = stream.into_split();
-        let at_once = if header_first { request.len() - source.len() } else { 0 };
+        let at_once = if header_first {
+            request.len() - source.len()
+        } else {
+            0
+        };
         let trickle = async {
             write_half.write_all(&request[..at_once]).await?;
             for byte in &request[at_once..] {
@@ -689,17 +758,19 @@ async fn slow_sender(
 /// Claims a body of gigabytes (or just under the server's limit), sends a little, stops,
 /// and waits for the server to give up (or for 10 s).
 async fn liar(port: u16, from: Ipv4Addr, n: usize, counts: &Counts, stop: &AtomicBool) {
-    let argv: Vec<String> = ["gcc", "-c", "lie.c", "-o", "lie.o"].map(String::from).to_vec();
+    let argv: Vec<String> = ["gcc", "-c", "lie.c", "-o", "lie.o"]
+        .map(String::from)
+        .to_vec();
     let mut round = n;
     while !stop.load(Ordering::Relaxed) {
         let mut bytes = encode(header(Version::V1, &argv), b"").await;
         // Without its empty DOTI: the lie follows.
         bytes.truncate(bytes.len() - 12);
         let lie: &[u8] = match round % 4 {
-            0 => b"DOTIffffffff",                         // 4 GiB
-            1 => b"DOTI1f000000",                         // 496 MiB, under the limit
-            2 => b"ARGC7fffffff",                         // arguments without end
-            _ => b"DOTI00100000int x;",                   // 1 MiB, then silence
+            0 => b"DOTIffffffff",       // 4 GiB
+            1 => b"DOTI1f000000",       // 496 MiB, under the limit
+            2 => b"ARGC7fffffff",       // arguments without end
+            _ => b"DOTI00100000int x;", // 1 MiB, then silence
         };
         if round % 4 == 2 {
             bytes = b"DIST00000001".to_vec();
@@ -714,17 +785,27 @@ async fn liar(port: u16, from: Ipv4Addr, n: usize, counts: &Counts, stop: &Atomi
             counts.lies_told.fetch_add(1, Ordering::Relaxed);
         }
         let mut answer = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
     }
 }
 
 /// Leaves mid-request, mid-compile and mid-answer in turn, sometimes with a reset.
-async fn vanisher(port: u16, from: Ipv4Addr, n: usize, units: &[Unit], counts: &Counts, stop: &AtomicBool) {
+async fn vanisher(
+    port: u16,
+    from: Ipv4Addr,
+    n: usize,
+    units: &[Unit],
+    counts: &Counts,
+    stop: &AtomicBool,
+) {
     let mut round = n;
     while !stop.load(Ordering::Relaxed) {
         let unit = &units[round % units.len()];
         let request = encode(header(Version::V1, &unit.argv), &unit.source).await;
-        let Ok(socket) = TcpSocket::new_v4() else { continue };
+        let Ok(socket) = TcpSocket::new_v4() else {
+            continue;
+        };
         // A small receive buffer, so that the server is still writing when we leave.
         let _ = socket.set_recv_buffer_size(4096);
         if socket.bind(SocketAddr::new(from.into(), 0)).is_err() {
@@ -748,10 +829,12 @@ async fn vanisher(port: u16, from: Ipv4Addr, n: usize, units: &[Unit], counts: &
             _ => {
                 let _ = stream.write_all(&request).await;
                 let mut first = [0u8; 64];
-                let _ = tokio::time::timeout(Duration::from_secs(60), stream.read_exact(&mut first)).await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(60), stream.read_exact(&mut first))
+                        .await;
             }
         }
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             // A reset, not a goodbye (no wait on drop with a zero linger).
             let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
         }

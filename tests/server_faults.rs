@@ -95,7 +95,9 @@ impl Drop for SmallTmpfs {
 fn many_functions() -> Vec<u8> {
     let mut source = String::from("# 0 \"big.c\"\n");
     for i in 0..2000 {
-        source.push_str(&format!("int f{i}(int a, int b) {{ return a * {i} + b; }}\n"));
+        source.push_str(&format!(
+            "int f{i}(int a, int b) {{ return a * {i} + b; }}\n"
+        ));
     }
     source.into_bytes()
 }
@@ -114,7 +116,10 @@ fn a_full_tmpdir_fails_the_job_saying_so_and_the_client_compiles_locally() {
         stderr.contains("no space left in the server's TMPDIR"),
         "{stderr}"
     );
-    assert!(stderr.contains(&tmpfs.path().display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains(&tmpfs.path().display().to_string()),
+        "{stderr}"
+    );
 
     // Room for the source, not for the compiler's output.
     tmpfs.fill(150 * 1024);
@@ -301,7 +306,10 @@ fn a_server_killed_mid_job_is_retried_elsewhere_and_the_next_one_removes_what_it
     restarted.expect_log("removed 1 job directories");
     assert!(!left[0].exists(), "{} is still there", left[0].display());
     assert!(decoy.exists(), "the live process's directory was removed");
-    assert_compiled(&restarted.compile(&HONEST_ARGV, HELLO).0, "after the restart");
+    assert_compiled(
+        &restarted.compile(&HONEST_ARGV, HELLO).0,
+        "after the restart",
+    );
     std::fs::remove_dir(&decoy).unwrap();
 }
 
@@ -315,7 +323,11 @@ fn sigterm_refuses_new_clients_and_stops_waiting_after_the_stop_timeout() {
         .args(&["--stop-timeout", "2", "--compiler", &stuck.path])
         .start();
     let port = server.port();
-    let request = request_bytes(Version::V1, &[&stuck.path, "-c", "foo.c", "-o", "foo.o"], HELLO);
+    let request = request_bytes(
+        Version::V1,
+        &[&stuck.path, "-c", "foo.c", "-o", "foo.o"],
+        HELLO,
+    );
     let job = std::thread::spawn(move || exchange(port, &request, false));
     let started = stuck.marks.join("started");
     wait_for(
@@ -328,7 +340,11 @@ fn sigterm_refuses_new_clients_and_stops_waiting_after_the_stop_timeout() {
     wait_for(
         "new clients to be refused",
         Duration::from_secs(10),
-        || TcpStream::connect(("127.0.0.1", port)).is_err().then_some(()),
+        || {
+            TcpStream::connect(("127.0.0.1", port))
+                .is_err()
+                .then_some(())
+        },
         || server.log(),
     );
     let stopping = Instant::now();
@@ -346,7 +362,10 @@ fn sigterm_refuses_new_clients_and_stops_waiting_after_the_stop_timeout() {
     let reply = job.join().unwrap();
     assert!(reply.bytes.is_empty(), "the unfinished job got an answer");
     // The compiler's own child went with its process group.
-    let sleep: i32 = read_text(&stuck.marks.join("sleep.pid")).trim().parse().unwrap();
+    let sleep: i32 = read_text(&stuck.marks.join("sleep.pid"))
+        .trim()
+        .parse()
+        .unwrap();
     wait_for(
         "the compiler's child to be gone",
         Duration::from_secs(10),

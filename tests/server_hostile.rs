@@ -710,12 +710,16 @@ fn closed_within(stream: &TcpStream, within: Duration) -> bool {
 /// One job sent from `from`, its answer.
 fn compile_from(from: &str, port: u16) -> Response {
     let mut stream = connect_from(from, port);
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     stream
         .write_all(&request_bytes(Version::V1, &HONEST_ARGV, HELLO))
         .unwrap();
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).expect("an answer within 20 s");
+    stream
+        .read_to_end(&mut answer)
+        .expect("an answer within 20 s");
     parse_response(&answer, Version::V1)
 }
 
@@ -739,7 +743,10 @@ fn connections_beyond_the_per_address_limit_are_closed_and_others_are_served() {
     // Once the server has seen it go, the address has a place again.
     server.expect_log("127.0.0.5 already holds");
     server.expect_log("sent a bad request");
-    assert_compiled(&compile_from("127.0.0.5", port), "the address below its limit");
+    assert_compiled(
+        &compile_from("127.0.0.5", port),
+        "the address below its limit",
+    );
     for stream in &held {
         stream.set_nonblocking(true).unwrap();
         let r = (&*stream).read(&mut [0u8; 1]);
@@ -763,7 +770,10 @@ fn a_full_server_drops_its_oldest_idle_connection_for_a_new_client() {
     server.expect_log("listening");
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
-    assert_compiled(&compile_from("127.0.0.8", port), "a client of a full server");
+    assert_compiled(
+        &compile_from("127.0.0.8", port),
+        "a client of a full server",
+    );
     assert!(
         started.elapsed() < Duration::from_secs(15),
         "answered after {:?}, as if it waited for the header timeout",

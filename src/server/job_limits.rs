@@ -104,9 +104,13 @@ impl JobLimits {
     pub fn explain_memory(&self, stderr: &[u8]) -> Option<String> {
         let limit = self.memory?;
         let text = String::from_utf8_lossy(stderr).to_ascii_lowercase();
-        let out_of_memory = ["out of memory", "memory exhausted", "cannot allocate memory"]
-            .iter()
-            .any(|needle| text.contains(needle));
+        let out_of_memory = [
+            "out of memory",
+            "memory exhausted",
+            "cannot allocate memory",
+        ]
+        .iter()
+        .any(|needle| text.contains(needle));
         out_of_memory.then(|| {
             format!(
                 "distfarm server: the compiler ran out of memory under the server's limit of {} \
@@ -119,9 +123,9 @@ impl JobLimits {
 
 /// `4 GiB`, `512 MiB`, `1000 bytes`.
 fn size(bytes: u64) -> String {
-    if bytes >= 1 << 30 && bytes % (1 << 30) == 0 {
+    if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) {
         format!("{} GiB", bytes >> 30)
-    } else if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+    } else if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
     } else {
         format!("{bytes} bytes")
@@ -136,11 +140,20 @@ mod tests {
     fn limit_signals_name_the_limit_and_its_option() {
         let limits = JobLimits::default();
         let cpu = limits.explain("cc1", Signal::SIGXCPU as i32);
-        assert!(cpu.contains("SIGXCPU") && cpu.contains("--limit-cpu"), "{cpu}");
+        assert!(
+            cpu.contains("SIGXCPU") && cpu.contains("--limit-cpu"),
+            "{cpu}"
+        );
         let file = limits.explain("as", Signal::SIGXFSZ as i32);
-        assert!(file.contains("1 GiB") && file.contains("--limit-output"), "{file}");
+        assert!(
+            file.contains("1 GiB") && file.contains("--limit-output"),
+            "{file}"
+        );
         let kill = limits.explain("gcc", 9);
-        assert!(kill.contains("signal 9 (SIGKILL)") && !kill.contains("limit"), "{kill}");
+        assert!(
+            kill.contains("signal 9 (SIGKILL)") && !kill.contains("limit"),
+            "{kill}"
+        );
     }
 
     #[test]
@@ -149,8 +162,15 @@ mod tests {
         let said = limits
             .explain_memory(b"cc1: out of memory allocating 65536 bytes after a total of 0 bytes")
             .unwrap();
-        assert!(said.contains("4 GiB") && said.contains("--limit-memory"), "{said}");
-        assert!(limits.explain_memory(b"foo.c:1: error: expected ';'").is_none());
+        assert!(
+            said.contains("4 GiB") && said.contains("--limit-memory"),
+            "{said}"
+        );
+        assert!(
+            limits
+                .explain_memory(b"foo.c:1: error: expected ';'")
+                .is_none()
+        );
         assert!(JobLimits::none().explain_memory(b"out of memory").is_none());
     }
 }

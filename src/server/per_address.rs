@@ -68,7 +68,10 @@ mod tests {
         let first = per_address.admit(a).unwrap();
         let _second = per_address.admit(a).unwrap();
         assert!(per_address.admit(a).is_none());
-        assert!(per_address.admit(b).is_some(), "other addresses are not counted");
+        assert!(
+            per_address.admit(b).is_some(),
+            "other addresses are not counted"
+        );
         drop(first);
         assert!(per_address.admit(a).is_some());
     }
