@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -239,9 +239,10 @@ pub struct MonArgs {
     about = "The distccd-compatible compile server",
     after_help = "Environment: DISTCCD_PATH (where compilers are found), TMPDIR (job directories), \
         DISTCC_IO_TIMEOUT, DISTCC_SAVE_TEMPS, DISTCC_CMDLIST and DISTCC_CMDLIST_NUMWORDS (the only \
-        commands that run), as distccd; DISTFARM_CONFINE=0 runs compilers \
-        without the Landlock confinement (read only the system and their installation, \
-        write only the job directory)."
+        commands that run), as distccd; DISTFARM_CONFINE=0 is --unconfined. Compilers run \
+        confined (they read only the system and their installation, and write only their job \
+        directory): with Landlock where it works, else in a mount namespace; with neither, \
+        the server refuses to start unless given --unconfined."
 )]
 pub struct ServeArgs {
     /// Listen on a TCP port (the default unless stdin is a socket).
@@ -348,6 +349,15 @@ pub struct ServeArgs {
     /// Exit after this many seconds (for tests).
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub lifetime: Option<u64>,
+    /// How compilers are confined: auto (Landlock if it works, else a mount namespace,
+    /// else refuse to start), or only landlock or only namespaces (refuse to start if it
+    /// does not work).
+    #[arg(long, value_name = "HOW", value_enum, default_value_t = ConfinementArg::Auto)]
+    pub confinement: ConfinementArg,
+    /// Run compilers unconfined: they may then read any file this server's user can (and
+    /// send it back in an answer) and write wherever it may. Also DISTFARM_CONFINE=0.
+    #[arg(long, conflicts_with = "confinement")]
+    pub unconfined: bool,
     /// Announce this daemon on the local network over mDNS/DNS-SD, as distccd --zeroconf
     /// (`_distcc._tcp`, its slots and compiler), for clients with +zeroconf in their host
     /// list. Clients still need --allow.
@@ -462,6 +472,18 @@ pub struct OfferArgs {
     /// The longest wait between reconnection attempts, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub max_backoff: u64,
+    /// Run compilers unconfined, as `distfarm serve --unconfined` (without it, an offer
+    /// where no confinement works refuses to start). Also DISTFARM_CONFINE=0.
+    #[arg(long)]
+    pub unconfined: bool,
+}
+
+/// `--confinement`: how a server confines its compilers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfinementArg {
+    Auto,
+    Landlock,
+    Namespaces,
 }
 
 /// The client's side of an offer.
@@ -501,10 +523,10 @@ mod tests {
         let serve = super::Cli::try_parse_from(["distfarm", "serve", "--daemon", "--zeroconf"]);
         assert!(serve.is_ok(), "{:?}", serve.err());
         let offer = super::Cli::try_parse_from(["distfarm", "offer", "--zeroconf", "me@client"]);
-        let err = offer
-            .err()
-            .expect("offer --zeroconf is refused")
-            .to_string();
+        let Err(err) = offer else {
+            panic!("offer --zeroconf is refused");
+        };
+        let err = err.to_string();
         assert!(err.contains("--zeroconf"), "{err}");
     }
 

@@ -39,8 +39,8 @@ pub struct ServerEnv {
     pub io_timeout: Duration,
     /// `DISTCCD_PATH` if set, else `PATH`: where compilers are found and what they inherit.
     pub compiler_path: Option<OsString>,
-    /// Unless `DISTFARM_CONFINE=0`: compilers run confined with Landlock where the kernel
-    /// has it (see server/sandbox.rs).
+    /// Unless `DISTFARM_CONFINE=0` (the same as `--unconfined`): compilers run confined
+    /// (see server/confinement.rs).
     pub confine: bool,
     /// `DISTCC_CMDLIST`: the file listing the only commands the server runs (an empty value
     /// counts as unset).

@@ -58,8 +58,8 @@ async fn many_wrappers_share_one_ssh_connection_and_one_remote_session() {
     );
     assert_eq!(
         stats.direct_streamlocal.load(Ordering::SeqCst),
-        JOBS,
-        "one direct-streamlocal channel per job"
+        JOBS + 1,
+        "one direct-streamlocal channel per job, and one that asked which compiler runs there"
     );
     assert_eq!(farm.agent_pids().len(), 1, "one agent served every wrapper");
 }
@@ -169,10 +169,11 @@ async fn agent_disabled_makes_every_wrapper_connect_by_itself() {
 
     assert!(outputs.iter().all(|(_, o)| *o == *hello_reference()));
     let stats = farm.server.stats();
-    assert_eq!(stats.connections(), jobs, "one SSH connection per job");
+    // And one more for the connection that asked which compiler runs there.
+    assert_eq!(stats.connections(), jobs + 1, "one SSH connection per job");
     assert_eq!(
         stats.sessions(),
-        jobs,
+        jobs + 1,
         "one `distccd --inetd` per job (no session server without the agent)"
     );
     assert!(farm.agent_pids().is_empty(), "no agent was started");

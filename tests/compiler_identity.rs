@@ -1,11 +1,12 @@
-//! A host whose compiler is not this machine's never puts its objects into a build: the
-//! object it sends back says which compiler made it (`.comment`, the ELF machine), the
-//! wrapper drops it, warns once naming the host, both versions and the fix, and compiles
-//! elsewhere; the next job leaves that host out without another word.
+//! A host whose compiler is not this machine's never puts its objects into a build: before
+//! the first job goes there, the wrapper has it compile a probe whose object says which
+//! compiler made it (`.comment`, the ELF machine); a foreign one is left out with one
+//! warning naming the host, both versions and the fix, and the job compiles elsewhere; the
+//! next job leaves that host out without another word. Every object is checked again.
 
 use crate::support::files::readable_temp_dir;
 use crate::support::wrapper::hello_args;
-use crate::support::{DistfarmServer, Work, text, write_script};
+use crate::support::{DistfarmServer, IDENTITY_PROBE, Work, is_identity_probe, text, write_script};
 
 /// Marks the object a real gcc made as another gcc's: its `.comment` says version 99.
 const ANOTHER_GCC: &str = r#"/usr/bin/gcc "$@" || exit $?
@@ -33,7 +34,7 @@ fn server_with_another_compiler() -> (DistfarmServer, tempfile::TempDir) {
 fn a_host_with_another_compiler_is_left_out_with_one_warning_and_the_object_is_right() {
     crate::support::require("objcopy", "binutils");
     let work = Work::new();
-    let (mut other, _bin) = server_with_another_compiler();
+    let (other, _bin) = server_with_another_compiler();
     let mut honest = DistfarmServer::start(&[]);
     let hosts = format!("{} {}", other.host_spec(), honest.host_spec());
 
@@ -59,7 +60,27 @@ fn a_host_with_another_compiler_is_left_out_with_one_warning_and_the_object_is_r
     }
     assert_eq!(warning.lines().count(), 1, "one warning: {warning}");
     assert_eq!(work.read("out/first.o"), work.hello_reference());
-    other.compile_ok_lines(1);
+    let compiled = |server: &DistfarmServer| -> Vec<String> {
+        let log = server.log();
+        log.lines()
+            .filter(|l| l.contains(" COMPILE_OK "))
+            .map(String::from)
+            .collect()
+    };
+    other.expect_log(IDENTITY_PROBE);
+    let asked = compiled(&other);
+    assert!(
+        asked.len() == 1 && is_identity_probe(&asked[0]),
+        "the other host only compiled the probe, never the job: {asked:?}"
+    );
+    // The honest host was asked too, then got the job.
+    assert_eq!(honest.compile_ok_lines(1).len(), 1, "one job");
+    let honest_lines = compiled(&honest);
+    assert_eq!(
+        honest_lines.iter().filter(|l| is_identity_probe(l)).count(),
+        1,
+        "{honest_lines:?}"
+    );
 
     let second = work
         .distfarm(Some(&hosts))
@@ -71,11 +92,13 @@ fn a_host_with_another_compiler_is_left_out_with_one_warning_and_the_object_is_r
     assert_eq!(
         honest.compile_ok_lines(2).len(),
         2,
-        "both jobs ended on the honest host"
+        "both jobs on the honest host"
     );
+    let honest_lines = compiled(&honest);
     assert_eq!(
-        other.log().matches(" COMPILE_OK ").count(),
+        honest_lines.iter().filter(|l| is_identity_probe(l)).count(),
         1,
-        "the other host got no second job"
+        "what the honest host's compiler is was remembered: {honest_lines:?}"
     );
+    assert_eq!(compiled(&other).len(), 1, "the other host got no job");
 }

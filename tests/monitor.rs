@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::known_compiler::gcc_known_on;
 use crate::support::procs::{agent_pids, kill};
 use crate::support::russh_server::start_farmhost;
 use crate::support::{
@@ -945,6 +946,8 @@ async fn mon_server_over_ssh_shows_what_a_build_sent_through_the_session_server(
             farm.env(Cmd::new(distfarm_bin()))
                 .env("DISTCC_HOSTS", format!("@farmhost/8:{remote}"))
         };
+        // As after an earlier build: the job is all the server sees.
+        gcc_known_on(&farm.path("distcc_dir"), &format!("@farmhost/8:{remote}"));
         distfarm()
             .args(["gcc", "-O2", "-c", "hello.c", "-o"])
             .arg(farm.path("out/hello.o"))
@@ -1008,6 +1011,8 @@ fn mon_server_over_openssh_shows_what_a_build_sent_through_the_session_server() 
     let remote = remote_with_own_tmpdir(remote_dir.path());
     let client = SshClient::new(&sshd.ssh_config());
     let hosts = format!("@farmhost/4:{remote}");
+    // As after an earlier build: the job is all the server sees.
+    gcc_known_on(&client.distcc_dir(), &hosts);
     let out = client.hello(&hosts, "hello.o").run();
     assert!(client.out("hello.o").exists(), "{}", text(&out.stderr));
 

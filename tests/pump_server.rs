@@ -18,7 +18,12 @@ const CLIENTS: usize = 4;
 /// The real pump client's build of `project` through a fresh server; every job must have
 /// been a pump-mode job.
 fn pump_build(project: &CProject, extra: &[&str]) -> Vec<Vec<u8>> {
-    let mut server = DistfarmServer::start(&["--jobs", "4"]);
+    pump_build_with(project, extra, &[])
+}
+
+/// `pump_build` through a server started with `server_args` too.
+fn pump_build_with(project: &CProject, extra: &[&str], server_args: &[&str]) -> Vec<Vec<u8>> {
+    let mut server = DistfarmServer::start(&[&["--jobs", "4"], server_args].concat());
     let hosts = format!("{}/4,cpp,lzo", server.host_spec());
     let pump = RealPump::start(&hosts);
     let client = DistccClient::new(hosts).with_env(pump.env());
@@ -44,6 +49,20 @@ fn real_pump_client_builds_lua_identical_to_local_every_job_in_pump_mode() {
         &objects,
         lua_references(),
         "distcc pump → distfarm serve",
+    );
+}
+
+/// Job roots live in the job directory, which the mount namespace confinement (used where
+/// Landlock is missing) shows at its own path: pump jobs work there the same.
+#[test]
+fn real_pump_client_builds_lua_identical_to_local_with_compilers_in_a_mount_namespace() {
+    let lua = CProject::lua();
+    let objects = pump_build_with(&lua, &["-O2"], &["--confinement", "namespaces"]);
+    assert_identical(
+        &lua,
+        &objects,
+        lua_references(),
+        "distcc pump → distfarm serve --confinement namespaces",
     );
 }
 
@@ -177,7 +196,16 @@ fn pump_trees_that_reach_outside_the_job_root_are_refused_and_write_nothing_ther
 
 #[test]
 fn a_pump_job_cannot_read_server_files_through_its_includes() {
-    let mut server = DistfarmServer::start(&["--jobs", "2"]);
+    pump_job_cannot_read_server_files_through_its_includes(&[]);
+}
+
+#[test]
+fn a_pump_job_in_a_mount_namespace_cannot_read_server_files_through_its_includes() {
+    pump_job_cannot_read_server_files_through_its_includes(&["--confinement", "namespaces"]);
+}
+
+fn pump_job_cannot_read_server_files_through_its_includes(server_args: &[&str]) {
+    let mut server = DistfarmServer::start(&[&["--jobs", "2"], server_args].concat());
     let source = b"#include \"/etc/passwd\"\nint main(void) { return 0; }\n";
     let entries = vec![file("/p/main.c", source)];
     let reply = exchange(server.port(), &pump_request(1, &entries), false);

@@ -610,6 +610,16 @@ fn a_killed_compiler_leaves_no_temporary_files_behind() {
 /// working under the confinement: it may read its configuration and write its cache.
 #[test]
 fn ccache_on_the_server_keeps_its_cache_when_compilers_are_confined() {
+    ccache_keeps_its_cache_under(&[]);
+}
+
+/// The same in the mount namespace used where Landlock is missing.
+#[test]
+fn ccache_on_the_server_keeps_its_cache_when_compilers_are_in_a_mount_namespace() {
+    ccache_keeps_its_cache_under(&["--confinement", "namespaces"]);
+}
+
+fn ccache_keeps_its_cache_under(server_args: &[&str]) {
     let ccache = crate::support::require("ccache", "ccache");
     let links = readable_temp_dir("ccache-links");
     for name in ["gcc", "x86_64-linux-gnu-gcc"] {
@@ -623,12 +633,16 @@ fn ccache_on_the_server_keeps_its_cache_when_compilers_are_confined() {
         test_path().to_string_lossy()
     );
     let server = DistfarmServer::builder()
+        .args(server_args)
         .env("DISTCCD_PATH", &path)
         .env("PATH", &path)
         .env("HOME", home.path())
         .start();
     let (response, _) = server.compile(&HONEST_ARGV, HELLO);
-    assert_compiled(&response, "a job through ccache on a confined server");
+    assert_compiled(
+        &response,
+        &format!("a job through ccache on a confined server {server_args:?}"),
+    );
     let cache = home.path().join(".cache/ccache");
     let entries = std::fs::read_dir(&cache).map(|d| d.count()).unwrap_or(0);
     assert!(

@@ -1,8 +1,8 @@
 //! The server runs gcc's passes itself from the plan the driver gives once per command shape
 //! (`server::gcc_passes`): asked here of the real gcc, confined as a job's compiler is.
 
+use distfarm::server::confinement::{ConfinementMode, JobConfinement};
 use distfarm::server::gcc_passes::{ASSEMBLY_FILE, PassPlans};
-use distfarm::server::sandbox::Confinement;
 
 #[tokio::test]
 async fn gcc_plans_once_per_command_shape_and_each_job_gets_its_own_directory() {
@@ -32,7 +32,15 @@ async fn gcc_plans_once_per_command_shape_and_each_job_gets_its_own_directory() 
                 &dir.path().join("output.o"),
                 dir.path(),
                 path.as_deref(),
-                || Confinement::for_job(dir.path(), &gcc, &[], &Default::default()),
+                || {
+                    JobConfinement::for_job(
+                        ConfinementMode::Landlock,
+                        dir.path(),
+                        &gcc,
+                        &[],
+                        &Default::default(),
+                    )
+                },
             )
             .await
             .expect("gcc's plan is plain, also when asked confined");

@@ -351,6 +351,52 @@ fn incbin_of_a_server_file_is_refused() {
     assert_still_serves_and_left_nothing(&mut server);
 }
 
+/// clang cannot take the assembler guard: unconfined, its assembly is generated first and
+/// checked (a refusal naming `.incbin`); confined (Landlock, or the mount namespace), that
+/// second compile is skipped and the assembler simply cannot read the file.
+#[test]
+fn clang_incbin_of_a_server_file_is_refused_unconfined_and_unreadable_confined() {
+    crate::support::require("clang", "clang");
+    // Spelled so that the source scan lets it through: the assembly is where it shows.
+    let source = b"asm(\"\\x2eincbin \\\"/etc/passwd\\\"\");\nint x;\n";
+    let argv = strings(&["clang", "-O2", "-c", "foo.c", "-o", "foo.o"]);
+
+    let mut open = unconfined(&["--jobs", "2"]);
+    let (response, _) = compile(open.port(), Version::V1, &argv, source);
+    assert_eq!(
+        (response.status, leaks_passwd(&response)),
+        (REFUSED_STATUS, false),
+        "clang .incbin, unconfined: {}",
+        stderr_text(&response)
+    );
+    assert!(
+        stderr_text(&response).contains(".incbin"),
+        "{}",
+        stderr_text(&response)
+    );
+    assert_still_serves_and_left_nothing(&mut open);
+
+    for mode in ["landlock", "namespaces"] {
+        let mut confined = DistfarmServer::start(&["--jobs", "2", "--confinement", mode]);
+        let (response, _) = compile(confined.port(), Version::V1, &argv, source);
+        assert_ne!(response.status, 0, "{mode}: the compile failed");
+        assert!(
+            !leaks_passwd(&response),
+            "{mode}: /etc/passwd reached the answer:\n{}",
+            stderr_text(&response)
+        );
+        assert!(
+            stderr_text(&response).contains("/etc/passwd"),
+            "{mode}: the assembler says what it could not read:\n{}",
+            stderr_text(&response)
+        );
+        // An honest clang job still compiles there.
+        let (honest, _) = compile(confined.port(), Version::V1, &argv, HELLO);
+        assert_compiled(&honest, mode);
+        assert_still_serves_and_left_nothing(&mut confined);
+    }
+}
+
 /// The assembler reads `.incbin` and `.include` files whatever the spelling in the C source.
 ///
 /// A byte search for `.incbin` would not do: adjacent string literals (`".inc" "bin"`), an
@@ -456,8 +502,8 @@ fn confined_compilers_cannot_read_server_files_or_write_outside_the_job() {
     let (response, _) = compile(confined.port(), Version::V1, &argv, HELLO);
     assert!(
         !has_root_line(&response),
-        "a confined compiler read /etc/passwd (Landlock ABI of this kernel: {abi}; without it \
-         compilers run unconfined)"
+        "a confined compiler read /etc/passwd (Landlock ABI of this kernel: {abi}; a server \
+         without it confines them in a mount namespace, tested in server_confinement.rs)"
     );
     assert!(
         canary_files(&canary).is_empty(),

@@ -133,11 +133,12 @@ fn real_distccd_remote_runs_one_inetd_command_per_job_and_objects_match() {
         "the agent logs in once for every job:\n{log}\n--- agent log\n{}",
         client.agent_log()
     );
-    // One `distccd --ssh-session` probe (refused by the real distccd), then one command per job.
+    // One `distccd --ssh-session` probe (refused by the real distccd), one `distccd --inetd`
+    // for the compile that asks which compiler runs there, then one per job.
     assert_eq!(
         count(&log, SESSION),
-        1 + lua.units().len(),
-        "one probe plus one `distccd --inetd` per job:\n{log}\n--- agent log\n{}",
+        2 + lua.units().len(),
+        "two probes plus one `distccd --inetd` per job:\n{log}\n--- agent log\n{}",
         client.agent_log()
     );
 }
@@ -215,11 +216,16 @@ fn without_the_agent_each_wrapper_reaches_inetd_and_tcp_remotes_the_same_way() {
         let objects = client.build(&hosts, &lua, &LUA_EXTRA, 1);
         assert_identical(&lua, &objects, &lua_references()[..3], how);
         let log = mark.since(&sshd);
-        let jobs = lua.units().len();
-        assert_eq!(count(&log, LOGIN), jobs, "{how}: one login per job:\n{log}");
+        // And one connection before the first job, to ask which compiler runs there.
+        let connections = lua.units().len() + 1;
+        assert_eq!(
+            count(&log, LOGIN),
+            connections,
+            "{how}: one login per job:\n{log}"
+        );
         assert_eq!(
             count(&log, SESSION),
-            sessions_per_job * jobs,
+            sessions_per_job * connections,
             "{how}: remote commands:\n{log}"
         );
         assert!(
@@ -561,7 +567,12 @@ fn distcc_ssh_runs_one_ssh_process_per_job_against_real_sshd() {
 
     assert_identical(&lua, &objects, &lua_references()[..5], "DISTCC_SSH");
     let runs = fake.runs();
-    assert_eq!(runs.len(), lua.units().len(), "one ssh per job: {runs:#?}");
+    // And one before the first job, to ask which compiler runs there.
+    assert_eq!(
+        runs.len(),
+        lua.units().len() + 1,
+        "one ssh per job: {runs:#?}"
+    );
     for run in &runs {
         assert!(
             run.ends_with(&format!(
@@ -572,8 +583,8 @@ fn distcc_ssh_runs_one_ssh_process_per_job_against_real_sshd() {
         );
     }
     let log = mark.since(&sshd);
-    assert_eq!(count(&log, LOGIN), lua.units().len(), "{log}");
-    assert_eq!(count(&log, SESSION), lua.units().len(), "{log}");
+    assert_eq!(count(&log, LOGIN), runs.len(), "{log}");
+    assert_eq!(count(&log, SESSION), runs.len(), "{log}");
     assert!(
         !client.socket().exists() && client.agent_pids().is_empty(),
         "DISTCC_SSH builds start no agent"
@@ -603,7 +614,12 @@ fn distcc_ssh_with_a_tcp_host_forwards_each_job_to_the_remote_daemon() {
         "DISTCC_SSH -W → distccd",
     );
     let runs = fake.runs();
-    assert_eq!(runs.len(), lua.units().len(), "one ssh per job: {runs:#?}");
+    // And one before the first job, to ask which compiler runs there.
+    assert_eq!(
+        runs.len(),
+        lua.units().len() + 1,
+        "one ssh per job: {runs:#?}"
+    );
     for run in &runs {
         assert!(
             run.ends_with(&format!("-W 127.0.0.1:{} farmhost", distccd.port())),
@@ -654,7 +670,11 @@ fn without_distcc_ssh_no_ssh_program_is_started() {
         .hello(&remote.host("4"), "hello.o")
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(fake.runs().len(), 1, "the fake ssh is found on PATH");
+    assert_eq!(
+        fake.runs().len(),
+        2,
+        "the fake ssh is found on PATH (asking which compiler runs there, then the job)"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -91,7 +91,8 @@ Type=simple
 Environment=DISTFARM_SERVE_ARGS=
 ExecStart=/usr/local/bin/distfarm serve --no-detach --log-stderr $DISTFARM_SERVE_ARGS
 Restart=on-failure
-# distfarm serve confines each compiler itself (Landlock); these keep the server in its lane.
+# distfarm serve confines each compiler itself (Landlock, else a mount namespace); these keep
+# the server in its lane.
 NoNewPrivileges=yes
 ProtectSystem=full
 PrivateTmp=yes

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::ServeArgs;
+use crate::cli::{ConfinementArg, ServeArgs};
 use crate::config::ServerEnv;
 use crate::exit_code::ExitCode;
 use crate::logging::{self, Sink};
@@ -17,6 +17,7 @@ use crate::server::cache::{CacheSettings, ResultCache};
 use crate::server::client_counters_here;
 use crate::server::command_list::CommandList;
 use crate::server::compilers::CompilerPolicy;
+use crate::server::confinement;
 use crate::server::connection::{ResultClass, ServerContext};
 use crate::server::job_limits::JobLimits;
 use crate::server::process::{self, PidFile};
@@ -170,12 +171,24 @@ pub fn main(args: ServeArgs) -> i32 {
     };
     let mut settings = settings;
     say_which_compilers_run(&settings.compilers);
-    settings.confine = confinement_works(settings.confine, &settings.tmpdir);
     process::lower_priority(args.nice);
     if let Err(e) = process::drop_root(args.user.as_deref()) {
         tracing::error!("{e}");
         return ExitCode::SetuidFailed.code();
     }
+    // As the user that serves: what root may confine with, another user may not.
+    let wanted = wanted_confinement(args.confinement, args.unconfined, env.confine);
+    settings.confinement = match confinement::choose(wanted, &settings.tmpdir) {
+        Ok(mode) => mode,
+        Err(why) => {
+            tracing::error!("{why}");
+            if inetd && args.log_file.is_none() && !args.log_stderr {
+                // Nothing is logged here: say it where the client sees it.
+                eprintln!("distfarm serve: {why}");
+            }
+            return ExitCode::DistccFailed.code();
+        }
+    };
     if args.stats && (inetd || args.ssh_session) {
         tracing::info!("--stats: only a daemon serves statistics; ignored here");
     }
@@ -285,27 +298,18 @@ pub fn say_which_compilers_run(policy: &CompilerPolicy) {
     }
 }
 
-/// Whether compilers can run confined (see server/sandbox.rs), said once at start.
-pub fn confinement_works(wanted: bool, tmpdir: &std::path::Path) -> bool {
-    let abi = crate::server::sandbox::abi_version();
-    if !wanted {
-        tracing::warn!("DISTFARM_CONFINE=0: compilers run unconfined");
-        false
-    } else if abi == 0 {
-        tracing::warn!(
-            "this kernel has no Landlock: compilers run unconfined, and the assembly they \
-             generate is only checked as text"
-        );
-        false
-    } else if !crate::server::sandbox::works(tmpdir) {
-        tracing::warn!(
-            "Landlock (ABI {abi}) is there but a confined program could not start (a \
-             container's system-call filter?): compilers run unconfined"
-        );
-        false
-    } else {
-        tracing::info!("compilers run confined with Landlock (ABI {abi})");
-        true
+/// The confinement asked for by `--confinement`, `--unconfined` and `DISTFARM_CONFINE`
+/// (`confine_env`): a confinement named on the command line wins over the environment.
+pub fn wanted_confinement(
+    arg: ConfinementArg,
+    unconfined: bool,
+    confine_env: bool,
+) -> confinement::Wanted {
+    match arg {
+        ConfinementArg::Landlock => confinement::Wanted::Landlock,
+        ConfinementArg::Namespaces => confinement::Wanted::Namespaces,
+        ConfinementArg::Auto if unconfined || !confine_env => confinement::Wanted::Unconfined,
+        ConfinementArg::Auto => confinement::Wanted::Auto,
     }
 }
 

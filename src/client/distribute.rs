@@ -30,6 +30,13 @@ use crate::transport::BoxStream;
 use crate::transport::counted::{ByteCounts, Counted};
 use std::time::Instant;
 
+/// What a connection carries: the job (with its monitor record), or the probe that asks a
+/// host which compiler it runs (not monitored, its source never kept).
+enum Sending<'s> {
+    Job(Option<&'s StateFile>),
+    IdentityProbe,
+}
+
 /// What one job's attempts have learned so far.
 #[derive(Default)]
 pub(super) struct Tries {
@@ -47,6 +54,8 @@ pub(super) struct Tries {
     use_agent: bool,
     /// A cut connection was already retried once on its host.
     retried_same_host: bool,
+    /// Hosts whose compiler this job asked about (once each).
+    probed: Vec<String>,
     /// Pump mode: the files scanned for the first `,cpp` host (shared by later attempts),
     /// or why the job is preprocessed here instead.
     pub(super) pump: Option<Result<Arc<PumpTree>, NotPumped>>,
@@ -134,7 +143,7 @@ impl Wrapper<'_> {
             ..Tries::default()
         };
         // Hosts whose compiler lately turned out not to be this one are left out.
-        let identities = self.env.distcc_dir.join("identity");
+        let identities = self.identities();
         let target = identity::target_options(&job.argv);
         let local_identity = identity::local(
             &self.compiler,
@@ -169,10 +178,30 @@ impl Wrapper<'_> {
             else {
                 continue; // the agent is gone: pick again, directly
             };
+            let wants_pump = host.protocol_version() == 3 && !tries.pump_failed;
+            // A `-g` job to an SSH host may go as a tree (below) if a distfarm session
+            // server answers; any other job starts preprocessing while it connects
+            // (and while the host's compiler is asked who it is).
+            let tree_if_distfarm = matches!(host.kind, HostKind::Ssh { .. })
+                && !tries.pump_failed
+                && crate::debug_info::asked_for(job.argv.iter().skip(1).map(String::as_str));
+            if !wants_pump && !tree_if_distfarm {
+                tries
+                    .source
+                    .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
+            }
             if let Some(state) = &mut tries.state {
                 state.set_host(host.hostname(), slot as usize);
                 state.phase(Phase::Connect);
             }
+            // Nothing known yet about this host's compiler: this connection asks it, and
+            // the job picks again.
+            let Some(stream) = self
+                .ask_first_if_unknown(stream, &host, job, local_identity.as_ref(), &mut tries)
+                .await
+            else {
+                continue;
+            };
             let started = Instant::now();
             let bytes = Arc::new(ByteCounts::default());
             let stream = async {
@@ -186,17 +215,6 @@ impl Wrapper<'_> {
                 started,
                 bytes: &bytes,
             };
-            let wants_pump = host.protocol_version() == 3 && !tries.pump_failed;
-            // A `-g` job to an SSH host may go as a tree (below) if a distfarm session
-            // server answers; any other job starts preprocessing while it connects.
-            let tree_if_distfarm = matches!(host.kind, HostKind::Ssh { .. })
-                && !tries.pump_failed
-                && crate::debug_info::asked_for(job.argv.iter().skip(1).map(String::as_str));
-            if !wants_pump && !tree_if_distfarm {
-                tries
-                    .source
-                    .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
-            }
             let (connected, pump) = if wants_pump {
                 // The scan overlaps the connection, as the preprocessor does in plain mode.
                 tokio::join!(stream, self.pump_tree(job, &mut tries, true))
@@ -226,7 +244,8 @@ impl Wrapper<'_> {
                     let source: &SharedSource = tries
                         .source
                         .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
-                    self.compile_on(connected.stream, &host, job, source, tries.state.as_ref())
+                    let sending = Sending::Job(tries.state.as_ref());
+                    self.compile_on(connected.stream, &host, job, source, sending)
                         .await
                 }
                 (Err(e), _) => Err(e),
@@ -401,6 +420,84 @@ impl Wrapper<'_> {
         self.finish(job, host, response, &cpp_messages).await
     }
 
+    /// Before the first job for this compiler goes to `host`, uses the connection to ask
+    /// which compiler it runs (`None`: it was used so). Otherwise, or when the connection
+    /// failed (that is the job's failure), gives the connection back.
+    async fn ask_first_if_unknown<'c>(
+        &self,
+        stream: attempt::Connecting<'c>,
+        host: &HostSpec,
+        job: &CompileJob,
+        local: Option<&Identity>,
+        tries: &mut Tries,
+    ) -> Option<attempt::Connecting<'c>> {
+        let identities = self.identities();
+        let Some(local) = local else {
+            return Some(stream);
+        };
+        if tries.probed.contains(&host.text) {
+            return Some(stream);
+        }
+        let Some(_asking) = identity::claim_probe(&identities, &host.text, local) else {
+            return Some(stream);
+        };
+        let connected = match stream.await {
+            Ok(connected) => connected,
+            Err(e) => return Some(Box::pin(std::future::ready(Err(e)))),
+        };
+        tries.probed.push(host.text.clone());
+        match self.ask_identity(connected, host, job).await {
+            Ok(Some(theirs)) if theirs != *local => {
+                self.foreign_compiler(host, local, theirs, tries, &identities)
+            }
+            Ok(Some(_)) => identity::remember_same(&identities, &host.text, local),
+            // Not answered: the job goes on, and its object is checked all the same.
+            Ok(None) => {}
+            // The exchange broke: a failure of this host, as the job's would be.
+            Err(e) => return Some(Box::pin(std::future::ready(Err(e)))),
+        }
+        None
+    }
+
+    /// Where what other hosts' compilers are is kept.
+    fn identities(&self) -> PathBuf {
+        self.env.distcc_dir.join("identity")
+    }
+
+    /// What compiler `host` runs for `job`'s: the identity of the object it makes of
+    /// [`identity::PROBE_SOURCE`] (`None`: it did not say, e.g. the compile failed there).
+    async fn ask_identity(
+        &self,
+        connected: JobStream,
+        host: &HostSpec,
+        job: &CompileJob,
+    ) -> Result<Option<Identity>, RemoteError> {
+        let Scan::Distribute(probe) = scan(&identity::probe_command(&job.argv)) else {
+            return Ok(None);
+        };
+        let source = SharedSource::ready(identity::PROBE_SOURCE.to_vec());
+        let response = self
+            .compile_on(
+                connected.stream,
+                host,
+                &probe,
+                &source,
+                Sending::IdentityProbe,
+            )
+            .await?;
+        let identity = response
+            .succeeded()
+            .then(|| Identity::of_object(&response.object))
+            .flatten();
+        if identity.is_none() {
+            tracing::debug!(
+                "{}: the compiler identity probe was not answered",
+                host.text
+            );
+        }
+        Ok(identity)
+    }
+
     /// `host` compiled with another compiler than this machine's: its object is dropped and
     /// the host left out for this compiler for a while, with one warning that says so.
     fn foreign_compiler(
@@ -418,7 +515,7 @@ impl Wrapper<'_> {
                  not match this machine's, so it is left out for {compiler} for {} minutes; \
                  install the same compiler version there",
                 host.text,
-                identity::MISMATCH_MEMORY.as_secs() / 60
+                identity::IDENTITY_MEMORY.as_secs() / 60
             );
         }
         tries.tried.push(host.text.clone());
@@ -500,8 +597,12 @@ impl Wrapper<'_> {
         host: &HostSpec,
         job: &CompileJob,
         source: &SharedSource,
-        state: Option<&StateFile>,
+        sending: Sending<'_>,
     ) -> Result<Response, RemoteError> {
+        let (state, save_temps) = match sending {
+            Sending::Job(state) => (state, self.env.save_temps),
+            Sending::IdentityProbe => (None, false),
+        };
         // A `,cpp` host whose job is not pumped gets protocol 2, as in distcc.
         let version = match host.protocol_version() {
             1 => Version::V1,
@@ -523,7 +624,7 @@ impl Wrapper<'_> {
         };
         let source = async {
             let bytes = source.get().await;
-            if let (true, Ok(source)) = (self.env.save_temps, &bytes) {
+            if let (true, Ok(source)) = (save_temps, &bytes) {
                 self.save_temp(job, &source.text);
             }
             if let Some(state) = state {

@@ -1,12 +1,19 @@
 //! Which compiler made an object: the version it writes into `.comment` ("GCC: (Debian
 //! 12.2.0-14) 12.2.0", "Debian clang version 14.0.6") and the machine in its ELF header.
-//! Every object a host sends back carries both, so checking costs nothing extra: an object
-//! from a host whose compiler is not this machine's is thrown away, the host is left out for
-//! that compiler for a while (one warning, naming both versions and the fix), and the job
-//! goes elsewhere. distcc users learn this from broken binaries.
+//!
+//! Before the first job for a compiler goes to a host, the wrapper asks that host's
+//! compiler who it is: a tiny compile whose object shows its identity ([`claim_probe`],
+//! [`PROBE_SOURCE`]). The answer is kept for [`IDENTITY_MEMORY`] per host and compiler in
+//! `$DISTCC_DIR/identity/`, so it is asked about once per build session, by one wrapper
+//! (the others meanwhile rely on the check below). A host whose compiler is not this
+//! machine's is left out for that compiler for a while, with one warning naming both
+//! versions and the fix. distcc users learn this from broken binaries.
+//!
+//! Every object a host sends back carries its identity too, so it is checked again at no
+//! cost: an object from a foreign compiler is thrown away and the job goes elsewhere.
 //!
 //! This machine's identity is what its own compiler writes into an empty object, asked once
-//! per compiler file and kept in `$DISTCC_DIR/identity/`. Objects without `.comment`
+//! per compiler file and kept in the same directory. Objects without `.comment`
 //! (`-fno-ident`) cannot be checked and are taken as they are.
 
 use std::hash::{Hash, Hasher};
@@ -16,9 +23,16 @@ use std::time::{Duration, SystemTime};
 
 use object::{Object, ObjectSection};
 
-/// How long a host stays left out for a compiler after it sent a foreign object: about one
-/// build (the agent's idle time), then it is tried again (someone may have upgraded it).
-pub const MISMATCH_MEMORY: Duration = Duration::from_secs(600);
+/// How long what a host's compiler is stays known: about one build session (the agent's
+/// idle time). A host left out is then tried again (someone may have upgraded it), and one
+/// that matched is asked again (someone may have changed it).
+pub const IDENTITY_MEMORY: Duration = Duration::from_secs(600);
+
+/// What the identity probe compiles: any object will do, as long as it has `.comment`.
+pub const PROBE_SOURCE: &[u8] = b"int distfarm_identity_probe;\n";
+/// The probe's file names, as the server sees them.
+pub const PROBE_INPUT: &str = "distfarm-identity-probe.i";
+const PROBE_OUTPUT: &str = "distfarm-identity-probe.o";
 
 /// A compiler as its objects show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,28 +161,77 @@ pub fn local(
 /// Remembers that `host` answered for `local` with an object of `theirs`. Returns false if
 /// that was known already (the warning was given).
 pub fn remember_mismatch(cache: &Path, host: &str, local: &Identity, theirs: &Identity) -> bool {
-    let entry = mismatch_entry(cache, host, local);
     let known = is_left_out(cache, host, local);
     let _ = std::fs::create_dir_all(cache);
-    let _ = crate::user_files::write(&entry, theirs.to_text().as_bytes());
+    let _ = crate::user_files::write(
+        &entry(cache, "mismatch", host, local),
+        theirs.to_text().as_bytes(),
+    );
     !known
 }
 
-/// Whether `host` sent a foreign object for this compiler within [`MISMATCH_MEMORY`].
+/// Whether `host` showed a foreign compiler for this one within [`IDENTITY_MEMORY`].
 pub fn is_left_out(cache: &Path, host: &str, local: &Identity) -> bool {
-    std::fs::metadata(mismatch_entry(cache, host, local))
+    is_fresh(&entry(cache, "mismatch", host, local))
+}
+
+/// Remembers that `host`'s compiler is `local`'s.
+pub fn remember_same(cache: &Path, host: &str, local: &Identity) {
+    let _ = std::fs::create_dir_all(cache);
+    let _ = crate::user_files::write(&entry(cache, "same", host, local), b"");
+}
+
+/// `Some` when nothing is known about `host`'s compiler and this wrapper is the one to ask
+/// (the lock is held while it asks; another wrapper asking at the same moment gets `None`
+/// and goes on without waiting).
+pub fn claim_probe(cache: &Path, host: &str, local: &Identity) -> Option<ProbeClaim> {
+    if is_fresh(&entry(cache, "same", host, local)) || is_left_out(cache, host, local) {
+        return None;
+    }
+    std::fs::create_dir_all(cache).ok()?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(entry(cache, "asking", host, local))
+        .ok()?;
+    let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).ok()?;
+    // Someone may have asked and written between the look above and the lock.
+    if is_fresh(&entry(cache, "same", host, local)) || is_left_out(cache, host, local) {
+        return None;
+    }
+    Some(ProbeClaim { _lock: lock })
+}
+
+/// Held while one wrapper asks a host who its compiler is.
+pub struct ProbeClaim {
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+/// The probe's command: the job's compiler, with the options that decide the kind of
+/// object, compiling [`PROBE_SOURCE`] (already preprocessed).
+pub fn probe_command(argv: &[String]) -> Vec<String> {
+    let mut command = vec![argv[0].clone()];
+    command.extend(target_options(&argv[1..]));
+    command.extend(["-c", PROBE_INPUT, "-o", PROBE_OUTPUT].map(String::from));
+    command
+}
+
+fn is_fresh(entry: &Path) -> bool {
+    std::fs::metadata(entry)
         .and_then(|m| m.modified())
         .is_ok_and(|when| {
             SystemTime::now()
                 .duration_since(when)
-                .is_ok_and(|age| age < MISMATCH_MEMORY)
+                .is_ok_and(|age| age < IDENTITY_MEMORY)
         })
 }
 
-fn mismatch_entry(cache: &Path, host: &str, local: &Identity) -> PathBuf {
+/// `KIND-HASH` for a host and a local compiler identity.
+fn entry(cache: &Path, kind: &str, host: &str, local: &Identity) -> PathBuf {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     (host, &local.version, &local.machine).hash(&mut hasher);
-    cache.join(format!("mismatch-{:016x}", hasher.finish()))
+    cache.join(format!("{kind}-{:016x}", hasher.finish()))
 }
 
 /// A compiler file as it is now: path, size, modification time.
@@ -183,6 +246,49 @@ fn file_key(compiler: &Path) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_wrapper_asks_a_host_and_nobody_asks_again_once_it_answered() {
+        let cache = tempfile::tempdir().unwrap();
+        let local = Identity {
+            version: "GCC: (Debian 12.2.0-14) 12.2.0".into(),
+            machine: "ELF64 LSB X86_64".into(),
+        };
+        let asking = claim_probe(cache.path(), "box:3632", &local).expect("nothing known yet");
+        assert!(
+            claim_probe(cache.path(), "box:3632", &local).is_none(),
+            "a second wrapper does not ask while the first does"
+        );
+        assert!(
+            claim_probe(cache.path(), "other:3632", &local).is_some(),
+            "another host is asked on its own"
+        );
+        drop(asking);
+        assert!(
+            claim_probe(cache.path(), "box:3632", &local).is_some(),
+            "an unanswered question is asked again"
+        );
+        remember_same(cache.path(), "box:3632", &local);
+        assert!(claim_probe(cache.path(), "box:3632", &local).is_none());
+        let theirs = Identity {
+            version: "GCC: (Elsewhere 99.1.0-1) 99.1.0".into(),
+            ..local.clone()
+        };
+        assert!(remember_mismatch(cache.path(), "far:3632", &local, &theirs));
+        assert!(claim_probe(cache.path(), "far:3632", &local).is_none());
+        assert!(is_left_out(cache.path(), "far:3632", &local));
+    }
+
+    #[test]
+    fn the_probe_keeps_the_options_that_decide_the_kind_of_object() {
+        let argv: Vec<String> = ["gcc", "-m32", "-O2", "-c", "a.c", "-o", "a.o"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            probe_command(&argv),
+            ["gcc", "-m32", "-c", PROBE_INPUT, "-o", PROBE_OUTPUT].map(String::from)
+        );
+    }
 
     #[test]
     fn identity_survives_its_cache_text() {

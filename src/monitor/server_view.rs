@@ -153,20 +153,21 @@ pub fn render(target: &str, clients: &ServerClients) -> String {
     }
     let _ = writeln!(
         out,
-        "{:<40} {:>6} {:>6} {:>6} {:>6} {:>7} {:>9} {:>9} {:>8}",
-        "CLIENT", "JOBS", "OK", "ERRORS", "FAILED", "REFUSED", "RECEIVED", "SENT", "TIME"
+        "{:<40} {:>6} {:>6} {:>6} {:>6} {:>7} {:>6} {:>9} {:>9} {:>8}",
+        "CLIENT", "JOBS", "OK", "ERRORS", "FAILED", "REFUSED", "CACHED", "RECEIVED", "SENT", "TIME"
     );
     for c in &clients.clients {
         let refused: u64 = c.refusals.iter().map(|(_, n)| n).sum();
         let _ = writeln!(
             out,
-            "{:<40} {:>6} {:>6} {:>6} {:>6} {:>7} {:>9} {:>9} {:>8}",
+            "{:<40} {:>6} {:>6} {:>6} {:>6} {:>7} {:>6} {:>9} {:>9} {:>8}",
             c.client,
             c.jobs,
             c.compiled,
             c.compile_errors,
             c.failures,
             refused,
+            c.cache_hits,
             bytes(c.bytes_received),
             bytes(c.bytes_sent),
             duration(c.compile_ms)

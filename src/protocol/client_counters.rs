@@ -66,6 +66,7 @@ pub fn merge(documents: Vec<ServerClients>) -> ServerClients {
             sum.compiled += c.compiled;
             sum.compile_errors += c.compile_errors;
             sum.failures += c.failures;
+            sum.cache_hits += c.cache_hits;
             sum.bytes_received += c.bytes_received;
             sum.bytes_sent += c.bytes_sent;
             sum.compile_ms += c.compile_ms;

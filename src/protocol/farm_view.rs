@@ -188,6 +188,9 @@ pub struct ClientCounters {
     pub failures: u64,
     /// Refused jobs per reason, most first.
     pub refusals: Vec<(String, u64)>,
+    /// Jobs answered from the server's result cache (`serve --cache`), without a compile.
+    #[serde(default)]
+    pub cache_hits: u64,
     /// Request bytes read and answer bytes written.
     pub bytes_received: u64,
     pub bytes_sent: u64,

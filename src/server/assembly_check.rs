@@ -176,6 +176,14 @@ impl WrapperGuard {
     }
 }
 
+/// Whether `compiler` is clang (`clang`, `clang++`, `clang-14`, a triplet-prefixed name).
+pub fn is_clang(compiler: &Path) -> bool {
+    compiler
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.contains("clang"))
+}
+
 /// A gcc driver by name, and a program (not a script) by the name of the file it really
 /// is: one whose passes `gcc_passes` may run. Not a compiler allowed by name with
 /// `--compiler` (it could be anything), nor a `gcc` that is ccache or a wrapper script,

@@ -1,5 +1,5 @@
 //! How each program of a job runs: its stdout and stderr captured in the job directory,
-//! confined (see `sandbox`), in its own process group, and killed with that group when the
+//! confined (see `confinement`), in its own process group, and killed with that group when the
 //! client hangs up or the job's lifetime runs out.
 
 use std::os::unix::process::ExitStatusExt;
@@ -11,8 +11,8 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use super::arg_rules::PreparedArgs;
+use super::confinement::JobConfinement;
 use super::job::Outcome;
-use super::sandbox::Confinement;
 use super::settings::ServerSettings;
 use crate::exit_code::ExitCode;
 use crate::protocol::Response;
@@ -23,13 +23,16 @@ pub(super) fn confinement(
     dir: &Path,
     compiler: &Path,
     settings: &ServerSettings,
-) -> Option<Confinement> {
+) -> Option<JobConfinement> {
     let guard = settings.assembler_guard.as_ref().map(|g| g.exe.as_path());
     let programs: Vec<&Path> = guard.into_iter().collect();
-    settings
-        .confine
-        .then(|| Confinement::for_job(dir, compiler, &programs, &settings.ccache))
-        .flatten()
+    JobConfinement::for_job(
+        settings.confinement,
+        dir,
+        compiler,
+        &programs,
+        &settings.ccache,
+    )
 }
 
 /// A command for `program` run in `cwd` as every program of a job in `job_dir` runs: the
@@ -39,7 +42,7 @@ pub(super) fn job_command(
     program: &Path,
     cwd: &Path,
     job_dir: &Path,
-    confinement: Option<&Confinement>,
+    confinement: Option<&JobConfinement>,
     settings: &ServerSettings,
 ) -> std::io::Result<tokio::process::Command> {
     let mut command = tokio::process::Command::new(program);
@@ -58,11 +61,7 @@ pub(super) fn job_command(
         command.pre_exec(settings.job_limits.in_child());
     }
     if let Some(confinement) = confinement {
-        let enter = confinement.enter_in_child()?;
-        // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
-        unsafe {
-            command.pre_exec(enter);
-        }
+        confinement.apply(command.as_std_mut())?;
     }
     Ok(command)
 }
@@ -73,7 +72,7 @@ pub(super) struct Captured {
     stdout: std::fs::File,
     stderr: std::fs::File,
     dir: std::path::PathBuf,
-    confinement: Option<Confinement>,
+    confinement: Option<JobConfinement>,
 }
 
 impl Captured {

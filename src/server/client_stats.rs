@@ -21,6 +21,7 @@ struct Counters {
     compile_errors: u64,
     failures: u64,
     refusals: BTreeMap<String, u64>,
+    cache_hits: u64,
     bytes_received: u64,
     bytes_sent: u64,
     compile_ms: u64,
@@ -31,6 +32,8 @@ pub struct Served<'a> {
     pub class: ResultClass,
     /// Why it was refused, when it was.
     pub refusal: Option<&'a str>,
+    /// Answered from the result cache.
+    pub cache_hit: bool,
     pub bytes_received: u64,
     pub bytes_sent: u64,
     pub time: Duration,
@@ -45,6 +48,7 @@ impl ClientStats {
         let mut all = self.by_client.lock().expect("client stats lock");
         let c = all.entry(client).or_default();
         c.jobs += 1;
+        c.cache_hits += u64::from(served.cache_hit);
         c.bytes_received += served.bytes_received;
         c.bytes_sent += served.bytes_sent;
         c.compile_ms += served.time.as_millis() as u64;
@@ -77,6 +81,7 @@ impl ClientStats {
                     compile_errors: c.compile_errors,
                     failures: c.failures,
                     refusals,
+                    cache_hits: c.cache_hits,
                     bytes_received: c.bytes_received,
                     bytes_sent: c.bytes_sent,
                     compile_ms: c.compile_ms,
@@ -99,6 +104,7 @@ mod tests {
         Served {
             class,
             refusal,
+            cache_hit: false,
             bytes_received: 100,
             bytes_sent: 10,
             time: Duration::from_millis(5),

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::cache::{JobInput, Lookup, ResultCache, TreeDigest};
 use super::client_stats::{ClientStats, Served};
 use super::compilers::Resolved;
+use super::confinement::ConfinementMode;
 use super::header_store::HeaderStore;
 use super::job::{self, JobDir, Outcome};
 use super::job_root::JobRoot;
@@ -152,19 +153,20 @@ pub async fn serve_unless_told<S: AsyncRead + AsyncWrite + Unpin>(
     wait: &HeaderWait,
 ) -> ResultClass {
     let started = Instant::now();
-    let mut job = None;
-    let mut refused = None;
+    let mut learned = Learned::default();
     let bytes = std::sync::Arc::new(ByteCounts::default());
     let stream = Counted::new(stream, bytes.clone());
-    let class = serve_job(stream, peer, ctx, wait, started, &mut job, &mut refused).await;
+    let class = serve_job(stream, peer, ctx, wait, started, &mut learned).await;
     wait.pass();
-    let job = job
+    let job = learned
+        .job
         .as_ref()
         .map(|(c, s): &(String, String)| (c.as_str(), s.as_str()));
     ctx.stats.record(class, job, started, Instant::now());
     let served = Served {
         class,
-        refusal: refused.as_deref(),
+        refusal: learned.refused.as_deref(),
+        cache_hit: learned.cache_hit,
         bytes_received: bytes.received(),
         bytes_sent: bytes.sent(),
         time: started.elapsed(),
@@ -173,16 +175,27 @@ pub async fn serve_unless_told<S: AsyncRead + AsyncWrite + Unpin>(
     class
 }
 
-/// `serve`, which sets `job` (compiler, source file) once the request names them.
+/// What `serve_job` learns about its connection, for the counters.
+#[derive(Default)]
+struct Learned {
+    /// The compiler and source file, once the request names them.
+    job: Option<(String, String)>,
+    /// Why the job was refused, when it was.
+    refused: Option<String>,
+    /// The answer came from the result cache.
+    cache_hit: bool,
+}
+
+/// `serve`, which fills in `learned` as it goes.
 async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     peer: Peer,
     ctx: &ServerContext,
     wait: &HeaderWait,
     started: Instant,
-    job: &mut Option<(String, String)>,
-    refused: &mut Option<String>,
+    learned: &mut Learned,
 ) -> ResultClass {
+    let refused = &mut learned.refused;
     let (read_half, write_half) = tokio::io::split(stream);
     let mut reader = TokenReader::new(read_half, ctx.settings.limits);
     let mut writer = TokenWriter::new(write_half);
@@ -273,7 +286,7 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
         ""
     };
     let summary_cmd = || format!("{mode}{} {}", header.compiler(), source_name(&argv));
-    *job = Some((
+    learned.job = Some((
         header.compiler().to_string(),
         source_name(&argv).to_string(),
     ));
@@ -282,12 +295,14 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
         Input::Preprocessed(source) => job::admit(&argv, source, dir.path(), &ctx.settings),
         // Without confinement the compiler would open whatever the sent files name
         // (`#include "/etc/passwd"`) and show it in its messages.
-        Input::Tree(..) if !ctx.settings.confine => Err(Refusal::new(
-            "a pump-mode job (protocol 3)",
-            "this server runs compilers unconfined (no Landlock), and a compiler that \
+        Input::Tree(..) if ctx.settings.confinement == ConfinementMode::Unconfined => {
+            Err(Refusal::new(
+                "a pump-mode job (protocol 3)",
+                "this server runs compilers unconfined, and a compiler that \
              preprocesses could read the server's files into its messages; use ',lzo' \
              without ',cpp' for this host",
-        )),
+            ))
+        }
         Input::Tree(root, workdir) => {
             job::admit_pump(&argv, root, workdir.clone(), dir.path(), &ctx.settings)
         }
@@ -332,6 +347,7 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
                 };
                 let command = format!("cache:hit {}", summary_cmd());
                 log_summary(peer, class, response.status, started, &command);
+                learned.cache_hit = true;
                 return class;
             }
             Lookup::Miss(l) => leader = Some(l),

@@ -17,7 +17,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::sandbox::Confinement;
+use super::confinement::JobConfinement;
 
 /// Stands for the job directory in cached plans; NUL never appears in an argument.
 const JOB_DIR: &str = "\0job-dir\0";
@@ -105,7 +105,7 @@ impl PassPlans {
         output: &Path,
         job_dir: &Path,
         path: Option<&OsStr>,
-        confine: impl FnOnce() -> Option<Confinement>,
+        confine: impl FnOnce() -> Option<JobConfinement>,
     ) -> Option<Passes> {
         let dir = job_dir.to_str()?;
         let key = (
@@ -147,7 +147,7 @@ async fn ask_driver(
     output: &Path,
     job_dir: &Path,
     path: Option<&OsStr>,
-    confinement: Option<Confinement>,
+    confinement: Option<JobConfinement>,
 ) -> Result<Option<Passes>, Transient> {
     if args.iter().any(|a| driver_must_run(a)) {
         return Ok(None);
@@ -168,11 +168,9 @@ async fn ask_driver(
         command.env("PATH", path);
     }
     if let Some(confinement) = &confinement {
-        let enter = confinement.enter_in_child().map_err(|_| Transient)?;
-        // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
-        unsafe {
-            command.pre_exec(enter);
-        }
+        confinement
+            .apply(command.as_std_mut())
+            .map_err(|_| Transient)?;
     }
     let Ok(Ok(report)) = tokio::time::timeout(ASK_TIMEOUT, command.output()).await else {
         return Err(Transient); // a busy machine: ask again for the next job of this shape

@@ -11,6 +11,7 @@ use super::arg_rules::{self, PreparedArgs};
 use super::assembly_check;
 use super::child::{Captured, Clock, Ended, confinement};
 use super::compilers::Resolved;
+use super::confinement::ConfinementMode;
 use super::gcc_passes::{Pass, Passes};
 use super::job_root::JobRoot;
 use super::pump_args::PumpRewrite;
@@ -210,8 +211,8 @@ fn hit_a_limit(status: std::process::ExitStatus) -> bool {
     status.signal().is_some_and(|s| limit_signals.contains(&s))
 }
 
-/// Runs the compiler driver, its assembler guarded by `-wrapper` or its assembly checked
-/// first with `-S`.
+/// Runs the compiler driver, its assembler guarded by `-wrapper`, or, unconfined, its
+/// assembly checked first with `-S`.
 async fn run_driver<F: Future<Output = ()>>(
     compiler: &Path,
     prepared: &PreparedArgs,
@@ -228,6 +229,9 @@ async fn run_driver<F: Future<Output = ()>>(
         Some(guard_args) => {
             args.splice(0..0, guard_args);
         }
+        // A confined compiler cannot read what it was not given, whatever its assembly
+        // says: the text check (a whole second compile for clang) is for unconfined servers.
+        None if settings.confinement != ConfinementMode::Unconfined => {}
         None => {
             if let Err(refusal) = check_generated_assembly(compiler, prepared, dir, settings).await
             {
@@ -279,7 +283,7 @@ async fn check_generated_assembly(
     }
     let check = dir.join("check.s");
     let output = prepared.output.to_string_lossy();
-    let args: Vec<String> = prepared
+    let mut args: Vec<String> = prepared
         .args
         .iter()
         .map(|a| match a.as_str() {
@@ -288,6 +292,12 @@ async fn check_generated_assembly(
             a => a.to_string(),
         })
         .collect();
+    if assembly_check::is_clang(compiler) {
+        // clang's integrated assembler would carry out `.incbin` while writing the
+        // assembly (the file's bytes then stand there as `.ascii`): inline assembly must
+        // come out as written to be checked.
+        args.push("-fno-integrated-as".to_string());
+    }
     let mut command = tokio::process::Command::new(compiler);
     command
         .args(&args)
@@ -305,14 +315,10 @@ async fn check_generated_assembly(
         command.pre_exec(settings.job_limits.in_child());
     }
     let confinement = confinement(dir, compiler, settings);
-    if let Some(confinement) = &confinement {
-        let Ok(enter) = confinement.enter_in_child() else {
-            return Ok(()); // as when the check cannot start: the job's own run says why
-        };
-        // SAFETY: the hook neither allocates nor locks (see server/sandbox.rs).
-        unsafe {
-            command.pre_exec(enter);
-        }
+    if let Some(confinement) = &confinement
+        && confinement.apply(command.as_std_mut()).is_err()
+    {
+        return Ok(()); // as when the check cannot start: the job's own run says why
     }
     if command.status().await.is_ok_and(|s| s.success()) {
         let text = tokio::fs::read(&check).await.unwrap_or_default();

@@ -5,12 +5,13 @@
 //! directory. So no assembler directive, however it is spelled (an `.incbin` built by a
 //! gas macro, split by a comment, behind a label), can put `/etc/passwd` or a user's files
 //! into an answer, and no compiler can write outside its job. The textual check of the
-//! generated assembly (`assembly_check`) stays as a first, clearer refusal; where the kernel
-//! has no Landlock it is the only guard, and the server says so when it starts.
+//! generated assembly (`assembly_check`) stays as a first, clearer refusal. Where the kernel
+//! has no Landlock, the same places are shown to compilers by a mount namespace instead
+//! (`mount_jail`); which one a server uses is decided at start (`confinement`).
 //!
 //! The rules are built with the `landlock` crate, whose best-effort compatibility does the
 //! version juggling: Landlock itself is a hard requirement (without it there is no
-//! `Confinement` and compilers run unconfined, as the server says at start), truncation is
+//! `Confinement`), truncation is
 //! denied where the kernel knows it (ABI 3), and a rule on a file keeps only the rights a
 //! file can have. The rules are built in the server, before any fork. What a child runs
 //! between fork and exec, where it must not allocate or take a lock, is only
@@ -96,8 +97,8 @@ pub struct Confinement {
 impl Confinement {
     /// Rules for compiling in `job_dir` with `compiler` and the other `programs` a job runs
     /// (distfarm itself when it guards the assembler), and, when the compiler is ccache, the
-    /// places `ccache` names; `None` where the kernel has no Landlock (or refuses a rule),
-    /// and then compilers run unconfined.
+    /// places `ccache` names; `None` where the kernel has no Landlock (or refuses the job
+    /// directory's rule), and then the job's programs do not start (see `confinement`).
     pub fn for_job(
         job_dir: &Path,
         compiler: &Path,
@@ -114,20 +115,13 @@ impl Confinement {
             .create()
             .ok()?;
         let mut confinement = Confinement { ruleset };
-        for dir in SYSTEM {
-            confinement.allow(Path::new(dir), READ_AND_RUN);
+        let mut job_dir_allowed = false;
+        for (path, rights) in allowed_places(job_dir, compiler, programs, ccache) {
+            // Only the job directory is a must: a job cannot run without it.
+            let allowed = confinement.allow(&path, rights.landlock());
+            job_dir_allowed |= allowed && path == job_dir;
         }
-        for prefix in installation(compiler) {
-            confinement.allow(&prefix, READ_AND_RUN);
-        }
-        for program in programs {
-            confinement.allow(program, READ_AND_RUN);
-        }
-        for (dir, rights) in wrapper_state(compiler, ccache) {
-            confinement.allow(&dir, rights);
-        }
-        confinement.allow(Path::new("/dev/null"), handled());
-        confinement.allow(job_dir, handled()).then_some(confinement)
+        job_dir_allowed.then_some(confinement)
     }
 
     /// Lets the confined process use `path` (and, for a directory, all below it) with
@@ -165,11 +159,63 @@ impl Confinement {
     }
 }
 
+/// What a confined program may do in one of the places it may reach. Both confinements
+/// (Landlock here, the mount namespace of `mount_jail`) are built from the same list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rights {
+    /// Read files and list directories (configuration).
+    Read,
+    /// Read, and run programs (the system, the compiler's installation).
+    ReadAndRun,
+    /// Everything, writing included (the job directory, `/dev/null`, ccache's cache).
+    Everything,
+}
+
+impl Rights {
+    fn landlock(self) -> BitFlags<AccessFs> {
+        match self {
+            Rights::Read => READ_ONLY,
+            Rights::ReadAndRun => READ_AND_RUN,
+            Rights::Everything => handled(),
+        }
+    }
+}
+
+/// The places the programs of one job may reach, and how: the system directories, the
+/// compiler's installation, the other `programs` the job runs, what ccache needs when the
+/// compiler is ccache, `/dev/null`, and the job directory. Places that do not exist are
+/// left for the caller to skip.
+pub fn allowed_places(
+    job_dir: &Path,
+    compiler: &Path,
+    programs: &[&Path],
+    ccache: &CcacheEnv,
+) -> Vec<(PathBuf, Rights)> {
+    let mut places: Vec<(PathBuf, Rights)> = SYSTEM
+        .iter()
+        .map(|dir| (PathBuf::from(dir), Rights::ReadAndRun))
+        .collect();
+    places.extend(
+        installation(compiler)
+            .into_iter()
+            .map(|prefix| (prefix, Rights::ReadAndRun)),
+    );
+    places.extend(
+        programs
+            .iter()
+            .map(|program| (program.to_path_buf(), Rights::ReadAndRun)),
+    );
+    places.extend(wrapper_state(compiler, ccache));
+    places.push(("/dev/null".into(), Rights::Everything));
+    places.push((job_dir.to_path_buf(), Rights::Everything));
+    places
+}
+
 /// What a compiler wrapper in front of the compiler must reach besides: ccache (a
 /// `gcc` link to it on the server's `DISTCCD_PATH`) reads its configuration and writes its
 /// cache, which it would otherwise fail to do on every job. The cache directory is created
 /// here if it is missing, since a confined ccache could not create it.
-fn wrapper_state(compiler: &Path, env: &CcacheEnv) -> Vec<(PathBuf, BitFlags<AccessFs>)> {
+fn wrapper_state(compiler: &Path, env: &CcacheEnv) -> Vec<(PathBuf, Rights)> {
     let is_ccache = compiler
         .canonicalize()
         .ok()
@@ -181,16 +227,16 @@ fn wrapper_state(compiler: &Path, env: &CcacheEnv) -> Vec<(PathBuf, BitFlags<Acc
     let mut found = Vec::new();
     if let Some(cache) = ccache_dir(env) {
         let _ = std::fs::create_dir_all(&cache);
-        found.push((cache, handled()));
+        found.push((cache, Rights::Everything));
     }
     if let Some(home) = &env.home {
-        found.push((home.join(".ccache"), handled())); // the old default, if any
-        found.push((home.join(".config/ccache"), READ_ONLY));
+        found.push((home.join(".ccache"), Rights::Everything)); // the old default, if any
+        found.push((home.join(".config/ccache"), Rights::Read));
     }
     if let Some(config) = &env.xdg_config_home {
-        found.push((config.join("ccache"), READ_ONLY));
+        found.push((config.join("ccache"), Rights::Read));
     }
-    found.push(("/etc/ccache.conf".into(), AccessFs::ReadFile.into()));
+    found.push(("/etc/ccache.conf".into(), Rights::Read));
     found
 }
 

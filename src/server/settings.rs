@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::access::AccessList;
 use super::compilers::CompilerPolicy;
+use super::confinement::ConfinementMode;
 use super::job_limits::JobLimits;
 use crate::config::{CcacheEnv, ServerEnv};
 use crate::protocol::Limits;
@@ -55,8 +56,9 @@ pub struct ServerSettings {
     pub save_temps: bool,
     /// `PATH` given to compilers (`DISTCCD_PATH` when set).
     pub child_path: Option<OsString>,
-    /// Confine compilers with Landlock where the kernel has it (`DISTFARM_CONFINE=0`: no).
-    pub confine: bool,
+    /// The confinement compilers run in (see `confinement`): chosen at start by whoever
+    /// starts the server, after probing what works.
+    pub confinement: ConfinementMode,
     /// Where a ccache in front of the compilers keeps its cache and configuration, which
     /// its confinement must let it reach.
     pub ccache: CcacheEnv,
@@ -91,7 +93,13 @@ impl ServerSettings {
             tmpdir: env.tmpdir.clone(),
             save_temps: false,
             child_path: env.compiler_path.clone(),
-            confine: env.confine,
+            // Until the server has probed: Landlock, whose jobs fail where it is missing
+            // rather than run unconfined.
+            confinement: if env.confine {
+                ConfinementMode::Landlock
+            } else {
+                ConfinementMode::Unconfined
+            },
             ccache: env.ccache.clone(),
             pass_plans: None,
             assembler_guard: None,

@@ -98,8 +98,9 @@ impl Daemon {
         self.child.try_wait().is_none()
     }
 
-    /// The log lines containing `needle` once there are `count` of them, or those there are
-    /// after 15 s (for the caller's assertion to report). Panics if the daemon died.
+    /// The jobs' log lines containing `needle` once there are `count` of them, or those
+    /// there are after 15 s (for the caller's assertion to report). Panics if the daemon
+    /// died. The wrappers' compiler identity probes are not jobs: their lines are left out.
     #[track_caller]
     pub fn log_lines(&mut self, needle: &str, count: usize) -> Vec<String> {
         let deadline = Instant::now() + LOG_TIMEOUT;
@@ -108,7 +109,7 @@ impl Daemon {
             let lines: Vec<String> = self
                 .log()
                 .lines()
-                .filter(|l| l.contains(needle))
+                .filter(|l| l.contains(needle) && !is_identity_probe(l))
                 .map(String::from)
                 .collect();
             if lines.len() >= count || Instant::now() >= deadline {
@@ -132,3 +133,12 @@ impl Daemon {
         lines
     }
 }
+
+/// Whether a server's log line is about a wrapper's compiler identity probe (see
+/// `client/identity.rs`) rather than a job.
+pub fn is_identity_probe(line: &str) -> bool {
+    line.contains(IDENTITY_PROBE)
+}
+
+/// The probe's source name, as servers log it.
+pub const IDENTITY_PROBE: &str = "distfarm-identity-probe";

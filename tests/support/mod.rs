@@ -13,7 +13,8 @@
 //! | [`files`] | `set_mode`, `read_text`, `list`, `write_script`, `open_dir`, `readable_temp_dir` |
 //! | [`wait`] | `wait_for`: poll until something happened, or panic with context |
 //! | [`lock_holder`] | `hold_lock`: a distcc slot lock held by another process |
-//! | [`daemon`] | `Daemon`: a logging server on a free port (start with retry, wait for log lines) |
+//! | [`daemon`] | `Daemon`: a logging server on a free port (start with retry, wait for log lines; the wrappers' compiler identity probes left out) |
+//! | [`known_compiler`] | `gcc_known_on`: a host's compiler already known, as after an earlier build |
 //! | [`distcc_client`] | `DistccClient`: the real distcc 3.4 client, remote or fail |
 //! | [`distccd`] | `RealDistccd`: the real distccd 3.4 on 127.0.0.1 |
 //! | [`distfarm_server`] | `DistfarmServer`: `distfarm serve` on 127.0.0.1; job directories |
@@ -49,6 +50,7 @@ pub mod fake_ssh;
 pub mod files;
 pub mod hostile;
 pub mod inetd;
+pub mod known_compiler;
 pub mod lock_holder;
 pub mod namespace;
 pub mod netns;
@@ -70,6 +72,7 @@ pub mod wrapper_client;
 
 pub use compile::local_object;
 pub use cproject::CProject;
+pub use daemon::{IDENTITY_PROBE, is_identity_probe};
 pub use distccd::RealDistccd;
 pub use distfarm_server::DistfarmServer;
 pub use fake_server::FakeServer;

@@ -85,22 +85,8 @@ impl ForwardTable {
             .expect("forwards")
             .get(socket_path)
             .cloned();
-        let Some(tx) = tx else {
-            tracing::debug!(
-                "{host}: refusing a forwarded connection to socket {socket_path} nobody asked for"
-            );
-            reply
-                .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
-                .await;
-            return;
-        };
-        reply.accept().await;
-        let connection = ForwardedConnection {
-            stream: channel_io::tunnel_stream(channel, host.to_string()),
-            originator: socket_path.to_string(),
-            originator_port: 0,
-        };
-        let _ = tx.send(connection);
+        let what = format!("socket {socket_path}");
+        deliver(tx, channel, reply, socket_path, 0, host, &what).await;
     }
 
     /// Called by the handler for a `forwarded-tcpip` channel open.
@@ -123,21 +109,34 @@ impl ForwardTable {
                 .or_else(|| routes.get(&(connected_address.to_string(), 0)))
                 .cloned()
         };
-        let Some(tx) = tx else {
-            tracing::debug!(
-                "{host}: refusing a forwarded connection to {connected_address}:{connected_port} nobody asked for"
-            );
-            reply
-                .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
-                .await;
-            return;
-        };
-        reply.accept().await;
-        let connection = ForwardedConnection {
-            stream: channel_io::tunnel_stream(channel, host.to_string()),
-            originator: originator.to_string(),
-            originator_port,
-        };
-        let _ = tx.send(connection); // nobody listens any more: the stream closes
+        let what = format!("{connected_address}:{connected_port}");
+        deliver(tx, channel, reply, originator, originator_port, host, &what).await;
     }
+}
+
+/// Hands a forwarded channel to whoever asked for its forward (`tx`), or refuses it when
+/// nobody did.
+async fn deliver(
+    tx: Option<mpsc::UnboundedSender<ForwardedConnection>>,
+    channel: russh::Channel<client::Msg>,
+    reply: client::ChannelOpenHandle,
+    originator: &str,
+    originator_port: u32,
+    host: &str,
+    what: &str,
+) {
+    let Some(tx) = tx else {
+        tracing::debug!("{host}: refusing a forwarded connection to {what} nobody asked for");
+        reply
+            .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        return;
+    };
+    reply.accept().await;
+    let connection = ForwardedConnection {
+        stream: channel_io::tunnel_stream(channel, host.to_string()),
+        originator: originator.to_string(),
+        originator_port,
+    };
+    let _ = tx.send(connection); // nobody listens any more: the stream closes
 }
