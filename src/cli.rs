@@ -242,7 +242,11 @@ pub struct MonArgs {
         commands that run), as distccd; DISTFARM_CONFINE=0 is --unconfined. Compilers run \
         confined (they read only the system and their installation, and write only their job \
         directory): with Landlock where it works, else in a mount namespace; with neither, \
-        the server refuses to start unless given --unconfined."
+        the server refuses to start unless given --unconfined. A client must send its command \
+        line within 30 s and its whole request within DISTCC_IO_TIMEOUT (300 s, also the most \
+        any one read or write may wait); requests are at most 10,000 arguments, a 512 MiB \
+        body (1 GiB after LZO) or 100,000 pump-mode files. SIGTERM: refuse new clients, let \
+        running jobs finish (--stop-timeout), exit; SIGHUP: open --log-file again."
 )]
 pub struct ServeArgs {
     /// Listen on a TCP port (the default unless stdin is a socket).
