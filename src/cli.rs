@@ -242,7 +242,11 @@ pub struct MonArgs {
         commands that run), as distccd; DISTFARM_CONFINE=0 is --unconfined. Compilers run \
         confined (they read only the system and their installation, and write only their job \
         directory): with Landlock where it works, else in a mount namespace; with neither, \
-        the server refuses to start unless given --unconfined."
+        the server refuses to start unless given --unconfined. A client must send its command \
+        line within 30 s and its whole request within DISTCC_IO_TIMEOUT (300 s, also the most \
+        any one read or write may wait); requests are at most 10,000 arguments, a 512 MiB \
+        body (1 GiB after LZO) or 100,000 pump-mode files. SIGTERM: refuse new clients, let \
+        running jobs finish (--stop-timeout), exit; SIGHUP: open --log-file again."
 )]
 pub struct ServeArgs {
     /// Listen on a TCP port (the default unless stdin is a socket).
@@ -302,6 +306,26 @@ pub struct ServeArgs {
     /// Kill a compiler that runs longer than this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub job_lifetime: Option<u64>,
+    /// Address space of each program a job runs (RLIMIT_AS), e.g. 2G; 0: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size_or_zero, default_value = "4G")]
+    pub limit_memory: u64,
+    /// CPU seconds of each program a job runs (RLIMIT_CPU, then SIGXCPU); 0: no limit.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::server::job_limits::DEFAULT_CPU_SECS)]
+    pub limit_cpu: u64,
+    /// Largest file a job's program may write (RLIMIT_FSIZE: object, assembly, messages);
+    /// 0: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size_or_zero, default_value = "1G")]
+    pub limit_output: u64,
+    /// Connections held at once (reading requests, waiting for a slot, compiling); more
+    /// wait in the kernel's backlog.
+    #[arg(long, value_name = "N", default_value_t = crate::server::settings::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Connections held at once from one client address; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = crate::server::settings::DEFAULT_MAX_PER_ADDRESS)]
+    pub max_per_address: usize,
+    /// After SIGTERM or SIGINT, wait this long for running jobs before exiting anyway.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub stop_timeout: u64,
     /// Also allow this compiler (a bare name or an absolute path; repeatable).
     #[arg(long = "compiler", value_name = "NAME")]
     pub compilers: Vec<String>,
@@ -343,6 +367,14 @@ pub struct ServeArgs {
     /// list. Clients still need --allow.
     #[arg(long, conflicts_with_all = ["inetd", "ssh_session"])]
     pub zeroconf: bool,
+}
+
+/// A size as `byte_size` takes it, or 0 for "no limit".
+fn byte_size_or_zero(text: &str) -> Result<u64, String> {
+    match text {
+        "0" => Ok(0),
+        _ => byte_size(text),
+    }
 }
 
 /// `1G`, `500M`, `64K` (powers of 1024) or a number of bytes.
@@ -409,6 +441,26 @@ pub struct OfferArgs {
     /// Kill a compiler that runs longer than this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub job_lifetime: Option<u64>,
+    /// Address space of each program a job runs (RLIMIT_AS), e.g. 2G; 0: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size_or_zero, default_value = "4G")]
+    pub limit_memory: u64,
+    /// CPU seconds of each program a job runs (RLIMIT_CPU, then SIGXCPU); 0: no limit.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::server::job_limits::DEFAULT_CPU_SECS)]
+    pub limit_cpu: u64,
+    /// Largest file a job's program may write (RLIMIT_FSIZE: object, assembly, messages);
+    /// 0: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size_or_zero, default_value = "1G")]
+    pub limit_output: u64,
+    /// Connections held at once (reading requests, waiting for a slot, compiling); more
+    /// wait in the kernel's backlog.
+    #[arg(long, value_name = "N", default_value_t = crate::server::settings::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Connections held at once from one client address; more are closed at once.
+    #[arg(long, value_name = "N", default_value_t = crate::server::settings::DEFAULT_MAX_PER_ADDRESS)]
+    pub max_per_address: usize,
+    /// After SIGTERM or SIGINT, wait this long for running jobs before exiting anyway.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub stop_timeout: u64,
     /// On SIGINT/SIGTERM, let running jobs finish for at most this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub drain: u64,

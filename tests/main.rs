@@ -33,6 +33,7 @@ mod pump_ssh;
 mod server_cache;
 mod server_confinement;
 mod server_daemon;
+mod server_faults;
 mod server_gcc_passes;
 mod server_hostile;
 mod server_interop;

@@ -31,14 +31,14 @@ const HELLO: &[u8] = b"# 0 \"foo.c\"\nint printf(const char *, ...);\n\
 
 /// A fake compiler for the server to run: the script `name` in a 0755 directory of its own,
 /// beside a world-writable `marks/` directory (`{marks}` in the script) for its evidence.
-struct FakeCompiler {
-    dir: tempfile::TempDir,
-    marks: PathBuf,
-    path: String,
+pub(crate) struct FakeCompiler {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) marks: PathBuf,
+    pub(crate) path: String,
 }
 
 impl FakeCompiler {
-    fn new(name: &str, script: &str) -> FakeCompiler {
+    pub(crate) fn new(name: &str, script: &str) -> FakeCompiler {
         let dir = readable_temp_dir(name);
         let marks = open_dir(dir.path(), "marks");
         let path = dir.path().join(name);
@@ -57,7 +57,7 @@ impl FakeCompiler {
 /// A server whose compilers run unconfined: fake compilers leave their evidence (`marks/`)
 /// outside the job directory, where a confined compiler may not write. Confinement has its
 /// own tests (server_hostile.rs, server_confinement.rs).
-fn unconfined() -> crate::support::distfarm_server::ServeBuilder {
+pub(crate) fn unconfined() -> crate::support::distfarm_server::ServeBuilder {
     DistfarmServer::builder().env("DISTFARM_CONFINE", "0")
 }
 
@@ -141,6 +141,12 @@ fn help_and_version_exit_0_for_distccd_and_distfarm_serve() {
             "--inetd",
             "--pid-file",
             "--job-lifetime",
+            "--max-connections",
+            "--max-per-address",
+            "--limit-memory",
+            "--limit-cpu",
+            "--limit-output",
+            "--stop-timeout",
         ] {
             assert!(
                 stdout.contains(option),
@@ -411,7 +417,7 @@ fn detached_daemon_returns_at_once_serves_and_stops_by_its_pid_file() {
     );
 }
 
-fn is_zombie(pid: nix::unistd::Pid) -> bool {
+pub(crate) fn is_zombie(pid: nix::unistd::Pid) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map(|s| {
             s.lines()
@@ -1080,6 +1086,66 @@ fn distcc_io_timeout_drops_a_client_that_stalls_mid_request() {
         "dropped after {waited:?}, expected about DISTCC_IO_TIMEOUT=1 s"
     );
     server.expect_log("timed out after 1 s");
+}
+
+/// A sender that trickles its request token by token makes progress on every read, so the
+/// per-read timeout never fires: the whole request must still arrive within
+/// `DISTCC_IO_TIMEOUT`. (A pump-mode tree of many small files, each sent quickly, 200 ms
+/// apart.)
+#[test]
+fn a_request_trickled_token_by_token_is_dropped_after_distcc_io_timeout() {
+    use distfarm::protocol::file_tree::{TreeEntry, write_tree};
+    use distfarm::protocol::{RequestHeader, TokenWriter};
+    use std::io::{Read, Write};
+    let server = DistfarmServer::builder()
+        .env("DISTCC_IO_TIMEOUT", "2")
+        .start();
+    let entries: Vec<TreeEntry> = (0..200)
+        .map(|i| TreeEntry::File {
+            name: format!("/p/h{i}.h").into_bytes(),
+            content: b"int x;\n".to_vec(),
+        })
+        .collect();
+    let request = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let argv = ["gcc", "-c", "main.c", "-o", "main.o"].map(|a| a.as_bytes().to_vec());
+            let mut writer = TokenWriter::new(Vec::new());
+            RequestHeader::pump(b"/p".to_vec(), argv.to_vec())
+                .write(&mut writer)
+                .unwrap();
+            write_tree(&mut writer, &entries).unwrap();
+            writer.flush().await.unwrap();
+            writer.into_inner()
+        });
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let started = Instant::now();
+    let mut dropped_after = None;
+    for chunk in request.chunks(16) {
+        if slow.write_all(chunk).is_err() {
+            dropped_after = Some(started.elapsed());
+            break;
+        }
+        match slow.read(&mut [0u8; 1]) {
+            Ok(0) | Err(_) if started.elapsed() > Duration::from_secs(30) => break,
+            Ok(0) => {
+                dropped_after = Some(started.elapsed());
+                break;
+            }
+            Ok(_) => panic!("the slow sender got an answer"),
+            Err(_) => {}
+        }
+    }
+    let waited = dropped_after.expect("the slow sender was never dropped");
+    assert!(
+        waited >= Duration::from_millis(1800) && waited < Duration::from_secs(10),
+        "dropped after {waited:?}, expected about DISTCC_IO_TIMEOUT=2 s"
+    );
+    server.expect_log("sent no complete request within 2 s (DISTCC_IO_TIMEOUT)");
+    assert_no_job_directories(server.tmpdir());
 }
 
 /// `-N` lowers the server's priority by that much (distccd's default is 5).

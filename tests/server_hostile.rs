@@ -735,6 +735,106 @@ fn idle_connections_do_not_starve_an_honest_job() {
     assert_still_serves_and_left_nothing(&mut server);
 }
 
+/// A connection from `from` (a loopback address) to the server, as another machine would.
+fn connect_from(from: &str, port: u16) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let local: std::net::SocketAddr = format!("{from}:0").parse().unwrap();
+    socket.bind(&local.into()).unwrap();
+    let server: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    socket.connect(&server.into()).unwrap();
+    socket.into()
+}
+
+/// Whether the server has closed `stream` (end of stream or reset) within `within`.
+fn closed_within(stream: &TcpStream, within: Duration) -> bool {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut byte = [0u8; 1];
+    matches!((&*stream).read(&mut byte), Ok(0))
+        || matches!((&*stream).read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset)
+}
+
+/// One job sent from `from`, its answer.
+fn compile_from(from: &str, port: u16) -> Response {
+    let mut stream = connect_from(from, port);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+        .write_all(&request_bytes(Version::V1, &HONEST_ARGV, HELLO))
+        .unwrap();
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .expect("an answer within 20 s");
+    parse_response(&answer, Version::V1)
+}
+
+/// `--max-per-address`: one address holding its limit has further connections closed at
+/// once (not after the 30 s header timeout), while other addresses are served; a closed
+/// connection frees its place.
+#[test]
+fn connections_beyond_the_per_address_limit_are_closed_and_others_are_served() {
+    let mut server = unconfined(&["--max-per-address", "3"]);
+    let port = server.port();
+    let mut held: Vec<TcpStream> = (0..3).map(|_| connect_from("127.0.0.5", port)).collect();
+    let extra = connect_from("127.0.0.5", port);
+    assert!(
+        closed_within(&extra, Duration::from_secs(10)),
+        "the fourth connection from one address was not closed:\n{}",
+        server.log()
+    );
+    server.expect_log("127.0.0.5 already holds 3 connections (--max-per-address)");
+    assert_compiled(&compile_from("127.0.0.6", port), "another address");
+    held.pop();
+    // Once the server has seen it go, the address has a place again.
+    server.expect_log("127.0.0.5 already holds");
+    server.expect_log("sent a bad request");
+    assert_compiled(
+        &compile_from("127.0.0.5", port),
+        "the address below its limit",
+    );
+    for stream in &held {
+        stream.set_nonblocking(true).unwrap();
+        let r = (&*stream).read(&mut [0u8; 1]);
+        assert!(
+            matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "a held connection was dropped: {r:?}"
+        );
+    }
+    drop(held);
+    assert_still_serves_and_left_nothing(&mut server);
+}
+
+/// `--max-connections` full of connections that send nothing: a new client is not left in
+/// the backlog until the header timeout; the oldest idle connection goes instead.
+#[test]
+fn a_full_server_drops_its_oldest_idle_connection_for_a_new_client() {
+    let mut server = unconfined(&["--max-connections", "4"]);
+    let port = server.port();
+    let idle: Vec<TcpStream> = (0..4).map(|_| connect_from("127.0.0.7", port)).collect();
+    // Let the server take all four before the honest client comes.
+    server.expect_log("listening");
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    assert_compiled(
+        &compile_from("127.0.0.8", port),
+        "a client of a full server",
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "answered after {:?}, as if it waited for the header timeout",
+        started.elapsed()
+    );
+    assert!(
+        closed_within(&idle[0], Duration::from_secs(5)),
+        "the oldest idle connection is still open:\n{}",
+        server.log()
+    );
+    server.expect_log("the server is full and this was its oldest connection");
+    drop(idle);
+    assert_still_serves_and_left_nothing(&mut server);
+}
+
 // =======================================================================================
 // --inetd on pipes
 // =======================================================================================

@@ -502,7 +502,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__offer)
-            opts="-N -h -V --slots --port --socket --lzo --hosts-file --client-command --compiler --job-lifetime --drain --nice --verbose --heartbeat --max-backoff --unconfined --help --version"
+            opts="-N -h -V --slots --port --socket --lzo --hosts-file --client-command --compiler --job-lifetime --limit-memory --limit-cpu --limit-output --max-connections --max-per-address --stop-timeout --drain --nice --verbose --heartbeat --max-backoff --unconfined --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -525,6 +525,30 @@ _distfarm() {
                     return 0
                     ;;
                 --job-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit-memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit-cpu)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit-output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-per-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stop-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -652,7 +676,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__serve)
-            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --compiler --ssh-session --client-counters --stats --stats-port --cache --cache-size --lifetime --confinement --unconfined --zeroconf --help --version"
+            opts="-p -a -j -N -P -h -V --daemon --inetd --no-detach --no-fork --listen --port --allow --allow-private --jobs --nice --log-file --log-level --log-stderr --verbose --pid-file --user --enable-tcp-insecure --job-lifetime --limit-memory --limit-cpu --limit-output --max-connections --max-per-address --stop-timeout --compiler --ssh-session --client-counters --stats --stats-port --cache --cache-size --lifetime --confinement --unconfined --zeroconf --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -715,6 +739,30 @@ _distfarm() {
                     return 0
                     ;;
                 --job-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit-memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit-cpu)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit-output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-per-address)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stop-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

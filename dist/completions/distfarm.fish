@@ -50,6 +50,12 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l log-level -d
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s P -l pid-file -d 'Write the daemon\'s pid here' -r -F
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l user -d 'When started as root, run as this user (default: distcc, else nobody)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l job-lifetime -d 'Kill a compiler that runs longer than this many seconds' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l limit-memory -d 'Address space of each program a job runs (RLIMIT_AS), e.g. 2G; 0: no limit' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l limit-cpu -d 'CPU seconds of each program a job runs (RLIMIT_CPU, then SIGXCPU); 0: no limit' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l limit-output -d 'Largest file a job\'s program may write (RLIMIT_FSIZE: object, assembly, messages); 0: no limit' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l max-connections -d 'Connections held at once (reading requests, waiting for a slot, compiling); more wait in the kernel\'s backlog' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l max-per-address -d 'Connections held at once from one client address; more are closed at once' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l stop-timeout -d 'After SIGTERM or SIGINT, wait this long for running jobs before exiting anyway' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l compiler -d 'Also allow this compiler (a bare name or an absolute path; repeatable)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l stats-port -d 'The statistics port (also where --client-counters asks the daemon)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l cache -d 'Keep successful answers in DIR (created 0700) and give them again to any client that sends the same job' -r -F
@@ -83,6 +89,12 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l port -d 'The
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l client-command -d 'How to run distfarm on the client (a path, or `env DISTCC_DIR=... distfarm`)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l compiler -d 'Also allow this compiler (a bare name or an absolute path; repeatable)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l job-lifetime -d 'Kill a compiler that runs longer than this many seconds' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l limit-memory -d 'Address space of each program a job runs (RLIMIT_AS), e.g. 2G; 0: no limit' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l limit-cpu -d 'CPU seconds of each program a job runs (RLIMIT_CPU, then SIGXCPU); 0: no limit' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l limit-output -d 'Largest file a job\'s program may write (RLIMIT_FSIZE: object, assembly, messages); 0: no limit' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l max-connections -d 'Connections held at once (reading requests, waiting for a slot, compiling); more wait in the kernel\'s backlog' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l max-per-address -d 'Connections held at once from one client address; more are closed at once' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l stop-timeout -d 'After SIGTERM or SIGINT, wait this long for running jobs before exiting anyway' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l drain -d 'On SIGINT/SIGTERM, let running jobs finish for at most this many seconds' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s N -l nice -d 'Lower this process\'s priority by this much' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l heartbeat -d 'Seconds between heartbeats to the client\'s holder (it withdraws after three missed)' -r

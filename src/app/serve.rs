@@ -19,6 +19,7 @@ use crate::server::command_list::CommandList;
 use crate::server::compilers::CompilerPolicy;
 use crate::server::confinement;
 use crate::server::connection::{ResultClass, ServerContext};
+use crate::server::job_limits::JobLimits;
 use crate::server::process::{self, PidFile};
 use crate::server::settings::ServerSettings;
 use crate::server::stats_http::StatsServer;
@@ -65,9 +66,18 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
                 .map_err(|e| format!("--cache {}: {e}", dir.display()))
         })
         .transpose()?;
+    let nonzero = |n: u64| (n > 0).then_some(n);
     Ok(ServerSettings {
         access: AccessList::new(entries),
         cache,
+        max_connections: args.max_connections.max(1),
+        max_per_address: args.max_per_address.max(1),
+        job_limits: JobLimits {
+            memory: nonzero(args.limit_memory),
+            cpu_secs: nonzero(args.limit_cpu),
+            output: nonzero(args.limit_output),
+        },
+        stop_timeout: Duration::from_secs(args.stop_timeout),
         ..compile_settings(env, &compiling)?
     })
 }
@@ -211,6 +221,10 @@ pub fn main(args: ServeArgs) -> i32 {
             cache.dir().display(),
             args.cache_size >> 20
         );
+    }
+    if !inetd || args.ssh_session {
+        // A long-lived server, as its own user: what servers killed earlier left is removed.
+        crate::server::leftovers::remove(&settings.tmpdir);
     }
     let ctx = ServerContext::new(settings).with_cache(cache);
     if args.ssh_session {
@@ -434,15 +448,33 @@ fn run_daemon(args: &ServeArgs, ctx: ServerContext, announce: Option<AnnounceSet
     0
 }
 
+/// Resolves at SIGTERM, SIGINT or the end of `--lifetime`. SIGHUP meanwhile opens the
+/// `--log-file` again (after logrotate moved it), as daemons do.
 async fn shutdown_signal(lifetime: Option<Duration>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: finishing running jobs, then exiting"),
-        _ = int.recv() => tracing::info!("SIGINT: finishing running jobs, then exiting"),
-        _ = hup.recv() => tracing::info!("SIGHUP: finishing running jobs, then exiting"),
-        _ = tokio::time::sleep(lifetime.unwrap_or(Duration::MAX)) => tracing::info!("--lifetime reached"),
+    let lifetime = tokio::time::sleep(lifetime.unwrap_or(Duration::MAX));
+    tokio::pin!(lifetime);
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: refusing new clients, finishing running jobs, then exiting");
+                return;
+            }
+            _ = int.recv() => {
+                tracing::info!("SIGINT: refusing new clients, finishing running jobs, then exiting");
+                return;
+            }
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: opening the log file again");
+                logging::reopen();
+            }
+            _ = &mut lifetime => {
+                tracing::info!("--lifetime reached");
+                return;
+            }
+        }
     }
 }

@@ -56,6 +56,10 @@ pub(super) fn job_command(
     // The driver's temporary files (its `.s`) go where they are removed with the job,
     // also when the compiler is killed and cannot remove them itself.
     command.env("TMPDIR", job_dir);
+    // SAFETY: the hook only calls setrlimit: no allocation, no lock (see job_limits.rs).
+    unsafe {
+        command.pre_exec(settings.job_limits.in_child());
+    }
     if let Some(confinement) = confinement {
         confinement.apply(command.as_std_mut())?;
     }
@@ -102,10 +106,14 @@ impl Captured {
     }
 
     /// The answer for a compiler that exited with `status`.
+    /// A compiler killed by a signal, or one that ran out of memory, is told so in its
+    /// stderr, with the server's limit it ran into.
     pub(super) async fn answer(
         &self,
+        program: &Path,
         status: std::process::ExitStatus,
         prepared: &PreparedArgs,
+        settings: &ServerSettings,
     ) -> std::io::Result<Outcome> {
         let mut response = Response {
             status: status.into_raw() as u32,
@@ -114,6 +122,23 @@ impl Captured {
             object: Vec::new(),
             deps: None,
         };
+        let limits = &settings.job_limits;
+        let program = program.file_name().unwrap_or(program.as_os_str());
+        if let Some(signal) = status.signal() {
+            let said = limits.explain(&program.to_string_lossy(), signal);
+            response.stderr.extend_from_slice(said.as_bytes());
+        } else if !status.success()
+            && let Some(said) = limits.explain_memory(&response.stderr)
+        {
+            response.stderr.extend_from_slice(said.as_bytes());
+        }
+        if !status.success()
+            && let Some(said) = super::disk_full::explain(&self.dir, &response.stderr)
+        {
+            response.status = crate::exit_code::ExitCode::IoError.as_wait_status();
+            response.stderr.extend_from_slice(said.as_bytes());
+            return Ok(Outcome::Failed(response));
+        }
         if status.success() {
             if let Some(pump) = &prepared.pump {
                 // A missing .d costs the client only its dependency file, as with distccd.
@@ -193,6 +218,9 @@ impl<F: Future<Output = ()>> Clock<'_, F> {
                 let _ = killpg(pid, Signal::SIGKILL);
             }
         };
+        // If this wait is dropped (the server stops before the job ends), the programs the
+        // compiler started go with it, not only the compiler (`kill_on_drop`).
+        let mut group = GroupGuard(pid);
         let deadline = self.deadline;
         let expired = async {
             match deadline {
@@ -201,9 +229,15 @@ impl<F: Future<Output = ()>> Clock<'_, F> {
             }
         };
         tokio::select! {
-            status = child.wait() => Ok(Ended::Exited(status?)),
+            status = child.wait() => {
+                group.0 = None; // reaped: its group id may be reused
+                Ok(Ended::Exited(status?))
+            }
             _ = self.client_gone.as_mut() => {
                 kill_group();
+                // Its job slot is given back only once it is gone: a killed compiler still
+                // running beside the next job would make one more than --jobs.
+                let _ = child.wait().await;
                 Ok(Ended::ClientGone)
             }
             _ = expired => {
@@ -211,6 +245,17 @@ impl<F: Future<Output = ()>> Clock<'_, F> {
                 let _ = child.wait().await;
                 Ok(Ended::TimedOut)
             }
+        }
+    }
+}
+
+/// Kills a job's process group when dropped, unless disarmed.
+struct GroupGuard(Option<Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = killpg(pid, Signal::SIGKILL);
         }
     }
 }

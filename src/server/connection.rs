@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use super::cache::{JobInput, Lookup, ResultCache, TreeDigest};
 use super::client_stats::{ClientStats, Served};
@@ -77,6 +78,8 @@ pub struct ServerContext {
     pub header_store: Option<HeaderStore>,
     /// `--cache`: answers kept for jobs sent again.
     pub cache: Option<ResultCache>,
+    /// Cancelled when the server stops: connections still sending their request go.
+    pub stopping: CancellationToken,
 }
 
 impl ServerContext {
@@ -89,6 +92,7 @@ impl ServerContext {
             clients: Default::default(),
             header_store: None,
             cache: None,
+            stopping: CancellationToken::new(),
         }
     }
 
@@ -108,17 +112,52 @@ impl ServerContext {
     }
 }
 
+/// A connection that has not sent its command line yet, as the daemon sees it: it may be
+/// told to go (the server is stopping, or full and this is its oldest such connection),
+/// which it does only while it is still waiting for that command line.
+#[derive(Clone, Default)]
+pub struct HeaderWait {
+    pub go: CancellationToken,
+    /// Set once the command line is in (or the connection has ended).
+    pub past: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HeaderWait {
+    pub fn is_past(&self) -> bool {
+        self.past.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn pass(&self) {
+        self.past.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// Serves one job on `stream`, counts it in the statistics and returns how it ended.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     peer: Peer,
     ctx: &ServerContext,
 ) -> ResultClass {
+    let wait = HeaderWait {
+        go: ctx.stopping.clone(),
+        ..Default::default()
+    };
+    serve_unless_told(stream, peer, ctx, &wait).await
+}
+
+/// `serve`, leaving before its command line is in if `wait.go` is cancelled.
+pub async fn serve_unless_told<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: Peer,
+    ctx: &ServerContext,
+    wait: &HeaderWait,
+) -> ResultClass {
     let started = Instant::now();
     let mut learned = Learned::default();
     let bytes = std::sync::Arc::new(ByteCounts::default());
     let stream = Counted::new(stream, bytes.clone());
-    let class = serve_job(stream, peer, ctx, started, &mut learned).await;
+    let class = serve_job(stream, peer, ctx, wait, started, &mut learned).await;
+    wait.pass();
     let job = learned
         .job
         .as_ref()
@@ -152,6 +191,7 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     peer: Peer,
     ctx: &ServerContext,
+    wait: &HeaderWait,
     started: Instant,
     learned: &mut Learned,
 ) -> ResultClass {
@@ -160,12 +200,20 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
     let mut reader = TokenReader::new(read_half, ctx.settings.limits);
     let mut writer = TokenWriter::new(write_half);
 
-    let header = match tokio::time::timeout(
-        ctx.settings.header_timeout,
-        RequestHeader::read(&mut reader),
-    )
-    .await
-    {
+    let header = tokio::select! {
+        read = tokio::time::timeout(ctx.settings.header_timeout, RequestHeader::read(&mut reader)) => read,
+        _ = wait.go.cancelled() => {
+            let why = if ctx.stopping.is_cancelled() {
+                "the server is stopping"
+            } else {
+                "the server is full and this was its oldest connection without a request"
+            };
+            tracing::info!("client: {peer} dropped before its command line: {why}");
+            return ResultClass::ClientDisconnect;
+        }
+    };
+    wait.pass();
+    let header = match header {
         Ok(Ok(header)) => header,
         Ok(Err(e)) => return bad_request(peer, &e),
         Err(_) => {
@@ -191,27 +239,40 @@ async fn serve_job<S: AsyncRead + AsyncWrite + Unpin>(
     };
     // A pump-mode tree is hashed as it arrives when there is a cache to key.
     let mut tree_digest = ctx.cache.as_ref().map(|_| TreeDigest::default());
-    let input = match &header.cwd {
-        None => match request::read_source(&mut reader, header.version).await {
-            Ok(source) => Input::Preprocessed(source),
-            Err(e) => return bad_request(peer, &e),
-        },
-        Some(cwd) => match read_tree(
-            &mut reader,
-            &mut writer,
-            cwd,
-            dir.path(),
-            ctx.header_store.as_ref(),
-            tree_digest.as_mut(),
-        )
-        .await
-        {
-            Ok((root, workdir)) => Input::Tree(root, workdir),
-            Err(TreeError::Protocol(e)) => return bad_request(peer, &e),
-            Err(TreeError::Refused(refusal)) => {
-                return refuse(peer, &header, refusal, &mut writer, refused).await;
-            }
-        },
+    // The whole request within DISTCC_IO_TIMEOUT: a sender that trickles a byte now and
+    // then makes progress on every read, and would otherwise hold its connection for ever.
+    let request_time = ctx.settings.limits.io_timeout;
+    let read_input = async {
+        match &header.cwd {
+            None => request::read_source(&mut reader, header.version)
+                .await
+                .map(Input::Preprocessed)
+                .map_err(TreeError::Protocol),
+            Some(cwd) => read_tree(
+                &mut reader,
+                &mut writer,
+                cwd,
+                dir.path(),
+                ctx.header_store.as_ref(),
+                tree_digest.as_mut(),
+            )
+            .await
+            .map(|(root, workdir)| Input::Tree(root, workdir)),
+        }
+    };
+    let input = match tokio::time::timeout_at((started + request_time).into(), read_input).await {
+        Ok(Ok(input)) => input,
+        Ok(Err(TreeError::Protocol(e))) => return bad_request(peer, &e),
+        Ok(Err(TreeError::Refused(refusal))) => {
+            return refuse(peer, &header, refusal, &mut writer, refused).await;
+        }
+        Err(_) => {
+            tracing::warn!(
+                "client: {peer} sent no complete request within {} s (DISTCC_IO_TIMEOUT); dropped",
+                request_time.as_secs()
+            );
+            return ResultClass::BadRequest;
+        }
     };
     let argv = match utf8_argv(&header) {
         Ok(argv) => argv,

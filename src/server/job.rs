@@ -40,7 +40,7 @@ pub struct JobDir {
 impl JobDir {
     pub fn create(settings: &ServerSettings) -> std::io::Result<JobDir> {
         let dir = tempfile::Builder::new()
-            .prefix("distfarm_")
+            .prefix(&super::leftovers::prefix())
             .tempdir_in(&settings.tmpdir)?;
         Ok(JobDir { dir: Some(dir) })
     }
@@ -54,6 +54,23 @@ impl JobDir {
         if let Some(dir) = self.dir.take() {
             let path = dir.keep();
             tracing::info!("DISTCC_SAVE_TEMPS: kept job directory {}", path.display());
+        }
+    }
+}
+
+impl Drop for JobDir {
+    /// Removes the directory on a blocking thread when there is a runtime: a pump-mode
+    /// root of 100,000 files takes seconds to remove, which would stall every connection
+    /// served by this worker thread.
+    fn drop(&mut self) {
+        let Some(dir) = self.dir.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || drop(dir));
+            }
+            Err(_) => drop(dir),
         }
     }
 }
@@ -79,6 +96,10 @@ pub async fn run(
     .await
     {
         Ok(outcome) => outcome,
+        Err(e) if super::disk_full::is_disk_full(&e) => Outcome::Failed(Response::failure(
+            ExitCode::IoError.as_wait_status(),
+            super::disk_full::message(dir.path()).into_bytes(),
+        )),
         Err(e) => Outcome::Failed(Response::failure(
             ExitCode::CompilerMissing.as_wait_status(),
             format!("distfarm server: cannot run {}: {e}\n", compiler.display()).into_bytes(),
@@ -153,6 +174,11 @@ async fn run_passes<F: Future<Output = ()>>(
         Ended::Exited(status) => status,
         early => return Ok(Some(early.outcome(clock.lifetime))),
     };
+    // A limit reached is answered as it is: the driver would only run into it again.
+    if hit_a_limit(status) {
+        let answer = captured.answer(&passes.compile.program, status, prepared, settings);
+        return answer.await.map(Some);
+    }
     let status = match (&passes.assemble, status.code()) {
         (None, Some(0)) | (_, Some(1)) => status,
         (Some((assemble, assembly)), Some(0)) => {
@@ -162,13 +188,27 @@ async fn run_passes<F: Future<Output = ()>>(
             }
             match clock.wait(run(assemble)?).await {
                 Ok(Ended::Exited(status)) if matches!(status.code(), Some(0 | 1)) => status,
+                Ok(Ended::Exited(status)) if hit_a_limit(status) => {
+                    let answer = captured.answer(&assemble.program, status, prepared, settings);
+                    return answer.await.map(Some);
+                }
                 Ok(Ended::Exited(_)) | Err(_) => return Ok(None),
                 Ok(early) => return Ok(Some(early.outcome(clock.lifetime))),
             }
         }
         _ => return Ok(None),
     };
-    captured.answer(status, prepared).await.map(Some)
+    captured
+        .answer(&passes.compile.program, status, prepared, settings)
+        .await
+        .map(Some)
+}
+
+/// Whether a program was stopped by one of the job's resource limits (see `job_limits`).
+fn hit_a_limit(status: std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let limit_signals = [nix::libc::SIGXCPU, nix::libc::SIGXFSZ];
+    status.signal().is_some_and(|s| limit_signals.contains(&s))
 }
 
 /// Runs the compiler driver, its assembler guarded by `-wrapper`, or, unconfined, its
@@ -212,7 +252,7 @@ async fn run_driver<F: Future<Output = ()>>(
             refusal,
         )));
     }
-    captured.answer(status, prepared).await
+    captured.answer(compiler, status, prepared, settings).await
 }
 
 /// distccd's answer when `execvp` of the compiler fails: exit 110 and why, on stderr.
@@ -269,6 +309,10 @@ async fn check_generated_assembly(
         .kill_on_drop(true);
     if let Some(path) = &settings.child_path {
         command.env("PATH", path);
+    }
+    // SAFETY: the hook only calls setrlimit: no allocation, no lock (see job_limits.rs).
+    unsafe {
+        command.pre_exec(settings.job_limits.in_child());
     }
     let confinement = confinement(dir, compiler, settings);
     if let Some(confinement) = &confinement

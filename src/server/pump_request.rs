@@ -106,17 +106,23 @@ async fn read_hashed<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     };
     // What each file entry's content is, once known.
     let mut known: HashMap<ContentHash, Arc<Vec<u8>>> = HashMap::new();
+    // In the client's order; the set only answers "asked for already?" (a list search
+    // here made a tree of 100,000 new files cost 10^10 comparisons).
     let mut missing = Vec::new();
+    let mut asked = std::collections::HashSet::new();
     for entry in &entries {
         if let HashedEntry::File { hash, .. } = entry
             && !known.contains_key(hash)
-            && !missing.contains(hash)
+            && !asked.contains(hash)
         {
             match store.get(hash) {
                 Some(content) => {
                     known.insert(*hash, content);
                 }
-                None => missing.push(*hash),
+                None => {
+                    asked.insert(*hash);
+                    missing.push(*hash);
+                }
             }
         }
     }

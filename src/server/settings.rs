@@ -8,8 +8,20 @@ use std::time::Duration;
 use super::access::AccessList;
 use super::compilers::CompilerPolicy;
 use super::confinement::ConfinementMode;
+use super::job_limits::JobLimits;
 use crate::config::{CcacheEnv, ServerEnv};
 use crate::protocol::Limits;
+
+/// `--max-connections`: connections held at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// `--max-per-address`: connections held at once from one address. A client machine's
+/// `make -j` rarely keeps more than a few dozen jobs on one server.
+pub const DEFAULT_MAX_PER_ADDRESS: usize = 128;
+/// A client must send its command line within this time (and its whole request within
+/// `DISTCC_IO_TIMEOUT`).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// `--stop-timeout`: how long SIGTERM waits for running jobs.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Everything a running server needs, as plain values: built by `app::serve` from the
 /// command line and `config::ServerEnv`, by `distfarm offer` for its in-process server, and
@@ -23,6 +35,14 @@ pub struct ServerSettings {
     pub jobs: usize,
     /// Connections held at once (reading requests, waiting for a job slot, compiling).
     pub max_connections: usize,
+    /// Connections held at once from one client address; more are closed at once, so that
+    /// one machine cannot take every connection slot.
+    pub max_per_address: usize,
+    /// Resource limits of every program a job runs.
+    pub job_limits: JobLimits,
+    /// After SIGTERM, how long running jobs may take to finish before the server exits
+    /// anyway (killing their compilers).
+    pub stop_timeout: Duration,
     /// Kill a compiler that runs longer than this (`--job-lifetime`).
     pub job_lifetime: Option<Duration>,
     pub compilers: CompilerPolicy,
@@ -62,11 +82,14 @@ impl ServerSettings {
         ServerSettings {
             access: AccessList::new(AccessList::loopback()),
             jobs,
-            max_connections: 1024,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_per_address: DEFAULT_MAX_PER_ADDRESS,
+            job_limits: JobLimits::default(),
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
             job_lifetime: None,
             compilers: CompilerPolicy::searching(env.compiler_path.clone()),
             limits: Limits::default(),
-            header_timeout: Duration::from_secs(30),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
             tmpdir: env.tmpdir.clone(),
             save_temps: false,
             child_path: env.compiler_path.clone(),
