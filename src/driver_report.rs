@@ -6,7 +6,9 @@
 //! header lines that describe the compiler: a driver message (a warning about an option, say)
 //! makes it unreadable, so that the job goes to the driver, whose messages the user then sees.
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 /// Lines of a `-###` report that describe the compiler rather than a pass.
 pub const REPORT_HEADERS: &[&str] = &[
@@ -101,6 +103,27 @@ fn split_command(line: &str) -> Option<Vec<String>> {
         }
     }
     Some(words)
+}
+
+/// `compiler -### ARGS`, its stdin empty, its `PATH` given, and in the C locale: the
+/// report's header lines are matched in English (the plan is the same in any locale).
+pub fn report_command(
+    compiler: &Path,
+    args: &[String],
+    path: Option<&OsStr>,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(compiler);
+    command
+        .arg("-###")
+        .args(args)
+        .env("LC_ALL", "C")
+        .env_remove("LANGUAGE")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(path) = path {
+        command.env("PATH", path);
+    }
+    command
 }
 
 #[cfg(test)]

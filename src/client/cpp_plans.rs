@@ -14,7 +14,6 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use super::cpp_plan::{self, Shape};
@@ -139,19 +138,8 @@ pub struct AskEnv {
 /// The driver's preprocessor pass for `args`: `Some(None)` when it is not a plain one,
 /// `None` when the driver could not be asked.
 async fn ask_driver(compiler: &Path, args: &[String], env: &AskEnv) -> Option<Option<Pass>> {
-    let mut command = tokio::process::Command::new(compiler);
-    command
-        .arg("-###")
-        .args(args)
-        // The report's header lines are matched in English; the plan is the same in any.
-        .env("LC_ALL", "C")
-        .env_remove("LANGUAGE")
-        .env("_DISTCC_SAFEGUARD", (env.safeguard + 1).to_string())
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    if let Some(path) = &env.path {
-        command.env("PATH", path);
-    }
+    let mut command = crate::driver_report::report_command(compiler, args, env.path.as_deref());
+    command.env("_DISTCC_SAFEGUARD", (env.safeguard + 1).to_string());
     let report = tokio::time::timeout(ASK_TIMEOUT, command.output())
         .await
         .ok()?

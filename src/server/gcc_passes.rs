@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -124,21 +123,11 @@ async fn ask_driver(
     if args.iter().any(|a| driver_must_run(a)) {
         return Ok(None);
     }
-    let mut command = tokio::process::Command::new(compiler);
+    let mut command = crate::driver_report::report_command(compiler, args, path);
     command
-        .arg("-###")
-        .args(args)
-        // The report's header lines are matched in English; the plan is the same in any.
-        .env("LC_ALL", "C")
-        .env_remove("LANGUAGE")
         // It makes (and removes) its temporary file names even when only asked.
         .env("TMPDIR", job_dir)
-        .current_dir(job_dir)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    if let Some(path) = path {
-        command.env("PATH", path);
-    }
+        .current_dir(job_dir);
     if let Some(confinement) = &confinement {
         confinement
             .apply(command.as_std_mut())
