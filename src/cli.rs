@@ -303,19 +303,8 @@ pub struct ServeArgs {
     /// still apply.
     #[arg(long, alias = "make-me-a-botnet")]
     pub enable_tcp_insecure: bool,
-    /// Kill a compiler that runs longer than this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub job_lifetime: Option<u64>,
-    /// Address space of each program a job runs (RLIMIT_AS), e.g. 2G; 0: no limit.
-    #[arg(long, value_name = "SIZE", value_parser = byte_size_or_zero, default_value = "4G")]
-    pub limit_memory: u64,
-    /// CPU seconds of each program a job runs (RLIMIT_CPU, then SIGXCPU); 0: no limit.
-    #[arg(long, value_name = "SECONDS", default_value_t = crate::server::job_limits::DEFAULT_CPU_SECS)]
-    pub limit_cpu: u64,
-    /// Largest file a job's program may write (RLIMIT_FSIZE: object, assembly, messages);
-    /// 0: no limit.
-    #[arg(long, value_name = "SIZE", value_parser = byte_size_or_zero, default_value = "1G")]
-    pub limit_output: u64,
+    #[command(flatten)]
+    pub job_limits: JobLimitArgs,
     /// Connections held at once (reading requests, waiting for a slot, compiling); more
     /// wait in the kernel's backlog.
     #[arg(long, value_name = "N", default_value_t = crate::server::settings::DEFAULT_MAX_CONNECTIONS)]
@@ -375,6 +364,24 @@ fn byte_size_or_zero(text: &str) -> Result<u64, String> {
         "0" => Ok(0),
         _ => byte_size(text),
     }
+}
+
+/// The limits every program of a job runs under (`serve` and `offer`).
+#[derive(Debug, Clone, Args)]
+pub struct JobLimitArgs {
+    /// Kill a compiler that runs longer than this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub job_lifetime: Option<u64>,
+    /// Address space of each program a job runs (RLIMIT_AS), e.g. 2G; 0: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size_or_zero, default_value = "4G")]
+    pub limit_memory: u64,
+    /// CPU seconds of each program a job runs (RLIMIT_CPU, then SIGXCPU); 0: no limit.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::server::job_limits::DEFAULT_CPU_SECS)]
+    pub limit_cpu: u64,
+    /// Largest file a job's program may write (RLIMIT_FSIZE: object, assembly, messages);
+    /// 0: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = byte_size_or_zero, default_value = "1G")]
+    pub limit_output: u64,
 }
 
 /// `1G`, `500M`, `64K` (powers of 1024) or a number of bytes.
@@ -438,29 +445,8 @@ pub struct OfferArgs {
     /// Also allow this compiler (a bare name or an absolute path; repeatable).
     #[arg(long = "compiler", value_name = "NAME")]
     pub compilers: Vec<String>,
-    /// Kill a compiler that runs longer than this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub job_lifetime: Option<u64>,
-    /// Address space of each program a job runs (RLIMIT_AS), e.g. 2G; 0: no limit.
-    #[arg(long, value_name = "SIZE", value_parser = byte_size_or_zero, default_value = "4G")]
-    pub limit_memory: u64,
-    /// CPU seconds of each program a job runs (RLIMIT_CPU, then SIGXCPU); 0: no limit.
-    #[arg(long, value_name = "SECONDS", default_value_t = crate::server::job_limits::DEFAULT_CPU_SECS)]
-    pub limit_cpu: u64,
-    /// Largest file a job's program may write (RLIMIT_FSIZE: object, assembly, messages);
-    /// 0: no limit.
-    #[arg(long, value_name = "SIZE", value_parser = byte_size_or_zero, default_value = "1G")]
-    pub limit_output: u64,
-    /// Connections held at once (reading requests, waiting for a slot, compiling); more
-    /// wait in the kernel's backlog.
-    #[arg(long, value_name = "N", default_value_t = crate::server::settings::DEFAULT_MAX_CONNECTIONS)]
-    pub max_connections: usize,
-    /// Connections held at once from one client address; more are closed at once.
-    #[arg(long, value_name = "N", default_value_t = crate::server::settings::DEFAULT_MAX_PER_ADDRESS)]
-    pub max_per_address: usize,
-    /// After SIGTERM or SIGINT, wait this long for running jobs before exiting anyway.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
-    pub stop_timeout: u64,
+    #[command(flatten)]
+    pub job_limits: JobLimitArgs,
     /// On SIGINT/SIGTERM, let running jobs finish for at most this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub drain: u64,

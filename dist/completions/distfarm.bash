@@ -502,7 +502,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__offer)
-            opts="-N -h -V --slots --port --socket --lzo --hosts-file --client-command --compiler --job-lifetime --limit-memory --limit-cpu --limit-output --max-connections --max-per-address --stop-timeout --drain --nice --verbose --heartbeat --max-backoff --unconfined --help --version"
+            opts="-N -h -V --slots --port --socket --lzo --hosts-file --client-command --compiler --job-lifetime --limit-memory --limit-cpu --limit-output --drain --nice --verbose --heartbeat --max-backoff --unconfined --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -537,18 +537,6 @@ _distfarm() {
                     return 0
                     ;;
                 --limit-output)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --max-connections)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --max-per-address)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --stop-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -92,9 +92,6 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l job-lifetime
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l limit-memory -d 'Address space of each program a job runs (RLIMIT_AS), e.g. 2G; 0: no limit' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l limit-cpu -d 'CPU seconds of each program a job runs (RLIMIT_CPU, then SIGXCPU); 0: no limit' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l limit-output -d 'Largest file a job\'s program may write (RLIMIT_FSIZE: object, assembly, messages); 0: no limit' -r
-complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l max-connections -d 'Connections held at once (reading requests, waiting for a slot, compiling); more wait in the kernel\'s backlog' -r
-complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l max-per-address -d 'Connections held at once from one client address; more are closed at once' -r
-complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l stop-timeout -d 'After SIGTERM or SIGINT, wait this long for running jobs before exiting anyway' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l drain -d 'On SIGINT/SIGTERM, let running jobs finish for at most this many seconds' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s N -l nice -d 'Lower this process\'s priority by this much' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l heartbeat -d 'Seconds between heartbeats to the client\'s holder (it withdraws after three missed)' -r

@@ -81,7 +81,7 @@ fn server_settings(args: &OfferArgs) -> Result<ServerSettings, String> {
     let env = ServerEnv::from_env().map_err(|e| e.to_string())?;
     let compiling = serve::Compiling {
         jobs: args.slots,
-        job_lifetime: args.job_lifetime,
+        job_limits: &args.job_limits,
         compilers: &args.compilers,
         insecure: false,
         long_lived: true,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{ConfinementArg, ServeArgs};
+use crate::cli::{ConfinementArg, JobLimitArgs, ServeArgs};
 use crate::config::ServerEnv;
 use crate::exit_code::ExitCode;
 use crate::logging::{self, Sink};
@@ -47,7 +47,7 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
     }
     let compiling = Compiling {
         jobs: args.jobs,
-        job_lifetime: args.job_lifetime,
+        job_limits: &args.job_limits,
         compilers: &args.compilers,
         insecure: args.enable_tcp_insecure,
         // A one-job process (`--inetd`) would ask gcc for its plan on every job.
@@ -66,17 +66,11 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
                 .map_err(|e| format!("--cache {}: {e}", dir.display()))
         })
         .transpose()?;
-    let nonzero = |n: u64| (n > 0).then_some(n);
     Ok(ServerSettings {
         access: AccessList::new(entries),
         cache,
         max_connections: args.max_connections.max(1),
         max_per_address: args.max_per_address.max(1),
-        job_limits: JobLimits {
-            memory: nonzero(args.limit_memory),
-            cpu_secs: nonzero(args.limit_cpu),
-            output: nonzero(args.limit_output),
-        },
         stop_timeout: Duration::from_secs(args.stop_timeout),
         ..compile_settings(env, &compiling)?
     })
@@ -86,8 +80,8 @@ pub fn settings(args: &ServeArgs, env: &ServerEnv, inetd: bool) -> Result<Server
 pub struct Compiling<'a> {
     /// `--jobs`/`--slots`; none or 0: the machine's default.
     pub jobs: Option<usize>,
-    /// `--job-lifetime` in seconds.
-    pub job_lifetime: Option<u64>,
+    /// `--job-lifetime` and the `--limit-*` options.
+    pub job_limits: &'a JobLimitArgs,
     /// `--compiler` entries.
     pub compilers: &'a [String],
     /// `--enable-tcp-insecure`.
@@ -106,9 +100,16 @@ pub fn compile_settings(env: &ServerEnv, compiling: &Compiling) -> Result<Server
         .transpose()
         .map_err(|e| e.to_string())?;
     let defaults = ServerSettings::local_defaults(env);
+    let limits = compiling.job_limits;
+    let nonzero = |n: u64| (n > 0).then_some(n);
     Ok(ServerSettings {
         jobs: compiling.jobs.filter(|j| *j > 0).unwrap_or(defaults.jobs),
-        job_lifetime: compiling.job_lifetime.map(Duration::from_secs),
+        job_lifetime: limits.job_lifetime.map(Duration::from_secs),
+        job_limits: JobLimits {
+            memory: nonzero(limits.limit_memory),
+            cpu_secs: nonzero(limits.limit_cpu),
+            output: nonzero(limits.limit_output),
+        },
         compilers: CompilerPolicy {
             extra: compiling.compilers.to_vec(),
             insecure: compiling.insecure,
