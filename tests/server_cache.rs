@@ -146,6 +146,22 @@ impl CachedServer {
 
     /// Waits until the statistics page says `line` (counters trail the answer a moment).
     #[track_caller]
+    /// `distfarm mon --server` shows its one client with these jobs, compiled and hits.
+    #[track_caller]
+    fn expect_client_counts(&self, jobs: u64, compiled: u64, cache_hits: u64) {
+        let out = Cmd::new(distfarm_bin())
+            .args(["mon", "--json", "--server"])
+            .arg(format!("127.0.0.1:{}", self.stats_port))
+            .run();
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let client = &doc["clients"][0];
+        assert_eq!(
+            (&client["jobs"], &client["compiled"], &client["cache_hits"]),
+            (&jobs.into(), &compiled.into(), &cache_hits.into()),
+            "{doc:#}"
+        );
+    }
+
     fn expect_stat(&self, line: &str) {
         wait_for(
             &format!("the statistics page to say {line:?}"),
@@ -218,17 +234,7 @@ fn a_second_identical_job_is_answered_from_the_cache_without_running_the_compile
     assert!(lines[0].contains(" cache:miss "), "{lines:?}");
     assert!(lines[1].contains(" cache:hit "), "{lines:?}");
     // The monitor counts the hit for its client.
-    let out = Cmd::new(distfarm_bin())
-        .args(["mon", "--json", "--server"])
-        .arg(format!("127.0.0.1:{}", server.stats_port))
-        .run();
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let client = &doc["clients"][0];
-    assert_eq!(
-        (&client["jobs"], &client["compiled"], &client["cache_hits"]),
-        (&2.into(), &2.into(), &1.into()),
-        "{doc:#}"
-    );
+    server.expect_client_counts(2, 2, 1);
 
     let mode = std::fs::metadata(home.dir()).unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -435,17 +441,7 @@ fn a_real_distcc_client_gets_cached_answers_identical_to_a_local_compile() {
     assert!(lines[0].contains(" cache:miss "), "{lines:?}");
     assert!(lines[1].contains(" cache:hit "), "{lines:?}");
     // The monitor counts the hit for its client.
-    let out = Cmd::new(distfarm_bin())
-        .args(["mon", "--json", "--server"])
-        .arg(format!("127.0.0.1:{}", server.stats_port))
-        .run();
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let client = &doc["clients"][0];
-    assert_eq!(
-        (&client["jobs"], &client["compiled"], &client["cache_hits"]),
-        (&2.into(), &2.into(), &1.into()),
-        "{doc:#}"
-    );
+    server.expect_client_counts(2, 2, 1);
     server.expect_stat("dcc_cache_hits 1");
     let local = local_object("gcc", ["-O2"], Path::new("unit.c"), work.path());
     assert_eq!(objects[0], local, "the first object is a local compile's");
