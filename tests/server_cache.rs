@@ -144,8 +144,6 @@ impl CachedServer {
         response
     }
 
-    /// Waits until the statistics page says `line` (counters trail the answer a moment).
-    #[track_caller]
     /// `distfarm mon --server` shows its one client with these jobs, compiled and hits.
     #[track_caller]
     fn expect_client_counts(&self, jobs: u64, compiled: u64, cache_hits: u64) {
@@ -162,6 +160,8 @@ impl CachedServer {
         );
     }
 
+    /// Waits until the statistics page says `line` (counters trail the answer a moment).
+    #[track_caller]
     fn expect_stat(&self, line: &str) {
         wait_for(
             &format!("the statistics page to say {line:?}"),
