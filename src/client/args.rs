@@ -52,6 +52,8 @@ pub const ASSEMBLER_FILES: &str =
 pub const RESPONSE_FILE: &str =
     "@file response files are not expanded; the compiler reads them here";
 pub const MISSING_VALUE: &str = "an option is missing its value";
+pub const SERVER_SCANS_OTHERWISE: &str =
+    "what the server would be sent (options stripped) scans as another command";
 pub const STRIPPED_VALUE: &str = "a preprocessor or linker option takes a value that reads as an option or a file (-I -S, -D -c): the server would see another command";
 pub const COMPILER_IS_OPTION: &str = "the compiler name starts with '-'";
 pub const NO_COMPILER: &str = "empty command line";
@@ -85,8 +87,22 @@ pub fn expand_preprocessor_options(argv: &[String]) -> Vec<String> {
     out
 }
 
-/// Decide what to do with `argv` (argv[0] is the compiler).
+/// Decide what to do with `argv` (argv[0] is the compiler). A job goes out only if what
+/// the server is sent (`remote_argv`) scans as a compile too: the server repeats the scan,
+/// and an option whose value is stripped before sending (`-Xassembler -Wp,-MD,a.d`) would
+/// leave it reading the next word instead.
 pub fn scan(argv: &[String]) -> Scan {
+    let scanned = scan_words(argv);
+    match &scanned {
+        Scan::Distribute(job) if !matches!(scan_words(&job.remote_argv()), Scan::Distribute(_)) => {
+            Scan::Local(SERVER_SCANS_OTHERWISE)
+        }
+        _ => scanned,
+    }
+}
+
+/// The scan itself, of the words as they are.
+fn scan_words(argv: &[String]) -> Scan {
     let Some(compiler) = argv.first() else {
         return Scan::NotCompile(NO_COMPILER);
     };

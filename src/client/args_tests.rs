@@ -509,6 +509,12 @@ fn a_stripped_option_whose_value_the_scan_reads_stays_local() {
     assert_eq!(local("gcc -c x.c -D -c"), STRIPPED_VALUE);
     assert_eq!(local("gcc -c x.c -D y.c"), TWO_INPUTS); // distcc's reason comes first
     assert_eq!(local("gcc -c x.c -L -o x.o"), STRIPPED_VALUE);
+    // An assembler option whose value is stripped: the server, repeating the scan, would
+    // read the appended `-o` as its value (found by the fuzz target too).
+    assert_eq!(
+        local("g++ c.C -I c++ -c -Wp,-MD,a.d -Xassembler -Xassembler -Wp,-MD,a.d"),
+        SERVER_SCANS_OTHERWISE
+    );
     // Values the scan does not read are stripped with their option as before.
     let j = job("gcc -c x.c -I inc -D X=1 -o x.o");
     assert_eq!(j.remote_argv(), argv("gcc -c x.c -o x.o"));
