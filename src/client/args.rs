@@ -93,11 +93,14 @@ pub fn expand_preprocessor_options(argv: &[String]) -> Vec<String> {
 /// leave it reading the next word instead.
 pub fn scan(argv: &[String]) -> Scan {
     let scanned = scan_words(argv);
-    match &scanned {
-        Scan::Distribute(job) if !matches!(scan_words(&job.remote_argv()), Scan::Distribute(_)) => {
-            Scan::Local(SERVER_SCANS_OTHERWISE)
+    let Scan::Distribute(job) = &scanned else {
+        return scanned;
+    };
+    match scan_words(&job.remote_argv()) {
+        Scan::Distribute(there) if there.input == job.input && there.output == job.output => {
+            scanned
         }
-        _ => scanned,
+        _ => Scan::Local(SERVER_SCANS_OTHERWISE),
     }
 }
 

@@ -515,6 +515,11 @@ fn a_stripped_option_whose_value_the_scan_reads_stays_local() {
         local("g++ c.C -I c++ -c -Wp,-MD,a.d -Xassembler -Xassembler -Wp,-MD,a.d"),
         SERVER_SCANS_OTHERWISE
     );
+    // ... or scans with another output: `-I assembler` stripped leaves `-MF` taking `foo.o`.
+    assert_eq!(
+        local("g++ c.C -I c++ -c -Xassembler -Xassembler -Xassembler -MF -I assembler foo.o"),
+        SERVER_SCANS_OTHERWISE
+    );
     // Values the scan does not read are stripped with their option as before.
     let j = job("gcc -c x.c -I inc -D X=1 -o x.o");
     assert_eq!(j.remote_argv(), argv("gcc -c x.c -o x.o"));
