@@ -142,4 +142,5 @@ targets!(
     arg_rules,
     assembly,
     client_args,
+    client_args_gcc,
 );

@@ -55,6 +55,9 @@ pub const MISSING_VALUE: &str = "an option is missing its value";
 pub const SERVER_SCANS_OTHERWISE: &str =
     "what the server would be sent (options stripped) scans as another command";
 pub const STRIPPED_VALUE: &str = "a preprocessor or linker option takes a value that reads as an option or a file (-I -S, -D -c): the server would see another command";
+pub const LONG_OPTION: &str = "a long option (--output, --compile, --include…) that gcc reads as a short one and distcc's scan does not read";
+pub const OTHER_INPUT: &str = "another input file gcc would read (an object, a library, an assembler source, stdin): the server has none of them";
+pub const VALUE_READ: &str = "an option's value is a word the scan reads (-Xassembler a.c, --sysroot -c): gcc would run another command";
 pub const COMPILER_IS_OPTION: &str = "the compiler name starts with '-'";
 pub const NO_COMPILER: &str = "empty command line";
 
@@ -97,10 +100,12 @@ pub fn scan(argv: &[String]) -> Scan {
         return scanned;
     };
     match scan_words(&job.remote_argv()) {
-        Scan::Distribute(there) if there.input == job.input && there.output == job.output => {
-            scanned
-        }
-        _ => Scan::Local(SERVER_SCANS_OTHERWISE),
+        Scan::Distribute(there) if there.input == job.input && there.output == job.output => {}
+        _ => return Scan::Local(SERVER_SCANS_OTHERWISE),
+    }
+    match gcc_reads_otherwise(&job.argv, job.input_index) {
+        Some(reason) => Scan::Local(reason),
+        None => scanned,
     }
 }
 
@@ -322,6 +327,72 @@ fn scan_reads(word: &str) -> bool {
         flags::lookup(word).is_some()
     } else {
         word.starts_with('@') || source::is_source(word) || word.ends_with(".o")
+    }
+}
+
+/// Where gcc reads a distributable command otherwise than distcc's scan, which skips no
+/// option's value and knows no long option (found by the differential check against
+/// `gcc -###`, fuzz target `client_args_gcc`): words read the way gcc reads them.
+///
+/// - A long option gcc reads as a short one (`--output x.o` is `-o x.o`, `--assemble`
+///   `-S`, `--include x.h` `-include x.h`): only those known to be harmless go out.
+/// - A separate value the scan read as a word of its own: the source (`-Xassembler a.c`,
+///   which gcc does not compile), a mode (`--sysroot -c`, which makes gcc link).
+/// - An input file besides the source at `input`, i.e. any word that is neither an option
+///   nor an option's separate value: gcc links objects and libraries, and ignores them
+///   with `-c` unless they are missing (as on a server, where that is an error); assembles
+///   `.s`; precompiles a header; reads stdin for `-`. distcc ignores such words, or takes a
+///   `foo.o` for the output, which gcc does not. So is a word passed on by `-Xpreprocessor`,
+///   `-Xassembler` or `-Xclang` that is no option: one more input file to cc1 (whose
+///   second file is its output), `as` or clang's front end.
+fn gcc_reads_otherwise(argv: &[String], input: usize) -> Option<&'static str> {
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        i += 1;
+        if a == "-" || !a.starts_with('-') {
+            if i - 1 != input {
+                return Some(OTHER_INPUT);
+            }
+            continue;
+        }
+        let known = flags::lookup(a);
+        if known.is_none() && a.starts_with("--") && !flags::long_option_distributable(a) {
+            return Some(LONG_OPTION);
+        }
+        if flags::OTHER_SEPARATE.contains(&a) || known.is_some_and(|m| m.value == Value::Next) {
+            // Only `-o` and `-MF`-like values are skipped by the scan.
+            let skipped = known.is_some_and(|m| {
+                matches!(
+                    m.flag.category,
+                    Category::Output | Category::DependencyValue
+                )
+            });
+            let value = argv.get(i).map(String::as_str);
+            if !skipped && value.is_some_and(decides) {
+                return Some(VALUE_READ);
+            }
+            // A word passed on as it is: to the preprocessor, assembler or clang's front
+            // end, a word that is no option is one more input file.
+            let passed_on = ["-Xpreprocessor", "-Xassembler", "-Xclang"].contains(&a);
+            if passed_on && value.is_some_and(|v| !v.starts_with('-')) {
+                return Some(OTHER_INPUT);
+            }
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Whether the scan's decision reads `word`: a source, a bare object (the output to
+/// distcc), a response file, a mode, an output, a language.
+fn decides(word: &str) -> bool {
+    match flags::lookup(word) {
+        Some(m) => matches!(
+            m.flag.category,
+            Category::Mode(_) | Category::Output | Category::Language
+        ),
+        None => !word.starts_with('-') && scan_reads(word),
     }
 }
 

@@ -60,9 +60,10 @@ fn output_without_extension_is_fine() {
 }
 
 #[test]
-fn bare_object_argument_is_taken_as_the_output() {
-    let j = job("gcc -c x.c x.o");
-    assert_eq!((j.output.as_str(), j.output_explicit), ("x.o", true));
+fn a_bare_object_is_an_input_gcc_ignores_so_the_compile_stays_local() {
+    // distcc takes `x.o` for the output; gcc writes `y.o` and ignores `x.o` (a linker
+    // input, unused with -c). Found by the differential check against `gcc -###`.
+    assert_eq!(local("gcc -c y.c x.o"), OTHER_INPUT);
 }
 
 #[test]
@@ -532,4 +533,83 @@ fn a_kept_options_value_is_never_stripped_from_it() {
     let j = job("gcc -c a.i -Xassembler -DX=1 -DY");
     assert_eq!(j.remote_argv(), argv("gcc -c a.i -Xassembler -DX=1 -o a.o"));
     assert!(matches!(scan(&j.remote_argv()), Scan::Distribute(_)));
+}
+
+// Found by the differential check against `gcc -###` (fuzz target `client_args_gcc`,
+// RELIABILITY.md): each of these was distributed, and gcc does something else with it.
+
+#[test]
+fn another_input_file_keeps_the_compile_local() {
+    // A library gcc ignores with -c here but cannot find on the server (an error there);
+    // an assembler source it assembles as well; stdin; a header it precompiles.
+    for cmd in [
+        "gcc -c a.c lib.a",
+        "gcc -c a.c a.s",
+        "gcc -c a.c -",
+        "gcc -c a.c x.h",
+        "gcc -c -x c a.c noext",
+        // cc1 gets x.h as an input too; as assembles b.s into the object too.
+        "gcc -S a.c -Xpreprocessor x.h",
+        "gcc -c a.c -Xassembler b.s",
+    ] {
+        assert_eq!(local(cmd), OTHER_INPUT, "{cmd}");
+    }
+}
+
+#[test]
+fn option_values_are_not_taken_for_other_inputs() {
+    job("gcc -c a.c -iquote inc -Xlinker x -T s -u main --param max-inline-insns-single=10");
+    job("gcc -c a.c -I inc -L lib -l m -x c -include x.h -MF a.d -MT t -o a.o");
+    job("gcc -c a.c --sysroot / -isysroot /");
+}
+
+#[test]
+fn options_that_make_gcc_write_no_object_stay_local() {
+    for opt in [
+        "-fsyntax-only",
+        "-###",
+        "-dumpversion",
+        "-dumpmachine",
+        "-print-search-dirs",
+        "-print-file-name=libc.so",
+    ] {
+        assert_eq!(
+            local(&format!("gcc -c a.c {opt}")),
+            reasons::NO_OBJECT,
+            "{opt}"
+        );
+    }
+}
+
+#[test]
+fn long_options_gcc_reads_as_short_ones_stay_local() {
+    // gcc: `--output x.o` is `-o x.o`, `--assemble` is `-S`, `--preprocess` is `-E`,
+    // `--include x.h` is `-include x.h`; the scan would derive `a.o`, compile, and send
+    // an `-include` the server cannot read.
+    for opt in [
+        "--output x.o",
+        "--output=x.o",
+        "--assemble",
+        "--preprocess",
+        "--dependencies",
+        "--include x.h",
+        "--language c++",
+        "--version",
+        "--help",
+    ] {
+        assert_eq!(local(&format!("gcc -c a.c {opt}")), LONG_OPTION, "{opt}");
+    }
+    job("gcc -c a.c --param=max-inline-insns-single=10 --std=c11 --sysroot=/ --pedantic");
+}
+
+#[test]
+fn a_value_the_scan_reads_as_its_own_word_stays_local() {
+    // distcc reads `..c` as the source; gcc hands it to the assembler and compiles nothing.
+    assert_eq!(local("gcc -S -Xassembler ..c"), VALUE_READ);
+    assert_eq!(local("gcc -c -iquote a.c"), VALUE_READ);
+    // The scan reads -c; gcc takes it for the sysroot and links m.m.
+    assert_eq!(local("gcc --sysroot -c m.m"), VALUE_READ);
+    assert_eq!(local("gcc -c a.c -Xassembler -c"), VALUE_READ);
+    // -o's and -MT's values are skipped by the scan too.
+    job("gcc -c a.c -MT a.c -o x.o");
 }

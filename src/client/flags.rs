@@ -120,6 +120,8 @@ pub const SAVE_TEMPS: &str = "-save-temps writes intermediate files next to the 
 pub const EXTRA_OUTPUT: &str = "the option writes an extra file next to the output";
 pub const LOCAL_FILE: &str = "the option makes the compiler read a file on this machine";
 pub const MODULES: &str = "modules need this machine's module files and cache";
+pub const NO_OBJECT: &str =
+    "the option makes gcc print information or only check the syntax: it writes no object";
 
 const fn f(name: &'static str, form: Form, category: Category) -> Flag {
     Flag {
@@ -230,7 +232,82 @@ pub static FLAGS: &[Flag] = &[
     ours("-include-pch", Separate, LocalOnly(LOCAL_FILE)),
     ours("-fmodule", Joined, LocalOnly(MODULES)),
     ours("-fcxx-modules", Exact, LocalOnly(MODULES)),
+    // gcc prints and stops (`-dumpversion`, `-print-…`, `-###`) or writes no object
+    // (`-fsyntax-only`): the server would send back no object. Found by the differential
+    // check against `gcc -###` (fuzz target `client_args_gcc`).
+    ours("-fsyntax-only", Exact, LocalOnly(NO_OBJECT)),
+    ours("-###", Exact, LocalOnly(NO_OBJECT)),
+    ours("-dumpversion", Exact, LocalOnly(NO_OBJECT)),
+    ours("-dumpfullversion", Exact, LocalOnly(NO_OBJECT)),
+    ours("-dumpmachine", Exact, LocalOnly(NO_OBJECT)),
+    ours("-dumpspecs", Exact, LocalOnly(NO_OBJECT)),
+    ours("-print-", Joined, LocalOnly(NO_OBJECT)),
 ];
+
+/// gcc's (and clang's) options outside the table whose value is the next word. The scan
+/// does not read them (nor does distcc's), but a word after one of them is no input file.
+pub static OTHER_SEPARATE: &[&str] = &[
+    "-A",
+    "-T",
+    "-Xlinker",
+    "-e",
+    "-u",
+    "-z",
+    "-iquote",
+    "-isysroot",
+    "-imultilib",
+    "-imultiarch",
+    "--param",
+    "--sysroot",
+    "-mllvm",
+    "-target",
+    "-arch",
+    "-Xanalyzer",
+    "-iframework",
+    "-ivfsoverlay",
+    "-isystem-after",
+    "-cxx-isystem",
+];
+
+/// The long options (`--…`) a job may be distributed with: exact names, and prefixes of
+/// those that join their value with `=`. gcc reads other long options as its short ones
+/// (`--output` is `-o`, `--compile` `-c`, `--include` `-include`), which distcc's scan
+/// (ours and a 3.4 server's) does not, so those compiles stay here.
+pub static DISTRIBUTABLE_LONG: &[&str] = &[
+    "--param",
+    "--sysroot",
+    "--pedantic",
+    "--pedantic-errors",
+    "--all-warnings",
+    "--extra-warnings",
+    "--no-warnings",
+    "--ansi",
+    "--trigraphs",
+    "--pipe",
+    "--debug",
+    "--optimize",
+    "--pie",
+    "--no-pie",
+];
+pub static DISTRIBUTABLE_LONG_JOINED: &[&str] = &[
+    "--param=",
+    "--sysroot=",
+    "--std=",
+    "--target=",
+    "--gcc-toolchain=",
+    "--warn-",
+    "--machine-",
+    "--optimize=",
+    "--debug=",
+];
+
+/// Whether a long option (`--…`) not in the table lets a job be distributed.
+pub fn long_option_distributable(word: &str) -> bool {
+    DISTRIBUTABLE_LONG.contains(&word)
+        || DISTRIBUTABLE_LONG_JOINED
+            .iter()
+            .any(|p| word.starts_with(p))
+}
 
 /// The table entry for one argv word, if any: the longest name that matches.
 pub fn lookup(word: &str) -> Option<Match<'_>> {

@@ -17,6 +17,7 @@ pub mod agent;
 pub mod arg_rules;
 pub mod assembly;
 pub mod client_args;
+pub mod client_args_gcc;
 pub mod hashed_tree;
 pub mod hosts;
 pub mod known_hosts;
@@ -44,6 +45,7 @@ pub const TARGETS: &[(&str, Body)] = &[
     ("arg_rules", arg_rules::fuzz),
     ("assembly", assembly::fuzz),
     ("client_args", client_args::fuzz),
+    ("client_args_gcc", client_args_gcc::fuzz),
 ];
 
 /// Builds `T` from the bytes the way libfuzzer-sys does for a typed target (inputs that
