@@ -577,6 +577,48 @@ fn words(line: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn argv(cmd: &str) -> Vec<String> {
+        cmd.split_whitespace().map(String::from).collect()
+    }
+
+    /// Each of these was distributed, and gcc did something else with it (the wrapper's
+    /// reason for keeping it local now is in `client::args`).
+    #[test]
+    fn commands_the_scan_once_distributed_against_gcc_now_agree() {
+        for cmd in [
+            "gcc -c a.c foo.o",
+            "gcc -c a.c lib.a",
+            "gcc -c a.c a.s",
+            "gcc -c a.c -",
+            "gcc -c -x c a.c noext",
+            "gcc -c a.c --output x.o",
+            "gcc -c a.c --assemble",
+            "gcc -c a.c --preprocess",
+            "gcc -c a.c -fsyntax-only",
+            "gcc -c a.c -dumpversion",
+            "gcc -c a.c -print-search-dirs",
+            "x86_64-linux-gnu-gcc -std=c11 -S -Xassembler ..c",
+            "x86_64-linux-gnu-gcc --sysroot -c m.m",
+            "x86_64-linux-gnu-gcc a.c -S -c -Xpreprocessor x.h",
+            "cc -c -S m.m -MF -E",
+        ] {
+            check_argv(&argv(cmd));
+        }
+    }
+
+    /// The check itself sees a disagreement: gcc writes `a.o` for a command whose output
+    /// distcc's reading (a bare `foo.o`) names otherwise.
+    #[test]
+    fn gcc_writing_another_output_is_a_disagreement() {
+        let gcc = Gcc::run(&dirs().client, &argv("gcc -c a.c foo.o"));
+        assert!(gcc.ok, "gcc ignores foo.o with a warning");
+        let why = gcc.compiles("a.c", "foo.o", Mode::Compile).unwrap_err();
+        assert!(why.contains("a.o"), "{why}");
+        assert_eq!(gcc.compiles("a.c", "a.o", Mode::Compile).as_deref(), Ok("cc1"));
+    }
+
     #[test]
     fn quoted_words_are_unescaped() {
         assert_eq!(
