@@ -37,6 +37,7 @@ mod server_faults;
 mod server_gcc_passes;
 mod server_hostile;
 mod server_interop;
+mod silent_link;
 mod ssh_build;
 mod ssh_transport;
 mod ssh_transport_sshd;

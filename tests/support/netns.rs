@@ -21,6 +21,8 @@ pub const SUBNET: &str = "10.77.0.0/24";
 pub struct NetPair {
     pub server: String,
     pub client: String,
+    /// The server's end of the veth pair.
+    server_link: String,
     ip: PathBuf,
 }
 
@@ -37,17 +39,24 @@ pub fn require_root(what: &str) {
 impl NetPair {
     #[track_caller]
     pub fn new() -> NetPair {
-        require_root("a zeroconf test");
+        Self::new_for("a zeroconf test")
+    }
+
+    /// The pair, for `what` (named in the message when not root).
+    #[track_caller]
+    pub fn new_for(what: &str) -> NetPair {
+        require_root(what);
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         // Short: interface names have 15 bytes.
         let tag = format!("dz{}x{n}", std::process::id() % 100_000);
+        let (s_if, c_if) = (format!("{tag}s0"), format!("{tag}c0"));
         let pair = NetPair {
             server: format!("{tag}s"),
             client: format!("{tag}c"),
+            server_link: s_if.clone(),
             ip: require("ip", "iproute2"),
         };
-        let (s_if, c_if) = (format!("{tag}s0"), format!("{tag}c0"));
         pair.ip(&["netns", "add", &pair.server]);
         pair.ip(&["netns", "add", &pair.client]);
         pair.ip(&["link", "add", &s_if, "type", "veth", "peer", "name", &c_if]);
@@ -76,6 +85,22 @@ impl NetPair {
     /// `cmd` run inside the server's namespace.
     pub fn in_server(&self, cmd: Cmd) -> Cmd {
         cmd.wrapped(&self.ip, ["netns", "exec", &self.server])
+    }
+
+    /// Takes the server's end of the link down: from then on every packet either way is
+    /// dropped (a veth drops what it cannot deliver), and nothing tells either side: no
+    /// reset, no FIN, no ICMP. A cable pulled, or a router gone silent.
+    #[track_caller]
+    pub fn drop_every_packet(&self) {
+        self.ip(&[
+            "-n",
+            &self.server,
+            "link",
+            "set",
+            "dev",
+            &self.server_link,
+            "down",
+        ]);
     }
 
     #[track_caller]
