@@ -11,6 +11,7 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use distfarm::config::CcacheEnv;
 use distfarm::protocol::{Response, Version};
@@ -18,10 +19,14 @@ use distfarm::server::mount_jail::{self, Jail};
 use distfarm::server::sandbox::{self, Confinement};
 
 use crate::support::canary::{Traps, canary_files};
+use crate::support::daemon::Daemon;
 use crate::support::distfarm_server::assert_no_job_directories;
 use crate::support::files::readable_temp_dir;
-use crate::support::wire::{assert_compiled, compile, stderr_text};
-use crate::support::{Cmd, DistfarmServer, fixture_path, local_object, set_mode, write_script};
+use crate::support::wire::{HONEST_ARGV, assert_compiled, compile, stderr_text};
+use crate::support::{
+    ChildGuard, Cmd, DistfarmServer, distfarm_bin, fixture_path, free_port, local_object,
+    read_text, set_mode, temp_dir, test_path, write_script,
+};
 
 /// Runs `sh -c script` confined to the job directory `job`; returns (success, stderr).
 fn confined(script: &str, job: &Path) -> (bool, String) {
@@ -343,4 +348,134 @@ fn confinement_options_say_what_they_do_at_start() {
         .run_expect_failure();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--unconfined"), "{stderr}");
+}
+
+/// The kernel refuses both confinements: a seccomp filter, installed between fork and exec
+/// and inherited by everything the server starts, answers Landlock's system calls ENOSYS
+/// (a kernel without Landlock) and `unshare` EPERM (no user namespaces, or a container's
+/// filter). The server refuses to start and says why, naming `--unconfined`; with
+/// `--unconfined` it starts, warns, and serves.
+#[test]
+fn with_neither_confinement_working_a_server_refuses_to_start_unless_unconfined() {
+    let dir = temp_dir("no-confinement");
+    set_mode(dir.path(), 0o1777);
+    let serve = |port: u16, extra: &[&str]| {
+        let mut cmd = std::process::Command::new(distfarm_bin());
+        cmd.args([
+            "serve",
+            "--no-detach",
+            "--log-stderr",
+            "--listen",
+            "127.0.0.1",
+        ])
+        .args(["-p", &port.to_string()])
+        .args(extra)
+        .env_clear()
+        .env("PATH", test_path())
+        .env("TMPDIR", dir.path())
+        .env("LC_ALL", "C");
+        neither_confinement_works(&mut cmd);
+        cmd
+    };
+
+    let log = dir.path().join("refused.log");
+    let mut refused = serve(free_port(), &[]);
+    let file = std::fs::File::create(&log).unwrap();
+    refused.stdout(file.try_clone().unwrap()).stderr(file);
+    let mut child = ChildGuard::spawn(refused, "distfarm serve with no confinement");
+    let status = child
+        .wait_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("the server did not refuse to start:\n{}", read_text(&log)));
+    let said = read_text(&log);
+    assert!(!status.success(), "{said}");
+    for words in [
+        "no confinement for compilers works here, so this server will not start",
+        "Landlock: this kernel has none",
+        "Mount namespace: ",
+        "start with --unconfined",
+    ] {
+        assert!(said.contains(words), "the refusal says {words:?}:\n{said}");
+    }
+
+    let unconfined = Daemon::start(
+        "distfarm serve --unconfined",
+        temp_dir("no-confinement-serve"),
+        |port| serve(port, &["--unconfined"]),
+        |port, log| log.contains(&format!("listening on 127.0.0.1:{port}")),
+        "cannot listen",
+    );
+    assert!(
+        unconfined.log().contains("compilers run UNCONFINED"),
+        "{}",
+        unconfined.log()
+    );
+    let (response, _) = compile(
+        unconfined.port(),
+        Version::V1,
+        &HONEST_ARGV,
+        b"int main(void) { return 0; }\n",
+    );
+    assert_compiled(&response, "a job on the unconfined server");
+}
+
+/// Installs the seccomp filter of the test above in `cmd`'s child (x86_64 system call
+/// numbers).
+fn neither_confinement_works(cmd: &mut std::process::Command) {
+    use nix::libc;
+    assert!(
+        cfg!(target_arch = "x86_64"),
+        "the seccomp filter of this test knows x86_64's system call numbers only"
+    );
+    const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    const ALLOW: u32 = 0x7fff_0000; // SECCOMP_RET_ALLOW
+    const ERRNO: u32 = 0x0005_0000; // SECCOMP_RET_ERRNO
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const LANDLOCK: [u32; 3] = [444, 445, 446]; // create_ruleset, add_rule, restrict_self
+    const UNSHARE: u32 = 272;
+    let op = |code, k| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump_if = |k, jt| libc::sock_filter {
+        code: JEQ_K,
+        jt,
+        jf: 0,
+        k,
+    };
+    let filter = [
+        op(LD_W_ABS, 4), // seccomp_data.arch
+        jump_if(AUDIT_ARCH_X86_64, 1),
+        op(RET_K, ALLOW),
+        op(LD_W_ABS, 0), // seccomp_data.nr
+        jump_if(LANDLOCK[0], 4),
+        jump_if(LANDLOCK[1], 3),
+        jump_if(LANDLOCK[2], 2),
+        jump_if(UNSHARE, 2),
+        op(RET_K, ALLOW),
+        op(RET_K, ERRNO | libc::ENOSYS as u32),
+        op(RET_K, ERRNO | libc::EPERM as u32),
+    ];
+    // SAFETY: two prctl calls on memory the closure owns: no allocation, no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            let program = libc::sock_fprog {
+                len: filter.len() as u16,
+                filter: filter.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &program as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }

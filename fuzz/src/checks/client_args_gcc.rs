@@ -616,7 +616,10 @@ mod tests {
         assert!(gcc.ok, "gcc ignores foo.o with a warning");
         let why = gcc.compiles("a.c", "foo.o", Mode::Compile).unwrap_err();
         assert!(why.contains("a.o"), "{why}");
-        assert_eq!(gcc.compiles("a.c", "a.o", Mode::Compile).as_deref(), Ok("cc1"));
+        assert_eq!(
+            gcc.compiles("a.c", "a.o", Mode::Compile).as_deref(),
+            Ok("cc1")
+        );
     }
 
     #[test]
