@@ -25,7 +25,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 use distfarm::client::CompileJob;
@@ -333,28 +332,26 @@ struct Dirs {
 }
 
 /// The client's directory (every file of [`FILES`]) and the server's (its preprocessed
-/// sources only), made once per process.
-fn dirs() -> &'static Dirs {
-    static DIRS: OnceLock<Dirs> = OnceLock::new();
-    DIRS.get_or_init(|| {
-        let root = tempfile::tempdir().expect("a temporary directory");
-        let client = root.path().join("client");
-        let server = root.path().join("server");
-        for file in FILES {
-            let path = client.join(file);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, "int x;\n").unwrap();
-        }
-        std::fs::create_dir_all(&server).unwrap();
-        for ext in [".i", ".ii", ".mi", ".mii"] {
-            std::fs::write(server.join(format!("in{ext}")), "int x;\n").unwrap();
-        }
-        Dirs {
-            _root: root,
-            client,
-            server,
-        }
-    })
+/// sources only), made for each check (a few files: nothing next to running gcc three
+/// times) and removed after it.
+fn dirs() -> Dirs {
+    let root = tempfile::tempdir().expect("a temporary directory");
+    let client = root.path().join("client");
+    let server = root.path().join("server");
+    for file in FILES {
+        let path = client.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "int x;\n").unwrap();
+    }
+    std::fs::create_dir_all(&server).unwrap();
+    for ext in [".i", ".ii", ".mi", ".mii"] {
+        std::fs::write(server.join(format!("in{ext}")), "int x;\n").unwrap();
+    }
+    Dirs {
+        _root: root,
+        client,
+        server,
+    }
 }
 
 /// What `gcc -###` said about one command line.
@@ -541,9 +538,9 @@ fn proper_words(command: &[String]) -> (Vec<&str>, Vec<&str>) {
 fn last_value<'a>(command: &'a [String], option: &str) -> Option<&'a str> {
     command
         .windows(2)
-        .filter(|p| p[0] == option)
+        .rev()
+        .find(|p| p[0] == option)
         .map(|p| p[1].as_str())
-        .last()
 }
 
 /// One command line of `gcc -###`: words separated by spaces, those with other characters
