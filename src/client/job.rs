@@ -139,6 +139,12 @@ impl CompileJob {
                     out.push(word.clone());
                     out.extend(words.next().cloned());
                 }
+                // So does one outside the table (`--param -MD`): found by the client_args
+                // fuzz target.
+                None if flags::OTHER_SEPARATE.contains(&word.as_str()) => {
+                    out.push(word.clone());
+                    out.extend(words.next().cloned());
+                }
                 _ => out.push(word.clone()),
             }
         }
@@ -298,6 +304,18 @@ mod tests {
                      -idirafter d -isystemsys -O2 -g",
         );
         assert_eq!(words(&j.remote_argv()), "cc -c a.c -O2 -g -o a.o");
+    }
+
+    #[test]
+    fn remote_argv_keeps_the_value_of_an_option_outside_the_table() {
+        // Stripping `-MD` would hand `--param` the `-c` after it on the server.
+        let j = job("cc c.C -S --param -Wp,-MD,a.d -c");
+        assert_eq!(words(&j.remote_argv()), "cc c.C -S --param -MD -c -o c.s");
+        let j = job("gcc -c a.c -iquote -I -Xlinker -lm");
+        assert_eq!(
+            words(&j.remote_argv()),
+            "gcc -c a.c -iquote -I -Xlinker -lm -o a.o"
+        );
     }
 
     #[test]
