@@ -206,7 +206,7 @@ fn answer_read(answer: Answer, corruptions: &[Corruption]) {
         Answer::Pick { index, channel } => {
             let pick = Pick::Host {
                 index: index as usize,
-                slot: index as u32,
+                slot: index,
             };
             let channel = match channel {
                 ChannelAnswer::Open {
