@@ -150,7 +150,9 @@ fn scan_words(argv: &[String]) -> Scan {
                 }
                 input = Some(i);
             } else if a.ends_with(".o") {
-                // distcc takes a bare `foo.o` as the output.
+                // distcc takes a bare `foo.o` as the output (and a 3.4 server repeats
+                // that); gcc reads it as an input, so such a compile ends up local
+                // (`gcc_reads_otherwise`).
                 if output.replace(a.to_string()).is_some() {
                     return give_up(TWO_OUTPUTS);
                 }
