@@ -567,6 +567,10 @@ fn words(line: &str) -> Vec<String> {
             while let Some(c) = chars.next_if(|c| *c != ' ') {
                 word.push(c);
             }
+            // `-pipe`: a command ends with ` |`, the next one reads its output.
+            if word == "|" {
+                continue;
+            }
         }
         out.push(word);
     }
@@ -624,6 +628,11 @@ mod tests {
         assert_eq!(
             super::words(r#" /usr/cc1 -D "X=\"a b\"" "-march=x86-64" a.c"#),
             ["/usr/cc1", "-D", "X=\"a b\"", "-march=x86-64", "a.c"]
+        );
+        // -pipe: the pipe is no word of the command (a quoted "|" is).
+        assert_eq!(
+            super::words(r#" cc1 a.c -o - | "|""#),
+            ["cc1", "a.c", "-o", "-", "|"]
         );
     }
 }
