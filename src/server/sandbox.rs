@@ -205,7 +205,7 @@ pub fn allowed_places(
             .map(|program| (program.to_path_buf(), Rights::ReadAndRun)),
     );
     found.extend(wrapper_state(compiler, ccache));
-    // Nothing found from the compiler's place may open the directory the other jobs' live
+    // Nothing found from the compiler's place may open the directory the other jobs live
     // in (a compiler installed as TMPDIR/x/gcc would otherwise have all of TMPDIR as its
     // installation prefix).
     let shared = job_dir.parent();
