@@ -546,6 +546,33 @@ fn a_new_agent_reaches_the_lingering_session_server_without_a_remote_command() {
     );
 }
 
+/// Without the agent each job logs in by itself; with session servers that linger, they
+/// share the one the first job started (remembered in `DISTCC_DIR`) instead of each leaving
+/// its own behind.
+#[test]
+fn without_the_agent_jobs_share_one_lingering_session_server() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::lingering(30);
+    let client = SshClient::new(&sshd.ssh_config()).with_env("DISTFARM_AGENT", "0");
+    let mark = LogMark::new(&sshd);
+    for i in 0..3 {
+        let output = format!("hello{i}.o");
+        let out = client.hello(&remote.host("4"), &output).run();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(&read(&client.out(&output)), hello_reference());
+    }
+    let log = mark.since(&sshd);
+    // One login per job, and one before them for the host's compiler identity.
+    assert_eq!(count(&log, LOGIN), 4, "one login per connection:\n{log}");
+    assert_eq!(
+        count(&log, SESSION),
+        1,
+        "one remote command, for the first job; the others reach its server:\n{log}"
+    );
+    assert_eq!(remote.session_servers().len(), 1);
+    assert!(client.agent_pids().is_empty(), "no agent was started");
+}
+
 /// The sshd processes serving the agent's connection are killed while jobs run on it: the
 /// jobs in flight are retried, the agent logs in again, and the build never notices.
 #[test]

@@ -19,17 +19,6 @@ pub struct ConnKey {
     pub auth_sock: Option<String>,
 }
 
-impl ConnKey {
-    /// What decides which session server serves this key, for [`SessionMemory`]: not the
-    /// ssh-agent socket, which changes with every login of the same user.
-    fn session_entry(&self) -> String {
-        format!(
-            "{:?}\0{}\0{:?}\0{:?}",
-            self.user, self.host, self.remote, self.ssh_config
-        )
-    }
-}
-
 type Entry = Arc<tokio::sync::Mutex<Option<Arc<Remote>>>>;
 
 pub struct Pool {
@@ -66,7 +55,12 @@ impl Pool {
         let settings = self
             .account
             .ssh_settings(key.ssh_config.as_deref(), key.auth_sock.as_deref());
-        let entry = key.session_entry();
+        let entry = SessionMemory::entry(
+            key.user.as_deref(),
+            &key.host,
+            &key.remote,
+            key.ssh_config.as_deref(),
+        );
         let remembered = self.sessions.as_ref().map(|memory| Remembered {
             memory,
             entry: &entry,

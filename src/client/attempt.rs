@@ -13,7 +13,7 @@ use crate::config::{ClientEnv, SshEnv};
 use crate::hosts::{HostKind, HostSpec, RemoteEnd};
 use crate::lock_files::SlotLock;
 use crate::protocol::agent::{Channel, JobRequest, Pick};
-use crate::remote_exec::{self, Remote};
+use crate::remote_exec::{self, Remembered, Remote, SessionMemory};
 use crate::transport::{self, BoxStream, Guarded};
 
 /// A connection on its way: awaited after the preprocessor has started, so that the two
@@ -222,7 +222,7 @@ pub async fn connect(
                     Attempt::NoHost(message) => {
                         return Err(RemoteError::Agent(message.unwrap_or_default()));
                     }
-                    _ => direct_ssh(user.as_deref(), name, remote, ssh).await?,
+                    _ => direct_ssh(user.as_deref(), name, remote, env, ssh).await?,
                 }
             }
         }
@@ -242,14 +242,22 @@ async fn connect_plain(host: &HostSpec) -> Result<JobStream, RemoteError> {
 }
 
 /// One russh connection for this job alone (no agent): the far end chosen as the agent
-/// would choose it.
+/// would choose it, and the session server the agent (or an earlier job) remembered, so
+/// that jobs without an agent share one lingering server rather than each leaving one.
 async fn direct_ssh(
     user: Option<&str>,
     alias: &str,
     end: &RemoteEnd,
+    env: &ClientEnv,
     ssh: &SshEnv,
 ) -> Result<JobStream, RemoteError> {
-    let remote = Remote::connect(alias, user, end, &ssh.settings(), None).await?;
+    let memory = SessionMemory::for_distcc_dir(&env.distcc_dir);
+    let entry = SessionMemory::entry(user, alias, end, ssh.config_file.as_deref());
+    let remembered = memory.as_ref().map(|memory| Remembered {
+        memory,
+        entry: &entry,
+    });
+    let remote = Remote::connect(alias, user, end, &ssh.settings(), remembered).await?;
     let stream = remote.open_job().await?;
     let stores_headers = remote.stores_headers();
     // The connection must outlive the job's channel.

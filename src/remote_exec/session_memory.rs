@@ -29,6 +29,24 @@ impl SessionMemory {
         SessionMemory { dir }
     }
 
+    /// The memory kept for `distcc_dir`'s agent, beside its socket; wrappers that connect
+    /// by themselves (`DISTFARM_AGENT=0`) share it.
+    pub fn for_distcc_dir(distcc_dir: &std::path::Path) -> Option<SessionMemory> {
+        let socket = crate::config::agent_socket_path(distcc_dir);
+        Some(SessionMemory::new(socket.parent()?.join("sessions")))
+    }
+
+    /// The name under which a host entry's session server is remembered: what decides
+    /// which server answers (not the ssh-agent socket, which changes with every login).
+    pub fn entry(
+        user: Option<&str>,
+        host: &str,
+        end: &crate::hosts::RemoteEnd,
+        ssh_config: Option<&str>,
+    ) -> String {
+        format!("{user:?}\0{host}\0{end:?}\0{ssh_config:?}")
+    }
+
     /// The session socket last found for `entry`, if one was.
     pub fn recall(&self, entry: &str) -> Option<String> {
         let text = std::fs::read_to_string(self.file(entry)).ok()?;
