@@ -110,6 +110,11 @@ pub fn scan(argv: &[String]) -> Scan {
         Scan::Distribute(there) if there.input == job.input && there.output == job.output => {}
         _ => return Scan::Local(SERVER_SCANS_OTHERWISE),
     }
+    // The `-o` appended for a derived output must not become the value of a last option
+    // under any driver's reading (`-Xclang -iquote` for gcc, which knows no -Xclang).
+    if !job.output_explicit && takes_separate_value(&job.argv[job.argv.len() - 3]) {
+        return Scan::Local(MISSING_VALUE);
+    }
     match gcc_reads_otherwise(&job.argv, job.input_index) {
         Some(reason) => Scan::Local(reason),
         None => scanned,
@@ -405,6 +410,12 @@ fn gcc_reads_otherwise(argv: &[String], input: usize) -> Option<&'static str> {
         }
     }
     None
+}
+
+/// Whether `word` is an option whose value is the next word (table or not).
+fn takes_separate_value(word: &str) -> bool {
+    flags::OTHER_SEPARATE.contains(&word)
+        || flags::lookup(word).is_some_and(|m| m.value == Value::Next)
 }
 
 /// Whether the scan's decision reads `word`: a source, a bare object (the output to

@@ -613,3 +613,12 @@ fn a_value_the_scan_reads_as_its_own_word_stays_local() {
     // -o's and -MT's values are skipped by the scan too.
     job("gcc -c a.c -MT a.c -o x.o");
 }
+
+#[test]
+fn a_last_option_that_would_swallow_the_appended_output_stays_local() {
+    // Found by the client_args_gcc campaign: gcc knows no -Xclang, so -iquote is an
+    // option of its own there, and on the server it took the appended `-o`.
+    assert_eq!(local("gcc -S d.M -Xclang -iquote"), MISSING_VALUE);
+    assert_eq!(local("gcc -c a.c -iquote"), MISSING_VALUE);
+    job("gcc -c a.c -iquote inc");
+}
