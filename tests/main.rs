@@ -30,6 +30,7 @@ mod protocol_fixtures;
 mod pump_client;
 mod pump_server;
 mod pump_ssh;
+mod reapi;
 mod server_cache;
 mod server_confinement;
 mod server_daemon;
