@@ -120,20 +120,23 @@ impl FakeEngine {
                     .enable_all()
                     .build()
                     .expect("fake engine runtime");
+                // Not a graceful shutdown, which would wait for the clients' connections
+                // to close: the runtime goes, and its connections with it.
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                    tonic::transport::Server::builder()
+                    let serving = tonic::transport::Server::builder()
                         .add_service(ActionCacheServer::new(FakeActionCache(state.clone())))
                         .add_service(ContentAddressableStorageServer::new(FakeCas(state.clone())))
                         .add_service(ByteStreamServer::new(FakeCas(state.clone())))
                         .add_service(ExecutionServer::new(FakeExecution(state)))
-                        .serve_with_incoming_shutdown(incoming, async {
-                            let _ = stopped.await;
-                        })
-                        .await
-                        .expect("fake engine serves");
+                        .serve_with_incoming(incoming);
+                    tokio::select! {
+                        served = serving => served.expect("fake engine serves"),
+                        _ = stopped => {}
+                    }
                 });
+                runtime.shutdown_timeout(std::time::Duration::from_secs(10));
             })
         };
         FakeEngine {
