@@ -206,7 +206,7 @@ pub async fn connect(
             transport::unix_socket::connect(Path::new(path)).await?,
         )),
         HostKind::Local => unreachable!("localhost is compiled here, never connected to"),
-        HostKind::Grpc(_) => unreachable!("pick::candidates leaves REAPI endpoints out"),
+        HostKind::Grpc(_) => unreachable!("an engine's job goes by reapi, never by a stream"),
     })
 }
 

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::hosts::{HostKind, HostList, HostSpec, local_lock_name};
+use crate::hosts::{HostList, HostSpec, local_lock_name};
 use crate::lock_files::{self as lock, SlotLock};
 
 /// Where the job goes, holding the slot until dropped.
@@ -22,9 +22,7 @@ pub enum Choice {
     NoHost,
 }
 
-/// Usable hosts: not `,down`, not in backoff, not tried already by this job. REAPI
-/// endpoints (`grpc://`) are listed but not yet given jobs: the wrapper's job flow does not
-/// reach `reapi/` yet.
+/// Usable hosts: not `,down`, not in backoff, not tried already by this job.
 pub fn candidates<'a>(
     list: &'a HostList,
     lock_dir: &Path,
@@ -34,7 +32,6 @@ pub fn candidates<'a>(
     list.hosts
         .iter()
         .filter(|h| !h.down && !tried.contains(&h.text))
-        .filter(|h| !matches!(h.kind, HostKind::Grpc(_)))
         .filter(|h| h.is_local() || !lock::is_backed_off(lock_dir, &h.backoff_name(), backoff))
         .collect()
 }

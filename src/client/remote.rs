@@ -35,13 +35,20 @@ pub enum RemoteError {
     /// The local preprocessor failed; nothing is wrong with the host.
     #[error("{0}")]
     Preprocess(std::sync::Arc<PreprocessFailure>),
+    /// A Remote Execution API endpoint (`grpc://`) failed the job.
+    #[error("{0}")]
+    Engine(#[from] crate::reapi::error::ReapiError),
 }
 
 impl RemoteError {
     /// Whether the host is to blame: it is backed off and another one is tried. A source
     /// that does not preprocess is the user's, wherever it would be compiled.
     pub fn blames_host(&self) -> bool {
-        !matches!(self, RemoteError::Preprocess(_))
+        match self {
+            RemoteError::Preprocess(_) => false,
+            RemoteError::Engine(e) => e.blames_endpoint(),
+            _ => true,
+        }
     }
 
     /// A connection cut in the middle of a job may be the connection, not the host: one
@@ -58,6 +65,7 @@ impl RemoteError {
             RemoteError::Transport(_) | RemoteError::Ssh(_) | RemoteError::Agent(_) => {
                 ExitCode::ConnectFailed
             }
+            RemoteError::Engine(e) => engine_exit_code(e),
         }
     }
 }
@@ -194,5 +202,17 @@ mod tests {
             code(ProtocolError::UnsupportedVersion(9)),
             ExitCode::ProtocolError
         );
+    }
+}
+
+/// distcc's exit code for an engine's failure.
+fn engine_exit_code(error: &crate::reapi::error::ReapiError) -> ExitCode {
+    use crate::reapi::error::ReapiError;
+    match error {
+        ReapiError::Connect { .. } | ReapiError::Call { .. } => ExitCode::ConnectFailed,
+        ReapiError::Timeout { .. } => ExitCode::Timeout,
+        ReapiError::Untrusted { .. } => ExitCode::ProtocolError,
+        ReapiError::EntryFile { .. } => ExitCode::BadHostSpec,
+        ReapiError::Engine { .. } | ReapiError::Action(_) => ExitCode::DistccFailed,
     }
 }

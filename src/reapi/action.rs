@@ -57,6 +57,11 @@ pub enum ActionError {
     NoOutput,
     #[error("the compiler must be named by an absolute path for a remote engine (got \"{0}\")")]
     RelativeCompiler(String),
+    #[error(
+        "the identity of {0} (its version and target) is not known, and an engine's workers \
+         are chosen by it"
+    )]
+    UnknownCompiler(String),
 }
 
 /// Builds the Action for `compile`.
