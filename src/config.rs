@@ -31,6 +31,10 @@ pub fn io_timeout(value: Option<&str>) -> Result<Duration, BadIoTimeout> {
     }
 }
 
+/// How long an SSH session server lingers after its connection closed, by default: as long
+/// as the agent stays up without jobs.
+pub const DEFAULT_SESSION_LINGER_SECS: u64 = 600;
+
 /// What distccd reads from its environment.
 #[derive(Debug, Clone)]
 pub struct ServerEnv {
@@ -49,6 +53,9 @@ pub struct ServerEnv {
     pub command_list_words: i64,
     /// Where a ccache in front of the compilers keeps its cache and configuration.
     pub ccache: CcacheEnv,
+    /// `DISTFARM_SESSION_LINGER`: seconds an SSH session server keeps serving after its
+    /// connection closed, for the client's next connection (default 600; 0: exit with it).
+    pub session_linger: Duration,
 }
 
 /// What ccache reads from the environment to find its cache and configuration, so that a
@@ -101,6 +108,11 @@ impl ServerEnv {
                 .map(|v| atoi(&v))
                 .unwrap_or(1),
             ccache: CcacheEnv::from_env(),
+            session_linger: Duration::from_secs(
+                var("DISTFARM_SESSION_LINGER")
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(DEFAULT_SESSION_LINGER_SECS),
+            ),
         })
     }
 }

@@ -208,9 +208,8 @@ async fn the_agent_answers_every_request_with_a_host_and_a_channel() {
             .unwrap();
         let mut reader = TokenReader::new(stream, Limits::default());
         let pick = Pick::read(&mut reader).await;
-        assert_eq!(
-            pick.as_ref().ok(),
-            Some(&Pick::Host { index: 0 }),
+        assert!(
+            matches!(pick, Ok(Pick::Host { index: 0, .. })),
             "round {round}: {pick:?}\n--- agent log\n{}",
             farm.agent_log()
         );
@@ -251,7 +250,7 @@ async fn the_wrapper_preprocesses_while_the_agent_opens_the_channel() {
         let mut reader = TokenReader::new(stream, Limits::default());
         JobRequest::read(&mut reader).await.unwrap();
         let mut stream = reader.into_inner();
-        Pick::Host { index: 0 }
+        Pick::Host { index: 0, slot: 0 }
             .write(&mut TokenWriter::new(&mut stream))
             .await
             .unwrap();

@@ -87,18 +87,15 @@ fn dependency_files_from_a_plan_are_the_drivers() {
     let ways: [&[&str]; 4] = [
         &["-MD"],
         &["-MD", "-MF", "out/{stem}.dep", "-MT", "target-{stem}"],
-        // gcc's own target for `-Wp,-MD` is the source's base name with `.o` (the driver does
-        // not see the option), so the object goes where that names it.
+        // gcc's own target for `-Wp,-MD` is the source's base name with `.o` (cc1 names it;
+        // the driver does not see the option), wherever `-o` puts the object.
         &["-Wp,-MD,out/.{stem}.Po"],
         &["-MMD", "-MP", "-MQ", "$(obj)/{stem}.o", "-MFout/{stem}.mmd"],
     ];
     for way in ways {
         for name in names {
             let stem = Path::new(name).file_stem().unwrap().to_str().unwrap();
-            let object = match way[0].starts_with("-Wp") {
-                true => format!("{stem}.o"),
-                false => format!("out/{stem}.o"),
-            };
+            let object = format!("out/{stem}.o");
             let mut args: Vec<String> = way.iter().map(|a| a.replace("{stem}", stem)).collect();
             args.extend(["-O2", "-c", name, "-o", &object].map(String::from));
             let deps = dependency_file(&args, &object);

@@ -129,9 +129,10 @@ fn hold_lock(work: &Work, name: &str, secs: f64) -> std::process::Child {
     lock_holder::hold_lock(&work.lock_dir().join(name), secs)
 }
 
-/// When every slot is taken the wrapper waits `DISTCC_PAUSE_TIME_MSEC` between rounds: with
-/// the only slot held for 1 s, a 3 s pause makes it start no sooner than 3 s in, a 50 ms pause
-/// soon after the lock is released — well before the 3 s run.
+/// When every slot is taken a wrapper taking slot locks itself (distcc's way: here without
+/// the agent, whose queue wakes jobs instead) waits `DISTCC_PAUSE_TIME_MSEC` between rounds:
+/// with the only slot held for 1 s, a 3 s pause makes it start no sooner than 3 s in, a 50 ms
+/// pause soon after the lock is released — well before the 3 s run.
 #[test]
 fn distcc_pause_time_msec_spaces_the_rounds_of_slot_attempts() {
     let distccd = RealDistccd::start();
@@ -144,6 +145,7 @@ fn distcc_pause_time_msec_spaces_the_rounds_of_slot_attempts() {
         let started = Instant::now();
         work.distfarm(Some(&host))
             .env("DISTCC_PAUSE_TIME_MSEC", pause)
+            .env("DISTFARM_AGENT", "0")
             .env("DISTCC_FALLBACK", "0")
             .args(hello_args(&format!("out/pause-{pause}.o")))
             .run();

@@ -21,7 +21,7 @@ use crate::support::system_account::SystemAccount;
 use crate::support::wire;
 use crate::support::{
     CProject, ChildGuard, Cmd, Sshd, Work, distfarm_bin, free_port, is_identity_probe, require,
-    temp_dir, text, wait_for,
+    temp_dir, test_path, text, wait_for, write_script,
 };
 
 const LUA_EXTRA: [&str; 1] = ["-O2"];
@@ -99,6 +99,90 @@ fn lua_compiles_through_an_offer_with_plain_distcc_and_with_distfarm() {
     let objects = distfarm_build(&client, &lua, out.path(), &offer);
     assert_identical(&lua, &objects, lua_references(), "distfarm → offer");
     assert!(offer.jobs_served() >= served + lua.units().len());
+}
+
+/// An offer is a host like any other for distfarm's jobs: they wait for it in the agent's
+/// queue. With one slot lent and two slow jobs, `mon` shows the agent placing one on the
+/// offer and keeping the other queued; both then compile there, identical to local.
+#[test]
+fn jobs_wait_for_an_offer_in_the_agents_queue() {
+    let sshd = Sshd::start();
+    let client = client_without_hosts();
+    let port = free_port();
+    let offer = Offer::start(&sshd, &client, &["--slots", "1"], port);
+    offer.wait_offered(&format!("127.0.0.1:{port}/1"), 1);
+
+    // A preprocessor that takes its time keeps the first job in its slot.
+    let slow = client.root().join("slow");
+    std::fs::create_dir(&slow).unwrap();
+    write_script(
+        &slow.join("gcc"),
+        "for a in \"$@\"; do [ \"$a\" = -E ] && sleep 4; done\nexec /usr/bin/gcc \"$@\"",
+    );
+    let mut path = slow.into_os_string();
+    path.push(":");
+    path.push(test_path());
+    let mut jobs: Vec<ChildGuard> = (0..2)
+        .map(|i| {
+            let cmd = client
+                .distfarm(None)
+                .env("PATH", &path)
+                .env("DISTCC_FALLBACK", "0")
+                .env("DISTCC_SKIP_LOCAL_RETRY", "1")
+                .args(["gcc", "-O2", "-c", "hello.c", "-o"])
+                .arg(format!("out/hello{i}.o"));
+            client.spawn(cmd, &format!("slow{i}"))
+        })
+        .collect();
+
+    let mon_json = || -> serde_json::Value {
+        let out = client.distfarm(None).args(["mon", "--json"]).run();
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
+    };
+    let placed = wait_for(
+        "mon to show one job on the offer and one queued",
+        Duration::from_secs(30),
+        || {
+            let json = mon_json();
+            let on_offer = json["jobs"]
+                .as_array()?
+                .iter()
+                .find(|j| j["host"] == "127.0.0.1")?
+                .clone();
+            (json["queued"] == 1).then_some(on_offer)
+        },
+        || format!("{}\n{}", client.logs(), offer.log()),
+    );
+    assert_eq!(placed["seen_by"], "agent", "{placed:#}");
+    assert_eq!(placed["slot"], 0, "{placed:#}");
+
+    for job in &mut jobs {
+        let status = job
+            .wait_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("a slow job did not finish\n{}", client.logs()));
+        assert!(
+            status.success(),
+            "{status:?}\n{}\n{}",
+            client.logs(),
+            offer.log()
+        );
+    }
+    for i in 0..2 {
+        assert_eq!(
+            client.read(&format!("out/hello{i}.o")),
+            client.hello_reference()
+        );
+    }
+    assert_eq!(offer.jobs_served(), 2, "{}", offer.log());
+    let host = mon_json()["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "127.0.0.1")
+        .cloned()
+        .expect("the offer among mon's hosts");
+    assert_eq!(host["transport"], "tcp", "{host:#}");
+    assert_eq!(host["done"], 2, "{host:#}");
 }
 
 /// SIGTERM withdraws: the entry file and the hosts-file block go (the user's lines stay),

@@ -489,6 +489,90 @@ fn agent_killed_mid_build_is_replaced_and_every_object_is_still_right() {
     );
 }
 
+/// A session server outlives its connection for `DISTFARM_SESSION_LINGER` seconds: the next
+/// agent (the first one killed, as after its idle time) logs in and reaches the same server
+/// through its remembered socket, with no remote command at all; once no job has come for
+/// that long, the server exits by itself.
+#[test]
+fn a_new_agent_reaches_the_lingering_session_server_without_a_remote_command() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::lingering(4);
+    let client = SshClient::new(&sshd.ssh_config());
+    let host = remote.host("4");
+    let hello = |output: &str| {
+        let out = client.hello(&host, output).run();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(&read(&client.out(output)), hello_reference());
+    };
+
+    hello("first.o");
+    let servers = remote.session_servers();
+    assert_eq!(servers.len(), 1, "one session server: {servers:?}");
+    for pid in client.agent_pids() {
+        kill(pid);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        remote.session_servers(),
+        servers,
+        "the session server lingers after its connection closed"
+    );
+
+    let mark = LogMark::new(&sshd);
+    hello("second.o");
+    let log = mark.since(&sshd);
+    assert_eq!(count(&log, LOGIN), 1, "{log}");
+    assert_eq!(
+        count(&log, SESSION),
+        0,
+        "no remote command: the remembered session server served the job\n{log}\n--- agent log\n{}",
+        client.agent_log()
+    );
+    assert!(
+        client.agent_log().contains("still serves"),
+        "{}",
+        client.agent_log()
+    );
+    assert_eq!(remote.session_servers(), servers, "the same server");
+
+    for pid in client.agent_pids() {
+        kill(pid);
+    }
+    wait_for(
+        "the lingering session server to exit after 4 s without a job",
+        Duration::from_secs(30),
+        || remote.session_servers().is_empty().then_some(()),
+        || client.agent_log(),
+    );
+}
+
+/// Without the agent each job logs in by itself; with session servers that linger, they
+/// share the one the first job started (remembered in `DISTCC_DIR`) instead of each leaving
+/// its own behind.
+#[test]
+fn without_the_agent_jobs_share_one_lingering_session_server() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::lingering(30);
+    let client = SshClient::new(&sshd.ssh_config()).with_env("DISTFARM_AGENT", "0");
+    let mark = LogMark::new(&sshd);
+    for i in 0..3 {
+        let output = format!("hello{i}.o");
+        let out = client.hello(&remote.host("4"), &output).run();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(&read(&client.out(&output)), hello_reference());
+    }
+    let log = mark.since(&sshd);
+    // One login per job, and one before them for the host's compiler identity.
+    assert_eq!(count(&log, LOGIN), 4, "one login per connection:\n{log}");
+    assert_eq!(
+        count(&log, SESSION),
+        1,
+        "one remote command, for the first job; the others reach its server:\n{log}"
+    );
+    assert_eq!(remote.session_servers().len(), 1);
+    assert!(client.agent_pids().is_empty(), "no agent was started");
+}
+
 /// The sshd processes serving the agent's connection are killed while jobs run on it: the
 /// jobs in flight are retried, the agent logs in again, and the build never notices.
 #[test]

@@ -50,13 +50,23 @@ pub async fn serve(
     say_ready(socket_path);
     server::run(
         listener,
-        Arc::new(server::Agent::new(lock_dir, account)),
+        Arc::new(server::Agent::new(
+            lock_dir,
+            account,
+            session_memory(socket_path),
+        )),
         idle,
     )
     .await;
     // Still holding the claim: the socket is ours to remove.
     let _ = socket::remove_stale_socket(socket_path);
     0
+}
+
+/// Session sockets are remembered beside the agent's socket, in its private directory.
+fn session_memory(socket_path: &Path) -> Option<crate::remote_exec::SessionMemory> {
+    let dir = socket_path.parent()?.join("sessions");
+    Some(crate::remote_exec::SessionMemory::new(dir))
 }
 
 /// Tells whoever started us that the socket listens: one line on stdout, which is then

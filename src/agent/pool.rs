@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::Account;
 use crate::hosts::RemoteEnd;
-use crate::remote_exec::{Remote, RemoteServer};
+use crate::remote_exec::{Remembered, Remote, RemoteServer, SessionMemory};
 use crate::transport::BoxStream;
 use crate::transport::ssh::SshError;
 
@@ -24,13 +24,16 @@ type Entry = Arc<tokio::sync::Mutex<Option<Arc<Remote>>>>;
 pub struct Pool {
     /// The agent's own account: its `~/.ssh` and login name.
     account: Account,
+    /// Where each host's session server was last found, for the next agent.
+    sessions: Option<SessionMemory>,
     entries: Mutex<HashMap<ConnKey, Entry>>,
 }
 
 impl Pool {
-    pub fn new(account: Account) -> Pool {
+    pub fn new(account: Account, sessions: Option<SessionMemory>) -> Pool {
         Pool {
             account,
+            sessions,
             entries: Mutex::default(),
         }
     }
@@ -52,8 +55,24 @@ impl Pool {
         let settings = self
             .account
             .ssh_settings(key.ssh_config.as_deref(), key.auth_sock.as_deref());
-        let remote =
-            Remote::connect(&key.host, key.user.as_deref(), &key.remote, &settings).await?;
+        let entry = SessionMemory::entry(
+            key.user.as_deref(),
+            &key.host,
+            &key.remote,
+            key.ssh_config.as_deref(),
+        );
+        let remembered = self.sessions.as_ref().map(|memory| Remembered {
+            memory,
+            entry: &entry,
+        });
+        let remote = Remote::connect(
+            &key.host,
+            key.user.as_deref(),
+            &key.remote,
+            &settings,
+            remembered,
+        )
+        .await?;
         let live = Arc::new(remote);
         *slot = Some(live.clone());
         Ok(live)

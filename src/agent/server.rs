@@ -1,6 +1,7 @@
-//! The agent's accept loop: each wrapper connection asks for a host, gets a channel on a
-//! pooled SSH connection, and its job's bytes are spliced through — or asks for a pump-mode
-//! job's include scan.
+//! The agent's accept loop: each wrapper connection asks for a host and waits in the queue
+//! for a slot; for an SSH host it gets a channel on a pooled SSH connection and its job's
+//! bytes are spliced through, for a TCP or local-socket host it holds the slot while it
+//! connects by itself — or it asks for a pump-mode job's include scan.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,11 +40,16 @@ pub struct Agent {
 
 impl Agent {
     /// `lock_dir` is `$DISTCC_DIR/lock`: slots are mirrored in distcc's lock files there.
-    /// Connections are made as `account`.
-    pub fn new(lock_dir: Option<std::path::PathBuf>, account: crate::config::Account) -> Self {
+    /// Connections are made as `account`; where their session servers were found is kept in
+    /// `sessions`.
+    pub fn new(
+        lock_dir: Option<std::path::PathBuf>,
+        account: crate::config::Account,
+        sessions: Option<crate::remote_exec::SessionMemory>,
+    ) -> Self {
         Agent {
             scheduler: Arc::new(Scheduler::with_lock_dir(lock_dir)),
-            pool: Pool::new(account),
+            pool: Pool::new(account, sessions),
             ledger: Arc::default(),
             scanner: Arc::new(Scanner::new()),
             packed_files: Default::default(),
@@ -202,24 +208,32 @@ async fn serve_job(
 ) -> Result<(), Failure> {
     let entry = agent.ledger.job_arrived(request.pid, &request.file);
 
+    // Per candidate: its pooled SSH connection's key, or `None` for a TCP or local-socket
+    // host, which the wrapper connects to itself once the agent has given it the slot.
     let mut keys = Vec::new();
     let mut specs = Vec::new();
     for text in &request.hosts {
         let list = hosts::parse(text, "agent request")?;
         let spec = list.hosts.into_iter().next().ok_or("empty host entry")?;
-        let HostKind::Ssh { user, host, .. } = &spec.kind else {
-            return Err(format!("{text} is not an SSH host").into());
+        let (key, kind) = match &spec.kind {
+            HostKind::Ssh { user, host, remote } => (
+                Some(ConnKey {
+                    user: user.clone(),
+                    host: host.clone(),
+                    remote: remote.clone(),
+                    ssh_config: request.ssh_config.clone(),
+                    auth_sock: request.auth_sock.clone(),
+                }),
+                "ssh",
+            ),
+            HostKind::Tcp { .. } => (None, "tcp"),
+            HostKind::Unix { .. } => (None, "unix"),
+            HostKind::Local => return Err(format!("{text} is compiled locally, not queued").into()),
         };
-        keys.push(ConnKey {
-            user: user.clone(),
-            host: host.clone(),
-            remote: spec.ssh_remote().cloned().ok_or("not an SSH host")?,
-            ssh_config: request.ssh_config.clone(),
-            auth_sock: request.auth_sock.clone(),
-        });
+        keys.push(key);
         agent
             .ledger
-            .know_host(text, spec.hostname(), "ssh", spec.limit);
+            .know_host(text, spec.hostname(), kind, spec.limit);
         specs.push(spec);
     }
     let lock_names: Vec<_> = specs
@@ -263,14 +277,30 @@ async fn serve_job(
         slot.as_ref().map(|s: &super::scheduler::Slot| s.number),
     );
     // The wrapper preprocesses while the channel opens.
-    Pick::Host { index }
+    Pick::Host {
+        index,
+        slot: slot.as_ref().map_or(0, |s| s.number),
+    }
+    .write(&mut TokenWriter::new(&mut stream))
+    .await?;
+    let Some(key) = &keys[index] else {
+        // A TCP or local-socket host: the slot is the wrapper's until it hangs up.
+        Channel::Open {
+            slot: slot.as_ref().map_or(0, |s| s.number),
+            stores_headers: false,
+        }
         .write(&mut TokenWriter::new(&mut stream))
         .await?;
+        entry.running();
+        let mut rest = [0u8; 64];
+        while stream.read(&mut rest).await? > 0 {}
+        return Ok(());
+    };
     // A wrapper that gives up while the channel opens (its DISTCC_IO_TIMEOUT over a silent
     // link, or Ctrl-C) takes its slot back with it.
     let mut probe = [0u8; 1];
     let opened = tokio::select! {
-        opened = Box::pin(agent.pool.open_job(&keys[index])) => opened,
+        opened = Box::pin(agent.pool.open_job(key)) => opened,
         _ = stream.read(&mut probe) => {
             tracing::info!(
                 "agent: {}: the wrapper gave up while the channel was opening",

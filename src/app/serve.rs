@@ -229,7 +229,7 @@ pub fn main(args: ServeArgs) -> i32 {
     }
     let ctx = ServerContext::new(settings).with_cache(cache);
     if args.ssh_session {
-        run_ssh_session(ctx)
+        run_ssh_session(ctx, env.session_linger)
     } else if inetd {
         run_inetd(ctx)
     } else {
@@ -350,10 +350,10 @@ fn run_inetd(ctx: ServerContext) -> i32 {
     }
 }
 
-fn run_ssh_session(ctx: ServerContext) -> i32 {
+fn run_ssh_session(ctx: ServerContext, linger: std::time::Duration) -> i32 {
     // One client's jobs for the whole connection: headers sent once are kept.
     let ctx = Arc::new(ctx.with_header_store(crate::server::header_store::DEFAULT_BYTES));
-    match runtime().block_on(crate::server::session::serve(ctx)) {
+    match runtime().block_on(crate::server::session::serve(ctx, linger)) {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!("ssh session: {e}");

@@ -87,6 +87,13 @@ pub fn expand_preprocessor_options(argv: &[String]) -> Vec<String> {
     out
 }
 
+/// Whether a `-Wp,` option asks cc1 for a dependency file (`-Wp,-MD,file`, `-Wp,-MMD,file`).
+fn dependencies_through_wp(argv: &[String]) -> bool {
+    argv.iter()
+        .filter_map(|a| a.strip_prefix("-Wp,"))
+        .any(|list| list.split(',').any(|p| p == "-MD" || p == "-MMD"))
+}
+
 /// Decide what to do with `argv` (argv[0] is the compiler). A job goes out only if what
 /// the server is sent (`remote_argv`) scans as a compile too: the server repeats the scan,
 /// and an option whose value is stripped before sending (`-Xassembler -Wp,-MD,a.d`) would
@@ -109,6 +116,7 @@ fn scan_words(argv: &[String]) -> Scan {
     let Some(compiler) = argv.first() else {
         return Scan::NotCompile(NO_COMPILER);
     };
+    let cc1_names_target = dependencies_through_wp(argv);
     let argv = expand_preprocessor_options(argv);
     // Whether this is a compile at all decides Local vs NotCompile for every early exit
     // below; which rule fired first is distcc's order and does not change the outcome.
@@ -297,7 +305,20 @@ fn scan_words(argv: &[String]) -> Scan {
     let preprocessed = source::is_preprocessed(&input_name);
     let preprocessed_ext =
         source::preprocessed_extension(&input_name).expect("a source has an extension");
-    let dependencies = Dependencies::from_argv(&argv, &output);
+    let mut dependencies = Dependencies::from_argv(&argv, &output);
+    if let Some(deps) = &mut dependencies
+        && cc1_names_target
+        && !deps.target_given
+    {
+        // `-Wp,-MD,file` reaches cc1 itself, which names the target after the source
+        // (`sub/b.c` → `b.o`), where the `-MD -MF file` it is expanded into would have the
+        // driver name it after `-o`. Naming it keeps local, remote and fallback runs alike.
+        argv.extend([
+            "-MQ".to_string(),
+            source::cc1_dependency_target(&input_name),
+        ]);
+        deps.target_given = true;
+    }
     Scan::Distribute(CompileJob {
         argv,
         input: input_name,

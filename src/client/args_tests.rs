@@ -480,7 +480,7 @@ fn wp_options_are_expanded() {
 #[test]
 fn wp_expansion_is_in_the_job_argv() {
     let j = job("gcc -Wp,-MD,.deps/x.Po -c x.c");
-    assert_eq!(j.argv, argv("gcc -MD -MF .deps/x.Po -c x.c -o x.o"));
+    assert_eq!(j.argv, argv("gcc -MD -MF .deps/x.Po -c x.c -o x.o -MQ x.o"));
     assert_eq!(j.input_index, 5);
 }
 

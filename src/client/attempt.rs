@@ -1,6 +1,7 @@
-//! How one attempt gets a connection for a job: through the agent (SSH hosts, scheduled by
-//! the agent's queue), or by taking a distcc slot lock and connecting here (TCP hosts, local
-//! socket hosts, mixed lists, `DISTCC_SSH`, or no agent).
+//! How one attempt gets a connection for a job: through the agent's queue (every remote
+//! host: SSH jobs ride the agent's pooled connection, TCP and local-socket jobs connect from
+//! here in the slot the agent gave them), or by taking a distcc slot lock and connecting here
+//! (lists with `localhost`, `DISTCC_SSH`, or no agent).
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use crate::config::{ClientEnv, SshEnv};
 use crate::hosts::{HostKind, HostSpec, RemoteEnd};
 use crate::lock_files::SlotLock;
 use crate::protocol::agent::{Channel, JobRequest, Pick};
-use crate::remote_exec::{self, Remote};
+use crate::remote_exec::{self, Remembered, Remote, SessionMemory};
 use crate::transport::{self, BoxStream, Guarded};
 
 /// A connection on its way: awaited after the preprocessor has started, so that the two
@@ -57,14 +58,14 @@ pub enum Attempt<'a> {
     AgentUnavailable,
 }
 
-/// Whether these candidates go through the agent: all SSH, no `DISTCC_SSH`, agent enabled.
+/// Whether these candidates go through the agent's queue: agent enabled, no `DISTCC_SSH`
+/// (whose per-job `ssh` is distcc's way, lock files and all), and no `localhost` (compiled
+/// here, under distcc's lock).
 pub fn agent_serves(candidates: &[&HostSpec], env: &ClientEnv, ssh: &SshEnv) -> bool {
     ssh.agent_enabled
         && env.distcc_ssh.is_none()
         && !candidates.is_empty()
-        && candidates
-            .iter()
-            .all(|h| matches!(h.kind, HostKind::Ssh { .. }))
+        && !candidates.iter().any(|h| h.is_local())
 }
 
 /// Asks the agent for one of `candidates`. `slot_held`: the wrapper already holds the
@@ -100,12 +101,19 @@ pub async fn through_agent(
             }
         };
         return match pick {
-            Pick::Host { index } if index < candidates.len() => Attempt::Connected {
-                host: candidates[index].clone(),
-                slot: 0,
-                _lock: None,
-                stream: Box::pin(channel_from_agent(reader, env.io_timeout)),
-            },
+            Pick::Host { index, slot } if index < candidates.len() => {
+                let host = candidates[index].clone();
+                let stream: Connecting = match host.kind {
+                    HostKind::Ssh { .. } => Box::pin(channel_from_agent(reader, env.io_timeout)),
+                    _ => Box::pin(connect_in_agent_slot(host.clone(), reader)),
+                };
+                Attempt::Connected {
+                    host,
+                    slot,
+                    _lock: None,
+                    stream,
+                }
+            }
             Pick::NoHost { message } => Attempt::NoHost(Some(message)),
             Pick::Host { .. } => Attempt::AgentUnavailable,
         };
@@ -133,6 +141,24 @@ async fn channel_from_agent(
             stream: Box::new(stream),
             stores_headers,
         }),
+        (Channel::Failed { message }, _) => Err(RemoteError::Agent(message)),
+    }
+}
+
+/// A TCP or local-socket host the agent gave a slot: connected from here, the agent's
+/// connection held open beside the job's, since hanging it up gives the slot back.
+async fn connect_in_agent_slot(
+    host: HostSpec,
+    reader: crate::protocol::TokenReader<tokio::net::UnixStream>,
+) -> Result<JobStream, RemoteError> {
+    match agent_link::channel(reader).await? {
+        (Channel::Open { .. }, slot) => {
+            let job = connect_plain(&host).await?;
+            Ok(JobStream {
+                stream: Box::new(Guarded::new(job.stream, slot)),
+                stores_headers: false,
+            })
+        }
         (Channel::Failed { message }, _) => Err(RemoteError::Agent(message)),
     }
 }
@@ -174,9 +200,7 @@ pub async fn connect(
     file: &str,
 ) -> Result<JobStream, RemoteError> {
     Ok(match &host.kind {
-        HostKind::Tcp { host, port } => {
-            JobStream::plain(Box::new(transport::tcp::connect(host, *port).await?))
-        }
+        HostKind::Tcp { .. } | HostKind::Unix { .. } => connect_plain(host).await?,
         HostKind::Ssh {
             user,
             host: name,
@@ -198,27 +222,43 @@ pub async fn connect(
                     Attempt::NoHost(message) => {
                         return Err(RemoteError::Agent(message.unwrap_or_default()));
                     }
-                    _ => direct_ssh(user.as_deref(), name, remote, ssh).await?,
+                    _ => direct_ssh(user.as_deref(), name, remote, env, ssh).await?,
                 }
             }
         }
-        HostKind::Unix { path } => JobStream::plain(Box::new(
-            transport::unix_socket::connect(Path::new(path)).await?,
-        )),
         HostKind::Local => unreachable!("localhost is compiled here, never connected to"),
         HostKind::Grpc(_) => unreachable!("an engine's job goes by reapi, never by a stream"),
     })
 }
 
+/// A TCP or local-socket host, reached from here.
+async fn connect_plain(host: &HostSpec) -> Result<JobStream, RemoteError> {
+    Ok(JobStream::plain(match &host.kind {
+        HostKind::Tcp { host, port } => Box::new(transport::tcp::connect(host, *port).await?),
+        HostKind::Unix { path } => {
+            Box::new(transport::unix_socket::connect(Path::new(path)).await?)
+        }
+        _ => unreachable!("only TCP and local-socket hosts are connected to plainly"),
+    }))
+}
+
 /// One russh connection for this job alone (no agent): the far end chosen as the agent
-/// would choose it.
+/// would choose it, and the session server the agent (or an earlier job) remembered, so
+/// that jobs without an agent share one lingering server rather than each leaving one.
 async fn direct_ssh(
     user: Option<&str>,
     alias: &str,
     end: &RemoteEnd,
+    env: &ClientEnv,
     ssh: &SshEnv,
 ) -> Result<JobStream, RemoteError> {
-    let remote = Remote::connect(alias, user, end, &ssh.settings()).await?;
+    let memory = SessionMemory::for_distcc_dir(&env.distcc_dir);
+    let entry = SessionMemory::entry(user, alias, end, ssh.config_file.as_deref());
+    let remembered = memory.as_ref().map(|memory| Remembered {
+        memory,
+        entry: &entry,
+    });
+    let remote = Remote::connect(alias, user, end, &ssh.settings(), remembered).await?;
     let stream = remote.open_job().await?;
     let stores_headers = remote.stores_headers();
     // The connection must outlive the job's channel.

@@ -256,14 +256,20 @@ mod tests {
     }
 
     #[test]
-    fn wp_md_is_expanded_into_md_mf() {
-        let j = job("gcc -Wp,-MD,.deps/foo.Po -c foo.c -o foo.o");
+    fn wp_md_is_expanded_into_md_mf_with_the_target_cc1_would_name() {
+        let j = job("gcc -Wp,-MD,.deps/foo.Po -c src/foo.c -o out/foo.o");
         assert_eq!(j.dependency_file(), Some(".deps/foo.Po"));
+        // gcc -Wp,-MD names `foo.o` (cc1's own default), not `out/foo.o` as -MD would.
         assert_eq!(
             words(&j.preprocess_argv()),
-            "gcc -MD -MF .deps/foo.Po -E foo.c -MQ foo.o"
+            "gcc -MD -MF .deps/foo.Po -E src/foo.c -MQ foo.o"
         );
-        assert_eq!(words(&j.remote_argv()), "gcc -c foo.c -o foo.o");
+        assert_eq!(words(&j.remote_argv()), "gcc -c src/foo.c -o out/foo.o");
+        let named = job("gcc -Wp,-MMD,x.d -MT mine -c src/foo.c -o out/foo.o");
+        assert_eq!(
+            words(&named.preprocess_argv()),
+            "gcc -MMD -MF x.d -MT mine -E src/foo.c"
+        );
     }
 
     #[test]

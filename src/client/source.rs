@@ -37,6 +37,17 @@ pub fn output_from_source(source: &str, new_ext: &str) -> Option<String> {
 
 /// The dependency file gcc writes for `-MD`/`-MMD` without `-MF`: the output with its last
 /// extension (if any) replaced by `.d` (`out/foo.o` → `out/foo.d`, `out/bar` → `out/bar.d`).
+/// The target cc1 names in a dependency file it was asked for directly (`-Wp,-MD,file`):
+/// the source's base name with `.o` (`sub/b.c` → `b.o`), whatever `-o` says.
+pub fn cc1_dependency_target(source: &str) -> String {
+    let base = source.rsplit('/').next().unwrap_or(source);
+    let stem = match base.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem,
+        _ => base,
+    };
+    format!("{stem}.o")
+}
+
 pub fn dependency_file_for(output: &str) -> String {
     let (dir, base) = match output.rsplit_once('/') {
         Some((dir, base)) => (&output[..dir.len() + 1], base),

@@ -2,12 +2,14 @@
 //! the distcc protocol (4-letter token, 8 hex digits, body).
 //!
 //! ```text
-//! wrapper → agent   AGNT 3   SSHC <ssh config path or "">   AUTH <SSH_AUTH_SOCK or "">
+//! wrapper → agent   AGNT 4   SSHC <ssh config path or "">   AUTH <SSH_AUTH_SOCK or "">
 //!                   BOFF <backoff seconds>   HELD 0|1   PIDN <wrapper pid>
 //!                   FILE <source base name>   NHST n   n × HOST <host spec text>
-//! agent → wrapper   PICK i  then  OPEN slot  STOR 0|1 (the far end keeps headers: pump
+//! agent → wrapper   PICK i  SLOT n  then  OPEN slot  STOR 0|1 (the far end keeps headers: pump
 //!                                 trees go by hash; then the job's bytes follow, spliced)
 //!                             or  FAIL <message> (the host could not be reached)
+//!                   (for a TCP or local-socket host, OPEN at once: the slot is the
+//!                    wrapper's, which connects by itself and hangs up when done)
 //!                   NONE <message> (no candidate is usable)
 //!
 //! wrapper → agent   REPT <JobReport as JSON>       (a job ended; no answer)
@@ -29,7 +31,8 @@ use super::token::claimed_capacity;
 use super::{ProtocolError, TokenReader, TokenWriter};
 
 /// 3: the wrapper's pid and source (for `distfarm mon`) and the far end's header store.
-pub const VERSION: u32 = 3;
+/// 4: TCP and local-socket hosts are queued too; `PICK` tells the slot.
+pub const VERSION: u32 = 4;
 /// The version of the `VIEW` request.
 pub const VIEW_VERSION: u32 = 1;
 /// The longest JSON body either side accepts.
@@ -43,7 +46,7 @@ pub struct JobRequest {
     pub auth_sock: Option<String>,
     pub backoff: Duration,
     /// The wrapper already holds a distcc slot lock for the (single) host: open a channel
-    /// without scheduling (lists that mix SSH hosts with TCP hosts or `localhost`).
+    /// without scheduling (lists with `localhost`, whose jobs run here).
     pub slot_held: bool,
     /// The wrapper's pid and source base name, for the monitor.
     pub pid: u32,
@@ -57,8 +60,8 @@ pub struct JobRequest {
 /// connects).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pick {
-    /// Host `index` was chosen.
-    Host { index: usize },
+    /// Host `index` was chosen, in slot `slot` (what distcc's monitor shows).
+    Host { index: usize, slot: u32 },
     /// No candidate is usable.
     NoHost { message: String },
 }
@@ -279,7 +282,10 @@ impl Pick {
         w: &mut TokenWriter<W>,
     ) -> Result<(), ProtocolError> {
         match self {
-            Pick::Host { index } => w.int(b"PICK", *index as u32),
+            Pick::Host { index, slot } => {
+                w.int(b"PICK", *index as u32);
+                w.int(b"SLOT", *slot);
+            }
             Pick::NoHost { message } => w.string(b"NONE", message.as_bytes())?,
         }
         w.flush().await
@@ -293,6 +299,7 @@ impl Pick {
             }),
             (token, value) if &token == b"PICK" => Ok(Pick::Host {
                 index: value as usize,
+                slot: r.read_int("SLOT").await?,
             }),
             (other, _) => Err(ProtocolError::WrongToken {
                 expected: "PICK",
@@ -362,7 +369,7 @@ mod tests {
             .unwrap();
         assert_eq!(back, request);
         for pick in [
-            Pick::Host { index: 1 },
+            Pick::Host { index: 1, slot: 5 },
             Pick::NoHost {
                 message: "all backed off".into(),
             },

@@ -25,6 +25,18 @@ pub const NO_COUNTERS_STATUS: u32 = 116;
 /// that prints anything else (a real distccd refuses the flag) is not distfarm.
 pub const SESSION_GREETING: &str = "DISTFARM-SESSION 1";
 
+/// A session server's second socket, beside its job socket: its per-client counters
+/// (`GET /clients`). Whoever reaches it knows the server is alive without sending it a job.
+pub const COUNTERS_SOCKET: &str = "counters";
+
+/// The counters socket of the session server whose job socket is `socket`.
+pub fn counters_socket_beside(socket: &str) -> String {
+    std::path::Path::new(socket)
+        .with_file_name(COUNTERS_SOCKET)
+        .display()
+        .to_string()
+}
+
 /// The greeting line for a session server listening on `socket`.
 pub fn session_greeting(socket: &str) -> String {
     format!("{SESSION_GREETING} {socket}\n")
@@ -51,5 +63,9 @@ mod tests {
         );
         assert_eq!(socket_from_greeting("distccd: unrecognized option\n"), None);
         assert_eq!(socket_from_greeting("DISTFARM-SESSION 1\n"), None);
+        assert_eq!(
+            counters_socket_beside("/tmp/distfarm-session-x/sock"),
+            "/tmp/distfarm-session-x/counters"
+        );
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, BufReader};
 
 use super::RemoteServer;
+use super::session_memory::SessionMemory;
 use crate::hosts::RemoteEnd;
 use crate::protocol::ssh_launch;
 use crate::transport::ssh::SshConnection;
@@ -19,8 +20,20 @@ pub struct SessionGuard {
     _task: tokio::task::JoinHandle<()>,
 }
 
-/// Finds out what serves jobs behind `end` on this connection.
-pub async fn detect(conn: &SshConnection, end: &RemoteEnd) -> (RemoteServer, Option<SessionGuard>) {
+/// Where session servers were found before, and this host entry's name there.
+pub struct Remembered<'a> {
+    pub memory: &'a SessionMemory,
+    pub entry: &'a str,
+}
+
+/// Finds out what serves jobs behind `end` on this connection: first the session server
+/// `remembered` from an earlier connection, if it still answers (it lingers after its
+/// connection closed); then a new one; else a distccd per job.
+pub async fn detect(
+    conn: &SshConnection,
+    end: &RemoteEnd,
+    remembered: Option<Remembered<'_>>,
+) -> (RemoteServer, Option<SessionGuard>) {
     let command = match end {
         RemoteEnd::Daemon { host, port } => {
             let daemon = RemoteServer::Daemon {
@@ -31,6 +44,11 @@ pub async fn detect(conn: &SshConnection, end: &RemoteEnd) -> (RemoteServer, Opt
         }
         RemoteEnd::Program(command) => command,
     };
+    if let Some(remembered) = &remembered
+        && let Some(socket) = still_serving(conn, remembered).await
+    {
+        return (RemoteServer::Session { socket }, None);
+    }
     let inetd = RemoteServer::Inetd {
         command: command.clone(),
     };
@@ -54,6 +72,9 @@ pub async fn detect(conn: &SshConnection, end: &RemoteEnd) -> (RemoteServer, Opt
     match (greeted, ssh_launch::socket_from_greeting(&first)) {
         (Ok(Ok(_)), Some(socket)) => {
             let socket = socket.to_string();
+            if let Some(remembered) = &remembered {
+                remembered.memory.remember(remembered.entry, &socket);
+            }
             tracing::info!(
                 "{}: distfarm session server on {socket}",
                 conn.description()
@@ -77,5 +98,31 @@ pub async fn detect(conn: &SshConnection, end: &RemoteEnd) -> (RemoteServer, Opt
             );
             (inetd, None)
         }
+    }
+}
+
+/// The remembered session socket, if its server still answers on this connection. Its
+/// counters socket is asked, not its job socket: reaching it proves the server alive
+/// without it counting a job that never came.
+async fn still_serving(conn: &SshConnection, remembered: &Remembered<'_>) -> Option<String> {
+    let socket = remembered.memory.recall(remembered.entry)?;
+    let counters = ssh_launch::counters_socket_beside(&socket);
+    match tokio::time::timeout(DETECT_TIMEOUT, conn.direct_streamlocal(&counters)).await {
+        Ok(Ok(_probe)) => {
+            tracing::info!(
+                "{}: the distfarm session server on {socket} still serves",
+                conn.description()
+            );
+            Some(socket)
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(
+                "{}: no session server on {socket} any more ({e})",
+                conn.description()
+            );
+            remembered.memory.forget(remembered.entry);
+            None
+        }
+        Err(_) => None,
     }
 }

@@ -21,6 +21,7 @@
 
 pub mod counters;
 mod detect;
+mod session_memory;
 pub mod ssh_process;
 
 use crate::hosts::RemoteEnd;
@@ -28,7 +29,8 @@ use crate::protocol::ssh_launch;
 use crate::transport::BoxStream;
 use crate::transport::ssh::{self, SshConnection, SshError, SshSettings};
 
-pub use detect::SessionGuard;
+pub use detect::{Remembered, SessionGuard};
+pub use session_memory::SessionMemory;
 
 /// How jobs reach the far end of one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,16 +53,18 @@ pub struct Remote {
 
 impl Remote {
     /// Connects to `alias` as `ssh` would (its config, known_hosts, keys or agent) and finds
-    /// out what serves `end` there.
+    /// out what serves `end` there (first the session server `remembered` from an earlier
+    /// connection, if any).
     pub async fn connect(
         alias: &str,
         user: Option<&str>,
         end: &RemoteEnd,
         settings: &SshSettings,
+        remembered: Option<Remembered<'_>>,
     ) -> Result<Remote, SshError> {
         let resolved = ssh::resolve(alias, user, None, settings)?;
         let conn = ssh::connect(&resolved, settings).await?;
-        let (server, session) = detect::detect(&conn, end).await;
+        let (server, session) = detect::detect(&conn, end, remembered).await;
         Ok(Remote {
             conn,
             server,

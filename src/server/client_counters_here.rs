@@ -10,9 +10,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::session::{COUNTERS_SOCKET, DIR_PREFIX};
+use super::session::DIR_PREFIX;
 use crate::protocol::client_counters::{self, AskError};
 use crate::protocol::farm_view::ServerClients;
+use crate::protocol::ssh_launch::COUNTERS_SOCKET;
 
 /// How long one server may take to answer (a session server answers from memory).
 const ASK_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,8 +1,11 @@
 //! `--ssh-session`: one long-lived server per SSH connection, so that jobs over SSH start no
 //! process on the remote. The client's agent runs `distccd --ssh-session` once per
 //! connection; we serve on a private unix socket, say where it is on stdout, and serve every
-//! job the agent sends through `direct-streamlocal` channels until our stdin closes (the
-//! connection or the agent went away).
+//! job the agent sends through `direct-streamlocal` channels. When our stdin closes (the
+//! connection or the agent went away) we linger (`DISTFARM_SESSION_LINGER`, default ten
+//! minutes, like the agent's idle time): the client's next agent remembers our socket and
+//! reaches it over its new connection, so a cold start pays no remote shell and no server
+//! start. We exit once no job has run for that long.
 //!
 //! A real distccd does not know the option and exits, which is how the agent tells a
 //! distfarm remote from a distcc one.
@@ -13,7 +16,8 @@
 //! SSH user reaches them.
 
 use std::os::unix::fs::PermissionsExt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
@@ -25,10 +29,12 @@ use crate::protocol::{client_counters, ssh_launch};
 
 /// A session server's private directory in TMPDIR starts with this.
 pub const DIR_PREFIX: &str = "distfarm-session-";
-/// Its counters socket, in that directory.
-pub const COUNTERS_SOCKET: &str = "counters";
 
-pub async fn serve(ctx: Arc<ServerContext>) -> std::io::Result<()> {
+/// How often a lingering server looks whether it has been idle long enough.
+const LINGER_TICK: Duration = Duration::from_secs(1);
+
+/// Serves until stdin closes and then no job has run for `linger`.
+pub async fn serve(ctx: Arc<ServerContext>, linger: Duration) -> std::io::Result<()> {
     let dir = tempfile::Builder::new()
         .prefix(DIR_PREFIX)
         .tempdir_in(&ctx.settings.tmpdir)?;
@@ -36,7 +42,7 @@ pub async fn serve(ctx: Arc<ServerContext>) -> std::io::Result<()> {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
     let socket = dir.path().join("sock");
     let listener = UnixListener::bind(&socket)?;
-    let counters = UnixListener::bind(dir.path().join(COUNTERS_SOCKET))?;
+    let counters = UnixListener::bind(dir.path().join(ssh_launch::COUNTERS_SOCKET))?;
     let mut stdout = tokio::io::stdout();
     stdout
         .write_all(ssh_launch::session_greeting(&socket.display().to_string()).as_bytes())
@@ -51,12 +57,18 @@ pub async fn serve(ctx: Arc<ServerContext>) -> std::io::Result<()> {
     };
     tokio::pin!(stdin_closed);
     let tracker = TaskTracker::new();
+    let last_job_end = Arc::new(Mutex::new(Instant::now()));
+    let mut connected = true;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let ctx = ctx.clone();
-                tracker.spawn(async move { connection::serve(stream, Peer::NotSocket, &ctx).await });
+                let last_job_end = last_job_end.clone();
+                tracker.spawn(async move {
+                    connection::serve(stream, Peer::NotSocket, &ctx).await;
+                    *last_job_end.lock().expect("linger clock") = Instant::now();
+                });
             }
             accepted = counters.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
@@ -68,10 +80,30 @@ pub async fn serve(ctx: Arc<ServerContext>) -> std::io::Result<()> {
                     }
                 });
             }
-            _ = &mut stdin_closed => break,
+            _ = &mut stdin_closed, if connected => {
+                if linger.is_zero() {
+                    break;
+                }
+                connected = false;
+                tracing::info!(
+                    "ssh session: the connection closed; serving the next one for {} s",
+                    linger.as_secs()
+                );
+            }
+            _ = tokio::time::sleep(LINGER_TICK), if !connected => {
+                let idle = last_job_end.lock().expect("linger clock").elapsed();
+                if tracker.is_empty() && idle >= linger {
+                    tracing::info!("ssh session: no job for {} s; exiting", linger.as_secs());
+                    break;
+                }
+            }
         }
     }
-    tracing::info!("ssh session: the connection closed; finishing running jobs");
+    // Nobody is accepted any more: a client that remembered the socket must find it gone
+    // at once, not reach a listener that will never answer.
+    let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(dir.path().join(ssh_launch::COUNTERS_SOCKET));
+    tracing::info!("ssh session: finishing running jobs");
     tracker.close();
     tracker.wait().await;
     Ok(())

@@ -77,6 +77,20 @@ pub fn agent_pids(socket: &Path) -> Vec<i32> {
         .collect()
 }
 
+/// The processes running as `uid` (the owner of their `/proc` entry).
+pub fn pids_of_user(uid: u32) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
+            (entry.metadata().ok()?.uid() == uid).then_some(pid)
+        })
+        .collect()
+}
+
 /// SIGKILL to one process we started (or that serves our test), then wait until it is gone.
 pub fn kill(pid: i32) {
     let target = nix::unistd::Pid::from_raw(pid);

@@ -432,6 +432,8 @@ async fn run_exec(channel: Channel<Msg>, command: String) {
     let spawned = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(&command)
+        // A session server ends with its connection, as under the test sshd.
+        .env("DISTFARM_SESSION_LINGER", "0")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -31,6 +31,37 @@ impl RemoteDistfarm {
         RemoteDistfarm { dir }
     }
 
+    /// A remote whose session servers linger `seconds` after their connection closed
+    /// (the test sshd says 0): `distccd` is a script that sets `DISTFARM_SESSION_LINGER`.
+    pub fn lingering(seconds: u32) -> RemoteDistfarm {
+        let dir = readable_temp_dir("remote");
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        super::files::set_mode(&real, 0o755);
+        std::os::unix::fs::symlink(distfarm_bin(), real.join("distccd")).unwrap();
+        super::files::write_script(
+            &dir.path().join("distccd"),
+            &format!(
+                "DISTFARM_SESSION_LINGER={seconds} exec {} \"$@\"",
+                real.join("distccd").display()
+            ),
+        );
+        RemoteDistfarm { dir }
+    }
+
+    /// Running session servers of this remote (`distccd --ssh-session`).
+    pub fn session_servers(&self) -> Vec<i32> {
+        let dir = self.dir.path().display().to_string();
+        super::procs::processes()
+            .into_iter()
+            .filter(|p| {
+                p.args.iter().any(|a| a == "--ssh-session")
+                    && p.args.first().is_some_and(|a| a.starts_with(&dir))
+            })
+            .map(|p| p.pid)
+            .collect()
+    }
+
     pub fn command(&self) -> String {
         self.dir.path().join("distccd").display().to_string()
     }
@@ -39,6 +70,15 @@ impl RemoteDistfarm {
     /// would be part of the command).
     pub fn host(&self, limit: &str) -> String {
         format!("@farmhost/{limit}:{}", self.command())
+    }
+}
+
+/// Session servers still running when the test ends (a lingering one) go with it.
+impl Drop for RemoteDistfarm {
+    fn drop(&mut self) {
+        for pid in self.session_servers() {
+            kill(pid);
+        }
     }
 }
 

@@ -342,6 +342,8 @@ fn sshd_config(p: &Paths, port: u16) -> String {
          # One connection carries a channel per job: allow many, and many handshakes at once.\n\
          MaxSessions 64\n\
          MaxStartups 64\n\
+         # Session servers end with their connection (one test asks for lingering).\n\
+         SetEnv DISTFARM_SESSION_LINGER=0\n\
          LogLevel VERBOSE\n",
         host_key = p.host_key().display(),
         dir = p.0.display(),

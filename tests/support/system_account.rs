@@ -86,6 +86,11 @@ impl SystemAccount {
 
 impl Drop for SystemAccount {
     fn drop(&mut self) {
+        // What the test ran as this user and left running (an agent its wrapper started)
+        // goes with the account.
+        for pid in super::procs::pids_of_user(self.uid()) {
+            super::procs::kill(pid);
+        }
         let status = std::process::Command::new("userdel")
             .arg(&self.name)
             .status();

@@ -1,6 +1,6 @@
 //! The agent's unix socket, both ways. The agent reads the first token and then a job
 //! request (`AGNT`), an include-scan request (`SCAN`), a report (`REPT`, JSON), a monitor's
-//! `VIEW` or a zeroconf browse request (`BRWS`, JSON); a wrapper reads `PICK`/`NONE`, then `OPEN`+`STOR`/`FAIL`, or the scan's answer
+//! `VIEW` or a zeroconf browse request (`BRWS`, JSON); a wrapper reads `PICK`+`SLOT`/`NONE`, then `OPEN`+`STOR`/`FAIL`, or the scan's answer
 //! (`CLOS` and its lists, or `GIVE`), and a monitor the `VIEW` JSON. Everything the writers
 //! produce reads back equal; a local peer sending garbage gets an error, never a panic.
 
@@ -206,6 +206,7 @@ fn answer_read(answer: Answer, corruptions: &[Corruption]) {
         Answer::Pick { index, channel } => {
             let pick = Pick::Host {
                 index: index as usize,
+                slot: index,
             };
             let channel = match channel {
                 ChannelAnswer::Open {
