@@ -228,8 +228,9 @@ impl Wrapper<'_> {
                 bytes: &bytes,
             };
             let result = if let Some(endpoint) = &engine {
-                // Never polled: an engine is reached by `reapi`, not by a byte stream.
-                drop(stream);
+                // Not a connection: it holds the agent's slot (or nothing, under a slot
+                // lock) while the job runs on the engine, reached by `reapi`.
+                let slot_held = stream.await;
                 let source: &SharedSource = tries
                     .source
                     .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
@@ -244,7 +245,10 @@ impl Wrapper<'_> {
                     cwd: &cwd,
                     timeout: self.env.io_timeout,
                 };
-                engine_job::compile(&engine_job, job, source).await
+                match slot_held {
+                    Ok(_held) => engine_job::compile(&engine_job, job, source).await,
+                    Err(e) => Err(e),
+                }
             } else {
                 let (connected, pump) = if wants_pump {
                     // The scan overlaps the connection, as the preprocessor does in plain mode.
