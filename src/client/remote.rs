@@ -185,6 +185,18 @@ async fn with_timeout<T>(
         }))
 }
 
+/// distcc's exit code for an engine's failure.
+fn engine_exit_code(error: &crate::reapi::error::ReapiError) -> ExitCode {
+    use crate::reapi::error::ReapiError;
+    match error {
+        ReapiError::Connect { .. } | ReapiError::Call { .. } => ExitCode::ConnectFailed,
+        ReapiError::Timeout { .. } => ExitCode::Timeout,
+        ReapiError::Untrusted { .. } => ExitCode::ProtocolError,
+        ReapiError::EntryFile { .. } => ExitCode::BadHostSpec,
+        ReapiError::Engine { .. } | ReapiError::Action(_) => ExitCode::DistccFailed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,17 +214,5 @@ mod tests {
             code(ProtocolError::UnsupportedVersion(9)),
             ExitCode::ProtocolError
         );
-    }
-}
-
-/// distcc's exit code for an engine's failure.
-fn engine_exit_code(error: &crate::reapi::error::ReapiError) -> ExitCode {
-    use crate::reapi::error::ReapiError;
-    match error {
-        ReapiError::Connect { .. } | ReapiError::Call { .. } => ExitCode::ConnectFailed,
-        ReapiError::Timeout { .. } => ExitCode::Timeout,
-        ReapiError::Untrusted { .. } => ExitCode::ProtocolError,
-        ReapiError::EntryFile { .. } => ExitCode::BadHostSpec,
-        ReapiError::Engine { .. } | ReapiError::Action(_) => ExitCode::DistccFailed,
     }
 }
