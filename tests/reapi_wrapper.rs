@@ -61,3 +61,25 @@ fn an_engine_that_is_gone_is_backed_off_and_the_job_compiles_locally() {
         work.lock_files()
     );
 }
+
+#[test]
+fn an_engine_entry_naming_a_missing_key_file_is_reported_and_not_backed_off() {
+    let engine = FakeEngine::start();
+    let work = Work::new();
+    let out = work
+        .distfarm(Some(""))
+        .env(
+            "DISTFARM_HOSTS",
+            engine.entry(",key-file=/nonexistent/distfarm-test.key"),
+        )
+        .args(hello_args("out/hello.o"))
+        .run();
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("/nonexistent/distfarm-test.key") && stderr.contains("hello.c"),
+        "the warning names the key file and the source: {stderr}"
+    );
+    assert_eq!(work.read("out/hello.o"), work.hello_reference());
+    assert_eq!(engine.executes(), 0);
+    assert!(work.backoff_files().is_empty(), "{:?}", work.lock_files());
+}

@@ -334,7 +334,7 @@ impl Wrapper<'_> {
                         .answered(job, &host, slot, response, &tries, &lock_dir)
                         .await;
                 }
-                Err(failure) if !failure.blames_host() => {
+                Err(failure) if matches!(failure, RemoteError::Preprocess(_)) => {
                     // The source itself does not preprocess: compiling here shows the user
                     // the same errors a local build would. The host did nothing wrong.
                     tracing::debug!("{}: {failure}; compiling locally to report it", job.input);
@@ -584,13 +584,19 @@ impl Wrapper<'_> {
             tries.retried_same_host = true;
             return;
         }
-        // One warning at the end names this failure; here it is detail.
+        // One warning at the end names this failure; here it is detail. Not backed off
+        // for what is this side's fault (an engine entry naming a missing key file): the
+        // job still moves on, and the warning says why.
+        let blamed = failure.blames_host();
         tracing::info!(
-            "{} on {}: {failure}; backing the host off and trying another",
+            "{} on {}: {failure}; {}trying another host",
             job.input,
-            host.text
+            host.text,
+            if blamed { "backing it off and " } else { "" }
         );
-        lock::dislike(lock_dir, &host.backoff_name(), self.env.backoff_period);
+        if blamed {
+            lock::dislike(lock_dir, &host.backoff_name(), self.env.backoff_period);
+        }
         tries.tried.push(host.text.clone());
         tries.last_failure = Some(Fallback {
             host: Some(host.text.clone()),

@@ -42,7 +42,9 @@ pub enum RemoteError {
 
 impl RemoteError {
     /// Whether the host is to blame: it is backed off and another one is tried. A source
-    /// that does not preprocess is the user's, wherever it would be compiled.
+    /// that does not preprocess is the user's, wherever it would be compiled; an engine
+    /// entry that names a missing file, or a job that cannot be an Action, is this side's:
+    /// the job moves on, the engine is not backed off.
     pub fn blames_host(&self) -> bool {
         match self {
             RemoteError::Preprocess(_) => false,
@@ -200,6 +202,28 @@ fn engine_exit_code(error: &crate::reapi::error::ReapiError) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_engine_is_blamed_for_its_own_failures_only() {
+        use crate::reapi::error::ReapiError;
+        let untrusted = RemoteError::from(ReapiError::Untrusted {
+            endpoint: "grpc://e:1".into(),
+            why: "x".into(),
+        });
+        assert!(untrusted.blames_host());
+        assert_eq!(untrusted.exit_code(), ExitCode::ProtocolError);
+        let entry = RemoteError::from(ReapiError::EntryFile {
+            endpoint: "grpc://e:1".into(),
+            option: "key-file",
+            path: "/k".into(),
+            message: "x".into(),
+        });
+        assert!(
+            !entry.blames_host(),
+            "a missing key file is the entry's, not the engine's"
+        );
+        assert_eq!(entry.exit_code(), ExitCode::BadHostSpec);
+    }
 
     #[test]
     fn a_broken_exchange_maps_to_distccs_exit_codes() {
