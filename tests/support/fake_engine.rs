@@ -107,6 +107,16 @@ pub struct FakeEngine {
 
 impl FakeEngine {
     pub fn start() -> FakeEngine {
+        FakeEngine::serve(None)
+    }
+
+    /// Over TLS with this server identity (and client-certificate check, if the config
+    /// asks for it): reach it as `localhost` ([`FakeEngine::tls_entry`]).
+    pub fn start_tls(tls: tonic::transport::ServerTlsConfig) -> FakeEngine {
+        FakeEngine::serve(Some(tls))
+    }
+
+    fn serve(tls: Option<tonic::transport::ServerTlsConfig>) -> FakeEngine {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -125,7 +135,11 @@ impl FakeEngine {
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-                    let serving = tonic::transport::Server::builder()
+                    let mut builder = tonic::transport::Server::builder();
+                    if let Some(tls) = tls {
+                        builder = builder.tls_config(tls).expect("fake engine TLS config");
+                    }
+                    let serving = builder
                         .add_service(ActionCacheServer::new(FakeActionCache(state.clone())))
                         .add_service(ContentAddressableStorageServer::new(FakeCas(state.clone())))
                         .add_service(ByteStreamServer::new(FakeCas(state.clone())))
@@ -150,6 +164,11 @@ impl FakeEngine {
     /// The host entry for this engine, with `options` (`,instance=x` …) after it.
     pub fn entry(&self, options: &str) -> String {
         format!("grpc://{}/4{options}", self.addr)
+    }
+
+    /// The `grpcs://localhost:PORT/4` entry of a TLS engine, with `options` after it.
+    pub fn tls_entry(&self, options: &str) -> String {
+        format!("grpcs://localhost:{}/4{options}", self.addr.port())
     }
 
     pub fn lie(&self, lie: Lie) {
