@@ -195,17 +195,22 @@ pub fn allowed_places(
         .iter()
         .map(|dir| (PathBuf::from(dir), Rights::ReadAndRun))
         .collect();
-    places.extend(
-        installation(compiler)
-            .into_iter()
-            .map(|prefix| (prefix, Rights::ReadAndRun)),
-    );
-    places.extend(
+    let mut found: Vec<(PathBuf, Rights)> = installation(compiler)
+        .into_iter()
+        .map(|prefix| (prefix, Rights::ReadAndRun))
+        .collect();
+    found.extend(
         programs
             .iter()
             .map(|program| (program.to_path_buf(), Rights::ReadAndRun)),
     );
-    places.extend(wrapper_state(compiler, ccache));
+    found.extend(wrapper_state(compiler, ccache));
+    // Nothing found from the compiler's place may open the directory the other jobs live
+    // in (a compiler installed as TMPDIR/x/gcc would otherwise have all of TMPDIR as its
+    // installation prefix).
+    let shared = job_dir.parent();
+    found.retain(|(place, _)| shared.is_none_or(|shared| !shared.starts_with(place)));
+    places.extend(found);
     places.push(("/dev/null".into(), Rights::Everything));
     places.push((job_dir.to_path_buf(), Rights::Everything));
     places
@@ -297,6 +302,30 @@ fn installation(compiler: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_compiler_installed_in_tmpdir_opens_its_own_directory_not_tmpdir() {
+        let tmpdir = tempfile::tempdir().unwrap();
+        let tmpdir = tmpdir.path().canonicalize().unwrap();
+        std::fs::create_dir(tmpdir.join("x")).unwrap();
+        std::fs::write(tmpdir.join("x/gcc"), "").unwrap();
+        let job = tmpdir.join("distfarm_1_job");
+        let places = allowed_places(&job, &tmpdir.join("x/gcc"), &[], &CcacheEnv::default());
+        let paths: Vec<&PathBuf> = places.iter().map(|(p, _)| p).collect();
+        assert!(paths.contains(&&tmpdir.join("x")), "{paths:?}");
+        assert!(paths.contains(&&job), "{paths:?}");
+        assert!(!paths.contains(&&tmpdir), "TMPDIR itself opened: {paths:?}");
+        // A conventional layout still gets its prefix.
+        std::fs::create_dir_all(tmpdir.join("tools/bin")).unwrap();
+        std::fs::write(tmpdir.join("tools/bin/gcc"), "").unwrap();
+        let places = allowed_places(
+            &job,
+            &tmpdir.join("tools/bin/gcc"),
+            &[],
+            &CcacheEnv::default(),
+        );
+        assert!(places.iter().any(|(p, _)| *p == tmpdir.join("tools")));
+    }
 
     #[test]
     fn ccache_keeps_its_cache_where_ccache_itself_looks() {
