@@ -342,15 +342,8 @@ pub struct ServeArgs {
     /// Exit after this many seconds (for tests).
     #[arg(long, value_name = "SECONDS", hide = true)]
     pub lifetime: Option<u64>,
-    /// How compilers are confined: auto (Landlock if it works, else a mount namespace,
-    /// else refuse to start), or only landlock or only namespaces (refuse to start if it
-    /// does not work).
-    #[arg(long, value_name = "HOW", value_enum, default_value_t = ConfinementArg::Auto)]
-    pub confinement: ConfinementArg,
-    /// Run compilers unconfined: they may then read any file this server's user can (and
-    /// send it back in an answer) and write wherever it may. Also DISTFARM_CONFINE=0.
-    #[arg(long, conflicts_with = "confinement")]
-    pub unconfined: bool,
+    #[command(flatten)]
+    pub confinement: ConfinementArgs,
     /// Announce this daemon on the local network over mDNS/DNS-SD, as distccd --zeroconf
     /// (`_distcc._tcp`, its slots and compiler), for clients with +zeroconf in their host
     /// list. Clients still need --allow.
@@ -364,6 +357,20 @@ fn byte_size_or_zero(text: &str) -> Result<u64, String> {
         "0" => Ok(0),
         _ => byte_size(text),
     }
+}
+
+/// How the compilers of every job are confined (`serve` and `offer`).
+#[derive(Debug, Clone, Args)]
+pub struct ConfinementArgs {
+    /// How compilers are confined: auto (Landlock if it works, else a mount namespace,
+    /// else refuse to start), or only landlock or only namespaces (refuse to start if it
+    /// does not work).
+    #[arg(long, value_name = "HOW", value_enum, default_value_t = ConfinementArg::Auto)]
+    pub confinement: ConfinementArg,
+    /// Run compilers unconfined: they may then read any file this user can (and send it
+    /// back in an answer) and write wherever it may. Also DISTFARM_CONFINE=0.
+    #[arg(long, conflicts_with = "confinement")]
+    pub unconfined: bool,
 }
 
 /// The limits every program of a job runs under (`serve` and `offer`).
@@ -462,10 +469,8 @@ pub struct OfferArgs {
     /// The longest wait between reconnection attempts, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub max_backoff: u64,
-    /// Run compilers unconfined, as `distfarm serve --unconfined` (without it, an offer
-    /// where no confinement works refuses to start). Also DISTFARM_CONFINE=0.
-    #[arg(long)]
-    pub unconfined: bool,
+    #[command(flatten)]
+    pub confinement: ConfinementArgs,
 }
 
 /// `--confinement`: how a server confines its compilers.

@@ -171,10 +171,13 @@ async fn agent_disabled_makes_every_wrapper_connect_by_itself() {
     let stats = farm.server.stats();
     // And one more for the connection that asked which compiler runs there.
     assert_eq!(stats.connections(), jobs + 1, "one SSH connection per job");
-    assert_eq!(
+    // A remote command per connection at most: a wrapper may reach the session server of
+    // another one's live connection through the remembered socket instead.
+    assert!(
+        (1..=jobs + 1).contains(&stats.sessions()),
+        "{} remote commands for {} connections",
         stats.sessions(),
-        jobs + 1,
-        "one `distccd --inetd` per job (no session server without the agent)"
+        jobs + 1
     );
     assert!(farm.agent_pids().is_empty(), "no agent was started");
     assert!(!farm.socket().exists(), "no agent socket was created");

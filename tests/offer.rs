@@ -230,6 +230,32 @@ fn an_lzo_offer_is_entered_with_lzo_and_compiles_identically() {
     hello_through(&client, &entry, &offer);
 }
 
+/// `--confinement namespaces` confines an offer's compilers in a mount namespace (the
+/// fallback where Landlock is missing), as it does `serve`'s: its log says so, and the job
+/// compiles identically.
+#[test]
+fn an_offer_confined_by_namespaces_compiles_identically() {
+    let sshd = Sshd::start();
+    let client = client_without_hosts();
+    let port = free_port();
+    let offer = Offer::start(
+        &sshd,
+        &client,
+        &["--slots", "1", "--confinement", "namespaces"],
+        port,
+    );
+    let entry = format!("127.0.0.1:{port}/1");
+    offer.wait_offered(&entry, 1);
+    hello_through(&client, &entry, &offer);
+    assert!(
+        offer
+            .log()
+            .contains("compilers run confined in a mount namespace"),
+        "{}",
+        offer.log()
+    );
+}
+
 /// SIGINT while a job compiles: the offer withdraws its entry at once, lets the job finish
 /// (within `--drain`), and exits; the client gets its object.
 #[test]

@@ -502,7 +502,7 @@ _distfarm() {
             return 0
             ;;
         distfarm__subcmd__offer)
-            opts="-N -h -V --slots --port --socket --lzo --hosts-file --client-command --compiler --job-lifetime --limit-memory --limit-cpu --limit-output --drain --nice --verbose --heartbeat --max-backoff --unconfined --help --version"
+            opts="-N -h -V --slots --port --socket --lzo --hosts-file --client-command --compiler --job-lifetime --limit-memory --limit-cpu --limit-output --drain --nice --verbose --heartbeat --max-backoff --confinement --unconfined --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +558,10 @@ _distfarm() {
                     ;;
                 --max-backoff)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --confinement)
+                    COMPREPLY=($(compgen -W "auto landlock namespaces" -- "${cur}"))
                     return 0
                     ;;
                 *)

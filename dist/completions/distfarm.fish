@@ -75,7 +75,7 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l enable-tcp-i
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l ssh-session -d 'Serve every job of one SSH connection from one process (started by distfarm\'s agent)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l client-counters -d 'Print the per-client counters of this machine\'s distfarm servers that this user may see (their session servers, the daemon on --stats-port) as JSON and exit (run over SSH by `distfarm mon --server @host`)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l stats -d 'Serve distccd\'s statistics page over HTTP (daemon only; clients from --allow)'
-complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l unconfined -d 'Run compilers unconfined: they may then read any file this server\'s user can (and send it back in an answer) and write wherever it may. Also DISTFARM_CONFINE=0'
+complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l unconfined -d 'Run compilers unconfined: they may then read any file this user can (and send it back in an answer) and write wherever it may. Also DISTFARM_CONFINE=0'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -l zeroconf -d 'Announce this daemon on the local network over mDNS/DNS-SD, as distccd --zeroconf (`_distcc._tcp`, its slots and compiler), for clients with +zeroconf in their host list. Clients still need --allow'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand serve" -s V -l version -d 'Print version'
@@ -96,11 +96,14 @@ complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l drain -d 'On
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s N -l nice -d 'Lower this process\'s priority by this much' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l heartbeat -d 'Seconds between heartbeats to the client\'s holder (it withdraws after three missed)' -r
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l max-backoff -d 'The longest wait between reconnection attempts, in seconds' -r
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l confinement -d 'How compilers are confined: auto (Landlock if it works, else a mount namespace, else refuse to start), or only landlock or only namespaces (refuse to start if it does not work)' -r -f -a "auto\t''
+landlock\t''
+namespaces\t''"
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l socket -d 'Forward a Unix socket instead of a port, in the client user\'s private (0700) $DISTCC_DIR/offers: only that user can send jobs. The entry is unix:PATH/N, which distfarm clients use and plain distcc cannot. Needs distfarm on the client'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l lzo -d 'Offer LZO-compressed jobs (the entry gets `,lzo`)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l hosts-file -d 'Also keep the entry in the client\'s distcc hosts file ($DISTCC_DIR/hosts), in a marked block, so that plain distcc uses it too (not with --socket: plain distcc cannot use a socket)'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l verbose -d 'Also log every job'
-complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l unconfined -d 'Run compilers unconfined, as `distfarm serve --unconfined` (without it, an offer where no confinement works refuses to start). Also DISTFARM_CONFINE=0'
+complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -l unconfined -d 'Run compilers unconfined: they may then read any file this user can (and send it back in an answer) and write wherever it may. Also DISTFARM_CONFINE=0'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s h -l help -d 'Print help'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offer" -s V -l version -d 'Print version'
 complete -c distfarm -n "__fish_distfarm_using_subcommand offers; and not __fish_seen_subcommand_from hold help" -s h -l help -d 'Print help'

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::serve;
-use crate::cli::{ConfinementArg, OfferArgs};
+use crate::cli::OfferArgs;
 use crate::config::{ServerEnv, SshEnv};
 use crate::exit_code::ExitCode;
 use crate::offer::{Client, OfferSettings};
@@ -87,7 +87,7 @@ fn server_settings(args: &OfferArgs) -> Result<ServerSettings, String> {
         long_lived: true,
     };
     let mut settings = serve::compile_settings(&env, &compiling)?;
-    let wanted = serve::wanted_confinement(ConfinementArg::Auto, args.unconfined, env.confine);
+    let wanted = serve::wanted_confinement(&args.confinement, env.confine);
     settings.confinement = crate::server::confinement::choose(wanted, &env.tmpdir)?;
     serve::say_which_compilers_run(&settings.compilers);
     Ok(settings)

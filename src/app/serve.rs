@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{ConfinementArg, JobLimitArgs, ServeArgs};
+use crate::cli::{ConfinementArg, ConfinementArgs, JobLimitArgs, ServeArgs};
 use crate::config::ServerEnv;
 use crate::exit_code::ExitCode;
 use crate::logging::{self, Sink};
@@ -193,7 +193,7 @@ pub fn main(args: ServeArgs) -> i32 {
         return ExitCode::DistccFailed.code();
     }
     // As the user that serves: what root may confine with, another user may not.
-    let wanted = wanted_confinement(args.confinement, args.unconfined, env.confine);
+    let wanted = wanted_confinement(&args.confinement, env.confine);
     settings.confinement = match confinement::choose(wanted, &settings.tmpdir) {
         Ok(mode) => mode,
         Err(why) => {
@@ -316,15 +316,11 @@ pub fn say_which_compilers_run(policy: &CompilerPolicy) {
 
 /// The confinement asked for by `--confinement`, `--unconfined` and `DISTFARM_CONFINE`
 /// (`confine_env`): a confinement named on the command line wins over the environment.
-pub fn wanted_confinement(
-    arg: ConfinementArg,
-    unconfined: bool,
-    confine_env: bool,
-) -> confinement::Wanted {
-    match arg {
+pub fn wanted_confinement(args: &ConfinementArgs, confine_env: bool) -> confinement::Wanted {
+    match args.confinement {
         ConfinementArg::Landlock => confinement::Wanted::Landlock,
         ConfinementArg::Namespaces => confinement::Wanted::Namespaces,
-        ConfinementArg::Auto if unconfined || !confine_env => confinement::Wanted::Unconfined,
+        ConfinementArg::Auto if args.unconfined || !confine_env => confinement::Wanted::Unconfined,
         ConfinementArg::Auto => confinement::Wanted::Auto,
     }
 }

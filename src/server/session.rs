@@ -103,6 +103,7 @@ pub async fn serve(ctx: Arc<ServerContext>, linger: Duration) -> std::io::Result
     // at once, not reach a listener that will never answer.
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(dir.path().join(ssh_launch::COUNTERS_SOCKET));
+    drop((listener, counters));
     tracing::info!("ssh session: finishing running jobs");
     tracker.close();
     tracker.wait().await;

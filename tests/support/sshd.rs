@@ -116,9 +116,20 @@ impl Sshd {
                     "/authorized_keys .ssh/authorized_keys\n",
                 );
             }
+            // Session servers end with their connection (a test that wants them to linger
+            // says so in its remote command). sshd takes the first SetEnv line only, so the
+            // variable joins a test's own.
+            let mut set_env = false;
             for line in &options.extra_config {
                 config.push_str(line);
+                if line.starts_with("SetEnv ") {
+                    config.push_str(" DISTFARM_SESSION_LINGER=0");
+                    set_env = true;
+                }
                 config.push('\n');
+            }
+            if !set_env {
+                config.push_str("SetEnv DISTFARM_SESSION_LINGER=0\n");
             }
             write(&paths.sshd_config(), &config);
             write(&paths.ssh_config(), &ssh_config(&paths, port, &user));
@@ -342,8 +353,6 @@ fn sshd_config(p: &Paths, port: u16) -> String {
          # One connection carries a channel per job: allow many, and many handshakes at once.\n\
          MaxSessions 64\n\
          MaxStartups 64\n\
-         # Session servers end with their connection (one test asks for lingering).\n\
-         SetEnv DISTFARM_SESSION_LINGER=0\n\
          LogLevel VERBOSE\n",
         host_key = p.host_key().display(),
         dir = p.0.display(),
