@@ -166,6 +166,9 @@ mod tests {
 pub struct ClientEnv {
     /// `DISTCC_HOSTS`, if the variable exists (an empty value means "no hosts").
     pub hosts: Option<String>,
+    /// `DISTFARM_HOSTS`, if the variable exists: the distfarm-only host list (forms plain
+    /// distcc refuses, such as `grpc://`), read instead of `$DISTCC_DIR/distfarm-hosts`.
+    pub distfarm_hosts: Option<String>,
     /// `$DISTCC_DIR`, else `$HOME/.distcc`.
     pub distcc_dir: PathBuf,
     pub verbose: bool,
@@ -246,6 +249,7 @@ impl ClientEnv {
         let distcc_dir = std::path::absolute(&distcc_dir).unwrap_or(distcc_dir);
         Ok(ClientEnv {
             hosts: var("DISTCC_HOSTS"),
+            distfarm_hosts: var("DISTFARM_HOSTS"),
             distcc_dir,
             verbose: env_bool(var("DISTCC_VERBOSE").as_deref(), false),
             log_file: std::env::var_os("DISTCC_LOG")
@@ -413,8 +417,10 @@ fn account_name() -> String {
 }
 
 /// The host list from `DISTCC_HOSTS`, `$DISTCC_DIR/hosts` or `/etc/distcc/hosts`, followed
-/// by the live offers of `$DISTCC_DIR/offers/` (unless `DISTFARM_OFFERS=0`, which also
-/// leaves out the offers' blocks in the hosts file). Dead offers are removed on the way.
+/// by the distfarm-only list (`DISTFARM_HOSTS`, else `$DISTCC_DIR/distfarm-hosts`: the forms
+/// plain distcc refuses, such as `grpc://`), then the live offers of `$DISTCC_DIR/offers/`
+/// (unless `DISTFARM_OFFERS=0`, which also leaves out the offers' blocks in the hosts
+/// file). Dead offers are removed on the way.
 pub fn load_hosts(env: &ClientEnv) -> Result<crate::hosts::HostList, crate::hosts::HostsError> {
     use crate::offer::{entry, registry};
     // First: it removes dead offers' blocks from the hosts file read next.
@@ -441,8 +447,24 @@ pub fn load_hosts(env: &ClientEnv) -> Result<crate::hosts::HostList, crate::host
         (p, text)
     })
     .collect();
+    let distfarm_file = env.distcc_dir.join("distfarm-hosts");
+    let distfarm_text = std::fs::read_to_string(&distfarm_file).ok();
+    let distfarm = crate::hosts::load_distfarm(
+        env.distfarm_hosts.as_deref(),
+        &(distfarm_file, distfarm_text),
+    )?;
     let mut list = match crate::hosts::load(env.hosts.as_deref(), &files) {
         Ok(list) => list,
+        // The distfarm-only list alone is a list.
+        Err(crate::hosts::HostsError::NotSet { .. }) if distfarm.is_some() => {
+            crate::hosts::HostList {
+                origin: distfarm
+                    .as_ref()
+                    .map(|d| d.origin.clone())
+                    .unwrap_or_default(),
+                ..Default::default()
+            }
+        }
         Err(crate::hosts::HostsError::NotSet { .. }) if !offers.is_empty() => {
             crate::hosts::HostList {
                 origin: env.distcc_dir.join("offers").display().to_string(),
@@ -456,6 +478,12 @@ pub fn load_hosts(env: &ClientEnv) -> Result<crate::hosts::HostList, crate::host
     }
     if list.zeroconf.is_some() {
         list.insert_discovered(zeroconf_hosts(env));
+    }
+    if let Some(distfarm) = distfarm {
+        for warning in &distfarm.warnings {
+            tracing::warn!("{warning}");
+        }
+        list.append(distfarm);
     }
     if list.randomize {
         list.shuffle(u64::from(std::process::id()));

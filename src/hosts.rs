@@ -15,6 +15,12 @@
 //! `unix:PATH[/N][,lzo]` is distfarm's own form (a server on a local Unix socket, as
 //! `distfarm offer --socket` registers it); distcc refuses it (its port would be empty).
 //!
+//! `grpc://HOST:PORT[/N][,OPTION…]` and `grpcs://…` (a Remote Execution API endpoint, see
+//! `hosts_grpc.rs`) are distfarm's own too, and accepted only by [`parse_distfarm`]: the
+//! distfarm-only list (`DISTFARM_HOSTS`, `$DISTCC_DIR/distfarm-hosts`) that plain distcc
+//! never reads, so a distcc sharing `DISTCC_HOSTS` or `$DISTCC_DIR/hosts` never sees a form
+//! that would make it refuse the whole list.
+//!
 //! `+zeroconf` marks where the servers found by mDNS go ([`HostList::zeroconf`]); filling
 //! them in is `config::load_hosts`'s job (see `zeroconf/`).
 //!
@@ -22,6 +28,10 @@
 
 use std::fmt;
 use std::path::PathBuf;
+
+#[path = "hosts_grpc.rs"]
+pub mod grpc;
+pub use grpc::GrpcEndpoint;
 
 /// distccd's well-known port.
 pub const DEFAULT_PORT: u16 = 3632;
@@ -38,6 +48,8 @@ pub const DEFAULT_LOCAL_CPP_SLOTS: u32 = 8;
 pub const DEFAULT_SSH_COMMAND: &str = "distccd";
 /// The origin name distcc uses for the environment variable in its messages.
 pub const ENV_ORIGIN: &str = "$DISTCC_HOSTS";
+/// The origin name of the distfarm-only list's variable.
+pub const DISTFARM_ENV_ORIGIN: &str = "$DISTFARM_HOSTS";
 
 /// A parsed host list, plus the list-wide settings that may appear in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +102,9 @@ pub enum HostKind {
     /// `unix:PATH[/N][,OPTIONS]` (distfarm's form, what `distfarm offer --socket` registers):
     /// a server listening on a Unix socket of this machine. Plain distcc has no such form.
     Unix { path: String },
+    /// `grpc://HOST:PORT[/N][,OPTIONS]` or `grpcs://…` (distfarm's form, only in the
+    /// distfarm-only list): a Remote Execution API endpoint; each job is an Action.
+    Grpc(Box<GrpcEndpoint>),
 }
 
 /// What answers at the far end of an SSH entry. Which way a job then reaches it (a session
@@ -145,6 +160,7 @@ impl HostSpec {
             HostKind::Local => "localhost",
             HostKind::Tcp { host, .. } | HostKind::Ssh { host, .. } => host,
             HostKind::Unix { path } => path,
+            HostKind::Grpc(endpoint) => &endpoint.host,
         }
     }
 
@@ -180,6 +196,9 @@ impl HostSpec {
             // A file name cannot hold the path's slashes.
             HostKind::Unix { path } => {
                 format!("{prefix}_unix_{}_{slot}", path.replace('/', "_"))
+            }
+            HostKind::Grpc(endpoint) => {
+                format!("{prefix}_grpc_{}_{}_{slot}", endpoint.host, endpoint.port)
             }
         }
     }
@@ -232,6 +251,17 @@ impl HostList {
         if let Some(at) = self.zeroconf {
             let at = at.min(self.hosts.len());
             self.hosts.splice(at..at, discovered);
+        }
+    }
+
+    /// Appends the distfarm-only list's hosts (after the distcc list's, which keeps its
+    /// list-wide settings); an entry written the same way in both is kept once.
+    pub fn append(&mut self, other: HostList) {
+        self.warnings.extend(other.warnings);
+        for host in other.hosts {
+            if !self.hosts.iter().any(|h| h.text == host.text) {
+                self.hosts.push(host);
+            }
         }
     }
 
@@ -318,6 +348,56 @@ pub enum Problem {
     UnknownListOption,
     #[error("a socket entry names a socket file, as in unix:/run/user/1000/distfarm.sock/4")]
     BadSocketPath,
+    #[error(
+        "{0} entries are distfarm's own: list them in DISTFARM_HOSTS or \
+         $DISTCC_DIR/distfarm-hosts, which plain distcc never reads (it would refuse this whole \
+         list)"
+    )]
+    DistfarmOnly(&'static str),
+    #[error(
+        "{0} belongs in the distcc host list (DISTCC_HOSTS or $DISTCC_DIR/hosts); the \
+         distfarm-only list holds host entries only"
+    )]
+    DistccOnly(&'static str),
+    #[error(
+        "a grpc:// entry needs its port, as in grpc://buildbarn.example:8980/16 \
+         (grpcs:// defaults to 443)"
+    )]
+    GrpcNeedsPort,
+    #[error(
+        "unknown option \",{0}\" for a grpc entry (known: instance=NAME, key-file=PATH, \
+         key-header=NAME, tls-ca=PATH, tls-cert=PATH, tls-key=PATH, prop=NAME=VALUE, down)"
+    )]
+    GrpcUnknownOption(String),
+    #[error("\",{option}\" needs {expected}")]
+    GrpcOptionValue {
+        option: String,
+        expected: &'static str,
+    },
+    #[error("\",{0}=\" is given twice; give it once")]
+    GrpcOptionTwice(String),
+    #[error(
+        "\",{0}\" is a distcc protocol option; a grpc entry speaks the Remote Execution API, \
+         which has no use for it: remove it"
+    )]
+    GrpcDistccOption(String),
+    #[error(
+        "the key header must be a lowercase gRPC metadata name (letters, digits, '-', '_', \
+         '.'; not ending in -bin), as in key-header=x-buildbuddy-api-key (got \"{0}\")"
+    )]
+    BadKeyHeader(String),
+    #[error(
+        "key-header=NAME names the header that carries the key read from key-file=PATH: \
+         give key-file too"
+    )]
+    KeyHeaderWithoutFile,
+    #[error("a client certificate needs both tls-cert=PATH and tls-key=PATH")]
+    CertWithoutKey,
+    #[error(
+        "tls-ca, tls-cert and tls-key need a TLS connection: write grpcs:// (grpc:// is \
+         plain text)"
+    )]
+    TlsOptionWithoutTls,
 }
 
 /// Where the host list text came from, and the text.
@@ -364,6 +444,31 @@ pub fn load(
     }
 }
 
+/// The distfarm-only list: the `DISTFARM_HOSTS` value if the variable is set (even if empty),
+/// otherwise `file` (`$DISTCC_DIR/distfarm-hosts`) when it could be read; `None` when neither
+/// is there. Parsed by [`parse_distfarm`].
+pub fn load_distfarm(
+    env: Option<&str>,
+    file: &(PathBuf, Option<String>),
+) -> Result<Option<HostList>, HostsError> {
+    let source = match (env, &file.1) {
+        (Some(text), _) => (DISTFARM_ENV_ORIGIN.to_string(), text),
+        (None, Some(text)) => (file.0.display().to_string(), text.as_str()),
+        (None, None) => return Ok(None),
+    };
+    parse_distfarm(source.1, &source.0).map(Some)
+}
+
+/// Which list a text is: distcc's (also read by plain distcc) or distfarm's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// `DISTCC_HOSTS` and the hosts files: what distcc accepts, plus `unix:`.
+    Distcc,
+    /// `DISTFARM_HOSTS` and `$DISTCC_DIR/distfarm-hosts`: host entries of every form,
+    /// `grpc://` and `grpcs://` included; no list options.
+    Distfarm,
+}
+
 /// Token delimiters of distcc's scanner (`strcspn(where, " #\t\n\f\r")`).
 const TOKEN_END: &[char] = &[' ', '#', '\t', '\n', '\x0c', '\r'];
 /// Whitespace skipped between tokens (C `isspace`).
@@ -373,6 +478,17 @@ const SPACE: &[char] = &[' ', '\t', '\n', '\x0b', '\x0c', '\r'];
 /// and appears in errors and warnings. An empty list is not an error here: check
 /// [`HostList::is_empty`].
 pub fn parse(text: &str, origin: &str) -> Result<HostList, HostsError> {
+    parse_as(text, origin, Dialect::Distcc)
+}
+
+/// Parse the distfarm-only list (`DISTFARM_HOSTS`, `$DISTCC_DIR/distfarm-hosts`): host
+/// entries of every form, `grpc://` and `grpcs://` among them. List options and
+/// `+zeroconf` belong in the distcc list and are refused here.
+pub fn parse_distfarm(text: &str, origin: &str) -> Result<HostList, HostsError> {
+    parse_as(text, origin, Dialect::Distfarm)
+}
+
+fn parse_as(text: &str, origin: &str, dialect: Dialect) -> Result<HostList, HostsError> {
     let mut list = HostList {
         origin: origin.to_string(),
         ..HostList::default()
@@ -397,6 +513,17 @@ pub fn parse(text: &str, origin: &str) -> Result<HostList, HostsError> {
             problem,
         };
         let mut warn = |what: String| list_warning(origin, token, what);
+        if dialect == Dialect::Distfarm && (token.starts_with("--") || token == "+zeroconf") {
+            let what = if token.starts_with("--") {
+                "a list option"
+            } else {
+                "+zeroconf"
+            };
+            return Err(fail(Problem::DistccOnly(what)));
+        }
+        if dialect == Dialect::Distcc && grpc::is_grpc(token) {
+            return Err(fail(Problem::DistfarmOnly("grpc:// and grpcs://")));
+        }
         if token.starts_with("--") {
             let w = list_option(token, &mut list).map_err(fail)?;
             list.warnings.extend(w.map(&mut warn));
@@ -490,6 +617,14 @@ fn host_token(token: &str) -> Result<(HostSpec, Option<String>), Problem> {
     let socket = token
         .strip_prefix(UNIX_PREFIX)
         .filter(|s| s.starts_with('/'));
+    // Only the distfarm-only list gets here with one (`parse_as`).
+    if grpc::is_grpc(token) {
+        let (endpoint, limit, down) = grpc::parse(token)?;
+        spec.kind = HostKind::Grpc(Box::new(endpoint));
+        spec.limit = limit.unwrap_or(DEFAULT_REMOTE_SLOTS);
+        spec.down = down;
+        return Ok((spec, None));
+    }
     let rest = if let Some(socket) = socket {
         let (path, rest) = socket_path(socket, &mut spec.limit)?;
         spec.kind = HostKind::Unix {

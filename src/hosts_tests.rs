@@ -1,5 +1,6 @@
 //! Unit tests of the host-list grammar (kept beside `hosts.rs` to keep that file about the grammar).
 use super::*;
+use std::path::Path;
 
 fn one(token: &str) -> HostSpec {
     let list = parse(token, ENV_ORIGIN).unwrap();
@@ -528,4 +529,241 @@ fn unix_without_a_slash_stays_a_tcp_host_and_bad_socket_entries_are_errors() {
     assert_eq!(problem("unix:/tmp/d/"), Problem::BadSocketPath);
     assert_eq!(problem("unix:/tmp/s/0"), Problem::BadLimit("/0".into()));
     assert_eq!(problem("unix:/tmp/s,auth"), Problem::AuthNotSupported);
+}
+
+fn distfarm_one(token: &str) -> HostSpec {
+    let list = parse_distfarm(token, DISTFARM_ENV_ORIGIN).unwrap();
+    assert_eq!(list.hosts.len(), 1, "{token}");
+    list.hosts.into_iter().next().unwrap()
+}
+
+fn distfarm_problem(text: &str) -> Problem {
+    match parse_distfarm(text, DISTFARM_ENV_ORIGIN) {
+        Err(HostsError::Syntax { problem, .. }) => problem,
+        other => panic!("{text}: expected a syntax error, got {other:?}"),
+    }
+}
+
+fn grpc(spec: &HostSpec) -> &GrpcEndpoint {
+    match &spec.kind {
+        HostKind::Grpc(endpoint) => endpoint,
+        other => panic!("{}: expected a grpc entry, got {other:?}", spec.text),
+    }
+}
+
+#[test]
+fn grpc_entries_name_an_endpoint_a_limit_and_options() {
+    let spec = distfarm_one(
+        "grpcs://remote.example.com/40,instance=projects/p/instances/default,\
+         key-file=/home/me/.config/bb.key,key-header=x-buildbuddy-api-key,\
+         prop=OSFamily=linux,prop=container-image=docker://gcc@sha256:ab12",
+    );
+    assert_eq!(spec.limit, 40);
+    assert!(!spec.down && !spec.lzo && !spec.cpp);
+    let endpoint = grpc(&spec);
+    assert_eq!(
+        *endpoint,
+        GrpcEndpoint {
+            tls: true,
+            host: "remote.example.com".into(),
+            port: 443,
+            instance: "projects/p/instances/default".into(),
+            key: Some(grpc::ApiKey {
+                header: "x-buildbuddy-api-key".into(),
+                file: "/home/me/.config/bb.key".into(),
+            }),
+            tls_ca: None,
+            client_cert: None,
+            properties: vec![
+                ("OSFamily".into(), "linux".into()),
+                ("container-image".into(), "docker://gcc@sha256:ab12".into()),
+            ],
+        }
+    );
+    assert_eq!(endpoint.uri(), "https://remote.example.com:443");
+    assert_eq!(spec.hostname(), "remote.example.com");
+    assert_eq!(spec.lock_name(3), "cpu_grpc_remote.example.com_443_3");
+    assert_eq!(spec.backoff_name(), "backoff_grpc_remote.example.com_443_0");
+}
+
+#[test]
+fn plain_grpc_needs_a_port_and_has_defaults() {
+    let spec = distfarm_one("grpc://buildbarn:8980");
+    let endpoint = grpc(&spec);
+    assert_eq!((endpoint.tls, endpoint.port), (false, 8980));
+    assert_eq!(endpoint.instance, "");
+    assert_eq!(
+        (endpoint.key.clone(), spec.limit),
+        (None, DEFAULT_REMOTE_SLOTS)
+    );
+    assert_eq!(endpoint.uri(), "http://buildbarn:8980");
+    assert_eq!(
+        distfarm_problem("grpc://buildbarn/8"),
+        Problem::GrpcNeedsPort
+    );
+    // The key's header defaults to `authorization` (its file then holds `Bearer TOKEN`).
+    let keyed = distfarm_one("grpc://e:1,key-file=/k");
+    assert_eq!(grpc(&keyed).key.as_ref().unwrap().header, "authorization");
+    assert!(distfarm_one("grpc://e:1/2,down").down);
+}
+
+#[test]
+fn grpc_ipv6_addresses_go_in_brackets() {
+    let spec = distfarm_one("grpc://[::1]:8980/2");
+    assert_eq!(grpc(&spec).host, "::1");
+    assert_eq!(grpc(&spec).uri(), "http://[::1]:8980");
+    assert_eq!(grpc(&distfarm_one("grpcs://[fe80::1]")).port, 443);
+    assert_eq!(distfarm_problem("grpc://[::1:8980"), Problem::UnclosedIpv6);
+}
+
+#[test]
+fn grpcs_takes_a_ca_and_a_client_certificate_with_its_key() {
+    let spec = distfarm_one("grpcs://e:8980,tls-ca=/ca.pem,tls-cert=/c.pem,tls-key=/k.pem");
+    let endpoint = grpc(&spec);
+    assert_eq!(endpoint.tls_ca.as_deref(), Some(Path::new("/ca.pem")));
+    assert_eq!(
+        endpoint.client_cert,
+        Some(grpc::ClientCert {
+            cert: "/c.pem".into(),
+            key: "/k.pem".into()
+        })
+    );
+    assert_eq!(
+        distfarm_problem("grpcs://e,tls-cert=/c.pem"),
+        Problem::CertWithoutKey
+    );
+    assert_eq!(
+        distfarm_problem("grpcs://e,tls-key=/k.pem"),
+        Problem::CertWithoutKey
+    );
+    assert_eq!(
+        distfarm_problem("grpc://e:1,tls-ca=/ca.pem"),
+        Problem::TlsOptionWithoutTls
+    );
+}
+
+#[test]
+fn bad_grpc_entries_say_what_is_wrong() {
+    let value = |option: &str| match distfarm_problem(&format!("grpc://e:1,{option}")) {
+        Problem::GrpcOptionValue { option, .. } => option,
+        other => panic!("{option}: {other:?}"),
+    };
+    // Paths must be absolute: the list is read from whatever directory a build runs in.
+    assert_eq!(value("key-file=secret.key"), "key-file");
+    assert_eq!(value("tls-ca=ca.pem"), "tls-ca");
+    assert_eq!(value("instance"), "instance");
+    assert_eq!(value("prop=novalue"), "prop");
+    assert_eq!(value("prop==x"), "prop");
+    assert_eq!(
+        distfarm_problem("grpc://e:1,zstd"),
+        Problem::GrpcUnknownOption("zstd".into())
+    );
+    assert_eq!(
+        distfarm_problem("grpc://e:1,lzo"),
+        Problem::GrpcDistccOption("lzo".into())
+    );
+    assert_eq!(
+        distfarm_problem("grpc://e:1,instance=a,instance=b"),
+        Problem::GrpcOptionTwice("instance".into())
+    );
+    assert_eq!(
+        distfarm_problem("grpc://e:1,key-header=X-Api-Key,key-file=/k"),
+        Problem::BadKeyHeader("X-Api-Key".into())
+    );
+    assert_eq!(
+        distfarm_problem("grpc://e:1,key-header=x-api-key"),
+        Problem::KeyHeaderWithoutFile
+    );
+    assert_eq!(
+        distfarm_problem("grpc://e:1/0"),
+        Problem::BadLimit("/0".into())
+    );
+    assert_eq!(
+        distfarm_problem("grpc://e:1/4x"),
+        Problem::BadLimit("/4x".into())
+    );
+    assert_eq!(distfarm_problem("grpc://e:0"), Problem::BadPort("0".into()));
+    assert_eq!(distfarm_problem("grpc://:8980"), Problem::MissingHostname);
+    // The message names the token, the list and the way out.
+    let err = parse_distfarm("grpc://e:1,key-file=k", DISTFARM_ENV_ORIGIN).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("$DISTFARM_HOSTS"), "{text}");
+    assert!(text.contains("\"grpc://e:1,key-file=k\""), "{text}");
+    assert!(
+        text.contains("key-file=/home/me/.config/engine.key"),
+        "{text}"
+    );
+}
+
+#[test]
+fn grpc_entries_are_refused_in_the_distcc_list_with_where_they_go() {
+    let err = parse("a/4 grpc://e:8980/8", ENV_ORIGIN).unwrap_err();
+    let HostsError::Syntax {
+        problem: why,
+        token,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(token, "grpc://e:8980/8");
+    assert_eq!(*why, Problem::DistfarmOnly("grpc:// and grpcs://"));
+    let text = err.to_string();
+    assert!(
+        text.contains("DISTFARM_HOSTS") && text.contains("distfarm-hosts"),
+        "{text}"
+    );
+    assert_eq!(
+        problem("grpcs://e"),
+        Problem::DistfarmOnly("grpc:// and grpcs://")
+    );
+}
+
+#[test]
+fn the_distfarm_list_takes_every_host_form_but_no_list_options() {
+    let list = parse_distfarm(
+        "# engines\ngrpc://e:8980/8 unix:/run/s.sock/2 box/4,lzo @ssh/8",
+        "/home/me/.distcc/distfarm-hosts",
+    )
+    .unwrap();
+    assert_eq!(list.hosts.len(), 4);
+    assert_eq!(list.origin, "/home/me/.distcc/distfarm-hosts");
+    assert_eq!(
+        distfarm_problem("grpc://e:1 --randomize"),
+        Problem::DistccOnly("a list option")
+    );
+    assert_eq!(
+        distfarm_problem("+zeroconf"),
+        Problem::DistccOnly("+zeroconf")
+    );
+}
+
+#[test]
+fn the_distfarm_list_comes_from_its_variable_else_its_file() {
+    let file = (
+        PathBuf::from("/d/distfarm-hosts"),
+        Some("grpc://f:1".to_string()),
+    );
+    let from_env = load_distfarm(Some("grpc://v:1"), &file).unwrap().unwrap();
+    assert_eq!(
+        (from_env.origin.as_str(), from_env.hosts[0].hostname()),
+        (DISTFARM_ENV_ORIGIN, "v")
+    );
+    // Set but empty: no distfarm-only hosts, the file is not read (as DISTCC_HOSTS="").
+    assert!(load_distfarm(Some(""), &file).unwrap().unwrap().is_empty());
+    let from_file = load_distfarm(None, &file).unwrap().unwrap();
+    assert_eq!(from_file.hosts[0].hostname(), "f");
+    let missing = (PathBuf::from("/d/distfarm-hosts"), None);
+    assert_eq!(load_distfarm(None, &missing).unwrap(), None);
+}
+
+#[test]
+fn appending_the_distfarm_list_keeps_the_distcc_settings_and_one_of_each_entry() {
+    let mut list = parse("--localslots=2 a/4 b", ENV_ORIGIN).unwrap();
+    list.append(parse_distfarm("grpc://e:1/8 b", DISTFARM_ENV_ORIGIN).unwrap());
+    assert_eq!(
+        list.show_hosts().collect::<Vec<_>>(),
+        vec!["a/4", "b", "grpc://e:1/8"]
+    );
+    assert_eq!((list.local_slots, list.origin.as_str()), (2, ENV_ORIGIN));
 }

@@ -10,7 +10,7 @@
 //! | the parts | [`client`] (the wrapper), [`server`], [`agent`], [`offer`] (reverse mode, on [`forward`] and [`server`]), [`admin`], [`monitor`], [`zeroconf`] (mDNS announcing and browsing; its browser runs in the agent, which `+zeroconf` starts through [`agent::launch`]) |
 //! | shared by the parts (none uses a part, except as said below) | [`config`], [`include_scan`], [`native_flags`], [`driver_report`] (gcc's `-###` report: the server's compile passes, the wrapper's preprocessor run) (the wrapper's and `doctor`'s), [`executables`], [`lock_files`], [`proc_stat`], [`user_files`], [`logging`] |
 //! | the far end of an SSH connection; port forwarding | [`remote_exec`], [`forward`] |
-//! | reaching a host | [`transport`] (TCP, russh, the `ssh` program) |
+//! | reaching a host | [`transport`] (TCP, russh, the `ssh` program); [`reapi`] (a Remote Execution API engine: a job as an Action, over gRPC) |
 //! | facts | [`protocol`] (distcc's wire, and the words of a server started over SSH), [`hosts`] (the host grammar, with [`hosts::RemoteEnd`]), [`exit_code`] (distcc's exit codes), [`compiler_names`], [`source_names`], [`debug_info`] |
 //!
 //! The facts use nothing else in the crate, and every layer above may use them: they are
@@ -47,6 +47,7 @@ pub mod native_flags;
 pub mod offer;
 pub mod proc_stat;
 pub mod protocol;
+pub mod reapi;
 pub mod remote_exec;
 pub mod server;
 pub mod source_names;

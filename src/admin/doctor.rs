@@ -51,7 +51,7 @@ pub struct CompilerCheck {
 pub struct HostReport {
     /// The entry as written in the host list.
     pub host: String,
-    /// `local`, `tcp` or `ssh`.
+    /// `local`, `tcp`, `ssh`, `unix` or `grpc`.
     pub kind: &'static str,
     /// `None` where the question does not apply (or was never reached).
     pub reachable: Option<bool>,
@@ -126,6 +126,10 @@ async fn check_host(spec: &HostSpec, settings: &DoctorSettings) -> HostReport {
             report.kind = "unix";
             check_socket(path, &mut report).await;
         }
+        HostKind::Grpc(endpoint) => {
+            report.kind = "grpc";
+            check_grpc(endpoint, &mut report).await;
+        }
     }
     report
 }
@@ -143,6 +147,32 @@ async fn check_socket(path: &str, report: &mut HostReport) {
             report.problems.push(Problem {
                 what: e.to_string(),
                 next: "is the offer (`distfarm offer --socket`) still running?                        `distfarm --show-hosts` drops entries of offers that are gone"
+                    .into(),
+            });
+        }
+    }
+}
+
+/// A Remote Execution API endpoint: only whether its port answers, for now (the engine's
+/// workers, not this machine, hold the compilers).
+async fn check_grpc(endpoint: &crate::hosts::GrpcEndpoint, report: &mut HostReport) {
+    report.compilers_unchecked = Some(
+        "a Remote Execution API engine's workers are chosen by the job's platform properties \
+         (compiler version and target among them), not asked beforehand"
+            .into(),
+    );
+    let (host, port) = (&endpoint.host, endpoint.port);
+    match crate::transport::tcp::connect_within(host, port, TCP_TIMEOUT).await {
+        Ok(_) => {
+            report.reachable = Some(true);
+            report.server = Some(format!("something accepts on port {port} (not yet asked)"));
+        }
+        Err(e) => {
+            report.reachable = Some(false);
+            report.problems.push(Problem {
+                what: format!("cannot connect to {host} port {port}: {e}"),
+                next: "check the engine's address and port in the distfarm-only host list \
+                       (DISTFARM_HOSTS or $DISTCC_DIR/distfarm-hosts), and the firewall"
                     .into(),
             });
         }

@@ -209,11 +209,13 @@ async fn serve_job(
     let entry = agent.ledger.job_arrived(request.pid, &request.file);
 
     // Per candidate: its pooled SSH connection's key, or `None` for a TCP or local-socket
-    // host, which the wrapper connects to itself once the agent has given it the slot.
+    // host, which the wrapper connects to itself once the agent has given it the slot (and
+    // for an engine, whose Action the wrapper runs itself under that slot).
     let mut keys = Vec::new();
     let mut specs = Vec::new();
     for text in &request.hosts {
-        let list = hosts::parse(text, "agent request")?;
+        // Every form a wrapper may queue, the distfarm-only ones (`grpc://`) among them.
+        let list = hosts::parse_distfarm(text, "agent request")?;
         let spec = list.hosts.into_iter().next().ok_or("empty host entry")?;
         let (key, kind) = match &spec.kind {
             HostKind::Ssh { user, host, remote } => (
@@ -228,6 +230,8 @@ async fn serve_job(
             ),
             HostKind::Tcp { .. } => (None, "tcp"),
             HostKind::Unix { .. } => (None, "unix"),
+            // An engine: the wrapper runs the Action itself, under the slot given here.
+            HostKind::Grpc(_) => (None, "grpc"),
             HostKind::Local => return Err(format!("{text} is compiled locally, not queued").into()),
         };
         keys.push(key);

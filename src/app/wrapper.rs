@@ -111,10 +111,12 @@ Subcommands:
 Hosts come from DISTCC_HOSTS, else $DISTCC_DIR/hosts (~/.distcc/hosts), else
 /etc/distcc/hosts, in distcc's syntax: localhost/2 box:3632/8,lzo @user@sshbox/4
 (+zeroconf: the servers announced on the LAN with this machine's compiler),
-followed by the live offers of build machines (`distfarm offer`; DISTFARM_OFFERS=0: none).
+followed by DISTFARM_HOSTS, else $DISTCC_DIR/distfarm-hosts: entries plain distcc cannot
+read, such as Remote Execution API engines (grpc://HOST:PORT/N,instance=NAME, grpcs://…),
+then the live offers of build machines (`distfarm offer`; DISTFARM_OFFERS=0: none).
 Environment: DISTCC_HOSTS DISTCC_DIR DISTCC_VERBOSE DISTCC_LOG DISTCC_FALLBACK
 DISTCC_BACKOFF_PERIOD DISTCC_IO_TIMEOUT DISTCC_PAUSE_TIME_MSEC DISTCC_SAVE_TEMPS
-DISTCC_SKIP_LOCAL_RETRY DISTCC_SSH DISTCC_NO_REWRITE_CROSS DISTFARM_OFFERS TMPDIR
+DISTCC_SKIP_LOCAL_RETRY DISTCC_SSH DISTCC_NO_REWRITE_CROSS DISTFARM_HOSTS DISTFARM_OFFERS TMPDIR
 DISTFARM_SUMMARY=1 (one line per build when it ends) DISTFARM_BUILD_ID
 DISTFARM_CPP_PLANS=0 (preprocess through gcc's driver every time, not cc1 -E from a plan)
 ";

@@ -200,7 +200,9 @@ pub async fn connect(
     file: &str,
 ) -> Result<JobStream, RemoteError> {
     Ok(match &host.kind {
-        HostKind::Tcp { .. } | HostKind::Unix { .. } => connect_plain(host).await?,
+        HostKind::Tcp { .. } | HostKind::Unix { .. } | HostKind::Grpc(_) => {
+            connect_plain(host).await?
+        }
         HostKind::Ssh {
             user,
             host: name,
@@ -230,14 +232,17 @@ pub async fn connect(
     })
 }
 
-/// A TCP or local-socket host, reached from here.
+/// A TCP or local-socket host, reached from here (an engine: see below).
 async fn connect_plain(host: &HostSpec) -> Result<JobStream, RemoteError> {
     Ok(JobStream::plain(match &host.kind {
         HostKind::Tcp { host, port } => Box::new(transport::tcp::connect(host, *port).await?),
         HostKind::Unix { path } => {
             Box::new(transport::unix_socket::connect(Path::new(path)).await?)
         }
-        _ => unreachable!("only TCP and local-socket hosts are connected to plainly"),
+        // An engine is reached by `reapi` (client/engine_job.rs), not by a byte stream:
+        // this one only stands for the slot while the job runs there.
+        HostKind::Grpc(_) => Box::new(tokio::io::join(tokio::io::empty(), tokio::io::sink())),
+        _ => unreachable!("only TCP, local-socket and engine hosts are connected to plainly"),
     }))
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::args::{Scan, scan};
 use super::attempt::{self, Attempt, JobStream};
 use super::cpp_plans;
+use super::engine_job::{self, EngineJob};
 use super::fallback::Fallback;
 use super::identity::{self, Identity};
 use super::job::CompileJob;
@@ -195,13 +196,23 @@ impl Wrapper<'_> {
                 state.set_host(host.hostname(), slot as usize);
                 state.phase(Phase::Connect);
             }
+            let engine = match &host.kind {
+                HostKind::Grpc(endpoint) => Some(endpoint.clone()),
+                _ => None,
+            };
             // Nothing known yet about this host's compiler: this connection asks it, and
-            // the job picks again.
-            let Some(stream) = self
-                .ask_first_if_unknown(stream, &host, job, local_identity.as_ref(), &mut tries)
-                .await
-            else {
-                continue;
+            // the job picks again. (An engine needs no asking: the Action's platform names
+            // the compiler, and only a worker that has it runs the job.)
+            let stream = if engine.is_some() {
+                stream
+            } else {
+                let Some(stream) = self
+                    .ask_first_if_unknown(stream, &host, job, local_identity.as_ref(), &mut tries)
+                    .await
+                else {
+                    continue;
+                };
+                stream
             };
             let started = Instant::now();
             let bytes = Arc::new(ByteCounts::default());
@@ -216,55 +227,80 @@ impl Wrapper<'_> {
                 started,
                 bytes: &bytes,
             };
-            let (connected, pump) = if wants_pump {
-                // The scan overlaps the connection, as the preprocessor does in plain mode.
-                tokio::join!(stream, self.pump_tree(job, &mut tries, true))
+            let result = if let Some(endpoint) = &engine {
+                // Not a connection: it holds the agent's slot (or nothing, under a slot
+                // lock) while the job runs on the engine, reached by `reapi`.
+                let slot_held = stream.await;
+                let source: &SharedSource = tries
+                    .source
+                    .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
+                if let Some(state) = &tries.state {
+                    state.phase(Phase::Compile);
+                }
+                let cwd = std::env::current_dir().unwrap_or_default();
+                let engine_job = EngineJob {
+                    endpoint,
+                    compiler: &self.compiler,
+                    identity: local_identity.as_ref(),
+                    cwd: &cwd,
+                    timeout: self.env.io_timeout,
+                };
+                match slot_held {
+                    Ok(_held) => engine_job::compile(&engine_job, job, source).await,
+                    Err(e) => Err(e),
+                }
             } else {
-                (stream.await, Ok(None))
-            };
-            let mut pump = match pump {
-                Ok(pump) => pump,
-                Err(exit) => return exit,
-            };
-            // Between distfarm ends a `-g` job goes as a tree too, whatever the host's
-            // options: compiled from its sources, its object is the one a direct local
-            // `gcc -g -c` makes (preprocessed text changes gcc's line tables).
-            if let Ok(connected) = &connected
-                && pump.is_none()
-                && connected.stores_headers
-                && tree_if_distfarm
-            {
-                pump = self.pump_tree(job, &mut tries, false).await.unwrap_or(None);
-            }
-            let result = match (connected, &pump) {
-                (Ok(connected), Some(tree)) => {
-                    self.compile_pumped(connected, tree, tries.state.as_ref())
-                        .await
+                let (connected, pump) = if wants_pump {
+                    // The scan overlaps the connection, as the preprocessor does in plain mode.
+                    tokio::join!(stream, self.pump_tree(job, &mut tries, true))
+                } else {
+                    (stream.await, Ok(None))
+                };
+                let mut pump = match pump {
+                    Ok(pump) => pump,
+                    Err(exit) => return exit,
+                };
+                // Between distfarm ends a `-g` job goes as a tree too, whatever the host's
+                // options: compiled from its sources, its object is the one a direct local
+                // `gcc -g -c` makes (preprocessed text changes gcc's line tables).
+                if let Ok(connected) = &connected
+                    && pump.is_none()
+                    && connected.stores_headers
+                    && tree_if_distfarm
+                {
+                    pump = self.pump_tree(job, &mut tries, false).await.unwrap_or(None);
                 }
-                (Ok(connected), None) => {
-                    let source: &SharedSource = tries
-                        .source
-                        .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
-                    let sending = Sending::Job(tries.state.as_ref());
-                    self.compile_on(connected.stream, &host, job, source, sending)
-                        .await
+                let result = match (connected, &pump) {
+                    (Ok(connected), Some(tree)) => {
+                        self.compile_pumped(connected, tree, tries.state.as_ref())
+                            .await
+                    }
+                    (Ok(connected), None) => {
+                        let source: &SharedSource = tries
+                            .source
+                            .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
+                        let sending = Sending::Job(tries.state.as_ref());
+                        self.compile_on(connected.stream, &host, job, source, sending)
+                            .await
+                    }
+                    (Err(e), _) => Err(e),
+                };
+                if pump.is_some() && pump_attempt_failed(&result) {
+                    // Perhaps a header the scan missed, or a server that refuses pump mode:
+                    // once more in plain mode, on the same host, before anything else.
+                    tracing::warn!(
+                        "{}: pump-mode compile on {} failed ({}); retrying in plain mode",
+                        job.input,
+                        host.text,
+                        describe_failure(&result)
+                    );
+                    self.reporter
+                        .pump_demoted(format!("pump-mode compile failed on {}", host.text));
+                    tries.pump_failed = true;
+                    continue;
                 }
-                (Err(e), _) => Err(e),
+                result
             };
-            if pump.is_some() && pump_attempt_failed(&result) {
-                // Perhaps a header the scan missed, or a server that refuses pump mode:
-                // once more in plain mode, on the same host, before anything else.
-                tracing::warn!(
-                    "{}: pump-mode compile on {} failed ({}); retrying in plain mode",
-                    job.input,
-                    host.text,
-                    describe_failure(&result)
-                );
-                self.reporter
-                    .pump_demoted(format!("pump-mode compile failed on {}", host.text));
-                tries.pump_failed = true;
-                continue;
-            }
             match result {
                 Ok(response) if response.succeeded() => {
                     let theirs = Identity::of_object(&response.object);
@@ -298,7 +334,7 @@ impl Wrapper<'_> {
                         .answered(job, &host, slot, response, &tries, &lock_dir)
                         .await;
                 }
-                Err(failure) if !failure.blames_host() => {
+                Err(failure) if matches!(failure, RemoteError::Preprocess(_)) => {
                     // The source itself does not preprocess: compiling here shows the user
                     // the same errors a local build would. The host did nothing wrong.
                     tracing::debug!("{}: {failure}; compiling locally to report it", job.input);
@@ -548,13 +584,19 @@ impl Wrapper<'_> {
             tries.retried_same_host = true;
             return;
         }
-        // One warning at the end names this failure; here it is detail.
+        // One warning at the end names this failure; here it is detail. Not backed off
+        // for what is this side's fault (an engine entry naming a missing key file): the
+        // job still moves on, and the warning says why.
+        let blamed = failure.blames_host();
         tracing::info!(
-            "{} on {}: {failure}; backing the host off and trying another",
+            "{} on {}: {failure}; {}trying another host",
             job.input,
-            host.text
+            host.text,
+            if blamed { "backing it off and " } else { "" }
         );
-        lock::dislike(lock_dir, &host.backoff_name(), self.env.backoff_period);
+        if blamed {
+            lock::dislike(lock_dir, &host.backoff_name(), self.env.backoff_period);
+        }
         tries.tried.push(host.text.clone());
         tries.last_failure = Some(Fallback {
             host: Some(host.text.clone()),

@@ -13,6 +13,7 @@ pub mod cpp_plan;
 pub mod cpp_plans;
 pub mod cross_rewrite;
 pub mod distribute;
+mod engine_job;
 pub mod fallback;
 pub mod flags;
 pub mod identity;

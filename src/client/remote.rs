@@ -35,13 +35,22 @@ pub enum RemoteError {
     /// The local preprocessor failed; nothing is wrong with the host.
     #[error("{0}")]
     Preprocess(std::sync::Arc<PreprocessFailure>),
+    /// A Remote Execution API endpoint (`grpc://`) failed the job.
+    #[error("{0}")]
+    Engine(#[from] crate::reapi::error::ReapiError),
 }
 
 impl RemoteError {
     /// Whether the host is to blame: it is backed off and another one is tried. A source
-    /// that does not preprocess is the user's, wherever it would be compiled.
+    /// that does not preprocess is the user's, wherever it would be compiled; an engine
+    /// entry that names a missing file, or a job that cannot be an Action, is this side's:
+    /// the job moves on, the engine is not backed off.
     pub fn blames_host(&self) -> bool {
-        !matches!(self, RemoteError::Preprocess(_))
+        match self {
+            RemoteError::Preprocess(_) => false,
+            RemoteError::Engine(e) => e.blames_endpoint(),
+            _ => true,
+        }
     }
 
     /// A connection cut in the middle of a job may be the connection, not the host: one
@@ -58,6 +67,7 @@ impl RemoteError {
             RemoteError::Transport(_) | RemoteError::Ssh(_) | RemoteError::Agent(_) => {
                 ExitCode::ConnectFailed
             }
+            RemoteError::Engine(e) => engine_exit_code(e),
         }
     }
 }
@@ -177,9 +187,43 @@ async fn with_timeout<T>(
         }))
 }
 
+/// distcc's exit code for an engine's failure.
+fn engine_exit_code(error: &crate::reapi::error::ReapiError) -> ExitCode {
+    use crate::reapi::error::ReapiError;
+    match error {
+        ReapiError::Connect { .. } | ReapiError::Call { .. } => ExitCode::ConnectFailed,
+        ReapiError::Timeout { .. } => ExitCode::Timeout,
+        ReapiError::Untrusted { .. } => ExitCode::ProtocolError,
+        ReapiError::EntryFile { .. } => ExitCode::BadHostSpec,
+        ReapiError::Engine { .. } | ReapiError::Action(_) => ExitCode::DistccFailed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_engine_is_blamed_for_its_own_failures_only() {
+        use crate::reapi::error::ReapiError;
+        let untrusted = RemoteError::from(ReapiError::Untrusted {
+            endpoint: "grpc://e:1".into(),
+            why: "x".into(),
+        });
+        assert!(untrusted.blames_host());
+        assert_eq!(untrusted.exit_code(), ExitCode::ProtocolError);
+        let entry = RemoteError::from(ReapiError::EntryFile {
+            endpoint: "grpc://e:1".into(),
+            option: "key-file",
+            path: "/k".into(),
+            message: "x".into(),
+        });
+        assert!(
+            !entry.blames_host(),
+            "a missing key file is the entry's, not the engine's"
+        );
+        assert_eq!(entry.exit_code(), ExitCode::BadHostSpec);
+    }
 
     #[test]
     fn a_broken_exchange_maps_to_distccs_exit_codes() {

@@ -80,6 +80,7 @@ impl Reporter {
         let transport = match host.kind {
             HostKind::Ssh { .. } => "ssh",
             HostKind::Unix { .. } => "unix",
+            HostKind::Grpc(_) => "grpc",
             _ => "tcp",
         };
         self.send(JobReport {

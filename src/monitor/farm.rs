@@ -96,6 +96,7 @@ pub fn combine(sources: &Sources, agent: Option<AgentView>, records: Vec<Record>
                 HostKind::Tcp { .. } => "tcp",
                 HostKind::Ssh { .. } => "ssh",
                 HostKind::Unix { .. } => "unix",
+                HostKind::Grpc(_) => "grpc",
             }
             .into(),
             limit: spec.limit,

@@ -25,6 +25,7 @@
 //! | [`hostile`] | `Case`: hostile requests sent to a server, refusals and canaries checked |
 //! | [`inetd`] | `inetd_job`: one `distfarm serve --inetd` job on pipes |
 //! | [`fake_server`] | `FakeServer`: a fake distcc host that answers garbage, half, or nothing |
+//! | [`fake_engine`] | `FakeEngine`: a Remote Execution API engine (tonic, in process) that runs actions here, counts calls, and lies when told |
 //! | [`wrapper`] | `Work`: a work area and the environment for running the wrapper |
 //! | [`sshd`] | `Sshd`: a real OpenSSH sshd plus a client ssh_config (`farmhost`) |
 //! | [`sshd_log`] | `LogMark`, `count`: sshd's log as the witness of logins and sessions |
@@ -45,6 +46,8 @@ pub mod daemon;
 pub mod distcc_client;
 pub mod distccd;
 pub mod distfarm_server;
+pub mod fake_engine;
+pub mod fake_engine_cas;
 pub mod fake_server;
 pub mod fake_ssh;
 pub mod files;

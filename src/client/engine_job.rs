@@ -1,0 +1,102 @@
+//! A job on a Remote Execution API endpoint (a `grpc://` host): the preprocessed text
+//! (line markers made relative to the working directory unless the job has debug info),
+//! the remote argv and the compiler's identity become an Action ([`crate::reapi`]); its
+//! result comes back as a distcc [`Response`], so the rest of the job (writing the object,
+//! replaying messages, falling back) is the same as for any host.
+//!
+//! Each wrapper connects for its own job: keeping one channel per endpoint in the agent is
+//! the next step.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::identity::Identity;
+use super::job::CompileJob;
+use super::preprocess::SharedSource;
+use super::remote::RemoteError;
+use crate::hosts::GrpcEndpoint;
+use crate::protocol::Response;
+use crate::reapi::action::{self, Compile};
+use crate::reapi::connect::Engine;
+use crate::reapi::error::ReapiError;
+use crate::reapi::{line_markers, platform, run};
+
+/// What the job needs from the wrapper besides the job itself.
+pub struct EngineJob<'a> {
+    pub endpoint: &'a GrpcEndpoint,
+    /// The compiler's absolute path.
+    pub compiler: &'a Path,
+    /// This machine's compiler identity: workers with another compiler never match.
+    pub identity: Option<&'a Identity>,
+    /// The working directory: line markers under it become relative.
+    pub cwd: &'a Path,
+    /// The whole job's bound: connecting, uploading, compiling, downloading.
+    pub timeout: Duration,
+}
+
+/// Runs `job` on the engine. A compile error is an `Ok` response with its status.
+pub async fn compile(
+    engine_job: &EngineJob<'_>,
+    job: &CompileJob,
+    source: &SharedSource,
+) -> Result<Response, RemoteError> {
+    let Some(identity) = engine_job.identity else {
+        // Without it the Action would not say which compiler may run it.
+        return Err(RemoteError::Engine(ReapiError::Action(
+            action::ActionError::UnknownCompiler(engine_job.compiler.display().to_string()),
+        )));
+    };
+    let compiler = engine_job.compiler.to_string_lossy();
+    let connecting = Engine::connect(engine_job.endpoint, engine_job.timeout);
+    let (engine, text) = tokio::join!(connecting, source.get());
+    let text = text.map_err(RemoteError::Preprocess)?;
+    let engine = engine?;
+    let debug_info = crate::debug_info::asked_for(job.argv.iter().skip(1).map(String::as_str));
+    let text = if debug_info {
+        std::borrow::Cow::Borrowed(text.text.as_slice())
+    } else {
+        line_markers::relative_to(&text.text, engine_job.cwd, engine_job.cwd)
+    };
+    let argv = job.remote_argv();
+    let output_ext = if job.mode == super::flags::Mode::Assemble {
+        ".s"
+    } else {
+        ".o"
+    };
+    let properties = platform::properties(
+        &format!("{}; {}", identity.version, identity.machine),
+        &engine_job.endpoint.properties,
+    );
+    let prepared = action::prepare(&Compile {
+        compiler: &compiler,
+        argv: &argv,
+        input: &job.input,
+        preprocessed_ext: job.preprocessed_ext,
+        text: &text,
+        output_ext,
+        platform: properties,
+    })
+    .map_err(ReapiError::from)?;
+    let finished = run::run(&engine, &prepared, engine_job.timeout).await?;
+    tracing::debug!(
+        "{}: {:?} on {} (action {}, {} blobs uploaded)",
+        job.input,
+        finished.source,
+        engine.name,
+        crate::reapi::digest::display(&prepared.action_digest),
+        finished.uploaded
+    );
+    let ok = finished.exit_code == 0;
+    Ok(Response {
+        // `W_EXITCODE(code, 0)`, as distccd reports a compiler's exit.
+        status: ((finished.exit_code as u32) & 0xff) << 8,
+        stderr: finished.stderr,
+        stdout: finished.stdout,
+        object: if ok {
+            finished.object.unwrap_or_default()
+        } else {
+            Vec::new()
+        },
+        deps: None,
+    })
+}

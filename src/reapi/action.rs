@@ -1,0 +1,244 @@
+//! A plain-mode job as an Action: the preprocessed text is the whole input root (one file
+//! under a fixed name), the Command is the compiler's argv naming that file and a fixed
+//! output, and the platform says which workers may run it. Pure: the caller brings the
+//! text, the argv and the compiler's identity. Why the key is the same in every checkout:
+//! see [`super`].
+
+use super::digest;
+use super::proto::{Action, Command, Digest, Directory, FileNode, Platform, command};
+
+/// The output's name in the Action (`output.o`, or `output.s` for `-S`).
+pub const OUTPUT_STEM: &str = "output";
+/// The input's name in the input root (`input.i`, `input.ii`, …).
+pub const INPUT_STEM: &str = "input";
+/// The one variable a compile sees: where gcc's driver finds `as` when its own directories
+/// do not have it. Fixed, so that the client's `PATH` is not part of the key.
+pub const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// What one plain-mode compile is made of.
+#[derive(Debug, Clone)]
+pub struct Compile<'a> {
+    /// The compiler's absolute path (`/usr/bin/gcc`): workers have it at the same place.
+    pub compiler: &'a str,
+    /// The argv the server side gets (`CompileJob::remote_argv`): argv[0] is replaced by
+    /// `compiler`, the word equal to `input` by the input root's file, and the `-o` value
+    /// by the fixed output.
+    pub argv: &'a [String],
+    /// The source as it appears in `argv`.
+    pub input: &'a str,
+    /// The preprocessed text's extension (`.i`, `.ii`, `.mi`, `.mii`).
+    pub preprocessed_ext: &'a str,
+    /// The preprocessed text, as it is to be compiled.
+    pub text: &'a [u8],
+    /// `.o` for `-c`, `.s` for `-S`.
+    pub output_ext: &'a str,
+    /// What the workers must be ([`super::platform::properties`]).
+    pub platform: Platform,
+}
+
+/// An Action and every blob it needs in the CAS.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub action: Action,
+    pub action_digest: Digest,
+    pub command: Command,
+    /// The Action, the Command, the input root Directory and the text, by digest.
+    pub blobs: Vec<(Digest, Vec<u8>)>,
+    /// The output's path in the ActionResult.
+    pub output_path: String,
+}
+
+/// Why an argv cannot become a Command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    #[error("the compile command names no source file \"{0}\" to replace with the input root's")]
+    NoInput(String),
+    #[error("the compile command has no -o OUTPUT to replace with the action's output")]
+    NoOutput,
+    #[error("the compiler must be named by an absolute path for a remote engine (got \"{0}\")")]
+    RelativeCompiler(String),
+    #[error(
+        "the identity of {0} (its version and target) is not known, and an engine's workers \
+         are chosen by it"
+    )]
+    UnknownCompiler(String),
+}
+
+/// Builds the Action for `compile`.
+pub fn prepare(compile: &Compile<'_>) -> Result<Prepared, ActionError> {
+    if !compile.compiler.starts_with('/') {
+        return Err(ActionError::RelativeCompiler(compile.compiler.to_string()));
+    }
+    let input_name = format!("{INPUT_STEM}{}", compile.preprocessed_ext);
+    let output_path = format!("{OUTPUT_STEM}{}", compile.output_ext);
+    let arguments = substitute(compile, &input_name, &output_path)?;
+    #[allow(deprecated)] // `output_files` and `platform`: set for older engines, see below
+    let command = Command {
+        arguments,
+        environment_variables: vec![command::EnvironmentVariable {
+            name: "PATH".into(),
+            value: PATH.into(),
+        }],
+        // `output_paths` since v2.1; `output_files` for engines older than that.
+        output_files: vec![output_path.clone()],
+        output_paths: vec![output_path.clone()],
+        // In the Command before v2.2, in the Action since.
+        platform: Some(compile.platform.clone()),
+        ..Command::default()
+    };
+    let (command_bytes, command_digest) = digest::of_message(&command);
+    let text_digest = digest::of_bytes(compile.text);
+    let root = Directory {
+        files: vec![FileNode {
+            name: input_name,
+            digest: Some(text_digest.clone()),
+            is_executable: false,
+            node_properties: None,
+        }],
+        ..Directory::default()
+    };
+    let (root_bytes, root_digest) = digest::of_message(&root);
+    let action = Action {
+        command_digest: Some(command_digest.clone()),
+        input_root_digest: Some(root_digest.clone()),
+        platform: Some(compile.platform.clone()),
+        ..Action::default()
+    };
+    let (action_bytes, action_digest) = digest::of_message(&action);
+    Ok(Prepared {
+        blobs: vec![
+            (action_digest.clone(), action_bytes),
+            (command_digest, command_bytes),
+            (root_digest, root_bytes),
+            (text_digest, compile.text.to_vec()),
+        ],
+        action,
+        action_digest,
+        command,
+        output_path,
+    })
+}
+
+/// The argv with the compiler, the input and the output replaced.
+fn substitute(
+    compile: &Compile<'_>,
+    input: &str,
+    output: &str,
+) -> Result<Vec<String>, ActionError> {
+    let mut argv = Vec::with_capacity(compile.argv.len());
+    argv.push(compile.compiler.to_string());
+    let (mut saw_input, mut saw_output) = (false, false);
+    let mut words = compile.argv.iter().skip(1);
+    while let Some(word) = words.next() {
+        if word.starts_with("-o") {
+            // `-o X` and `-oX` alike: one spelling, one key.
+            if word == "-o" {
+                words.next();
+            }
+            argv.extend(["-o".to_string(), output.to_string()]);
+            saw_output = true;
+        } else if !saw_input && word == compile.input {
+            argv.push(input.to_string());
+            saw_input = true;
+        } else {
+            argv.push(word.clone());
+        }
+    }
+    if !saw_input {
+        return Err(ActionError::NoInput(compile.input.to_string()));
+    }
+    if !saw_output {
+        return Err(ActionError::NoOutput);
+    }
+    Ok(argv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reapi::platform;
+
+    fn argv(words: &str) -> Vec<String> {
+        words.split(' ').map(String::from).collect()
+    }
+
+    fn compile<'a>(argv: &'a [String], input: &'a str, text: &'a [u8]) -> Compile<'a> {
+        Compile {
+            compiler: "/usr/bin/gcc",
+            argv,
+            input,
+            preprocessed_ext: ".i",
+            text,
+            output_ext: ".o",
+            platform: platform::properties("GCC 12", &[]),
+        }
+    }
+
+    #[test]
+    fn the_command_names_fixed_relative_files_and_no_directory() {
+        let words = argv("gcc -O2 -c /home/a/p/src/x.c -o /home/a/p/build/x.o");
+        let prepared = prepare(&compile(&words, "/home/a/p/src/x.c", b"int x;\n")).unwrap();
+        assert_eq!(
+            prepared.command.arguments,
+            argv("/usr/bin/gcc -O2 -c input.i -o output.o")
+        );
+        assert_eq!(prepared.command.working_directory, "");
+        assert_eq!(prepared.command.output_paths, vec!["output.o"]);
+        assert_eq!(prepared.output_path, "output.o");
+        assert_eq!(prepared.blobs.len(), 4);
+        assert!(
+            prepared
+                .blobs
+                .iter()
+                .all(|(d, bytes)| digest::matches(d, bytes))
+        );
+        assert_eq!(prepared.blobs[0].0, prepared.action_digest);
+    }
+
+    #[test]
+    fn the_same_compile_in_another_directory_has_the_same_key() {
+        let alice = argv("gcc -O2 -c /home/alice/p/x.c -o /home/alice/p/x.o");
+        let bob = argv("gcc -O2 -c ../src/x.c -ox.o");
+        let a = prepare(&compile(&alice, "/home/alice/p/x.c", b"int x;\n")).unwrap();
+        let b = prepare(&compile(&bob, "../src/x.c", b"int x;\n")).unwrap();
+        assert_eq!(a.action_digest, b.action_digest);
+    }
+
+    #[test]
+    fn text_options_compiler_and_platform_are_all_in_the_key() {
+        let words = argv("gcc -O2 -c x.c -o x.o");
+        let base = prepare(&compile(&words, "x.c", b"int x;\n")).unwrap();
+        let other_text = prepare(&compile(&words, "x.c", b"int y;\n")).unwrap();
+        let o3 = argv("gcc -O3 -c x.c -o x.o");
+        let other_options = prepare(&compile(&o3, "x.c", b"int x;\n")).unwrap();
+        let mut clang = compile(&words, "x.c", b"int x;\n");
+        clang.compiler = "/usr/bin/clang";
+        let other_compiler = prepare(&clang).unwrap();
+        let mut gcc13 = compile(&words, "x.c", b"int x;\n");
+        gcc13.platform = platform::properties("GCC 13", &[]);
+        let other_platform = prepare(&gcc13).unwrap();
+        for other in [other_text, other_options, other_compiler, other_platform] {
+            assert_ne!(base.action_digest, other.action_digest);
+        }
+    }
+
+    #[test]
+    fn a_command_without_its_files_or_with_a_bare_compiler_is_refused() {
+        let words = argv("gcc -c x.c");
+        assert_eq!(
+            prepare(&compile(&words, "x.c", b"")).unwrap_err(),
+            ActionError::NoOutput
+        );
+        let words = argv("gcc -c x.c -o x.o");
+        assert_eq!(
+            prepare(&compile(&words, "y.c", b"")).unwrap_err(),
+            ActionError::NoInput("y.c".into())
+        );
+        let mut bare = compile(&words, "x.c", b"");
+        bare.compiler = "gcc";
+        assert_eq!(
+            prepare(&bare).unwrap_err(),
+            ActionError::RelativeCompiler("gcc".into())
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! The wrapper with a Remote Execution API endpoint in its distfarm-only host list
+//! (`DISTFARM_HOSTS`): jobs compile there, a second checkout's build hits the engine's
+//! action cache, and an engine that is gone is backed off like any host.
+
+use crate::support::fake_engine::FakeEngine;
+use crate::support::free_port;
+use crate::support::process::text;
+use crate::support::wrapper::{Work, hello_args};
+
+#[test]
+fn the_wrapper_compiles_on_an_engine_listed_in_distfarm_hosts() {
+    let engine = FakeEngine::start();
+    let work = Work::new();
+    let out = work
+        .distfarm(Some(""))
+        .env("DISTFARM_HOSTS", engine.entry(""))
+        .env("DISTCC_FALLBACK", "0")
+        .args(hello_args("out/hello.o"))
+        .run();
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    assert_eq!(work.read("out/hello.o"), work.hello_reference());
+    assert_eq!(engine.executes(), 1);
+}
+
+#[test]
+fn a_second_checkout_elsewhere_builds_from_the_engines_cache() {
+    let engine = FakeEngine::start();
+    let (first, second) = (Work::new(), Work::new());
+    for work in [&first, &second] {
+        // The source by its absolute path, as CMake writes it: the key must not see it.
+        let source = work.path("hello.c").display().to_string();
+        work.distfarm(Some(""))
+            .env("DISTFARM_HOSTS", engine.entry(""))
+            .env("DISTCC_FALLBACK", "0")
+            .args(["gcc", "-O2", "-c", &source, "-o", "out/hello.o"])
+            .run();
+        assert_eq!(work.read("out/hello.o"), work.hello_reference());
+    }
+    assert_eq!((engine.executes(), engine.cache_hits()), (1, 1));
+}
+
+#[test]
+fn an_engine_that_is_gone_is_backed_off_and_the_job_compiles_locally() {
+    let port = free_port();
+    let work = Work::new();
+    let out = work
+        .distfarm(Some(""))
+        .env("DISTFARM_HOSTS", format!("grpc://127.0.0.1:{port}/2"))
+        .args(hello_args("out/hello.o"))
+        .run();
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("grpc://127.0.0.1:{port}")) && stderr.contains("hello.c"),
+        "one warning naming the engine and the file: {stderr}"
+    );
+    assert_eq!(work.read("out/hello.o"), work.hello_reference());
+    assert!(
+        work.backoff_files()
+            .contains(&format!("backoff_grpc_127.0.0.1_{port}_0")),
+        "{:?}",
+        work.lock_files()
+    );
+}
+
+#[test]
+fn an_engine_entry_naming_a_missing_key_file_is_reported_and_not_backed_off() {
+    let engine = FakeEngine::start();
+    let work = Work::new();
+    let out = work
+        .distfarm(Some(""))
+        .env(
+            "DISTFARM_HOSTS",
+            engine.entry(",key-file=/nonexistent/distfarm-test.key"),
+        )
+        .args(hello_args("out/hello.o"))
+        .run();
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("/nonexistent/distfarm-test.key") && stderr.contains("hello.c"),
+        "the warning names the key file and the source: {stderr}"
+    );
+    assert_eq!(work.read("out/hello.o"), work.hello_reference());
+    assert_eq!(engine.executes(), 0);
+    assert!(work.backoff_files().is_empty(), "{:?}", work.lock_files());
+}
