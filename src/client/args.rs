@@ -308,6 +308,10 @@ fn scan_words(argv: &[String]) -> Scan {
     if output == "-" {
         return Scan::Local(OUTPUT_TO_STDOUT);
     }
+    // gcc: "output filename may not be empty"; the server would write its own name.
+    if output.is_empty() {
+        return Scan::Local(MISSING_VALUE);
+    }
     if stripped_value_read {
         return Scan::Local(STRIPPED_VALUE);
     }

@@ -622,3 +622,16 @@ fn a_last_option_that_would_swallow_the_appended_output_stays_local() {
     assert_eq!(local("gcc -c a.c -iquote"), MISSING_VALUE);
     job("gcc -c a.c -iquote inc");
 }
+
+#[test]
+fn an_empty_output_name_stays_local() {
+    // Found by the client_args_gcc campaign: gcc refuses `-o ""`, a server does not.
+    let argv = vec![
+        "gcc".to_string(),
+        "-c".into(),
+        "a.c".into(),
+        "-o".into(),
+        String::new(),
+    ];
+    assert_eq!(scan(&argv), Scan::Local(MISSING_VALUE));
+}
