@@ -149,7 +149,7 @@ fn a_full_tmpdir_fails_the_job_saying_so_and_the_client_compiles_locally() {
 
 /// A fake `gcc` for the server's DISTCCD_PATH, also under the triplet name the distfarm
 /// client sends (`x86_64-linux-gnu-gcc`); and that DISTCCD_PATH.
-fn fake_gcc(script: &str) -> (FakeCompiler, String) {
+pub fn fake_gcc(script: &str) -> (FakeCompiler, String) {
     let gcc = FakeCompiler::new("gcc", script);
     let machine = Command::new("gcc").arg("-dumpmachine").output().unwrap();
     let triplet = format!("{}-gcc", String::from_utf8_lossy(&machine.stdout).trim());

@@ -86,22 +86,10 @@ fn a_link_dropping_every_packet_mid_job_sends_the_job_to_the_next_host_within_th
 /// 20 s before compiling for real; and the PATH that finds it first.
 fn slow_gcc() -> (FakeCompiler, String) {
     let real = require("gcc", "gcc");
-    let gcc = FakeCompiler::new(
-        "gcc",
-        &format!(
-            "touch {{marks}}/started\nsleep 20\nexec {} \"$@\"",
-            real.display()
-        ),
-    );
-    let machine = Command::new(&real).arg("-dumpmachine").output().unwrap();
-    let triplet = format!("{}-gcc", String::from_utf8_lossy(&machine.stdout).trim());
-    std::os::unix::fs::symlink("gcc", gcc.dir.path().join(triplet)).unwrap();
-    let path = format!(
-        "{}:{}",
-        gcc.dir.path().display(),
-        test_path().to_string_lossy()
-    );
-    (gcc, path)
+    crate::server_faults::fake_gcc(&format!(
+        "touch {{marks}}/started\nsleep 20\nexec {} \"$@\"",
+        real.display()
+    ))
 }
 
 /// `distfarm serve` in namespace `ns`, listening on `address` for clients from `allow`,
