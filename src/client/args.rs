@@ -115,10 +115,45 @@ pub fn scan(argv: &[String]) -> Scan {
     if !job.output_explicit && takes_separate_value(&job.argv[job.argv.len() - 3]) {
         return Scan::Local(MISSING_VALUE);
     }
+    if preprocessor_words_end_wanting_a_value(&job.argv) {
+        return Scan::Local(MISSING_VALUE);
+    }
     match gcc_reads_otherwise(&job.argv, job.input_index) {
         Some(reason) => Scan::Local(reason),
         None => scanned,
     }
+}
+
+/// Whether the words gcc passes on to the preprocessor (`-Xpreprocessor W`, `-Wp,a,b`) end
+/// with an option that wants a separate value (`-Xpreprocessor -iquote`). gcc hands those
+/// words to cc1 together, just before the source, so that option would take the source
+/// as its value and cc1 would compile stdin (found by `client_args_gcc`).
+fn preprocessor_words_end_wanting_a_value(argv: &[String]) -> bool {
+    let mut words: Vec<&str> = Vec::new();
+    let mut i = 1;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        if a == "-Xpreprocessor" {
+            words.extend(argv.get(i + 1).map(String::as_str));
+            i += 1;
+        } else if let Some(list) = a.strip_prefix("-Wp,") {
+            words.extend(list.split(',').filter(|p| !p.is_empty()));
+        } else if takes_separate_value(a) {
+            i += 1;
+        }
+        i += 1;
+    }
+    let mut j = 0;
+    while j < words.len() {
+        if takes_separate_value(words[j]) {
+            if j + 1 == words.len() {
+                return true;
+            }
+            j += 1;
+        }
+        j += 1;
+    }
+    false
 }
 
 /// The scan itself, of the words as they are.

@@ -321,6 +321,21 @@ fn x_as_the_last_word_stays_local() {
 }
 
 #[test]
+fn a_preprocessor_option_passed_on_without_its_value_stays_local() {
+    // gcc hands -Xpreprocessor/-Wp words to cc1 just before the source: `-iquote dir/x.c`,
+    // and cc1 would compile stdin. Found by the client_args_gcc fuzz target.
+    assert_eq!(
+        local("gcc -Xpreprocessor -iquote dir/x.c -c"),
+        MISSING_VALUE
+    );
+    // With its value in the same list it is an ordinary preprocessor option.
+    assert!(matches!(
+        scan(&argv("gcc -c -Wp,-include,x.h a.c")),
+        Scan::Distribute(_)
+    ));
+}
+
+#[test]
 fn two_sources_run_locally() {
     // distcc: "do we have two inputs?  i give up".
     assert_eq!(local("gcc -c x.c y.c"), TWO_INPUTS);

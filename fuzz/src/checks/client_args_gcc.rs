@@ -379,7 +379,7 @@ impl Gcc {
                 )
             });
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let errors = stderr
+        let errors: Vec<String> = stderr
             .lines()
             .filter_map(|l| {
                 l.split_once(": error: ")
@@ -394,7 +394,10 @@ impl Gcc {
             .map(words)
             .collect();
         Gcc {
-            ok: out.status.success(),
+            // `gcc -###` exits 0 after an error when no input file is left (`-Xclang
+            // -iquote d.M`): the real compile fails ("no input files"), so an error is a
+            // rejection whatever the exit status.
+            ok: out.status.success() && errors.is_empty(),
             errors,
             commands,
         }
