@@ -238,6 +238,11 @@ schedulers:
       match-property-keys:
         - {compiler}
     bot-session-keepalive-timeout: 30
+    # The default assigner looks for queued jobs every 1-2 s: most of a job's time here.
+    assigners:
+      - !priority-age-assigner
+        interval: 0.05
+        jitter-factor: 0.01
 instances:
   - name: ''
     services:
