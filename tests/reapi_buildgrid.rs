@@ -53,18 +53,24 @@ fn a_second_checkout_of_zstd_elsewhere_builds_from_buildgrids_action_cache() {
         let checkout = zstd.checked_out_in(&checkouts.path().join(person).join("zstd/lib"));
         let client = WrapperClient::new().distfarm_hosts(&grid.entry(4));
         let before = grid.jobs_run().len();
-        let objects = build(&checkout, &extra, &client.out_dir(), CLIENTS, |unit, args| {
-            let args = absolute_includes(args, checkout.root());
-            let out = client
-                .cmd("", checkout.compiler, &args, checkout.root())
-                .run();
-            assert!(
-                out.stderr.is_empty(),
-                "{}: {}",
-                unit.source.display(),
-                text(&out.stderr)
-            );
-        });
+        let objects = build(
+            &checkout,
+            &extra,
+            &client.out_dir(),
+            CLIENTS,
+            |unit, args| {
+                let args = absolute_includes(args, checkout.root());
+                let out = client
+                    .cmd("", checkout.compiler, &args, checkout.root())
+                    .run();
+                assert!(
+                    out.stderr.is_empty(),
+                    "{}: {}",
+                    unit.source.display(),
+                    text(&out.stderr)
+                );
+            },
+        );
         assert_identical(
             &checkout,
             &objects,
@@ -81,13 +87,14 @@ fn a_second_checkout_of_zstd_elsewhere_builds_from_buildgrids_action_cache() {
     }
 }
 
-/// BuildGrid is killed while its workers are in their first jobs (each job waits 1.5 s
-/// there): no job finished on it, so every unit is compiled by the other host
+/// BuildGrid is killed while its workers are in their first jobs (each job waits 10 s
+/// there, so none can finish before the kill, however loaded the machine): no job finished
+/// on it, so every unit is compiled by the other host
 /// (`distfarm serve`), the jobs that were running on the engine included, and the build
 /// succeeds with objects identical to local ones.
 #[test]
 fn buildgrid_stopped_mid_build_moves_its_jobs_to_the_other_host() {
-    let mut grid = BuildGrid::start_with(WORKERS, Duration::from_millis(1500));
+    let mut grid = BuildGrid::start_with(WORKERS, Duration::from_secs(10));
     let mut server = DistfarmServer::start(&["--jobs", "2"]);
     let lua = CProject::lua();
     // The engine first: it takes the first jobs.
@@ -111,7 +118,12 @@ fn buildgrid_stopped_mid_build_moves_its_jobs_to_the_other_host() {
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e))
     });
-    assert_identical(&lua, &objects, lua_references(), "BuildGrid, then distfarm serve");
+    assert_identical(
+        &lua,
+        &objects,
+        lua_references(),
+        "BuildGrid, then distfarm serve",
+    );
     let compiled_there = server.compile_ok_lines(lua.units().len());
     assert_eq!(
         compiled_there.len(),

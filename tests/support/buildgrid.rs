@@ -83,7 +83,9 @@ impl BuildGrid {
         let config = dir.path().join("bgd.yml");
         std::fs::write(&config, config_text(port, &postgres.url())).expect("bgd.yml");
         let bgd = spawn_logged(
-            Cmd::new(venv.join("bin/bgd")).args(["server", "start"]).arg(&config),
+            Cmd::new(venv.join("bin/bgd"))
+                .args(["server", "start"])
+                .arg(&config),
             &dir.path().join("bgd.log"),
             "bgd server",
         );
@@ -197,8 +199,7 @@ fn worker_properties() -> Vec<(String, String)> {
     let path = test_path();
     let gcc = distfarm::executables::find_on_path("gcc", &path).expect("gcc is installed");
     let cache = tempfile::tempdir().expect("temp dir");
-    let local =
-        identity::local(&gcc, &[], Some(&path), 0, cache.path()).expect("gcc's identity");
+    let local = identity::local(&gcc, &[], Some(&path), 0, cache.path()).expect("gcc's identity");
     platform::properties(&format!("{}; {}", local.version, local.machine), &[])
         .properties
         .into_iter()
