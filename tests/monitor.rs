@@ -93,6 +93,12 @@ async fn a_slow_compile_is_seen_by_mon_text_json_and_distccmon_text_at_once() {
         assert!(host["bytes_sent"].as_u64().unwrap() > 200, "{host:#}");
         assert!(host["bytes_received"].as_u64().unwrap() > 100, "{host:#}");
         assert!(host["median_job_ms"].as_u64().is_some(), "{host:#}");
+        assert!(
+            host["median_channel_open_us"]
+                .as_u64()
+                .is_some_and(|us| us > 0),
+            "the agent times the channel it opened: {host:#}"
+        );
         let text = farm.mon(&[]);
         assert!(text.contains("queue: 0"), "{text}");
         assert!(!farm.distccmon_text().contains("hello.c"));
@@ -160,7 +166,7 @@ fn check_document_shape(doc: &Value) {
         for key in ["remote_end", "last_problem"] {
             expect_either(host, key, Str);
         }
-        for key in ["backoff_left_ms", "median_job_ms"] {
+        for key in ["backoff_left_ms", "median_job_ms", "median_channel_open_us"] {
             expect_either(host, key, Num);
         }
     }

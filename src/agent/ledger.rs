@@ -10,7 +10,7 @@ use super::builds::Builds;
 use super::scheduler::Scheduler;
 use crate::protocol::farm_view::{AgentView, HostView, JobReport, JobView, Outcome};
 
-/// How many answered jobs per host the median job time is taken over.
+/// How many answered jobs per host the median job time (and channel-open time) is taken over.
 const TIMES_KEPT: usize = 64;
 
 pub struct Ledger {
@@ -47,6 +47,8 @@ struct HostRecord {
     failed: u64,
     refused: u64,
     times: VecDeque<u64>,
+    /// Microseconds each of the last jobs waited for its channel to open.
+    channel_opens: VecDeque<u64>,
     bytes_sent: u64,
     bytes_received: u64,
     last_problem: Option<String>,
@@ -111,6 +113,13 @@ impl Ledger {
         }
     }
 
+    /// The agent opened a job's channel on `spec`'s connection in `took`.
+    pub fn channel_opened(&self, spec: &str, took: std::time::Duration) {
+        if let Some(host) = self.book().hosts.get_mut(spec) {
+            keep_last(&mut host.channel_opens, took.as_micros() as u64);
+        }
+    }
+
     /// A wrapper's report: the host's counters, and its build's.
     pub fn report(&self, report: &JobReport) {
         if let (Some(spec), Some(name)) = (&report.host, &report.host_name) {
@@ -133,10 +142,7 @@ impl Ledger {
                     if report.outcome == Outcome::CompileError {
                         host.compile_errors += 1;
                     }
-                    host.times.push_back(report.time_ms);
-                    if host.times.len() > TIMES_KEPT {
-                        host.times.pop_front();
-                    }
+                    keep_last(&mut host.times, report.time_ms);
                 }
                 Outcome::Failed => {
                     host.failed += 1;
@@ -174,6 +180,7 @@ impl Ledger {
                     refused: h.refused,
                     backoff_left_ms: backoff_left.map(|d| d.as_millis() as u64),
                     median_job_ms: median(&h.times),
+                    median_channel_open_us: median(&h.channel_opens),
                     bytes_sent: h.bytes_sent,
                     bytes_received: h.bytes_received,
                     last_problem: h.last_problem.clone(),
@@ -205,6 +212,14 @@ impl Ledger {
             jobs,
             builds: self.builds.finished(),
         }
+    }
+}
+
+/// Appends `value`, keeping the last [`TIMES_KEPT`].
+fn keep_last(values: &mut VecDeque<u64>, value: u64) {
+    values.push_back(value);
+    if values.len() > TIMES_KEPT {
+        values.pop_front();
     }
 }
 

@@ -303,6 +303,7 @@ async fn serve_job(
     // A wrapper that gives up while the channel opens (its DISTCC_IO_TIMEOUT over a silent
     // link, or Ctrl-C) takes its slot back with it.
     let mut probe = [0u8; 1];
+    let opening = std::time::Instant::now();
     let opened = tokio::select! {
         opened = Box::pin(agent.pool.open_job(key)) => opened,
         _ = stream.read(&mut probe) => {
@@ -316,6 +317,9 @@ async fn serve_job(
     let (mut job, stores_headers) = match opened {
         Ok((job, stores_headers, remote_end)) => {
             agent.ledger.remote_end(&request.hosts[index], remote_end);
+            agent
+                .ledger
+                .channel_opened(&request.hosts[index], opening.elapsed());
             (job, stores_headers)
         }
         Err(e) => {

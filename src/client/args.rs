@@ -115,6 +115,9 @@ pub fn scan(argv: &[String]) -> Scan {
     if !job.output_explicit && takes_separate_value(&job.argv[job.argv.len() - 3]) {
         return Scan::Local(MISSING_VALUE);
     }
+    if wp_list_is_a_value(argv) {
+        return Scan::Local(VALUE_READ);
+    }
     if preprocessor_words_end_wanting_a_value(&job.argv) {
         return Scan::Local(MISSING_VALUE);
     }
@@ -122,6 +125,19 @@ pub fn scan(argv: &[String]) -> Scan {
         Some(reason) => Scan::Local(reason),
         None => scanned,
     }
+}
+
+/// Whether a `-Wp,…` word is the separate value of an option (`--param -Wp,-MD,a.d`): the
+/// scan expands every `-Wp,` list into options of their own before reading anything, so
+/// the server would be sent `--param -MD` (found by `client_args_gcc`).
+fn wp_list_is_a_value(argv: &[String]) -> bool {
+    let mut words = argv.iter().skip(1);
+    while let Some(word) = words.next() {
+        if takes_separate_value(word) && words.next().is_some_and(|v| v.starts_with("-Wp,")) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether the words gcc passes on to the preprocessor (`-Xpreprocessor W`, `-Wp,a,b`) end

@@ -625,6 +625,8 @@ fn a_value_the_scan_reads_as_its_own_word_stays_local() {
     // The scan reads -c; gcc takes it for the sysroot and links m.m.
     assert_eq!(local("gcc --sysroot -c m.m"), VALUE_READ);
     assert_eq!(local("gcc -c a.c -Xassembler -c"), VALUE_READ);
+    // The scan expands -Wp, first, so --param would be sent `-MD` as its value.
+    assert_eq!(local("gcc -S --param -Wp,-MD,a.d d.M"), VALUE_READ);
     // -o's and -MT's values are skipped by the scan too.
     job("gcc -c a.c -MT a.c -o x.o");
 }

@@ -46,6 +46,10 @@ pub struct HostView {
     pub backoff_left_ms: Option<u64>,
     /// Median wall time of its last answered jobs.
     pub median_job_ms: Option<u64>,
+    /// Median time the agent took to open a job's channel on the host's SSH connection
+    /// (microseconds, last 64 jobs; `None` for hosts the wrapper reaches itself).
+    #[serde(default)]
+    pub median_channel_open_us: Option<u64>,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// The latest failure or refusal.

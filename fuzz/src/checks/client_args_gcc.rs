@@ -539,11 +539,15 @@ fn proper_words(command: &[String]) -> (Vec<&str>, Vec<&str>) {
 }
 
 fn last_value<'a>(command: &'a [String], option: &str) -> Option<&'a str> {
-    command
-        .windows(2)
-        .rev()
-        .find(|p| p[0] == option)
-        .map(|p| p[1].as_str())
+    // Read left to right, each value with its option: in `-o -o` the second is a file name.
+    let mut last = None;
+    let mut words = command.iter();
+    while let Some(word) = words.next() {
+        if word == option {
+            last = words.next().map(String::as_str);
+        }
+    }
+    last
 }
 
 /// One command line of `gcc -###`: words separated by spaces, those with other characters
