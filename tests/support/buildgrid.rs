@@ -29,8 +29,12 @@ pub const VERSION: &str = "0.4.4";
 pub fn install_command() -> String {
     format!(
         "scripts/test does it; by hand:  apt-get install -y python3-venv postgresql && \
-         /usr/bin/python3 -m venv {venv} && {venv}/bin/pip install 'buildgrid[database]=={VERSION}'",
-        venv = venv().display()
+         /usr/bin/python3 -m venv {venv} && {venv}/bin/pip install -c {constraints} \
+         'buildgrid[database]=={VERSION}'",
+        venv = venv().display(),
+        constraints = manifest_dir()
+            .join("tests/support/buildgrid-constraints.txt")
+            .display()
     )
 }
 
