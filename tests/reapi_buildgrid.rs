@@ -2,17 +2,19 @@
 //! scheduler on PostgreSQL and test-only workers that lease jobs through its Bots service
 //! (`support::buildgrid`). Every object is the byte-for-byte twin of a local compile; a
 //! second checkout elsewhere builds from BuildGrid's action cache without a job running
-//! anywhere; and an engine stopped mid-build loses no job: they move to the next host.
+//! anywhere; a worker with another compiler is never given a job; and an engine stopped
+//! mid-build loses no job: they move to the next host.
 //! Fallback and the local retry are off, so a job that did not go remote fails the build.
 
 use std::path::Path;
 use std::time::Duration;
 
 use crate::support::build::{assert_identical, build, lua_references, references};
-use crate::support::buildgrid::BuildGrid;
+use crate::support::buildgrid::{BuildGrid, Workers};
 use crate::support::process::text;
+use crate::support::wrapper::hello_args;
 use crate::support::wrapper_client::{CLIENTS, WrapperClient};
-use crate::support::{CProject, DistfarmServer, temp_dir, wait_for};
+use crate::support::{CProject, DistfarmServer, Work, temp_dir, wait_for};
 
 /// Lua's own makefile flag (see client_interop.rs for why not -O0).
 const LUA_EXTRA: [&str; 1] = ["-O2"];
@@ -94,7 +96,10 @@ fn a_second_checkout_of_zstd_elsewhere_builds_from_buildgrids_action_cache() {
 /// succeeds with objects identical to local ones.
 #[test]
 fn buildgrid_stopped_mid_build_moves_its_jobs_to_the_other_host() {
-    let mut grid = BuildGrid::start_with(WORKERS, Duration::from_secs(10));
+    let mut grid = BuildGrid::start_with(Workers {
+        delay: Duration::from_secs(10),
+        ..Workers::new(WORKERS)
+    });
     let mut server = DistfarmServer::start(&["--jobs", "2"]);
     let lua = CProject::lua();
     // The engine first: it takes the first jobs.
@@ -132,6 +137,42 @@ fn buildgrid_stopped_mid_build_moves_its_jobs_to_the_other_host() {
          other host; BuildGrid's workers started {:?}\n{}",
         grid.jobs_run(),
         server.log()
+    );
+}
+
+/// BuildGrid whose only worker has another compiler (another `distfarm-compiler`) never
+/// gives it the job: the job waits there until `DISTCC_IO_TIMEOUT`, then compiles on the
+/// next host.
+#[test]
+fn buildgrid_never_gives_a_job_to_a_worker_with_another_compiler() {
+    let grid = BuildGrid::start_with(Workers {
+        compiler: Some("GCC: (Debian 99.0.0-1) 99.0.0; ELF64 LSB X86_64".into()),
+        ..Workers::new(1)
+    });
+    let mut server = DistfarmServer::start(&[]);
+    let work = Work::new();
+    let out = work
+        .distfarm(Some(""))
+        .env(
+            "DISTFARM_HOSTS",
+            format!("{} {}/2", grid.entry(2), server.host_spec()),
+        )
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_IO_TIMEOUT", "3")
+        .args(hello_args("out/hello.o"))
+        .run();
+    assert_eq!(work.read("out/hello.o"), work.hello_reference());
+    assert_eq!(server.compile_ok_lines(1).len(), 1, "{}", server.log());
+    assert!(
+        grid.jobs_run().is_empty(),
+        "the worker with another compiler ran {:?}\n{}",
+        grid.jobs_run(),
+        grid.logs()
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&grid.entry(2)) && stderr.contains("hello.c"),
+        "one warning naming the engine and the file: {stderr}"
     );
 }
 

@@ -53,18 +53,41 @@ pub struct BuildGrid {
     dir: tempfile::TempDir,
 }
 
+/// The workers a [`BuildGrid`] starts with.
+#[derive(Clone, Debug)]
+pub struct Workers {
+    /// How many (one job each).
+    pub count: usize,
+    /// How long each waits in every job before running it (so a test can catch jobs
+    /// running).
+    pub delay: Duration,
+    /// The `distfarm-compiler` they advertise; `None`: this machine's gcc, as distfarm puts
+    /// it on its Actions.
+    pub compiler: Option<String>,
+}
+
+impl Workers {
+    /// `count` workers with this machine's gcc, no delay.
+    pub fn new(count: usize) -> Workers {
+        Workers {
+            count,
+            delay: Duration::ZERO,
+            compiler: None,
+        }
+    }
+}
+
 impl BuildGrid {
-    /// BuildGrid with `workers` workers of one job each, every one with a bot session open
-    /// (so the engine answers and has somewhere to run jobs).
+    /// BuildGrid with `workers` workers of one job each and this machine's gcc, every one
+    /// with a bot session open (so the engine answers and has somewhere to run jobs).
     #[track_caller]
     pub fn start(workers: usize) -> BuildGrid {
-        Self::start_with(workers, Duration::ZERO)
+        Self::start_with(Workers::new(workers))
     }
 
-    /// As [`start`](Self::start), with workers that wait `delay` before each job (so a test
-    /// can catch jobs running).
+    /// As [`start`](Self::start), with such workers.
     #[track_caller]
-    pub fn start_with(workers: usize, delay: Duration) -> BuildGrid {
+    pub fn start_with(workers: Workers) -> BuildGrid {
         let venv = venv();
         for program in ["bgd", "python"] {
             assert!(
@@ -101,8 +124,8 @@ impl BuildGrid {
             dir,
         };
         grid.wait("bgd to listen", || port_accepts(port));
-        let properties = worker_properties();
-        for n in 0..workers {
+        let properties = worker_properties(workers.compiler.as_deref());
+        for n in 0..workers.count {
             let log = grid.dir.path().join(format!("worker-{n}.log"));
             let mut cmd = Cmd::new(venv.join("bin/python"))
                 .arg(manifest_dir().join("tests/support/buildgrid_worker.py"))
@@ -110,7 +133,7 @@ impl BuildGrid {
                 .args(["--bot-id", &format!("distfarm-test-worker-{n}")])
                 .arg("--log")
                 .arg(grid.jobs_log())
-                .args(["--delay", &format!("{}", delay.as_secs_f64())]);
+                .args(["--delay", &format!("{}", workers.delay.as_secs_f64())]);
             for (name, value) in &properties {
                 cmd = cmd.arg("--property").arg(format!("{name}={value}"));
             }
@@ -198,13 +221,15 @@ impl Drop for BuildGrid {
     }
 }
 
-/// The properties distfarm gives this machine's gcc's Actions.
-fn worker_properties() -> Vec<(String, String)> {
+/// The properties distfarm gives this machine's gcc's Actions, with `compiler` (when given)
+/// as the `distfarm-compiler` instead.
+fn worker_properties(compiler: Option<&str>) -> Vec<(String, String)> {
     let path = test_path();
     let gcc = distfarm::executables::find_on_path("gcc", &path).expect("gcc is installed");
     let cache = tempfile::tempdir().expect("temp dir");
     let local = identity::local(&gcc, &[], Some(&path), 0, cache.path()).expect("gcc's identity");
-    platform::properties(&format!("{}; {}", local.version, local.machine), &[])
+    let ours = format!("{}; {}", local.version, local.machine);
+    platform::properties(compiler.unwrap_or(&ours), &[])
         .properties
         .into_iter()
         .map(|p| (p.name, p.value))
