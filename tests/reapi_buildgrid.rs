@@ -142,7 +142,7 @@ fn buildgrid_stopped_mid_build_moves_its_jobs_to_the_other_host() {
 
 /// BuildGrid whose only worker has another compiler (another `distfarm-compiler`) never
 /// gives it the job: the job waits there until `DISTCC_IO_TIMEOUT`, then compiles on the
-/// next host.
+/// next host, and the engine is backed off.
 #[test]
 fn buildgrid_never_gives_a_job_to_a_worker_with_another_compiler() {
     let grid = BuildGrid::start_with(Workers {
@@ -173,6 +173,12 @@ fn buildgrid_never_gives_a_job_to_a_worker_with_another_compiler() {
     assert!(
         stderr.contains(&grid.entry(2)) && stderr.contains("hello.c"),
         "one warning naming the engine and the file: {stderr}"
+    );
+    assert!(
+        work.backoff_files()
+            .contains(&format!("backoff_grpc_127.0.0.1_{}_0", grid.port())),
+        "the engine that kept the job is backed off: {:?}",
+        work.lock_files()
     );
 }
 

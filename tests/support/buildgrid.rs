@@ -146,6 +146,11 @@ impl BuildGrid {
         grid
     }
 
+    /// bgd's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// The host entry: `grpc://127.0.0.1:PORT/SLOTS`.
     pub fn entry(&self, slots: usize) -> String {
         format!("grpc://127.0.0.1:{}/{slots}", self.port)
