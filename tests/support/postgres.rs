@@ -52,16 +52,18 @@ impl Postgres {
                 "-D",
             ])
             .arg(&data);
-        let mut initdb = as_account(initdb, account);
-        let out = initdb
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|e| panic!("initdb: {e}"));
+        let initdb_log = dir.join("initdb.log");
+        let log_file = std::fs::File::create(&initdb_log).expect("initdb log");
+        initdb
+            .stdout(Stdio::from(log_file.try_clone().expect("dup")))
+            .stderr(Stdio::from(log_file));
+        let mut initdb = ChildGuard::spawn(as_account(initdb, account), "initdb");
+        let status = initdb.wait_timeout(Duration::from_secs(120));
         assert!(
-            out.status.success(),
-            "initdb -D {} failed: {}",
+            status.is_some_and(|s| s.success()),
+            "initdb -D {} failed ({status:?}):\n{}",
             data.display(),
-            String::from_utf8_lossy(&out.stderr)
+            read_text(&initdb_log)
         );
         let log = dir.join("server.log");
         let port = free_port();
