@@ -611,6 +611,10 @@ mod tests {
             "x86_64-linux-gnu-gcc --sysroot -c m.m",
             "x86_64-linux-gnu-gcc a.c -S -c -Xpreprocessor x.h",
             "cc -c -S m.m -MF -E",
+            "gcc -Xpreprocessor -iquote dir/x.c -c",
+            "x86_64-linux-gnu-gcc -S --param -Wp,-MD,a.d d.M",
+            "x86_64-linux-gnu-gcc -S -c -Xclang -iquote d.M",
+            "x86_64-linux-gnu-gcc d.M -S -c -o -o",
         ] {
             check_argv(&argv(cmd));
         }
