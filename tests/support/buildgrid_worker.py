@@ -6,8 +6,8 @@ For each lease: the Action (the payload, or its digest) and its Command and inpu
 read from the CAS, the input root is laid out in a fresh directory, the Command runs there
 with only its own environment, and the outputs, stdout and stderr go up to the CAS. The
 ActionResult travels back in the completed lease's `result` (BuildGrid 0.4's scheduler
-writes it into the action cache itself, for a zero exit). Each job run is appended to
---log as one line, `RUN <action hash> <argv…>`, so a test can count what really ran.
+writes it into the action cache itself, for a zero exit). Each job is appended to --log as
+it starts, one line `RUN <action hash> <argv…>`, so a test can count what really ran.
 
 The bot's primary device advertises --property NAME=VALUE pairs: BuildGrid gives it only
 the actions whose platform properties it has.
