@@ -31,6 +31,7 @@ mod pump_client;
 mod pump_server;
 mod pump_ssh;
 mod reapi;
+mod reapi_buildgrid;
 mod reapi_tls;
 mod reapi_wrapper;
 mod server_cache;

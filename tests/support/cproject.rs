@@ -126,6 +126,16 @@ impl CProject {
         }
     }
 
+    /// The same project checked out again under `dir` (its root's tree copied there), as
+    /// another person's checkout elsewhere.
+    pub fn checked_out_in(&self, dir: &Path) -> CProject {
+        copy_tree(&self.root, dir);
+        CProject {
+            root: dir.to_path_buf(),
+            ..self.clone()
+        }
+    }
+
     /// The same project built by another compiler (`clang`, `clang++`).
     pub fn with_compiler(&self, compiler: &'static str) -> CProject {
         CProject {
@@ -239,4 +249,22 @@ fn locked_version(package: &str) -> String {
         .next()
         .expect("version string")
         .to_string()
+}
+
+/// Copies the regular files and directories under `from` to `to` (created).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("mkdir {}: {e}", to.display()));
+    let entries =
+        std::fs::read_dir(from).unwrap_or_else(|e| panic!("listing {}: {e}", from.display()));
+    for entry in entries {
+        let entry = entry.expect("directory entry");
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().expect("file type");
+        if kind.is_dir() {
+            copy_tree(&source, &target);
+        } else if kind.is_file() {
+            std::fs::copy(&source, &target)
+                .unwrap_or_else(|e| panic!("copying {}: {e}", source.display()));
+        }
+    }
 }

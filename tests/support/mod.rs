@@ -26,6 +26,8 @@
 //! | [`inetd`] | `inetd_job`: one `distfarm serve --inetd` job on pipes |
 //! | [`fake_server`] | `FakeServer`: a fake distcc host that answers garbage, half, or nothing |
 //! | [`fake_engine`] | `FakeEngine`: a Remote Execution API engine (tonic, in process) that runs actions here, counts calls, and lies when told |
+//! | [`buildgrid`] | `BuildGrid`: a real engine (BuildGrid 0.4.4 from `scripts/test`'s virtualenv) with its workers (`buildgrid_worker.py`) |
+//! | [`postgres`] | `Postgres`: a private PostgreSQL cluster (fresh database, own socket dir and port) |
 //! | [`wrapper`] | `Work`: a work area and the environment for running the wrapper |
 //! | [`sshd`] | `Sshd`: a real OpenSSH sshd plus a client ssh_config (`farmhost`) |
 //! | [`sshd_log`] | `LogMark`, `count`: sshd's log as the witness of logins and sessions |
@@ -39,6 +41,7 @@
 //! | [`build`] | a `CProject` through a command under test, objects compared with references |
 
 pub mod build;
+pub mod buildgrid;
 pub mod canary;
 pub mod compile;
 pub mod cproject;
@@ -58,6 +61,7 @@ pub mod lock_holder;
 pub mod namespace;
 pub mod netns;
 pub mod ports;
+pub mod postgres;
 pub mod process;
 pub mod procs;
 pub mod programs;

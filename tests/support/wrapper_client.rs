@@ -18,6 +18,8 @@ pub struct WrapperClient {
     pub work: Work,
     /// Runs every command through this (`ip netns exec NS`), when set.
     around: Option<(PathBuf, Vec<String>)>,
+    /// `DISTFARM_HOSTS` (the distfarm-only list, `grpc://` entries), when set.
+    distfarm_hosts: Option<String>,
 }
 
 impl WrapperClient {
@@ -25,7 +27,14 @@ impl WrapperClient {
         WrapperClient {
             work: Work::new(),
             around: None,
+            distfarm_hosts: None,
         }
+    }
+
+    /// Every command with `DISTFARM_HOSTS=list` (after the `hosts` given to each call).
+    pub fn distfarm_hosts(mut self, list: &str) -> WrapperClient {
+        self.distfarm_hosts = Some(list.to_string());
+        self
     }
 
     /// Every command through `program prefix…` (e.g. `ip netns exec NS`).
@@ -50,6 +59,10 @@ impl WrapperClient {
             .env("DISTCC_FALLBACK", "0")
             .env("DISTCC_SKIP_LOCAL_RETRY", "1")
             .timeout(Duration::from_secs(180));
+        let cmd = match &self.distfarm_hosts {
+            Some(list) => cmd.env("DISTFARM_HOSTS", list),
+            None => cmd,
+        };
         match &self.around {
             Some((program, prefix)) => cmd.wrapped(program, prefix),
             None => cmd,
