@@ -546,6 +546,51 @@ fn a_new_agent_reaches_the_lingering_session_server_without_a_remote_command() {
     );
 }
 
+/// A lingering session server whose program is replaced on disk (an upgrade) retires at
+/// once, so the next agent starts the new program rather than reaching the old code.
+#[test]
+fn a_lingering_session_server_retires_when_its_program_is_upgraded() {
+    let sshd = Sshd::start();
+    let remote = RemoteDistfarm::lingering_copy(600);
+    let client = SshClient::new(&sshd.ssh_config());
+    let host = remote.host("4");
+    let hello = |output: &str| {
+        let out = client.hello(&host, output).run();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(&read(&client.out(output)), hello_reference());
+    };
+
+    hello("first.o");
+    let old = remote.session_servers();
+    assert_eq!(old.len(), 1, "one session server: {old:?}");
+    for pid in client.agent_pids() {
+        kill(pid);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(remote.session_servers(), old, "it lingers (600 s)");
+
+    remote.upgrade();
+    wait_for(
+        "the lingering session server to retire after its program was replaced",
+        Duration::from_secs(20),
+        || remote.session_servers().is_empty().then_some(()),
+        || client.agent_log(),
+    );
+
+    let mark = LogMark::new(&sshd);
+    hello("second.o");
+    let log = mark.since(&sshd);
+    assert_eq!(
+        count(&log, SESSION),
+        1,
+        "the next agent starts the new program with a remote command\n{log}\n--- agent log\n{}",
+        client.agent_log()
+    );
+    let new = remote.session_servers();
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_ne!(new, old, "a new server");
+}
+
 /// Without the agent each job logs in by itself; with session servers that linger, they
 /// share the one the first job started (remembered in `DISTCC_DIR`) instead of each leaving
 /// its own behind.

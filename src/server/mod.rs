@@ -15,6 +15,7 @@ pub mod confinement;
 pub mod connection;
 pub mod daemon;
 pub mod disk_full;
+pub mod exe_stamp;
 pub mod gcc_passes;
 pub mod header_store;
 pub mod inetd;

@@ -5,7 +5,8 @@
 //! connection or the agent went away) we linger (`DISTFARM_SESSION_LINGER`, default ten
 //! minutes, like the agent's idle time): the client's next agent remembers our socket and
 //! reaches it over its new connection, so a cold start pays no remote shell and no server
-//! start. We exit once no job has run for that long.
+//! start. We exit once no job has run for that long, or as soon as our program has been
+//! replaced on disk (an upgrade): the next connection then starts the new one.
 //!
 //! A real distccd does not know the option and exits, which is how the agent tells a
 //! distfarm remote from a distcc one.
@@ -24,6 +25,7 @@ use tokio::net::UnixListener;
 use tokio_util::task::TaskTracker;
 
 use super::connection::{self, Peer, ServerContext};
+use super::exe_stamp::ExeStamp;
 use super::stats_http;
 use crate::protocol::{client_counters, ssh_launch};
 
@@ -56,6 +58,8 @@ pub async fn serve(ctx: Arc<ServerContext>, linger: Duration) -> std::io::Result
         while matches!(stdin.read(&mut buf).await, Ok(n) if n > 0) {}
     };
     tokio::pin!(stdin_closed);
+    let program = ExeStamp::of_this_process();
+    let replaced = || program.as_ref().is_some_and(ExeStamp::replaced);
     let tracker = TaskTracker::new();
     let last_job_end = Arc::new(Mutex::new(Instant::now()));
     let mut connected = true;
@@ -72,6 +76,11 @@ pub async fn serve(ctx: Arc<ServerContext>, linger: Duration) -> std::io::Result
             }
             accepted = counters.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                // A new agent asks here whether we still serve: not with old code.
+                if !connected && replaced() {
+                    retire_replaced(program.as_ref());
+                    break;
+                }
                 let clients = ctx.clients.clone();
                 tokio::spawn(async move {
                     let page = |_: &[u8]| client_counters::answer(&clients.snapshot());
@@ -96,6 +105,10 @@ pub async fn serve(ctx: Arc<ServerContext>, linger: Duration) -> std::io::Result
                     tracing::info!("ssh session: no job for {} s; exiting", linger.as_secs());
                     break;
                 }
+                if replaced() {
+                    retire_replaced(program.as_ref());
+                    break;
+                }
             }
         }
     }
@@ -108,4 +121,12 @@ pub async fn serve(ctx: Arc<ServerContext>, linger: Duration) -> std::io::Result
     tracker.close();
     tracker.wait().await;
     Ok(())
+}
+
+fn retire_replaced(program: Option<&ExeStamp>) {
+    tracing::info!(
+        "ssh session: {} was replaced on disk; exiting, so that the next connection starts \
+         the new program",
+        program.map_or("the program".into(), |p| p.path().display().to_string())
+    );
 }

@@ -34,11 +34,36 @@ impl RemoteDistfarm {
     /// A remote whose session servers linger `seconds` after their connection closed
     /// (the test sshd says 0): `distccd` is a script that sets `DISTFARM_SESSION_LINGER`.
     pub fn lingering(seconds: u32) -> RemoteDistfarm {
+        Self::lingering_with(seconds, |program| {
+            std::os::unix::fs::symlink(distfarm_bin(), program).unwrap()
+        })
+    }
+
+    /// Like [`lingering`](Self::lingering), with a copy of distfarm of its own as the
+    /// program, which [`upgrade`](Self::upgrade) replaces.
+    pub fn lingering_copy(seconds: u32) -> RemoteDistfarm {
+        Self::lingering_with(seconds, |program| {
+            std::fs::copy(distfarm_bin(), program).unwrap();
+        })
+    }
+
+    /// Replaces the copy's program as an upgrade does: a new file renamed over the name.
+    pub fn upgrade(&self) {
+        let program = self.dir.path().join("real").join("distccd");
+        let new = program.with_extension("new");
+        std::fs::copy(distfarm_bin(), &new).unwrap();
+        std::fs::rename(&new, &program).unwrap();
+    }
+
+    fn lingering_with(
+        seconds: u32,
+        place_program: impl FnOnce(&std::path::Path),
+    ) -> RemoteDistfarm {
         let dir = readable_temp_dir("remote");
         let real = dir.path().join("real");
         std::fs::create_dir(&real).unwrap();
         super::files::set_mode(&real, 0o755);
-        std::os::unix::fs::symlink(distfarm_bin(), real.join("distccd")).unwrap();
+        place_program(&real.join("distccd"));
         super::files::write_script(
             &dir.path().join("distccd"),
             &format!(
