@@ -1,7 +1,11 @@
 //! The wrapper with a Remote Execution API endpoint in its distfarm-only host list
-//! (`DISTFARM_HOSTS`): jobs compile there, a second checkout's build hits the engine's
-//! action cache, and an engine that is gone is backed off like any host.
+//! (`DISTFARM_HOSTS`): jobs compile there over the agent's one channel to it (or the
+//! wrapper's own without an agent), a second checkout's build hits the engine's action
+//! cache, and an engine that is gone is backed off like any host.
 
+use std::path::Path;
+
+use crate::support::compile::local_object;
 use crate::support::fake_engine::FakeEngine;
 use crate::support::free_port;
 use crate::support::process::text;
@@ -20,6 +24,56 @@ fn the_wrapper_compiles_on_an_engine_listed_in_distfarm_hosts() {
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     assert_eq!(work.read("out/hello.o"), work.hello_reference());
     assert_eq!(engine.executes(), 1);
+}
+
+#[test]
+fn every_job_rides_the_agents_one_channel_to_the_engine() {
+    let engine = FakeEngine::start();
+    let work = Work::new();
+    for n in 0..3 {
+        // Another source each time, so that each job is a compile, not a cache hit.
+        let source = format!("unit{n}.c");
+        std::fs::write(
+            work.path(&source),
+            format!("int unit{n}(void) {{ return {n}; }}\n"),
+        )
+        .unwrap();
+        let out = work
+            .distfarm(Some(""))
+            .env("DISTFARM_HOSTS", engine.entry(""))
+            .env("DISTCC_FALLBACK", "0")
+            .args(["gcc", "-O2", "-c", &source, "-o"])
+            .arg(format!("out/unit{n}.o"))
+            .run();
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+        let reference = local_object("gcc", ["-O2"], Path::new(&source), &work.src());
+        assert_eq!(work.read(&format!("out/unit{n}.o")), reference);
+    }
+    assert_eq!(engine.executes(), 3);
+    assert_eq!(
+        engine.connections(),
+        1,
+        "three wrappers, one connection (the agent's)"
+    );
+}
+
+#[test]
+fn without_the_agent_each_wrapper_connects_to_the_engine_itself() {
+    let engine = FakeEngine::start();
+    let work = Work::new();
+    for _ in 0..2 {
+        let out = work
+            .distfarm(Some(""))
+            .env("DISTFARM_HOSTS", engine.entry(""))
+            .env("DISTFARM_AGENT", "0")
+            .env("DISTCC_FALLBACK", "0")
+            .args(hello_args("out/hello.o"))
+            .run();
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+        assert_eq!(work.read("out/hello.o"), work.hello_reference());
+    }
+    assert_eq!((engine.executes(), engine.cache_hits()), (1, 1));
+    assert_eq!(engine.connections(), 2);
 }
 
 #[test]

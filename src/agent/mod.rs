@@ -1,11 +1,13 @@
 //! The per-user agent: keeps one SSH connection per host open, schedules every SSH job of
 //! every wrapper with one view of all slots, and carries each job on its own channel; and
-//! scans pump-mode jobs' includes with caches that outlive each job; and, for `+zeroconf`,
+//! scans pump-mode jobs' includes with caches that outlive each job; runs `grpc://` jobs'
+//! Actions on one kept channel per engine; and, for `+zeroconf`,
 //! browses for the LAN's servers while builds read the list.
 //! Started by the first wrapper that needs it; exits when idle.
 
 pub mod browse;
 pub mod builds;
+pub mod engines;
 pub mod launch;
 pub mod ledger;
 pub mod packed_files;

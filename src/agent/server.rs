@@ -1,7 +1,8 @@
 //! The agent's accept loop: each wrapper connection asks for a host and waits in the queue
 //! for a slot; for an SSH host it gets a channel on a pooled SSH connection and its job's
 //! bytes are spliced through, for a TCP or local-socket host it holds the slot while it
-//! connects by itself — or it asks for a pump-mode job's include scan.
+//! connects by itself, for an engine the agent runs the Action it is handed on its kept
+//! channel — or it asks for a pump-mode job's include scan.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,8 @@ pub struct Agent {
     pub packed_files: Arc<super::packed_files::PackedFiles>,
     /// `+zeroconf`'s browser.
     pub browsing: super::browse::Browsing,
+    /// One channel per Remote Execution API endpoint.
+    pub engines: super::engines::Engines,
     /// Wrapper connections being served.
     active: AtomicUsize,
     /// When the last wrapper connection ended (or the agent started).
@@ -54,6 +57,7 @@ impl Agent {
             scanner: Arc::new(Scanner::new()),
             packed_files: Default::default(),
             browsing: Default::default(),
+            engines: Default::default(),
             active: AtomicUsize::new(0),
             last_done: Mutex::new(Instant::now()),
         }
@@ -210,7 +214,7 @@ async fn serve_job(
 
     // Per candidate: its pooled SSH connection's key, or `None` for a TCP or local-socket
     // host, which the wrapper connects to itself once the agent has given it the slot (and
-    // for an engine, whose Action the wrapper runs itself under that slot).
+    // for an engine, whose Action the agent runs in that slot).
     let mut keys = Vec::new();
     let mut specs = Vec::new();
     for text in &request.hosts {
@@ -230,7 +234,7 @@ async fn serve_job(
             ),
             HostKind::Tcp { .. } => (None, "tcp"),
             HostKind::Unix { .. } => (None, "unix"),
-            // An engine: the wrapper runs the Action itself, under the slot given here.
+            // An engine: the wrapper hands over its Action after `OPEN` (below).
             HostKind::Grpc(_) => (None, "grpc"),
             HostKind::Local => return Err(format!("{text} is compiled locally, not queued").into()),
         };
@@ -288,7 +292,9 @@ async fn serve_job(
     .write(&mut TokenWriter::new(&mut stream))
     .await?;
     let Some(key) = &keys[index] else {
-        // A TCP or local-socket host: the slot is the wrapper's until it hangs up.
+        // A TCP or local-socket host: the slot is the wrapper's until it hangs up. An
+        // engine: the slot is the Action's, which the wrapper hands over once it has its
+        // preprocessed text.
         Channel::Open {
             slot: slot.as_ref().map_or(0, |s| s.number),
             stores_headers: false,
@@ -296,6 +302,9 @@ async fn serve_job(
         .write(&mut TokenWriter::new(&mut stream))
         .await?;
         entry.running();
+        if let HostKind::Grpc(endpoint) = &specs[index].kind {
+            return Box::pin(run_action(stream, agent, &request.hosts[index], endpoint)).await;
+        }
         let mut rest = [0u8; 64];
         while stream.read(&mut rest).await? > 0 {}
         return Ok(());
@@ -343,6 +352,26 @@ async fn serve_job(
     .await?;
     entry.running();
     Box::pin(carry(&mut stream, &mut job)).await?;
+    Ok(())
+}
+
+/// An engine job: the wrapper's Action, run on the endpoint's kept channel, and how it
+/// ended. A wrapper that hangs up instead (its preprocessor failed) gives the slot back.
+/// The wrapper backs the engine off when the answer blames it, as for any host.
+async fn run_action(
+    stream: UnixStream,
+    agent: &Agent,
+    text: &str,
+    endpoint: &crate::hosts::GrpcEndpoint,
+) -> Result<(), Failure> {
+    use crate::protocol::agent_engine::{self, ActionRequest};
+    let mut reader = TokenReader::new(stream, Limits::default());
+    let Some(request) = ActionRequest::read(&mut reader).await? else {
+        return Ok(());
+    };
+    let answer = agent.engines.run(text, endpoint, request).await?;
+    let mut stream = reader.into_inner();
+    agent_engine::write_answer(&mut TokenWriter::new(&mut stream), &answer).await?;
     Ok(())
 }
 

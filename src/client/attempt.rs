@@ -28,6 +28,9 @@ pub struct JobStream {
     /// A distfarm session server is at the far end: it keeps the headers it is sent, so a
     /// pump-mode tree goes by content hash (`protocol::hashed_tree`).
     pub stores_headers: bool,
+    /// An engine's slot from the agent: the stream is the agent's, which runs the job's
+    /// Action on its kept channel to the endpoint (`protocol::agent_engine`).
+    pub agent_runs_action: bool,
 }
 
 impl JobStream {
@@ -36,6 +39,7 @@ impl JobStream {
         JobStream {
             stream,
             stores_headers: false,
+            agent_runs_action: false,
         }
     }
 }
@@ -105,6 +109,7 @@ pub async fn through_agent(
                 let host = candidates[index].clone();
                 let stream: Connecting = match host.kind {
                     HostKind::Ssh { .. } => Box::pin(channel_from_agent(reader, env.io_timeout)),
+                    HostKind::Grpc(_) => Box::pin(engine_slot_from_agent(reader)),
                     _ => Box::pin(connect_in_agent_slot(host.clone(), reader)),
                 };
                 Attempt::Connected {
@@ -140,6 +145,7 @@ async fn channel_from_agent(
         (Channel::Open { stores_headers, .. }, stream) => Ok(JobStream {
             stream: Box::new(stream),
             stores_headers,
+            agent_runs_action: false,
         }),
         (Channel::Failed { message }, _) => Err(RemoteError::Agent(message)),
     }
@@ -157,8 +163,23 @@ async fn connect_in_agent_slot(
             Ok(JobStream {
                 stream: Box::new(Guarded::new(job.stream, slot)),
                 stores_headers: false,
+                agent_runs_action: false,
             })
         }
+        (Channel::Failed { message }, _) => Err(RemoteError::Agent(message)),
+    }
+}
+
+/// An engine's slot: the agent's connection itself, on which the Action goes.
+async fn engine_slot_from_agent(
+    reader: crate::protocol::TokenReader<tokio::net::UnixStream>,
+) -> Result<JobStream, RemoteError> {
+    match agent_link::channel(reader).await? {
+        (Channel::Open { .. }, agent) => Ok(JobStream {
+            stream: Box::new(agent),
+            stores_headers: false,
+            agent_runs_action: true,
+        }),
         (Channel::Failed { message }, _) => Err(RemoteError::Agent(message)),
     }
 }
@@ -239,8 +260,8 @@ async fn connect_plain(host: &HostSpec) -> Result<JobStream, RemoteError> {
         HostKind::Unix { path } => {
             Box::new(transport::unix_socket::connect(Path::new(path)).await?)
         }
-        // An engine is reached by `reapi` (client/engine_job.rs), not by a byte stream:
-        // this one only stands for the slot while the job runs there.
+        // Without the agent an engine is reached by `reapi` from here
+        // (client/engine_job.rs), not by a byte stream: this one only stands for the slot.
         HostKind::Grpc(_) => Box::new(tokio::io::join(tokio::io::empty(), tokio::io::sink())),
         _ => unreachable!("only TCP, local-socket and engine hosts are connected to plainly"),
     }))
@@ -269,5 +290,6 @@ async fn direct_ssh(
     Ok(JobStream {
         stream: Box::new(Guarded::new(stream, remote)),
         stores_headers,
+        agent_runs_action: false,
     })
 }

@@ -230,7 +230,7 @@ impl Wrapper<'_> {
             let result = if let Some(endpoint) = &engine {
                 // Not a connection: it holds the agent's slot (or nothing, under a slot
                 // lock) while the job runs on the engine, reached by `reapi`.
-                let slot_held = stream.await;
+                let slot = stream.await;
                 let source: &SharedSource = tries
                     .source
                     .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
@@ -245,8 +245,8 @@ impl Wrapper<'_> {
                     cwd: &cwd,
                     timeout: self.env.io_timeout,
                 };
-                match slot_held {
-                    Ok(_held) => engine_job::compile(&engine_job, job, source).await,
+                match slot {
+                    Ok(slot) => engine_job::compile(&engine_job, job, source, slot).await,
                     Err(e) => Err(e),
                 }
             } else {

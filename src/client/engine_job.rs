@@ -4,21 +4,25 @@
 //! result comes back as a distcc [`Response`], so the rest of the job (writing the object,
 //! replaying messages, falling back) is the same as for any host.
 //!
-//! Each wrapper connects for its own job: keeping one channel per endpoint in the agent is
-//! the next step.
+//! The wrapper prepares the Action; the agent, which keeps one channel per endpoint, runs it
+//! in the slot it gave (`protocol::agent_engine`). Without an agent the wrapper connects for
+//! its own job.
 
 use std::path::Path;
 use std::time::Duration;
 
+use super::attempt::JobStream;
 use super::identity::Identity;
 use super::job::CompileJob;
 use super::preprocess::SharedSource;
 use super::remote::RemoteError;
 use crate::hosts::GrpcEndpoint;
-use crate::protocol::Response;
+use crate::protocol::agent_engine::{self, ActionRequest};
+use crate::protocol::{Limits, ProtocolError, Response, TokenReader, TokenWriter};
 use crate::reapi::action::{self, Compile};
 use crate::reapi::connect::Engine;
 use crate::reapi::error::ReapiError;
+use crate::reapi::run::Finished;
 use crate::reapi::{line_markers, platform, run};
 
 /// What the job needs from the wrapper besides the job itself.
@@ -34,11 +38,13 @@ pub struct EngineJob<'a> {
     pub timeout: Duration,
 }
 
-/// Runs `job` on the engine. A compile error is an `Ok` response with its status.
+/// Runs `job` on the engine, through the agent when `slot` is the agent's. A compile error
+/// is an `Ok` response with its status.
 pub async fn compile(
     engine_job: &EngineJob<'_>,
     job: &CompileJob,
     source: &SharedSource,
+    slot: JobStream,
 ) -> Result<Response, RemoteError> {
     let Some(identity) = engine_job.identity else {
         // Without it the Action would not say which compiler may run it.
@@ -47,7 +53,15 @@ pub async fn compile(
         )));
     };
     let compiler = engine_job.compiler.to_string_lossy();
-    let connecting = Engine::connect(engine_job.endpoint, engine_job.timeout);
+    let connecting = async {
+        if slot.agent_runs_action {
+            Ok(None)
+        } else {
+            Engine::connect(engine_job.endpoint, engine_job.timeout)
+                .await
+                .map(Some)
+        }
+    };
     let (engine, text) = tokio::join!(connecting, source.get());
     let text = text.map_err(RemoteError::Preprocess)?;
     let engine = engine?;
@@ -77,13 +91,16 @@ pub async fn compile(
         platform: properties,
     })
     .map_err(ReapiError::from)?;
-    let finished = run::run(&engine, &prepared, engine_job.timeout).await?;
+    let action = crate::reapi::digest::display(&prepared.action_digest);
+    let finished = match &engine {
+        Some(engine) => run::run(engine, &prepared, engine_job.timeout).await?,
+        None => through_agent(slot, prepared, engine_job.timeout).await??,
+    };
     tracing::debug!(
-        "{}: {:?} on {} (action {}, {} blobs uploaded)",
+        "{}: {:?} on {} (action {action}, {} blobs uploaded)",
         job.input,
         finished.source,
-        engine.name,
-        crate::reapi::digest::display(&prepared.action_digest),
+        engine_job.endpoint.host,
         finished.uploaded
     );
     let ok = finished.exit_code == 0;
@@ -99,4 +116,27 @@ pub async fn compile(
         },
         deps: None,
     })
+}
+
+/// Hands the Action to the agent on its slot's connection and reads how it ended. The agent
+/// bounds the job by `timeout`; a little more is allowed here for the answer to arrive.
+async fn through_agent(
+    slot: JobStream,
+    prepared: crate::reapi::action::Prepared,
+    timeout: Duration,
+) -> Result<Result<Finished, ReapiError>, ProtocolError> {
+    let request = ActionRequest {
+        timeout,
+        output_path: prepared.output_path.clone(),
+        blobs: prepared.into_blobs(),
+    };
+    let mut stream = slot.stream;
+    request.write(&mut TokenWriter::new(&mut stream)).await?;
+    let mut reader = TokenReader::new(stream, Limits::default());
+    let answer = agent_engine::read_answer(&mut reader);
+    tokio::time::timeout(timeout + Duration::from_secs(10), answer)
+        .await
+        .unwrap_or(Err(ProtocolError::Timeout {
+            secs: timeout.as_secs() + 10,
+        }))
 }

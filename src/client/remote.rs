@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(untrusted.exit_code(), ExitCode::ProtocolError);
         let entry = RemoteError::from(ReapiError::EntryFile {
             endpoint: "grpc://e:1".into(),
-            option: "key-file",
+            option: "key-file".into(),
             path: "/k".into(),
             message: "x".into(),
         });

@@ -5,11 +5,13 @@
 //! compression; [`request`] and [`response`] are the fixed token sequences of one job, and
 //! [`file_tree`] the source and headers a pump-mode request carries instead of `DOTI`
 //! ([`hashed_tree`]: the same by content hash, between distfarm ends);
-//! [`agent`] and [`agent_scan`] are what a wrapper and its agent say to each other;
+//! [`agent`], [`agent_scan`] and [`agent_engine`] are what a wrapper and its agent say to
+//! each other;
 //! [`client_counters`] is a server's per-client counters asked for and answered;
 //! [`ssh_launch`] holds the words both ends use when a server is started over SSH.
 
 pub mod agent;
+pub mod agent_engine;
 pub mod agent_scan;
 pub mod client_counters;
 pub mod error;

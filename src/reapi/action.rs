@@ -48,8 +48,38 @@ pub struct Prepared {
     pub output_path: String,
 }
 
+impl Prepared {
+    /// The blobs as they travel to the agent, which runs the Action on its kept channel
+    /// (`protocol::agent_engine`): the Action first, its Command second.
+    pub fn into_blobs(self) -> Vec<Vec<u8>> {
+        self.blobs.into_iter().map(|(_, bytes)| bytes).collect()
+    }
+
+    /// The Action again from [`into_blobs`](Self::into_blobs)' list; the digests are
+    /// computed here, from the bytes that arrived.
+    pub fn from_blobs(blobs: Vec<Vec<u8>>, output_path: String) -> Result<Prepared, String> {
+        use prost::Message;
+        let [action, command, ..] = &blobs[..] else {
+            return Err("an Action and its Command are needed".into());
+        };
+        let action = Action::decode(&action[..]).map_err(|e| format!("the Action: {e}"))?;
+        let command = Command::decode(&command[..]).map_err(|e| format!("the Command: {e}"))?;
+        let blobs: Vec<_> = blobs
+            .into_iter()
+            .map(|bytes| (digest::of_bytes(&bytes), bytes))
+            .collect();
+        Ok(Prepared {
+            action,
+            action_digest: blobs[0].0.clone(),
+            command,
+            blobs,
+            output_path,
+        })
+    }
+}
+
 /// Why an argv cannot become a Command.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ActionError {
     #[error("the compile command names no source file \"{0}\" to replace with the input root's")]
     NoInput(String),
@@ -172,6 +202,18 @@ mod tests {
             output_ext: ".o",
             platform: platform::properties("GCC 12", &[]),
         }
+    }
+
+    #[test]
+    fn an_action_sent_as_blobs_is_the_same_action() {
+        let words = argv("gcc -O2 -c x.c -o x.o");
+        let prepared = prepare(&compile(&words, "x.c", b"int x;\n")).unwrap();
+        let again = Prepared::from_blobs(prepared.clone().into_blobs(), "output.o".into()).unwrap();
+        assert_eq!(again.action_digest, prepared.action_digest);
+        assert_eq!(again.action, prepared.action);
+        assert_eq!(again.command, prepared.command);
+        assert_eq!(again.blobs, prepared.blobs);
+        assert!(Prepared::from_blobs(vec![b"not an action".to_vec()], "o".into()).is_err());
     }
 
     #[test]

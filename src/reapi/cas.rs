@@ -326,12 +326,8 @@ fn upload_id() -> String {
     )
 }
 
-fn call(engine: &Engine, call: &'static str, status: tonic::Status) -> ReapiError {
-    ReapiError::Call {
-        endpoint: engine.name.clone(),
-        call,
-        status: Box::new(status),
-    }
+fn call(engine: &Engine, call: &str, status: tonic::Status) -> ReapiError {
+    ReapiError::call(&engine.name, call, &status)
 }
 
 fn engine_error(engine: &Engine, why: String) -> ReapiError {

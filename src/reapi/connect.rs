@@ -132,7 +132,7 @@ fn key_header(endpoint: &GrpcEndpoint, name: &str) -> Result<KeyHeader, ReapiErr
     };
     let bad = |message: &str| ReapiError::EntryFile {
         endpoint: name.to_string(),
-        option: "key-file",
+        option: "key-file".into(),
         path: key.file.clone(),
         message: message.to_string(),
     };
@@ -151,10 +151,10 @@ fn key_header(endpoint: &GrpcEndpoint, name: &str) -> Result<KeyHeader, ReapiErr
     Ok(KeyHeader(Some((header, value))))
 }
 
-fn read(name: &str, option: &'static str, path: &Path) -> Result<Vec<u8>, ReapiError> {
+fn read(name: &str, option: &str, path: &Path) -> Result<Vec<u8>, ReapiError> {
     std::fs::read(path).map_err(|e| ReapiError::EntryFile {
         endpoint: name.to_string(),
-        option,
+        option: option.to_string(),
         path: path.to_path_buf(),
         message: e.to_string(),
     })

@@ -3,9 +3,13 @@
 
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use super::action::ActionError;
 
-#[derive(Debug, thiserror::Error)]
+/// Plain data (the RPC status as text), so that the agent, which runs a wrapper's Action on
+/// its kept channel, can hand the error back as it happened (`protocol::agent_engine`).
+#[derive(Debug, thiserror::Error, Serialize, Deserialize)]
 pub enum ReapiError {
     /// The endpoint's address, TLS or connection failed.
     #[error("cannot reach the remote execution engine at {endpoint}: {message}")]
@@ -17,7 +21,7 @@ pub enum ReapiError {
     )]
     EntryFile {
         endpoint: String,
-        option: &'static str,
+        option: String,
         path: PathBuf,
         message: String,
     },
@@ -25,8 +29,9 @@ pub enum ReapiError {
     #[error("the remote execution engine at {endpoint} failed {call}: {status}")]
     Call {
         endpoint: String,
-        call: &'static str,
-        status: Box<tonic::Status>,
+        call: String,
+        /// The gRPC status: its code and message.
+        status: String,
     },
     /// The engine answered something that is not the answer to our question.
     #[error(
@@ -41,7 +46,7 @@ pub enum ReapiError {
     #[error("the remote execution engine at {endpoint} did not finish {call} within {secs} s")]
     Timeout {
         endpoint: String,
-        call: &'static str,
+        call: String,
         secs: u64,
     },
     /// The job cannot be an Action (a fault of this side, not the engine's).
@@ -50,6 +55,15 @@ pub enum ReapiError {
 }
 
 impl ReapiError {
+    /// An RPC's failure.
+    pub fn call(endpoint: &str, call: &str, status: &tonic::Status) -> ReapiError {
+        ReapiError::Call {
+            endpoint: endpoint.to_string(),
+            call: call.to_string(),
+            status: format!("{:?}: {}", status.code(), status.message()),
+        }
+    }
+
     /// Whether the endpoint is at fault: back it off and try another host. A job that
     /// cannot be an Action, or an entry naming a file that is not there, is this side's
     /// problem: the job is compiled elsewhere, the endpoint is not backed off for it.

@@ -52,7 +52,7 @@ pub async fn run(
         Ok(result) => result,
         Err(_) => Err(ReapiError::Timeout {
             endpoint: engine.name.clone(),
-            call: "the job",
+            call: "the job".into(),
             secs: timeout.as_secs(),
         }),
     }
@@ -106,21 +106,13 @@ async fn cached(engine: &Engine, prepared: &Prepared) -> Result<Option<ActionRes
     match engine.action_cache().get_action_result(request).await {
         Ok(result) => Ok(Some(result.into_inner())),
         Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
-        Err(status) => Err(ReapiError::Call {
-            endpoint: engine.name.clone(),
-            call: "GetActionResult",
-            status: Box::new(status),
-        }),
+        Err(status) => Err(ReapiError::call(&engine.name, "GetActionResult", &status)),
     }
 }
 
 /// `Execute`, followed to the Operation that is done; its metadata must name our action.
 async fn execute(engine: &Engine, action: &Digest) -> Result<ExecuteResponse, ReapiError> {
-    let call_error = |status| ReapiError::Call {
-        endpoint: engine.name.clone(),
-        call: "Execute",
-        status: Box::new(status),
-    };
+    let call_error = |status: tonic::Status| ReapiError::call(&engine.name, "Execute", &status);
     let request = ExecuteRequest {
         instance_name: engine.instance.clone(),
         action_digest: Some(action.clone()),

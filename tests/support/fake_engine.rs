@@ -23,7 +23,7 @@ use distfarm::reapi::proto::{
     WaitExecutionRequest,
 };
 use prost::Message;
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::fake_engine_cas::FakeCas;
@@ -51,6 +51,8 @@ pub struct EngineState {
     pub batch_update_calls: AtomicUsize,
     pub bytestream_writes: AtomicUsize,
     pub bytestream_reads: AtomicUsize,
+    /// TCP connections accepted.
+    pub connections: AtomicUsize,
     /// The `x-api-key`/`authorization`-style headers seen, `name: value`.
     pub headers_seen: Mutex<Vec<String>>,
 }
@@ -134,7 +136,13 @@ impl FakeEngine {
                 // to close: the runtime goes, and its connections with it.
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                    let counted = state.clone();
+                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(
+                        move |accepted| {
+                            counted.connections.fetch_add(1, Ordering::SeqCst);
+                            accepted
+                        },
+                    );
                     let mut builder = tonic::transport::Server::builder();
                     if let Some(tls) = tls {
                         builder = builder.tls_config(tls).expect("fake engine TLS config");
@@ -177,6 +185,10 @@ impl FakeEngine {
 
     pub fn executes(&self) -> usize {
         EngineState::count(&self.state.execute_calls)
+    }
+
+    pub fn connections(&self) -> usize {
+        EngineState::count(&self.state.connections)
     }
 
     pub fn cache_hits(&self) -> usize {
