@@ -1,7 +1,9 @@
 //! The agent's unix socket, both ways. The agent reads the first token and then a job
 //! request (`AGNT`), an include-scan request (`SCAN`), a report (`REPT`, JSON), a monitor's
-//! `VIEW` or a zeroconf browse request (`BRWS`, JSON); a wrapper reads `PICK`+`SLOT`/`NONE`, then `OPEN`+`STOR`/`FAIL`, or the scan's answer
-//! (`CLOS` and its lists, or `GIVE`), and a monitor the `VIEW` JSON. Everything the writers
+//! `VIEW` or a zeroconf browse request (`BRWS`, JSON), and after an engine's `OPEN` the
+//! Action (`ACTN`); a wrapper reads `PICK`+`SLOT`/`NONE`, then `OPEN`+`STOR`/`FAIL`, the
+//! scan's answer (`CLOS` and its lists, or `GIVE`) or an engine job's end (`DONE` …, or
+//! `RERR`, JSON), and a monitor the `VIEW` JSON. Everything the writers
 //! produce reads back equal; a local peer sending garbage gets an error, never a panic.
 
 use std::ffi::OsString;
@@ -12,9 +14,12 @@ use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use distfarm::protocol::agent::{self, AgentRequest, BrowseRequest, Channel, JobRequest, Pick};
+use distfarm::protocol::agent_engine::{self, ActionRequest};
 use distfarm::protocol::agent_scan::{Closure, ScanAnswer, ScanRequest};
 use distfarm::protocol::packed_tree::PackedFile;
 use distfarm::protocol::{ProtocolError, TokenWriter};
+use distfarm::reapi::error::ReapiError;
+use distfarm::reapi::run::{Finished, ResultSource};
 
 use super::memory::bounded;
 use super::wire::{Corruption, block_on, corrupt, reader};
@@ -50,6 +55,11 @@ pub enum Message {
     },
     Report(Vec<u8>),
     View(u32),
+    Action {
+        timeout: u32,
+        output_path: String,
+        blobs: Vec<Vec<u8>>,
+    },
     Browse {
         distcc_dir: Vec<u8>,
         path: Option<Vec<u8>>,
@@ -76,6 +86,20 @@ pub enum Answer {
     },
     GaveUp(String),
     View(Vec<u8>),
+    EngineDone {
+        exit_code: i32,
+        stdout: Vec<u8>,
+        stderr: Vec<u8>,
+        object: Option<Vec<u8>>,
+        source: u8,
+        uploaded: u32,
+    },
+    EngineFailed {
+        endpoint: String,
+        why: String,
+    },
+    /// An `RERR` body that may not be JSON at all.
+    EngineErrorText(Vec<u8>),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -186,6 +210,27 @@ fn request(message: Message, corruptions: &[Corruption]) {
             block_on(w.flush()).expect("to memory");
             None
         }
+        Message::Action {
+            timeout,
+            output_path,
+            blobs,
+        } => {
+            let action = ActionRequest {
+                timeout: Duration::from_secs(timeout.into()),
+                output_path,
+                blobs,
+            };
+            let sent = corrupt(written!(w => action.write(&mut w)), corruptions);
+            let got = bounded("engine action", sent.len(), || {
+                block_on(ActionRequest::read(&mut reader(&sent)))
+            });
+            // An Action and its Command at least; a path that fits a string token.
+            let readable = action.blobs.len() >= 2 && action.output_path.len() <= 256 * 1024;
+            if corruptions.is_empty() && readable {
+                assert_eq!(got.expect("a well-formed Action reads back"), Some(action));
+            }
+            return;
+        }
         Message::Other(token, value) => {
             w.int(&token, value);
             block_on(w.flush()).expect("to memory");
@@ -268,6 +313,43 @@ fn answer_read(answer: Answer, corruptions: &[Corruption]) {
             scan_answer(ScanAnswer::Found(closure, packed), corruptions);
         }
         Answer::GaveUp(why) => scan_answer(ScanAnswer::GaveUp(why), corruptions),
+        Answer::EngineDone {
+            exit_code,
+            stdout,
+            stderr,
+            object,
+            source,
+            uploaded,
+        } => {
+            let source = match source % 3 {
+                0 => ResultSource::ActionCache,
+                1 => ResultSource::ExecuteCache,
+                _ => ResultSource::Executed,
+            };
+            engine_answer(
+                Ok(Finished {
+                    exit_code,
+                    stdout,
+                    stderr,
+                    object,
+                    source,
+                    uploaded: uploaded as usize,
+                }),
+                corruptions,
+            );
+        }
+        Answer::EngineFailed { endpoint, why } => {
+            engine_answer(Err(ReapiError::Engine { endpoint, why }), corruptions)
+        }
+        Answer::EngineErrorText(body) => {
+            let mut w = TokenWriter::new(Vec::new());
+            w.string(b"RERR", &body).expect("short");
+            block_on(w.flush()).expect("to memory");
+            let sent = corrupt(w.into_inner(), corruptions);
+            let _ = bounded("engine answer", sent.len(), || {
+                block_on(agent_engine::read_answer(&mut reader(&sent)))
+            });
+        }
         Answer::View(json) => {
             let mut w = TokenWriter::new(Vec::new());
             w.string(b"VIEW", &json).expect("short");
@@ -290,5 +372,22 @@ fn scan_answer(answer: ScanAnswer, corruptions: &[Corruption]) {
         if !long {
             assert_eq!(got.expect("reads back"), answer);
         }
+    }
+}
+
+fn engine_answer(answer: Result<Finished, ReapiError>, corruptions: &[Corruption]) {
+    let sent = corrupt(
+        written!(w => agent_engine::write_answer(&mut w, &answer)),
+        corruptions,
+    );
+    let got = bounded("engine answer", sent.len(), || {
+        block_on(agent_engine::read_answer(&mut reader(&sent)))
+    });
+    if corruptions.is_empty() {
+        // ReapiError is compared by what it says: it holds no PartialEq.
+        assert_eq!(
+            format!("{:?}", got.expect("reads back")),
+            format!("{answer:?}")
+        );
     }
 }
