@@ -183,6 +183,37 @@ async fn agent_disabled_makes_every_wrapper_connect_by_itself() {
     assert!(!farm.socket().exists(), "no agent socket was created");
 }
 
+/// A remembered session server may answer the probe and end before the job's channel opens
+/// (it ends with the connection that started it): the wrapper then starts its own on the same
+/// connection, and the host is not blamed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remembered_session_server_gone_after_the_probe_is_replaced_by_our_own() {
+    let farm = Farm::start("session-gone").await;
+    let agent_off = [("DISTFARM_AGENT", "0")];
+    farm.hello_build(1, 1, &agent_off).await; // remembers its session socket
+    let memory_dir = farm.socket().with_file_name("sessions");
+    let remembered: Vec<PathBuf> = std::fs::read_dir(&memory_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(remembered.len(), 1, "one session server remembered");
+    // A stand-in that answers the probe on its counters socket but has no job socket.
+    let stand_in = farm.path("stand-in");
+    std::fs::create_dir(&stand_in).unwrap();
+    let _counters = std::os::unix::net::UnixListener::bind(stand_in.join("counters")).unwrap();
+    let dead_socket = stand_in.join("sock").display().to_string();
+    std::fs::write(&remembered[0], format!("{dead_socket}\n")).unwrap();
+
+    let outputs = farm.hello_build(1, 1, &agent_off).await;
+
+    assert_eq!(outputs[0].1, *hello_reference());
+    let now = read_text(&remembered[0]);
+    assert!(
+        !now.is_empty() && now.trim_end() != dead_socket,
+        "the new session server is remembered instead: {now:?}"
+    );
+}
+
 /// The agent answers every request it read in full: the request's own bytes must never
 /// look like the wrapper hanging up (which would send the job to the lock-file path).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -473,6 +473,78 @@ fn root_drops_privileges_and_will_not_serve_as_root() {
     }
 }
 
+/// A job that connected to a session server's socket just before the server ended (its
+/// connection closed and it does not linger) waits in the socket's backlog: it is served,
+/// not reset, since the client would count a reset against the host. The server is stopped
+/// while the job connects and its stdin closes, so that on waking it sees both at once.
+#[test]
+fn a_session_server_serves_the_jobs_queued_when_it_ends() {
+    use std::io::{BufRead, Read, Write};
+    use std::process::{Command, Stdio};
+
+    use crate::support::wire::parse_response;
+    use nix::sys::signal::kill;
+    use nix::unistd::Pid;
+
+    for round in 0..4 {
+        let dir = readable_temp_dir("session-end");
+        let tmp = open_dir(dir.path(), "tmp"); // run as root, the server drops to nobody
+        let mut server = Command::new(distfarm_bin())
+            .args(["serve", "--ssh-session"])
+            .env_clear()
+            .env("PATH", test_path())
+            .env("TMPDIR", &tmp)
+            .env("DISTFARM_SESSION_LINGER", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start distfarm serve --ssh-session");
+        let pid = Pid::from_raw(server.id() as i32);
+        let _reaper = KillOnDrop(pid);
+        let mut greeting = String::new();
+        std::io::BufReader::new(server.stdout.take().unwrap())
+            .read_line(&mut greeting)
+            .unwrap();
+        let socket = greeting
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .expect("the greeting names the socket")
+            .to_string();
+
+        kill(pid, Signal::SIGSTOP).unwrap();
+        let mut job = std::os::unix::net::UnixStream::connect(&socket).expect("queued");
+        job.write_all(&request_bytes(Version::V1, &HONEST_ARGV, HELLO))
+            .unwrap();
+        drop(server.stdin.take()); // the connection closed
+        kill(pid, Signal::SIGCONT).unwrap();
+
+        job.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        let mut answer = Vec::new();
+        let _ = job.read_to_end(&mut answer);
+        assert_compiled(
+            &parse_response(&answer, Version::V1),
+            &format!("round {round}: the job queued as the server ended"),
+        );
+        let status = server.wait().unwrap();
+        assert!(
+            status.success(),
+            "the session server ends cleanly: {status}"
+        );
+        assert!(!Path::new(&socket).exists(), "its socket is gone");
+    }
+}
+
+/// Kills the process it names when the test lets go of it (also when it fails).
+struct KillOnDrop(nix::unistd::Pid);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(self.0, Signal::SIGCONT);
+        let _ = nix::sys::signal::kill(self.0, Signal::SIGKILL);
+    }
+}
+
 // =======================================================================================
 // Jobs
 // =======================================================================================

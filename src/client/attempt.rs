@@ -279,12 +279,27 @@ async fn direct_ssh(
 ) -> Result<JobStream, RemoteError> {
     let memory = SessionMemory::for_distcc_dir(&env.distcc_dir);
     let entry = SessionMemory::entry(user, alias, end, ssh.config_file.as_deref());
-    let remembered = memory.as_ref().map(|memory| Remembered {
-        memory,
-        entry: &entry,
-    });
-    let remote = Remote::connect(alias, user, end, &ssh.settings(), remembered).await?;
-    let stream = remote.open_job().await?;
+    let remembered = || {
+        memory.as_ref().map(|memory| Remembered {
+            memory,
+            entry: &entry,
+        })
+    };
+    let mut remote = Remote::connect(alias, user, end, &ssh.settings(), remembered()).await?;
+    let stream = match remote.open_job().await {
+        Ok(stream) => stream,
+        // The remembered server answered the probe and then ended (with the connection that
+        // started it): that is no fault of the host's.
+        Err(e) if remote.borrows_a_session() => {
+            tracing::info!(
+                "{}: {e}; starting a session server of our own",
+                remote.conn.description()
+            );
+            remote.start_own_session(end, remembered()).await;
+            remote.open_job().await?
+        }
+        Err(e) => return Err(e.into()),
+    };
     let stores_headers = remote.stores_headers();
     // The connection must outlive the job's channel.
     Ok(JobStream {

@@ -120,7 +120,7 @@ async fn still_serving(conn: &SshConnection, remembered: &Remembered<'_>) -> Opt
                 "{}: no session server on {socket} any more ({e})",
                 conn.description()
             );
-            remembered.memory.forget(remembered.entry);
+            remembered.memory.forget(remembered.entry, &socket);
             None
         }
         Err(_) => None,

@@ -48,7 +48,7 @@ pub enum RemoteServer {
 pub struct Remote {
     pub conn: SshConnection,
     pub server: RemoteServer,
-    _session: Option<SessionGuard>,
+    session: Option<SessionGuard>,
 }
 
 impl Remote {
@@ -68,8 +68,26 @@ impl Remote {
         Ok(Remote {
             conn,
             server,
-            _session: session,
+            session,
         })
+    }
+
+    /// Whether jobs go to a session server remembered from another connection rather than
+    /// this connection's own: it may end with its own connection at any moment after the
+    /// probe that found it.
+    pub fn borrows_a_session(&self) -> bool {
+        matches!(self.server, RemoteServer::Session { .. }) && self.session.is_none()
+    }
+
+    /// Gives up the borrowed session server (it no longer answers) and starts this
+    /// connection's own, or finds the far end as if nothing had been remembered.
+    pub async fn start_own_session(&mut self, end: &RemoteEnd, remembered: Option<Remembered<'_>>) {
+        if let (RemoteServer::Session { socket }, Some(remembered)) = (&self.server, &remembered) {
+            remembered.memory.forget(remembered.entry, socket);
+        }
+        let (server, session) = detect::detect(&self.conn, end, remembered).await;
+        self.server = server;
+        self.session = session;
     }
 
     /// Whether a distfarm session server answers: it keeps the headers it is sent, so a

@@ -66,9 +66,12 @@ impl SessionMemory {
         }
     }
 
-    /// Nothing answers at the remembered socket any more.
-    pub fn forget(&self, entry: &str) {
-        let _ = std::fs::remove_file(self.file(entry));
+    /// Nothing answers at `socket` any more: forgotten, unless another process has
+    /// meanwhile remembered a newer one for the entry.
+    pub fn forget(&self, entry: &str, socket: &str) {
+        if self.recall(entry).as_deref() == Some(socket) {
+            let _ = std::fs::remove_file(self.file(entry));
+        }
     }
 
     fn write(&self, entry: &str, socket: &str) -> std::io::Result<()> {
@@ -116,7 +119,12 @@ mod tests {
             memory.recall("me@b distccd").as_deref(),
             Some("/tmp/distfarm-session-y/sock")
         );
-        memory.forget("me@a distccd");
+        memory.forget("me@a distccd", "/elsewhere/s.sock");
+        assert!(
+            memory.recall("me@a distccd").is_some(),
+            "a socket other than the remembered one does not make it forgotten"
+        );
+        memory.forget("me@a distccd", &memory.recall("me@a distccd").unwrap());
         assert_eq!(memory.recall("me@a distccd"), None);
         assert!(memory.recall("me@b distccd").is_some());
         use std::os::unix::fs::PermissionsExt;

@@ -62,17 +62,20 @@ pub async fn serve(ctx: Arc<ServerContext>, linger: Duration) -> std::io::Result
     let replaced = || program.as_ref().is_some_and(ExeStamp::replaced);
     let tracker = TaskTracker::new();
     let last_job_end = Arc::new(Mutex::new(Instant::now()));
+    let serve_job = |stream: tokio::net::UnixStream| {
+        let ctx = ctx.clone();
+        let last_job_end = last_job_end.clone();
+        tracker.spawn(async move {
+            connection::serve(stream, Peer::NotSocket, &ctx).await;
+            *last_job_end.lock().expect("linger clock") = Instant::now();
+        });
+    };
     let mut connected = true;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                let ctx = ctx.clone();
-                let last_job_end = last_job_end.clone();
-                tracker.spawn(async move {
-                    connection::serve(stream, Peer::NotSocket, &ctx).await;
-                    *last_job_end.lock().expect("linger clock") = Instant::now();
-                });
+                serve_job(stream);
             }
             accepted = counters.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
@@ -116,11 +119,30 @@ pub async fn serve(ctx: Arc<ServerContext>, linger: Duration) -> std::io::Result
     // at once, not reach a listener that will never answer.
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(dir.path().join(ssh_launch::COUNTERS_SOCKET));
-    drop((listener, counters));
+    // But a client that connected before the socket went is waiting in the backlog: served,
+    // not reset (it would count that against the host).
+    for stream in still_queued(listener) {
+        serve_job(stream);
+    }
+    drop(counters);
     tracing::info!("ssh session: finishing running jobs");
     tracker.close();
     tracker.wait().await;
     Ok(())
+}
+
+/// The connections already queued on `listener`, taken without waiting for more.
+fn still_queued(listener: UnixListener) -> Vec<tokio::net::UnixStream> {
+    let Ok(listener) = listener.into_std() else {
+        return Vec::new();
+    };
+    // Non-blocking (tokio's listeners are): accept stops at the first "would block".
+    std::iter::from_fn(|| listener.accept().ok())
+        .filter_map(|(stream, _)| {
+            stream.set_nonblocking(true).ok()?;
+            tokio::net::UnixStream::from_std(stream).ok()
+        })
+        .collect()
 }
 
 fn retire_replaced(program: Option<&ExeStamp>) {
