@@ -95,6 +95,8 @@ fn prepared_job(root: &Path) -> (Prepared, PathBuf) {
         preprocessed_ext: ".i",
         text: &text,
         output_ext: ".o",
+        output_as_given: None,
+        extra_outputs: &[],
         platform: platform::properties("GCC (test) 12", &[]),
     };
     (action::prepare(&compile).unwrap(), out)
@@ -207,6 +209,8 @@ async fn blobs_past_the_message_limit_go_by_bytestream_both_ways() {
         preprocessed_ext: ".i",
         text: text.as_bytes(),
         output_ext: ".o",
+        output_as_given: None,
+        extra_outputs: &[],
         platform: platform::properties("GCC (test) 12", &[]),
     };
     let prepared = action::prepare(&compile).unwrap();

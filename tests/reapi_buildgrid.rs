@@ -182,6 +182,34 @@ fn buildgrid_never_gives_a_job_to_a_worker_with_another_compiler() {
     );
 }
 
+/// A `-gsplit-dwarf` job with BuildGrid listed after a distfarm server: the server (a distcc
+/// host) would keep the `.dwo`, so the job goes to BuildGrid, whose worker sends back the
+/// object and the `.dwo`, both what distcc's way of compiling gives locally.
+#[test]
+fn a_split_dwarf_job_goes_to_buildgrid_and_brings_back_its_dwo() {
+    let grid = BuildGrid::start(1);
+    let mut server = DistfarmServer::start(&[]);
+    let work = Work::new();
+    let args = ["-O2", "-g", "-gsplit-dwarf"];
+    let (object, dwo) = work.split_dwarf_reference(&args);
+    let out = work
+        .distfarm(Some(""))
+        .env(
+            "DISTFARM_HOSTS",
+            format!("{}/2 {}", server.host_spec(), grid.entry(2)),
+        )
+        .env("DISTCC_FALLBACK", "0")
+        .arg("gcc")
+        .args(args)
+        .args(["-c", "hello.c", "-o", "out/hello.o"])
+        .run();
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    assert!(work.read("out/hello.o") == object, "the object");
+    assert!(work.read("out/hello.dwo") == dwo, "the .dwo");
+    assert_eq!(grid.jobs_run().len(), 1, "{}", grid.logs());
+    assert!(server.compile_ok_lines(0).is_empty(), "{}", server.log());
+}
+
 /// The arguments with the `-I` directories absolute (`-I.` becomes `-I/…/zstd/lib`).
 fn absolute_includes(args: &[String], root: &Path) -> Vec<String> {
     args.iter()

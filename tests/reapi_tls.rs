@@ -103,6 +103,8 @@ fn tiny_job() -> Prepared {
         preprocessed_ext: ".i",
         text: b"# 1 \"x.c\"\nint x = 1;\n",
         output_ext: ".o",
+        output_as_given: None,
+        extra_outputs: &[],
         platform: platform::properties("GCC (test) 12", &[]),
     })
     .unwrap()

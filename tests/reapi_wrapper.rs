@@ -137,3 +137,67 @@ fn an_engine_entry_naming_a_missing_key_file_is_reported_and_not_backed_off() {
     assert_eq!(engine.executes(), 0);
     assert!(work.backoff_files().is_empty(), "{:?}", work.lock_files());
 }
+
+/// `-gsplit-dwarf` writes `x.dwo` beside `x.o`, and the object names it: a distcc host would
+/// keep it, so such a job goes only to an engine, which returns both. Both files are what
+/// distcc's way of compiling (preprocess here, compile the text) gives locally, the object
+/// naming the `.dwo` by the path the build gave, with or without the agent.
+#[test]
+fn a_split_dwarf_job_brings_back_its_dwo_from_the_engine() {
+    let engine = FakeEngine::start();
+    let work = Work::new();
+    let args = ["-O2", "-g", "-gsplit-dwarf"];
+    let (object, dwo) = work.split_dwarf_reference(&args);
+    for agent in ["1", "0"] {
+        let out = work
+            .distfarm(Some(""))
+            .env("DISTFARM_HOSTS", engine.entry(""))
+            .env("DISTFARM_AGENT", agent)
+            .env("DISTCC_FALLBACK", "0")
+            .arg("gcc")
+            .args(args)
+            .args(["-c", "hello.c", "-o", "out/hello.o"])
+            .run();
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+        assert!(
+            work.read("out/hello.o") == object,
+            "agent {agent}: the object"
+        );
+        assert!(work.read("out/hello.dwo") == dwo, "agent {agent}: the .dwo");
+        std::fs::remove_file(work.path("out/hello.dwo")).unwrap();
+    }
+    assert_eq!(
+        engine.executes() + engine.cache_hits(),
+        2,
+        "both ran on the engine"
+    );
+}
+
+/// With only distcc hosts, a `-gsplit-dwarf` job is compiled here (even with fallbacks
+/// off: it is never sent), and both files are what gcc itself writes.
+#[test]
+fn a_split_dwarf_job_without_an_engine_compiles_here() {
+    let work = Work::new();
+    let dead = format!("127.0.0.1:{}", free_port());
+    let command = [
+        "-O2",
+        "-g",
+        "-gsplit-dwarf",
+        "-c",
+        "hello.c",
+        "-o",
+        "out/hello.o",
+    ];
+    let out = work
+        .distfarm(Some(&dead))
+        .env("DISTCC_FALLBACK", "0")
+        .arg("gcc")
+        .args(command)
+        .run();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (object, dwo) = (work.read("out/hello.o"), work.read("out/hello.dwo"));
+    std::fs::remove_file(work.path("out/hello.dwo")).unwrap();
+    work.gcc().args(command).run();
+    assert!(object == work.read("out/hello.o"), "the object is gcc's");
+    assert!(dwo == work.read("out/hello.dwo"), "the .dwo is gcc's");
+}

@@ -29,7 +29,7 @@ impl Engines {
         endpoint: &GrpcEndpoint,
         request: ActionRequest,
     ) -> Result<Result<Finished, ReapiError>, String> {
-        let prepared = Prepared::from_blobs(request.blobs, request.output_path)?;
+        let prepared = Prepared::from_blobs(request.blobs)?;
         let engine = match self.engine(text, endpoint, request.timeout).await {
             Ok(engine) => engine,
             Err(e) => return Ok(Err(e)),

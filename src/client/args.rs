@@ -204,6 +204,7 @@ fn scan_words(argv: &[String]) -> Scan {
     let mut output: Option<String> = None;
     let mut stripped_value_read = false;
     let mut value_missing = false;
+    let mut engine_only = None;
     let mut i = 1;
     while i < argv.len() {
         let a = argv[i].as_str();
@@ -235,6 +236,7 @@ fn scan_words(argv: &[String]) -> Scan {
             Category::Mode(Mode::Assemble) => mode_s = true,
             Category::DependencyOnly => return give_up(DEPENDENCIES_ONLY),
             Category::LocalOnly(reason) => return give_up(reason),
+            Category::EngineOnly(reason) => engine_only = Some(reason),
             Category::DependencyValue => {
                 if m.value == Value::Next {
                     if next.is_none() {
@@ -400,6 +402,7 @@ fn scan_words(argv: &[String]) -> Scan {
         preprocessed,
         preprocessed_ext,
         dependencies: if preprocessed { None } else { dependencies },
+        engine_only,
     })
 }
 

@@ -435,7 +435,10 @@ fn plugins_and_foreign_programs_run_locally() {
 fn options_writing_extra_files_run_locally() {
     assert_eq!(local("gcc -save-temps -c x.c"), reasons::SAVE_TEMPS);
     assert_eq!(local("gcc -save-temps=obj -c x.c"), reasons::SAVE_TEMPS);
-    assert_eq!(local("gcc -gsplit-dwarf -c x.c"), reasons::EXTRA_OUTPUT);
+    assert_eq!(
+        job("gcc -gsplit-dwarf -c x.c").engine_only,
+        Some(reasons::EXTRA_OUTPUT)
+    );
     assert_eq!(local("gcc -fstack-usage -c x.c"), reasons::EXTRA_OUTPUT);
     assert_eq!(local("gcc -aux-info x.aux -c x.c"), reasons::EXTRA_OUTPUT);
     assert_eq!(local("clang -ftime-trace -c x.c"), reasons::EXTRA_OUTPUT);

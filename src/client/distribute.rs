@@ -96,6 +96,15 @@ impl Wrapper<'_> {
                 return self.run_locally(&command).await;
             }
         };
+        if let Some(reason) = job.engine_only
+            && !self.lists_an_engine()
+        {
+            tracing::debug!("compiling locally: {reason}");
+            self.reporter
+                .local(&job.input, reason.to_string(), false)
+                .await;
+            return self.run_locally(&command).await;
+        }
         let hosts = match &self.hosts {
             Ok(list) if !list.is_empty() => list,
             Ok(list) => {
@@ -127,6 +136,16 @@ impl Wrapper<'_> {
         self.distribute(&job, hosts).await
     }
 
+    /// Whether a Remote Execution API engine is among the hosts (it may take jobs no
+    /// distcc host can).
+    fn lists_an_engine(&self) -> bool {
+        self.hosts.as_ref().is_ok_and(|list| {
+            list.hosts
+                .iter()
+                .any(|h| matches!(h.kind, HostKind::Grpc(_)))
+        })
+    }
+
     /// pick → attempt → settle, until a host answers or there is none left to try.
     async fn distribute(&self, job: &CompileJob, hosts: &HostList) -> i32 {
         let lock_dir = match lock::lock_dir(&self.env.distcc_dir) {
@@ -144,6 +163,13 @@ impl Wrapper<'_> {
             use_agent: true,
             ..Tries::default()
         };
+        if job.engine_only.is_some() {
+            let distcc_hosts = hosts
+                .hosts
+                .iter()
+                .filter(|h| !matches!(h.kind, HostKind::Grpc(_)));
+            tries.tried.extend(distcc_hosts.map(|h| h.text.clone()));
+        }
         // Hosts whose compiler lately turned out not to be this one are left out.
         let identities = self.identities();
         let target = identity::target_options(&job.argv);

@@ -72,6 +72,14 @@ pub async fn compile(
         line_markers::relative_to(&text.text, engine_job.cwd, engine_job.cwd)
     };
     let argv = job.remote_argv();
+    // Outputs named after the object (`-gsplit-dwarf`'s `.dwo`, whose name the object
+    // records) need the object's own name in the Command.
+    let split = job.engine_only.is_some();
+    let extra_outputs: Vec<String> = if split && job.mode == super::flags::Mode::Compile {
+        vec![dwo_beside(&job.output)]
+    } else {
+        Vec::new()
+    };
     let output_ext = if job.mode == super::flags::Mode::Assemble {
         ".s"
     } else {
@@ -88,6 +96,8 @@ pub async fn compile(
         preprocessed_ext: job.preprocessed_ext,
         text: &text,
         output_ext,
+        output_as_given: split.then_some(job.output.as_str()),
+        extra_outputs: &extra_outputs,
         platform: properties,
     })
     .map_err(ReapiError::from)?;
@@ -104,6 +114,12 @@ pub async fn compile(
         finished.uploaded
     );
     let ok = finished.exit_code == 0;
+    if ok && let Err((path, e)) = write_extras(&finished.extras) {
+        return Err(RemoteError::ExtraOutput {
+            path,
+            why: e.to_string(),
+        });
+    }
     Ok(Response {
         // `W_EXITCODE(code, 0)`, as distccd reports a compiler's exit.
         status: ((finished.exit_code as u32) & 0xff) << 8,
@@ -127,7 +143,6 @@ async fn through_agent(
 ) -> Result<Result<Finished, ReapiError>, ProtocolError> {
     let request = ActionRequest {
         timeout,
-        output_path: prepared.output_path.clone(),
         blobs: prepared.into_blobs(),
     };
     let mut stream = slot.stream;
@@ -139,4 +154,33 @@ async fn through_agent(
         .unwrap_or(Err(ProtocolError::Timeout {
             secs: timeout.as_secs() + 10,
         }))
+}
+
+/// gcc's name for the split debug info of `object`: its last extension replaced by `.dwo`.
+fn dwo_beside(object: &str) -> String {
+    Path::new(object)
+        .with_extension("dwo")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Writes the outputs besides the object, each whole or not at all, before the object: a
+/// build that sees the object sees its `.dwo` too.
+fn write_extras(extras: &[(String, Vec<u8>)]) -> Result<(), (String, std::io::Error)> {
+    for (path, bytes) in extras {
+        super::output::write_output(Path::new(path), bytes).map_err(|e| (path.clone(), e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dwo_is_named_as_gcc_names_it() {
+        assert_eq!(dwo_beside("x.o"), "x.dwo");
+        assert_eq!(dwo_beside("sub/x.tar.o"), "sub/x.tar.dwo");
+        assert_eq!(dwo_beside("out"), "out.dwo");
+    }
 }

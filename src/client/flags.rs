@@ -61,6 +61,9 @@ pub enum Category {
     ReportToFile,
     /// The job must run on this machine, for this reason.
     LocalOnly(&'static str),
+    /// Only a Remote Execution API engine may take the job (it sends back every output the
+    /// compile writes); with no engine among the hosts it runs here, for this reason.
+    EngineOnly(&'static str),
 }
 
 impl Category {
@@ -217,7 +220,7 @@ pub static FLAGS: &[Flag] = &[
     ours("-B", SeparateOrJoined, LocalOnly(PROGRAMS)),
     ours("-wrapper", Separate, LocalOnly(PROGRAMS)),
     ours("-save-temps", Joined, LocalOnly(SAVE_TEMPS)),
-    ours("-gsplit-dwarf", Joined, LocalOnly(EXTRA_OUTPUT)),
+    ours("-gsplit-dwarf", Joined, EngineOnly(EXTRA_OUTPUT)),
     ours("-fstack-usage", Exact, LocalOnly(EXTRA_OUTPUT)),
     ours("-fcallgraph-info", Joined, LocalOnly(EXTRA_OUTPUT)),
     ours("-aux-info", Separate, LocalOnly(EXTRA_OUTPUT)),

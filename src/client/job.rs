@@ -27,6 +27,9 @@ pub struct CompileJob {
     pub preprocessed_ext: &'static str,
     /// `-MD`/`-MMD` was given: the local cpp run writes a dependency file.
     pub dependencies: Option<Dependencies>,
+    /// Why no distcc host may take the job, when only an engine may (`-gsplit-dwarf`: the
+    /// `.dwo` written beside the object would stay on the server).
+    pub engine_only: Option<&'static str>,
 }
 
 /// The dependency file a `-MD`/`-MMD` compile writes during the local preprocessor run.

@@ -38,6 +38,9 @@ pub enum RemoteError {
     /// A Remote Execution API endpoint (`grpc://`) failed the job.
     #[error("{0}")]
     Engine(#[from] crate::reapi::error::ReapiError),
+    /// An output the host sent besides the object (a `.dwo`) could not be written here.
+    #[error("cannot write {path}: {why}")]
+    ExtraOutput { path: String, why: String },
 }
 
 impl RemoteError {
@@ -47,7 +50,7 @@ impl RemoteError {
     /// the job moves on, the engine is not backed off.
     pub fn blames_host(&self) -> bool {
         match self {
-            RemoteError::Preprocess(_) => false,
+            RemoteError::Preprocess(_) | RemoteError::ExtraOutput { .. } => false,
             RemoteError::Engine(e) => e.blames_endpoint(),
             _ => true,
         }
@@ -68,6 +71,7 @@ impl RemoteError {
                 ExitCode::ConnectFailed
             }
             RemoteError::Engine(e) => engine_exit_code(e),
+            RemoteError::ExtraOutput { .. } => ExitCode::IoError,
         }
     }
 }

@@ -5,11 +5,13 @@
 //! exactly as it happened (so that blame and exit codes are what a direct call gives).
 //!
 //! ```text
-//! wrapper → agent   ACTN <timeout s>   OUTP <output path>   NBLB n   n × BLOB <bytes>
-//!                   (blob 0 is the Action, blob 1 its Command, then its inputs)
+//! wrapper → agent   ACTN <timeout s>   NBLB n   n × BLOB <bytes>
+//!                   (blob 0 is the Action, blob 1 its Command — whose first output path
+//!                   is the object, the others extra outputs —, then its inputs)
 //! agent → wrapper   DONE <exit code>   SRCE 0|1|2 (action cache, Execute's cache, executed)
 //!                   UPLD <blobs uploaded>   SOUT <bytes>   SERR <bytes>
 //!                   then OBJT <bytes> or NOBJ 0
+//!                   then NXTR n   n × (XPTH <path>   XTRA <bytes>)   (the extra outputs)
 //!               or  RERR <the ReapiError as JSON>
 //! ```
 
@@ -24,14 +26,14 @@ use crate::reapi::run::{Finished, ResultSource};
 
 /// No Action has more inputs than this: a bound on what the agent allocates.
 const MAX_BLOBS: u32 = 1_000_000;
+/// A compile writes a few files besides its object at most (`.dwo`).
+const MAX_EXTRAS: u32 = 16;
 
 /// A prepared Action, as the blobs that describe it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActionRequest {
     /// The whole job's bound: uploading, compiling, downloading.
     pub timeout: Duration,
-    /// The output file the Command declares.
-    pub output_path: String,
     /// The Action, its Command, then every other blob the engine may lack.
     pub blobs: Vec<Vec<u8>>,
 }
@@ -45,7 +47,6 @@ impl ActionRequest {
             b"ACTN",
             u32::try_from(self.timeout.as_secs()).unwrap_or(u32::MAX),
         );
-        w.string(b"OUTP", self.output_path.as_bytes())?;
         w.int(b"NBLB", count(self.blobs.len())?);
         for blob in &self.blobs {
             w.string(b"BLOB", blob)?;
@@ -62,12 +63,6 @@ impl ActionRequest {
             Err(ProtocolError::Truncated { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let output_path = String::from_utf8(r.read_string("OUTP").await?).map_err(|_| {
-            ProtocolError::BadBody {
-                token: "OUTP",
-                why: "not UTF-8".into(),
-            }
-        })?;
         let n = r.read_int("NBLB").await?;
         if !(2..=MAX_BLOBS).contains(&n) {
             return Err(ProtocolError::BadBody {
@@ -81,11 +76,7 @@ impl ActionRequest {
             let limit = r.limits().max_body;
             blobs.push(r.read_body("BLOB", len, limit).await?);
         }
-        Ok(Some(ActionRequest {
-            timeout,
-            output_path,
-            blobs,
-        }))
+        Ok(Some(ActionRequest { timeout, blobs }))
     }
 }
 
@@ -97,13 +88,18 @@ pub async fn write_answer<W: AsyncWrite + Unpin>(
     match answer {
         Ok(finished) => {
             w.int(b"DONE", finished.exit_code as u32);
-            w.int(b"SRCE", source_number(finished.source));
+            w.int(b"SRCE", finished.source.number());
             w.int(b"UPLD", count(finished.uploaded)?);
             w.string(b"SOUT", &finished.stdout)?;
             w.string(b"SERR", &finished.stderr)?;
             match &finished.object {
                 Some(object) => w.string(b"OBJT", object)?,
                 None => w.int(b"NOBJ", 0),
+            }
+            w.int(b"NXTR", count(finished.extras.len())?);
+            for (path, bytes) in &finished.extras {
+                w.string(b"XPTH", path.as_bytes())?;
+                w.string(b"XTRA", bytes)?;
             }
         }
         Err(error) => {
@@ -141,17 +137,11 @@ pub async fn read_answer<R: AsyncRead + Unpin>(
         }
     }
     let exit_code = value as i32;
-    let source = match r.read_int("SRCE").await? {
-        0 => ResultSource::ActionCache,
-        1 => ResultSource::ExecuteCache,
-        2 => ResultSource::Executed,
-        n => {
-            return Err(ProtocolError::BadBody {
-                token: "SRCE",
-                why: format!("no result source {n}"),
-            });
-        }
-    };
+    let n = r.read_int("SRCE").await?;
+    let source = ResultSource::from_number(n).ok_or_else(|| ProtocolError::BadBody {
+        token: "SRCE",
+        why: format!("no result source {n}"),
+    })?;
     let uploaded = r.read_int("UPLD").await? as usize;
     let stdout = read_bulk(r, "SOUT").await?;
     let stderr = read_bulk(r, "SERR").await?;
@@ -166,7 +156,24 @@ pub async fn read_answer<R: AsyncRead + Unpin>(
             });
         }
     };
+    let n = r.read_int("NXTR").await?;
+    if n > MAX_EXTRAS {
+        return Err(ProtocolError::BadBody {
+            token: "NXTR",
+            why: format!("{n} extra outputs (at most {MAX_EXTRAS})"),
+        });
+    }
+    let mut extras = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let path =
+            String::from_utf8(read_bulk(r, "XPTH").await?).map_err(|_| ProtocolError::BadBody {
+                token: "XPTH",
+                why: "not UTF-8".into(),
+            })?;
+        extras.push((path, read_bulk(r, "XTRA").await?));
+    }
     Ok(Ok(Finished {
+        extras,
         exit_code,
         stdout,
         stderr,
@@ -174,14 +181,6 @@ pub async fn read_answer<R: AsyncRead + Unpin>(
         source,
         uploaded,
     }))
-}
-
-fn source_number(source: ResultSource) -> u32 {
-    match source {
-        ResultSource::ActionCache => 0,
-        ResultSource::ExecuteCache => 1,
-        ResultSource::Executed => 2,
-    }
 }
 
 async fn read_bulk<R: AsyncRead + Unpin>(
@@ -220,7 +219,6 @@ mod tests {
     async fn an_action_request_arrives_as_it_was_sent() {
         let request = ActionRequest {
             timeout: Duration::from_secs(300),
-            output_path: "output.o".into(),
             blobs: vec![b"action".to_vec(), b"command".to_vec(), Vec::new()],
         };
         let mut wire = Vec::new();
@@ -244,7 +242,6 @@ mod tests {
         let mut wire = Vec::new();
         let mut w = TokenWriter::new(&mut wire);
         w.int(b"ACTN", 1);
-        w.string(b"OUTP", b"output.o").unwrap();
         w.int(b"NBLB", 1);
         w.string(b"BLOB", b"action").unwrap();
         w.flush().await.unwrap();
@@ -259,6 +256,7 @@ mod tests {
             stdout: b"out".to_vec(),
             stderr: b"x.c:1: error".to_vec(),
             object: None,
+            extras: Vec::new(),
             source: ResultSource::Executed,
             uploaded: 3,
         };
@@ -267,6 +265,7 @@ mod tests {
         let hit = Finished {
             exit_code: 0,
             object: Some(b"\x7fELF".to_vec()),
+            extras: vec![("sub/x.dwo".into(), b"\x7fELF dwo".to_vec())],
             source: ResultSource::ActionCache,
             uploaded: 0,
             stdout: Vec::new(),

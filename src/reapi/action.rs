@@ -32,6 +32,12 @@ pub struct Compile<'a> {
     pub text: &'a [u8],
     /// `.o` for `-c`, `.s` for `-S`.
     pub output_ext: &'a str,
+    /// The job's own `-o` path, kept in the Command when the compiler names other outputs
+    /// after it (`-gsplit-dwarf` writes `x.dwo` beside `x.o`, and the object names it):
+    /// relative, inside the working directory. `None`: the fixed `output.o`.
+    pub output_as_given: Option<&'a str>,
+    /// Outputs the compile may write besides the object (the `.dwo`), relative like it.
+    pub extra_outputs: &'a [String],
     /// What the workers must be ([`super::platform::properties`]).
     pub platform: Platform,
 }
@@ -46,6 +52,9 @@ pub struct Prepared {
     pub blobs: Vec<(Digest, Vec<u8>)>,
     /// The output's path in the ActionResult.
     pub output_path: String,
+    /// The other outputs the Command declares ([`Compile::extra_outputs`]): each may be
+    /// missing from a result (a later `-g0` leaves no `.dwo`).
+    pub extra_paths: Vec<String>,
 }
 
 impl Prepared {
@@ -56,14 +65,18 @@ impl Prepared {
     }
 
     /// The Action again from [`into_blobs`](Self::into_blobs)' list; the digests are
-    /// computed here, from the bytes that arrived.
-    pub fn from_blobs(blobs: Vec<Vec<u8>>, output_path: String) -> Result<Prepared, String> {
+    /// computed here, from the bytes that arrived, and the outputs read from the Command.
+    pub fn from_blobs(blobs: Vec<Vec<u8>>) -> Result<Prepared, String> {
         use prost::Message;
         let [action, command, ..] = &blobs[..] else {
             return Err("an Action and its Command are needed".into());
         };
         let action = Action::decode(&action[..]).map_err(|e| format!("the Action: {e}"))?;
         let command = Command::decode(&command[..]).map_err(|e| format!("the Command: {e}"))?;
+        let Some((output_path, extra_paths)) = command.output_paths.split_first() else {
+            return Err("the Command declares no output".into());
+        };
+        let (output_path, extra_paths) = (output_path.clone(), extra_paths.to_vec());
         let blobs: Vec<_> = blobs
             .into_iter()
             .map(|bytes| (digest::of_bytes(&bytes), bytes))
@@ -74,6 +87,7 @@ impl Prepared {
             command,
             blobs,
             output_path,
+            extra_paths,
         })
     }
 }
@@ -92,6 +106,11 @@ pub enum ActionError {
          are chosen by it"
     )]
     UnknownCompiler(String),
+    #[error(
+        "the output \"{0}\" must stay as given (other outputs are named after it), and an \
+         engine only writes relative paths inside the working directory"
+    )]
+    OutputOutsideRoot(String),
 }
 
 /// Builds the Action for `compile`.
@@ -100,8 +119,15 @@ pub fn prepare(compile: &Compile<'_>) -> Result<Prepared, ActionError> {
         return Err(ActionError::RelativeCompiler(compile.compiler.to_string()));
     }
     let input_name = format!("{INPUT_STEM}{}", compile.preprocessed_ext);
-    let output_path = format!("{OUTPUT_STEM}{}", compile.output_ext);
+    let output_path = match compile.output_as_given {
+        Some(given) if stays_inside(given) => given.to_string(),
+        Some(given) => return Err(ActionError::OutputOutsideRoot(given.to_string())),
+        None => format!("{OUTPUT_STEM}{}", compile.output_ext),
+    };
     let arguments = substitute(compile, &input_name, &output_path)?;
+    let outputs: Vec<String> = std::iter::once(output_path.clone())
+        .chain(compile.extra_outputs.iter().cloned())
+        .collect();
     #[allow(deprecated)] // `output_files` and `platform`: set for older engines, see below
     let command = Command {
         arguments,
@@ -110,8 +136,8 @@ pub fn prepare(compile: &Compile<'_>) -> Result<Prepared, ActionError> {
             value: PATH.into(),
         }],
         // `output_paths` since v2.1; `output_files` for engines older than that.
-        output_files: vec![output_path.clone()],
-        output_paths: vec![output_path.clone()],
+        output_files: outputs.clone(),
+        output_paths: outputs,
         // In the Command before v2.2, in the Action since.
         platform: Some(compile.platform.clone()),
         ..Command::default()
@@ -146,7 +172,16 @@ pub fn prepare(compile: &Compile<'_>) -> Result<Prepared, ActionError> {
         action_digest,
         command,
         output_path,
+        extra_paths: compile.extra_outputs.to_vec(),
     })
+}
+
+/// A relative path with no `..`: the engine's worker writes it inside the working directory.
+fn stays_inside(path: &str) -> bool {
+    use std::path::Component;
+    let path = std::path::Path::new(path);
+    path.components().next().is_some()
+        && path.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
 /// The argv with the compiler, the input and the output replaced.
@@ -200,6 +235,8 @@ mod tests {
             preprocessed_ext: ".i",
             text,
             output_ext: ".o",
+            output_as_given: None,
+            extra_outputs: &[],
             platform: platform::properties("GCC 12", &[]),
         }
     }
@@ -208,12 +245,13 @@ mod tests {
     fn an_action_sent_as_blobs_is_the_same_action() {
         let words = argv("gcc -O2 -c x.c -o x.o");
         let prepared = prepare(&compile(&words, "x.c", b"int x;\n")).unwrap();
-        let again = Prepared::from_blobs(prepared.clone().into_blobs(), "output.o".into()).unwrap();
+        let again = Prepared::from_blobs(prepared.clone().into_blobs()).unwrap();
         assert_eq!(again.action_digest, prepared.action_digest);
         assert_eq!(again.action, prepared.action);
         assert_eq!(again.command, prepared.command);
         assert_eq!(again.blobs, prepared.blobs);
-        assert!(Prepared::from_blobs(vec![b"not an action".to_vec()], "o".into()).is_err());
+        assert_eq!(again.output_path, "output.o");
+        assert!(Prepared::from_blobs(vec![b"not an action".to_vec()]).is_err());
     }
 
     #[test]
@@ -261,6 +299,32 @@ mod tests {
         let other_platform = prepare(&gcc13).unwrap();
         for other in [other_text, other_options, other_compiler, other_platform] {
             assert_ne!(base.action_digest, other.action_digest);
+        }
+    }
+
+    #[test]
+    fn a_split_dwarf_compile_keeps_its_output_name_and_declares_the_dwo() {
+        let words = argv("gcc -g -gsplit-dwarf -c x.c -o sub/x.o");
+        let extra = vec!["sub/x.dwo".to_string()];
+        let mut split = compile(&words, "x.c", b"int x;\n");
+        split.output_as_given = Some("sub/x.o");
+        split.extra_outputs = &extra;
+        let prepared = prepare(&split).unwrap();
+        assert_eq!(
+            prepared.command.arguments,
+            argv("/usr/bin/gcc -g -gsplit-dwarf -c input.i -o sub/x.o")
+        );
+        assert_eq!(prepared.command.output_paths, ["sub/x.o", "sub/x.dwo"]);
+        let again = Prepared::from_blobs(prepared.into_blobs()).unwrap();
+        assert_eq!(again.output_path, "sub/x.o");
+        assert_eq!(again.extra_paths, extra);
+        for outside in ["/tmp/x.o", "../x.o", "a/../../x.o", ""] {
+            split.output_as_given = Some(outside);
+            assert_eq!(
+                prepare(&split).unwrap_err(),
+                ActionError::OutputOutsideRoot(outside.into()),
+                "{outside:?}"
+            );
         }
     }
 

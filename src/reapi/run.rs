@@ -26,6 +26,8 @@ pub struct Finished {
     pub stderr: Vec<u8>,
     /// The output file; `None` when the compile failed and made none.
     pub object: Option<Vec<u8>>,
+    /// The other declared outputs the compile wrote (`Prepared::extra_paths`), by path.
+    pub extras: Vec<(String, Vec<u8>)>,
     /// Where the answer came from.
     pub source: ResultSource,
     /// How many blobs went up (0 on a cache hit).
@@ -40,6 +42,27 @@ pub enum ResultSource {
     ExecuteCache,
     /// A worker ran the compile.
     Executed,
+}
+
+impl ResultSource {
+    /// The number it travels as between agent and wrapper (`protocol::agent_engine`).
+    pub fn number(self) -> u32 {
+        match self {
+            ResultSource::ActionCache => 0,
+            ResultSource::ExecuteCache => 1,
+            ResultSource::Executed => 2,
+        }
+    }
+
+    pub fn from_number(n: u32) -> Option<ResultSource> {
+        [
+            ResultSource::ActionCache,
+            ResultSource::ExecuteCache,
+            ResultSource::Executed,
+        ]
+        .into_iter()
+        .find(|s| s.number() == n)
+    }
 }
 
 /// Runs `prepared` on `engine`; every call together within `timeout`.
@@ -196,23 +219,24 @@ async fn outputs(
         endpoint: engine.name.clone(),
         why,
     };
-    if let Some(other) = result
-        .output_files
-        .iter()
-        .find(|f| f.path != prepared.output_path)
-    {
+    let declared =
+        |path: &str| path == prepared.output_path || prepared.extra_paths.iter().any(|p| p == path);
+    if let Some(other) = result.output_files.iter().find(|f| !declared(&f.path)) {
         return Err(untrusted(format!(
             "its result has an output \"{}\" this action does not make",
             other.path
         )));
     }
-    if result.exit_code == 0 && result.output_files.is_empty() {
+    let output = result
+        .output_files
+        .iter()
+        .find(|f| f.path == prepared.output_path);
+    if result.exit_code == 0 && output.is_none() {
         return Err(untrusted(format!(
             "its result of a successful compile has no \"{}\"",
             prepared.output_path
         )));
     }
-    let output = result.output_files.first();
     let mut wanted: Vec<Digest> = Vec::new();
     let mut need = |inline: &[u8], digest: Option<&Digest>| -> Result<(), ReapiError> {
         if let Some(d) = digest {
@@ -224,7 +248,7 @@ async fn outputs(
         }
         Ok(())
     };
-    if let Some(file) = output {
+    for file in &result.output_files {
         let Some(d) = file.digest.as_ref() else {
             return Err(untrusted(format!(
                 "its output \"{}\" has no digest",
@@ -243,7 +267,14 @@ async fn outputs(
         }
     };
     let object = output.map(|f| take(&f.contents, f.digest.as_ref()));
+    let extras = result
+        .output_files
+        .iter()
+        .filter(|f| f.path != prepared.output_path)
+        .map(|f| (f.path.clone(), take(&f.contents, f.digest.as_ref())))
+        .collect();
     Ok(Finished {
+        extras,
         exit_code: result.exit_code,
         stdout: take(&result.stdout_raw, result.stdout_digest.as_ref()),
         stderr: take(&result.stderr_raw, result.stderr_digest.as_ref()),

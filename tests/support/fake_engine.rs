@@ -351,6 +351,13 @@ fn run_action(state: &EngineState, action_digest: &Digest) -> Result<ActionResul
             "the fake engine takes flat input roots",
         ));
     }
+    // Workers create the parents of the declared outputs (REAPI v2, `Command.output_paths`).
+    let workdir = dir.path().join(&command.working_directory);
+    for path in &command.output_paths {
+        if let Some(parent) = workdir.join(path).parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Status::internal(e.to_string()))?;
+        }
+    }
     let (program, args) = command
         .arguments
         .split_first()

@@ -7,7 +7,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use super::compile::local_object;
-use super::files::{list, read_text};
+use super::files::{list, read, read_text};
 use super::process::{ChildGuard, Cmd, text};
 use super::programs::{distfarm_bin, fixture_path, require, test_path};
 
@@ -105,6 +105,32 @@ impl Work {
     /// What a local `gcc -O2 -c hello.c` makes in `src/`.
     pub fn hello_reference(&self) -> Vec<u8> {
         local_object("gcc", ["-O2"], Path::new("hello.c"), &self.src())
+    }
+
+    /// `gcc ARGS -E hello.c` in `src/`, then the text compiled with `args` to `out/hello.o`
+    /// from a directory of its own: the object and the `.dwo` of a `-gsplit-dwarf` compile
+    /// made distcc's way (the `.i` carries the working directory; the object names the
+    /// `.dwo` by the `-o` path).
+    pub fn split_dwarf_reference(&self, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+        let reference = self.path("reference");
+        std::fs::create_dir_all(reference.join("out")).unwrap();
+        let text = reference.join("hello.i");
+        self.gcc()
+            .args(args)
+            .args(["-E", "hello.c", "-o"])
+            .arg(&text)
+            .run();
+        self.gcc()
+            .args(args)
+            .arg("-c")
+            .arg(&text)
+            .args(["-o", "out/hello.o"])
+            .current_dir(&reference)
+            .run();
+        (
+            read(&reference.join("out/hello.o")),
+            read(&reference.join("out/hello.dwo")),
+        )
     }
 
     /// `cmd` in `src/` with an environment given in full: the test's `PATH`, `HOME`,

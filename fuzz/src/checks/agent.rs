@@ -57,7 +57,6 @@ pub enum Message {
     View(u32),
     Action {
         timeout: u32,
-        output_path: String,
         blobs: Vec<Vec<u8>>,
     },
     Browse {
@@ -91,6 +90,7 @@ pub enum Answer {
         stdout: Vec<u8>,
         stderr: Vec<u8>,
         object: Option<Vec<u8>>,
+        extras: Vec<(String, Vec<u8>)>,
         source: u8,
         uploaded: u32,
     },
@@ -210,22 +210,17 @@ fn request(message: Message, corruptions: &[Corruption]) {
             block_on(w.flush()).expect("to memory");
             None
         }
-        Message::Action {
-            timeout,
-            output_path,
-            blobs,
-        } => {
+        Message::Action { timeout, blobs } => {
             let action = ActionRequest {
                 timeout: Duration::from_secs(timeout.into()),
-                output_path,
                 blobs,
             };
             let sent = corrupt(written!(w => action.write(&mut w)), corruptions);
             let got = bounded("engine action", sent.len(), || {
                 block_on(ActionRequest::read(&mut reader(&sent)))
             });
-            // An Action and its Command at least; a path that fits a string token.
-            let readable = action.blobs.len() >= 2 && action.output_path.len() <= 256 * 1024;
+            // An Action and its Command at least.
+            let readable = action.blobs.len() >= 2;
             if corruptions.is_empty() && readable {
                 assert_eq!(got.expect("a well-formed Action reads back"), Some(action));
             }
@@ -318,20 +313,18 @@ fn answer_read(answer: Answer, corruptions: &[Corruption]) {
             stdout,
             stderr,
             object,
+            extras,
             source,
             uploaded,
         } => {
-            let source = match source % 3 {
-                0 => ResultSource::ActionCache,
-                1 => ResultSource::ExecuteCache,
-                _ => ResultSource::Executed,
-            };
+            let source = ResultSource::from_number(u32::from(source % 3)).expect("0, 1 or 2");
             engine_answer(
                 Ok(Finished {
                     exit_code,
                     stdout,
                     stderr,
                     object,
+                    extras,
                     source,
                     uploaded: uploaded as usize,
                 }),

@@ -255,6 +255,11 @@ pub fn check_argv(argv: &[String]) {
     let Scan::Distribute(job) = scan(argv) else {
         return;
     };
+    if job.engine_only.is_some() {
+        // Never sent to a distcc server: an engine runs the command with its own output
+        // names and returns every file it writes.
+        return;
+    }
     let dirs = dirs();
     let here = Gcc::run(&dirs.client, argv);
     let (server_argv, server_input, server_output) = server_command(&job);
