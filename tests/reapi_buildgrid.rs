@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::support::build::{assert_identical, build, lua_references, references};
 use crate::support::buildgrid::{BuildGrid, Workers};
 use crate::support::process::text;
-use crate::support::wrapper::hello_args;
+use crate::support::wrapper::{hello_args, split_dwarf_args};
 use crate::support::wrapper_client::{CLIENTS, WrapperClient};
 use crate::support::{CProject, DistfarmServer, Work, temp_dir, wait_for};
 
@@ -190,8 +190,7 @@ fn a_split_dwarf_job_goes_to_buildgrid_and_brings_back_its_dwo() {
     let grid = BuildGrid::start(1);
     let mut server = DistfarmServer::start(&[]);
     let work = Work::new();
-    let args = ["-O2", "-g", "-gsplit-dwarf"];
-    let (object, dwo) = work.split_dwarf_reference(&args);
+    let (object, dwo) = work.split_dwarf_reference();
     let out = work
         .distfarm(Some(""))
         .env(
@@ -199,9 +198,7 @@ fn a_split_dwarf_job_goes_to_buildgrid_and_brings_back_its_dwo() {
             format!("{}/2 {}", server.host_spec(), grid.entry(2)),
         )
         .env("DISTCC_FALLBACK", "0")
-        .arg("gcc")
-        .args(args)
-        .args(["-c", "hello.c", "-o", "out/hello.o"])
+        .args(split_dwarf_args())
         .run();
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
     assert!(work.read("out/hello.o") == object, "the object");

@@ -9,7 +9,7 @@ use crate::support::compile::local_object;
 use crate::support::fake_engine::FakeEngine;
 use crate::support::free_port;
 use crate::support::process::text;
-use crate::support::wrapper::{Work, hello_args};
+use crate::support::wrapper::{Work, hello_args, split_dwarf_args};
 
 #[test]
 fn the_wrapper_compiles_on_an_engine_listed_in_distfarm_hosts() {
@@ -146,17 +146,14 @@ fn an_engine_entry_naming_a_missing_key_file_is_reported_and_not_backed_off() {
 fn a_split_dwarf_job_brings_back_its_dwo_from_the_engine() {
     let engine = FakeEngine::start();
     let work = Work::new();
-    let args = ["-O2", "-g", "-gsplit-dwarf"];
-    let (object, dwo) = work.split_dwarf_reference(&args);
+    let (object, dwo) = work.split_dwarf_reference();
     for agent in ["1", "0"] {
         let out = work
             .distfarm(Some(""))
             .env("DISTFARM_HOSTS", engine.entry(""))
             .env("DISTFARM_AGENT", agent)
             .env("DISTCC_FALLBACK", "0")
-            .arg("gcc")
-            .args(args)
-            .args(["-c", "hello.c", "-o", "out/hello.o"])
+            .args(split_dwarf_args())
             .run();
         assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
         assert!(
@@ -179,25 +176,15 @@ fn a_split_dwarf_job_brings_back_its_dwo_from_the_engine() {
 fn a_split_dwarf_job_without_an_engine_compiles_here() {
     let work = Work::new();
     let dead = format!("127.0.0.1:{}", free_port());
-    let command = [
-        "-O2",
-        "-g",
-        "-gsplit-dwarf",
-        "-c",
-        "hello.c",
-        "-o",
-        "out/hello.o",
-    ];
     let out = work
         .distfarm(Some(&dead))
         .env("DISTCC_FALLBACK", "0")
-        .arg("gcc")
-        .args(command)
+        .args(split_dwarf_args())
         .run();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (object, dwo) = (work.read("out/hello.o"), work.read("out/hello.dwo"));
     std::fs::remove_file(work.path("out/hello.dwo")).unwrap();
-    work.gcc().args(command).run();
+    work.gcc().args(&split_dwarf_args()[1..]).run();
     assert!(object == work.read("out/hello.o"), "the object is gcc's");
     assert!(dwo == work.read("out/hello.dwo"), "the .dwo is gcc's");
 }

@@ -107,11 +107,12 @@ impl Work {
         local_object("gcc", ["-O2"], Path::new("hello.c"), &self.src())
     }
 
-    /// `gcc ARGS -E hello.c` in `src/`, then the text compiled with `args` to `out/hello.o`
-    /// from a directory of its own: the object and the `.dwo` of a `-gsplit-dwarf` compile
-    /// made distcc's way (the `.i` carries the working directory; the object names the
-    /// `.dwo` by the `-o` path).
-    pub fn split_dwarf_reference(&self, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    /// `gcc SPLIT_DWARF -E hello.c` in `src/`, then the text compiled to `out/hello.o` from a
+    /// directory of its own: the object and the `.dwo` of [`split_dwarf_args`] made distcc's
+    /// way (the `.i` carries the working directory; the object names the `.dwo` by the `-o`
+    /// path).
+    pub fn split_dwarf_reference(&self) -> (Vec<u8>, Vec<u8>) {
+        let args = SPLIT_DWARF;
         let reference = self.path("reference");
         std::fs::create_dir_all(reference.join("out")).unwrap();
         let text = reference.join("hello.i");
@@ -178,6 +179,19 @@ impl Drop for Work {
             super::procs::kill(pid);
         }
     }
+}
+
+/// The options of the `-gsplit-dwarf` compile of hello.c ([`split_dwarf_args`]).
+pub const SPLIT_DWARF: [&str; 3] = ["-O2", "-g", "-gsplit-dwarf"];
+
+/// `gcc -O2 -g -gsplit-dwarf -c hello.c -o out/hello.o`, after the wrapper's name: it writes
+/// `out/hello.dwo` too.
+pub fn split_dwarf_args() -> Vec<String> {
+    std::iter::once("gcc")
+        .chain(SPLIT_DWARF)
+        .chain(["-c", "hello.c", "-o", "out/hello.o"])
+        .map(String::from)
+        .collect()
 }
 
 /// `gcc -O2 -c hello.c -o OUTPUT`, after the wrapper's name.
