@@ -168,6 +168,12 @@ impl HostSpec {
         matches!(self.kind, HostKind::Local)
     }
 
+    /// A Remote Execution API engine (`grpc://`), which returns every output a compile
+    /// declares, where a distcc host returns only the object.
+    pub fn is_engine(&self) -> bool {
+        matches!(self.kind, HostKind::Grpc(_))
+    }
+
     /// What answers at the far end of an SSH entry.
     pub fn ssh_remote(&self) -> Option<&RemoteEnd> {
         match &self.kind {

@@ -139,11 +139,9 @@ impl Wrapper<'_> {
     /// Whether a Remote Execution API engine is among the hosts (it may take jobs no
     /// distcc host can).
     fn lists_an_engine(&self) -> bool {
-        self.hosts.as_ref().is_ok_and(|list| {
-            list.hosts
-                .iter()
-                .any(|h| matches!(h.kind, HostKind::Grpc(_)))
-        })
+        self.hosts
+            .as_ref()
+            .is_ok_and(|list| list.hosts.iter().any(HostSpec::is_engine))
     }
 
     /// pick → attempt → settle, until a host answers or there is none left to try.
@@ -164,10 +162,7 @@ impl Wrapper<'_> {
             ..Tries::default()
         };
         if job.engine_only.is_some() {
-            let distcc_hosts = hosts
-                .hosts
-                .iter()
-                .filter(|h| !matches!(h.kind, HostKind::Grpc(_)));
+            let distcc_hosts = hosts.hosts.iter().filter(|h| !h.is_engine());
             tries.tried.extend(distcc_hosts.map(|h| h.text.clone()));
         }
         // Hosts whose compiler lately turned out not to be this one are left out.

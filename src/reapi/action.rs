@@ -50,14 +50,21 @@ pub struct Prepared {
     pub command: Command,
     /// The Action, the Command, the input root Directory and the text, by digest.
     pub blobs: Vec<(Digest, Vec<u8>)>,
-    /// The output's path in the ActionResult.
-    pub output_path: String,
-    /// The other outputs the Command declares ([`Compile::extra_outputs`]): each may be
-    /// missing from a result (a later `-g0` leaves no `.dwo`).
-    pub extra_paths: Vec<String>,
 }
 
 impl Prepared {
+    /// The object's path in the ActionResult: the Command's first output ([`prepare`] and
+    /// [`from_blobs`](Self::from_blobs) make sure it has one).
+    pub fn output_path(&self) -> &str {
+        &self.command.output_paths[0]
+    }
+
+    /// Whether the Command declares `path` as an output: the object, or one that may be
+    /// missing from a result (the `.dwo` of [`Compile::extra_outputs`]).
+    pub fn declares(&self, path: &str) -> bool {
+        self.command.output_paths.iter().any(|p| p == path)
+    }
+
     /// The blobs as they travel to the agent, which runs the Action on its kept channel
     /// (`protocol::agent_engine`): the Action first, its Command second.
     pub fn into_blobs(self) -> Vec<Vec<u8>> {
@@ -73,10 +80,9 @@ impl Prepared {
         };
         let action = Action::decode(&action[..]).map_err(|e| format!("the Action: {e}"))?;
         let command = Command::decode(&command[..]).map_err(|e| format!("the Command: {e}"))?;
-        let Some((output_path, extra_paths)) = command.output_paths.split_first() else {
+        if command.output_paths.is_empty() {
             return Err("the Command declares no output".into());
-        };
-        let (output_path, extra_paths) = (output_path.clone(), extra_paths.to_vec());
+        }
         let blobs: Vec<_> = blobs
             .into_iter()
             .map(|bytes| (digest::of_bytes(&bytes), bytes))
@@ -86,8 +92,6 @@ impl Prepared {
             action_digest: blobs[0].0.clone(),
             command,
             blobs,
-            output_path,
-            extra_paths,
         })
     }
 }
@@ -125,7 +129,7 @@ pub fn prepare(compile: &Compile<'_>) -> Result<Prepared, ActionError> {
         None => format!("{OUTPUT_STEM}{}", compile.output_ext),
     };
     let arguments = substitute(compile, &input_name, &output_path)?;
-    let outputs: Vec<String> = std::iter::once(output_path.clone())
+    let outputs: Vec<String> = std::iter::once(output_path)
         .chain(compile.extra_outputs.iter().cloned())
         .collect();
     #[allow(deprecated)] // `output_files` and `platform`: set for older engines, see below
@@ -171,8 +175,6 @@ pub fn prepare(compile: &Compile<'_>) -> Result<Prepared, ActionError> {
         action,
         action_digest,
         command,
-        output_path,
-        extra_paths: compile.extra_outputs.to_vec(),
     })
 }
 
@@ -250,7 +252,7 @@ mod tests {
         assert_eq!(again.action, prepared.action);
         assert_eq!(again.command, prepared.command);
         assert_eq!(again.blobs, prepared.blobs);
-        assert_eq!(again.output_path, "output.o");
+        assert_eq!(again.output_path(), "output.o");
         assert!(Prepared::from_blobs(vec![b"not an action".to_vec()]).is_err());
     }
 
@@ -264,7 +266,7 @@ mod tests {
         );
         assert_eq!(prepared.command.working_directory, "");
         assert_eq!(prepared.command.output_paths, vec!["output.o"]);
-        assert_eq!(prepared.output_path, "output.o");
+        assert_eq!(prepared.output_path(), "output.o");
         assert_eq!(prepared.blobs.len(), 4);
         assert!(
             prepared
@@ -316,8 +318,8 @@ mod tests {
         );
         assert_eq!(prepared.command.output_paths, ["sub/x.o", "sub/x.dwo"]);
         let again = Prepared::from_blobs(prepared.into_blobs()).unwrap();
-        assert_eq!(again.output_path, "sub/x.o");
-        assert_eq!(again.extra_paths, extra);
+        assert_eq!(again.output_path(), "sub/x.o");
+        assert!(again.declares("sub/x.dwo") && !again.declares("x.dwo"));
         for outside in ["/tmp/x.o", "../x.o", "a/../../x.o", ""] {
             split.output_as_given = Some(outside);
             assert_eq!(

@@ -26,7 +26,7 @@ pub struct Finished {
     pub stderr: Vec<u8>,
     /// The output file; `None` when the compile failed and made none.
     pub object: Option<Vec<u8>>,
-    /// The other declared outputs the compile wrote (`Prepared::extra_paths`), by path.
+    /// The other declared outputs the compile wrote (`Prepared::declares`), by path.
     pub extras: Vec<(String, Vec<u8>)>,
     /// Where the answer came from.
     pub source: ResultSource,
@@ -123,7 +123,7 @@ async fn cached(engine: &Engine, prepared: &Prepared) -> Result<Option<ActionRes
         action_digest: Some(prepared.action_digest.clone()),
         inline_stdout: true,
         inline_stderr: true,
-        inline_output_files: vec![prepared.output_path.clone()],
+        inline_output_files: vec![prepared.output_path().to_string()],
         ..Default::default()
     };
     match engine.action_cache().get_action_result(request).await {
@@ -219,9 +219,11 @@ async fn outputs(
         endpoint: engine.name.clone(),
         why,
     };
-    let declared =
-        |path: &str| path == prepared.output_path || prepared.extra_paths.iter().any(|p| p == path);
-    if let Some(other) = result.output_files.iter().find(|f| !declared(&f.path)) {
+    if let Some(other) = result
+        .output_files
+        .iter()
+        .find(|f| !prepared.declares(&f.path))
+    {
         return Err(untrusted(format!(
             "its result has an output \"{}\" this action does not make",
             other.path
@@ -230,11 +232,11 @@ async fn outputs(
     let output = result
         .output_files
         .iter()
-        .find(|f| f.path == prepared.output_path);
+        .find(|f| f.path == prepared.output_path());
     if result.exit_code == 0 && output.is_none() {
         return Err(untrusted(format!(
             "its result of a successful compile has no \"{}\"",
-            prepared.output_path
+            prepared.output_path()
         )));
     }
     let mut wanted: Vec<Digest> = Vec::new();
@@ -270,7 +272,7 @@ async fn outputs(
     let extras = result
         .output_files
         .iter()
-        .filter(|f| f.path != prepared.output_path)
+        .filter(|f| f.path != prepared.output_path())
         .map(|f| (f.path.clone(), take(&f.contents, f.digest.as_ref())))
         .collect();
     Ok(Finished {
