@@ -17,15 +17,26 @@ pub fn is_real_program(path: &Path) -> bool {
         return false;
     }
     let target = path.canonicalize().ok();
-    let me = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.canonicalize().ok());
     let target_name = target
         .as_deref()
         .and_then(Path::file_name)
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    target != me && !target_name.contains("distcc") && !target_name.contains("distfarm")
+    target.as_deref() != this_program()
+        && !target_name.contains("distcc")
+        && !target_name.contains("distfarm")
+}
+
+/// This binary, links resolved. Found once per process: a job looks up several programs,
+/// and each look was a `readlink` of `/proc/self/exe` and a `realpath`.
+fn this_program() -> Option<&'static Path> {
+    static ME: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    ME.get_or_init(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.canonicalize().ok())
+    })
+    .as_deref()
 }
 
 /// The first real program called `name` in `dirs`.

@@ -12,7 +12,17 @@ pub struct ProcStat {
 }
 
 pub fn read(pid: u32) -> Option<ProcStat> {
-    parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    use std::io::Read;
+    // One read into a buffer larger than the line (the kernel hands the line over whole),
+    // where `read_to_string` stats the file and reads in growing steps (/proc sizes are 0).
+    let path = format!("/proc/{pid}/stat");
+    let mut buf = [0u8; 1024];
+    let n = std::fs::File::open(&path).ok()?.read(&mut buf).ok()?;
+    if n == buf.len() {
+        // A line that long has not been seen; read it all rather than cut it.
+        return parse(&std::fs::read_to_string(&path).ok()?);
+    }
+    parse(std::str::from_utf8(&buf[..n]).ok()?)
 }
 
 /// The name sits in parentheses and may itself hold spaces and parentheses: the fields

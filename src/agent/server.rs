@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::ledger::Ledger;
@@ -163,13 +163,18 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 /// One connection: a job, a job's report, or a monitor asking for the view.
 async fn serve_wrapper(stream: UnixStream, agent: &Agent) -> Result<(), Failure> {
-    let mut reader = TokenReader::new(stream, Limits::default());
-    match AgentRequest::read(&mut reader).await? {
-        AgentRequest::Job(request) => {
-            Box::pin(serve_job(reader.into_inner(), agent, request)).await
-        }
+    // Buffered: a request is dozens of small packets (a scan's argv, one per argument), each
+    // header and body otherwise its own recv. A wrapper sends nothing more until it has the
+    // agent's answer, so the buffer holds no bytes of what follows (`unbuffered` checks).
+    let mut reader = TokenReader::new(
+        BufReader::with_capacity(REQUEST_READ_BUFFER, stream),
+        Limits::default(),
+    );
+    let request = AgentRequest::read(&mut reader).await?;
+    let mut stream = unbuffered(reader)?;
+    match request {
+        AgentRequest::Job(request) => Box::pin(serve_job(stream, agent, request)).await,
         AgentRequest::Scan(request) => {
-            let mut stream = reader.into_inner();
             // Boxed, as the other large steps are: a queued job's task holds only what it
             // needs while it waits (10,000 queued wrappers must not cost a GB).
             Ok(Box::pin(super::scan::answer(
@@ -184,7 +189,6 @@ async fn serve_wrapper(stream: UnixStream, agent: &Agent) -> Result<(), Failure>
             agent.ledger.report(&report);
             // The wrapper exits only after this: its build cannot end before its report
             // is counted.
-            let mut stream = reader.into_inner();
             let mut w = TokenWriter::new(&mut stream);
             w.int(b"RACK", 0);
             w.flush().await?;
@@ -192,17 +196,28 @@ async fn serve_wrapper(stream: UnixStream, agent: &Agent) -> Result<(), Failure>
         }
         AgentRequest::View => {
             let view = agent.ledger.view(&agent.scheduler);
-            let mut stream = reader.into_inner();
             write_view(&mut TokenWriter::new(&mut stream), &view).await?;
             Ok(())
         }
         AgentRequest::Browse(request) => {
             let answer = Box::pin(agent.browsing.answer(request)).await;
-            let mut stream = reader.into_inner();
             write_browse_answer(&mut TokenWriter::new(&mut stream), answer).await?;
             Ok(())
         }
     }
+}
+
+/// Room for a whole typical request in one read.
+const REQUEST_READ_BUFFER: usize = 16 * 1024;
+
+/// The stream under a buffered request reader; bytes read ahead of the answer would belong to
+/// a conversation the wrapper cannot have started yet, so they are an error, not dropped.
+fn unbuffered(reader: TokenReader<BufReader<UnixStream>>) -> Result<UnixStream, Failure> {
+    let buffered = reader.into_inner();
+    if !buffered.buffer().is_empty() {
+        return Err("the wrapper sent more than its request before the answer".into());
+    }
+    Ok(buffered.into_inner())
 }
 
 async fn serve_job(

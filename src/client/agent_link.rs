@@ -1,6 +1,7 @@
 //! Reaching this user's agent: connect to its socket, starting it first if nobody listens.
 //! Any failure here means "no agent", and the wrapper connects by itself.
 
+use tokio::io::BufReader;
 use tokio::net::UnixStream;
 
 use crate::config::{ClientEnv, SshEnv};
@@ -41,5 +42,12 @@ pub async fn scan(
     request: &ScanRequest,
 ) -> Result<ScanAnswer, ProtocolError> {
     request.write(&mut TokenWriter::new(&mut stream)).await?;
-    ScanAnswer::read(&mut TokenReader::new(stream, Limits::default())).await
+    // The answer is hundreds of small packets (a header, then a path) and ~400 KB of packed
+    // files: read unbuffered, each header and each body was its own recv (~575 per job).
+    // Nothing follows the answer on this stream, so bytes left in the buffer are not lost.
+    let buffered = BufReader::with_capacity(SCAN_READ_BUFFER, stream);
+    ScanAnswer::read(&mut TokenReader::new(buffered, Limits::default())).await
 }
+
+/// Large enough that a typical answer arrives in a handful of reads.
+const SCAN_READ_BUFFER: usize = 128 * 1024;

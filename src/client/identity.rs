@@ -130,12 +130,42 @@ pub fn local(
         hasher.finish()
     };
     let entry = cache.join(format!("local-{key:016x}"));
-    if let Some(known) = std::fs::read_to_string(&entry)
-        .ok()
-        .and_then(|t| Identity::from_text(&t))
-    {
+    if let Some(known) = read_local(&entry) {
         return Some(known);
     }
+    // The wrappers a build starts together all find the entry missing: one of them asks the
+    // compiler while the others wait for its answer (a compile each otherwise: 30 wrappers
+    // starting cold ran 30). Without the lock (no cache directory) each asks for itself.
+    let _ = std::fs::create_dir_all(cache);
+    let _lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(cache.join(format!("local-{key:016x}.lock")))
+        .ok()
+        .and_then(|file| nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).ok());
+    // Whoever held the lock before us has written the answer.
+    if let Some(known) = read_local(&entry) {
+        return Some(known);
+    }
+    let identity = ask_local(compiler, target, path, safeguard)?;
+    let _ = crate::user_files::write(&entry, identity.to_text().as_bytes());
+    Some(identity)
+}
+
+fn read_local(entry: &Path) -> Option<Identity> {
+    std::fs::read_to_string(entry)
+        .ok()
+        .and_then(|t| Identity::from_text(&t))
+}
+
+/// Compiles an empty unit with `compiler` and reads its object's identity.
+fn ask_local(
+    compiler: &Path,
+    target: &[String],
+    path: Option<&std::ffi::OsString>,
+    safeguard: u32,
+) -> Option<Identity> {
     let dir = tempfile::tempdir().ok()?;
     let object = dir.path().join("empty.o");
     let mut command = std::process::Command::new(compiler);
@@ -152,10 +182,7 @@ pub fn local(
     if !command.status().ok()?.success() {
         return None;
     }
-    let identity = Identity::of_object(&std::fs::read(&object).ok()?)?;
-    let _ = std::fs::create_dir_all(cache);
-    let _ = crate::user_files::write(&entry, identity.to_text().as_bytes());
-    Some(identity)
+    Identity::of_object(&std::fs::read(&object).ok()?)
 }
 
 /// Remembers that `host` answered for `local` with an object of `theirs`. Returns false if
@@ -277,6 +304,45 @@ mod tests {
         assert!(remember_mismatch(cache.path(), "far:3632", &local, &theirs));
         assert!(claim_probe(cache.path(), "far:3632", &local).is_none());
         assert!(is_left_out(cache.path(), "far:3632", &local));
+    }
+
+    #[test]
+    fn wrappers_starting_together_ask_the_local_compiler_once() {
+        use std::os::unix::fs::PermissionsExt;
+        if !Path::new("/usr/bin/gcc").exists() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let runs = dir.path().join("runs");
+        let compiler = dir.path().join("gcc");
+        // Slow enough that every wrapper looks for the cache entry before the first is done.
+        std::fs::write(
+            &compiler,
+            format!(
+                "#!/bin/sh\necho run >> '{}'\nsleep 0.3\nexec /usr/bin/gcc \"$@\"\n",
+                runs.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&compiler, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let cache = dir.path().join("identity");
+        let wrappers = 6;
+        let start = std::sync::Barrier::new(wrappers);
+        let answers: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..wrappers)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        local(&compiler, &[], None, 0, &cache)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(answers[0].is_some(), "the compiler answered");
+        assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+        let count = std::fs::read_to_string(&runs).unwrap().lines().count();
+        assert_eq!(count, 1, "the compiler ran {count} times");
     }
 
     #[test]

@@ -191,12 +191,28 @@ impl StateFile {
     }
 
     /// Rewrites the record. Monitoring is best effort: a failure here never fails a build.
+    ///
+    /// Overwritten in place at offset 0, never truncated: every record has the same length,
+    /// so the file is always one whole record, and ext4 starts writing a file back to disk
+    /// when it is closed after a truncation (its `auto_da_alloc`), which cost each job a
+    /// flush per phase. Opened each time, as distcc does, so that a file a monitor removed
+    /// comes back.
     pub fn phase(&self, phase: Phase) {
         let record = encode(std::process::id(), &self.file, &self.host, self.slot, phase);
-        if let Err(e) = fs::write(&self.path, record) {
+        if let Err(e) = overwrite(&self.path, &record) {
             tracing::debug!("cannot write monitor state {}: {e}", self.path.display());
         }
     }
+}
+
+fn overwrite(path: &Path, record: &[u8; RECORD_LEN]) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?
+        .write_all_at(record, 0)
 }
 
 impl Drop for StateFile {
@@ -232,6 +248,22 @@ mod tests {
         let mut bad = r;
         bad[8] ^= 1;
         assert_eq!(decode(&bad), None);
+    }
+
+    #[test]
+    fn each_phase_leaves_exactly_one_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = StateFile::new(dir.path(), "src/foo.c").unwrap();
+        state.phase(Phase::Startup);
+        state.set_host("a-much-longer-host-name", 2);
+        state.phase(Phase::Compile);
+        state.set_host("h", 1);
+        state.phase(Phase::Receive);
+        let bytes = fs::read(&state.path).unwrap();
+        assert_eq!(
+            bytes,
+            encode(std::process::id(), "foo.c", "h", 1, Phase::Receive)
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::file_tree::check_count;
 use super::hashed_tree::hash_body;
 use super::packed_tree::PackedFile;
-use super::token::claimed_capacity;
+use super::token::{HEADER_LEN, claimed_capacity};
 use super::{ProtocolError, TokenReader, TokenWriter};
 
 pub const VERSION: u32 = 1;
@@ -134,6 +134,7 @@ impl ScanAnswer {
         match self {
             ScanAnswer::GaveUp(reason) => w.string(b"GIVE", reason.as_bytes())?,
             ScanAnswer::Found(closure, packed) => {
+                w.reserve(answer_len(closure, packed));
                 w.int(b"CLOS", 0);
                 write_paths(w, b"NFIL", b"FILE", &closure.files)?;
                 w.int(b"NLNK", count(closure.links.len())?);
@@ -190,6 +191,31 @@ impl ScanAnswer {
             }),
         }
     }
+}
+
+/// The bytes of a `Found` answer, headers included, for the writer to reserve.
+fn answer_len(closure: &Closure, packed: &[Arc<PackedFile>]) -> usize {
+    let paths = |list: &[PathBuf]| {
+        list.iter()
+            .map(|p| HEADER_LEN + p.as_os_str().len())
+            .sum::<usize>()
+    };
+    let links: usize = closure
+        .links
+        .iter()
+        .map(|(l, t)| 2 * HEADER_LEN + l.as_os_str().len() + t.as_os_str().len())
+        .sum();
+    let files: usize = packed
+        .iter()
+        .map(|f| 2 * HEADER_LEN + f.hash.len() + f.lzo.len())
+        .sum();
+    7 * HEADER_LEN
+        + paths(&closure.files)
+        + links
+        + paths(&closure.dirs)
+        + paths(&closure.system_dirs)
+        + paths(&closure.system_files)
+        + files
 }
 
 fn count(n: usize) -> Result<u32, ProtocolError> {

@@ -10,6 +10,7 @@ use tokio::io::AsyncWrite;
 
 use super::file_tree::TreeEntry;
 use super::hashed_tree::{ContentHash, content_hash};
+use super::token::HEADER_LEN;
 use super::{ProtocolError, TokenWriter, lzo};
 
 /// One file's content as it travels.
@@ -76,6 +77,17 @@ pub fn write_tree<W: AsyncWrite + Unpin>(
     writer: &mut TokenWriter<W>,
     entries: &[OutgoingEntry],
 ) -> Result<(), ProtocolError> {
+    let body = |entry: &OutgoingEntry| match entry {
+        OutgoingEntry::File { packed, .. } => packed.lzo.len(),
+        OutgoingEntry::Link { target, .. } => target.len(),
+    };
+    writer.reserve(
+        entries
+            .iter()
+            .map(|e| 2 * HEADER_LEN + e.name().len() + body(e))
+            .sum::<usize>()
+            + HEADER_LEN,
+    );
     writer.int(b"NFIL", entries.len() as u32);
     for entry in entries {
         writer.string(b"NAME", entry.name())?;
