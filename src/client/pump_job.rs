@@ -13,6 +13,7 @@ use crate::exit_code::ExitCode;
 use crate::include_scan::ScanEnv;
 use crate::monitor::{Phase, StateFile};
 use crate::protocol::{Limits, Response};
+use crate::transport::counted::ByteCounts;
 
 impl Wrapper<'_> {
     /// The pump-mode request for this job, scanned once: `None` when the job is
@@ -62,8 +63,13 @@ impl Wrapper<'_> {
             path: self.path.clone(),
             search_variables: self.env.include_path_vars.clone(),
         };
-        let (closure, packed) = pump_scan::closure(self.env, &self.ssh, &cwd, &argv, env).await?;
-        Ok(pump::tree(cwd, argv, &closure, &packed))
+        let (listing, contents) = pump_scan::tree(self.env, &self.ssh, &cwd, &argv, env).await?;
+        Ok(PumpTree {
+            cwd,
+            argv,
+            listing,
+            contents,
+        })
     }
 
     /// Sends the tree (by content hash when the far end keeps headers) and reads the answer.
@@ -72,6 +78,7 @@ impl Wrapper<'_> {
         connected: JobStream,
         tree: &PumpTree,
         state: Option<&StateFile>,
+        bytes: &ByteCounts,
     ) -> Result<Response, RemoteError> {
         if let Some(state) = state {
             state.phase(Phase::Send);
@@ -80,8 +87,7 @@ impl Wrapper<'_> {
             io_timeout: self.env.io_timeout,
             ..Limits::default()
         };
-        let response =
-            remote::compile_tree(connected.stream, tree, connected.stores_headers, limits).await?;
+        let response = remote::compile_tree(connected, tree, limits, bytes).await?;
         if let Some(state) = state {
             state.phase(Phase::Receive);
         }
