@@ -12,7 +12,11 @@ use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::UnixStream;
 
 /// Sends `bytes` on `stream` with a copy of `fd` attached to their first byte.
-pub async fn send_with_fd(stream: &mut UnixStream, bytes: &[u8], fd: BorrowedFd<'_>) -> io::Result<()> {
+pub async fn send_with_fd(
+    stream: &mut UnixStream,
+    bytes: &[u8],
+    fd: BorrowedFd<'_>,
+) -> io::Result<()> {
     let fds = [fd.as_raw_fd()];
     let sent = loop {
         stream.writable().await?;
@@ -71,7 +75,9 @@ pub async fn recv_with_fd(
         };
         // Owned at once, so that none leaks whatever comes next; only the first is wanted.
         // SAFETY: each was just received, so this process owns it and nothing else does.
-        let mut fds = fds.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        let mut fds = fds
+            .into_iter()
+            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
         if passed.is_none() {
             passed = fds.next();
         }
@@ -121,7 +127,8 @@ pub async fn write_all_to(fd: OwnedFd, bytes: &[u8]) -> io::Result<()> {
     let mut written = 0;
     while written < bytes.len() {
         let mut ready = fd.writable().await?;
-        match ready.try_io(|fd| nix::unistd::write(fd, &bytes[written..]).map_err(io::Error::from)) {
+        match ready.try_io(|fd| nix::unistd::write(fd, &bytes[written..]).map_err(io::Error::from))
+        {
             Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(Ok(n)) => written += n,
             Ok(Err(e)) => return Err(e),
@@ -191,6 +198,11 @@ mod tests {
         let got = recv_with_fd(&mut agent, &mut header).await.unwrap();
         assert!(matches!(got, Some(None)), "{got:?}");
         drop(wrapper);
-        assert!(recv_with_fd(&mut agent, &mut header).await.unwrap().is_none());
+        assert!(
+            recv_with_fd(&mut agent, &mut header)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }

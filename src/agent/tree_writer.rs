@@ -13,7 +13,10 @@ use crate::protocol::token::HEADER_LEN;
 use crate::protocol::{Limits, ProtocolError, TokenReader, TokenWriter, hashed_tree};
 
 /// Serves the wrapper's tree requests until it hangs up.
-pub async fn serve(stream: &mut UnixStream, entries: &[OutgoingEntry]) -> Result<(), ProtocolError> {
+pub async fn serve(
+    stream: &mut UnixStream,
+    entries: &[OutgoingEntry],
+) -> Result<(), ProtocolError> {
     loop {
         let mut header = [0u8; HEADER_LEN];
         let Some(socket) = fd_passing::recv_with_fd(stream, &mut header).await? else {

@@ -14,10 +14,10 @@ use super::pump::PumpTree;
 use crate::exit_code::ExitCode;
 use crate::protocol::agent_scan::TreeRequest;
 use crate::protocol::hashed_tree;
-use crate::transport::counted::ByteCounts;
 use crate::protocol::{
     Limits, ProtocolError, RequestHeader, Response, TokenReader, TokenWriter, Version, request,
 };
+use crate::transport::counted::ByteCounts;
 
 /// Why a remote attempt produced no answer.
 #[derive(Debug, thiserror::Error)]

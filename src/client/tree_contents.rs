@@ -66,7 +66,9 @@ impl TreeContents {
                 writer.raw(&bytes);
                 Ok(0)
             }
-            TreeAnswer::Failed(why) => Err(std::io::Error::other(format!("the agent: {why}")).into()),
+            TreeAnswer::Failed(why) => {
+                Err(std::io::Error::other(format!("the agent: {why}")).into())
+            }
         }
     }
 }

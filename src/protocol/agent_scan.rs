@@ -357,7 +357,10 @@ mod tests {
             let bytes = request.encode().unwrap();
             let header: [u8; HEADER_LEN] = bytes[..HEADER_LEN].try_into().unwrap();
             let mut r = TokenReader::new(&bytes[HEADER_LEN..], Limits::default());
-            assert_eq!(TreeRequest::read_after(&header, &mut r).await.unwrap(), request);
+            assert_eq!(
+                TreeRequest::read_after(&header, &mut r).await.unwrap(),
+                request
+            );
         }
         for answer in [
             TreeAnswer::Written(430_000),

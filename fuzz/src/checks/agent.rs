@@ -239,7 +239,9 @@ fn request(message: Message, corruptions: &[Corruption]) {
                 Some(block_on(TreeRequest::read_after(&header, &mut rest)))
             });
             if corruptions.is_empty() {
-                let got = got.expect("a header").expect("a well-formed request reads back");
+                let got = got
+                    .expect("a header")
+                    .expect("a well-formed request reads back");
                 assert_eq!(got, request);
             }
             return;
@@ -305,10 +307,12 @@ fn answer_read(answer: Answer, corruptions: &[Corruption]) {
             }
         }
         Answer::Found { files, links } => {
-            let files = files.into_iter().map(|(name, content)| OutgoingEntry::File {
-                name,
-                packed: Arc::new(PackedFile::of(&content)),
-            });
+            let files = files
+                .into_iter()
+                .map(|(name, content)| OutgoingEntry::File {
+                    name,
+                    packed: Arc::new(PackedFile::of(&content)),
+                });
             let links = links
                 .into_iter()
                 .map(|(name, target)| OutgoingEntry::Link { name, target });
