@@ -122,6 +122,10 @@ impl Decoder<'_> {
         // What a match appends repeats with period `distance` (a run of zeros in an object
         // is distance 1), so whole periods can be copied from `start` at once, the copy
         // doubling each time, instead of a byte at a time.
+        if distance >= len {
+            self.out.extend_from_within(start..start + len);
+            return Ok(());
+        }
         self.out.reserve(len);
         let mut remaining = len;
         while remaining > 0 {
