@@ -24,6 +24,8 @@ const FINISHED_KEPT: usize = 16;
 #[derive(Default)]
 pub struct Builds {
     inner: Mutex<Inner>,
+    /// Told when a build opens, so that nothing needs looking at while none is open.
+    opened: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -54,6 +56,9 @@ struct Build {
 impl Builds {
     pub fn report(&self, report: &JobReport) {
         let mut inner = self.inner.lock().expect("builds lock");
+        if !inner.open.contains_key(&report.build) {
+            self.opened.notify_one();
+        }
         let build = inner
             .open
             .entry(report.build.clone())
@@ -101,6 +106,21 @@ impl Builds {
             }
             // An attempt, not the end of a job: the job goes on elsewhere.
             Outcome::Failed | Outcome::Refused => {}
+        }
+    }
+
+    /// Ends builds as their drivers exit, looking `every` so often while any is open.
+    pub async fn watch(&self, every: std::time::Duration) {
+        loop {
+            let open = !self.inner.lock().expect("builds lock").open.is_empty();
+            if open {
+                tokio::time::sleep(every).await;
+                self.end_finished();
+            } else {
+                // An idle agent wakes for nothing (a stored permit covers a build opened
+                // between the look and the wait).
+                self.opened.notified().await;
+            }
         }
     }
 
