@@ -372,7 +372,7 @@ pub enum Problem {
     GrpcNeedsPort,
     #[error(
         "unknown option \",{0}\" for a grpc entry (known: instance=NAME, key-file=PATH, \
-         key-header=NAME, tls-ca=PATH, tls-cert=PATH, tls-key=PATH, prop=NAME=VALUE, down)"
+         key-header=NAME, tls-ca=PATH, tls-cert=PATH, tls-key=PATH, prop=NAME=VALUE, cpp, down)"
     )]
     GrpcUnknownOption(String),
     #[error("\",{option}\" needs {expected}")]
