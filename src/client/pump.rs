@@ -27,6 +27,11 @@ pub struct PumpTree {
     pub cwd: PathBuf,
     pub argv: Vec<String>,
     pub entries: Vec<OutgoingEntry>,
+    /// What the scan found, for an engine's input root (`engine_pump`), which mirrors the
+    /// same files in its own way.
+    pub closure: Closure,
+    /// Each of `closure.files` packed, in the same order.
+    pub packed: Vec<Arc<PackedFile>>,
 }
 
 /// Why this job is preprocessed here after all (one warning names the file and this).
@@ -38,6 +43,9 @@ pub enum NotPumped {
     Scan(#[from] GiveUp),
     #[error("the working directory is unknown: {0}")]
     NoCwd(String),
+    /// An engine's input root cannot hold this job as scanned (`engine_pump`).
+    #[error("{0}")]
+    NotForEngine(String),
 }
 
 /// The argv a pump-mode server gets: the whole compile command (it preprocesses, so nothing
@@ -63,13 +71,15 @@ pub fn unpumpable(job: &CompileJob) -> Option<NotPumped> {
 pub fn tree(
     cwd: PathBuf,
     argv: Vec<String>,
-    closure: &Closure,
-    packed: &[Arc<PackedFile>],
+    closure: Closure,
+    packed: Vec<Arc<PackedFile>>,
 ) -> PumpTree {
     PumpTree {
-        entries: entries(closure, packed),
+        entries: entries(&closure, &packed),
         cwd,
         argv,
+        closure,
+        packed,
     }
 }
 

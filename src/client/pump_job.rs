@@ -63,7 +63,7 @@ impl Wrapper<'_> {
             search_variables: self.env.include_path_vars.clone(),
         };
         let (closure, packed) = pump_scan::closure(self.env, &self.ssh, &cwd, &argv, env).await?;
-        Ok(pump::tree(cwd, argv, &closure, &packed))
+        Ok(pump::tree(cwd, argv, closure, packed))
     }
 
     /// Sends the tree (by content hash when the far end keeps headers) and reads the answer.
