@@ -174,6 +174,15 @@ impl HostSpec {
         matches!(self.kind, HostKind::Grpc(_))
     }
 
+    /// Whether its jobs go as source and headers (pump mode): a distcc host with
+    /// `,cpp,lzo`, or an engine entry with `,cpp`.
+    pub fn pumps(&self) -> bool {
+        match &self.kind {
+            HostKind::Grpc(endpoint) => endpoint.pump,
+            _ => self.protocol_version() == 3,
+        }
+    }
+
     /// What answers at the far end of an SSH entry.
     pub fn ssh_remote(&self) -> Option<&RemoteEnd> {
         match &self.kind {
