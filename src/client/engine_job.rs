@@ -81,7 +81,8 @@ pub async fn compile(
         EngineInput::Preprocessed(source) => {
             let (engine, text) = tokio::join!(connecting, source.get());
             let text = text.map_err(RemoteError::Preprocess)?;
-            let prepared = plain_action(engine_job, job, &compiler, &text.text, properties)?;
+            let prepared = plain_action(engine_job, job, &compiler, &text.text, properties)
+                .map_err(ReapiError::from)?;
             (engine?, prepared)
         }
         EngineInput::Pumped(inputs) => {
@@ -145,7 +146,7 @@ fn plain_action(
     compiler: &str,
     text: &[u8],
     properties: crate::reapi::proto::Platform,
-) -> Result<crate::reapi::action::Prepared, RemoteError> {
+) -> Result<crate::reapi::action::Prepared, action::ActionError> {
     let debug_info = crate::debug_info::asked_for(job.argv.iter().skip(1).map(String::as_str));
     let text = if debug_info {
         std::borrow::Cow::Borrowed(text)
@@ -166,7 +167,7 @@ fn plain_action(
     } else {
         ".o"
     };
-    Ok(action::prepare(&Compile {
+    action::prepare(&Compile {
         compiler,
         argv: &argv,
         input: &job.input,
@@ -177,7 +178,6 @@ fn plain_action(
         extra_outputs: &extra_outputs,
         platform: properties,
     })
-    .map_err(ReapiError::from)?)
 }
 
 /// The endpoint as failures name it (`grpc://HOST:PORT`).
@@ -193,17 +193,17 @@ fn endpoint_name(endpoint: &crate::hosts::GrpcEndpoint) -> String {
 fn dependency_file(
     extras: Vec<(String, Vec<u8>)>,
     endpoint: &str,
-) -> Result<(Vec<(String, Vec<u8>)>, Option<Vec<u8>>), RemoteError> {
+) -> Result<(Vec<(String, Vec<u8>)>, Option<Vec<u8>>), ReapiError> {
     let (ours, theirs): (Vec<_>, Vec<_>) = extras
         .into_iter()
         .partition(|(path, _)| path == DEPS_OUTPUT || path == ROOT_OUTPUT);
     let find = |name: &str| ours.iter().find(|(path, _)| path == name).map(|(_, b)| b);
     match (find(DEPS_OUTPUT), find(ROOT_OUTPUT)) {
         (Some(deps), Some(root)) => Ok((theirs, Some(engine_pump::local_deps(deps, root)))),
-        _ => Err(RemoteError::Engine(ReapiError::Untrusted {
+        _ => Err(ReapiError::Untrusted {
             endpoint: endpoint.to_string(),
             why: format!("its result of a successful compile lacks {DEPS_OUTPUT} or {ROOT_OUTPUT}"),
-        })),
+        }),
     }
 }
 
@@ -248,5 +248,22 @@ mod tests {
         assert_eq!(dwo_beside("x.o"), "x.dwo");
         assert_eq!(dwo_beside("sub/x.tar.o"), "sub/x.tar.dwo");
         assert_eq!(dwo_beside("out"), "out.dwo");
+    }
+
+    #[test]
+    fn a_pumped_results_dependency_file_loses_the_workers_root_and_is_not_written_beside() {
+        let extras = vec![
+            ("sub/x.dwo".to_string(), b"dwo".to_vec()),
+            ("output.d".to_string(), b"x.o: x.c /w/r/p/a.h\n".to_vec()),
+            ("output.root".to_string(), b"/w/r".to_vec()),
+        ];
+        let (left, deps) = dependency_file(extras, "grpc://e:1").unwrap();
+        assert_eq!(left, [("sub/x.dwo".to_string(), b"dwo".to_vec())]);
+        assert_eq!(deps.unwrap(), b"x.o: x.c /p/a.h\n");
+        let without_root = vec![("output.d".to_string(), b"x.o: x.c\n".to_vec())];
+        assert!(matches!(
+            dependency_file(without_root, "grpc://e:1"),
+            Err(ReapiError::Untrusted { .. })
+        ));
     }
 }
