@@ -303,27 +303,35 @@ fn a_pumped_dependency_file_is_the_one_a_local_compile_writes() {
     }
 }
 
-/// `-gsplit-dwarf` through a `,cpp` engine: the object and its `.dwo` come back, as gcc
-/// writes them here directly.
+/// `-gsplit-dwarf` through a `,cpp` engine, with the agent's scan and channel or the
+/// wrapper's own: the object and its `.dwo` come back, as gcc writes them here directly.
 #[test]
 fn a_pumped_split_dwarf_job_brings_back_the_dwo_gcc_writes_here() {
     let engine = FakeEngine::start();
     let work = Work::new();
     work.gcc().args(&split_dwarf_args()[1..]).run();
     let (object, dwo) = (work.read("out/hello.o"), work.read("out/hello.dwo"));
-    for file in ["out/hello.o", "out/hello.dwo"] {
-        std::fs::remove_file(work.path(file)).unwrap();
+    for agent in ["1", "0"] {
+        for file in ["out/hello.o", "out/hello.dwo"] {
+            std::fs::remove_file(work.path(file)).unwrap();
+        }
+        let out = work
+            .distfarm(Some(""))
+            .env("DISTFARM_HOSTS", engine.entry(",cpp"))
+            .env("DISTFARM_AGENT", agent)
+            .env("DISTCC_FALLBACK", "0")
+            .args(split_dwarf_args())
+            .run();
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+        assert!(
+            work.read("out/hello.o") == object,
+            "agent {agent}: the object"
+        );
+        assert!(work.read("out/hello.dwo") == dwo, "agent {agent}: the .dwo");
     }
-    let out = work
-        .distfarm(Some(""))
-        .env("DISTFARM_HOSTS", engine.entry(",cpp"))
-        .env("DISTCC_FALLBACK", "0")
-        .args(split_dwarf_args())
-        .run();
-    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
-    assert!(work.read("out/hello.o") == object, "the object");
-    assert!(work.read("out/hello.dwo") == dwo, "the .dwo");
+    // The second is the same Action: the engine's cache answers it.
     assert_all_pumped(&engine, 1);
+    assert_eq!(engine.cache_hits(), 1);
 }
 
 /// A job the include scanner gives up on goes to the engine preprocessed, with the pump
