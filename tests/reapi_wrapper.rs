@@ -334,6 +334,54 @@ fn a_pumped_split_dwarf_job_brings_back_the_dwo_gcc_writes_here() {
     assert_eq!(engine.cache_hits(), 1);
 }
 
+/// An include directory reached through a symbolic link (`-Ilinked`, `linked -> real/inc`):
+/// the input root has the link, with a relative target inside the root, and the object and
+/// `.d` are local gcc's.
+#[test]
+fn a_header_reached_through_a_link_arrives_as_a_link_inside_the_root() {
+    let engine = FakeEngine::start();
+    let work = Work::new();
+    std::fs::create_dir_all(work.path("real/inc")).unwrap();
+    std::fs::write(work.path("real/inc/linked.h"), "#define LINKED 7\n").unwrap();
+    std::os::unix::fs::symlink("real/inc", work.path("linked")).unwrap();
+    std::fs::write(
+        work.path("via_link.c"),
+        "#include \"linked.h\"\nint g(void) { return LINKED; }\n",
+    )
+    .unwrap();
+    let args = [
+        "-O2",
+        "-Ilinked",
+        "-MD",
+        "-c",
+        "via_link.c",
+        "-o",
+        "out/via_link.o",
+    ];
+    work.gcc().args(args).run();
+    let (object, deps) = (work.read("out/via_link.o"), work.read("out/via_link.d"));
+    std::fs::remove_file(work.path("out/via_link.o")).unwrap();
+    let out = work
+        .distfarm(Some(""))
+        .env("DISTFARM_HOSTS", engine.entry(",cpp"))
+        .env("DISTCC_FALLBACK", "0")
+        .arg("gcc")
+        .args(args)
+        .run();
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    assert!(work.read("out/via_link.o") == object, "the object");
+    assert_eq!(text(&work.read("out/via_link.d")), text(&deps));
+    let root = &engine.inputs_seen()[0];
+    assert!(
+        root.iter().any(|p| p.ends_with("/linked -> real/inc")),
+        "the link, relative: {root:#?}"
+    );
+    assert!(
+        root.iter().any(|p| p.ends_with("/real/inc/linked.h")),
+        "{root:#?}"
+    );
+}
+
 /// A job the include scanner gives up on goes to the engine preprocessed, with the pump
 /// mode's warning; with `DISTCC_FALLBACK=0` it is an error, as for a distcc `,cpp` host.
 #[test]
