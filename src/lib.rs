@@ -8,7 +8,7 @@
 //! |---|---|
 //! | application: one module per command, the only readers of the command line | [`app`] (with `main.rs` and [`cli`]) |
 //! | the parts | [`client`] (the wrapper), [`server`], [`agent`], [`offer`] (reverse mode, on [`forward`] and [`server`]), [`admin`], [`monitor`], [`zeroconf`] (mDNS announcing and browsing; its browser runs in the agent, which `+zeroconf` starts through [`agent::launch`]) |
-//! | shared by the parts (none uses a part, except as said below) | [`config`], [`include_scan`], [`native_flags`], [`driver_report`] (gcc's `-###` report: the server's compile passes, the wrapper's preprocessor run) (the wrapper's and `doctor`'s), [`executables`], [`lock_files`], [`proc_stat`], [`user_files`], [`logging`] |
+//! | shared by the parts (none uses a part, except as said below) | [`config`], [`include_scan`], [`native_flags`], [`driver_report`] (gcc's `-###` report: the server's compile passes, the wrapper's preprocessor run) (the wrapper's and `doctor`'s), [`executables`], [`fd_passing`] (a socket handed to the agent, which writes a pump-mode tree into it), [`lock_files`], [`proc_stat`], [`user_files`], [`logging`] |
 //! | the far end of an SSH connection; port forwarding | [`remote_exec`], [`forward`] |
 //! | reaching a host | [`transport`] (TCP, russh, the `ssh` program); [`reapi`] (a Remote Execution API engine: a job as an Action, over gRPC) |
 //! | facts | [`protocol`] (distcc's wire, and the words of a server started over SSH), [`hosts`] (the host grammar, with [`hosts::RemoteEnd`]), [`exit_code`] (distcc's exit codes), [`compiler_names`], [`source_names`], [`debug_info`] |
@@ -37,6 +37,7 @@ pub mod debug_info;
 pub mod driver_report;
 pub mod executables;
 pub mod exit_code;
+pub mod fd_passing;
 pub mod forward;
 pub mod hosts;
 pub mod include_scan;

@@ -16,6 +16,7 @@ pub mod scan;
 pub mod scheduler;
 pub mod server;
 pub mod socket;
+pub mod tree_writer;
 
 use std::path::Path;
 use std::sync::Arc;

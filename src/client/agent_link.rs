@@ -1,7 +1,6 @@
 //! Reaching this user's agent: connect to its socket, starting it first if nobody listens.
 //! Any failure here means "no agent", and the wrapper connects by itself.
 
-use tokio::io::BufReader;
 use tokio::net::UnixStream;
 
 use crate::config::{ClientEnv, SshEnv};
@@ -36,18 +35,13 @@ pub async fn channel(
     Ok((channel, reader.into_inner()))
 }
 
-/// Asks the agent for a pump-mode job's include closure.
+/// Asks the agent for a pump-mode job's tree. On `Found` the agent keeps the contents for
+/// as long as the returned connection stays open (`client::tree_contents`).
 pub async fn scan(
     mut stream: UnixStream,
     request: &ScanRequest,
-) -> Result<ScanAnswer, ProtocolError> {
+) -> Result<(ScanAnswer, UnixStream), ProtocolError> {
     request.write(&mut TokenWriter::new(&mut stream)).await?;
-    // The answer is hundreds of small packets (a header, then a path) and ~400 KB of packed
-    // files: read unbuffered, each header and each body was its own recv (~575 per job).
-    // Nothing follows the answer on this stream, so bytes left in the buffer are not lost.
-    let buffered = BufReader::with_capacity(SCAN_READ_BUFFER, stream);
-    ScanAnswer::read(&mut TokenReader::new(buffered, Limits::default())).await
+    let answer = ScanAnswer::read(&mut TokenReader::new(&mut stream, Limits::default())).await?;
+    Ok((answer, stream))
 }
-
-/// Large enough that a typical answer arrives in a handful of reads.
-const SCAN_READ_BUFFER: usize = 128 * 1024;

@@ -3,6 +3,7 @@
 //! here in the slot the agent gave them), or by taking a distcc slot lock and connecting here
 //! (lists with `localhost`, `DISTCC_SSH`, or no agent).
 
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::time::Duration;
 
@@ -31,15 +32,19 @@ pub struct JobStream {
     /// An engine's slot from the agent: the stream is the agent's, which runs the job's
     /// Action on its kept channel to the endpoint (`protocol::agent_engine`).
     pub agent_runs_action: bool,
+    /// The descriptor under `stream`, when it is a socket of this process that the agent
+    /// may write a pump-mode tree into (`client::tree_contents`); valid while `stream` is.
+    pub socket: Option<RawFd>,
 }
 
 impl JobStream {
     /// A stream to a server that may be any distccd.
-    fn plain(stream: BoxStream) -> JobStream {
+    fn plain(stream: BoxStream, socket: Option<RawFd>) -> JobStream {
         JobStream {
             stream,
             stores_headers: false,
             agent_runs_action: false,
+            socket,
         }
     }
 }
@@ -143,6 +148,7 @@ async fn channel_from_agent(
     };
     match answer? {
         (Channel::Open { stores_headers, .. }, stream) => Ok(JobStream {
+            socket: Some(stream.as_raw_fd()),
             stream: Box::new(stream),
             stores_headers,
             agent_runs_action: false,
@@ -162,8 +168,7 @@ async fn connect_in_agent_slot(
             let job = connect_plain(&host).await?;
             Ok(JobStream {
                 stream: Box::new(Guarded::new(job.stream, slot)),
-                stores_headers: false,
-                agent_runs_action: false,
+                ..job
             })
         }
         (Channel::Failed { message }, _) => Err(RemoteError::Agent(message)),
@@ -179,6 +184,7 @@ async fn engine_slot_from_agent(
             stream: Box::new(agent),
             stores_headers: false,
             agent_runs_action: true,
+            socket: None,
         }),
         (Channel::Failed { message }, _) => Err(RemoteError::Agent(message)),
     }
@@ -232,7 +238,7 @@ pub async fn connect(
             if env.distcc_ssh.is_some() {
                 let words = transport::ssh_command::ssh_words(env.distcc_ssh.as_deref());
                 let argv = remote_exec::ssh_process::argv(&words, user.as_deref(), name, remote);
-                JobStream::plain(Box::new(transport::ssh_command::spawn(&argv, name)?))
+                JobStream::plain(Box::new(transport::ssh_command::spawn(&argv, name)?), None)
             } else {
                 // The slot is ours already; the agent still lends its pooled connection.
                 let through_agent = if agent_serves(&[host], env, ssh) {
@@ -255,16 +261,25 @@ pub async fn connect(
 
 /// A TCP or local-socket host, reached from here (an engine: see below).
 async fn connect_plain(host: &HostSpec) -> Result<JobStream, RemoteError> {
-    Ok(JobStream::plain(match &host.kind {
-        HostKind::Tcp { host, port } => Box::new(transport::tcp::connect(host, *port).await?),
+    Ok(match &host.kind {
+        HostKind::Tcp { host, port } => {
+            let stream = transport::tcp::connect(host, *port).await?;
+            let socket = stream.as_raw_fd();
+            JobStream::plain(Box::new(stream), Some(socket))
+        }
         HostKind::Unix { path } => {
-            Box::new(transport::unix_socket::connect(Path::new(path)).await?)
+            let stream = transport::unix_socket::connect(Path::new(path)).await?;
+            let socket = stream.as_raw_fd();
+            JobStream::plain(Box::new(stream), Some(socket))
         }
         // Without the agent an engine is reached by `reapi` from here
         // (client/engine_job.rs), not by a byte stream: this one only stands for the slot.
-        HostKind::Grpc(_) => Box::new(tokio::io::join(tokio::io::empty(), tokio::io::sink())),
+        HostKind::Grpc(_) => JobStream::plain(
+            Box::new(tokio::io::join(tokio::io::empty(), tokio::io::sink())),
+            None,
+        ),
         _ => unreachable!("only TCP, local-socket and engine hosts are connected to plainly"),
-    }))
+    })
 }
 
 /// One russh connection for this job alone (no agent): the far end chosen as the agent
@@ -306,5 +321,6 @@ async fn direct_ssh(
         stream: Box::new(Guarded::new(stream, remote)),
         stores_headers,
         agent_runs_action: false,
+        socket: None,
     })
 }

@@ -325,7 +325,7 @@ impl Wrapper<'_> {
                 }
                 let result = match (connected, &pump) {
                     (Ok(connected), Some(tree)) => {
-                        self.compile_pumped(connected, tree, tries.state.as_ref())
+                        self.compile_pumped(connected, tree, tries.state.as_ref(), &bytes)
                             .await
                     }
                     (Ok(connected), None) => {

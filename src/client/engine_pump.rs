@@ -1,7 +1,7 @@
-//! A pump-mode job for an engine (`grpc://…,cpp`): what the include scan found
-//! ([`PumpTree`]) becomes the input root, and the compile command its Command's argv
-//! ([`crate::reapi::pump_action`] runs it through a script that knows where the root is).
-//! Pure: the files come packed from the scan.
+//! A pump-mode job for an engine (`grpc://…,cpp`): what the include scan found (its tree
+//! read back by [`crate::protocol::closure_tree::mirrored`]) becomes the input root, and the compile command
+//! its Command's argv ([`crate::reapi::pump_action`] runs it through a script that knows
+//! where the root is). Pure: the files come with their contents.
 //!
 //! * Each shipped file is at its absolute path without the leading `/`; each link met on
 //!   the way is a link again, its target made relative (so it stays inside the root); each
@@ -21,8 +21,9 @@ use std::path::Path;
 
 use super::flags::{self, Category, Mode, Value};
 use super::job::CompileJob;
-use super::pump::{NotPumped, PumpTree};
-use crate::protocol::{deps_file, lzo};
+use super::pump::NotPumped;
+use crate::protocol::closure_tree::Mirrored;
+use crate::protocol::deps_file;
 use crate::reapi::input_tree::{BuiltTree, InputTree, relative_target};
 use crate::reapi::pump_action::ROOT_MARK;
 
@@ -69,30 +70,24 @@ pub struct PumpInputs {
     pub root_file: Option<&'static str>,
 }
 
-/// The input root and argv for `job` as scanned into `tree`, or why an engine cannot take
-/// it in pump mode (then it goes preprocessed).
-pub fn inputs(job: &CompileJob, tree: &PumpTree) -> Result<PumpInputs, NotPumped> {
+/// The input root and argv for `job` run in `cwd`, whose scan found `tree`, or why an
+/// engine cannot take it in pump mode (then it goes preprocessed).
+pub fn inputs(job: &CompileJob, cwd: &Path, tree: &Mirrored) -> Result<PumpInputs, NotPumped> {
     let not = |why: String| NotPumped::NotForEngine(why);
-    let cwd = utf8(&tree.cwd)?;
+    let cwd_text = utf8(cwd)?;
     if let Some(word) = job.argv.iter().find(|w| w.contains(ROOT_MARK)) {
         return Err(not(format!(
             "the argument \"{word}\" holds {ROOT_MARK}, which stands for the engine's root"
         )));
     }
-    let closure = &tree.closure;
-    let system = |path: &Path| closure.system_dirs.iter().any(|d| path.starts_with(d));
+    let system = |path: &Path| tree.system_dirs.iter().any(|d| path.starts_with(d));
     let mut root = InputTree::new();
     let tree_error = |e: crate::reapi::input_tree::TreeError| not(e.to_string());
-    for (path, packed) in closure.files.iter().zip(&tree.packed) {
-        let bytes = if packed.lzo.is_empty() {
-            Vec::new()
-        } else {
-            lzo::decompress("FILE", &packed.lzo, u64::MAX)
-                .map_err(|e| not(format!("{}: {e}", path.display())))?
-        };
-        root.add_file(&in_root(path)?, bytes).map_err(tree_error)?;
+    for (path, content) in &tree.files {
+        root.add_file(&in_root(path)?, content.clone())
+            .map_err(tree_error)?;
     }
-    for (link, target) in &closure.links {
+    for (link, target) in &tree.links {
         if system(target) {
             // Its target is not shipped, and a link out of the root is never made.
             return Err(not(format!(
@@ -105,10 +100,10 @@ pub fn inputs(job: &CompileJob, tree: &PumpTree) -> Result<PumpInputs, NotPumped
         root.add_symlink(&link, &relative_target(&link, &target))
             .map_err(tree_error)?;
     }
-    for dir in &closure.dirs {
+    for dir in &tree.dirs {
         root.add_dir(&in_root(dir)?).map_err(tree_error)?;
     }
-    let workdir = in_root(&tree.cwd)?;
+    let workdir = in_root(cwd)?;
     root.add_dir(&workdir).map_err(tree_error)?;
 
     let object = object_output(job)?;
@@ -134,7 +129,7 @@ pub fn inputs(job: &CompileJob, tree: &PumpTree) -> Result<PumpInputs, NotPumped
     }
     Ok(PumpInputs {
         args: marked_args(job, &object, &|p: &str| !system(Path::new(p))),
-        cwd: cwd.to_string(),
+        cwd: cwd_text.to_string(),
         tree: root.build(),
         outputs,
         root_file,
@@ -274,12 +269,8 @@ fn utf8(path: &Path) -> Result<&str, NotPumped> {
 mod tests {
     use super::*;
     use crate::client::args::{Scan, scan};
-    use crate::include_scan::Closure;
-    use crate::protocol::packed_tree::PackedFile;
     use crate::reapi::proto::Directory;
     use prost::Message;
-    use std::path::PathBuf;
-    use std::sync::Arc;
 
     fn job(command: &str) -> CompileJob {
         let argv: Vec<String> = command.split(' ').map(String::from).collect();
@@ -289,27 +280,21 @@ mod tests {
         }
     }
 
-    fn tree(closure: Closure, contents: &[&[u8]]) -> PumpTree {
-        let packed: Vec<_> = contents
-            .iter()
-            .map(|c| Arc::new(PackedFile::of(c)))
-            .collect();
-        crate::client::pump::tree(
-            PathBuf::from("/home/u/p/build"),
-            Vec::new(),
-            closure,
-            packed,
-        )
-    }
-
-    fn closure() -> Closure {
-        Closure {
-            files: vec!["/home/u/p/x.c".into(), "/home/u/p/inc/a.h".into()],
+    /// What the scan of `/home/u/p/x.c` found, with these contents for its two files.
+    fn closure(contents: [&[u8]; 2]) -> Mirrored {
+        Mirrored {
+            files: vec![
+                ("/home/u/p/x.c".into(), contents[0].to_vec()),
+                ("/home/u/p/inc/a.h".into(), contents[1].to_vec()),
+            ],
             links: vec![("/home/u/p/inc/l".into(), "/home/u/p/inc/real".into())],
             dirs: vec!["/home/u/p/inc/real".into()],
             system_dirs: vec!["/usr/include".into(), "/usr/lib/gcc/x/12/include".into()],
-            system_files: vec!["/usr/include/stdio.h".into()],
         }
+    }
+
+    fn inputs(job: &CompileJob, tree: &Mirrored) -> Result<PumpInputs, NotPumped> {
+        super::inputs(job, Path::new("/home/u/p/build"), tree)
     }
 
     fn words(args: &[String]) -> String {
@@ -323,7 +308,7 @@ mod tests {
              -include /home/u/p/inc/a.h -idirafter/opt/x -fdebug-prefix-map=/home/u=/src \
              -c /home/u/p/x.c -o out/x.o",
         );
-        let inputs = inputs(&j, &tree(closure(), &[b"int x;\n", b"int a;\n"])).unwrap();
+        let inputs = inputs(&j, &closure([b"int x;\n", b"int a;\n"])).unwrap();
         assert_eq!(
             words(&inputs.args),
             "-ffile-prefix-map=@DISTFARM_ROOT@= -O2 -I@DISTFARM_ROOT@/home/u/p/inc -I ../inc \
@@ -340,7 +325,7 @@ mod tests {
     #[test]
     fn a_dependency_file_gets_a_fixed_name_and_the_local_target() {
         let j = job("gcc -c x.c -MD -MF deps/x.d -o out/x.o");
-        let inputs = inputs(&j, &tree(closure(), &[b"", b""])).unwrap();
+        let inputs = inputs(&j, &closure([b"", b""])).unwrap();
         assert_eq!(
             words(&inputs.args),
             "-ffile-prefix-map=@DISTFARM_ROOT@= -c x.c -MD -o output.o -MF output.d -MQ out/x.o"
@@ -348,7 +333,7 @@ mod tests {
         assert_eq!(inputs.outputs, ["output.o", "output.d"]);
         assert_eq!(inputs.root_file, Some("output.root"));
         let j = job("gcc -c x.c -MMD -MT mine -o out/x.o");
-        let inputs = super::inputs(&j, &tree(closure(), &[b"", b""])).unwrap();
+        let inputs = super::tests::inputs(&j, &closure([b"", b""])).unwrap();
         assert_eq!(
             words(&inputs.args),
             "-ffile-prefix-map=@DISTFARM_ROOT@= -c x.c -MMD -MT mine -o output.o -MF output.d"
@@ -358,12 +343,12 @@ mod tests {
     #[test]
     fn a_split_dwarf_job_keeps_its_output_and_declares_its_dwo() {
         let j = job("gcc -g -gsplit-dwarf -c x.c -o sub/x.o");
-        let inputs = inputs(&j, &tree(closure(), &[b"", b""])).unwrap();
+        let inputs = inputs(&j, &closure([b"", b""])).unwrap();
         assert_eq!(inputs.outputs, ["sub/x.o", "sub/x.dwo"]);
         assert!(words(&inputs.args).ends_with("-o sub/x.o"));
         let j = job("gcc -g -gsplit-dwarf -c x.c -o ../x.o");
         assert!(matches!(
-            super::inputs(&j, &tree(closure(), &[b"", b""])),
+            super::tests::inputs(&j, &closure([b"", b""])),
             Err(NotPumped::NotForEngine(_))
         ));
     }
@@ -371,7 +356,7 @@ mod tests {
     #[test]
     fn the_root_mirrors_files_links_and_directories_at_their_absolute_paths() {
         let j = job("gcc -c /home/u/p/x.c -o x.o");
-        let inputs = inputs(&j, &tree(closure(), &[b"int x;\n", b"int a;\n"])).unwrap();
+        let inputs = inputs(&j, &closure([b"int x;\n", b"int a;\n"])).unwrap();
         let blobs = &inputs.tree.blobs;
         let dir = |digest: &crate::reapi::proto::Digest| {
             let (_, bytes) = blobs.iter().find(|(d, _)| d == digest).unwrap();
@@ -397,13 +382,14 @@ mod tests {
     #[test]
     fn what_an_engine_root_cannot_hold_goes_preprocessed() {
         let j = job("gcc -c x.c -o x.o");
-        let mut into_system = closure();
+        let mut into_system = closure([b"", b""]);
         into_system.links = vec![("/home/u/p/inc/l".into(), "/usr/include/sys".into())];
-        let mut shadowed = closure();
-        shadowed.files[1] = "/home/u/p/build/output.o".into();
+        let mut shadowed = closure([b"", b""]);
+        shadowed.files[1].0 = "/home/u/p/build/output.o".into();
         let marked = job("gcc -c x.c -DX=@DISTFARM_ROOT@ -o x.o");
-        for (j, closure) in [(&j, into_system), (&j, shadowed), (&marked, closure())] {
-            let result = inputs(j, &tree(closure, &[b"", b""]));
+        let plain = closure([b"", b""]);
+        for (j, tree) in [(&j, into_system), (&j, shadowed), (&marked, plain)] {
+            let result = inputs(j, &tree);
             assert!(
                 matches!(result, Err(NotPumped::NotForEngine(_))),
                 "{result:?}"

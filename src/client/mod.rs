@@ -32,6 +32,7 @@ pub mod remote;
 pub mod report;
 pub mod run;
 pub mod source;
+pub mod tree_contents;
 
 pub use args::{Scan, scan};
 pub use invocation::{Invocation, invocation};

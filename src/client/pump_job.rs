@@ -13,7 +13,9 @@ use super::remote::{self, RemoteError};
 use crate::exit_code::ExitCode;
 use crate::include_scan::ScanEnv;
 use crate::monitor::{Phase, StateFile};
+use crate::protocol::closure_tree;
 use crate::protocol::{Limits, Response};
+use crate::transport::counted::ByteCounts;
 
 impl Wrapper<'_> {
     /// The pump-mode request for this job, scanned once: `None` when the job is
@@ -61,7 +63,9 @@ impl Wrapper<'_> {
 
     /// The input root and argv of this job for an engine's `,cpp` entry: `None` when it goes
     /// preprocessed (the scan gave up, or the engine's root cannot hold what it found), with
-    /// the same warning, count and `DISTCC_FALLBACK=0` rule as for a distcc `,cpp` host.
+    /// the same warning, count and `DISTCC_FALLBACK=0` rule as for a distcc `,cpp` host. The
+    /// scanned files come whole from the agent (or the wrapper's own scan): they go on to the
+    /// engine as blobs.
     pub(super) async fn engine_pump_inputs(
         &self,
         job: &CompileJob,
@@ -70,7 +74,19 @@ impl Wrapper<'_> {
         let Some(tree) = self.pump_tree(job, tries, true).await? else {
             return Ok(None);
         };
-        match engine_pump::inputs(job, &tree) {
+        let limits = Limits {
+            io_timeout: self.env.io_timeout,
+            ..Limits::default()
+        };
+        let inputs = match tree.contents.entries(limits).await {
+            Ok(entries) => closure_tree::mirrored(entries)
+                .map_err(NotPumped::NotForEngine)
+                .and_then(|mirrored| engine_pump::inputs(job, &tree.cwd, &mirrored)),
+            Err(e) => Err(NotPumped::NotForEngine(format!(
+                "the scanned files did not arrive from the agent: {e}"
+            ))),
+        };
+        match inputs {
             Ok(inputs) => Ok(Some(inputs)),
             Err(why) => {
                 self.not_pumped(job, &why)?;
@@ -92,8 +108,13 @@ impl Wrapper<'_> {
             path: self.path.clone(),
             search_variables: self.env.include_path_vars.clone(),
         };
-        let (closure, packed) = pump_scan::closure(self.env, &self.ssh, &cwd, &argv, env).await?;
-        Ok(pump::tree(cwd, argv, closure, packed))
+        let (listing, contents) = pump_scan::tree(self.env, &self.ssh, &cwd, &argv, env).await?;
+        Ok(PumpTree {
+            cwd,
+            argv,
+            listing,
+            contents,
+        })
     }
 
     /// Sends the tree (by content hash when the far end keeps headers) and reads the answer.
@@ -102,6 +123,7 @@ impl Wrapper<'_> {
         connected: JobStream,
         tree: &PumpTree,
         state: Option<&StateFile>,
+        bytes: &ByteCounts,
     ) -> Result<Response, RemoteError> {
         if let Some(state) = state {
             state.phase(Phase::Send);
@@ -110,8 +132,7 @@ impl Wrapper<'_> {
             io_timeout: self.env.io_timeout,
             ..Limits::default()
         };
-        let response =
-            remote::compile_tree(connected.stream, tree, connected.stores_headers, limits).await?;
+        let response = remote::compile_tree(connected, tree, limits, bytes).await?;
         if let Some(state) = state {
             state.phase(Phase::Receive);
         }

@@ -1,26 +1,30 @@
 //! Where a pump-mode job's include scan runs: in the agent, whose scanner keeps its caches
-//! from job to job (a build's headers are lexed once, not once per file) and which hands back
-//! the files packed for the wire (compressed once per version); here, with a fresh scanner
-//! and reading every file, when the agent is disabled or does not answer.
+//! from job to job (a build's headers are lexed once, not once per file) and which keeps the
+//! files packed for the wire (compressed once per version) and writes them into the job's
+//! connection itself; here, with a fresh scanner and reading every file, when the agent is
+//! disabled or does not answer.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use super::agent_link;
+use super::tree_contents::TreeContents;
 use crate::config::{ClientEnv, SshEnv};
-use crate::include_scan::{Closure, GiveUp, ScanEnv, Scanner};
+use crate::include_scan::{GiveUp, ScanEnv, Scanner};
 use crate::protocol::agent_scan::{ScanAnswer, ScanRequest};
+use crate::protocol::closure_tree;
+use crate::protocol::hashed_tree::Listing;
 use crate::protocol::packed_tree::PackedFile;
 
-/// The files `argv` run in `cwd` may open, each of `files` packed, or why the scanner cannot
-/// tell.
-pub async fn closure(
+/// The tree `argv` run in `cwd` needs (the files it may open, and what mirrors their
+/// paths), or why the scanner cannot tell.
+pub async fn tree(
     env: &ClientEnv,
     ssh: &SshEnv,
     cwd: &Path,
     argv: &[String],
     scan_env: ScanEnv,
-) -> Result<(Closure, Vec<Arc<PackedFile>>), GiveUp> {
+) -> Result<(Listing, TreeContents), GiveUp> {
     let request = ScanRequest {
         cwd: cwd.to_path_buf(),
         argv: argv.to_vec(),
@@ -31,11 +35,10 @@ pub async fn closure(
         && let Some(stream) = agent_link::reach(env, ssh).await
     {
         match agent_link::scan(stream, &request).await {
-            Ok(ScanAnswer::Found(closure, packed)) if packed.len() == closure.files.len() => {
-                return Ok((closure, packed));
+            Ok((ScanAnswer::Found(listing), agent)) => {
+                return Ok((listing, TreeContents::InAgent(agent.into())));
             }
-            Ok(ScanAnswer::Found(..)) => tracing::debug!("the agent's answer is short"),
-            Ok(ScanAnswer::GaveUp(reason)) => return Err(GiveUp::new(reason)),
+            Ok((ScanAnswer::GaveUp(reason), _)) => return Err(GiveUp::new(reason)),
             Err(e) => tracing::debug!("the agent did not scan ({e}); scanning here"),
         }
     }
@@ -48,8 +51,9 @@ pub async fn closure(
                 Ok(content) => Ok(Arc::new(PackedFile::of(&content))),
                 Err(e) => Err(GiveUp::new(format!("cannot read {}: {e}", path.display()))),
             })
-            .collect::<Result<_, _>>()?;
-        Ok((closure, packed))
+            .collect::<Result<Vec<_>, _>>()?;
+        let entries = closure_tree::entries(&closure, &packed);
+        Ok((Listing::of(&entries), TreeContents::Here(entries)))
     })
     .await
     .unwrap_or_else(|e| Err(GiveUp::new(format!("the scan failed: {e}"))))

@@ -2,20 +2,22 @@
 //! when the local preprocessor is done, then the answer comes back.
 
 use std::future::Future;
+use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use std::os::unix::ffi::OsStrExt;
-
+use super::attempt::JobStream;
 use super::preprocess::{PreprocessFailure, Preprocessed};
 use super::pump::PumpTree;
 use crate::exit_code::ExitCode;
+use crate::protocol::agent_scan::TreeRequest;
 use crate::protocol::hashed_tree;
-use crate::protocol::packed_tree::{self, OutgoingEntry};
 use crate::protocol::{
     Limits, ProtocolError, RequestHeader, Response, TokenReader, TokenWriter, Version, request,
 };
+use crate::transport::counted::ByteCounts;
 
 /// Why a remote attempt produced no answer.
 #[derive(Debug, thiserror::Error)]
@@ -115,19 +117,19 @@ where
 }
 
 /// Sends a pump-mode job (protocol 3: the command, the working directory and the files)
-/// and returns the server's answer, with its `.d` file. `by_hash`: the server keeps headers
-/// (a distfarm session server), so files go by content hash and only the contents it asks
-/// for follow (`protocol::hashed_tree`).
-pub async fn compile_tree<S>(
-    stream: S,
+/// and returns the server's answer, with its `.d` file. When the far end keeps headers (a
+/// distfarm session server), files go by content hash and only the contents it asks for
+/// follow (`protocol::hashed_tree`). Contents the agent keeps it writes into the job's
+/// socket itself; those bytes are added to `bytes`.
+pub async fn compile_tree(
+    job: JobStream,
     tree: &PumpTree,
-    by_hash: bool,
     limits: Limits,
-) -> Result<Response, RemoteError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let (read_half, write_half) = tokio::io::split(stream);
+    bytes: &ByteCounts,
+) -> Result<Response, RemoteError> {
+    // Valid while `job.stream` lives, which is to the end of this function.
+    let socket = job.socket.map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+    let (read_half, write_half) = tokio::io::split(job.stream);
     let mut writer = TokenWriter::new(write_half);
     let mut reader = TokenReader::new(read_half, limits);
     let header = RequestHeader::pump(
@@ -135,19 +137,19 @@ where
         tree.argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
     );
     header.write(&mut writer)?;
-    let files = tree
-        .entries
-        .iter()
-        .filter(|e| matches!(e, OutgoingEntry::File { .. }))
-        .count();
-    let mut contents_sent = files;
-    if by_hash {
-        let listing = hashed_tree::Listing::of(&tree.entries);
-        hashed_tree::write_opening(&mut writer, &listing)?;
+    let files = tree.listing.files as usize;
+    let send = |request, writer| {
+        with_timeout(
+            limits.io_timeout,
+            tree.contents.send(request, writer, socket, limits),
+        )
+    };
+    let (contents_sent, by_agent) = if job.stores_headers {
+        hashed_tree::write_opening(&mut writer, &tree.listing)?;
         with_timeout(limits.io_timeout, writer.flush()).await?;
         let mut reply = read_reply(&mut reader, files, limits).await?;
         if reply == hashed_tree::Reply::ListingWanted {
-            hashed_tree::write_listing(&mut writer, &listing)?;
+            hashed_tree::write_listing(&mut writer, &tree.listing)?;
             with_timeout(limits.io_timeout, writer.flush()).await?;
             reply = read_reply(&mut reader, files, limits).await?;
         }
@@ -158,16 +160,22 @@ where
             }
             .into());
         };
-        hashed_tree::write_contents(&mut writer, &tree.entries, &missing)?;
-        contents_sent = missing.len();
+        let count = missing.len();
+        let by_agent = if missing.is_empty() {
+            0
+        } else {
+            send(TreeRequest::Contents(missing), &mut writer).await?
+        };
+        (count, by_agent)
     } else {
-        packed_tree::write_tree(&mut writer, &tree.entries)?;
-    }
+        (files, send(TreeRequest::Whole, &mut writer).await?)
+    };
     with_timeout(limits.io_timeout, writer.flush()).await?;
+    bytes.add_sent(by_agent);
     // What DISTCC_LOG shows: how much a build's headers cost on the wire.
     tracing::info!(
         "pump tree: {files} files, {contents_sent} contents sent, {} bytes",
-        writer.sent()
+        writer.sent() + by_agent
     );
     Ok(Response::read(&mut reader, header.wire_version, Version::V3).await?)
 }

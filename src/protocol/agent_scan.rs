@@ -1,30 +1,36 @@
 //! The include-scan request on the agent's socket: a wrapper with a pump-mode job asks the
 //! agent, whose scanner keeps its caches from job to job, which files the compile may open.
+//! The agent answers with the tree's listing and keeps the packed contents: the wrapper then
+//! hands it the job's socket and the agent writes the tree (or the contents a distfarm
+//! server asked for) straight into it, so ~400 KB per job never pass through the wrapper.
 //!
 //! ```text
-//! wrapper → agent   SCAN 1   SCWD <cwd>   NARG n   n × ARGV <arg>   PATH <PATH or "">
+//! wrapper → agent   SCAN 2   SCWD <cwd>   NARG n   n × ARGV <arg>   PATH <PATH or "">
 //!                   NVAR n   n × (VARN <name>  VARV <value>)
-//! agent → wrapper   CLOS 0   then five lists, each a count and its paths:
-//!                   NFIL n × FILE   NLNK n × (LNKN LNKT)   NDIR n × DIRN
-//!                   NSYD n × SYSD   NSYF n × SYSF
-//!                   then each FILE's content packed: NFIL n × (PHSH <sha-256>  PLZO <LZO>)
+//! agent → wrapper   TREE <entries>  NFIL <files>  LSTH <SHA-256 of the listing>
+//!                   HLST <the listing: n × NAME then HASH <32 bytes> or LINK, as hashed_tree>
 //!               or  GIVE <why the scanner gave up>
+//! then, any number of times until the wrapper hangs up:
+//! wrapper → agent   TALL 0                  (the whole tree: NFIL and every entry)
+//!               or  THSH <k × 32 bytes>     (those contents as FILE packets, in that order)
+//!                   the job's socket attached to the first byte (SCM_RIGHTS), or not
+//! agent → wrapper   WROT <bytes written into the socket>
+//!               or  TBYT <the bytes>        (no socket came: the wrapper sends them)
+//!               or  FAIL <why>
 //! ```
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::file_tree::check_count;
-use super::hashed_tree::hash_body;
-use super::packed_tree::PackedFile;
+use super::hashed_tree::{ContentHash, Listing, hash_body};
 use super::token::{HEADER_LEN, claimed_capacity};
 use super::{ProtocolError, TokenReader, TokenWriter};
 
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// More entries than any compile opens: a bound on what a reader allocates.
 const MAX_ENTRIES: u32 = 1_000_000;
@@ -64,11 +70,38 @@ pub struct Closure {
 /// The agent's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanAnswer {
-    /// The closure, and each of its `files` packed for the wire, in the same order.
-    Found(Closure, Vec<Arc<PackedFile>>),
+    /// The tree to send, as its listing: every entry's name with its content's hash or its
+    /// link target, in distcc's order ([`super::closure_tree`]). The agent keeps the
+    /// contents for as long as the wrapper keeps the connection open, and writes them where
+    /// it is asked to ([`TreeRequest`]).
+    Found(Listing),
     /// The scanner cannot be sure; the job is preprocessed locally. The reason names the
     /// file or option.
     GaveUp(String),
+}
+
+/// What a wrapper asks of the tree the agent keeps, on the scan's connection, with the
+/// job's own socket handed over on the request's first byte (the agent writes into it), or
+/// without (the bytes come back).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeRequest {
+    /// `NFIL` and every entry, for any protocol-3 server.
+    Whole,
+    /// These contents as `FILE` packets, in this order: what a distfarm server asked for
+    /// (`hashed_tree`'s `MISS`).
+    Contents(Vec<ContentHash>),
+}
+
+/// The agent's answer to a [`TreeRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeAnswer {
+    /// This many bytes were written into the socket handed over.
+    Written(u32),
+    /// The bytes to send (no socket came).
+    Bytes(Vec<u8>),
+    /// Why nothing (or not everything) was written: the job's connection failed, or a
+    /// hash names no file of the tree.
+    Failed(String),
 }
 
 impl ScanRequest {
@@ -133,23 +166,11 @@ impl ScanAnswer {
     ) -> Result<(), ProtocolError> {
         match self {
             ScanAnswer::GaveUp(reason) => w.string(b"GIVE", reason.as_bytes())?,
-            ScanAnswer::Found(closure, packed) => {
-                w.reserve(answer_len(closure, packed));
-                w.int(b"CLOS", 0);
-                write_paths(w, b"NFIL", b"FILE", &closure.files)?;
-                w.int(b"NLNK", count(closure.links.len())?);
-                for (link, target) in &closure.links {
-                    w.string(b"LNKN", link.as_os_str().as_bytes())?;
-                    w.string(b"LNKT", target.as_os_str().as_bytes())?;
-                }
-                write_paths(w, b"NDIR", b"DIRN", &closure.dirs)?;
-                write_paths(w, b"NSYD", b"SYSD", &closure.system_dirs)?;
-                write_paths(w, b"NSYF", b"SYSF", &closure.system_files)?;
-                w.int(b"NFIL", count(packed.len())?);
-                for file in packed {
-                    w.string(b"PHSH", &file.hash)?;
-                    w.string(b"PLZO", &file.lzo)?;
-                }
+            ScanAnswer::Found(listing) => {
+                w.int(b"TREE", listing.entries);
+                w.int(b"NFIL", listing.files);
+                w.string(b"LSTH", &listing.hash)?;
+                w.string(b"HLST", &listing.bytes)?;
             }
         }
         w.flush().await
@@ -160,62 +181,97 @@ impl ScanAnswer {
             (token, len) if &token == b"GIVE" => Ok(ScanAnswer::GaveUp(
                 String::from_utf8_lossy(&r.read_body("GIVE", len, 65536).await?).into_owned(),
             )),
-            (token, _) if &token == b"CLOS" => {
-                let files = read_paths(r, "NFIL", "FILE").await?;
-                let n = read_count(r, "NLNK").await?;
-                let mut links = Vec::with_capacity(capacity(n));
-                for _ in 0..n {
-                    let link = path(r.read_string("LNKN").await?);
-                    links.push((link, path(r.read_string("LNKT").await?)));
-                }
-                let closure = Closure {
+            (token, entries) if &token == b"TREE" => {
+                let entries = check_count("TREE", entries, MAX_ENTRIES)?;
+                let files = check_count("NFIL", r.read_int("NFIL").await?, entries)?;
+                let hash = hash_body("LSTH", r.read_string("LSTH").await?)?;
+                let len = r.read_int("HLST").await?;
+                let bytes = r.read_body("HLST", len, r.limits().max_body).await?;
+                Ok(ScanAnswer::Found(Listing {
+                    bytes,
+                    hash,
+                    entries,
                     files,
-                    links,
-                    dirs: read_paths(r, "NDIR", "DIRN").await?,
-                    system_dirs: read_paths(r, "NSYD", "SYSD").await?,
-                    system_files: read_paths(r, "NSYF", "SYSF").await?,
-                };
-                let n = read_count(r, "NFIL").await?;
-                let mut packed = Vec::with_capacity(capacity(n));
-                for _ in 0..n {
-                    let hash = hash_body("PHSH", r.read_string("PHSH").await?)?;
-                    let size = r.read_int("PLZO").await?;
-                    let lzo = r.read_body("PLZO", size, r.limits().max_body).await?;
-                    packed.push(Arc::new(PackedFile { hash, lzo }));
-                }
-                Ok(ScanAnswer::Found(closure, packed))
+                }))
             }
             (other, _) => Err(ProtocolError::WrongToken {
-                expected: "CLOS",
+                expected: "TREE or GIVE",
                 got: String::from_utf8_lossy(&other).into_owned(),
             }),
         }
     }
 }
 
-/// The bytes of a `Found` answer, headers included, for the writer to reserve.
-fn answer_len(closure: &Closure, packed: &[Arc<PackedFile>]) -> usize {
-    let paths = |list: &[PathBuf]| {
-        list.iter()
-            .map(|p| HEADER_LEN + p.as_os_str().len())
-            .sum::<usize>()
-    };
-    let links: usize = closure
-        .links
-        .iter()
-        .map(|(l, t)| 2 * HEADER_LEN + l.as_os_str().len() + t.as_os_str().len())
-        .sum();
-    let files: usize = packed
-        .iter()
-        .map(|f| 2 * HEADER_LEN + f.hash.len() + f.lzo.len())
-        .sum();
-    7 * HEADER_LEN
-        + paths(&closure.files)
-        + links
-        + paths(&closure.dirs)
-        + paths(&closure.system_dirs)
-        + paths(&closure.system_files)
-        + files
+impl TreeRequest {
+    /// The request's packets; the first byte is the one a handed-over socket goes with.
+    pub fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
+        let mut w = TokenWriter::new(Vec::new());
+        match self {
+            TreeRequest::Whole => w.int(b"TALL", 0),
+            TreeRequest::Contents(hashes) => w.string(b"THSH", hashes.as_flattened())?,
+        }
+        Ok(w.into_buffer())
+    }
+
+    /// Reads the rest of a request whose header (received with or without a socket) is
+    /// `header`.
+    pub async fn read_after<R: AsyncRead + Unpin>(
+        header: &[u8; HEADER_LEN],
+        r: &mut TokenReader<R>,
+    ) -> Result<Self, ProtocolError> {
+        let limits = *r.limits();
+        match TokenReader::new(&header[..], limits).read_any().await? {
+            (token, 0) if &token == b"TALL" => Ok(TreeRequest::Whole),
+            (token, len) if &token == b"THSH" => {
+                let body = r
+                    .read_body("THSH", len, MAX_ENTRIES.saturating_mul(32))
+                    .await?;
+                let (hashes, rest) = body.as_chunks::<32>();
+                if !rest.is_empty() {
+                    return Err(ProtocolError::WrongToken {
+                        expected: "whole SHA-256 hashes in THSH",
+                        got: format!("{} bytes", body.len()),
+                    });
+                }
+                Ok(TreeRequest::Contents(hashes.to_vec()))
+            }
+            (other, _) => Err(ProtocolError::WrongToken {
+                expected: "TALL or THSH",
+                got: String::from_utf8_lossy(&other).into_owned(),
+            }),
+        }
+    }
+}
+
+impl TreeAnswer {
+    pub async fn write<W: AsyncWrite + Unpin>(
+        &self,
+        w: &mut TokenWriter<W>,
+    ) -> Result<(), ProtocolError> {
+        match self {
+            TreeAnswer::Written(n) => w.int(b"WROT", *n),
+            TreeAnswer::Bytes(bytes) => w.string(b"TBYT", bytes)?,
+            TreeAnswer::Failed(why) => w.string(b"FAIL", why.as_bytes())?,
+        }
+        w.flush().await
+    }
+
+    pub async fn read<R: AsyncRead + Unpin>(r: &mut TokenReader<R>) -> Result<Self, ProtocolError> {
+        match r.read_any().await? {
+            (token, n) if &token == b"WROT" => Ok(TreeAnswer::Written(n)),
+            (token, len) if &token == b"TBYT" => {
+                let limit = r.limits().max_body;
+                Ok(TreeAnswer::Bytes(r.read_body("TBYT", len, limit).await?))
+            }
+            (token, len) if &token == b"FAIL" => Ok(TreeAnswer::Failed(
+                String::from_utf8_lossy(&r.read_body("FAIL", len, 65536).await?).into_owned(),
+            )),
+            (other, _) => Err(ProtocolError::WrongToken {
+                expected: "WROT, TBYT or FAIL",
+                got: String::from_utf8_lossy(&other).into_owned(),
+            }),
+        }
+    }
 }
 
 fn count(n: usize) -> Result<u32, ProtocolError> {
@@ -242,32 +298,6 @@ fn capacity(n: usize) -> usize {
     claimed_capacity(n.try_into().unwrap_or(u32::MAX))
 }
 
-fn write_paths<W: AsyncWrite + Unpin>(
-    w: &mut TokenWriter<W>,
-    count_token: &[u8; 4],
-    token: &[u8; 4],
-    paths: &[PathBuf],
-) -> Result<(), ProtocolError> {
-    w.int(count_token, count(paths.len())?);
-    for p in paths {
-        w.string(token, p.as_os_str().as_bytes())?;
-    }
-    Ok(())
-}
-
-async fn read_paths<R: AsyncRead + Unpin>(
-    r: &mut TokenReader<R>,
-    count_token: &'static str,
-    token: &'static str,
-) -> Result<Vec<PathBuf>, ProtocolError> {
-    let n = read_count(r, count_token).await?;
-    let mut paths = Vec::with_capacity(capacity(n));
-    for _ in 0..n {
-        paths.push(path(r.read_string(token).await?));
-    }
-    Ok(paths)
-}
-
 fn path(bytes: Vec<u8>) -> PathBuf {
     PathBuf::from(OsString::from_vec(bytes))
 }
@@ -276,6 +306,8 @@ fn path(bytes: Vec<u8>) -> PathBuf {
 mod tests {
     use super::*;
     use crate::protocol::Limits;
+    use crate::protocol::packed_tree::{OutgoingEntry, PackedFile};
+    use std::sync::Arc;
 
     #[tokio::test]
     async fn a_scan_request_and_both_answers_round_trip() {
@@ -296,19 +328,16 @@ mod tests {
                 .unwrap(),
             request
         );
-        let found = ScanAnswer::Found(
-            Closure {
-                files: vec!["/src/lua/lapi.c".into(), "/src/lua/lua.h".into()],
-                links: vec![("/src/l".into(), "/src/lua".into())],
-                dirs: vec!["/src/lua".into()],
-                system_dirs: vec!["/usr/include".into()],
-                system_files: vec!["/usr/include/stdio.h".into()],
+        let found = ScanAnswer::Found(Listing::of(&[
+            OutgoingEntry::File {
+                name: b"/src/lua/lapi.c".to_vec(),
+                packed: Arc::new(PackedFile::of(b"int lua_call;\n")),
             },
-            vec![
-                Arc::new(PackedFile::of(b"int lua_call;\n")),
-                Arc::new(PackedFile::of(b"")),
-            ],
-        );
+            OutgoingEntry::Link {
+                name: b"/src/l".to_vec(),
+                target: b"/src/lua".to_vec(),
+            },
+        ]));
         for answer in [found, ScanAnswer::GaveUp("CPATH is set".into())] {
             let mut w = TokenWriter::new(Vec::new());
             answer.write(&mut w).await.unwrap();
@@ -316,5 +345,41 @@ mod tests {
             let mut r = TokenReader::new(&bytes[..], Limits::default());
             assert_eq!(ScanAnswer::read(&mut r).await.unwrap(), answer);
         }
+    }
+
+    #[tokio::test]
+    async fn tree_requests_and_answers_round_trip() {
+        for request in [
+            TreeRequest::Whole,
+            TreeRequest::Contents(vec![[1; 32], [2; 32]]),
+            TreeRequest::Contents(vec![]),
+        ] {
+            let bytes = request.encode().unwrap();
+            let header: [u8; HEADER_LEN] = bytes[..HEADER_LEN].try_into().unwrap();
+            let mut r = TokenReader::new(&bytes[HEADER_LEN..], Limits::default());
+            assert_eq!(
+                TreeRequest::read_after(&header, &mut r).await.unwrap(),
+                request
+            );
+        }
+        for answer in [
+            TreeAnswer::Written(430_000),
+            TreeAnswer::Bytes(b"NFIL00000000".to_vec()),
+            TreeAnswer::Failed("broken pipe".into()),
+        ] {
+            let mut w = TokenWriter::new(Vec::new());
+            answer.write(&mut w).await.unwrap();
+            let bytes = w.into_inner();
+            let mut r = TokenReader::new(&bytes[..], Limits::default());
+            assert_eq!(TreeAnswer::read(&mut r).await.unwrap(), answer);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hash_list_cut_short_is_refused() {
+        let header = *b"THSH00000021";
+        let body = [0u8; 33];
+        let mut r = TokenReader::new(&body[..], Limits::default());
+        assert!(TreeRequest::read_after(&header, &mut r).await.is_err());
     }
 }

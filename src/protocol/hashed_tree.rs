@@ -40,10 +40,13 @@ pub enum HashedEntry {
 }
 
 /// A tree's listing as it travels in `HLST`, and its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listing {
     pub bytes: Vec<u8>,
     pub hash: ContentHash,
     pub entries: u32,
+    /// How many of the entries are files (the most contents a server may ask for).
+    pub files: u32,
 }
 
 impl Listing {
@@ -64,6 +67,10 @@ impl Listing {
             hash: content_hash(&bytes),
             bytes,
             entries: entries.len() as u32,
+            files: entries
+                .iter()
+                .filter(|e| matches!(e, OutgoingEntry::File { .. }))
+                .count() as u32,
         }
     }
 }

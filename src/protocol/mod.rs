@@ -15,6 +15,7 @@ pub mod agent;
 pub mod agent_engine;
 pub mod agent_scan;
 pub mod client_counters;
+pub mod closure_tree;
 pub mod deps_file;
 pub mod error;
 pub mod farm_view;

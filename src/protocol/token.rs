@@ -207,6 +207,16 @@ impl<W: AsyncWrite + Unpin> TokenWriter<W> {
         self.inner
     }
 
+    /// The packets gathered and not flushed: for a writer used only to encode them.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// Packets encoded elsewhere, sent with the next flush.
+    pub fn raw(&mut self, packets: &[u8]) {
+        self.buf.extend_from_slice(packets);
+    }
+
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.inner
     }

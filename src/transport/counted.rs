@@ -20,6 +20,12 @@ impl ByteCounts {
         self.sent.load(Ordering::Relaxed)
     }
 
+    /// Bytes that reached the stream's peer by another way (an agent writing into a
+    /// socket handed to it).
+    pub fn add_sent(&self, n: u64) {
+        self.sent.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
     }

@@ -1,9 +1,10 @@
 //! The agent's unix socket, both ways. The agent reads the first token and then a job
 //! request (`AGNT`), an include-scan request (`SCAN`), a report (`REPT`, JSON), a monitor's
 //! `VIEW` or a zeroconf browse request (`BRWS`, JSON), and after an engine's `OPEN` the
-//! Action (`ACTN`); a wrapper reads `PICK`+`SLOT`/`NONE`, then `OPEN`+`STOR`/`FAIL`, the
-//! scan's answer (`CLOS` and its lists, or `GIVE`) or an engine job's end (`DONE` …, or
-//! `RERR`, JSON), and a monitor the `VIEW` JSON. Everything the writers
+//! Action (`ACTN`), and on a scan's connection the tree requests (`TALL`, `THSH`); a wrapper
+//! reads `PICK`+`SLOT`/`NONE`, then `OPEN`+`STOR`/`FAIL`, the scan's answer (`TREE` and its
+//! listing, or `GIVE`), a tree request's answer (`WROT`, `TBYT`, `FAIL`) or an engine job's
+//! end (`DONE` …, or `RERR`, JSON), and a monitor the `VIEW` JSON. Everything the writers
 //! produce reads back equal; a local peer sending garbage gets an error, never a panic.
 
 use std::ffi::OsString;
@@ -15,8 +16,10 @@ use std::time::Duration;
 use arbitrary::Arbitrary;
 use distfarm::protocol::agent::{self, AgentRequest, BrowseRequest, Channel, JobRequest, Pick};
 use distfarm::protocol::agent_engine::{self, ActionRequest};
-use distfarm::protocol::agent_scan::{Closure, ScanAnswer, ScanRequest};
-use distfarm::protocol::packed_tree::PackedFile;
+use distfarm::protocol::agent_scan::{ScanAnswer, ScanRequest, TreeAnswer, TreeRequest};
+use distfarm::protocol::hashed_tree::Listing;
+use distfarm::protocol::packed_tree::{OutgoingEntry, PackedFile};
+use distfarm::protocol::token::HEADER_LEN;
 use distfarm::protocol::{ProtocolError, TokenWriter};
 use distfarm::reapi::error::ReapiError;
 use distfarm::reapi::run::{Finished, ResultSource};
@@ -65,6 +68,8 @@ pub enum Message {
     },
     /// A `BRWS` body that may not be JSON at all.
     BrowseText(Vec<u8>),
+    /// A tree request on a scan's connection: the whole tree, or these contents.
+    Tree(Option<Vec<[u8; 32]>>),
     Other([u8; 4], u32),
 }
 
@@ -75,15 +80,15 @@ pub enum Answer {
         channel: ChannelAnswer,
     },
     NoHost(String),
+    /// The tree's listing: files (name, content) and links (name, target).
     Found {
-        files: Vec<Vec<u8>>,
+        files: Vec<(Vec<u8>, Vec<u8>)>,
         links: Vec<(Vec<u8>, Vec<u8>)>,
-        dirs: Vec<Vec<u8>>,
-        system_dirs: Vec<Vec<u8>>,
-        system_files: Vec<Vec<u8>>,
-        packed: Vec<([u8; 32], Vec<u8>)>,
     },
     GaveUp(String),
+    TreeWritten(u32),
+    TreeBytes(Vec<u8>),
+    TreeFailed(String),
     View(Vec<u8>),
     EngineDone {
         exit_code: i32,
@@ -110,10 +115,6 @@ pub enum ChannelAnswer {
 
 fn path(bytes: &[u8]) -> PathBuf {
     PathBuf::from(OsString::from_vec(bytes.to_vec()))
-}
-
-fn paths(list: &[Vec<u8>]) -> Vec<PathBuf> {
-    list.iter().map(|p| path(p)).collect()
 }
 
 /// The bytes `$write` (an async write to the `TokenWriter` named `$w`) produced.
@@ -226,6 +227,25 @@ fn request(message: Message, corruptions: &[Corruption]) {
             }
             return;
         }
+        Message::Tree(hashes) => {
+            let request = match hashes {
+                None => TreeRequest::Whole,
+                Some(hashes) => TreeRequest::Contents(hashes),
+            };
+            let sent = corrupt(request.encode().expect("short"), corruptions);
+            let got = bounded("tree request", sent.len(), || {
+                let header: [u8; HEADER_LEN] = sent.get(..HEADER_LEN)?.try_into().ok()?;
+                let mut rest = reader(&sent[HEADER_LEN..]);
+                Some(block_on(TreeRequest::read_after(&header, &mut rest)))
+            });
+            if corruptions.is_empty() {
+                let got = got
+                    .expect("a header")
+                    .expect("a well-formed request reads back");
+                assert_eq!(got, request);
+            }
+            return;
+        }
         Message::Other(token, value) => {
             w.int(&token, value);
             block_on(w.flush()).expect("to memory");
@@ -286,28 +306,23 @@ fn answer_read(answer: Answer, corruptions: &[Corruption]) {
                 assert_eq!(got.expect("reads back"), pick);
             }
         }
-        Answer::Found {
-            files,
-            links,
-            dirs,
-            system_dirs,
-            system_files,
-            packed,
-        } => {
-            let closure = Closure {
-                files: paths(&files),
-                links: links.iter().map(|(l, t)| (path(l), path(t))).collect(),
-                dirs: paths(&dirs),
-                system_dirs: paths(&system_dirs),
-                system_files: paths(&system_files),
-            };
-            let packed = packed
+        Answer::Found { files, links } => {
+            let files = files
                 .into_iter()
-                .map(|(hash, lzo)| Arc::new(PackedFile { hash, lzo }))
-                .collect();
-            scan_answer(ScanAnswer::Found(closure, packed), corruptions);
+                .map(|(name, content)| OutgoingEntry::File {
+                    name,
+                    packed: Arc::new(PackedFile::of(&content)),
+                });
+            let links = links
+                .into_iter()
+                .map(|(name, target)| OutgoingEntry::Link { name, target });
+            let entries: Vec<_> = files.chain(links).collect();
+            scan_answer(ScanAnswer::Found(Listing::of(&entries)), corruptions);
         }
         Answer::GaveUp(why) => scan_answer(ScanAnswer::GaveUp(why), corruptions),
+        Answer::TreeWritten(n) => tree_answer(TreeAnswer::Written(n), corruptions),
+        Answer::TreeBytes(bytes) => tree_answer(TreeAnswer::Bytes(bytes), corruptions),
+        Answer::TreeFailed(why) => tree_answer(TreeAnswer::Failed(why), corruptions),
         Answer::EngineDone {
             exit_code,
             stdout,
@@ -362,6 +377,19 @@ fn scan_answer(answer: ScanAnswer, corruptions: &[Corruption]) {
     });
     if corruptions.is_empty() {
         let long = matches!(&answer, ScanAnswer::GaveUp(why) if why.len() > 65536);
+        if !long {
+            assert_eq!(got.expect("reads back"), answer);
+        }
+    }
+}
+
+fn tree_answer(answer: TreeAnswer, corruptions: &[Corruption]) {
+    let sent = corrupt(written!(w => answer.write(&mut w)), corruptions);
+    let got = bounded("tree answer", sent.len(), || {
+        block_on(TreeAnswer::read(&mut reader(&sent)))
+    });
+    if corruptions.is_empty() {
+        let long = matches!(&answer, TreeAnswer::Failed(why) if why.len() > 65536);
         if !long {
             assert_eq!(got.expect("reads back"), answer);
         }
