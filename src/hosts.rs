@@ -174,6 +174,15 @@ impl HostSpec {
         matches!(self.kind, HostKind::Grpc(_))
     }
 
+    /// Whether its jobs go as source and headers (pump mode): a distcc host with
+    /// `,cpp,lzo`, or an engine entry with `,cpp`.
+    pub fn pumps(&self) -> bool {
+        match &self.kind {
+            HostKind::Grpc(endpoint) => endpoint.pump,
+            _ => self.protocol_version() == 3,
+        }
+    }
+
     /// What answers at the far end of an SSH entry.
     pub fn ssh_remote(&self) -> Option<&RemoteEnd> {
         match &self.kind {
@@ -372,7 +381,7 @@ pub enum Problem {
     GrpcNeedsPort,
     #[error(
         "unknown option \",{0}\" for a grpc entry (known: instance=NAME, key-file=PATH, \
-         key-header=NAME, tls-ca=PATH, tls-cert=PATH, tls-key=PATH, prop=NAME=VALUE, down)"
+         key-header=NAME, tls-ca=PATH, tls-cert=PATH, tls-key=PATH, prop=NAME=VALUE, cpp, down)"
     )]
     GrpcUnknownOption(String),
     #[error("\",{option}\" needs {expected}")]

@@ -13,6 +13,7 @@
 //! | `tls-ca=PATH` | grpcs only: trust this PEM bundle instead of the system's roots |
 //! | `tls-cert=PATH`, `tls-key=PATH` | grpcs only: a client certificate and its key (PEM), both or neither |
 //! | `prop=NAME=VALUE` | a platform property the engine's workers need (repeatable) |
+//! | `cpp` | pump mode, as distcc's `,cpp`: the client does not preprocess; the Action's input root is the source and its header closure (found by the agent's include scanner) at their absolute paths, the worker's compiler brings the system headers |
 //! | `down` | listed but never given work, as for any host |
 
 use std::path::PathBuf;
@@ -47,6 +48,8 @@ pub struct GrpcEndpoint {
     /// `prop=NAME=VALUE`, in the order given (later ones win over earlier ones and over the
     /// properties distfarm sets itself).
     pub properties: Vec<(String, String)>,
+    /// `,cpp`: jobs go as their source and header closure (pump mode), not preprocessed.
+    pub pump: bool,
 }
 
 /// A header whose value is read from a file when the endpoint is first used.
@@ -112,6 +115,7 @@ pub fn parse(token: &str) -> Result<(GrpcEndpoint, Option<u32>, bool), Problem> 
         tls_ca: None,
         client_cert: None,
         properties: Vec::new(),
+        pump: false,
     };
     let down = apply_options(options, &mut endpoint)?;
     Ok((endpoint, limit, down))
@@ -170,6 +174,12 @@ fn apply_options(options: &str, endpoint: &mut GrpcEndpoint) -> Result<bool, Pro
         };
         match (name, value) {
             ("down", None) => down = true,
+            ("cpp", None) => {
+                if endpoint.pump {
+                    return Err(Problem::GrpcOptionTwice(name.to_string()));
+                }
+                endpoint.pump = true;
+            }
             ("instance", Some(v)) => {
                 once(&instance, name)?;
                 instance = Some(v.to_string());

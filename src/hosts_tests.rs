@@ -578,12 +578,28 @@ fn grpc_entries_name_an_endpoint_a_limit_and_options() {
                 ("OSFamily".into(), "linux".into()),
                 ("container-image".into(), "docker://gcc@sha256:ab12".into()),
             ],
+            pump: false,
         }
     );
     assert_eq!(endpoint.uri(), "https://remote.example.com:443");
     assert_eq!(spec.hostname(), "remote.example.com");
     assert_eq!(spec.lock_name(3), "cpu_grpc_remote.example.com_443_3");
     assert_eq!(spec.backoff_name(), "backoff_grpc_remote.example.com_443_0");
+}
+
+#[test]
+fn a_grpc_entry_with_cpp_asks_for_pump_mode_inputs() {
+    let spec = distfarm_one("grpc://buildbarn:8980/8,cpp,instance=main");
+    let endpoint = grpc(&spec);
+    assert!(endpoint.pump);
+    assert_eq!(endpoint.instance, "main");
+    // distcc's own meaning of `,cpp` on a distcc host is not this entry's business.
+    assert!(!spec.cpp && !spec.lzo);
+    assert!(!grpc(&distfarm_one("grpc://buildbarn:8980")).pump);
+    assert_eq!(
+        distfarm_problem("grpc://e:1,cpp,cpp"),
+        Problem::GrpcOptionTwice("cpp".into())
+    );
 }
 
 #[test]

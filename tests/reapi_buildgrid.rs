@@ -37,6 +37,31 @@ fn lua_through_buildgrid_matches_local_objects() {
     );
 }
 
+/// Lua with debug info through BuildGrid from a `,cpp` entry: every job's input root is the
+/// source and its headers (its Command the pump-mode script), and every object is the one a
+/// direct local `gcc -g -c` makes, line tables included.
+#[test]
+fn lua_pumped_through_buildgrid_with_debug_info_matches_a_direct_local_compile() {
+    let grid = BuildGrid::start(WORKERS);
+    let lua = CProject::lua();
+    let extra = ["-O2", "-g"];
+    let client = WrapperClient::new().distfarm_hosts(&format!("{},cpp", grid.entry(4)));
+    let objects = client.build("", &lua, &extra);
+    let direct = references(&lua, &extra, CLIENTS);
+    assert_identical(&lua, &objects, &direct, "pumped through BuildGrid");
+    let jobs = grid.jobs_run();
+    assert_eq!(
+        jobs.len(),
+        lua.units().len(),
+        "every unit ran once on a BuildGrid worker:\n{jobs:#?}\n{}",
+        grid.logs()
+    );
+    for job in &jobs {
+        let words: Vec<&str> = job.split(' ').collect();
+        assert_eq!(words[2..4], ["/bin/sh", "-c"], "a pump-mode Command: {job}");
+    }
+}
+
 /// zstd built twice, from two checkouts in other directories, with the include directories
 /// named by absolute paths (so every line marker of a zstd header names the checkout), each
 /// by a client with a fresh `DISTCC_DIR`: the second build runs no job anywhere, every

@@ -1,15 +1,20 @@
 //! The wrapper with a Remote Execution API endpoint in its distfarm-only host list
 //! (`DISTFARM_HOSTS`): jobs compile there over the agent's one channel to it (or the
 //! wrapper's own without an agent), a second checkout's build hits the engine's action
-//! cache, and an engine that is gone is backed off like any host.
+//! cache, and an engine that is gone is backed off like any host. With `,cpp` (pump mode)
+//! the input root is the source and its headers, not preprocessed text, and the objects
+//! (`-g` ones too) and `.d` files are what a direct local compile writes.
 
 use std::path::Path;
 
+use crate::support::build::{assert_identical, lua_references, references};
 use crate::support::compile::local_object;
+use crate::support::cproject::CProject;
 use crate::support::fake_engine::FakeEngine;
 use crate::support::free_port;
 use crate::support::process::text;
 use crate::support::wrapper::{Work, hello_args, split_dwarf_args};
+use crate::support::wrapper_client::{CLIENTS, WrapperClient};
 
 #[test]
 fn the_wrapper_compiles_on_an_engine_listed_in_distfarm_hosts() {
@@ -187,4 +192,223 @@ fn a_split_dwarf_job_without_an_engine_compiles_here() {
     work.gcc().args(&split_dwarf_args()[1..]).run();
     assert!(object == work.read("out/hello.o"), "the object is gcc's");
     assert!(dwo == work.read("out/hello.dwo"), "the .dwo is gcc's");
+}
+
+/// Every action the engine ran was a pump-mode one: the script, some headers in the input
+/// root beside the source, and no preprocessed text.
+#[track_caller]
+fn assert_all_pumped(engine: &FakeEngine, jobs: usize) {
+    let (inputs, commands) = (engine.inputs_seen(), engine.commands_seen());
+    assert_eq!(inputs.len(), jobs, "{inputs:#?}");
+    for (root, command) in inputs.iter().zip(&commands) {
+        assert_eq!(command[..2], ["/bin/sh", "-c"], "{command:?}");
+        assert!(
+            root.iter()
+                .any(|p| p.ends_with(".h") || p.ends_with(".hpp")),
+            "headers in the input root: {root:#?}"
+        );
+        assert!(
+            !root.iter().any(|p| p.ends_with(".i") || p.ends_with(".ii")),
+            "no preprocessed text: {root:#?}"
+        );
+    }
+}
+
+#[test]
+fn lua_and_cxx_pumped_to_an_engine_are_identical_to_local_objects() {
+    let engine = FakeEngine::start();
+    let client = WrapperClient::new().distfarm_hosts(&engine.entry(",cpp"));
+    let lua = CProject::lua();
+    let objects = client.build("", &lua, &["-O2"]);
+    assert_identical(&lua, &objects, lua_references(), "pumped to an engine");
+    let cxx = CProject::cxx_sample();
+    let objects = client.build("", &cxx, &["-O2"]);
+    let local = references(&cxx, &["-O2"], CLIENTS);
+    assert_identical(&cxx, &objects, &local, "C++ pumped to an engine");
+    assert_all_pumped(&engine, lua.units().len() + cxx.units().len());
+}
+
+/// The point of pump mode: compiled from its sources, not from preprocessed text, an object
+/// with debug info is the one a direct local `gcc -g -c` makes (line tables included).
+#[test]
+fn lua_with_debug_info_pumped_to_an_engine_is_identical_to_a_direct_local_compile() {
+    let engine = FakeEngine::start();
+    let client = WrapperClient::new().distfarm_hosts(&engine.entry(",cpp"));
+    let lua = CProject::lua().first(10);
+    let extra = ["-O2", "-g"];
+    let objects = client.build("", &lua, &extra);
+    let direct = references(&lua, &extra, CLIENTS);
+    assert_identical(&lua, &objects, &direct, "pumped -g to an engine");
+    assert_all_pumped(&engine, lua.units().len());
+}
+
+/// A source that includes a header by an absolute `-I`, a system header and its own
+/// directory's header: the `.d` names them as a local `gcc -MD` does (the worker's root
+/// gone, the rule wrapped as gcc wraps it), for `-MD` and `-MMD -MT`, with an `-MF` of
+/// its own or none; the object is local gcc's too.
+#[test]
+fn a_pumped_dependency_file_is_the_one_a_local_compile_writes() {
+    let engine = FakeEngine::start();
+    let work = Work::new();
+    std::fs::create_dir_all(work.path("include/deeper/than/most")).unwrap();
+    std::fs::write(
+        work.path("include/deeper/than/most/config_with_a_long_name.h"),
+        "#define LIMIT 3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.path("deps.c"),
+        "#include <stdio.h>\n#include \"hello.h\"\n#include \"config_with_a_long_name.h\"\n\
+         int f(void) { return printf(GREETING) + LIMIT; }\n",
+    )
+    .unwrap();
+    let include = format!("-I{}", work.path("include/deeper/than/most").display());
+    for deps in [
+        vec!["-MD"],
+        vec!["-MMD", "-MT", "custom.o"],
+        vec!["-MD", "-MF", "out/named.d", "-MP"],
+    ] {
+        let mut args: Vec<String> = ["-O2", &include, "-c", "deps.c", "-o", "out/deps.o"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(deps.iter().map(|s| s.to_string()));
+        let file = if deps.contains(&"-MF") {
+            "out/named.d"
+        } else {
+            "out/deps.d"
+        };
+        work.gcc().args(&args).run();
+        let (local_deps, local_object) = (work.read(file), work.read("out/deps.o"));
+        std::fs::remove_file(work.path(file)).unwrap();
+        std::fs::remove_file(work.path("out/deps.o")).unwrap();
+        let out = work
+            .distfarm(Some(""))
+            .env("DISTFARM_HOSTS", engine.entry(",cpp"))
+            .env("DISTCC_FALLBACK", "0")
+            .arg("gcc")
+            .args(&args)
+            .run();
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+        assert_eq!(text(&work.read(file)), text(&local_deps), "{deps:?}");
+        assert!(
+            work.read("out/deps.o") == local_object,
+            "{deps:?}: the object"
+        );
+    }
+    assert_all_pumped(&engine, 3);
+    assert_eq!(work.out_files(), ["deps.d", "deps.o", "named.d"]);
+    for worker_name in ["output.o", "output.d", "output.root"] {
+        assert!(!work.path(worker_name).exists(), "{worker_name} left here");
+    }
+}
+
+/// `-gsplit-dwarf` through a `,cpp` engine, with the agent's scan and channel or the
+/// wrapper's own: the object and its `.dwo` come back, as gcc writes them here directly.
+#[test]
+fn a_pumped_split_dwarf_job_brings_back_the_dwo_gcc_writes_here() {
+    let engine = FakeEngine::start();
+    let work = Work::new();
+    work.gcc().args(&split_dwarf_args()[1..]).run();
+    let (object, dwo) = (work.read("out/hello.o"), work.read("out/hello.dwo"));
+    for agent in ["1", "0"] {
+        for file in ["out/hello.o", "out/hello.dwo"] {
+            std::fs::remove_file(work.path(file)).unwrap();
+        }
+        let out = work
+            .distfarm(Some(""))
+            .env("DISTFARM_HOSTS", engine.entry(",cpp"))
+            .env("DISTFARM_AGENT", agent)
+            .env("DISTCC_FALLBACK", "0")
+            .args(split_dwarf_args())
+            .run();
+        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+        assert!(
+            work.read("out/hello.o") == object,
+            "agent {agent}: the object"
+        );
+        assert!(work.read("out/hello.dwo") == dwo, "agent {agent}: the .dwo");
+    }
+    // The second is the same Action: the engine's cache answers it.
+    assert_all_pumped(&engine, 1);
+    assert_eq!(engine.cache_hits(), 1);
+}
+
+/// An include directory reached through a symbolic link (`-Ilinked`, `linked -> real/inc`):
+/// the input root has the link, with a relative target inside the root, and the object and
+/// `.d` are local gcc's.
+#[test]
+fn a_header_reached_through_a_link_arrives_as_a_link_inside_the_root() {
+    let engine = FakeEngine::start();
+    let work = Work::new();
+    std::fs::create_dir_all(work.path("real/inc")).unwrap();
+    std::fs::write(work.path("real/inc/linked.h"), "#define LINKED 7\n").unwrap();
+    std::os::unix::fs::symlink("real/inc", work.path("linked")).unwrap();
+    std::fs::write(
+        work.path("via_link.c"),
+        "#include \"linked.h\"\nint g(void) { return LINKED; }\n",
+    )
+    .unwrap();
+    let args = [
+        "-O2",
+        "-Ilinked",
+        "-MD",
+        "-c",
+        "via_link.c",
+        "-o",
+        "out/via_link.o",
+    ];
+    work.gcc().args(args).run();
+    let (object, deps) = (work.read("out/via_link.o"), work.read("out/via_link.d"));
+    std::fs::remove_file(work.path("out/via_link.o")).unwrap();
+    let out = work
+        .distfarm(Some(""))
+        .env("DISTFARM_HOSTS", engine.entry(",cpp"))
+        .env("DISTCC_FALLBACK", "0")
+        .arg("gcc")
+        .args(args)
+        .run();
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    assert!(work.read("out/via_link.o") == object, "the object");
+    assert_eq!(text(&work.read("out/via_link.d")), text(&deps));
+    let root = &engine.inputs_seen()[0];
+    assert!(
+        root.iter().any(|p| p.ends_with("/linked -> real/inc")),
+        "the link, relative: {root:#?}"
+    );
+    assert!(
+        root.iter().any(|p| p.ends_with("/real/inc/linked.h")),
+        "{root:#?}"
+    );
+}
+
+/// A job the include scanner gives up on goes to the engine preprocessed, with the pump
+/// mode's warning; with `DISTCC_FALLBACK=0` it is an error, as for a distcc `,cpp` host.
+#[test]
+fn a_job_the_scanner_gives_up_on_goes_preprocessed_and_says_so() {
+    let engine = FakeEngine::start();
+    let work = Work::new();
+    let compile = || {
+        work.distfarm(Some(""))
+            .env("DISTFARM_HOSTS", engine.entry(",cpp"))
+            .env("CPATH", "/nonexistent")
+            .args(hello_args("out/hello.o"))
+    };
+    let out = compile().run();
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("pump mode not used for hello.c: CPATH is set"),
+        "{stderr}"
+    );
+    assert_eq!(work.read("out/hello.o"), work.hello_reference());
+    let roots = engine.inputs_seen();
+    assert_eq!(roots.len(), 1);
+    assert_eq!(roots[0], ["input.i"], "plain mode's input root");
+    let out = compile().env("DISTCC_FALLBACK", "0").run_expect_failure();
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("pump mode cannot be used for hello.c")
+            && stderr.contains("DISTCC_FALLBACK=0"),
+        "{stderr}"
+    );
 }

@@ -37,7 +37,7 @@ pub fn main(args: &PumpArgs) -> i32 {
     let pumped = hosts
         .hosts
         .iter()
-        .filter(|h| !h.is_local() && h.protocol_version() == 3)
+        .filter(|h| !h.is_local() && h.pumps())
         .count();
     if pumped == 0 {
         eprintln!(

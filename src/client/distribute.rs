@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::args::{Scan, scan};
 use super::attempt::{self, Attempt, JobStream};
 use super::cpp_plans;
-use super::engine_job::{self, EngineJob};
+use super::engine_job::{self, EngineInput, EngineJob};
 use super::fallback::Fallback;
 use super::identity::{self, Identity};
 use super::job::CompileJob;
@@ -62,7 +62,7 @@ pub(super) struct Tries {
     /// or why the job is preprocessed here instead.
     pub(super) pump: Option<Result<Arc<PumpTree>, NotPumped>>,
     /// A pump-mode attempt failed: the job goes on in plain mode.
-    pump_failed: bool,
+    pub(super) pump_failed: bool,
 }
 
 pub struct Wrapper<'a> {
@@ -202,13 +202,16 @@ impl Wrapper<'_> {
                 continue; // the agent is gone: pick again, directly
             };
             let wants_pump = host.protocol_version() == 3 && !tries.pump_failed;
+            // An engine entry with `,cpp`: the job's input is its source and headers.
+            let wants_engine_pump = !tries.pump_failed
+                && matches!(&host.kind, HostKind::Grpc(endpoint) if endpoint.pump);
             // A `-g` job to an SSH host may go as a tree (below) if a distfarm session
             // server answers; any other job starts preprocessing while it connects
             // (and while the host's compiler is asked who it is).
             let tree_if_distfarm = matches!(host.kind, HostKind::Ssh { .. })
                 && !tries.pump_failed
                 && crate::debug_info::asked_for(job.argv.iter().skip(1).map(String::as_str));
-            if !wants_pump && !tree_if_distfarm {
+            if !wants_pump && !tree_if_distfarm && !wants_engine_pump {
                 tries
                     .source
                     .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
@@ -250,11 +253,25 @@ impl Wrapper<'_> {
             };
             let result = if let Some(endpoint) = &engine {
                 // Not a connection: it holds the agent's slot (or nothing, under a slot
-                // lock) while the job runs on the engine, reached by `reapi`.
-                let slot = stream.await;
-                let source: &SharedSource = tries
-                    .source
-                    .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir));
+                // lock) while the job runs on the engine, reached by `reapi`. The include
+                // scan of a pump-mode job overlaps it, as the preprocessor does otherwise.
+                let (slot, pumped) = if wants_engine_pump {
+                    tokio::join!(stream, self.engine_pump_inputs(job, &mut tries))
+                } else {
+                    (stream.await, Ok(None))
+                };
+                let pumped = match pumped {
+                    Ok(pumped) => pumped,
+                    Err(exit) => return exit,
+                };
+                let input = match &pumped {
+                    Some(inputs) => EngineInput::Pumped(inputs),
+                    None => EngineInput::Preprocessed(
+                        tries
+                            .source
+                            .get_or_insert_with(|| self.start_preprocessor(job, &lock_dir)),
+                    ),
+                };
                 if let Some(state) = &tries.state {
                     state.phase(Phase::Compile);
                 }
@@ -266,10 +283,25 @@ impl Wrapper<'_> {
                     cwd: &cwd,
                     timeout: self.env.io_timeout,
                 };
-                match slot {
-                    Ok(slot) => engine_job::compile(&engine_job, job, source, slot).await,
+                let result = match slot {
+                    Ok(slot) => engine_job::compile(&engine_job, job, input, slot).await,
                     Err(e) => Err(e),
+                };
+                if pumped.is_some() && pump_attempt_failed(&result) {
+                    // As for a distcc `,cpp` host: perhaps a header the scan missed, or a
+                    // worker that cannot run the script; once more in plain mode.
+                    tracing::warn!(
+                        "{}: pump-mode compile on {} failed ({}); retrying in plain mode",
+                        job.input,
+                        host.text,
+                        describe_failure(&result)
+                    );
+                    self.reporter
+                        .pump_demoted(format!("pump-mode compile failed on {}", host.text));
+                    tries.pump_failed = true;
+                    continue;
                 }
+                result
             } else {
                 let (connected, pump) = if wants_pump {
                     // The scan overlaps the connection, as the preprocessor does in plain mode.

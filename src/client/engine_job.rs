@@ -1,8 +1,9 @@
 //! A job on a Remote Execution API endpoint (a `grpc://` host): the preprocessed text
-//! (line markers made relative to the working directory unless the job has debug info),
-//! the remote argv and the compiler's identity become an Action ([`crate::reapi`]); its
-//! result comes back as a distcc [`Response`], so the rest of the job (writing the object,
-//! replaying messages, falling back) is the same as for any host.
+//! (line markers made relative to the working directory unless the job has debug info) —
+//! or, for a `,cpp` entry, the source and its headers ([`super::engine_pump`]) —, the
+//! remote argv and the compiler's identity become an Action ([`crate::reapi`]); its
+//! result comes back as a distcc [`Response`], so the rest of the job (writing the object
+//! and the `.d`, replaying messages, falling back) is the same as for any host.
 //!
 //! The wrapper prepares the Action; the agent, which keeps one channel per endpoint, runs it
 //! in the slot it gave (`protocol::agent_engine`). Without an agent the wrapper connects for
@@ -12,6 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::attempt::JobStream;
+use super::engine_pump::{self, DEPS_OUTPUT, PumpInputs, ROOT_OUTPUT};
 use super::identity::Identity;
 use super::job::CompileJob;
 use super::preprocess::SharedSource;
@@ -23,7 +25,7 @@ use crate::reapi::action::{self, Compile};
 use crate::reapi::connect::Engine;
 use crate::reapi::error::ReapiError;
 use crate::reapi::run::Finished;
-use crate::reapi::{line_markers, platform, run};
+use crate::reapi::{line_markers, platform, pump_action, run};
 
 /// What the job needs from the wrapper besides the job itself.
 pub struct EngineJob<'a> {
@@ -38,12 +40,21 @@ pub struct EngineJob<'a> {
     pub timeout: Duration,
 }
 
+/// What the Action's input is made of.
+#[derive(Clone, Copy)]
+pub enum EngineInput<'a> {
+    /// Plain mode: the text the local preprocessor makes.
+    Preprocessed(&'a SharedSource),
+    /// Pump mode (`,cpp`): the source and its header closure, as scanned.
+    Pumped(&'a PumpInputs),
+}
+
 /// Runs `job` on the engine, through the agent when `slot` is the agent's. A compile error
 /// is an `Ok` response with its status.
 pub async fn compile(
     engine_job: &EngineJob<'_>,
     job: &CompileJob,
-    source: &SharedSource,
+    input: EngineInput<'_>,
     slot: JobStream,
 ) -> Result<Response, RemoteError> {
     let Some(identity) = engine_job.identity else {
@@ -62,45 +73,32 @@ pub async fn compile(
                 .map(Some)
         }
     };
-    let (engine, text) = tokio::join!(connecting, source.get());
-    let text = text.map_err(RemoteError::Preprocess)?;
-    let engine = engine?;
-    let debug_info = crate::debug_info::asked_for(job.argv.iter().skip(1).map(String::as_str));
-    let text = if debug_info {
-        std::borrow::Cow::Borrowed(text.text.as_slice())
-    } else {
-        line_markers::relative_to(&text.text, engine_job.cwd, engine_job.cwd)
-    };
-    let argv = job.remote_argv();
-    // Outputs named after the object (`-gsplit-dwarf`'s `.dwo`, whose name the object
-    // records) need the object's own name in the Command.
-    let split = job.engine_only.is_some();
-    let extra_outputs: Vec<String> = if split && job.mode == super::flags::Mode::Compile {
-        vec![dwo_beside(&job.output)]
-    } else {
-        Vec::new()
-    };
-    let output_ext = if job.mode == super::flags::Mode::Assemble {
-        ".s"
-    } else {
-        ".o"
-    };
     let properties = platform::properties(
         &format!("{}; {}", identity.version, identity.machine),
         &engine_job.endpoint.properties,
     );
-    let prepared = action::prepare(&Compile {
-        compiler: &compiler,
-        argv: &argv,
-        input: &job.input,
-        preprocessed_ext: job.preprocessed_ext,
-        text: &text,
-        output_ext,
-        output_as_given: split.then_some(job.output.as_str()),
-        extra_outputs: &extra_outputs,
-        platform: properties,
-    })
-    .map_err(ReapiError::from)?;
+    let (engine, prepared) = match input {
+        EngineInput::Preprocessed(source) => {
+            let (engine, text) = tokio::join!(connecting, source.get());
+            let text = text.map_err(RemoteError::Preprocess)?;
+            let prepared = plain_action(engine_job, job, &compiler, &text.text, properties)
+                .map_err(ReapiError::from)?;
+            (engine?, prepared)
+        }
+        EngineInput::Pumped(inputs) => {
+            let prepared = pump_action::prepare(pump_action::Compile {
+                compiler: &compiler,
+                args: &inputs.args,
+                cwd: &inputs.cwd,
+                tree: inputs.tree.clone(),
+                outputs: &inputs.outputs,
+                root_file: inputs.root_file,
+                platform: properties,
+            })
+            .map_err(ReapiError::from)?;
+            (connecting.await?, prepared)
+        }
+    };
     let action = crate::reapi::digest::display(&prepared.action_digest);
     let finished = match &engine {
         Some(engine) => run::run(engine, &prepared, engine_job.timeout).await?,
@@ -114,7 +112,14 @@ pub async fn compile(
         finished.uploaded
     );
     let ok = finished.exit_code == 0;
-    if ok && let Err((path, e)) = write_extras(&finished.extras) {
+    let (extras, deps) = match input {
+        EngineInput::Pumped(inputs) if ok && inputs.root_file.is_some() => {
+            dependency_file(finished.extras, &endpoint_name(engine_job.endpoint))?
+        }
+        // Nothing of a failed compile is written (below).
+        _ => (finished.extras, None),
+    };
+    if ok && let Err((path, e)) = write_extras(&extras) {
         return Err(RemoteError::ExtraOutput {
             path,
             why: e.to_string(),
@@ -130,8 +135,76 @@ pub async fn compile(
         } else {
             Vec::new()
         },
-        deps: None,
+        deps,
     })
+}
+
+/// The Action of a plain-mode job: the preprocessed `text` is its input.
+fn plain_action(
+    engine_job: &EngineJob<'_>,
+    job: &CompileJob,
+    compiler: &str,
+    text: &[u8],
+    properties: crate::reapi::proto::Platform,
+) -> Result<crate::reapi::action::Prepared, action::ActionError> {
+    let debug_info = crate::debug_info::asked_for(job.argv.iter().skip(1).map(String::as_str));
+    let text = if debug_info {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        line_markers::relative_to(text, engine_job.cwd, engine_job.cwd)
+    };
+    let argv = job.remote_argv();
+    // Outputs named after the object (`-gsplit-dwarf`'s `.dwo`, whose name the object
+    // records) need the object's own name in the Command.
+    let split = job.engine_only.is_some();
+    let extra_outputs: Vec<String> = if split && job.mode == super::flags::Mode::Compile {
+        vec![engine_pump::dwo_beside(&job.output)]
+    } else {
+        Vec::new()
+    };
+    let output_ext = if job.mode == super::flags::Mode::Assemble {
+        ".s"
+    } else {
+        ".o"
+    };
+    action::prepare(&Compile {
+        compiler,
+        argv: &argv,
+        input: &job.input,
+        preprocessed_ext: job.preprocessed_ext,
+        text: &text,
+        output_ext,
+        output_as_given: split.then_some(job.output.as_str()),
+        extra_outputs: &extra_outputs,
+        platform: properties,
+    })
+}
+
+/// The endpoint as failures name it (`grpc://HOST:PORT`).
+fn endpoint_name(endpoint: &crate::hosts::GrpcEndpoint) -> String {
+    let scheme = if endpoint.tls { "grpcs" } else { "grpc" };
+    format!("{scheme}://{}:{}", endpoint.host, endpoint.port)
+}
+
+/// A pump-mode result's `.d` (taken out of the outputs written beside the object), as a
+/// local `gcc -MD` writes it: the worker's root, which the script wrote beside it, removed.
+/// A successful compile that declared them and lacks either is not a result to trust.
+#[allow(clippy::type_complexity)]
+fn dependency_file(
+    extras: Vec<(String, Vec<u8>)>,
+    endpoint: &str,
+) -> Result<(Vec<(String, Vec<u8>)>, Option<Vec<u8>>), ReapiError> {
+    let (ours, theirs): (Vec<_>, Vec<_>) = extras
+        .into_iter()
+        .partition(|(path, _)| path == DEPS_OUTPUT || path == ROOT_OUTPUT);
+    let find = |name: &str| ours.iter().find(|(path, _)| path == name).map(|(_, b)| b);
+    match (find(DEPS_OUTPUT), find(ROOT_OUTPUT)) {
+        (Some(deps), Some(root)) => Ok((theirs, Some(engine_pump::local_deps(deps, root)))),
+        _ => Err(ReapiError::Untrusted {
+            endpoint: endpoint.to_string(),
+            why: format!("its result of a successful compile lacks {DEPS_OUTPUT} or {ROOT_OUTPUT}"),
+        }),
+    }
 }
 
 /// Hands the Action to the agent on its slot's connection and reads how it ended. The agent
@@ -156,14 +229,6 @@ async fn through_agent(
         }))
 }
 
-/// gcc's name for the split debug info of `object`: its last extension replaced by `.dwo`.
-fn dwo_beside(object: &str) -> String {
-    Path::new(object)
-        .with_extension("dwo")
-        .to_string_lossy()
-        .into_owned()
-}
-
 /// Writes the outputs besides the object, each whole or not at all, before the object: a
 /// build that sees the object sees its `.dwo` too.
 fn write_extras(extras: &[(String, Vec<u8>)]) -> Result<(), (String, std::io::Error)> {
@@ -179,8 +244,26 @@ mod tests {
 
     #[test]
     fn the_dwo_is_named_as_gcc_names_it() {
+        use engine_pump::dwo_beside;
         assert_eq!(dwo_beside("x.o"), "x.dwo");
         assert_eq!(dwo_beside("sub/x.tar.o"), "sub/x.tar.dwo");
         assert_eq!(dwo_beside("out"), "out.dwo");
+    }
+
+    #[test]
+    fn a_pumped_results_dependency_file_loses_the_workers_root_and_is_not_written_beside() {
+        let extras = vec![
+            ("sub/x.dwo".to_string(), b"dwo".to_vec()),
+            ("output.d".to_string(), b"x.o: x.c /w/r/p/a.h\n".to_vec()),
+            ("output.root".to_string(), b"/w/r".to_vec()),
+        ];
+        let (left, deps) = dependency_file(extras, "grpc://e:1").unwrap();
+        assert_eq!(left, [("sub/x.dwo".to_string(), b"dwo".to_vec())]);
+        assert_eq!(deps.unwrap(), b"x.o: x.c /p/a.h\n");
+        let without_root = vec![("output.d".to_string(), b"x.o: x.c\n".to_vec())];
+        assert!(matches!(
+            dependency_file(without_root, "grpc://e:1"),
+            Err(ReapiError::Untrusted { .. })
+        ));
     }
 }

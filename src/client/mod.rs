@@ -14,6 +14,7 @@ pub mod cpp_plans;
 pub mod cross_rewrite;
 pub mod distribute;
 mod engine_job;
+mod engine_pump;
 pub mod fallback;
 pub mod flags;
 pub mod identity;

@@ -31,6 +31,9 @@ pub enum NotPumped {
     Scan(#[from] GiveUp),
     #[error("the working directory is unknown: {0}")]
     NoCwd(String),
+    /// An engine's input root cannot hold this job as scanned (`engine_pump`).
+    #[error("{0}")]
+    NotForEngine(String),
 }
 
 /// The argv a pump-mode server gets: the whole compile command (it preprocesses, so nothing

@@ -9,6 +9,7 @@ use tokio::net::UnixStream;
 
 use crate::fd_passing;
 use crate::protocol::agent_scan::{TreeAnswer, TreeRequest};
+use crate::protocol::file_tree::{self, TreeEntry};
 use crate::protocol::packed_tree::{self, OutgoingEntry};
 use crate::protocol::{Limits, ProtocolError, TokenReader, TokenWriter, hashed_tree};
 
@@ -70,5 +71,22 @@ impl TreeContents {
                 Err(std::io::Error::other(format!("the agent: {why}")).into())
             }
         }
+    }
+
+    /// Every entry with its content, as a protocol-3 server would read them: for an
+    /// engine's input root (`engine_pump`), which the wrapper hands to the agent whole.
+    pub async fn entries(&self, limits: Limits) -> Result<Vec<TreeEntry>, ProtocolError> {
+        let mut writer = TokenWriter::new(Vec::new());
+        self.send(TreeRequest::Whole, &mut writer, None, limits)
+            .await?;
+        writer.flush().await?;
+        let bytes = std::mem::take(writer.get_mut());
+        let mut reader = TokenReader::new(&bytes[..], limits);
+        let count = file_tree::read_count(&mut reader).await?;
+        let mut entries = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            entries.push(file_tree::read_entry(&mut reader).await?);
+        }
+        Ok(entries)
     }
 }

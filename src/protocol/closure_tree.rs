@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::agent_scan::Closure;
+use super::file_tree::TreeEntry;
 use super::packed_tree::{OutgoingEntry, PackedFile};
 
 /// distcc's name for the empty file that makes a directory exist on the server.
@@ -74,6 +75,64 @@ fn bytes(path: &Path) -> Vec<u8> {
     path.as_os_str().as_bytes().to_vec()
 }
 
+/// A tree read back into what it mirrors ([`mirrored`]): what [`entries`] was made of.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Mirrored {
+    /// The shipped files, absolute, with their contents.
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    /// `(link, absolute target)`.
+    pub links: Vec<(PathBuf, PathBuf)>,
+    /// Directories that must exist (each had a forcing file).
+    pub dirs: Vec<PathBuf>,
+    /// The compiler's default directories (the outermost ones: all [`entries`] sends).
+    pub system_dirs: Vec<PathBuf>,
+}
+
+/// The inverse of [`entries`], for a consumer that lays the closure out in its own way (an
+/// engine's input root): forcing files become directories, `../…/DIR` links system
+/// directories, other links mirror links, the rest shipped files. A tree that is not one
+/// [`entries`] makes (a relative name, a relative link that is not a system link) is refused.
+pub fn mirrored(tree: Vec<TreeEntry>) -> Result<Mirrored, String> {
+    use std::os::unix::ffi::OsStringExt;
+    let path = |name: Vec<u8>| {
+        let path = PathBuf::from(std::ffi::OsString::from_vec(name));
+        if path.is_absolute() {
+            Ok(path)
+        } else {
+            Err(format!("the tree names a relative path {}", path.display()))
+        }
+    };
+    let mut out = Mirrored::default();
+    for entry in tree {
+        match entry {
+            TreeEntry::File { name, content } => {
+                let name = path(name)?;
+                if content.is_empty() && name.file_name().is_some_and(|n| n == FORCING_FILE) {
+                    out.dirs
+                        .push(name.parent().unwrap_or(Path::new("/")).to_path_buf());
+                } else {
+                    out.files.push((name, content));
+                }
+            }
+            TreeEntry::Link { name, target } => {
+                let name = path(name)?;
+                if target.starts_with(b"/") {
+                    out.links.push((name, path(target)?));
+                } else if target == system_link_target(&name) {
+                    out.system_dirs.push(name);
+                } else {
+                    return Err(format!(
+                        "the link {} has a relative target {}",
+                        name.display(),
+                        String::from_utf8_lossy(&target)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +192,58 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn a_tree_read_back_is_the_closure_it_was_made_of() {
+        let closure = Closure {
+            files: vec!["/p/x.c".into(), "/p/inc/a.h".into()],
+            links: vec![("/p/inc/l".into(), "/p/inc/real".into())],
+            dirs: vec![PathBuf::from("/p/inc/sub")],
+            system_dirs: vec![
+                "/usr/include".into(),
+                "/usr/include/x86_64-linux-gnu".into(),
+            ],
+            system_files: vec!["/usr/include/stdio.h".into()],
+        };
+        let contents: [&[u8]; 2] = [b"int x;\n", b""];
+        let packed: Vec<_> = contents
+            .iter()
+            .map(|c| Arc::new(PackedFile::of(c)))
+            .collect();
+        let tree: Vec<TreeEntry> = entries(&closure, &packed)
+            .into_iter()
+            .map(|entry| match entry {
+                OutgoingEntry::File { name, packed } => TreeEntry::File {
+                    name,
+                    content: if packed.lzo.is_empty() {
+                        Vec::new()
+                    } else {
+                        crate::protocol::lzo::decompress("FILE", &packed.lzo, 1 << 20).unwrap()
+                    },
+                },
+                OutgoingEntry::Link { name, target } => TreeEntry::Link { name, target },
+            })
+            .collect();
+        let back = mirrored(tree).unwrap();
+        assert_eq!(
+            back.files,
+            [
+                (PathBuf::from("/p/x.c"), b"int x;\n".to_vec()),
+                (PathBuf::from("/p/inc/a.h"), Vec::new())
+            ]
+        );
+        assert_eq!(back.links, closure.links);
+        assert_eq!(back.dirs, closure.dirs);
+        assert_eq!(
+            back.system_dirs,
+            [PathBuf::from("/usr/include")],
+            "the outermost"
+        );
+        let odd = vec![TreeEntry::Link {
+            name: b"/p/l".to_vec(),
+            target: b"../../etc".to_vec(),
+        }];
+        assert!(mirrored(odd).is_err());
     }
 }

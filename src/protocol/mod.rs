@@ -7,6 +7,7 @@
 //! ([`hashed_tree`]: the same by content hash, between distfarm ends);
 //! [`agent`], [`agent_scan`] and [`agent_engine`] are what a wrapper and its agent say to
 //! each other;
+//! [`deps_file`] makes a `.d` written elsewhere the one a local `gcc -MD` writes;
 //! [`client_counters`] is a server's per-client counters asked for and answered;
 //! [`ssh_launch`] holds the words both ends use when a server is started over SSH.
 
@@ -15,6 +16,7 @@ pub mod agent_engine;
 pub mod agent_scan;
 pub mod client_counters;
 pub mod closure_tree;
+pub mod deps_file;
 pub mod error;
 pub mod farm_view;
 pub mod file_tree;

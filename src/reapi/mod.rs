@@ -6,6 +6,8 @@
 //! |---|---|
 //! | [`digest`] | SHA-256 digests of blobs and messages |
 //! | [`action`] | a plain-mode job → the Action, its Command and its input root (pure) |
+//! | [`pump_action`] | a pump-mode job (`,cpp`) → the Action: the source and headers at their absolute paths, a `/bin/sh` script that maps the worker's root away (pure) |
+//! | [`input_tree`] | an input root of many files, links and directories → its Merkle tree of Directories (pure) |
 //! | [`line_markers`] | the preprocessed text made independent of the build directory (pure) |
 //! | [`platform`] | the platform properties: OS, architecture, compiler identity, the entry's own |
 //! | [`connect`] | a gRPC channel to the endpoint: TLS, client certificate, the API-key header |
@@ -13,7 +15,7 @@
 //! | [`run`] | one job: `GetActionResult`, else upload and `Execute`, then the outputs |
 //! | [`error`] | what failed, and whether the endpoint is to blame |
 //!
-//! # Why the same compile has the same key in any checkout
+//! # Why the same compile has the same key in any checkout (plain mode)
 //!
 //! The action cache is keyed by the Action's digest, which covers the Command (argv,
 //! environment, output paths, platform) and every input file's bytes and name. Nothing in
@@ -39,6 +41,9 @@
 //!   compilation directory, so such text is sent unchanged: correct objects, a key per
 //!   directory.
 //!
+//! Pump mode (`,cpp`) keys differ: they hold the working directory and the absolute paths
+//! (see [`pump_action`]).
+//!
 //! # Trust
 //!
 //! An answer is only taken for the Action asked about: the final Operation's metadata must
@@ -52,8 +57,10 @@ pub mod cas;
 pub mod connect;
 pub mod digest;
 pub mod error;
+pub mod input_tree;
 pub mod line_markers;
 pub mod platform;
+pub mod pump_action;
 pub mod run;
 
 pub use bazel_remote_apis::build::bazel::remote::execution::v2 as proto;

@@ -177,76 +177,7 @@ pub fn client_deps(deps: &[u8], server_object: &Path, client_target: &str, root:
     let object = server_object.to_string_lossy();
     let text = text.replacen(object.as_ref(), client_target, 1);
     let text = text.replace(root.to_string_lossy().as_ref(), "");
-    rewrap_first_rule(&text).into_bytes()
-}
-
-/// gcc's make_write (libcpp/mkdeps.cc): names after the first go on the same line while the
-/// line stays within 72 columns, otherwise after " \\\n ". Later rules (-MP's phony targets)
-/// are one per line already.
-fn rewrap_first_rule(text: &str) -> String {
-    const COLUMNS: usize = 72;
-    let joined = text.replace("\\\n", "");
-    let (rule, rest) = joined.split_once('\n').unwrap_or((&joined, ""));
-    let Some(colon) = rule
-        .find(": ")
-        .or_else(|| rule.strip_suffix(':').map(str::len))
-    else {
-        return text.to_string();
-    };
-    let targets = make_words(&rule[..colon]);
-    let prerequisites = make_words(&rule[colon + 1..]);
-    let mut out = String::new();
-    let mut column = 0;
-    let write = |out: &mut String, name: &str, column: &mut usize| {
-        if *column > 0 {
-            if *column + name.len() > COLUMNS {
-                out.push_str(" \\\n");
-                *column = 0;
-            }
-            *column += 1;
-            out.push(' ');
-        }
-        *column += name.len();
-        out.push_str(name);
-    };
-    for name in &targets {
-        write(&mut out, name, &mut column);
-    }
-    out.push(':');
-    column += 1;
-    for name in &prerequisites {
-        write(&mut out, name, &mut column);
-    }
-    out.push('\n');
-    out.push_str(rest);
-    out
-}
-
-/// The names of a make rule side: whitespace separates them unless a backslash escapes it.
-fn make_words(side: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut chars = side.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                word.push(c);
-                if let Some(next) = chars.next() {
-                    word.push(next);
-                }
-            }
-            c if c.is_whitespace() => {
-                if !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-            }
-            c => word.push(c),
-        }
-    }
-    if !word.is_empty() {
-        words.push(word);
-    }
-    words
+    crate::protocol::deps_file::rewrap_first_rule(&text).into_bytes()
 }
 
 #[cfg(test)]
@@ -360,10 +291,5 @@ mod tests {
             String::from_utf8(out).unwrap(),
             format!("m.o: m.c {short} \\\n {short} \\\n {short}\n\n{short}:\n")
         );
-    }
-
-    #[test]
-    fn escaped_spaces_stay_inside_one_name() {
-        assert_eq!(make_words(" a\\ b.h  c.h"), vec!["a\\ b.h", "c.h"]);
     }
 }

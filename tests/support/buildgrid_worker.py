@@ -106,7 +106,9 @@ def run_action(cas, action_digest, action, log, delay):
             os.makedirs(os.path.dirname(os.path.join(cwd, output)) or cwd, exist_ok=True)
         env = {v.name: v.value for v in command.environment_variables}
         with open(log, "a") as f:
-            f.write(f"RUN {action_digest.hash} {' '.join(command.arguments)}\n")
+            # One line per job: a pump-mode Command's script has newlines of its own.
+            words = " ".join(a.replace("\n", "\\n") for a in command.arguments)
+            f.write(f"RUN {action_digest.hash} {words}\n")
         time.sleep(delay)
         timeout = action.timeout.seconds or 300
         done = subprocess.run(

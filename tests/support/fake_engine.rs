@@ -1,8 +1,9 @@
 //! A fake Remote Execution API engine on 127.0.0.1: the few RPCs a compile needs
 //! (ActionCache, CAS, ByteStream, Execution) in one in-process tonic server on a thread and
 //! runtime of its own, so plain and `#[tokio::test]` tests can use it alike. Execute runs
-//! the Command for real in a temporary directory (the input root), with only the Command's
-//! environment. It counts what it was asked, and can be told to lie ([`Lie`]). The CAS and
+//! the Command for real in a temporary directory (the input root: files, links that stay
+//! inside it, directories, laid out as a worker does), in its working directory, with only
+//! the Command's environment. It counts what it was asked, and can be told to lie ([`Lie`]). The CAS and
 //! ByteStream services are in [`super::fake_engine_cas`].
 
 use std::collections::HashMap;
@@ -51,6 +52,10 @@ pub struct EngineState {
     pub batch_update_calls: AtomicUsize,
     pub bytestream_writes: AtomicUsize,
     pub bytestream_reads: AtomicUsize,
+    /// Per executed action, the input root's paths: files, `link -> target`, `dir/`.
+    pub inputs_seen: Mutex<Vec<Vec<String>>>,
+    /// Per executed action, its Command's arguments.
+    pub commands_seen: Mutex<Vec<Vec<String>>>,
     /// TCP connections accepted.
     pub connections: AtomicUsize,
     /// The `x-api-key`/`authorization`-style headers seen, `name: value`.
@@ -191,6 +196,16 @@ impl FakeEngine {
         EngineState::count(&self.state.connections)
     }
 
+    /// The input roots of the actions executed so far, in order.
+    pub fn inputs_seen(&self) -> Vec<Vec<String>> {
+        self.state.inputs_seen.lock().unwrap().clone()
+    }
+
+    /// The Commands' argv of the actions executed so far, in order.
+    pub fn commands_seen(&self) -> Vec<Vec<String>> {
+        self.state.commands_seen.lock().unwrap().clone()
+    }
+
     pub fn cache_hits(&self) -> usize {
         EngineState::count(&self.state.action_cache_hits)
     }
@@ -324,6 +339,73 @@ fn any(name: &str, message: &impl Message) -> distfarm::reapi::protobuf_proto::A
     }
 }
 
+/// Writes `directory` (and everything below it) at `at`, as a worker lays out an input
+/// root; `inputs` gets each file's and link's path (`home/u/x.c`, `inc/l -> real`).
+fn lay_out(
+    state: &EngineState,
+    directory: &Directory,
+    at: &std::path::Path,
+    prefix: &str,
+    inputs: &mut Vec<String>,
+) -> Result<(), Status> {
+    let internal = |e: std::io::Error| Status::internal(e.to_string());
+    let plain = |name: &str| {
+        if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+            Err(Status::invalid_argument(format!("bad name {name:?}")))
+        } else {
+            Ok(())
+        }
+    };
+    std::fs::create_dir_all(at).map_err(internal)?;
+    for file in &directory.files {
+        plain(&file.name)?;
+        let digest = file.digest.clone().unwrap_or_default();
+        let bytes = state.blob(&digest).ok_or_else(|| {
+            Status::failed_precondition(format!("{prefix}{} is not in the CAS", file.name))
+        })?;
+        std::fs::write(at.join(&file.name), bytes).map_err(internal)?;
+        inputs.push(format!("{prefix}{}", file.name));
+    }
+    for link in &directory.symlinks {
+        plain(&link.name)?;
+        // A worker never follows a link out of its root: no absolute target, no climb
+        // past the top.
+        let depth = prefix.matches('/').count() as isize;
+        let mut level = depth;
+        for part in link.target.split('/') {
+            level += match part {
+                ".." => -1,
+                "" | "." => 0,
+                _ => 1,
+            };
+            if link.target.starts_with('/') || level < 0 {
+                return Err(Status::invalid_argument(format!(
+                    "the link {prefix}{} leaves the input root: {}",
+                    link.name, link.target
+                )));
+            }
+        }
+        std::os::unix::fs::symlink(&link.target, at.join(&link.name)).map_err(internal)?;
+        inputs.push(format!("{prefix}{} -> {}", link.name, link.target));
+    }
+    for child in &directory.directories {
+        plain(&child.name)?;
+        let digest = child.digest.clone().unwrap_or_default();
+        let bytes = state.blob(&digest).ok_or_else(|| {
+            Status::failed_precondition(format!(
+                "directory {prefix}{} is not in the CAS",
+                child.name
+            ))
+        })?;
+        let message = Directory::decode(bytes.as_slice())
+            .map_err(|e| Status::invalid_argument(format!("{prefix}{}: {e}", child.name)))?;
+        let below = format!("{prefix}{}/", child.name);
+        inputs.push(below.clone());
+        lay_out(state, &message, &at.join(&child.name), &below, inputs)?;
+    }
+    Ok(())
+}
+
 /// Runs the Action's Command in a fresh input root, as a worker would.
 fn run_action(state: &EngineState, action_digest: &Digest) -> Result<ActionResult, Status> {
     let missing = |what: &str| Status::failed_precondition(format!("{what} is not in the CAS"));
@@ -340,17 +422,9 @@ fn run_action(state: &EngineState, action_digest: &Digest) -> Result<ActionResul
     let root = state.blob(&root).ok_or_else(|| missing("the input root"))?;
     let root = Directory::decode(root.as_slice()).map_err(|e| decode("input root", e))?;
     let dir = tempfile::tempdir().map_err(|e| Status::internal(e.to_string()))?;
-    for file in &root.files {
-        let bytes = state
-            .blob(file.digest.as_ref().unwrap())
-            .ok_or_else(|| missing(&file.name))?;
-        std::fs::write(dir.path().join(&file.name), bytes).unwrap();
-    }
-    if !root.directories.is_empty() {
-        return Err(Status::unimplemented(
-            "the fake engine takes flat input roots",
-        ));
-    }
+    let mut inputs = Vec::new();
+    lay_out(state, &root, dir.path(), "", &mut inputs)?;
+    state.inputs_seen.lock().unwrap().push(inputs);
     // Workers create the parents of the declared outputs (REAPI v2, `Command.output_paths`).
     let workdir = dir.path().join(&command.working_directory);
     for path in &command.output_paths {
@@ -358,6 +432,11 @@ fn run_action(state: &EngineState, action_digest: &Digest) -> Result<ActionResul
             std::fs::create_dir_all(parent).map_err(|e| Status::internal(e.to_string()))?;
         }
     }
+    state
+        .commands_seen
+        .lock()
+        .unwrap()
+        .push(command.arguments.clone());
     let (program, args) = command
         .arguments
         .split_first()
