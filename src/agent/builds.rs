@@ -23,9 +23,9 @@ const FINISHED_KEPT: usize = 16;
 
 #[derive(Default)]
 pub struct Builds {
-    inner: Mutex<Inner>,
-    /// Told when a build opens, so that nothing needs looking at while none is open.
-    opened: tokio::sync::Notify,
+    inner: std::sync::Arc<Mutex<Inner>>,
+    /// Told when a build opens or its driver exits: the watcher looks again.
+    changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 #[derive(Default)]
@@ -42,6 +42,10 @@ struct Build {
     stderr: Option<std::fs::File>,
     /// No driver process to watch: the build ends when quiet.
     ends_when_quiet: bool,
+    /// Its driver's exit is waited for ([`super::driver_exit`]).
+    watched: bool,
+    /// Its driver has exited (it may not have been reaped yet, so `/proc` may still show it).
+    driver_exited: bool,
     remote: u64,
     local: u64,
     hosts: BTreeMap<String, u64>,
@@ -57,7 +61,7 @@ impl Builds {
     pub fn report(&self, report: &JobReport) {
         let mut inner = self.inner.lock().expect("builds lock");
         if !inner.open.contains_key(&report.build) {
-            self.opened.notify_one();
+            self.changed.notify_one();
         }
         let build = inner
             .open
@@ -68,6 +72,8 @@ impl Builds {
                 summary: false,
                 stderr: None,
                 ends_when_quiet: !is_build_tool(&report.build.name),
+                watched: false,
+                driver_exited: false,
                 remote: 0,
                 local: 0,
                 hosts: BTreeMap::new(),
@@ -109,19 +115,49 @@ impl Builds {
         }
     }
 
-    /// Ends builds as their drivers exit, looking `every` so often while any is open.
-    pub async fn watch(&self, every: std::time::Duration) {
+    /// Ends builds as they end: when a driver exits (waited for, not polled) and when a
+    /// build that ends by going quiet has been quiet for [`QUIET_END`]. Nothing wakes the
+    /// agent between those moments.
+    pub async fn watch(&self) {
         loop {
-            let open = !self.inner.lock().expect("builds lock").open.is_empty();
-            if open {
-                tokio::time::sleep(every).await;
-                self.end_finished();
-            } else {
-                // An idle agent wakes for nothing (a stored permit covers a build opened
-                // between the look and the wait).
-                self.opened.notified().await;
+            self.end_finished();
+            let next_quiet_end = self.watch_drivers();
+            let changed = self.changed.notified();
+            match next_quiet_end {
+                Some(at) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at.into()) => {}
+                        _ = changed => {}
+                    }
+                }
+                None => changed.await,
             }
         }
+    }
+
+    /// Starts waiting for the drivers of open builds not yet waited for; returns when the
+    /// first build that ends by going quiet will have been quiet long enough.
+    fn watch_drivers(&self) -> Option<Instant> {
+        let mut inner = self.inner.lock().expect("builds lock");
+        let mut next = None::<Instant>;
+        for (id, build) in inner.open.iter_mut() {
+            if id.pid != 0 && !build.watched {
+                build.watched = true;
+                let (id, builds, changed) = (id.clone(), self.inner.clone(), self.changed.clone());
+                tokio::spawn(async move {
+                    super::driver_exit::exited(id.pid, id.start).await;
+                    if let Some(build) = builds.lock().expect("builds lock").open.get_mut(&id) {
+                        build.driver_exited = true;
+                    }
+                    changed.notify_one();
+                });
+            }
+            if id.pid == 0 || build.ends_when_quiet {
+                let at = build.last_report + QUIET_END;
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        next
     }
 
     /// Ends the builds whose driver has exited (or that went quiet): their summary lines
@@ -133,12 +169,13 @@ impl Builds {
             .iter()
             .filter(|(id, b)| {
                 let quiet = b.last_report.elapsed() >= QUIET_END;
+                let driver_gone = || b.driver_exited || !driver_alive(id);
                 if id.pid == 0 {
                     quiet
                 } else if b.ends_when_quiet {
-                    quiet || !driver_alive(id)
+                    quiet || driver_gone()
                 } else {
-                    !driver_alive(id)
+                    driver_gone()
                 }
             })
             .map(|(id, _)| id.clone())

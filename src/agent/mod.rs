@@ -7,6 +7,7 @@
 
 pub mod browse;
 pub mod builds;
+pub mod driver_exit;
 pub mod engines;
 pub mod launch;
 pub mod ledger;

@@ -89,11 +89,10 @@ pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
     // the agent leaves at most that late and wakes rarely meanwhile (a sleeping agent that
     // woke seven times a second spent 3 ms of CPU a second).
     let tick = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
-    // Builds end when their make (or ninja …) exits: looked for a few times a second while
-    // any is open.
+    // Builds end when their make (or ninja …) exits, or when they go quiet.
     let builds = {
         let ledger = agent.ledger.clone();
-        tokio::spawn(async move { ledger.builds.watch(BUILD_END_CHECK).await })
+        tokio::spawn(async move { ledger.builds.watch().await })
     };
     let _stop_builds = AbortOnDrop(builds);
     let mut out_of_descriptors = false;
@@ -145,9 +144,6 @@ pub async fn run(listener: UnixListener, agent: Arc<Agent>, idle: Duration) {
 
 /// How long the agent waits after `accept` failed (no descriptor left) before trying again.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-
-/// How often the agent looks whether a build's driver has exited.
-const BUILD_END_CHECK: Duration = Duration::from_millis(200);
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
