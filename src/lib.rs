@@ -11,7 +11,7 @@
 //! | shared by the parts (none uses a part, except as said below) | [`config`], [`include_scan`], [`native_flags`], [`driver_report`] (gcc's `-###` report: the server's compile passes, the wrapper's preprocessor run) (the wrapper's and `doctor`'s), [`executables`], [`fd_passing`] (a socket handed to the agent, which writes a pump-mode tree into it), [`lock_files`], [`proc_stat`], [`user_files`], [`logging`] |
 //! | the far end of an SSH connection; port forwarding | [`remote_exec`], [`forward`] |
 //! | reaching a host | [`transport`] (TCP, russh, the `ssh` program); [`reapi`] (a Remote Execution API engine: a job as an Action, over gRPC) |
-//! | facts | [`protocol`] (distcc's wire, and the words of a server started over SSH), [`hosts`] (the host grammar, with [`hosts::RemoteEnd`]), [`exit_code`] (distcc's exit codes), [`compiler_names`], [`source_names`], [`debug_info`] |
+//! | facts | [`protocol`] (distcc's wire, and the words of a server started over SSH), [`hosts`] (the host grammar, with [`hosts::RemoteEnd`]), [`exit_code`] (distcc's exit codes), [`compiler_names`], [`source_names`], [`debug_info`], [`path_options`] |
 //!
 //! The facts use nothing else in the crate, and every layer above may use them: they are
 //! what two ends must agree on (the wire, the host grammar, the exit codes), not code that
@@ -46,6 +46,7 @@ pub mod logging;
 pub mod monitor;
 pub mod native_flags;
 pub mod offer;
+pub mod path_options;
 pub mod proc_stat;
 pub mod protocol;
 pub mod reapi;

@@ -289,16 +289,8 @@ impl Wrapper<'_> {
                 };
                 if pumped.is_some() && pump_attempt_failed(&result) {
                     // As for a distcc `,cpp` host: perhaps a header the scan missed, or a
-                    // worker that cannot run the script; once more in plain mode.
-                    tracing::warn!(
-                        "{}: pump-mode compile on {} failed ({}); retrying in plain mode",
-                        job.input,
-                        host.text,
-                        describe_failure(&result)
-                    );
-                    self.reporter
-                        .pump_demoted(format!("pump-mode compile failed on {}", host.text));
-                    tries.pump_failed = true;
+                    // worker that cannot run the script.
+                    self.retry_in_plain_mode(job, &host, &result, &mut tries);
                     continue;
                 }
                 result
@@ -339,17 +331,8 @@ impl Wrapper<'_> {
                     (Err(e), _) => Err(e),
                 };
                 if pump.is_some() && pump_attempt_failed(&result) {
-                    // Perhaps a header the scan missed, or a server that refuses pump mode:
-                    // once more in plain mode, on the same host, before anything else.
-                    tracing::warn!(
-                        "{}: pump-mode compile on {} failed ({}); retrying in plain mode",
-                        job.input,
-                        host.text,
-                        describe_failure(&result)
-                    );
-                    self.reporter
-                        .pump_demoted(format!("pump-mode compile failed on {}", host.text));
-                    tries.pump_failed = true;
+                    // Perhaps a header the scan missed, or a server that refuses pump mode.
+                    self.retry_in_plain_mode(job, &host, &result, &mut tries);
                     continue;
                 }
                 result
@@ -657,6 +640,26 @@ impl Wrapper<'_> {
             exit: failure.exit_code(),
         });
         tries.last_failure_told = false;
+    }
+
+    /// A pump-mode attempt on `host` failed: the job goes once more in plain mode, on the
+    /// same host, before anything else — said once and counted as a demotion.
+    fn retry_in_plain_mode(
+        &self,
+        job: &CompileJob,
+        host: &HostSpec,
+        result: &Result<Response, RemoteError>,
+        tries: &mut Tries,
+    ) {
+        tracing::warn!(
+            "{}: pump-mode compile on {} failed ({}); retrying in plain mode",
+            job.input,
+            host.text,
+            describe_failure(result)
+        );
+        self.reporter
+            .pump_demoted(format!("pump-mode compile failed on {}", host.text));
+        tries.pump_failed = true;
     }
 
     /// Starts the local preprocessor under a `--localslots_cpp` slot, released when it ends.

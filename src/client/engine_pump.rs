@@ -22,6 +22,7 @@ use std::path::Path;
 use super::flags::{self, Category, Mode, Value};
 use super::job::CompileJob;
 use super::pump::NotPumped;
+use crate::path_options::{PATH_OPTIONS, PREFIX_MAPS};
 use crate::protocol::closure_tree::Mirrored;
 use crate::protocol::deps_file;
 use crate::reapi::input_tree::{BuiltTree, InputTree, relative_target};
@@ -33,28 +34,6 @@ const OUTPUT_STEM: &str = "output";
 pub const DEPS_OUTPUT: &str = "output.d";
 /// The file the worker's script writes its input root's path into, for the `.d` clean-up.
 pub const ROOT_OUTPUT: &str = "output.root";
-
-/// Options whose value is a path (joined or in the next word): an absolute one into the
-/// shipped tree moves into the root. The same set distccd 3.4 and `distfarm serve` re-root.
-const PATH_OPTIONS: &[&str] = &[
-    "-I",
-    "-include",
-    "-imacros",
-    "-idirafter",
-    "-iprefix",
-    "-iwithprefixbefore",
-    "-iwithprefix",
-    "-isystem",
-    "-iquote",
-];
-
-/// Prefix maps the user may give: an absolute old prefix moves into the root with the files.
-const PREFIX_MAPS: &[&str] = &[
-    "-ffile-prefix-map=",
-    "-fdebug-prefix-map=",
-    "-fmacro-prefix-map=",
-    "-fprofile-prefix-map=",
-];
 
 /// What the Action is made of, besides the compiler and the platform.
 #[derive(Debug)]

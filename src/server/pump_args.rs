@@ -10,28 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use super::refusal::Refusal;
-
-/// Options whose value is an include path (distccd 3.4 re-roots the same ones).
-const PATH_OPTIONS: &[&str] = &[
-    "-I",
-    "-include",
-    "-imacros",
-    "-idirafter",
-    "-iprefix",
-    "-iwithprefixbefore",
-    "-iwithprefix",
-    "-isystem",
-    "-iquote",
-];
-
-/// Prefix maps the user may give; an absolute old prefix is moved into the root with the
-/// files it names.
-const PREFIX_MAPS: &[&str] = &[
-    "-ffile-prefix-map=",
-    "-fdebug-prefix-map=",
-    "-fmacro-prefix-map=",
-    "-fprofile-prefix-map=",
-];
+use crate::path_options::{PATH_OPTIONS, PREFIX_MAPS};
 
 /// A pump-mode job's paths, and what the rewrite has learnt so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
