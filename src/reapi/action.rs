@@ -132,21 +132,6 @@ pub fn prepare(compile: &Compile<'_>) -> Result<Prepared, ActionError> {
     let outputs: Vec<String> = std::iter::once(output_path)
         .chain(compile.extra_outputs.iter().cloned())
         .collect();
-    #[allow(deprecated)] // `output_files` and `platform`: set for older engines, see below
-    let command = Command {
-        arguments,
-        environment_variables: vec![command::EnvironmentVariable {
-            name: "PATH".into(),
-            value: PATH.into(),
-        }],
-        // `output_paths` since v2.1; `output_files` for engines older than that.
-        output_files: outputs.clone(),
-        output_paths: outputs,
-        // In the Command before v2.2, in the Action since.
-        platform: Some(compile.platform.clone()),
-        ..Command::default()
-    };
-    let (command_bytes, command_digest) = digest::of_message(&command);
     let text_digest = digest::of_bytes(compile.text);
     let root = Directory {
         files: vec![FileNode {
@@ -158,24 +143,64 @@ pub fn prepare(compile: &Compile<'_>) -> Result<Prepared, ActionError> {
         ..Directory::default()
     };
     let (root_bytes, root_digest) = digest::of_message(&root);
-    let action = Action {
-        command_digest: Some(command_digest.clone()),
-        input_root_digest: Some(root_digest.clone()),
-        platform: Some(compile.platform.clone()),
-        ..Action::default()
-    };
-    let (action_bytes, action_digest) = digest::of_message(&action);
-    Ok(Prepared {
-        blobs: vec![
-            (action_digest.clone(), action_bytes),
-            (command_digest, command_bytes),
+    Ok(assemble(
+        arguments,
+        String::new(),
+        outputs,
+        compile.platform.clone(),
+        root_digest.clone(),
+        vec![
             (root_digest, root_bytes),
             (text_digest, compile.text.to_vec()),
         ],
+    ))
+}
+
+/// The Command (`arguments` run in `working_directory`, `outputs` declared) and the Action
+/// on the input root `root_digest`, as engines of every REAPI version read them; the blobs
+/// are the Action's, the Command's, then `input_blobs` (the root and what it holds).
+pub(super) fn assemble(
+    arguments: Vec<String>,
+    working_directory: String,
+    outputs: Vec<String>,
+    platform: Platform,
+    root_digest: Digest,
+    input_blobs: Vec<(Digest, Vec<u8>)>,
+) -> Prepared {
+    #[allow(deprecated)] // `output_files` and `platform`: set for older engines, see below
+    let command = Command {
+        arguments,
+        environment_variables: vec![command::EnvironmentVariable {
+            name: "PATH".into(),
+            value: PATH.into(),
+        }],
+        // `output_paths` since v2.1; `output_files` for engines older than that.
+        output_files: outputs.clone(),
+        output_paths: outputs,
+        working_directory,
+        // In the Command before v2.2, in the Action since.
+        platform: Some(platform.clone()),
+        ..Command::default()
+    };
+    let (command_bytes, command_digest) = digest::of_message(&command);
+    let action = Action {
+        command_digest: Some(command_digest.clone()),
+        input_root_digest: Some(root_digest),
+        platform: Some(platform),
+        ..Action::default()
+    };
+    let (action_bytes, action_digest) = digest::of_message(&action);
+    let mut blobs = vec![
+        (action_digest.clone(), action_bytes),
+        (command_digest, command_bytes),
+    ];
+    blobs.extend(input_blobs);
+    Prepared {
+        blobs,
         action,
         action_digest,
         command,
-    })
+    }
 }
 
 /// A relative path with no `..`: the engine's worker writes it inside the working directory.

@@ -30,10 +30,9 @@
 //! The same checkout path on another machine (or a second build of the same tree) hits the
 //! cache; another checkout path does not — sharing across checkouts stays plain mode's.
 
-use super::action::{ActionError, PATH, Prepared};
-use super::digest;
+use super::action::{ActionError, Prepared};
 use super::input_tree::BuiltTree;
-use super::proto::{Action, Command, Platform, command};
+use super::proto::Platform;
 
 /// Stands for the input root's absolute path on the worker, in the compiler's arguments.
 pub const ROOT_MARK: &str = "@DISTFARM_ROOT@";
@@ -126,43 +125,20 @@ pub fn prepare(compile: Compile<'_>) -> Result<Prepared, ActionError> {
     if outputs.is_empty() {
         return Err(ActionError::NoOutput);
     }
-    #[allow(deprecated)] // `output_files` and `platform`: set for older engines, as in plain mode
-    let command = Command {
+    Ok(super::action::assemble(
         arguments,
-        environment_variables: vec![command::EnvironmentVariable {
-            name: "PATH".into(),
-            value: PATH.into(),
-        }],
-        output_files: outputs.clone(),
-        output_paths: outputs,
         working_directory,
-        platform: Some(compile.platform.clone()),
-        ..Command::default()
-    };
-    let (command_bytes, command_digest) = digest::of_message(&command);
-    let action = Action {
-        command_digest: Some(command_digest.clone()),
-        input_root_digest: Some(compile.tree.root_digest.clone()),
-        platform: Some(compile.platform),
-        ..Action::default()
-    };
-    let (action_bytes, action_digest) = digest::of_message(&action);
-    let mut blobs = vec![
-        (action_digest.clone(), action_bytes),
-        (command_digest, command_bytes),
-    ];
-    blobs.extend(compile.tree.blobs);
-    Ok(Prepared {
-        blobs,
-        action,
-        action_digest,
-        command,
-    })
+        outputs,
+        compile.platform,
+        compile.tree.root_digest,
+        compile.tree.blobs,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reapi::digest;
     use crate::reapi::input_tree::InputTree;
     use crate::reapi::platform;
 
