@@ -42,8 +42,9 @@ struct Build {
     stderr: Option<std::fs::File>,
     /// No driver process to watch: the build ends when quiet.
     ends_when_quiet: bool,
-    /// Its driver's exit is waited for ([`super::driver_exit`]).
-    watched: bool,
+    /// The task waiting for its driver's exit ([`super::driver_exit`]), stopped when the
+    /// build ends first (it went quiet under a shell that lives on).
+    driver_waiter: Option<tokio::task::AbortHandle>,
     /// Its driver has exited (it may not have been reaped yet, so `/proc` may still show it).
     driver_exited: bool,
     remote: u64,
@@ -72,7 +73,7 @@ impl Builds {
                 summary: false,
                 stderr: None,
                 ends_when_quiet: !is_build_tool(&report.build.name),
-                watched: false,
+                driver_waiter: None,
                 driver_exited: false,
                 remote: 0,
                 local: 0,
@@ -141,16 +142,16 @@ impl Builds {
         let mut inner = self.inner.lock().expect("builds lock");
         let mut next = None::<Instant>;
         for (id, build) in inner.open.iter_mut() {
-            if id.pid != 0 && !build.watched {
-                build.watched = true;
+            if id.pid != 0 && build.driver_waiter.is_none() {
                 let (id, builds, changed) = (id.clone(), self.inner.clone(), self.changed.clone());
-                tokio::spawn(async move {
+                let waiter = tokio::spawn(async move {
                     super::driver_exit::exited(id.pid, id.start).await;
                     if let Some(build) = builds.lock().expect("builds lock").open.get_mut(&id) {
                         build.driver_exited = true;
                     }
                     changed.notify_one();
                 });
+                build.driver_waiter = Some(waiter.abort_handle());
             }
             if id.pid == 0 || build.ends_when_quiet {
                 let at = build.last_report + QUIET_END;
@@ -182,6 +183,9 @@ impl Builds {
             .collect();
         for id in ended {
             let mut build = inner.open.remove(&id).expect("listed above");
+            if let Some(waiter) = build.driver_waiter.take() {
+                waiter.abort();
+            }
             let summary = summarize(&id, &build);
             tracing::info!("{}", summary.line);
             if build.summary
