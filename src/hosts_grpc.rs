@@ -67,6 +67,12 @@ pub struct ClientCert {
 }
 
 impl GrpcEndpoint {
+    /// The endpoint as messages name it: `grpc://HOST:PORT` or `grpcs://HOST:PORT`.
+    pub fn name(&self) -> String {
+        let scheme = if self.tls { GRPCS_PREFIX } else { GRPC_PREFIX };
+        format!("{scheme}{}:{}", self.host, self.port)
+    }
+
     /// `http://HOST:PORT` or `https://HOST:PORT`, as a gRPC channel is addressed.
     pub fn uri(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };

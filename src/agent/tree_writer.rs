@@ -8,9 +8,9 @@ use tokio::net::UnixStream;
 
 use crate::fd_passing;
 use crate::protocol::agent_scan::{TreeAnswer, TreeRequest};
-use crate::protocol::packed_tree::{self, OutgoingEntry};
+use crate::protocol::packed_tree::OutgoingEntry;
 use crate::protocol::token::HEADER_LEN;
-use crate::protocol::{Limits, ProtocolError, TokenReader, TokenWriter, hashed_tree};
+use crate::protocol::{Limits, ProtocolError, TokenReader, TokenWriter};
 
 /// Serves the wrapper's tree requests until it hangs up.
 pub async fn serve(
@@ -48,9 +48,6 @@ pub async fn serve(
 /// The packets `request` asks for.
 fn encode(entries: &[OutgoingEntry], request: &TreeRequest) -> Result<Vec<u8>, ProtocolError> {
     let mut w = TokenWriter::new(Vec::new());
-    match request {
-        TreeRequest::Whole => packed_tree::write_tree(&mut w, entries)?,
-        TreeRequest::Contents(hashes) => hashed_tree::write_contents(&mut w, entries, hashes)?,
-    }
+    request.write_from(&mut w, entries)?;
     Ok(w.into_buffer())
 }

@@ -114,7 +114,7 @@ pub async fn compile(
     let ok = finished.exit_code == 0;
     let (extras, deps) = match input {
         EngineInput::Pumped(inputs) if ok && inputs.root_file.is_some() => {
-            dependency_file(finished.extras, &endpoint_name(engine_job.endpoint))?
+            dependency_file(finished.extras, &engine_job.endpoint.name())?
         }
         // Nothing of a failed compile is written (below).
         _ => (finished.extras, None),
@@ -154,19 +154,10 @@ fn plain_action(
         line_markers::relative_to(text, engine_job.cwd, engine_job.cwd)
     };
     let argv = job.remote_argv();
-    // Outputs named after the object (`-gsplit-dwarf`'s `.dwo`, whose name the object
-    // records) need the object's own name in the Command.
+    // Outputs named after the object need the object's own name in the Command.
     let split = job.engine_only.is_some();
-    let extra_outputs: Vec<String> = if split && job.mode == super::flags::Mode::Compile {
-        vec![engine_pump::dwo_beside(&job.output)]
-    } else {
-        Vec::new()
-    };
-    let output_ext = if job.mode == super::flags::Mode::Assemble {
-        ".s"
-    } else {
-        ".o"
-    };
+    let extra_outputs = engine_pump::named_after_output(job);
+    let output_ext = engine_pump::made_ext(job);
     action::prepare(&Compile {
         compiler,
         argv: &argv,
@@ -178,12 +169,6 @@ fn plain_action(
         extra_outputs: &extra_outputs,
         platform: properties,
     })
-}
-
-/// The endpoint as failures name it (`grpc://HOST:PORT`).
-fn endpoint_name(endpoint: &crate::hosts::GrpcEndpoint) -> String {
-    let scheme = if endpoint.tls { "grpcs" } else { "grpc" };
-    format!("{scheme}://{}:{}", endpoint.host, endpoint.port)
 }
 
 /// A pump-mode result's `.d` (taken out of the outputs written beside the object), as a

@@ -87,9 +87,7 @@ pub fn inputs(job: &CompileJob, cwd: &Path, tree: &Mirrored) -> Result<PumpInput
 
     let object = object_output(job)?;
     let mut outputs = vec![object.clone()];
-    if job.engine_only.is_some() && job.mode == Mode::Compile {
-        outputs.push(dwo_beside(&job.output));
-    }
+    outputs.extend(named_after_output(job));
     if job.dependencies.is_some() {
         outputs.push(DEPS_OUTPUT.to_string());
     }
@@ -125,10 +123,7 @@ pub fn local_deps(deps: &[u8], root: &[u8]) -> Vec<u8> {
 fn object_output(job: &CompileJob) -> Result<String, NotPumped> {
     if job.engine_only.is_some() {
         // Other outputs are named after it, and the object records their names.
-        let inside = Path::new(&job.output)
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-        if !inside || job.output.is_empty() {
+        if !crate::reapi::action::stays_inside(&job.output) {
             return Err(NotPumped::NotForEngine(format!(
                 "the output \"{}\" must stay as given, and an engine only writes relative \
                  paths inside the working directory",
@@ -137,12 +132,26 @@ fn object_output(job: &CompileJob) -> Result<String, NotPumped> {
         }
         return Ok(job.output.clone());
     }
-    let ext = if job.mode == Mode::Assemble {
+    Ok(format!("{OUTPUT_STEM}{}", made_ext(job)))
+}
+
+/// What the job makes: `.s` for `-S`, else an object.
+pub fn made_ext(job: &CompileJob) -> &'static str {
+    if job.mode == Mode::Assemble {
         ".s"
     } else {
         ".o"
-    };
-    Ok(format!("{OUTPUT_STEM}{ext}"))
+    }
+}
+
+/// What a compile of `job` writes beside its output, named after it: `-gsplit-dwarf`'s
+/// `.dwo` (whose name the object records, so the Command keeps the job's own `-o`).
+pub fn named_after_output(job: &CompileJob) -> Vec<String> {
+    if job.engine_only.is_some() && job.mode == Mode::Compile {
+        vec![dwo_beside(&job.output)]
+    } else {
+        Vec::new()
+    }
 }
 
 /// gcc's name for the split debug info of `object`: its last extension replaced by `.dwo`.

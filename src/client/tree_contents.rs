@@ -10,8 +10,8 @@ use tokio::net::UnixStream;
 use crate::fd_passing;
 use crate::protocol::agent_scan::{TreeAnswer, TreeRequest};
 use crate::protocol::file_tree::{self, TreeEntry};
-use crate::protocol::packed_tree::{self, OutgoingEntry};
-use crate::protocol::{Limits, ProtocolError, TokenReader, TokenWriter, hashed_tree};
+use crate::protocol::packed_tree::OutgoingEntry;
+use crate::protocol::{Limits, ProtocolError, TokenReader, TokenWriter};
 
 pub enum TreeContents {
     /// Read and packed here.
@@ -43,12 +43,7 @@ impl TreeContents {
     ) -> Result<u64, ProtocolError> {
         let agent = match self {
             TreeContents::Here(entries) => {
-                match &request {
-                    TreeRequest::Whole => packed_tree::write_tree(writer, entries)?,
-                    TreeRequest::Contents(hashes) => {
-                        hashed_tree::write_contents(writer, entries, hashes)?
-                    }
-                }
+                request.write_from(writer, entries)?;
                 return Ok(0);
             }
             TreeContents::InAgent(agent) => agent,

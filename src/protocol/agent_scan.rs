@@ -26,7 +26,8 @@ use std::path::PathBuf;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::file_tree::check_count;
-use super::hashed_tree::{ContentHash, Listing, hash_body};
+use super::hashed_tree::{self, ContentHash, Listing, hash_body};
+use super::packed_tree::{self, OutgoingEntry};
 use super::token::{HEADER_LEN, claimed_capacity};
 use super::{ProtocolError, TokenReader, TokenWriter};
 
@@ -203,6 +204,19 @@ impl ScanAnswer {
 }
 
 impl TreeRequest {
+    /// Writes what the request asks of the tree `entries`, as the job's server reads it:
+    /// `NFIL` and every entry, or the named contents as `FILE` packets.
+    pub fn write_from<W: AsyncWrite + Unpin>(
+        &self,
+        w: &mut TokenWriter<W>,
+        entries: &[OutgoingEntry],
+    ) -> Result<(), ProtocolError> {
+        match self {
+            TreeRequest::Whole => packed_tree::write_tree(w, entries),
+            TreeRequest::Contents(hashes) => hashed_tree::write_contents(w, entries, hashes),
+        }
+    }
+
     /// The request's packets; the first byte is the one a handed-over socket goes with.
     pub fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
         let mut w = TokenWriter::new(Vec::new());

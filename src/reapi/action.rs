@@ -204,7 +204,7 @@ pub(super) fn assemble(
 }
 
 /// A relative path with no `..`: the engine's worker writes it inside the working directory.
-fn stays_inside(path: &str) -> bool {
+pub fn stays_inside(path: &str) -> bool {
     use std::path::Component;
     let path = std::path::Path::new(path);
     path.components().next().is_some()

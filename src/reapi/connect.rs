@@ -54,12 +54,7 @@ pub type Authed = InterceptedService<Channel, KeyHeader>;
 impl Engine {
     /// Connects to `endpoint` within `timeout`, reading the files its entry names.
     pub async fn connect(endpoint: &GrpcEndpoint, timeout: Duration) -> Result<Engine, ReapiError> {
-        let name = format!(
-            "{}{}:{}",
-            if endpoint.tls { "grpcs://" } else { "grpc://" },
-            endpoint.host,
-            endpoint.port
-        );
+        let name = endpoint.name();
         let connect_error = |message: String| ReapiError::Connect {
             endpoint: name.clone(),
             message,
