@@ -28,13 +28,7 @@ fn lua_through_buildgrid_matches_local_objects() {
     let client = WrapperClient::new().distfarm_hosts(&grid.entry(4));
     let objects = client.build("", &lua, &LUA_EXTRA);
     assert_identical(&lua, &objects, lua_references(), "through BuildGrid");
-    let jobs = grid.jobs_run();
-    assert_eq!(
-        jobs.len(),
-        lua.units().len(),
-        "every unit ran once on a BuildGrid worker:\n{jobs:#?}\n{}",
-        grid.logs()
-    );
+    every_unit_ran_once(&grid, &lua);
 }
 
 /// Lua with debug info through BuildGrid from a `,cpp` entry: every job's input root is the
@@ -49,13 +43,7 @@ fn lua_pumped_through_buildgrid_with_debug_info_matches_a_direct_local_compile()
     let objects = client.build("", &lua, &extra);
     let direct = references(&lua, &extra, CLIENTS);
     assert_identical(&lua, &objects, &direct, "pumped through BuildGrid");
-    let jobs = grid.jobs_run();
-    assert_eq!(
-        jobs.len(),
-        lua.units().len(),
-        "every unit ran once on a BuildGrid worker:\n{jobs:#?}\n{}",
-        grid.logs()
-    );
+    let jobs = every_unit_ran_once(&grid, &lua);
     for job in &jobs {
         let words: Vec<&str> = job.split(' ').collect();
         assert_eq!(words[2..4], ["/bin/sh", "-c"], "a pump-mode Command: {job}");
@@ -230,6 +218,18 @@ fn a_split_dwarf_job_goes_to_buildgrid_and_brings_back_its_dwo() {
     assert!(work.read("out/hello.dwo") == dwo, "the .dwo");
     assert_eq!(grid.jobs_run().len(), 1, "{}", grid.logs());
     assert!(server.compile_ok_lines(0).is_empty(), "{}", server.log());
+}
+
+/// The jobs BuildGrid's workers ran, after checking that each of `project`'s units ran once.
+fn every_unit_ran_once(grid: &BuildGrid, project: &CProject) -> Vec<String> {
+    let jobs = grid.jobs_run();
+    assert_eq!(
+        jobs.len(),
+        project.units().len(),
+        "every unit ran once on a BuildGrid worker:\n{jobs:#?}\n{}",
+        grid.logs()
+    );
+    jobs
 }
 
 /// The arguments with the `-I` directories absolute (`-I.` becomes `-I/…/zstd/lib`).

@@ -147,25 +147,34 @@ fn an_engine_entry_naming_a_missing_key_file_is_reported_and_not_backed_off() {
 /// keep it, so such a job goes only to an engine, which returns both. Both files are what
 /// distcc's way of compiling (preprocess here, compile the text) gives locally, the object
 /// naming the `.dwo` by the path the build gave, with or without the agent.
+/// The split-dwarf job through the engine `entry`, with the agent or not (`agent`), says
+/// nothing and leaves exactly the `expected` object and `.dwo`.
+fn split_dwarf_comes_back(work: &Work, entry: &str, agent: &str, expected: (&[u8], &[u8])) {
+    let out = work
+        .distfarm(Some(""))
+        .env("DISTFARM_HOSTS", entry)
+        .env("DISTFARM_AGENT", agent)
+        .env("DISTCC_FALLBACK", "0")
+        .args(split_dwarf_args())
+        .run();
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+    assert!(
+        work.read("out/hello.o") == expected.0,
+        "agent {agent}: the object"
+    );
+    assert!(
+        work.read("out/hello.dwo") == expected.1,
+        "agent {agent}: the .dwo"
+    );
+}
+
 #[test]
 fn a_split_dwarf_job_brings_back_its_dwo_from_the_engine() {
     let engine = FakeEngine::start();
     let work = Work::new();
     let (object, dwo) = work.split_dwarf_reference();
     for agent in ["1", "0"] {
-        let out = work
-            .distfarm(Some(""))
-            .env("DISTFARM_HOSTS", engine.entry(""))
-            .env("DISTFARM_AGENT", agent)
-            .env("DISTCC_FALLBACK", "0")
-            .args(split_dwarf_args())
-            .run();
-        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
-        assert!(
-            work.read("out/hello.o") == object,
-            "agent {agent}: the object"
-        );
-        assert!(work.read("out/hello.dwo") == dwo, "agent {agent}: the .dwo");
+        split_dwarf_comes_back(&work, &engine.entry(""), agent, (&object, &dwo));
         std::fs::remove_file(work.path("out/hello.dwo")).unwrap();
     }
     assert_eq!(
@@ -315,19 +324,7 @@ fn a_pumped_split_dwarf_job_brings_back_the_dwo_gcc_writes_here() {
         for file in ["out/hello.o", "out/hello.dwo"] {
             std::fs::remove_file(work.path(file)).unwrap();
         }
-        let out = work
-            .distfarm(Some(""))
-            .env("DISTFARM_HOSTS", engine.entry(",cpp"))
-            .env("DISTFARM_AGENT", agent)
-            .env("DISTCC_FALLBACK", "0")
-            .args(split_dwarf_args())
-            .run();
-        assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
-        assert!(
-            work.read("out/hello.o") == object,
-            "agent {agent}: the object"
-        );
-        assert!(work.read("out/hello.dwo") == dwo, "agent {agent}: the .dwo");
+        split_dwarf_comes_back(&work, &engine.entry(",cpp"), agent, (&object, &dwo));
     }
     // The second is the same Action: the engine's cache answers it.
     assert_all_pumped(&engine, 1);
