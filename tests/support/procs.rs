@@ -65,13 +65,21 @@ pub fn descendants(root: i32, all: &[Process]) -> Vec<&Process> {
 /// Running `distfarm agent --socket <socket>` processes. (A zombie has an empty command line:
 /// it is not counted.)
 pub fn agent_pids(socket: &Path) -> Vec<i32> {
-    let socket = socket.to_string_lossy();
+    agent_pids_where(|path| path == socket)
+}
+
+/// The agents whose socket lies under `dir`: those of every `DISTCC_DIR` a test made there.
+pub fn agent_pids_under(dir: &Path) -> Vec<i32> {
+    agent_pids_where(|path| path.starts_with(dir))
+}
+
+fn agent_pids_where(socket_matches: impl Fn(&Path) -> bool) -> Vec<i32> {
     processes()
         .into_iter()
         .filter(|p| {
             p.args
                 .windows(3)
-                .any(|w| w[0] == "agent" && w[1] == "--socket" && w[2] == socket)
+                .any(|w| w[0] == "agent" && w[1] == "--socket" && socket_matches(Path::new(&w[2])))
         })
         .map(|p| p.pid)
         .collect()

@@ -174,8 +174,8 @@ impl Work {
 /// `DISTCC_DIR`: it goes with the work area.
 impl Drop for Work {
     fn drop(&mut self) {
-        let socket = distfarm::config::agent_socket_path(&self.distcc_dir());
-        for pid in super::procs::agent_pids(&socket) {
+        // Every agent a wrapper started here, also for a test's own DISTCC_DIR inside the root.
+        for pid in super::procs::agent_pids_under(self.root()) {
             super::procs::kill(pid);
         }
     }
