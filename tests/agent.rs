@@ -62,6 +62,15 @@ async fn many_wrappers_share_one_ssh_connection_and_one_remote_session() {
         "one direct-streamlocal channel per job, and one that asked which compiler runs there"
     );
     assert_eq!(farm.agent_pids().len(), 1, "one agent served every wrapper");
+    let log = farm.agent_log();
+    assert_eq!(
+        (
+            log.matches("agent: listening").count(),
+            log.matches("leaving").count()
+        ),
+        (1, 0),
+        "the {WORKERS} wrappers that started together started one agent, not one each\n{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,8 @@ use tokio::net::UnixStream;
 
 /// How long a wrapper waits for a freshly started agent to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often a wrapper whose neighbour is starting the agent looks for its socket.
+const START_POLL: Duration = Duration::from_millis(3);
 /// How long a wrapper waits for a live agent whose listen queue is full.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -28,11 +30,69 @@ pub async fn connect_or_start(
         }
         Err(_) => {}
     }
-    let me = std::env::current_exe().ok()?;
-    let log = socket.with_file_name("agent.log");
     if let Some(dir) = socket.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
+    // The wrappers a build starts together all find no agent: one of them starts it while
+    // the others wait for its socket (each started one before, and all but one exited).
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        if let StartClaim::Ours(_claim) = claim_start(socket) {
+            // Whoever held the claim before us may have started it meanwhile.
+            if let Ok(stream) = UnixStream::connect(socket).await {
+                return Some(stream);
+            }
+            return start(socket, lock_dir, idle, deadline).await;
+        }
+        tokio::time::sleep(START_POLL).await;
+        if let Ok(stream) = UnixStream::connect(socket).await {
+            return Some(stream);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::debug!(
+                "nobody started an agent on {} within {:?}",
+                socket.display(),
+                START_TIMEOUT
+            );
+            return None;
+        }
+    }
+}
+
+/// Who starts the agent.
+enum StartClaim {
+    /// We do, holding the lock (if there could be one) until the agent listens. Without a
+    /// lock every wrapper may start one: the agent's own claim still lets only one stay.
+    Ours(Option<nix::fcntl::Flock<std::fs::File>>),
+    /// Another wrapper is starting it.
+    Theirs,
+}
+
+fn claim_start(socket: &Path) -> StartClaim {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(socket.with_file_name("start.lock"))
+    else {
+        return StartClaim::Ours(None);
+    };
+    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => StartClaim::Ours(Some(lock)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => StartClaim::Theirs,
+        Err(_) => StartClaim::Ours(None),
+    }
+}
+
+/// Starts `distfarm agent` on `socket` and connects once it listens.
+async fn start(
+    socket: &Path,
+    lock_dir: &Path,
+    idle: Duration,
+    deadline: tokio::time::Instant,
+) -> Option<UnixStream> {
+    let me = std::env::current_exe().ok()?;
+    let log = socket.with_file_name("agent.log");
     let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -62,10 +122,9 @@ pub async fn connect_or_start(
             return None;
         }
     };
-    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     if let Some(mut ready) = agent.stdout.take() {
-        // A line: it listens. End of file: it exited, maybe because another wrapper's agent
-        // won the race, which then listens soon.
+        // A line: it listens. End of file: it exited, maybe because an agent started
+        // without the start claim won, which then listens soon.
         let mut byte = [0u8; 1];
         let _ = tokio::time::timeout_at(deadline, ready.read(&mut byte)).await;
     }

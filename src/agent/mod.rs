@@ -36,7 +36,13 @@ pub async fn serve(
     // first one on the socket.
     let _only_agent = match socket::claim(socket_path) {
         Ok(Some(lock)) => lock,
-        Ok(None) => return 0,
+        Ok(None) => {
+            tracing::info!(
+                "agent: another agent serves {}; leaving",
+                socket_path.display()
+            );
+            return 0;
+        }
         Err(e) => {
             tracing::error!("agent: cannot lock {}: {e}", socket_path.display());
             return crate::exit_code::ExitCode::BindFailed.code();

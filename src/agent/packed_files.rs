@@ -27,10 +27,13 @@ struct Inner {
 }
 
 impl PackedFiles {
-    /// `path` packed, from the cache while the file is unchanged.
-    pub fn get(&self, path: &Path) -> std::io::Result<Arc<PackedFile>> {
-        let meta = std::fs::metadata(path)?;
-        let before = Stamp::of(&meta);
+    /// `path` packed, from the cache while the file is unchanged. `seen`: its stamp as the
+    /// caller just saw it (the scan), which spares looking again.
+    pub fn get(&self, path: &Path, seen: Option<Stamp>) -> std::io::Result<Arc<PackedFile>> {
+        let before = match seen {
+            Some(stamp) => stamp,
+            None => Stamp::of(&std::fs::metadata(path)?),
+        };
         if let Some((stamp, packed)) = self.inner.lock().expect("packed files").files.get(path)
             && *stamp == before
         {
@@ -38,7 +41,7 @@ impl PackedFiles {
         }
         let content = std::fs::read(path)?;
         let packed = Arc::new(PackedFile::of(&content));
-        if Stamp::of(&std::fs::metadata(path)?) == before && content.len() as u64 == meta.len() {
+        if Stamp::of(&std::fs::metadata(path)?) == before && content.len() as u64 == before.size() {
             let mut inner = self.inner.lock().expect("packed files");
             if inner.bytes + packed.lzo.len() > LIMIT {
                 inner.files.clear();
@@ -66,17 +69,39 @@ mod tests {
         let header = dir.path().join("a.h");
         std::fs::write(&header, "#define A 1\n").unwrap();
         let files = PackedFiles::default();
-        let first = files.get(&header).unwrap();
-        assert!(Arc::ptr_eq(&first, &files.get(&header).unwrap()), "kept");
+        let first = files.get(&header, None).unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &files.get(&header, None).unwrap()),
+            "kept"
+        );
         assert_eq!(
             first.hash,
             crate::protocol::hashed_tree::content_hash(b"#define A 1\n")
         );
         std::fs::write(&header, "#define A 22\n").unwrap();
-        let second = files.get(&header).unwrap();
+        let second = files.get(&header, None).unwrap();
         assert_eq!(
             second.hash,
             crate::protocol::hashed_tree::content_hash(b"#define A 22\n")
+        );
+    }
+
+    #[test]
+    fn a_file_changed_since_the_scan_saw_it_is_shipped_as_it_is_now_and_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = dir.path().join("a.h");
+        std::fs::write(&header, "#define A 1\n").unwrap();
+        let seen = Stamp::of(&std::fs::metadata(&header).unwrap());
+        std::fs::write(&header, "#define A 333\n").unwrap();
+        let files = PackedFiles::default();
+        let now = files.get(&header, Some(seen)).unwrap();
+        assert_eq!(
+            now.hash,
+            crate::protocol::hashed_tree::content_hash(b"#define A 333\n")
+        );
+        assert!(
+            !Arc::ptr_eq(&now, &files.get(&header, None).unwrap()),
+            "packed under a stamp the file no longer has, so not kept"
         );
     }
 }

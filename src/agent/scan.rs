@@ -51,15 +51,16 @@ fn tree(
         path: request.path,
         search_variables: request.search_variables,
     };
-    let closure = scanner
-        .closure_in(&request.cwd, &request.argv, &env)
+    let (closure, seen) = scanner
+        .closure_seen(&request.cwd, &request.argv, &env)
         .map_err(|why| why.reason)?;
     let packed = closure
         .files
         .iter()
-        .map(|path| {
+        .zip(seen)
+        .map(|(path, stamp)| {
             packed_files
-                .get(path)
+                .get(path, stamp)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))
         })
         .collect::<Result<Vec<_>, _>>()?;

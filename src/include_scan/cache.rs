@@ -59,6 +59,10 @@ impl Stamp {
         }
     }
 
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// Whether `now` is far enough past both timestamps that a later change must show.
     pub fn settled(&self, now: SystemTime) -> bool {
         let latest = self.mtime.max(self.ctime);
@@ -83,8 +87,9 @@ pub struct FileCache {
 }
 
 impl FileCache {
-    /// The directives of the file at `path` (a real path), parsed again only if it changed.
-    pub fn directives(&self, path: &Path) -> std::io::Result<Arc<Directives>> {
+    /// The directives of the file at `path` (a real path), parsed again only if it changed,
+    /// with the stamp the file had when they were checked.
+    pub fn directives(&self, path: &Path) -> std::io::Result<(Arc<Directives>, Stamp)> {
         let meta = std::fs::metadata(path)?;
         let stamp = Stamp::of(&meta);
         let key = (stamp.dev, stamp.ino);
@@ -92,7 +97,7 @@ impl FileCache {
             && entry.trusted
             && entry.stamp == stamp
         {
-            return Ok(entry.directives.clone());
+            return Ok((entry.directives.clone(), stamp));
         }
         let bytes = std::fs::read(path)?;
         let directives = Arc::new(directives::parse(&bytes));
@@ -109,7 +114,7 @@ impl FileCache {
                 directives: directives.clone(),
             },
         );
-        Ok(directives)
+        Ok((directives, stamp))
     }
 }
 

@@ -592,7 +592,10 @@ impl<'a> Lexer<'a> {
 
     /// Every `__has_include(…)` / `__has_include_next(…)` in a cleaned line.
     fn has_includes(&mut self, line: &[u8]) {
-        let finder = memchr::memmem::Finder::new(b"__has_include");
+        // Built once: a finder's set-up costs more than searching one short line.
+        static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"__has_include"));
+        let finder = &*FINDER;
         let mut from = 0;
         while let Some(k) = finder.find(&line[from..]) {
             let start = from + k;

@@ -60,6 +60,10 @@ pub use crate::protocol::agent_scan::Closure;
 /// A file's identity and change times, as the caches compare them (also the agent's packed files).
 pub use cache::Stamp;
 
+/// The stamp each of a closure's `files` had when the scan read its directives, in the same
+/// order (`None`: not read, e.g. an `#embed` target).
+pub type Seen = Vec<Option<Stamp>>;
+
 /// The scanner with its caches. Share one between concurrent jobs (`Arc<Scanner>`).
 #[derive(Default)]
 pub struct Scanner {
@@ -95,6 +99,17 @@ impl Scanner {
         argv: &[String],
         env: &ScanEnv,
     ) -> Result<Closure, GiveUp> {
+        self.closure_seen(cwd, argv, env)
+            .map(|(closure, _)| closure)
+    }
+
+    /// [`Scanner::closure_in`], with the stamps the scan saw its files at.
+    pub fn closure_seen(
+        &self,
+        cwd: &Path,
+        argv: &[String],
+        env: &ScanEnv,
+    ) -> Result<(Closure, Seen), GiveUp> {
         if let Some((name, _)) = env.search_variables.iter().find(|(_, v)| !v.is_empty()) {
             return Err(GiveUp::new(format!(
                 "{name} is set (it adds include directories the scanner does not model)"

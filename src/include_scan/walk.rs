@@ -15,7 +15,7 @@ use super::directives::{Directives, Include, Kind, Operand};
 use super::macros::{self, Header, MacroTable};
 use super::path_key::{PathKey, bytes_of, is_within};
 use super::resolve::{Outcome, Resolved, name_path, resolve};
-use super::{Closure, GiveUp, Scanner};
+use super::{Closure, GiveUp, Scanner, Seen};
 
 type FastSet<T> = HashSet<T, BuildHasherDefault<rustc_hash::FxHasher>>;
 
@@ -62,7 +62,7 @@ pub(super) fn closure(
     cwd: &Path,
     cmd: &Command,
     defaults: &Defaults,
-) -> Result<Closure, GiveUp> {
+) -> Result<(Closure, Seen), GiveUp> {
     let mut walk = Walk {
         scanner,
         chain: Vec::new(),
@@ -139,7 +139,15 @@ pub(super) fn closure(
     }
 
     walk.run(cmd, defaults)?;
-    Ok(walk.out.finish(&walk.system))
+    // The stamps this scan saw, so that whoever reads the files next can tell a change
+    // without looking at each file again.
+    let seen = walk
+        .out
+        .files
+        .iter()
+        .map(|file| walk.parsed.get(bytes_of(file)).map(|(_, stamp)| *stamp))
+        .collect();
+    Ok((walk.out.finish(&walk.system), seen))
 }
 
 struct Walk<'s> {
@@ -153,7 +161,7 @@ struct Walk<'s> {
     memo: FastMap<SearchKey, ByName<Arc<[Hit]>>>,
     visited: FastSet<State>,
     queue: Vec<State>,
-    parsed: FastMap<PathKey, Arc<Directives>>,
+    parsed: FastMap<PathKey, (Arc<Directives>, Stamp)>,
     pending: Vec<(State, Include)>,
     out: Output,
 }
@@ -289,7 +297,7 @@ impl Walk<'_> {
             .iter()
             .filter_map(|d| macros::command_line_define(d))
             .collect();
-        let parsed: Vec<Arc<Directives>> = self.parsed.values().cloned().collect();
+        let parsed: Vec<Arc<Directives>> = self.parsed.values().map(|(d, _)| d.clone()).collect();
         let mut table = MacroTable::default();
         for define in defaults
             .predefined
@@ -523,11 +531,11 @@ impl Walk<'_> {
     }
 
     fn directives_of(&mut self, file: &Arc<Path>) -> std::io::Result<Arc<Directives>> {
-        if let Some(d) = self.parsed.get(bytes_of(file)) {
+        if let Some((d, _)) = self.parsed.get(bytes_of(file)) {
             return Ok(d.clone());
         }
-        let d = self.scanner.files.directives(file)?;
-        self.parsed.insert(file.clone().into(), d.clone());
+        let (d, stamp) = self.scanner.files.directives(file)?;
+        self.parsed.insert(file.clone().into(), (d.clone(), stamp));
         Ok(d)
     }
 }
