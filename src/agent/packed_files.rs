@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::include_scan::Stamp;
+use crate::include_scan::{MissLocks, Stamp};
 use crate::protocol::packed_tree::PackedFile;
 
 /// Packed bytes kept at most; over that the cache starts afresh (a build's headers fit many
@@ -18,6 +18,7 @@ const LIMIT: usize = 512 << 20;
 #[derive(Default)]
 pub struct PackedFiles {
     inner: Mutex<Inner>,
+    misses: MissLocks,
 }
 
 #[derive(Default)]
@@ -34,10 +35,21 @@ impl PackedFiles {
             Some(stamp) => stamp,
             None => Stamp::of(&std::fs::metadata(path)?),
         };
-        if let Some((stamp, packed)) = self.inner.lock().expect("packed files").files.get(path)
-            && *stamp == before
-        {
-            return Ok(packed.clone());
+        let cached = || {
+            self.inner
+                .lock()
+                .expect("packed files")
+                .files
+                .get(path)
+                .filter(|(stamp, _)| *stamp == before)
+                .map(|(_, packed)| packed.clone())
+        };
+        if let Some(packed) = cached() {
+            return Ok(packed);
+        }
+        let _packing = self.misses.lock(&path);
+        if let Some(packed) = cached() {
+            return Ok(packed); // another job packed it while we waited
         }
         let content = std::fs::read(path)?;
         let packed = Arc::new(PackedFile::of(&content));

@@ -75,6 +75,23 @@ impl Stamp {
     }
 }
 
+/// Locks that let one of several concurrent jobs read a missing entry while the others wait
+/// for it, instead of each reading and parsing (or packing) the same file: a build's first
+/// jobs start together and share most of their headers. Striped by key, so jobs missing
+/// different files rarely wait for each other.
+#[derive(Default)]
+pub struct MissLocks([std::sync::Mutex<()>; 16]);
+
+impl MissLocks {
+    pub fn lock(&self, key: &impl Hash) -> std::sync::MutexGuard<'_, ()> {
+        use std::hash::BuildHasher;
+        let stripe = BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(key) as usize
+            % self.0.len();
+        // Guards no data: a panic elsewhere leaves nothing inconsistent.
+        self.0[stripe].lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 struct FileEntry {
     stamp: Stamp,
     trusted: bool,
@@ -84,6 +101,7 @@ struct FileEntry {
 #[derive(Default)]
 pub struct FileCache {
     map: RwLock<FastMap<(u64, u64), FileEntry>>,
+    misses: MissLocks,
 }
 
 impl FileCache {
@@ -93,11 +111,18 @@ impl FileCache {
         let meta = std::fs::metadata(path)?;
         let stamp = Stamp::of(&meta);
         let key = (stamp.dev, stamp.ino);
-        if let Some(entry) = read(&self.map).get(&key)
-            && entry.trusted
-            && entry.stamp == stamp
-        {
-            return Ok((entry.directives.clone(), stamp));
+        let cached = || {
+            read(&self.map)
+                .get(&key)
+                .filter(|entry| entry.trusted && entry.stamp == stamp)
+                .map(|entry| (entry.directives.clone(), stamp))
+        };
+        if let Some(hit) = cached() {
+            return Ok(hit);
+        }
+        let _reading = self.misses.lock(&key);
+        if let Some(hit) = cached() {
+            return Ok(hit); // another job read it while we waited
         }
         let bytes = std::fs::read(path)?;
         let directives = Arc::new(directives::parse(&bytes));

@@ -57,6 +57,8 @@ pub struct ScanEnv {
 
 /// The scanner's answer is what the agent sends its wrappers: one type for both.
 pub use crate::protocol::agent_scan::Closure;
+/// The agent's packed files wait for each other's misses the same way.
+pub use cache::MissLocks;
 /// A file's identity and change times, as the caches compare them (also the agent's packed files).
 pub use cache::Stamp;
 
