@@ -116,4 +116,29 @@ mod tests {
             "packed under a stamp the file no longer has, so not kept"
         );
     }
+
+    #[test]
+    fn jobs_missing_the_same_file_at_once_share_one_packing() {
+        let dir = tempfile::tempdir().unwrap();
+        let header = dir.path().join("big.h");
+        std::fs::write(&header, "#define X 1\n".repeat(50_000)).unwrap();
+        let files = Arc::new(PackedFiles::default());
+        let start = Arc::new(std::sync::Barrier::new(4));
+        let packed: Vec<_> = (0..4)
+            .map(|_| {
+                let (files, start, header) = (files.clone(), start.clone(), header.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    files.get(&header, None).unwrap()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert!(
+            packed.iter().all(|p| Arc::ptr_eq(p, &packed[0])),
+            "one packing, handed to all four"
+        );
+    }
 }
