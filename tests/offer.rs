@@ -153,7 +153,7 @@ fn jobs_wait_for_an_offer_in_the_agents_queue() {
         },
         || format!("{}\n{}", client.logs(), offer.log()),
     );
-    assert_eq!(placed["seen_by"], "agent", "{placed:#}");
+    assert_eq!(placed["seen_by"], "agent", "{placed:#}\n{}", client.logs());
     assert_eq!(placed["slot"], 0, "{placed:#}");
 
     for job in &mut jobs {

@@ -7,10 +7,7 @@ use std::time::Duration;
 pub fn main(socket: &Path, idle: Duration, lock_dir: Option<PathBuf>) -> i32 {
     crate::logging::init(tracing::Level::INFO, crate::logging::Sink::Stderr);
     let account = crate::config::Account::current();
-    // One thread: the agent mostly waits and relays, and its CPU-bound work (include scans,
-    // packing) runs on the blocking pool anyway; with worker threads, waking each other
-    // cost a pump-mode build ~10 % of the agent's CPU (BENCHMARKS.md).
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime")
