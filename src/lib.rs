@@ -38,6 +38,7 @@ pub mod driver_report;
 pub mod executables;
 pub mod exit_code;
 pub mod fd_passing;
+pub mod flock_file;
 pub mod forward;
 pub mod hosts;
 pub mod include_scan;

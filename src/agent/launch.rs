@@ -69,17 +69,9 @@ enum StartClaim {
 }
 
 fn claim_start(socket: &Path) -> StartClaim {
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(socket.with_file_name("start.lock"))
-    else {
-        return StartClaim::Ours(None);
-    };
-    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => StartClaim::Ours(Some(lock)),
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => StartClaim::Theirs,
+    match crate::flock_file::try_lock(&socket.with_file_name("start.lock")) {
+        Ok(Some(lock)) => StartClaim::Ours(Some(lock)),
+        Ok(None) => StartClaim::Theirs,
         Err(_) => StartClaim::Ours(None),
     }
 }

@@ -44,13 +44,10 @@ impl PackedFiles {
                 .filter(|(stamp, _)| *stamp == before)
                 .map(|(_, packed)| packed.clone())
         };
-        if let Some(packed) = cached() {
-            return Ok(packed);
-        }
-        let _packing = self.misses.lock(&path);
-        if let Some(packed) = cached() {
-            return Ok(packed); // another job packed it while we waited
-        }
+        let _packing = match self.misses.cached_or_lock(&path, cached) {
+            Ok(packed) => return Ok(packed),
+            Err(packing) => packing,
+        };
         let content = std::fs::read(path)?;
         let packed = Arc::new(PackedFile::of(&content));
         if Stamp::of(&std::fs::metadata(path)?) == before && content.len() as u64 == before.size() {

@@ -4,23 +4,13 @@
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 use tokio::net::{UnixListener, UnixStream};
 
 /// Takes the agent's lock beside the socket (creating the private directory first).
 /// `Ok(None)`: another agent holds it. The claim lasts as long as the returned value.
 pub fn claim(path: &Path) -> std::io::Result<Option<Flock<std::fs::File>>> {
-    let dir = private_dir(path)?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join("agent.lock"))?;
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => Ok(Some(lock)),
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
-        Err((_, e)) => Err(e.into()),
-    }
+    crate::flock_file::try_lock(&private_dir(path)?.join("agent.lock"))
 }
 
 /// Binds the socket, replacing a socket left there: under the claim, no other agent is

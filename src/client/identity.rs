@@ -216,13 +216,9 @@ pub fn claim_probe(cache: &Path, host: &str, local: &Identity) -> Option<ProbeCl
         return None;
     }
     std::fs::create_dir_all(cache).ok()?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(entry(cache, "asking", host, local))
-        .ok()?;
-    let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).ok()?;
+    let lock = crate::flock_file::try_lock(&entry(cache, "asking", host, local))
+        .ok()
+        .flatten()?;
     // Someone may have asked and written between the look above and the lock.
     if is_fresh(&entry(cache, "same", host, local)) || is_left_out(cache, host, local) {
         return None;

@@ -83,12 +83,24 @@ impl Stamp {
 pub struct MissLocks([std::sync::Mutex<()>; 16]);
 
 impl MissLocks {
-    pub fn lock(&self, key: &impl Hash) -> std::sync::MutexGuard<'_, ()> {
+    /// What `cached` finds for `key`, or — when it finds nothing — the right to load it: a
+    /// guard, held while loading, that other jobs missing the same key wait on before they
+    /// look in the cache again.
+    pub fn cached_or_lock<T>(
+        &self,
+        key: &impl Hash,
+        cached: impl Fn() -> Option<T>,
+    ) -> Result<T, std::sync::MutexGuard<'_, ()>> {
+        if let Some(hit) = cached() {
+            return Ok(hit);
+        }
         use std::hash::BuildHasher;
         let stripe = BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(key) as usize
             % self.0.len();
         // Guards no data: a panic elsewhere leaves nothing inconsistent.
-        self.0[stripe].lock().unwrap_or_else(|e| e.into_inner())
+        let guard = self.0[stripe].lock().unwrap_or_else(|e| e.into_inner());
+        // Another job may have loaded it while we waited.
+        cached().ok_or(guard)
     }
 }
 
@@ -117,13 +129,10 @@ impl FileCache {
                 .filter(|entry| entry.trusted && entry.stamp == stamp)
                 .map(|entry| (entry.directives.clone(), stamp))
         };
-        if let Some(hit) = cached() {
-            return Ok(hit);
-        }
-        let _reading = self.misses.lock(&key);
-        if let Some(hit) = cached() {
-            return Ok(hit); // another job read it while we waited
-        }
+        let _reading = match self.misses.cached_or_lock(&key, cached) {
+            Ok(hit) => return Ok(hit),
+            Err(reading) => reading,
+        };
         let bytes = std::fs::read(path)?;
         let directives = Arc::new(directives::parse(&bytes));
         let trusted = bytes.len() as u64 == stamp.size && stamp.settled(SystemTime::now());
