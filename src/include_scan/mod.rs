@@ -15,7 +15,7 @@
 //! Parts: [`command`] reads the command line, [`defaults`] asks the compiler for its own
 //! directories, [`directives`] lexes a file, [`macros`] evaluates computed includes,
 //! [`resolve`] walks paths as the kernel does, [`cache`] remembers files and lookups across
-//! jobs, and `walk` puts one job's closure together.
+//! jobs (`watched`: the compiler's own headers without a stat), and `walk` puts one job's closure together.
 
 mod cache;
 pub mod command;
@@ -25,6 +25,7 @@ pub mod macros;
 mod path_key;
 pub mod resolve;
 mod walk;
+mod watched;
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -70,6 +71,8 @@ pub type Seen = Vec<Option<Stamp>>;
 #[derive(Default)]
 pub struct Scanner {
     files: cache::FileCache,
+    /// The compiler's own headers, trusted without a stat while inotify is quiet.
+    system_headers: watched::WatchedHeaders,
     lookups: cache::LookupCache,
     defaults: defaults::DefaultsCache,
 }
@@ -127,6 +130,7 @@ impl Scanner {
             .first()
             .ok_or_else(|| GiveUp::new("an empty command"))?;
         let cmd = command::parse(argv, cwd).map_err(GiveUp::new)?;
+        self.system_headers.refresh();
         let language = cmd.language.expect("parse sets the language");
         let compiler =
             defaults::find_compiler(argv0, cwd, env.path.as_deref()).map_err(GiveUp::new)?;

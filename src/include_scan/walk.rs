@@ -534,7 +534,12 @@ impl Walk<'_> {
         if let Some((d, _)) = self.parsed.get(bytes_of(file)) {
             return Ok(d.clone());
         }
-        let (d, stamp) = self.scanner.files.directives(file)?;
+        let (d, stamp) = if self.is_system(file) {
+            let files = &self.scanner.files;
+            self.scanner.system_headers.directives(file, files)?
+        } else {
+            self.scanner.files.directives(file)?
+        };
         self.parsed.insert(file.clone().into(), (d.clone(), stamp));
         Ok(d)
     }
