@@ -374,10 +374,22 @@ pub struct Account {
 }
 
 impl Account {
+    /// The effective user's entry, looked up once: its home directory (OpenSSH reads
+    /// `~/.ssh` from there, not from `$HOME`: Portage points `HOME` at a per-package
+    /// directory) and its login name, the default remote user.
     pub fn current() -> Account {
+        let user = nix::unistd::User::from_uid(nix::unistd::Uid::effective())
+            .ok()
+            .flatten();
         Account {
-            home: account_home(),
-            name: account_name(),
+            home: user
+                .as_ref()
+                .map(|u| u.dir.clone())
+                .unwrap_or_else(home_dir),
+            name: user
+                .map(|u| u.name)
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "root".into()),
         }
     }
 
@@ -394,26 +406,6 @@ impl Account {
             user: self.name.clone(),
         }
     }
-}
-
-/// The account's home directory from the password database. OpenSSH reads `~/.ssh` from
-/// there, not from `$HOME` (Portage points `HOME` at a per-package directory).
-fn account_home() -> PathBuf {
-    nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-        .ok()
-        .flatten()
-        .map(|u| u.dir)
-        .unwrap_or_else(home_dir)
-}
-
-/// The account's login name, the default remote user.
-fn account_name() -> String {
-    nix::unistd::User::from_uid(nix::unistd::Uid::effective())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "root".into())
 }
 
 /// The host list from `DISTCC_HOSTS`, `$DISTCC_DIR/hosts` or `/etc/distcc/hosts`, followed

@@ -211,13 +211,17 @@ fn driver_alive(id: &BuildId) -> bool {
     crate::proc_stat::is_alive(id.pid, id.start)
 }
 
-/// Opened for appending, so that a log file the build writes to is never overwritten.
+/// Opened for appending, so that a log file the build writes to is never overwritten; and
+/// without blocking, so that a pipe nobody reads (or a full one) costs the summary line, never
+/// the agent's thread.
 fn open_stderr_of(pid: u32) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
     if pid == 0 {
         return None;
     }
     std::fs::OpenOptions::new()
         .append(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
         .open(format!("/proc/{pid}/fd/2"))
         .map_err(|e| tracing::debug!("agent: cannot open the stderr of build process {pid}: {e}"))
         .ok()

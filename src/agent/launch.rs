@@ -9,8 +9,13 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::UnixStream;
 
-/// How long a wrapper waits for a freshly started agent to listen.
-const START_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a wrapper waits for a freshly started agent to listen (a loaded machine may take
+/// seconds to start a process; going around the agent is the worse choice, since its jobs
+/// then take slots the agent cannot see coming), or for a neighbour that is starting it.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a wrapper looks for the socket after the agent it started exited (another one
+/// may have won the agent's own claim).
+const EXITED_GRACE: Duration = Duration::from_secs(1);
 /// How often a wrapper whose neighbour is starting the agent looks for its socket.
 const START_POLL: Duration = Duration::from_millis(3);
 /// How long a wrapper waits for a live agent whose listen queue is full.
@@ -114,24 +119,36 @@ async fn start(
             return None;
         }
     };
-    if let Some(mut ready) = agent.stdout.take() {
-        // A line: it listens. End of file: it exited, maybe because an agent started
-        // without the start claim won, which then listens soon.
-        let mut byte = [0u8; 1];
-        let _ = tokio::time::timeout_at(deadline, ready.read(&mut byte)).await;
-    }
-    while tokio::time::Instant::now() < deadline {
+    // A line: it listens. End of file: it exited, maybe because an agent started without
+    // the start claim won, which then listens soon; or it could not start at all, and the
+    // wrapper must not wait long for nothing.
+    let mut line = [0u8; 1];
+    let said = match agent.stdout.take() {
+        Some(mut ready) => tokio::time::timeout_at(deadline, ready.read(&mut line)).await,
+        None => Ok(Ok(0)),
+    };
+    let deadline = match said {
+        Ok(Ok(1)) => deadline,
+        Ok(_) => deadline.min(tokio::time::Instant::now() + EXITED_GRACE),
+        Err(_) => {
+            tracing::debug!(
+                "the agent did not start listening on {} within {:?}",
+                socket.display(),
+                START_TIMEOUT
+            );
+            return None;
+        }
+    };
+    loop {
         if let Ok(stream) = UnixStream::connect(socket).await {
             return Some(stream);
         }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::debug!("no agent listens on {}", socket.display());
+            return None;
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    tracing::debug!(
-        "the agent did not start listening on {} within {:?}",
-        socket.display(),
-        START_TIMEOUT
-    );
-    None
 }
 
 /// Connects to an agent whose listen queue is full, retrying until it takes us; `None`

@@ -7,7 +7,11 @@ use std::time::Duration;
 pub fn main(socket: &Path, idle: Duration, lock_dir: Option<PathBuf>) -> i32 {
     crate::logging::init(tracing::Level::INFO, crate::logging::Sink::Stderr);
     let account = crate::config::Account::current();
-    tokio::runtime::Builder::new_multi_thread()
+    // One thread: the agent mostly waits and relays, and its CPU-bound work (include scans,
+    // packing) runs on the blocking pool anyway; with worker threads, waking each other
+    // cost a pump-mode build ~10 % of the agent's CPU (BENCHMARKS.md). Nothing else it does
+    // may block: a wrapper's stderr is written without blocking (builds.rs).
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime")

@@ -138,7 +138,11 @@ impl WatchedHeaders {
         let inotify = self.inotify.as_ref()?;
         let generation = self.read().generation;
         let mut wanted: Vec<(PathBuf, AddWatchFlags)> = vec![(path.to_path_buf(), FILE_EVENTS)];
-        wanted.extend(path.ancestors().skip(1).map(|d| (d.to_path_buf(), DIR_EVENTS)));
+        wanted.extend(
+            path.ancestors()
+                .skip(1)
+                .map(|d| (d.to_path_buf(), DIR_EVENTS)),
+        );
         for (at, events) in wanted {
             if self.read().watched.contains(bytes_of(&at)) {
                 continue;
@@ -196,7 +200,10 @@ mod tests {
         // Only what is kept can answer: the file itself says one include.
         watched.write().files.get_mut(bytes_of(&path)).unwrap().0 =
             Arc::new(super::super::directives::parse(b""));
-        assert_eq!(watched.directives(&path, &files).unwrap().0.includes.len(), 0);
+        assert_eq!(
+            watched.directives(&path, &files).unwrap().0.includes.len(),
+            0
+        );
     }
 
     #[test]
