@@ -168,7 +168,14 @@ impl Wrapper<'_> {
         // Hosts whose compiler lately turned out not to be this one are left out.
         let identities = self.identities();
         let target = identity::target_options(&job.argv);
-        let local_identity = identity::local(
+        // An engine's Actions name the compiler: that name is what an object shows, never
+        // what the driver tells.
+        let learn = if self.lists_an_engine() {
+            identity::local_compiled
+        } else {
+            identity::local
+        };
+        let local_identity = learn(
             &self.compiler,
             &target,
             self.path.as_ref(),
@@ -339,16 +346,24 @@ impl Wrapper<'_> {
             };
             match result {
                 Ok(response) if response.succeeded() => {
-                    let theirs = Identity::of_object(&response.object);
-                    match (&local_identity, theirs) {
-                        (Some(local), Some(theirs)) if *local != theirs => {
+                    let foreign = match (
+                        local_identity.clone(),
+                        Identity::of_object(&response.object),
+                    ) {
+                        (Some(mut local), Some(theirs)) => self
+                            .is_foreign(&mut local, &theirs, &target)
+                            .then_some((local, theirs)),
+                        _ => None,
+                    };
+                    match foreign {
+                        Some((local, theirs)) => {
                             let why = format!("its compiler is {theirs}, not {local}");
                             self.reporter
                                 .remote(&job.input, numbers(), Outcome::Failed, Some(why))
                                 .await;
-                            self.foreign_compiler(&host, local, theirs, &mut tries, &identities);
+                            self.foreign_compiler(&host, &local, theirs, &mut tries, &identities);
                         }
-                        _ => {
+                        None => {
                             self.reporter
                                 .remote(&job.input, numbers(), Outcome::Compiled, None)
                                 .await;
@@ -519,17 +534,38 @@ impl Wrapper<'_> {
             Err(e) => return Some(Box::pin(std::future::ready(Err(e)))),
         };
         tries.probed.push(host.text.clone());
+        let mut local = local.clone();
+        let target = identity::target_options(&job.argv);
         match self.ask_identity(connected, host, job).await {
-            Ok(Some(theirs)) if theirs != *local => {
-                self.foreign_compiler(host, local, theirs, tries, &identities)
+            Ok(Some(theirs)) if self.is_foreign(&mut local, &theirs, &target) => {
+                self.foreign_compiler(host, &local, theirs, tries, &identities)
             }
-            Ok(Some(_)) => identity::remember_same(&identities, &host.text, local),
+            Ok(Some(_)) => identity::remember_same(&identities, &host.text, &local),
             // Not answered: the job goes on, and its object is checked all the same.
             Ok(None) => {}
             // The exchange broke: a failure of this host, as the job's would be.
             Err(e) => return Some(Box::pin(std::future::ready(Err(e)))),
         }
         None
+    }
+
+    /// Whether an object of `theirs` comes from another compiler than this machine's `local`.
+    /// A `local` the driver told is checked first by compiling an empty unit here (a host is
+    /// never blamed on the driver's words), and becomes what that showed.
+    fn is_foreign(&self, local: &mut Identity, theirs: &Identity, target: &[String]) -> bool {
+        if local == theirs {
+            return false;
+        }
+        if let Some(compiled) = identity::local_compiled(
+            &self.compiler,
+            target,
+            self.path.as_ref(),
+            self.env.safeguard,
+            &self.identities(),
+        ) {
+            *local = compiled;
+        }
+        local != theirs
     }
 
     /// Where what other hosts' compilers are is kept.

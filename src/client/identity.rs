@@ -114,7 +114,8 @@ pub fn target_options(argv: &[String]) -> Vec<String> {
 }
 
 /// This machine's compiler's identity for objects of `target` (see [`target_options`]):
-/// kept in `cache`, or asked by compiling an empty unit.
+/// kept in `cache`, else what its driver says of itself (`CC -v`, a few milliseconds),
+/// else asked by compiling an empty unit (cc1 and the assembler: over ten).
 /// `safeguard` is the wrapper's `_DISTCC_SAFEGUARD` level: the compiler asked is told, as
 /// every compiler the wrapper runs is, so that a link back to distfarm cannot recurse.
 pub fn local(
@@ -124,13 +125,49 @@ pub fn local(
     safeguard: u32,
     cache: &Path,
 ) -> Option<Identity> {
+    kept_or_asked(compiler, target, path, safeguard, cache, Asked::Told)
+}
+
+/// [`local`] as an empty unit compiled here shows it, never as the driver told it: before a
+/// host is blamed for a foreign compiler (the driver's words may not be what its objects
+/// say), and for engines, whose Actions name it. Replaces a told entry in `cache`.
+pub fn local_compiled(
+    compiler: &Path,
+    target: &[String],
+    path: Option<&std::ffi::OsString>,
+    safeguard: u32,
+    cache: &Path,
+) -> Option<Identity> {
+    kept_or_asked(compiler, target, path, safeguard, cache, Asked::Compiled)
+}
+
+/// How a local identity was learnt; kept with it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    /// From the driver's `-v`.
+    Told,
+    /// From an object compiled here.
+    Compiled,
+}
+
+fn kept_or_asked(
+    compiler: &Path,
+    target: &[String],
+    path: Option<&std::ffi::OsString>,
+    safeguard: u32,
+    cache: &Path,
+    at_least: Asked,
+) -> Option<Identity> {
     let key = {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (file_key(compiler)?, target).hash(&mut hasher);
         hasher.finish()
     };
     let entry = cache.join(format!("local-{key:016x}"));
-    if let Some(known) = read_local(&entry) {
+    let good_enough = |(identity, asked): (Identity, Asked)| {
+        (at_least == Asked::Told || asked == Asked::Compiled).then_some(identity)
+    };
+    if let Some(known) = read_local(&entry).and_then(good_enough) {
         return Some(known);
     }
     // The wrappers a build starts together all find the entry missing: one of them asks the
@@ -145,18 +182,37 @@ pub fn local(
         .ok()
         .and_then(|file| nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).ok());
     // Whoever held the lock before us has written the answer.
-    if let Some(known) = read_local(&entry) {
+    if let Some(known) = read_local(&entry).and_then(good_enough) {
         return Some(known);
     }
-    let identity = ask_local(compiler, target, path, safeguard)?;
-    let _ = crate::user_files::write(&entry, identity.to_text().as_bytes());
+    let told = match at_least {
+        Asked::Told => told_by_driver(compiler, target, path, safeguard),
+        Asked::Compiled => None,
+    };
+    let (identity, asked) = match told {
+        Some(identity) => (identity, Asked::Told),
+        None => (
+            ask_local(compiler, target, path, safeguard)?,
+            Asked::Compiled,
+        ),
+    };
+    let how = if asked == Asked::Told {
+        "told"
+    } else {
+        "compiled"
+    };
+    let text = format!("{}{how}\n", identity.to_text());
+    let _ = crate::user_files::write(&entry, text.as_bytes());
     Some(identity)
 }
 
-fn read_local(entry: &Path) -> Option<Identity> {
-    std::fs::read_to_string(entry)
-        .ok()
-        .and_then(|t| Identity::from_text(&t))
+fn read_local(entry: &Path) -> Option<(Identity, Asked)> {
+    let text = std::fs::read_to_string(entry).ok()?;
+    let asked = match text.lines().nth(2) {
+        Some("told") => Asked::Told,
+        _ => Asked::Compiled,
+    };
+    Some((Identity::from_text(&text)?, asked))
 }
 
 /// Compiles an empty unit with `compiler` and reads its object's identity.
@@ -168,21 +224,124 @@ fn ask_local(
 ) -> Option<Identity> {
     let dir = tempfile::tempdir().ok()?;
     let object = dir.path().join("empty.o");
-    let mut command = std::process::Command::new(compiler);
+    let mut command = local_command(compiler, path, safeguard);
     command
         .args(target)
         .args(["-c", "-x", "cpp-output", "/dev/null", "-o"])
         .arg(&object)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .env("_DISTCC_SAFEGUARD", (safeguard + 1).to_string());
-    if let Some(path) = path {
-        command.env("PATH", path);
-    }
+        .stderr(std::process::Stdio::null());
     if !command.status().ok()?.success() {
         return None;
     }
     Identity::of_object(&std::fs::read(&object).ok()?)
+}
+
+/// The identity `compiler -v` names, for a job without target options (those change the
+/// object, and the driver's words do not say how).
+fn told_by_driver(
+    compiler: &Path,
+    target: &[String],
+    path: Option<&std::ffi::OsString>,
+    safeguard: u32,
+) -> Option<Identity> {
+    if !target.is_empty() {
+        return None;
+    }
+    let output = local_command(compiler, path, safeguard)
+        .arg("-v")
+        .stdout(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    identity_in_version_text(&String::from_utf8_lossy(&output.stderr))
+}
+
+/// The compiler as the wrapper runs it for itself: stdin closed, `PATH` as the job's, the
+/// recursion guard one level up.
+fn local_command(
+    compiler: &Path,
+    path: Option<&std::ffi::OsString>,
+    safeguard: u32,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(compiler);
+    command
+        .stdin(std::process::Stdio::null())
+        .env("_DISTCC_SAFEGUARD", (safeguard + 1).to_string());
+    if let Some(path) = path {
+        command.env("PATH", path);
+    }
+    command
+}
+
+/// The identity a compiler's objects show, from what its `-v` prints, for the compilers whose
+/// `.comment` is made of the same words, on machines whose objects are named by the target's
+/// first word alone; `None` for anything else.
+///
+/// * GCC prints `gcc version VERSION (PKGVERSION)` and writes `GCC: (PKGVERSION) VERSION`,
+///   except that the default `(GCC)` is written `(GNU)` (`toplev.cc`).
+/// * clang prints its full version as the first line and writes that line.
+fn identity_in_version_text(text: &str) -> Option<Identity> {
+    let triple = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Target: "))?
+        .trim();
+    let machine = machine_of(triple)?;
+    let version = if let Some(words) = text.lines().find_map(|l| l.strip_prefix("gcc version ")) {
+        let words = words.trim_end();
+        let open = last_group_start(words)?;
+        let (version, package) = (words[..open].trim_end(), &words[open..]);
+        let package = if package == "(GCC)" { "(GNU)" } else { package };
+        format!("GCC: {package} {version}")
+    } else {
+        let first = text.lines().next()?.trim();
+        if !first.contains("clang version ") {
+            return None;
+        }
+        first.to_string()
+    };
+    Some(Identity {
+        version,
+        machine: machine.to_string(),
+    })
+}
+
+/// Where the parenthesised group that ends `words` opens.
+fn last_group_start(words: &str) -> Option<usize> {
+    if !words.ends_with(')') {
+        return None;
+    }
+    let mut depth = 0usize;
+    for (at, c) in words.char_indices().rev() {
+        match c {
+            ')' => depth += 1,
+            '(' => {
+                depth -= 1;
+                if depth == 0 {
+                    return (at > 0).then_some(at);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// How [`Identity::of_object`] names the objects of a target triple, for the common ones.
+fn machine_of(triple: &str) -> Option<&'static str> {
+    let mut words = triple.split('-');
+    let arch = words.next()?;
+    // x32 and ILP32 objects are 32-bit under a 64-bit name.
+    if words.any(|w| w.contains("x32") || w.contains("ilp32")) {
+        return None;
+    }
+    match arch {
+        "x86_64" => Some("ELF64 LSB X86_64"),
+        "aarch64" => Some("ELF64 LSB Aarch64"),
+        "i386" | "i486" | "i586" | "i686" => Some("ELF32 LSB I386"),
+        _ => None,
+    }
 }
 
 /// Remembers that `host` answered for `local` with an object of `theirs`. Returns false if
@@ -401,5 +560,126 @@ mod tests {
         assert!(!remember_mismatch(dir.path(), "box", &local, &theirs));
         assert!(is_left_out(dir.path(), "box", &local));
         assert!(!is_left_out(dir.path(), "other", &local));
+    }
+
+    fn version_text(lines: &[&str]) -> String {
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    }
+
+    #[test]
+    fn gccs_version_line_becomes_the_comment_its_objects_carry() {
+        let debian = version_text(&[
+            "Using built-in specs.",
+            "Target: x86_64-linux-gnu",
+            "Configured with: ../src/configure --with-pkgversion='Debian 12.2.0-14' -v",
+            "gcc version 12.2.0 (Debian 12.2.0-14) ",
+        ]);
+        let told = identity_in_version_text(&debian).unwrap();
+        assert_eq!(told.version, "GCC: (Debian 12.2.0-14) 12.2.0");
+        assert_eq!(told.machine, "ELF64 LSB X86_64");
+        // gcc writes its default package name as (GNU), and a snapshot's version has words
+        // in parentheses of its own.
+        let vanilla = version_text(&["Target: aarch64-linux-gnu", "gcc version 13.2.0 (GCC) "]);
+        let told = identity_in_version_text(&vanilla).unwrap();
+        assert_eq!(told.version, "GCC: (GNU) 13.2.0");
+        assert_eq!(told.machine, "ELF64 LSB Aarch64");
+        let snapshot = version_text(&[
+            "Target: i686-linux-gnu",
+            "gcc version 14.0.0 20230101 (experimental) (Vendor (build 7)) ",
+        ]);
+        let told = identity_in_version_text(&snapshot).unwrap();
+        assert_eq!(
+            told.version,
+            "GCC: (Vendor (build 7)) 14.0.0 20230101 (experimental)"
+        );
+        assert_eq!(told.machine, "ELF32 LSB I386");
+    }
+
+    #[test]
+    fn clangs_first_line_is_the_comment_its_objects_carry() {
+        let clang = version_text(&[
+            "Debian clang version 14.0.6",
+            "Target: x86_64-pc-linux-gnu",
+            "Thread model: posix",
+        ]);
+        let told = identity_in_version_text(&clang).unwrap();
+        assert_eq!(told.version, "Debian clang version 14.0.6");
+        assert_eq!(told.machine, "ELF64 LSB X86_64");
+    }
+
+    #[test]
+    fn what_the_driver_words_cannot_say_is_left_to_a_compile() {
+        for text in [
+            // Another compiler.
+            version_text(&["icx version 2024.0", "Target: x86_64-unknown-linux-gnu"]),
+            // 32-bit objects under a 64-bit name.
+            version_text(&[
+                "Target: x86_64-linux-gnux32",
+                "gcc version 12.2.0 (Debian) ",
+            ]),
+            // A machine without a known name.
+            version_text(&["Target: riscv64-linux-gnu", "gcc version 12.2.0 (Debian) "]),
+            // No target line, no package name.
+            version_text(&["gcc version 12.2.0 (Debian) "]),
+            version_text(&["Target: x86_64-linux-gnu", "gcc version 12.2.0"]),
+        ] {
+            assert_eq!(identity_in_version_text(&text), None, "{text}");
+        }
+    }
+
+    /// gcc, clang (`apt-get install clang`), or a test failure saying so.
+    fn installed(compiler: &str) -> PathBuf {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        crate::executables::find_on_path(compiler, &path)
+            .unwrap_or_else(|| panic!("{compiler} is missing: apt-get install {compiler}"))
+    }
+
+    #[test]
+    fn the_driver_tells_what_an_empty_object_shows_for_gcc_gxx_and_clang() {
+        for compiler in ["gcc", "g++", "clang"] {
+            let compiler = installed(compiler);
+            let told = told_by_driver(&compiler, &[], None, 0);
+            let compiled = ask_local(&compiler, &[], None, 0);
+            assert!(
+                told.is_some(),
+                "{} -v names no identity",
+                compiler.display()
+            );
+            assert_eq!(told, compiled, "{}", compiler.display());
+        }
+    }
+
+    #[test]
+    fn a_told_identity_gives_way_to_a_compiled_one_and_that_one_is_kept() {
+        let cache = tempfile::tempdir().unwrap();
+        let gcc = installed("gcc");
+        let told = local(&gcc, &[], None, 0, cache.path()).unwrap();
+        let entry = std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| !p.to_string_lossy().ends_with(".lock"))
+            .unwrap();
+        assert!(std::fs::read_to_string(&entry).unwrap().ends_with("told\n"));
+        // Words that were wrong: what a compile shows replaces them.
+        let wrong = "GCC: (Somebody) 1.0\nELF64 LSB X86_64\ntold\n";
+        std::fs::write(&entry, wrong).unwrap();
+        assert_eq!(
+            local(&gcc, &[], None, 0, cache.path()).unwrap().version,
+            "GCC: (Somebody) 1.0"
+        );
+        let compiled = local_compiled(&gcc, &[], None, 0, cache.path()).unwrap();
+        assert_eq!(compiled, told);
+        assert!(
+            std::fs::read_to_string(&entry)
+                .unwrap()
+                .ends_with("compiled\n")
+        );
+        assert_eq!(local(&gcc, &[], None, 0, cache.path()).unwrap(), told);
+    }
+
+    #[test]
+    fn a_job_with_target_options_is_compiled_not_told() {
+        let gcc = installed("gcc");
+        assert_eq!(told_by_driver(&gcc, &["-m64".into()], None, 0), None);
     }
 }
