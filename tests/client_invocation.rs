@@ -492,13 +492,13 @@ impl Masquerade {
         let _ = std::fs::remove_file(self.spy_log());
     }
 
-    /// The real compiler's calls, less the one question the wrapper asks it about itself
-    /// (an empty `-x cpp-output /dev/null` compile whose object shows its identity, asked once
-    /// per compiler and cached).
+    /// The real compiler's calls, less the one question the wrapper asks it about itself,
+    /// once per compiler and cached: `-v` (its driver names its identity), or an empty
+    /// `-x cpp-output /dev/null` compile whose object shows it.
     fn spy_calls(&self) -> Vec<String> {
         read_text(&self.spy_log())
             .lines()
-            .filter(|call| !call.contains(" -x cpp-output /dev/null "))
+            .filter(|call| !call.ends_with(" -v") && !call.contains(" -x cpp-output /dev/null "))
             .map(String::from)
             .collect()
     }
