@@ -170,17 +170,18 @@ impl Wrapper<'_> {
         let target = identity::target_options(&job.argv);
         // An engine's Actions name the compiler: that name is what an object shows, never
         // what the driver tells.
-        let learn = if self.lists_an_engine() {
-            identity::local_compiled
+        let at_least = if self.lists_an_engine() {
+            identity::Asked::Compiled
         } else {
-            identity::local
+            identity::Asked::Told
         };
-        let local_identity = learn(
+        let local_identity = identity::local(
             &self.compiler,
             &target,
             self.path.as_ref(),
             self.env.safeguard,
             &identities,
+            at_least,
         );
         if let Some(local) = &local_identity {
             tries.tried.extend(
@@ -556,12 +557,13 @@ impl Wrapper<'_> {
         if local == theirs {
             return false;
         }
-        if let Some(compiled) = identity::local_compiled(
+        if let Some(compiled) = identity::local(
             &self.compiler,
             target,
             self.path.as_ref(),
             self.env.safeguard,
             &self.identities(),
+            identity::Asked::Compiled,
         ) {
             *local = compiled;
         }

@@ -113,44 +113,24 @@ pub fn target_options(argv: &[String]) -> Vec<String> {
     options
 }
 
-/// This machine's compiler's identity for objects of `target` (see [`target_options`]):
-/// kept in `cache`, else what its driver says of itself (`CC -v`, a few milliseconds),
-/// else asked by compiling an empty unit (cc1 and the assembler: over ten).
-/// `safeguard` is the wrapper's `_DISTCC_SAFEGUARD` level: the compiler asked is told, as
-/// every compiler the wrapper runs is, so that a link back to distfarm cannot recurse.
-pub fn local(
-    compiler: &Path,
-    target: &[String],
-    path: Option<&std::ffi::OsString>,
-    safeguard: u32,
-    cache: &Path,
-) -> Option<Identity> {
-    kept_or_asked(compiler, target, path, safeguard, cache, Asked::Told)
-}
-
-/// [`local`] as an empty unit compiled here shows it, never as the driver told it: before a
-/// host is blamed for a foreign compiler (the driver's words may not be what its objects
-/// say), and for engines, whose Actions name it. Replaces a told entry in `cache`.
-pub fn local_compiled(
-    compiler: &Path,
-    target: &[String],
-    path: Option<&std::ffi::OsString>,
-    safeguard: u32,
-    cache: &Path,
-) -> Option<Identity> {
-    kept_or_asked(compiler, target, path, safeguard, cache, Asked::Compiled)
-}
-
-/// How a local identity was learnt; kept with it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Asked {
-    /// From the driver's `-v`.
+/// How a local identity was learnt (kept with it), or how surely one is wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// From what the driver says of itself (`CC -v`, a few milliseconds); a kept identity
+    /// learnt either way will do.
     Told,
-    /// From an object compiled here.
+    /// From an object compiled here (cc1 and the assembler: over ten milliseconds): before a
+    /// host is blamed for a foreign compiler (the driver's words may not be what its objects
+    /// say), and for engines, whose Actions name it. Replaces a told one in the cache.
     Compiled,
 }
 
-fn kept_or_asked(
+/// This machine's compiler's identity for objects of `target` (see [`target_options`]):
+/// kept in `cache`, else learnt as `at_least` asks — a compiler whose driver's words name no
+/// identity (and a job with target options) is compiled for either way.
+/// `safeguard` is the wrapper's `_DISTCC_SAFEGUARD` level: the compiler asked is told, as
+/// every compiler the wrapper runs is, so that a link back to distfarm cannot recurse.
+pub fn local(
     compiler: &Path,
     target: &[String],
     path: Option<&std::ffi::OsString>,
@@ -464,9 +444,7 @@ mod tests {
     #[test]
     fn wrappers_starting_together_ask_the_local_compiler_once() {
         use std::os::unix::fs::PermissionsExt;
-        if !Path::new("/usr/bin/gcc").exists() {
-            return;
-        }
+        let gcc = installed("gcc");
         let dir = tempfile::tempdir().unwrap();
         let runs = dir.path().join("runs");
         let compiler = dir.path().join("gcc");
@@ -474,8 +452,9 @@ mod tests {
         std::fs::write(
             &compiler,
             format!(
-                "#!/bin/sh\necho run >> '{}'\nsleep 0.3\nexec /usr/bin/gcc \"$@\"\n",
-                runs.display()
+                "#!/bin/sh\necho run >> '{}'\nsleep 0.3\nexec '{}' \"$@\"\n",
+                runs.display(),
+                gcc.display()
             ),
         )
         .unwrap();
@@ -488,7 +467,7 @@ mod tests {
                 .map(|_| {
                     s.spawn(|| {
                         start.wait();
-                        local(&compiler, &[], None, 0, &cache)
+                        local(&compiler, &[], None, 0, &cache, Asked::Told)
                     })
                 })
                 .collect();
@@ -653,7 +632,7 @@ mod tests {
     fn a_told_identity_gives_way_to_a_compiled_one_and_that_one_is_kept() {
         let cache = tempfile::tempdir().unwrap();
         let gcc = installed("gcc");
-        let told = local(&gcc, &[], None, 0, cache.path()).unwrap();
+        let told = local(&gcc, &[], None, 0, cache.path(), Asked::Told).unwrap();
         let entry = std::fs::read_dir(cache.path())
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -664,17 +643,22 @@ mod tests {
         let wrong = "GCC: (Somebody) 1.0\nELF64 LSB X86_64\ntold\n";
         std::fs::write(&entry, wrong).unwrap();
         assert_eq!(
-            local(&gcc, &[], None, 0, cache.path()).unwrap().version,
+            local(&gcc, &[], None, 0, cache.path(), Asked::Told)
+                .unwrap()
+                .version,
             "GCC: (Somebody) 1.0"
         );
-        let compiled = local_compiled(&gcc, &[], None, 0, cache.path()).unwrap();
+        let compiled = local(&gcc, &[], None, 0, cache.path(), Asked::Compiled).unwrap();
         assert_eq!(compiled, told);
         assert!(
             std::fs::read_to_string(&entry)
                 .unwrap()
                 .ends_with("compiled\n")
         );
-        assert_eq!(local(&gcc, &[], None, 0, cache.path()).unwrap(), told);
+        assert_eq!(
+            local(&gcc, &[], None, 0, cache.path(), Asked::Told).unwrap(),
+            told
+        );
     }
 
     #[test]

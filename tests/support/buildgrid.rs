@@ -232,7 +232,15 @@ fn worker_properties(compiler: Option<&str>) -> Vec<(String, String)> {
     let path = test_path();
     let gcc = distfarm::executables::find_on_path("gcc", &path).expect("gcc is installed");
     let cache = tempfile::tempdir().expect("temp dir");
-    let local = identity::local(&gcc, &[], Some(&path), 0, cache.path()).expect("gcc's identity");
+    let local = identity::local(
+        &gcc,
+        &[],
+        Some(&path),
+        0,
+        cache.path(),
+        identity::Asked::Compiled,
+    )
+    .expect("gcc's identity");
     let ours = format!("{}; {}", local.version, local.machine);
     platform::properties(compiler.unwrap_or(&ours), &[])
         .properties

@@ -13,6 +13,7 @@ pub fn gcc_known_on(distcc_dir: &Path, host: &str) {
     let cache = distcc_dir.join("identity");
     let path = test_path();
     let gcc = distfarm::executables::find_on_path("gcc", &path).expect("gcc is installed");
-    let local = identity::local(&gcc, &[], Some(&path), 0, &cache).expect("gcc's identity");
+    let local = identity::local(&gcc, &[], Some(&path), 0, &cache, identity::Asked::Compiled)
+        .expect("gcc's identity");
     identity::remember_same(&cache, host, &local);
 }
