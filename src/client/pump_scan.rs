@@ -43,7 +43,7 @@ pub async fn tree(
         }
     }
     tokio::task::spawn_blocking(move || {
-        let closure = Scanner::new().closure_in(&request.cwd, &request.argv, &scan_env)?;
+        let closure = Scanner::for_one_scan().closure_in(&request.cwd, &request.argv, &scan_env)?;
         let packed = closure
             .files
             .iter()

@@ -82,6 +82,17 @@ impl Scanner {
         Scanner::default()
     }
 
+    /// A scanner for one scan (a wrapper without its agent): it sets up nothing whose use
+    /// would only come with a second one (the watches on the compiler's headers).
+    pub fn for_one_scan() -> Scanner {
+        Scanner {
+            files: Default::default(),
+            system_headers: watched::WatchedHeaders::unwatched(),
+            lookups: Default::default(),
+            defaults: Default::default(),
+        }
+    }
+
     /// The files a compile may open. `argv` is the compiler command as the wrapper sends it
     /// (`argv[0]` a compiler name or path), `cwd` absolute, `env_path` the job's `PATH`.
     pub fn closure(

@@ -80,6 +80,14 @@ impl Default for WatchedHeaders {
 }
 
 impl WatchedHeaders {
+    /// Nothing watched, every header stat'ed: for a scanner that scans once.
+    pub fn unwatched() -> WatchedHeaders {
+        WatchedHeaders {
+            inotify: None,
+            state: RwLock::default(),
+        }
+    }
+
     /// Reads the events queued since the last call; any at all forgets every header. Called
     /// when a scan starts.
     pub fn refresh(&self) {
@@ -264,6 +272,18 @@ mod tests {
         watched.refresh();
         watched.keep(&path, generation, &old, stamp);
         assert!(!watched.is_kept(&path));
+        assert_eq!(includes(&watched, &files, &path), 0);
+    }
+
+    #[test]
+    fn an_unwatched_one_reads_every_time_and_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path: Arc<Path> = dir.path().join("h.h").into();
+        std::fs::write(&path, "#include <a.h>\n").unwrap();
+        let (watched, files) = (WatchedHeaders::unwatched(), FileCache::default());
+        assert_eq!(includes(&watched, &files, &path), 1);
+        assert!(!watched.is_kept(&path));
+        std::fs::write(&*path, "").unwrap();
         assert_eq!(includes(&watched, &files, &path), 0);
     }
 }
