@@ -125,6 +125,16 @@ pub enum Asked {
     Compiled,
 }
 
+impl Asked {
+    /// How the cache entry says it.
+    fn word(self) -> &'static str {
+        match self {
+            Asked::Told => "told",
+            Asked::Compiled => "compiled",
+        }
+    }
+}
+
 /// This machine's compiler's identity for objects of `target` (see [`target_options`]):
 /// kept in `cache`, else learnt as `at_least` asks — a compiler whose driver's words name no
 /// identity (and a job with target options) is compiled for either way.
@@ -154,13 +164,7 @@ pub fn local(
     // compiler while the others wait for its answer (a compile each otherwise: 30 wrappers
     // starting cold ran 30). Without the lock (no cache directory) each asks for itself.
     let _ = std::fs::create_dir_all(cache);
-    let _lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(cache.join(format!("local-{key:016x}.lock")))
-        .ok()
-        .and_then(|file| nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).ok());
+    let _lock = crate::flock_file::lock(&cache.join(format!("local-{key:016x}.lock"))).ok();
     // Whoever held the lock before us has written the answer.
     if let Some(known) = read_local(&entry).and_then(good_enough) {
         return Some(known);
@@ -176,20 +180,16 @@ pub fn local(
             Asked::Compiled,
         ),
     };
-    let how = if asked == Asked::Told {
-        "told"
-    } else {
-        "compiled"
-    };
-    let text = format!("{}{how}\n", identity.to_text());
+    let text = format!("{}{}\n", identity.to_text(), asked.word());
     let _ = crate::user_files::write(&entry, text.as_bytes());
     Some(identity)
 }
 
 fn read_local(entry: &Path) -> Option<(Identity, Asked)> {
     let text = std::fs::read_to_string(entry).ok()?;
+    // Entries from before identities were told carry no third line: they were compiled.
     let asked = match text.lines().nth(2) {
-        Some("told") => Asked::Told,
+        Some(word) if word == Asked::Told.word() => Asked::Told,
         _ => Asked::Compiled,
     };
     Some((Identity::from_text(&text)?, asked))
