@@ -15,7 +15,8 @@
 //! Parts: [`command`] reads the command line, [`defaults`] asks the compiler for its own
 //! directories, [`directives`] lexes a file, [`macros`] evaluates computed includes,
 //! [`resolve`] walks paths as the kernel does, [`cache`] remembers files and lookups across
-//! jobs (`watched`: the compiler's own headers without a stat), and `walk` puts one job's closure together.
+//! jobs (`watched`: the compiler's own headers without a stat), and `walk` puts one job's
+//! closure together.
 
 mod cache;
 pub mod command;

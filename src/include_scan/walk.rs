@@ -535,8 +535,9 @@ impl Walk<'_> {
             return Ok(d.clone());
         }
         let (d, stamp) = if self.is_system(file) {
-            let files = &self.scanner.files;
-            self.scanner.system_headers.directives(file, files)?
+            self.scanner
+                .system_headers
+                .directives(file, &self.scanner.files)?
         } else {
             self.scanner.files.directives(file)?
         };
